@@ -1,0 +1,55 @@
+/**
+ * Header helpers several layers need: merging `Vary`, reading one request header that
+ * must appear exactly once.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+/**
+ * Add `fields` to the response's `Vary`, keeping what is there, never duplicating a field
+ * (compared case-insensitively) and leaving `Vary: *` alone (it already covers everything).
+ */
+export function appendVary(res: ServerResponse, ...fields: string[]): void {
+  const current = res.getHeader('vary')
+  if (current === undefined) {
+    res.setHeader('vary', fields.join(', '))
+    return
+  }
+  const existing = (Array.isArray(current) ? current.join(',') : String(current))
+    .split(',').map((f) => f.trim()).filter(Boolean)
+  if (existing.includes('*')) return
+  const lower = new Set(existing.map((f) => f.toLowerCase()))
+  const added = fields.filter((f) => {
+    const key = f.toLowerCase()
+    if (lower.has(key)) return false
+    lower.add(key)
+    return true
+  })
+  if (added.length > 0) res.setHeader('vary', [...existing, ...added].join(', '))
+}
+
+// Headers of which Node keeps the first line and silently drops repeats (_http_incoming.js).
+const FIRST_ONLY = new Set([
+  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
+  'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
+  'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+])
+
+/**
+ * The value of a request header sent exactly once (`name` lower-case), or undefined when it is missing or was
+ * sent on several lines. Node joins repeated lines with `, `, which hides the repetition;
+ * the raw header list does not.
+ */
+export function singleHeader(req: IncomingMessage, name: string): string | undefined {
+  const joined = req.headers[name]
+  if (typeof joined !== 'string') return undefined
+  // Most requests carry a header once; only scan the raw list when the value could be a
+  // join, or when Node keeps the first of repeated lines and drops the rest.
+  if (!joined.includes(',') && !FIRST_ONLY.has(name)) return joined
+  let seen = 0
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name && ++seen > 1) return undefined
+  }
+  return joined
+}

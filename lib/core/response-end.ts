@@ -1,0 +1,146 @@
+/**
+ * `onResponseEnd`: one call per exchange, when it is over, with how it ended. Access
+ * logs and metrics hang here, never on the handler's return: a handler often returns
+ * long before its stream has finished, or after the client has gone.
+ *
+ * Outcomes: `finished` (every byte handed to the connection and the response complete),
+ * `aborted` (the connection closed first), `error` (the response was destroyed with an
+ * error, e.g. by `stream.pipeline` when the source failed).
+ * @module
+ */
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { arrivalTime, monotonicNow } from './clock.js'
+import { reportError } from './report.js'
+import { responseRecord } from './response-start.js'
+
+/** How an exchange ended. */
+export type ResponseOutcome = 'finished' | 'aborted' | 'error'
+
+/** What a response-end listener learns. */
+export interface ResponseEndInfo {
+  readonly outcome: ResponseOutcome
+  /** The error the response was destroyed with, for outcome `error`. */
+  readonly error: Error | undefined
+  /** The status sent, or the status set when the exchange ended before headers went out. */
+  readonly status: number
+  /** Whether the status line and headers were written. */
+  readonly headersSent: boolean
+  /**
+   * Bytes this response put on the connection: status line, headers, body after any
+   * transform (compressed size), chunked framing. Undefined where the transport does not
+   * count per response (HTTP/2 streams share one session socket).
+   */
+  readonly bytesWritten: number | undefined
+  /** Milliseconds from the request's arrival to the end of the exchange. */
+  readonly durationMs: number
+  /** Milliseconds from the request's arrival to the headers being written, if they were. */
+  readonly headersMs: number | undefined
+}
+
+/** Runs once when the exchange is over. Its errors are reported, never thrown. */
+export type ResponseEndListener<C = undefined> = (info: ResponseEndInfo, res: ServerResponse, context: C) => void
+
+interface EndRecord {
+  readonly listeners: unknown[]
+  readonly arrival: number
+  socket: Socket | null
+  bytesAtStart: number | undefined
+  bytesAtFinish: number | undefined
+  fired: boolean
+  endedAt: number | undefined
+}
+
+const END = Symbol('http-onion.responseEnd')
+type EndSlot = { [END]?: EndRecord }
+
+/**
+ * Call `listener(info, res, context)` once, when the exchange of `res` is over.
+ * Listeners run innermost first (last registered first), like response-start listeners.
+ * Registered after the exchange is already over (a client gone before a slow layer got
+ * here), the listener still runs once, on the next tick, so a log never misses a request.
+ * @example
+ * onResponseEnd(res, (info) => console.log(info.outcome, info.status, info.durationMs))
+ */
+export function onResponseEnd<C>(res: ServerResponse, listener: ResponseEndListener<C>, context?: C): void {
+  const slot = res as unknown as EndSlot
+  let record = slot[END]
+  if (record === undefined) record = slot[END] = startTracking(res)
+  if (record.fired) {
+    const info = describeEnd(res, record)
+    process.nextTick(() => callListener(listener as ResponseEndListener<unknown>, info, res, context))
+    return
+  }
+  record.listeners.push(listener, context)
+}
+
+function startTracking(res: ServerResponse): EndRecord {
+  // The writeHead wrapper records when headers go out (for headersMs).
+  responseRecord(res)
+  const record: EndRecord = {
+    listeners: [],
+    arrival: arrivalTime(res.req),
+    socket: null,
+    bytesAtStart: undefined,
+    bytesAtFinish: undefined,
+    fired: false,
+    endedAt: undefined,
+  }
+  if (isHttp1(res)) {
+    if (res.socket) attachSocket(record, res.socket)
+    // A pipelined response gets its socket only when the responses before it are done.
+    else res.once('socket', (socket: Socket) => attachSocket(record, socket))
+    // 'prefinish': everything is handed to the socket, and a pipelined successor has not
+    // started writing yet (it is assigned on 'finish').
+    res.once('prefinish', () => { record.bytesAtFinish = record.socket?.bytesWritten })
+  }
+  if (res.closed) {
+    record.fired = true
+    record.endedAt = monotonicNow()
+  } else {
+    res.once('close', () => fire(res, record))
+  }
+  return record
+}
+
+function attachSocket(record: EndRecord, socket: Socket): void {
+  record.socket = socket
+  record.bytesAtStart = socket.bytesWritten
+}
+
+function fire(res: ServerResponse, record: EndRecord): void {
+  record.fired = true
+  record.endedAt = monotonicNow()
+  const info = describeEnd(res, record)
+  const listeners = record.listeners
+  for (let i = listeners.length - 2; i >= 0; i -= 2) {
+    callListener(listeners[i] as ResponseEndListener<unknown>, info, res, listeners[i + 1])
+  }
+  listeners.length = 0
+}
+
+function callListener(listener: ResponseEndListener<unknown>, info: ResponseEndInfo, res: ServerResponse, context: unknown): void {
+  try {
+    listener(info, res, context)
+  } catch (err) {
+    reportError('onResponseEnd listener', err)
+  }
+}
+
+function describeEnd(res: ServerResponse, record: EndRecord): ResponseEndInfo {
+  const error = res.errored ?? undefined
+  const end = record.bytesAtFinish ?? record.socket?.bytesWritten
+  const headersAt = responseRecord(res).headersAt
+  return {
+    outcome: error ? 'error' : res.writableFinished ? 'finished' : 'aborted',
+    error: error instanceof Error ? error : error === undefined ? undefined : new Error(String(error)),
+    status: res.statusCode,
+    headersSent: res.headersSent,
+    bytesWritten: end === undefined || record.bytesAtStart === undefined ? undefined : end - record.bytesAtStart,
+    durationMs: (record.endedAt ?? monotonicNow()) - record.arrival,
+    headersMs: headersAt === undefined ? undefined : headersAt - record.arrival,
+  }
+}
+
+/** HTTP/1 responses own their socket while they are written; HTTP/2 ones share a session. */
+const isHttp1 = (res: ServerResponse): boolean => !('stream' in res)

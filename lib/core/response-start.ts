@@ -1,0 +1,136 @@
+/**
+ * `onResponseStart`: the send-wrapping primitive. A listener runs exactly once, right
+ * before the status line and headers are written, however they are triggered:
+ * `writeHead` in any of its forms, the implicit header of `write()` and `end()`, or
+ * `flushHeaders()` — all of which reach `writeHead`, the one method wrapped here.
+ *
+ * Firing order: the listener registered last runs first. Middleware register on the
+ * request path, outer layers first, so inner layers run first and outer layers have the
+ * last word on the response, as in the onion.
+ * @module
+ */
+import type { ServerResponse } from 'node:http'
+import { monotonicNow } from './clock.js'
+
+/**
+ * Runs at response start. It may read and change `res.statusCode` and every header,
+ * including those passed to `writeHead`. `context` is what was passed at registration,
+ * so a listener can be made once per middleware instead of once per request.
+ */
+export type ResponseStartListener<C = undefined> = (res: ServerResponse, context: C) => void
+
+type WriteHead = (this: ServerResponse, ...args: unknown[]) => ServerResponse
+
+/** Per-response bookkeeping, made on the first registration and kept on the response. */
+export interface ResponseRecord {
+  /** The `writeHead` that was in place before ours (the prototype's, or another wrapper's). */
+  readonly writeHead: WriteHead
+  /** Listener, context, listener, context…: one flat array, no pair objects. */
+  readonly startListeners: unknown[]
+  /** True once the listeners ran, or when headers were sent before the record existed. */
+  started: boolean
+  /** Monotonic time at which the headers were written, once they were. */
+  headersAt: number | undefined
+}
+
+const RECORD = Symbol('http-onion.response')
+type RecordSlot = { [RECORD]?: ResponseRecord }
+
+/**
+ * Call `listener(res, context)` once, right before `res` writes its headers.
+ * Returns false, and never calls the listener, if the headers were already written.
+ * @example
+ * onResponseStart(res, (res) => res.setHeader('x-served-by', 'edge-1'))
+ */
+export function onResponseStart<C>(res: ServerResponse, listener: ResponseStartListener<C>, context?: C): boolean {
+  const record = responseRecord(res)
+  if (record.started) return false
+  record.startListeners.push(listener, context)
+  return true
+}
+
+/** The response's record, installing the `writeHead` wrapper the first time. */
+export function responseRecord(res: ServerResponse): ResponseRecord {
+  const slot = res as unknown as RecordSlot
+  let record = slot[RECORD]
+  if (record === undefined) {
+    const started = res.headersSent
+    record = { writeHead: res.writeHead as WriteHead, startListeners: [], started, headersAt: undefined }
+    slot[RECORD] = record
+    // An instance property, not a prototype patch: it survives Express swapping the
+    // prototype of `res`, and responses that never registered pay nothing.
+    if (!started) res.writeHead = writeHeadWithListeners as ServerResponse['writeHead']
+  }
+  return record
+}
+
+/** Whether the response-start listeners of `res` already ran (or can no longer run). */
+export function responseStarted(res: ServerResponse): boolean {
+  return (res as unknown as RecordSlot)[RECORD]?.started ?? res.headersSent
+}
+
+function writeHeadWithListeners(this: ServerResponse, statusCode: unknown, reason?: unknown, headers?: unknown): ServerResponse {
+  const record = (this as unknown as RecordSlot)[RECORD]!
+  const code = Number(statusCode) | 0
+  // Headers already out, or a status Node will refuse: let the original throw its own error.
+  if (record.started || this.headersSent || code < 100 || code > 999) {
+    return record.writeHead.apply(this, arguments as unknown as unknown[])
+  }
+  const fields = typeof reason === 'string' ? headers : (headers ?? reason)
+  // Move headers given to writeHead into the header map, so listeners see and can change
+  // them; an invalid one throws here, before anything is marked started.
+  if (fields !== undefined && fields !== null) applyHeaders(this, fields)
+  this.statusCode = code
+  if (typeof reason === 'string') this.statusMessage = reason
+  record.started = true
+
+  const listeners = record.startListeners
+  let failure: unknown
+  let failed = false
+  for (let i = listeners.length - 2; i >= 0; i -= 2) {
+    try {
+      ;(listeners[i] as ResponseStartListener<unknown>)(this, listeners[i + 1])
+    } catch (err) {
+      if (!failed) { failed = true; failure = err }
+    }
+  }
+  listeners.length = 0
+  // A listener that throws stops the headers: the error surfaces from the write that
+  // triggered them, and an error boundary can still answer (the headers that listeners
+  // set stay in the map, so its answer carries them).
+  if (failed) throw failure
+  // A custom reason phrase belongs to the status it was given with.
+  if (typeof reason === 'string' && this.statusCode !== code) this.statusMessage = ''
+  record.headersAt = monotonicNow()
+  return record.writeHead.call(this, this.statusCode)
+}
+
+/** Put headers passed to `writeHead` (object, flat array, or array of pairs) into the map. */
+function applyHeaders(res: ServerResponse, fields: unknown): void {
+  if (Array.isArray(fields)) {
+    const pairs = fields.length > 0 && Array.isArray(fields[0])
+      ? (fields as unknown[][])
+      : toPairs(fields)
+    // As in Node: headers given to writeHead replace earlier ones of the same name, while
+    // repeated names within the array (two Set-Cookie) are all kept.
+    for (const [name] of pairs) if (name) res.removeHeader(String(name))
+    for (const [name, value] of pairs) if (name) res.appendHeader(String(name), value as string | string[])
+    return
+  }
+  if (typeof fields === 'object') {
+    for (const name of Object.keys(fields as object)) {
+      if (name) res.setHeader(name, (fields as Record<string, string | number | string[]>)[name]!)
+    }
+  }
+}
+
+function toPairs(flat: unknown[]): unknown[][] {
+  if (flat.length % 2 !== 0) {
+    const err = new TypeError(`The argument 'headers' is invalid: a flat header array needs an even number of entries; received ${flat.length}.`)
+    ;(err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE'
+    throw err
+  }
+  const pairs: unknown[][] = []
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]])
+  return pairs
+}

@@ -1,0 +1,30 @@
+/**
+ * Request state that several middleware share: written by one, read by others (the
+ * request id by the access log and error responses, the user by logs and per-user
+ * limits). Middleware never import each other, so these keys live in the core.
+ * @module
+ */
+import { defineState } from './state.js'
+
+/** The request's id, set by `requestId()`. */
+export const requestIdState = defineState<string>('requestId', 'requestId()')
+
+/** W3C trace context of the request, set by `traceContext()`. */
+export interface TraceInfo {
+  /** 32 lower-case hex digits, never all zero. */
+  readonly traceId: string
+  /** This server's span for the request: 16 lower-case hex digits. */
+  readonly spanId: string
+  /** The caller's span, when the request carried a valid `traceparent`. */
+  readonly parentSpanId: string | undefined
+  /** The sampled flag. */
+  readonly sampled: boolean
+  /** The `tracestate` to forward, if any. */
+  readonly traceState: string | undefined
+}
+
+/** The request's trace context, set by `traceContext()`. */
+export const traceState = defineState<TraceInfo>('trace', 'traceContext()')
+
+/** Who the request acts for, set by identity middleware (jwtAuth, apiKey, session). */
+export const userIdState = defineState<string>('userId', 'an identity middleware (jwtAuth(), apiKey() or session())')

@@ -1,0 +1,373 @@
+import { createHash } from 'node:crypto'
+import { request } from 'node:http'
+import { PassThrough, Transform } from 'node:stream'
+import { createGunzip, createGzip, gunzipSync } from 'node:zlib'
+import express from 'express'
+import t from 'tap'
+import { onResponseEnd, transformBody, type BodyInfo, type RawHandler } from '../../lib/index.js'
+import { serve } from '../helpers/serve.js'
+import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
+
+const get = (url: string, method = 'GET') =>
+  rawExchange(url, `${method} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
+
+const upper = () => new Transform({ transform(chunk: Buffer, _enc, done) { done(null, chunk.toString().toUpperCase()) } })
+
+t.test('transformBody(): a body that ends within holdBack is decided on whole and sent with an exact Content-Length', async (t) => {
+  const seen: BodyInfo[] = []
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (_res, body) => { seen.push(body); return null }, { holdBack: 1024 })
+    res.write('hello ')
+    res.end('world')
+  }))
+  t.same(seen, [{ length: 11, ended: true, hasBody: true }])
+  t.equal(res.headers['content-length'], '11')
+  t.equal(res.headers['transfer-encoding'], undefined)
+  t.equal(res.body.toString(), 'hello world')
+})
+
+t.test('transformBody(): a body past holdBack is decided on without a length, then transformed', async (t) => {
+  const seen: BodyInfo[] = []
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (_res, body) => { seen.push(body); return upper() }, { holdBack: 8 })
+    res.write('abcd')
+    res.write('efghij')
+    res.end('klm')
+  }))
+  t.same(seen, [{ length: undefined, ended: false, hasBody: true }])
+  t.equal(res.body.toString(), 'ABCDEFGHIJKLM')
+  t.equal(res.headers['transfer-encoding'], 'chunked')
+})
+
+t.test('transformBody(): with Content-Length set, decides at once and removes it when transforming', async (t) => {
+  const seen: BodyInfo[] = []
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (_res, body) => { seen.push(body); return upper() }, { holdBack: 1024 })
+    res.setHeader('content-length', '5')
+    res.write('ab')
+    res.end('cde')
+  }))
+  t.same(seen, [{ length: 5, ended: false, hasBody: true }])
+  t.equal(res.headers['content-length'], undefined)
+  t.equal(res.body.toString(), 'ABCDE')
+})
+
+t.test('transformBody(): an empty end() is decided with length 0', async (t) => {
+  const seen: BodyInfo[] = []
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (_res, body) => { seen.push(body); return null })
+    res.end()
+  }))
+  t.same(seen, [{ length: 0, ended: true, hasBody: true }])
+  t.equal(res.headers['content-length'], '0')
+})
+
+for (const [name, status, method] of [['HEAD', 200, 'HEAD'], ['204', 204, 'GET'], ['304', 304, 'GET']] as const) {
+  t.test(`transformBody(): a ${name} response is decided on as bodiless and never transformed`, async (t) => {
+    const seen: BodyInfo[] = []
+    let destroyed = false
+    const res = await get(await serve(t, (_q, res) => {
+      transformBody(res, (res, body) => {
+        seen.push(body)
+        res.setHeader('x-decided', 'yes')
+        const stream = upper()
+        stream.on('close', () => { destroyed = true })
+        return stream
+      })
+      res.statusCode = status
+      res.end()
+    }), method)
+    t.equal(seen[0]!.hasBody, false)
+    t.equal(res.status, status)
+    t.equal(res.headers['x-decided'], 'yes')
+    t.equal(res.body.length, 0)
+    await new Promise((ok) => setImmediate(ok))
+    t.equal(destroyed, true)
+  })
+}
+
+t.test('transformBody(): writeHead(status, headers) decides at that moment', async (t) => {
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (res) => { res.setHeader('x-transformed', '1'); return upper() }, { holdBack: 1024 })
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '3' })
+    res.end('abc')
+  }))
+  t.equal(res.headers['x-transformed'], '1')
+  t.equal(res.headers['content-length'], undefined)
+  t.equal(res.body.toString(), 'ABC')
+})
+
+t.test('transformBody(): gzip round trip with the client decoding it', async (t) => {
+  const body = 'lorem ipsum '.repeat(5000)
+  const url = await serve(t, (_q, res) => {
+    transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() }, { holdBack: 1024 })
+    for (let i = 0; i < body.length; i += 777) res.write(body.slice(i, i + 777))
+    res.end()
+  })
+  const res = await get(url)
+  t.equal(res.headers['content-encoding'], 'gzip')
+  t.equal(gunzipSync(res.body).toString(), body)
+})
+
+t.test('transformBody(): a slow reader gets every byte in order; write returns false and drain comes', async (t) => {
+  const chunk = Buffer.alloc(64 * 1024)
+  const total = 200
+  const stats = { falses: 0, drains: 0 }
+  const sent = createHash('sha256')
+  const url = await serve(t, (_q, res) => {
+    transformBody(res, () => new PassThrough())
+    let i = 0
+    res.on('drain', () => { stats.drains++; pump() })
+    const pump = () => {
+      while (i < total) {
+        chunk.fill(i % 251)
+        sent.update(chunk)
+        i++
+        if (!res.write(Buffer.from(chunk))) { stats.falses++; return }
+      }
+      res.end()
+    }
+    pump()
+  })
+  const socket = await openSocket(url)
+  socket.pause()
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  // Let the server fill every buffer before reading a byte.
+  await new Promise((ok) => setTimeout(ok, 100))
+  const parts: Buffer[] = []
+  socket.on('data', (data: Buffer) => parts.push(data))
+  socket.resume()
+  await new Promise((ok) => socket.on('close', ok))
+  const res = parseRawResponse(Buffer.concat(parts))
+  t.equal(res.body.length, total * chunk.length)
+  t.equal(createHash('sha256').update(res.body).digest('hex'), sent.digest('hex'))
+  t.ok(stats.falses > 0, `write returned false ${stats.falses} times`)
+  t.equal(stats.drains, stats.falses, 'one drain per false')
+})
+
+t.test('transformBody(): the connection\'s own drain resumes the stream, never the handler', async (t) => {
+  // A stream that never fills (huge high-water mark): the handler's writes always succeed,
+  // while the socket does fill. The handler must then hear no drain at all.
+  let handlerDrains = 0
+  let falses = 0
+  const url = await serve(t, (_q, res) => {
+    transformBody(res, () => new PassThrough({ highWaterMark: 64 * 1024 * 1024 }))
+    res.on('drain', () => { handlerDrains++ })
+    const big = Buffer.alloc(1024 * 1024, 97)
+    for (let i = 0; i < 8; i++) if (!res.write(big)) falses++
+    res.end()
+  })
+  const socket = await openSocket(url)
+  socket.pause()
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  await new Promise((ok) => setTimeout(ok, 50))
+  let bytes = 0
+  socket.on('data', (d: Buffer) => { bytes += d.length })
+  socket.resume()
+  await new Promise((ok) => socket.on('close', ok))
+  t.ok(bytes > 8 * 1024 * 1024)
+  t.equal(falses, 0)
+  t.equal(handlerDrains, 0)
+})
+
+t.test('transformBody(): end(chunk, callback) calls back once the response finished', async (t) => {
+  for (const transform of [true, false]) {
+    let finishedFirst: boolean | undefined
+    let resolve!: () => void
+    const called = new Promise<void>((ok) => { resolve = ok })
+    const url = await serve(t, (_q, res) => {
+      let finished = false
+      res.on('finish', () => { finished = true })
+      transformBody(res, () => (transform ? upper() : null))
+      res.write('a')
+      res.end('b', () => { finishedFirst = finished; resolve() })
+    })
+    const res = await get(url)
+    await called
+    t.equal(res.body.toString(), transform ? 'AB' : 'ab')
+    t.equal(finishedFirst, true, `transform=${transform}`)
+  }
+})
+
+t.test('transformBody(): res.flush() pushes a gzip stream\'s pending output out before the end', async (t) => {
+  let release!: () => void
+  const released = new Promise<void>((ok) => { release = ok })
+  const url = await serve(t, async (_q, res) => {
+    transformBody(res, () => createGzip())
+    res.setHeader('content-type', 'text/event-stream')
+    res.write('data: first\n\n')
+    ;(res as unknown as { flush(): void }).flush()
+    await released
+    res.end('data: last\n\n')
+  })
+  const firstEvent = await new Promise<string>((ok, fail) => {
+    request(url, (res) => {
+      const gunzip = createGunzip()
+      let text = ''
+      gunzip.on('data', (d: Buffer) => {
+        text += d.toString()
+        if (text.includes('first') && !text.includes('last')) ok(text)
+      })
+      gunzip.on('error', fail)
+      res.pipe(gunzip)
+    }).end()
+  })
+  release()
+  t.equal(firstEvent, 'data: first\n\n')
+})
+
+t.test('transformBody(): a client abort destroys the stream, for many aborted responses', async (t) => {
+  const count = 100
+  let created = 0
+  let destroyed = 0
+  let aborted = 0
+  let allAborted!: () => void
+  const done = new Promise<void>((ok) => { allAborted = ok })
+  const baseline = process.getActiveResourcesInfo().filter((r) => r !== 'TCPSocketWrap' && r !== 'Timeout').length
+  const url = await serve(t, (_q, res) => {
+    transformBody(res, () => {
+      created++
+      const gzip = createGzip()
+      gzip.on('close', () => { destroyed++ })
+      return gzip
+    })
+    onResponseEnd(res, (info) => { if (info.outcome === 'aborted' && ++aborted === count) allAborted() })
+    const tick = () => {
+      if (res.destroyed) return
+      res.write(Buffer.alloc(16 * 1024, 1))
+      setTimeout(tick, 1)
+    }
+    tick()
+  })
+  await Promise.all(Array.from({ length: count }, async () => {
+    const socket = await openSocket(url)
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    await new Promise((ok) => socket.once('data', ok))
+    socket.destroy()
+  }))
+  await done
+  await new Promise((ok) => setTimeout(ok, 20))
+  t.equal(created, count)
+  t.equal(destroyed, count)
+  const after = process.getActiveResourcesInfo().filter((r) => r !== 'TCPSocketWrap' && r !== 'Timeout').length
+  t.equal(after, baseline, 'no handles left behind')
+})
+
+t.test('transformBody(): two routes on one response apply the inner transform first', async (t) => {
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() })
+    transformBody(res, () => upper())
+    res.write('abc')
+    res.end('def')
+  }))
+  t.equal(gunzipSync(res.body).toString(), 'ABCDEF')
+})
+
+t.test('transformBody(): an inner passthrough does not undo an outer transform', async (t) => {
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, () => upper())
+    transformBody(res, () => null)
+    res.end('abc')
+  }))
+  t.equal(res.body.toString(), 'ABC')
+})
+
+t.test('transformBody(): a decider that throws surfaces from the write, and the response can still answer', async (t) => {
+  let thrown: unknown
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, () => { throw new Error('cannot decide') })
+    try {
+      res.end('body')
+    } catch (err) {
+      thrown = err
+      res.statusCode = 500
+      res.end('fallback')
+    }
+  }))
+  t.match(thrown, { message: 'cannot decide' })
+  t.equal(res.status, 500)
+  t.equal(res.body.toString(), 'fallback')
+})
+
+t.test('transformBody(): a transform that fails destroys the response', async (t) => {
+  let outcome: string | undefined
+  let resolve!: () => void
+  const ended = new Promise<void>((ok) => { resolve = ok })
+  const url = await serve(t, (_q, res) => {
+    onResponseEnd(res, (info) => { outcome = info.outcome; resolve() })
+    transformBody(res, () => new Transform({ transform(_c, _e, done) { done(new Error('transform broke')) } }))
+    res.write('abc')
+  })
+  await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await ended
+  t.equal(outcome, 'error')
+})
+
+t.test('transformBody(): write after end calls back with an error and does not crash', async (t) => {
+  let error: unknown
+  let returned: boolean | undefined
+  let resolve!: () => void
+  const called = new Promise<void>((ok) => { resolve = ok })
+  await get(await serve(t, (_q, res) => {
+    transformBody(res, () => upper())
+    res.end('a')
+    returned = res.write('b', (err) => { error = err; resolve() })
+  }))
+  await called
+  t.equal(returned, false)
+  t.match(error, { code: 'ERR_STREAM_WRITE_AFTER_END' })
+})
+
+t.test('transformBody(): returns false once headers are sent', async (t) => {
+  let result: boolean | undefined
+  await get(await serve(t, (_q, res) => {
+    res.flushHeaders()
+    result = transformBody(res, () => upper())
+    res.end('x')
+  }))
+  t.equal(result, false)
+})
+
+t.test('transformBody(): bytes held when headers are flushed by hand go out right after them', async (t) => {
+  let release!: () => void
+  const released = new Promise<void>((ok) => { release = ok })
+  const url = await serve(t, async (_q, res) => {
+    transformBody(res, () => null, { holdBack: 1024 })
+    res.write('early')
+    res.flushHeaders()
+    await released
+    res.end()
+  })
+  const text = await new Promise<string>((ok) => {
+    request(url, (res) => res.once('data', (d: Buffer) => ok(d.toString()))).end()
+  })
+  release()
+  t.equal(text, 'early')
+})
+
+t.test('transformBody(): a holdBack function is asked at the first write', async (t) => {
+  const seen: BodyInfo[] = []
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (_res, body) => { seen.push(body); return null }, {
+      holdBack: (res) => (res.getHeader('content-type') === 'text/event-stream' ? 0 : 1024),
+    })
+    res.setHeader('content-type', 'text/event-stream')
+    res.write('data: 1\n\n')
+    res.end()
+  }))
+  t.same(seen, [{ length: undefined, ended: false, hasBody: true }])
+  t.equal(res.body.toString(), 'data: 1\n\n')
+})
+
+t.test('transformBody(): works with Express res.send and res.json', async (t) => {
+  const app = express()
+  app.use((_req, res, next) => {
+    transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() }, { holdBack: 16 })
+    next()
+  })
+  app.get('/', (_req, res) => { res.json({ message: 'x'.repeat(100) }) })
+  const handler: RawHandler = (req, res) => { app(req as never, res as never) }
+  const res = await get(await serve(t, handler))
+  t.equal(res.headers['content-encoding'], 'gzip')
+  t.same(JSON.parse(gunzipSync(res.body).toString()), { message: 'x'.repeat(100) })
+})

@@ -1,0 +1,40 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+
+// Every TypeScript or JavaScript block in the README and docs/ must be part of a file
+// under docs/examples/, which tests run, or a verbatim quote of the library's source:
+// documentation that cannot rot.
+const markdown = ['README.md', ...walk('docs').filter((f) => f.endsWith('.md'))]
+const examples = [...walk('docs/examples'), ...walk('lib'), ...walk('adapters')]
+  .filter((f) => /\.(ts|mts|js|mjs)$/.test(f))
+  .map((f) => ({ file: f, text: normalize(readFileSync(f, 'utf8')) }))
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? walk(path) : [path]
+  })
+}
+
+/** Import specifiers as a reader writes them ('http-onion', 'http-onion/express') and as examples do. */
+function normalize(code: string): string {
+  return code
+    .replace(/(['"])(?:\.\.\/)+lib\/index\.js\1/g, "'http-onion'")
+    .replace(/(['"])(?:\.\.\/)+adapters\/([\w-]+)\.js\1/g, "'http-onion/$2'")
+    .replace(/\r\n/g, '\n')
+}
+
+for (const file of markdown) {
+  const text = readFileSync(file, 'utf8')
+  const blocks = [...text.matchAll(/```(?:ts|typescript|js|javascript)\n([\s\S]*?)```/g)].map((m) => m[1]!)
+  if (blocks.length === 0) continue
+  t.test(`docs: every code block of ${file} is in a tested example`, async (t) => {
+    for (const block of blocks) {
+      const wanted = normalize(block).trim()
+      const home = examples.find((e) => e.text.includes(wanted))
+      t.ok(home, `${file}: block starting "${wanted.split('\n')[0]}" must appear verbatim in a docs/examples/ file`)
+    }
+  })
+}

@@ -1,0 +1,45 @@
+// Minimal typings for the frameworks the tests drive, covering what the tests use.
+// The project may depend on express and koa for tests but not on their @types packages.
+declare module 'express' {
+  import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+
+  export interface Request extends IncomingMessage {
+    params: Record<string, string>
+    query: Record<string, unknown>
+    path: string
+    body?: unknown
+  }
+  export interface Response extends ServerResponse {
+    status(code: number): this
+    json(body: unknown): this
+    send(body?: unknown): this
+    sendFile(path: string, callback?: (err?: Error) => void): void
+    set(field: string, value?: string | string[]): this
+    type(type: string): this
+  }
+  export type NextFunction = (err?: unknown) => void
+  export type Handler = (req: Request, res: Response, next: NextFunction) => unknown
+  export type ErrorHandler = (err: any, req: Request, res: Response, next: NextFunction) => unknown
+  export interface Application {
+    (req: IncomingMessage, res: ServerResponse, next?: NextFunction): void
+    use(handler: Handler): this
+    use(app: Application): this
+    use(handler: ErrorHandler): this
+    use(path: string, ...handlers: Array<Handler | Application>): this
+    get(path: string | RegExp, ...handlers: Handler[]): this
+    post(path: string | RegExp, ...handlers: Handler[]): this
+    all(path: string | RegExp, ...handlers: Handler[]): this
+    options(path: string | RegExp, ...handlers: Handler[]): this
+    disable(setting: string): this
+    set(setting: string, value: unknown): this
+    listen(port: number, host: string, callback?: () => void): Server
+  }
+  interface Express {
+    (): Application
+    static(root: string): Handler
+    json(): Handler
+    Router(): Application
+  }
+  const express: Express
+  export default express
+}
