@@ -15,17 +15,8 @@ import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon, { type Result } from 'autocannon'
+import { loadScenarioModules, type Comparison } from './common.js'
 
-interface Comparison {
-  readonly name: string
-  readonly route: string
-  readonly baseline: string
-  readonly scenarios: readonly string[]
-}
-
-const comparisons: Comparison[] = [
-  { name: 'core: no-op layers on a 1 KB JSON route', route: '/json', baseline: 'bare', scenarios: ['bare', 'noop-1', 'noop-10'] },
-]
 
 interface Settings { duration: number; rounds: number; connections: number; only: string | undefined }
 
@@ -66,9 +57,15 @@ async function startServer(scenario: string): Promise<ServerHandle> {
   return { child, port, ask }
 }
 
-async function measure(server: ServerHandle, route: string, settings: Settings, duration: number): Promise<Sample> {
+async function measure(server: ServerHandle, comparison: Comparison, settings: Settings, duration: number): Promise<Sample> {
   await server.ask('mark')
-  const result: Result = await autocannon({ url: `http://127.0.0.1:${server.port}${route}`, connections: settings.connections, duration })
+  const result: Result = await autocannon({
+    url: `http://127.0.0.1:${server.port}${comparison.route}`,
+    connections: settings.connections,
+    duration,
+    method: comparison.method ?? 'GET',
+    headers: { ...comparison.headers },
+  })
   const stats = await server.ask('stats')
   const requests = result.requests.total || 1
   return {
@@ -90,11 +87,11 @@ async function runComparison(comparison: Comparison, settings: Settings) {
   const servers = new Map<string, ServerHandle>()
   for (const name of comparison.scenarios) servers.set(name, await startServer(name))
   try {
-    for (const [, server] of servers) await measure(server, comparison.route, settings, 1) // warm-up: JIT, sockets
+    for (const [, server] of servers) await measure(server, comparison, settings, 1) // warm-up: JIT, sockets
     const samples = new Map<string, Sample[]>(comparison.scenarios.map((n) => [n, []]))
     for (let round = 0; round < settings.rounds; round++) {
       const order = comparison.scenarios.map((_, i) => comparison.scenarios[(i + round) % comparison.scenarios.length]!)
-      for (const name of order) samples.get(name)!.push(await measure(servers.get(name)!, comparison.route, settings, settings.duration))
+      for (const name of order) samples.get(name)!.push(await measure(servers.get(name)!, comparison, settings, settings.duration))
       process.stderr.write(`  round ${round + 1}/${settings.rounds} done\n`)
     }
     const peaks = new Map<string, number>()
@@ -129,6 +126,7 @@ const machine = {
 }
 console.log(`machine: ${JSON.stringify(machine)}`)
 const results: Record<string, unknown> = {}
+const comparisons = (await loadScenarioModules()).flatMap((m) => m.comparisons ?? [])
 for (const comparison of comparisons) {
   if (settings.only && !comparison.name.includes(settings.only)) continue
   console.log(`\n${comparison.name} (route ${comparison.route}, baseline ${comparison.baseline})`)

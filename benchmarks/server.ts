@@ -3,12 +3,13 @@
  * questions about CPU time and peak memory over IPC.
  */
 import type { AddressInfo } from 'node:net'
-import { scenarios } from './scenarios.js'
+import { loadScenarioModules } from './common.js'
 
 const name = process.argv[2] ?? ''
-const scenario = scenarios[name]
+const modules = await loadScenarioModules()
+const scenario = modules.map((m) => m.scenarios[name]).find(Boolean)
 if (!scenario) {
-  console.error(`unknown scenario "${name}"; known: ${Object.keys(scenarios).join(', ')}`)
+  console.error(`unknown scenario "${name}"; known: ${modules.flatMap((m) => Object.keys(m.scenarios)).join(', ')}`)
   process.exit(2)
 }
 

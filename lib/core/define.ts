@@ -23,6 +23,12 @@ export interface MiddlewareInfo {
   readonly wraps?: readonly OrderingRule[]
   /** Layers this one must be inside of (listed after in `compose`), whenever both are present. */
   readonly inside?: readonly OrderingRule[]
+  /**
+   * True for layers that protect something (auth, CORS, host checks, limits, security
+   * headers): making one conditional with `when`/`unless` earns a warning, because a path
+   * filter that misses one spelling of a path turns the protection off for it.
+   */
+  readonly security?: boolean
 }
 
 const INFO = Symbol('http-onion.middlewareInfo')
