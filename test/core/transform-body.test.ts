@@ -371,3 +371,65 @@ t.test('transformBody(): works with Express res.send and res.json', async (t) =>
   t.equal(res.headers['content-encoding'], 'gzip')
   t.same(JSON.parse(gunzipSync(res.body).toString()), { message: 'x'.repeat(100) })
 })
+
+t.test('transformBody(): flush() before any write sends the headers and decides', async (t) => {
+  const seen: BodyInfo[] = []
+  let headersSentAfterFlush: boolean | undefined
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (_res, body) => { seen.push(body); return upper() }, { holdBack: 1024 })
+    ;(res as unknown as { flush(): void }).flush()
+    headersSentAfterFlush = res.headersSent
+    res.end('abc')
+    ;(res as unknown as { flush(): void }).flush() // after end: nothing to do
+  }))
+  t.equal(headersSentAfterFlush, true)
+  t.same(seen, [{ length: undefined, ended: false, hasBody: true }])
+  t.equal(res.body.toString(), 'ABC')
+})
+
+t.test('transformBody(): typed-array chunks are held and counted by bytes', async (t) => {
+  const seen: BodyInfo[] = []
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, (_res, body) => { seen.push(body); return null }, { holdBack: 1024 })
+    res.write(new Uint8Array([104, 105]))
+    res.end('é', 'utf8')
+  }))
+  t.same(seen, [{ length: 4, ended: true, hasBody: true }])
+  t.equal(res.body.toString(), 'hié')
+})
+
+t.test('transformBody(): a second end() waits for the first; end(data) after end is an error', async (t) => {
+  const calls: string[] = []
+  let resolve!: () => void
+  const both = new Promise<void>((ok) => { resolve = ok })
+  await get(await serve(t, (_q, res) => {
+    transformBody(res, () => upper())
+    res.end('a')
+    res.end(() => { calls.push('second end'); if (calls.length === 2) resolve() })
+    res.end('more', (err?: Error | null) => { calls.push(`third: ${err && (err as NodeJS.ErrnoException).code}`); if (calls.length === 2) resolve() })
+  }))
+  await both
+  t.same(calls.sort(), ['second end', 'third: ERR_STREAM_WRITE_AFTER_END'])
+})
+
+t.test('transformBody(): an invalid chunk is refused the way Node refuses it', async (t) => {
+  const errors: unknown[] = []
+  await get(await serve(t, (_q, res) => {
+    transformBody(res, () => null, { holdBack: 10 })
+    try { res.write(42 as never) } catch (err) { errors.push(err) }
+    try { res.end({} as never) } catch (err) { errors.push(err) }
+    if (!res.writableEnded) res.end()
+  }))
+  t.equal(errors.length, 2)
+  t.match(errors[0], { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
+t.test('transformBody(): an outer passthrough carries an inner transform\'s output unchanged', async (t) => {
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, () => null, { holdBack: 4 })
+    transformBody(res, () => upper())
+    res.write('abc')
+    res.end('def')
+  }))
+  t.equal(res.body.toString(), 'ABCDEF')
+})
