@@ -25,3 +25,7 @@ export { ConfigError, HttpError, OrderingError, type HttpErrorOptions } from './
 export { sendError, type ErrorBody } from './core/send-error.js'
 export { reportError } from './core/report.js'
 export { withDefaults } from './core/options.js'
+export {
+  getCookie, getCookies, parseCookies, compileCookie, isCookieName, isCookieValue, MAX_COOKIE_AGE_SECONDS, MAX_COOKIE_BYTES,
+  type CookieAttributes, type CompiledCookie,
+} from './core/cookies.js'
