@@ -94,7 +94,7 @@ function startTracking(res: ServerResponse): EndRecord {
     // started writing yet (it is assigned on 'finish').
     res.once('prefinish', () => { record.bytesAtFinish = record.socket?.bytesWritten })
   }
-  if (res.closed) {
+  if (exchangeClosed(res)) {
     record.fired = true
     record.endedAt = monotonicNow()
   } else {
@@ -132,7 +132,7 @@ function describeEnd(res: ServerResponse, record: EndRecord): ResponseEndInfo {
   const end = record.bytesAtFinish ?? record.socket?.bytesWritten
   const headersAt = responseRecord(res).headersAt
   return {
-    outcome: error ? 'error' : res.writableFinished ? 'finished' : 'aborted',
+    outcome: error ? 'error' : completed(res) ? 'finished' : 'aborted',
     error: error instanceof Error ? error : error === undefined ? undefined : new Error(String(error)),
     status: res.statusCode,
     headersSent: res.headersSent,
@@ -141,6 +141,19 @@ function describeEnd(res: ServerResponse, record: EndRecord): ResponseEndInfo {
     headersMs: headersAt === undefined ? undefined : headersAt - record.arrival,
   }
 }
+
+/**
+ * Whether every byte was handed over and the response completed. HTTP/2's compatibility
+ * response reports `writableFinished` for a reset stream too; there the stream knows.
+ */
+function completed(res: ServerResponse): boolean {
+  const stream = (res as unknown as { stream?: { aborted?: boolean } }).stream
+  return stream === undefined ? res.writableFinished : res.finished && !stream.aborted
+}
+
+/** Whether the exchange is already over; HTTP/2's compatibility response has no `closed`, its stream does. */
+const exchangeClosed = (res: ServerResponse): boolean =>
+  res.closed ?? (res as unknown as { stream?: { closed?: boolean } }).stream?.closed ?? false
 
 /** HTTP/1 responses own their socket while they are written; HTTP/2 ones share a session. */
 const isHttp1 = (res: ServerResponse): boolean => !('stream' in res)

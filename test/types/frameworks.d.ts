@@ -43,3 +43,40 @@ declare module 'express' {
   const express: Express
   export default express
 }
+
+declare module 'express4' {
+  import express from 'express'
+  export * from 'express'
+  export default express
+}
+
+declare module 'koa' {
+  import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+  export interface Context {
+    req: IncomingMessage
+    res: ServerResponse
+    respond?: boolean
+    body: unknown
+    status: number
+    path: string
+    url: string
+    set(field: string, value: string): void
+    get(field: string): string
+    throw(status: number, message?: string): never
+  }
+  export type Next = () => Promise<unknown>
+  export type KoaMiddleware = (ctx: Context, next: Next) => unknown
+  export default class Koa {
+    use(middleware: KoaMiddleware): this
+    callback(): (req: IncomingMessage, res: ServerResponse) => void
+    listen(port: number, host: string, callback?: () => void): Server
+    on(event: 'error', listener: (err: Error, ctx?: Context) => void): this
+    silent: boolean
+  }
+}
+
+declare module 'koa2' {
+  export * from 'koa'
+  import Koa from 'koa'
+  export default Koa
+}

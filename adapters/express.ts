@@ -1,0 +1,102 @@
+/**
+ * Express (4 and 5) and Connect, both ways. Translation only: no behaviour of its own.
+ * - `toExpress(middleware)`: an http-onion middleware as Express middleware. Its downstream
+ *   is the rest of the Express chain; what it throws or rejects with goes to `next(err)`;
+ *   a response it sends itself ends the chain.
+ * - `fromExpress(expressMiddleware)`: any Connect/Express `(req, res, next)` middleware as an
+ *   http-onion layer; `next(err)` becomes a rejection an outer `errorBoundary()` catches.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Middleware, RawHandler } from '../lib/core/types.js'
+import { defineMiddleware, middlewareInfo } from '../lib/core/define.js'
+import { reportError } from '../lib/core/report.js'
+
+/** Express's `next`: no argument continues, an error (anything but 'route'/'router') skips to error handlers. */
+export type ExpressNext = (err?: unknown) => void
+
+/** A Connect/Express middleware. */
+export type ExpressMiddleware = (req: IncomingMessage, res: ServerResponse, next: ExpressNext) => unknown
+
+const NEXT = Symbol('http-onion.expressNext')
+type NextSlot = { [NEXT]?: ExpressNext }
+
+/** Hand the request to the rest of the Express chain, once. */
+function takeNext(req: IncomingMessage): ExpressNext | undefined {
+  const slot = req as unknown as NextSlot
+  const next = slot[NEXT]
+  slot[NEXT] = undefined
+  return next
+}
+
+// The downstream of every adapted middleware: the rest of the Express chain.
+const continueExpressChain: RawHandler = function continueExpressChain(req) {
+  takeNext(req)?.()
+}
+
+/**
+ * Mount an http-onion middleware in Express.
+ * @example
+ * app.use(toExpress(cors({ origins: ['https://app.example'] })))
+ */
+export function toExpress(middleware: Middleware): ExpressMiddleware {
+  // Built once: the per-request `next` travels on the request, not in a closure per request.
+  const handler = middleware(continueExpressChain)
+  const name = middlewareInfo(middleware).name
+  return function expressAdapter(req, res, next) {
+    ;(req as unknown as NextSlot)[NEXT] = next
+    const fail = (err: unknown) => {
+      const pending = takeNext(req)
+      if (pending) pending(err ?? new Error(`${name} rejected without a reason`))
+      // The chain went on already: Express has no way to take an error now.
+      else reportError(`toExpress(${name}) after next()`, err)
+    }
+    try {
+      const result = handler(req, res)
+      if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+        ;(result as Promise<unknown>).then(undefined, fail)
+      }
+    } catch (err) {
+      fail(err)
+    }
+  }
+}
+
+/**
+ * Run a Connect/Express middleware inside a raw stack. Middleware that rely on Express's
+ * own request and response methods (`req.path`, `res.json`) need Express itself; plain
+ * Connect middleware (cors, compression, helmet, morgan) run on Node's objects.
+ * @example
+ * const app = compose(errorBoundary(), fromExpress(morgan('tiny')))(router)
+ */
+export function fromExpress(expressMiddleware: ExpressMiddleware, name = expressMiddleware.name || 'expressMiddleware'): Middleware {
+  return defineMiddleware({ name, detail: 'Connect/Express middleware' }, (next) => function fromExpressHandler(req, res) {
+    return new Promise((resolve, reject) => {
+      let settled = false
+      // A middleware that answers by itself never calls next: the exchange ending settles it.
+      const onClose = () => { if (!settled) { settled = true; resolve(undefined) } }
+      res.once('close', onClose)
+      const expressNext: ExpressNext = (err) => {
+        if (settled) return
+        settled = true
+        res.off('close', onClose)
+        if (err !== undefined && err !== null && err !== 'route' && err !== 'router') reject(err)
+        else {
+          try {
+            resolve(next(req, res))
+          } catch (thrown) {
+            reject(thrown)
+          }
+        }
+      }
+      try {
+        const result = expressMiddleware(req, res, expressNext)
+        if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+          ;(result as Promise<unknown>).then(undefined, expressNext)
+        }
+      } catch (err) {
+        expressNext(err)
+      }
+    })
+  })
+}

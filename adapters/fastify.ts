@@ -1,0 +1,90 @@
+/**
+ * Fastify (5), without @fastify/middie. Translation only: the middleware runs in an
+ * `onRequest` hook over `request.raw`/`reply.raw`; its downstream is the rest of Fastify's
+ * lifecycle; a response it sends itself hijacks the reply so Fastify does not answer
+ * again; what it throws or rejects with goes to Fastify's error handler. Headers and
+ * transforms it installs on `reply.raw` apply to whatever Fastify sends, `reply.send`
+ * payloads and streams alike.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Middleware, RawHandler } from '../lib/core/types.js'
+import { middlewareInfo } from '../lib/core/define.js'
+import { reportError } from '../lib/core/report.js'
+
+/** The parts of Fastify's request and reply the adapter uses. */
+export interface FastifyRequestLike { readonly raw: IncomingMessage }
+export interface FastifyReplyLike { readonly raw: ServerResponse; hijack(): unknown }
+export type FastifyDone = (err?: Error) => void
+
+/** A Fastify `onRequest` hook in callback style. */
+export type FastifyHook = (request: FastifyRequestLike, reply: FastifyReplyLike, done: FastifyDone) => void
+
+/** A Fastify plugin registering the hook on the instance it is registered on (not encapsulated). */
+export type FastifyPlugin = ((instance: { addHook(name: 'onRequest', hook: FastifyHook): unknown }, options: unknown, done: (err?: Error) => void) => void) & {
+  readonly hook: FastifyHook
+}
+
+const DONE = Symbol('http-onion.fastifyDone')
+type DoneSlot = { [DONE]?: FastifyDone | null }
+
+const continueFastify: RawHandler = function continueFastify(req) {
+  const slot = req as unknown as DoneSlot
+  const done = slot[DONE]
+  slot[DONE] = null
+  done?.()
+}
+
+/**
+ * The middleware as a Fastify `onRequest` hook: `fastify.addHook('onRequest', toFastifyHook(mw))`.
+ */
+export function toFastifyHook(middleware: Middleware): FastifyHook {
+  const handler = middleware(continueFastify)
+  const name = middlewareInfo(middleware).name
+  return function fastifyAdapter(request, reply, done) {
+    const slot = request.raw as unknown as DoneSlot
+    slot[DONE] = done
+    const settle = (err: unknown) => {
+      const pending = slot[DONE]
+      if (pending === null || pending === undefined) {
+        if (err !== undefined) reportError(`toFastify(${name}) after the lifecycle went on`, err)
+        return
+      }
+      slot[DONE] = null
+      if (err !== undefined) pending(err instanceof Error ? err : new Error(String(err)))
+      else {
+        // Answered by itself: Fastify must not send a reply of its own.
+        reply.hijack()
+      }
+    }
+    try {
+      const result = handler(request.raw, reply.raw)
+      if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+        ;(result as Promise<unknown>).then(() => settle(undefined), (err: unknown) => settle(err ?? new Error(`${name} rejected without a reason`)))
+      } else {
+        settle(undefined)
+      }
+    } catch (err) {
+      settle(err)
+    }
+  }
+}
+
+/**
+ * The middleware as a Fastify plugin that applies to the instance it is registered on and
+ * its children (it skips Fastify's encapsulation, as fastify-plugin does).
+ * @example
+ * await fastify.register(toFastify(securityHeaders()))
+ */
+export function toFastify(middleware: Middleware): FastifyPlugin {
+  const hook = toFastifyHook(middleware)
+  const plugin = function httpOnionPlugin(instance: { addHook(name: 'onRequest', hook: FastifyHook): unknown }, _options: unknown, done: (err?: Error) => void) {
+    instance.addHook('onRequest', hook)
+    done()
+  } as FastifyPlugin
+  Object.defineProperty(plugin, 'hook', { value: hook })
+  // Fastify's own marker (what fastify-plugin sets): register on the parent scope.
+  Object.defineProperty(plugin, Symbol.for('skip-override'), { value: true })
+  Object.defineProperty(plugin, Symbol.for('fastify.display-name'), { value: `http-onion:${middlewareInfo(middleware).name}` })
+  return plugin
+}

@@ -1,0 +1,74 @@
+import { Readable } from 'node:stream'
+import { createGzip, gunzipSync } from 'node:zlib'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import t, { type Test } from 'tap'
+import { defineMiddleware, HttpError, onResponseStart, sendError, transformBody, type Middleware } from '../../lib/index.js'
+import { toFastify, toFastifyHook } from '../../adapters/fastify.js'
+import { httpRequest } from '../helpers/http.js'
+
+const tagged = defineMiddleware({ name: 'tagged' }, (next) => function taggedHandler(req, res) {
+  onResponseStart(res, (res) => res.setHeader('x-tagged', String(res.statusCode)))
+  return next(req, res)
+})
+const gateKeeper = defineMiddleware({ name: 'gateKeeper' }, (next) => async function gateKeeperHandler(req, res) {
+  await new Promise((ok) => setImmediate(ok))
+  if (req.headers['x-key'] !== 'open') { sendError(req, res, new HttpError(401)); return }
+  return next(req, res)
+})
+const gzipAll = defineMiddleware({ name: 'gzipAll' }, (next) => function gzipAllHandler(req, res) {
+  transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() })
+  return next(req, res)
+})
+
+async function app(t: Test, register: (f: ReturnType<typeof Fastify>) => Promise<void> | void) {
+  const fastify = Fastify()
+  await register(fastify)
+  fastify.get('/', async () => ({ hello: 'fastify' }))
+  fastify.get('/stream', (_req, reply) => { reply.type('text/plain').send(Readable.from(['x', 'y'])) })
+  fastify.get('/big', async () => ({ big: 'w'.repeat(500) }))
+  fastify.get('/throw', async () => { throw Object.assign(new Error('route failed'), { statusCode: 409 }) })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => fastify.close())
+  const address = fastify.server.address() as { port: number }
+  return `http://127.0.0.1:${address.port}`
+}
+
+t.test('toFastify(): a plugin whose headers reach reply.send payloads and streams', async (t) => {
+  const url = await app(t, (f) => f.register(toFastify(tagged) as never))
+  const json = await httpRequest(url)
+  t.equal(json.headers['x-tagged'], '200')
+  t.same(JSON.parse(json.text), { hello: 'fastify' })
+  const stream = await httpRequest(`${url}/stream`)
+  t.equal(stream.headers['x-tagged'], '200')
+  t.equal(stream.text, 'xy')
+  const failed = await httpRequest(`${url}/throw`)
+  t.equal(failed.status, 409)
+  t.equal(failed.headers['x-tagged'], '409')
+})
+
+t.test('toFastify(): a middleware that answers hijacks the reply, so Fastify does not answer again', async (t) => {
+  const url = await app(t, (f) => { f.addHook('onRequest', toFastifyHook(gateKeeper) as never) })
+  const refused = await httpRequest(url)
+  t.equal(refused.status, 401)
+  t.match(JSON.parse(refused.text), { code: 'unauthorized' })
+  t.same(JSON.parse((await httpRequest(url, { headers: { 'x-key': 'open' } })).text), { hello: 'fastify' })
+})
+
+t.test('toFastify(): errors reach Fastify\'s error handler', async (t) => {
+  const failing: Middleware = () => async () => { throw Object.assign(new Error('hook failed'), { statusCode: 418 }) }
+  const url = await app(t, (f) => {
+    f.setErrorHandler((err: Error & { statusCode?: number }, _req: FastifyRequest, reply: FastifyReply) => { reply.status(err.statusCode ?? 500).send({ handledBy: 'fastify', message: err.message }) })
+    return f.register(toFastify(failing) as never)
+  })
+  const res = await httpRequest(url)
+  t.equal(res.status, 418)
+  t.same(JSON.parse(res.text), { handledBy: 'fastify', message: 'hook failed' })
+})
+
+t.test('toFastify(): a body transform applies to reply.send', async (t) => {
+  const url = await app(t, (f) => f.register(toFastify(gzipAll) as never))
+  const res = await httpRequest(`${url}/big`)
+  t.equal(res.headers['content-encoding'], 'gzip')
+  t.equal(res.headers['content-length'], undefined)
+  t.same(JSON.parse(gunzipSync(res.body).toString()), { big: 'w'.repeat(500) })
+})
