@@ -2,8 +2,9 @@
  * What every benchmark scenario shares: the types, the routes each server answers, and a
  * loopback listener. Scenario files live in benchmarks/scenarios/ and are found by name.
  */
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { createServer, type RequestListener, type Server } from 'node:http'
+import { Readable } from 'node:stream'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { RawHandler } from '../lib/index.js'
@@ -23,6 +24,11 @@ export interface Comparison {
   /** Extra request headers (e.g. Accept-Encoding, Authorization). */
   readonly headers?: Readonly<Record<string, string>>
   readonly method?: string
+  /** Checked with one request to each scenario before timing: the features really are on. */
+  readonly expect?: { readonly status?: number; readonly headers?: readonly string[]; readonly absentHeaders?: readonly string[] }
+  /** Requests per measurement instead of a duration (large streamed responses). */
+  readonly amount?: number
+  readonly connections?: number
 }
 
 /** What a scenario file exports. */
@@ -31,20 +37,74 @@ export interface ScenarioModule {
   readonly comparisons?: readonly Comparison[]
 }
 
-// ~1 KB of JSON, as an API answers.
-export const smallJson = JSON.stringify({
-  items: Array.from({ length: 12 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['alpha', 'beta'], price: 10.5 + i })),
+const item = (i: number) => ({ id: i, name: `item ${i}`, tags: ['alpha', 'beta'], price: 10.5 + i, inStock: i % 3 !== 0 })
+
+/** ~1 KB of JSON, as an API answers. */
+export const smallJson = JSON.stringify({ items: Array.from({ length: 12 }, (_, i) => item(i)) })
+
+/** ~64 KB of JSON: a large API answer, the compression route. */
+export const largeJson = JSON.stringify({ items: Array.from({ length: 800 }, (_, i) => item(i)) })
+
+/** One 64 KiB chunk of text for streamed routes (compressible, like logs or CSV). */
+export const streamChunk = Buffer.from(Array.from({ length: 2048 }, (_, i) => `row ${i % 97},${(i * 7919) % 10007};`).join('').slice(0, 65536).padEnd(65536, '.'))
+
+/** Settings every stack shares, so the comparison is like for like. */
+export const benchSettings = Object.freeze({
+  allowedOrigin: 'https://app.example',
+  /** HS256 key of the JWT-protected route (32 bytes). */
+  jwtSecret: 'bench-secret-0123456789abcdef0123',
+  gzipLevel: 6,
+  threshold: 1024,
+  /** Rate limit high enough never to answer 429 during a run, so only its cost is measured. */
+  rateLimit: 1_000_000_000,
+  windowMs: 60_000,
 })
 
-/** The routes every scenario serves: `/json` (~1 KB JSON). Scenario files may add their own. */
+/** Write `mb` MiB of text to `res`, honouring backpressure (one 'drain' listener for the whole stream). */
+export function streamText(res: import('node:http').ServerResponse, mb: number): void {
+  const total = mb * 16
+  let sent = 0
+  const pump = () => {
+    while (sent < total) {
+      sent++
+      if (!res.write(streamChunk)) return
+    }
+    res.off('drain', pump)
+    res.end()
+  }
+  res.setHeader('content-type', 'text/plain; charset=utf-8')
+  res.on('drain', pump)
+  pump()
+}
+
+/** The same text as a Readable, for frameworks that send streams (`reply.send(stream)`). */
+export function textStream(mb: number): import('node:stream').Readable {
+  let left = mb * 16
+  return new Readable({
+    read() {
+      this.push(left-- > 0 ? streamChunk : null)
+    },
+  })
+}
+
+/**
+ * The routes every scenario serves: `/json` (~1 KB), `/json64` (~64 KB), `/stream?mb=N`
+ * (N MiB of text, default 100), `/protected` (the 1 KB JSON, behind JWT in full stacks).
+ */
 export const routes: RawHandler = (req, res) => {
-  if (req.url === '/json' || req.url === '/') {
+  const url = req.url ?? '/'
+  if (url === '/json' || url === '/' || url === '/protected') {
     res.setHeader('content-type', 'application/json')
     res.end(smallJson)
-    return
+  } else if (url === '/json64') {
+    res.setHeader('content-type', 'application/json')
+    res.end(largeJson)
+  } else if (url.startsWith('/stream')) {
+    streamText(res, Number(/mb=(\d+)/.exec(url)?.[1] ?? 100))
+  } else {
+    res.statusCode = 404
+    res.end()
   }
-  res.statusCode = 404
-  res.end()
 }
 
 /** Listen on an ephemeral loopback port. */
@@ -54,9 +114,18 @@ export const listen = (handler: RequestListener): Promise<Server> =>
     server.listen(0, '127.0.0.1', () => ok(server))
   })
 
-/** Every scenario module in benchmarks/scenarios/, loaded. */
+/**
+ * Every scenario module: benchmarks/scenarios/*.ts (compiled next to this file) and the peer
+ * stacks in benchmarks/peers/*.mjs (plain JavaScript run from the source tree, because their
+ * packages live in benchmarks/node_modules, which the library's type check never sees).
+ */
 export async function loadScenarioModules(): Promise<ScenarioModule[]> {
-  const dir = join(dirname(fileURLToPath(import.meta.url)), 'scenarios')
-  const files = readdirSync(dir).filter((f) => f.endsWith('.js')).sort()
-  return Promise.all(files.map((f) => import(pathToFileURL(join(dir, f)).href) as Promise<ScenarioModule>))
+  const here = dirname(fileURLToPath(import.meta.url))
+  const compiled = join(here, 'scenarios')
+  const peers = join(here, '..', '..', 'benchmarks', 'peers')
+  const files = [
+    ...readdirSync(compiled).filter((f) => f.endsWith('.js')).map((f) => join(compiled, f)),
+    ...(existsSync(peers) ? readdirSync(peers).filter((f) => f.endsWith('.mjs')).map((f) => join(peers, f)) : []),
+  ].sort()
+  return Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<ScenarioModule>))
 }

@@ -10,7 +10,8 @@
  *   npm run bench -- --only=core      # comparisons whose name contains "core"
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -61,10 +62,11 @@ async function measure(server: ServerHandle, comparison: Comparison, settings: S
   await server.ask('mark')
   const result: Result = await autocannon({
     url: `http://127.0.0.1:${server.port}${comparison.route}`,
-    connections: settings.connections,
-    duration,
+    connections: comparison.connections ?? settings.connections,
+    ...(comparison.amount ? { amount: comparison.amount } : { duration }),
     method: comparison.method ?? 'GET',
     headers: { ...comparison.headers },
+    timeout: 60,
   })
   const stats = await server.ask('stats')
   const requests = result.requests.total || 1
@@ -77,6 +79,24 @@ async function measure(server: ServerHandle, comparison: Comparison, settings: S
   }
 }
 
+/** One request to a scenario before timing: the features the comparison claims must be on. */
+async function check(name: string, server: ServerHandle, comparison: Comparison): Promise<void> {
+  const expect = comparison.expect
+  if (!expect) return
+  const { status, headers } = await new Promise<{ status: number; headers: Record<string, unknown> }>((ok, fail) => {
+    request({ host: '127.0.0.1', port: server.port, path: comparison.route, method: comparison.method ?? 'GET', headers: { ...comparison.headers } }, (res) => {
+      res.resume()
+      res.on('end', () => ok({ status: res.statusCode!, headers: res.headers }))
+    }).on('error', fail).end()
+  })
+  const problems = [
+    ...(expect.status !== undefined && status !== expect.status ? [`status ${status}, expected ${expect.status}`] : []),
+    ...(expect.headers ?? []).filter((h) => headers[h] === undefined).map((h) => `no ${h}`),
+    ...(expect.absentHeaders ?? []).filter((h) => headers[h] !== undefined).map((h) => `unexpected ${h}`),
+  ]
+  if (problems.length > 0) throw new Error(`${comparison.name}: ${name} is not comparable: ${problems.join(', ')}`)
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
@@ -87,6 +107,7 @@ async function runComparison(comparison: Comparison, settings: Settings) {
   const servers = new Map<string, ServerHandle>()
   for (const name of comparison.scenarios) servers.set(name, await startServer(name))
   try {
+    for (const [name, server] of servers) await check(name, server, comparison)
     for (const [, server] of servers) await measure(server, comparison, settings, 1) // warm-up: JIT, sockets
     const samples = new Map<string, Sample[]>(comparison.scenarios.map((n) => [n, []]))
     for (let round = 0; round < settings.rounds; round++) {
@@ -119,6 +140,13 @@ async function runComparison(comparison: Comparison, settings: Settings) {
 }
 
 const settings = parseArgs(process.argv.slice(2))
+// The peer stacks' packages live in benchmarks/node_modules, installed on first use.
+const peersDir = join(here, '..', '..', 'benchmarks')
+if (!existsSync(join(peersDir, 'node_modules'))) {
+  console.log('installing the peer stacks (benchmarks/package.json)…')
+  const installed = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: peersDir, stdio: 'inherit' })
+  if (installed.status !== 0) throw new Error('npm ci in benchmarks/ failed')
+}
 if (hasTaskset) spawnSync('taskset', ['-cp', '1', String(process.pid)])
 const machine = {
   cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30),
