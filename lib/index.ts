@@ -29,3 +29,59 @@ export {
   getCookie, getCookies, parseCookies, compileCookie, isCookieName, isCookieValue, MAX_COOKIE_AGE_SECONDS, MAX_COOKIE_BYTES,
   type CookieAttributes, type CompiledCookie,
 } from './core/cookies.js'
+export {
+  jwtAuth, jwtAuthDefaults, getJwtClaims, tryGetJwtClaims,
+  type JwtAuthOptions, type JwtAuthMiddleware, type JwtSecret, type JwtPublicKey,
+} from './middleware/jwt-auth.js'
+export {
+  requestId, requestIdDefaults, getRequestId, tryGetRequestId, isRequestId, REQUEST_ID_MAX_LENGTH,
+  type RequestIdOptions,
+} from './middleware/request-id.js'
+export {
+  timing, timingDefaults, addServerTiming, SERVER_TIMING_MAX_METRICS,
+  type TimingOptions, type ServerTimingMetric,
+} from './middleware/timing.js'
+export {
+  accessLog, accessLogDefaults, ACCESS_LOG_MAX_HEADERS,
+  type AccessLogOptions, type AccessLogEntry, type AccessLogSinkFunction,
+} from './middleware/access-log.js'
+export {
+  traceContext, traceContextDefaults, getTrace, tryGetTrace, propagationHeaders,
+  parseTraceparent, formatTraceparent, parseTracestate,
+  type TraceContextOptions, type PropagationOptions, type Traceparent,
+} from './middleware/trace-context.js'
+export { requestContext, requestContextDefaults, type RequestContextOptions } from './middleware/request-context.js'
+export { parseHost, formatHost, redirectPath, type ParsedHost } from './core/host.js'
+export {
+  proxyHeaders, proxyHeadersDefaults,
+  type ProxyHeadersOptions, type ProxyTrust, type ForwardedField,
+} from './middleware/proxy-headers.js'
+export { trustedHost, trustedHostDefaults, type TrustedHostOptions, type HostPredicate } from './middleware/trusted-host.js'
+export { httpsRedirect, httpsRedirectDefaults, type HttpsRedirectOptions } from './middleware/https-redirect.js'
+export {
+  cors, corsDefaults, MAX_REQUEST_HEADERS_LENGTH,
+  type CorsOptions, type OriginPredicate,
+} from './middleware/cors.js'
+export { type OriginEntry, MAX_ORIGIN_LENGTH } from './middleware/cors-origin.js'
+export {
+  securityHeaders, securityHeadersDefaults,
+  type SecurityHeadersOptions, type CspOptions, type HstsOptions, type ReferrerPolicyValue,
+} from './middleware/security-headers.js'
+export { cspApiDefaults, cspSiteDefaults, type CspDirectives } from './middleware/security-headers-csp.js'
+export { discardHeldBody } from './core/transform-body.js'
+export {
+  compression, compressionDefaults, compressibleTypes, flushResponse, negotiateEncoding, zstdSupported,
+  type CompressionOptions, type Encoding, type EncodingChoice, type MediaTypePattern,
+} from './middleware/compression.js'
+export {
+  rateLimit, rateLimitDefaults,
+  type PerRequest, type RateLimitOptions, type RateLimiter, type RateLimitStats,
+} from './middleware/rate-limit.js'
+export type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './stores/store.js'
+export { memoryStore, memoryStoreDefaults, type MemoryStore, type MemoryStoreOptions, type MemoryStoreStats } from './stores/memory.js'
+export { redisStore, redisStoreDefaults, type RedisStore, type RedisStoreOptions } from './stores/redis.js'
+export {
+  defineRedisScript, redisCall, withTimeout, hashTagKey, isValidKeyPrefix, isRedisClient, isRedisConnected,
+  RedisTimeoutError, RedisUnavailableError,
+  type RedisArgument, type RedisCallOptions, type RedisClient, type RedisScript,
+} from './stores/redis-support.js'
