@@ -85,3 +85,7 @@ export {
   RedisTimeoutError, RedisUnavailableError,
   type RedisArgument, type RedisCallOptions, type RedisClient, type RedisScript,
 } from './stores/redis-support.js'
+export {
+  apiKey, apiKeyDefaults, getApiKey, tryGetApiKey,
+  type ApiKeyOptions, type ApiKeyMiddleware, type ApiKeyIdentity, type NamedApiKey, type HashedApiKey,
+} from './middleware/api-key.js'

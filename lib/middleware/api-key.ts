@@ -1,0 +1,265 @@
+/**
+ * apiKey(): require a static API key in a header (or, opted in, a query parameter).
+ * Keys are configured as a list, as SHA-256 hashes (so the server never stores them), or
+ * looked up by a function. Listed keys are compared in constant time: the presented key
+ * is hashed to a fixed-length digest and compared with every stored digest using
+ * `crypto.timingSafeEqual`, without stopping at the first match, so the answer time says
+ * nothing about how much of a key was right. The key's identity lands in request state
+ * and its id in `userIdState`.
+ * @module
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { defineMiddleware } from '../core/define.js'
+import { ConfigError, HttpError } from '../core/errors.js'
+import { singleHeader } from '../core/headers.js'
+import { expectBoolean, expectFunction, expectHeaderName, expectInteger, expectString, isToken, withDefaults } from '../core/options.js'
+import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import { reportError } from '../core/report.js'
+import { sendError } from '../core/send-error.js'
+import { userIdState } from '../core/shared-state.js'
+import { defineState } from '../core/state.js'
+import type { Middleware, RawHandler } from '../core/types.js'
+
+/** Who a key belongs to. `id` names it in logs and per-client limits; never the key itself. */
+export interface ApiKeyIdentity {
+  readonly id: string
+}
+
+/** A listed key with the id it is known by. */
+export interface NamedApiKey {
+  readonly key: string
+  readonly id: string
+}
+
+/** A key known only by its SHA-256 digest (64 hex digits), with its id. */
+export interface HashedApiKey {
+  readonly sha256: string
+  readonly id: string
+}
+
+/** Options for {@link apiKey}. Give `keys` and/or `hashes`, or `lookup`. */
+export interface ApiKeyOptions<I extends ApiKeyIdentity = ApiKeyIdentity> {
+  /** Header carrying the key. @default 'x-api-key' */
+  header?: string
+  /** Scheme before the key in the header, e.g. `'ApiKey'` for `Authorization: ApiKey <key>`; compared case-insensitively. */
+  scheme?: string
+  /** Also accept the key in this query parameter. Off by default: URLs end up in logs, histories and Referer headers. */
+  query?: string
+  /** Accepted keys (at least `minKeyLength` characters); a plain string gets an id derived from its hash. */
+  keys?: ReadonlyArray<string | NamedApiKey>
+  /** Accepted keys by SHA-256 digest (hex), so the configuration holds no secret. */
+  hashes?: ReadonlyArray<string | HashedApiKey>
+  /** Find the identity of a key (e.g. in a database, by its SHA-256); resolve undefined for an unknown key. */
+  lookup?: (key: string, req: IncomingMessage) => I | undefined | null | Promise<I | undefined | null>
+  /** Paths that need no key, matched on the normalised path. @default [] */
+  publicPaths?: readonly PathPattern[]
+  /** Match `publicPaths` case-sensitively. @default false */
+  caseSensitivePaths?: boolean
+  /** Let requests without a key through (a key that is sent must still be valid). @default false */
+  optional?: boolean
+  /** Shortest key accepted in `keys`; shorter ones can be guessed. @default 16 */
+  minKeyLength?: number
+  /** Longest key read from a request; longer ones are refused unhashed. @default 256 */
+  maxKeyLength?: number
+  /** Copy the identity's `id` to `userIdState` (access logs, per-client limits). @default true */
+  setUserId?: boolean
+  /** `realm` of the `WWW-Authenticate` challenge. */
+  realm?: string
+}
+
+/** Defaults of {@link apiKey}. */
+export const apiKeyDefaults = Object.freeze({
+  header: 'x-api-key',
+  publicPaths: Object.freeze([]) as readonly PathPattern[],
+  caseSensitivePaths: false,
+  optional: false,
+  minKeyLength: 16,
+  maxKeyLength: 256,
+  setUserId: true,
+})
+
+const identityState = defineState<ApiKeyIdentity>('apiKey', 'apiKey()')
+
+/** The identity of the key `req` presented. Throws when apiKey() did not accept one. */
+export const getApiKey = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I => identityState.get(req) as I
+/** The identity of the key `req` presented, or undefined. */
+export const tryGetApiKey = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I | undefined => identityState.tryGet(req) as I | undefined
+
+/** What apiKey() returns: a middleware that also reads its identities with their type. */
+export interface ApiKeyMiddleware<I extends ApiKeyIdentity> extends Middleware {
+  /** The identity this layer accepted for `req`; throws when there is none. */
+  identity(req: IncomingMessage): I
+}
+
+const HEX_DIGEST = /^[0-9a-f]{64}$/i
+// RFC 6750 §3-style quoted-string content: printable ASCII without DQUOTE or backslash.
+const QUOTE_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/**
+ * Require an API key. Pitfalls: keys in a query string leak into logs (hence opt-in);
+ * listed keys are compared one by one, so keep lists short (hundreds) and use `lookup`
+ * with hashed keys for a database of clients.
+ * @example
+ * const auth = apiKey({ hashes: [{ sha256: process.env.PARTNER_KEY_SHA256!, id: 'partner-a' }] })
+ * http.createServer(compose(auth)((req, res) => res.end(auth.identity(req).id)))
+ */
+export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKeyOptions<I>): ApiKeyMiddleware<I> {
+  const opts = withDefaults('apiKey', apiKeyDefaults, options, ['scheme', 'query', 'keys', 'hashes', 'lookup', 'realm']) as typeof apiKeyDefaults & ApiKeyOptions<I>
+  const header = expectHeaderName('apiKey', 'header', opts.header)
+  const scheme = opts.scheme === undefined ? undefined : expectScheme(opts.scheme)
+  const query = opts.query === undefined ? undefined : expectString('apiKey', 'query', opts.query)
+  const minKeyLength = expectInteger('apiKey', 'minKeyLength', opts.minKeyLength, 8, 1024)
+  const maxKeyLength = expectInteger('apiKey', 'maxKeyLength', opts.maxKeyLength, minKeyLength, 65_536)
+  const optional = expectBoolean('apiKey', 'optional', opts.optional)
+  const setUserId = expectBoolean('apiKey', 'setUserId', opts.setUserId)
+  if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !QUOTE_SAFE.test(opts.realm))) {
+    throw new ConfigError('apiKey', 'realm', 'printable ASCII without quotes or backslashes', opts.realm)
+  }
+  const isPublic = opts.publicPaths.length > 0
+    ? compilePathPatterns('apiKey', 'publicPaths', opts.publicPaths, { caseSensitive: expectBoolean('apiKey', 'caseSensitivePaths', opts.caseSensitivePaths) })
+    : undefined
+
+  const lookup = opts.lookup === undefined ? undefined : expectFunction<NonNullable<ApiKeyOptions<I>['lookup']>>('apiKey', 'lookup', opts.lookup)
+  if (lookup !== undefined && (opts.keys !== undefined || opts.hashes !== undefined)) {
+    throw new ConfigError('apiKey', opts.keys !== undefined ? 'keys' : 'hashes', 'unset when lookup is given', opts.keys ?? opts.hashes, 'Check listed keys inside lookup, or drop lookup.')
+  }
+  const digests: Buffer[] = []
+  const identities: ApiKeyIdentity[] = []
+  const addDigest = (option: string, digest: Buffer, id: string): void => {
+    if (digests.some((d) => d.equals(digest))) throw new ConfigError('apiKey', option, 'distinct keys', `a key listed twice (id "${id}")`)
+    if (identities.some((known) => known.id === id)) throw new ConfigError('apiKey', option, 'distinct ids', id)
+    digests.push(digest)
+    identities.push(Object.freeze({ id }))
+  }
+  for (const entry of listOption('keys', opts.keys)) {
+    const key = typeof entry === 'string' ? entry : entry?.key
+    if (typeof key !== 'string' || key.length < minKeyLength || key.length > maxKeyLength || !isPrintable(key)) {
+      throw new ConfigError('apiKey', 'keys', `keys of ${minKeyLength} to ${maxKeyLength} printable ASCII characters`, typeof key === 'string' ? `a key of ${key.length} characters` : entry,
+        "Generate one: crypto.randomBytes(32).toString('base64url').")
+    }
+    const digest = sha256(key)
+    addDigest('keys', digest, typeof entry === 'string' ? `key:${digest.toString('hex').slice(0, 12)}` : expectId('keys', entry.id))
+  }
+  for (const entry of listOption('hashes', opts.hashes)) {
+    const hex = typeof entry === 'string' ? entry : entry?.sha256
+    if (typeof hex !== 'string' || !HEX_DIGEST.test(hex)) throw new ConfigError('apiKey', 'hashes', 'SHA-256 digests as 64 hex digits', hex ?? entry)
+    addDigest('hashes', Buffer.from(hex, 'hex'), typeof entry === 'string' ? `key:${hex.slice(0, 12).toLowerCase()}` : expectId('hashes', entry.id))
+  }
+  if (lookup === undefined && digests.length === 0) {
+    throw new ConfigError('apiKey', 'keys', 'a non-empty list (or give hashes or lookup)', opts.keys, 'Without keys every request would be refused.')
+  }
+
+  const realmParam = opts.realm === undefined ? '' : ` realm="${opts.realm}",`
+  // RFC 9110 §15.5.2: a 401 carries a challenge. No scheme is registered for API keys in a
+  // custom header, so the challenge names the header to use.
+  const challenge = scheme !== undefined ? `${scheme}${realmParam.replace(/,$/, '')}` : `ApiKey${realmParam} header="${header}"`
+  const missing = new HttpError(401, 'An API key is required', { code: 'missing_api_key', headers: { 'www-authenticate': challenge } })
+  const invalid = new HttpError(401, 'The API key is not valid', { code: 'invalid_api_key', headers: { 'www-authenticate': challenge } })
+  const unavailable = new HttpError(503, 'API keys cannot be checked right now', { code: 'auth_unavailable', headers: { 'retry-after': '5' } })
+  const schemePrefix = scheme === undefined ? '' : `${scheme.toLowerCase()} `
+
+  /** The key sent with `req`; undefined when none, `invalid` when what was sent cannot be one. */
+  function readKey(req: IncomingMessage): string | HttpError | undefined {
+    let value = singleHeader(req, header)
+    if (value === undefined) {
+      if (req.headers[header] !== undefined) return invalid // sent on several lines
+      return query === undefined ? undefined : readQuery(req.url, query, invalid)
+    }
+    if (schemePrefix !== '') {
+      if (value.length <= schemePrefix.length || value.slice(0, schemePrefix.length).toLowerCase() !== schemePrefix) return undefined
+      value = value.slice(schemePrefix.length).trimStart()
+    }
+    return value === '' ? undefined : value
+  }
+
+  /** The identity of a listed key, compared against every digest in constant time. */
+  function findListed(key: string): ApiKeyIdentity | undefined {
+    const digest = sha256(key)
+    let found = -1
+    for (let i = 0; i < digests.length; i++) {
+      // No early exit: every digest is compared whatever the outcome.
+      if (timingSafeEqual(digest, digests[i]!)) found = i
+    }
+    return found < 0 ? undefined : identities[found]
+  }
+
+  function admit(next: RawHandler, req: IncomingMessage, res: ServerResponse, identity: ApiKeyIdentity): unknown {
+    identityState.set(req, identity)
+    if (setUserId) userIdState.set(req, identity.id)
+    return next(req, res)
+  }
+
+  async function lookUpThenAdmit(next: RawHandler, req: IncomingMessage, res: ServerResponse, key: string, find: NonNullable<typeof lookup>): Promise<unknown> {
+    let identity: I | undefined | null
+    try {
+      identity = await find(key, req)
+      if (identity !== undefined && identity !== null && (typeof identity !== 'object' || typeof identity.id !== 'string' || identity.id === '')) {
+        throw new TypeError(`apiKey(): lookup must resolve an object with a non-empty string id, or undefined; it resolved ${typeof identity}.`)
+      }
+    } catch (err) {
+      // The key store failing says nothing about the key: not a 401, which would make
+      // clients drop a good key, but a 503 they can retry.
+      reportError('apiKey(): lookup failed', err)
+      return sendError(req, res, unavailable)
+    }
+    return identity ? admit(next, req, res, identity) : sendError(req, res, invalid)
+  }
+
+  const middleware = defineMiddleware({
+    name: 'apiKey',
+    detail: `${header}${query === undefined ? '' : ` or ?${query}`}, ${lookup ? 'lookup' : `${digests.length} keys`}${optional ? ', optional' : ''}`,
+    security: true,
+    inside: [
+      { name: 'errorBoundary', reason: 'a failing handler must reach the error boundary' },
+      { name: 'cors', reason: 'preflights carry no key, and refusals need CORS headers to be readable' },
+      { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
+    ],
+  }, (next) => function apiKeyHandler(req, res) {
+    // A CORS preflight (Fetch §3.2.2) never carries credentials; cors() answers it.
+    if (req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) return next(req, res)
+    if (isPublic !== undefined) {
+      const path = normalizePath(req.url)
+      if (path !== undefined && isPublic(path)) return next(req, res)
+    }
+    const key = readKey(req)
+    if (key === undefined) return optional ? next(req, res) : sendError(req, res, missing)
+    if (typeof key !== 'string') return sendError(req, res, key)
+    if (key.length > maxKeyLength) return sendError(req, res, invalid)
+    if (lookup !== undefined) return lookUpThenAdmit(next, req, res, key, lookup)
+    const identity = findListed(key)
+    return identity === undefined ? sendError(req, res, invalid) : admit(next, req, res, identity)
+  })
+
+  return Object.assign(middleware, { identity: (req: IncomingMessage): I => identityState.get(req) as I })
+}
+
+/** SHA-256 of `text`: 32 bytes whatever its length, so `timingSafeEqual` always applies. */
+const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest()
+
+const isPrintable = (text: string): boolean => /^[\x21-\x7e]+$/.test(text)
+
+function readQuery(url: string | undefined, name: string, invalid: HttpError): string | HttpError | undefined {
+  const at = url === undefined ? -1 : url.indexOf('?')
+  if (at < 0) return undefined
+  const values = new URLSearchParams(url!.slice(at + 1)).getAll(name)
+  // Two values would let a proxy and this layer read different keys.
+  if (values.length > 1) return invalid
+  return values[0] || undefined
+}
+
+function listOption<T>(option: string, value: readonly T[] | undefined): readonly T[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw new ConfigError('apiKey', option, 'an array', value)
+  return value
+}
+
+function expectId(option: string, id: unknown): string {
+  if (typeof id !== 'string' || id.length === 0 || !QUOTE_SAFE.test(id)) throw new ConfigError('apiKey', option, 'entries whose id is a non-empty printable string', id)
+  return id
+}
+
+function expectScheme(value: unknown): string {
+  if (typeof value !== 'string' || !isToken(value)) throw new ConfigError('apiKey', 'scheme', 'an authentication scheme name (a token, e.g. "ApiKey")', value)
+  return value
+}
