@@ -1,0 +1,171 @@
+/**
+ * Parsing for proxyHeaders(): the RFC 7239 `Forwarded` header, the nodes of
+ * `Forwarded: for=` and `X-Forwarded-For`, and comma lists read from the right.
+ * Everything here is strict: a value it cannot read is `undefined`, and the caller
+ * fails closed instead of guessing.
+ * @module
+ */
+import { parseIp, type IpBytes } from '../core/ip.js'
+import { isToken } from '../core/options.js'
+
+/** One `Forwarded` element: the parameters one proxy reported about the hop it received. */
+export interface ForwardedElement {
+  readonly for?: string
+  readonly by?: string
+  readonly proto?: string
+  readonly host?: string
+}
+
+/**
+ * The element strings of a `Forwarded` value, split on commas outside quoted strings
+ * (RFC 7239 §4 uses the RFC 9110 list rule). Empty elements are dropped (RFC 9110 §5.6.1).
+ * Undefined when a quoted string is never closed: then no comma can be trusted to split
+ * elements, since a client's unclosed quote would swallow what proxies appended after it.
+ */
+export function splitForwarded(value: string): string[] | undefined {
+  const elements: string[] = []
+  let start = 0
+  let quoted = false
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (quoted) {
+      if (c === 0x5c /* \ */) i++
+      else if (c === 0x22 /* " */) quoted = false
+    } else if (c === 0x22) {
+      quoted = true
+    } else if (c === 0x2c /* , */) {
+      pushTrimmed(elements, value.slice(start, i))
+      start = i + 1
+    }
+  }
+  if (quoted) return undefined
+  pushTrimmed(elements, value.slice(start))
+  return elements
+}
+
+const KNOWN_PARAMETERS = new Set(['for', 'by', 'proto', 'host'])
+
+/**
+ * Parse one element: `pair *( ";" pair )` with `pair = token "=" ( token / quoted-string )`
+ * (RFC 7239 §4). Parameter names are case-insensitive; a parameter given twice makes
+ * the element invalid (§4: "MUST NOT occur more than once"). Unknown parameters are
+ * allowed and ignored (§5.5 extensions). Undefined when malformed.
+ */
+export function parseForwardedElement(element: string): ForwardedElement | undefined {
+  const out: Record<string, string> = {}
+  const seen = new Set<string>()
+  let i = 0
+  const n = element.length
+  while (i < n) {
+    while (i < n && isSpace(element.charCodeAt(i))) i++
+    const eq = element.indexOf('=', i)
+    if (eq < 0) return undefined
+    const name = element.slice(i, eq).toLowerCase()
+    if (!isToken(name) || seen.has(name)) return undefined
+    seen.add(name)
+    i = eq + 1
+    let value: string
+    if (element.charCodeAt(i) === 0x22) {
+      // quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4)
+      let text = ''
+      i++
+      for (;;) {
+        if (i >= n) return undefined
+        const c = element.charCodeAt(i)
+        if (c === 0x22) { i++; break }
+        if (c === 0x5c) {
+          if (i + 1 >= n) return undefined
+          text += element[i + 1]
+          i += 2
+          continue
+        }
+        if (c < 0x20 && c !== 0x09) return undefined
+        text += element[i]
+        i++
+      }
+      value = text
+    } else {
+      let end = i
+      while (end < n && element.charCodeAt(end) !== 0x3b /* ; */ && !isSpace(element.charCodeAt(end))) end++
+      value = element.slice(i, end)
+      if (!isToken(value)) return undefined
+      i = end
+    }
+    while (i < n && isSpace(element.charCodeAt(i))) i++
+    if (i < n) {
+      if (element.charCodeAt(i) !== 0x3b) return undefined
+      i++
+    }
+    if (KNOWN_PARAMETERS.has(name)) out[name] = value
+  }
+  return out
+}
+
+const NODE_PORT = /^(?:[1-9]\d{0,4}|_[A-Za-z0-9._-]+)$/
+
+/**
+ * The address of a node (RFC 7239 §6): `192.0.2.43`, `192.0.2.43:47011`, `[2001:db8::1]`,
+ * `[2001:db8::1]:4711`; with `bareIpv6`, also unbracketed IPv6 as X-Forwarded-For
+ * carries it. Undefined for `unknown`, obfuscated identifiers (`_hidden`) and anything
+ * malformed: none of them names an address to trust or to key by.
+ */
+export function parseNode(text: string, bareIpv6: boolean): IpBytes | undefined {
+  if (text.length === 0 || text.length > 80) return undefined
+  let address: string
+  let port: string | undefined
+  if (text.charCodeAt(0) === 0x5b /* [ */) {
+    const close = text.indexOf(']')
+    if (close < 0) return undefined
+    address = text.slice(1, close)
+    const rest = text.slice(close + 1)
+    if (rest !== '') {
+      if (rest[0] !== ':') return undefined
+      port = rest.slice(1)
+    }
+    if (!address.includes(':')) return undefined
+  } else {
+    const colon = text.indexOf(':')
+    if (colon >= 0 && text.indexOf(':', colon + 1) >= 0) {
+      if (!bareIpv6) return undefined
+      address = text
+    } else if (colon >= 0) {
+      address = text.slice(0, colon)
+      port = text.slice(colon + 1)
+    } else {
+      address = text
+    }
+    if (address.includes(':') === false && address.includes('%')) return undefined
+  }
+  if (port !== undefined && (!NODE_PORT.test(port) || (port[0] !== '_' && Number(port) > 65535))) return undefined
+  return parseIp(address)
+}
+
+/**
+ * The entry `index` places from the right (0 = last) of a comma-separated list such as
+ * `X-Forwarded-Proto`, trimmed; `''` for an empty entry, undefined when the list is
+ * shorter. Scans from the right without splitting: only the entries up to `index` are
+ * touched, however long the list.
+ */
+export function entryFromRight(value: string, index: number): string | undefined {
+  let end = value.length
+  for (let i = 0; i < index; i++) {
+    const comma = commaBefore(value, end)
+    if (comma < 0) return undefined
+    end = comma
+  }
+  return value.slice(commaBefore(value, end) + 1, end).trim()
+}
+
+/** The last comma before position `end`, or -1. (`lastIndexOf(',', -1)` would look at index 0.) */
+export function commaBefore(value: string, end: number): number {
+  return end === 0 ? -1 : value.lastIndexOf(',', end - 1)
+}
+
+function pushTrimmed(list: string[], text: string): void {
+  const trimmed = text.trim()
+  if (trimmed !== '') list.push(trimmed)
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09
+}

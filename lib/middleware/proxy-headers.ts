@@ -1,0 +1,275 @@
+/**
+ * proxyHeaders(): the one place that reads `Forwarded` or `X-Forwarded-*`. It walks the
+ * forwarded chain from the right (the nearest proxy) to the left, only as far as the
+ * proxies are trusted, and records what the last trusted proxy says about the client
+ * with `setClientIdentity`; rate limits, logs, host checks and redirects read it there.
+ *
+ * Why so strict: a forwarded header is whatever the client sent plus what each proxy
+ * appended, so only entries added by trusted proxies mean anything. Reading the
+ * leftmost entry (chi's RealIP), trusting every hop by default (Werkzeug's ProxyFix
+ * misconfigured) or taking the scheme from a different hop than the address are the
+ * spoofing bugs this layer exists to prevent.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import { setClientIdentity, socketIp, socketScheme, requestHost, type ClientIdentity } from '../core/client.js'
+import { defineMiddleware } from '../core/define.js'
+import { ConfigError } from '../core/errors.js'
+import { formatHost, parseHost } from '../core/host.js'
+import { compileRanges, formatIp, parseIp, type IpBytes } from '../core/ip.js'
+import { expectArray, expectBoolean, expectOneOf, withDefaults } from '../core/options.js'
+import type { Middleware } from '../core/types.js'
+import { commaBefore, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from './forwarded-parse.js'
+
+/** A forwarded field besides the client address. */
+export type ForwardedField = 'proto' | 'host' | 'port' | 'prefix'
+
+/**
+ * Who may vouch for the next hop: addresses, CIDR ranges and the named ranges
+ * `loopback`, `private`, `linklocal`, `cgnat`; or a function of the hop's canonical
+ * address and its distance (0 = the socket peer, 1 = the last forwarded entry, …).
+ */
+export type ProxyTrust = readonly string[] | ((ip: string, hop: number) => boolean)
+
+/** Options for {@link proxyHeaders}. */
+export interface ProxyHeadersOptions {
+  /**
+   * The proxies in front of this server. A hop is believed only when the hop after it is
+   * trusted; the first untrusted hop, read from the right, is the client. Required
+   * (unless `dangerouslyTrustAllProxies`): there is no safe default.
+   * @example ['loopback', '10.0.0.0/8'] or (ip, hop) => hop < 2
+   */
+  trustedProxies?: ProxyTrust
+  /**
+   * Trust every hop: the leftmost forwarded address becomes the client, i.e. any client
+   * can choose its own address, scheme and host. Only for servers that no client can
+   * reach except through a proxy that overwrites these headers.
+   * @default false
+   */
+  dangerouslyTrustAllProxies?: boolean
+  /**
+   * Which header family your proxies write: `'x-forwarded'` (X-Forwarded-For and
+   * friends: nginx, HAProxy, AWS and most load balancers) or `'forwarded'` (RFC 7239).
+   * The other family is ignored: a proxy that appends to one leaves a client's forgery
+   * of the other untouched, so reading both would let clients pick.
+   * @default 'x-forwarded'
+   */
+  header?: 'x-forwarded' | 'forwarded'
+  /**
+   * Fields read besides the address, from the same hop as the address. Add `'host'`
+   * (and `'port'`, `'prefix'`, x-forwarded only) only if your proxy sets or strips those
+   * headers; otherwise a client chooses them.
+   * @default ['proto']
+   */
+  fields?: readonly ForwardedField[]
+}
+
+export const proxyHeadersDefaults: Readonly<Required<Omit<ProxyHeadersOptions, 'trustedProxies'>>> = Object.freeze({
+  dangerouslyTrustAllProxies: false,
+  header: 'x-forwarded',
+  fields: Object.freeze(['proto'] as const),
+})
+
+const PREFIX = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)+\/?$|^\/$/
+const HTTP_SCHEME = /^https?$/i
+
+/** What layers read after this one, because it reads the client's address, scheme or host. */
+const READERS = [
+  { name: 'trustedHost', reason: 'trustedHost checks the host a trusted proxy reports' },
+  { name: 'httpsRedirect', reason: 'httpsRedirect must see the scheme the client used, not the proxy\'s' },
+  { name: 'securityHeaders', reason: 'Strict-Transport-Security is only sent when the client used https' },
+  { name: 'rateLimit', reason: 'rate limits key by the client address, not the proxy\'s' },
+  { name: 'requestId', reason: 'requestId trusts incoming ids by the client identity' },
+  { name: 'accessLog', reason: 'the access log records the client address' },
+  { name: 'session', reason: 'session cookies are marked Secure by the client\'s scheme' },
+  { name: 'jwtAuth', reason: 'jwtAuth may check the client address and scheme' },
+]
+
+/**
+ * Establish the client's address, scheme and host from trusted proxies' headers.
+ * Mount it first (inside only an error boundary): every layer that reads the client
+ * identity must run inside it. Malformed or unparseable entries on the walk make it fall
+ * back to the socket, never to a guess.
+ * @example
+ * compose(proxyHeaders({ trustedProxies: ['loopback', 'private'], fields: ['proto', 'host'] }), rateLimit())
+ */
+export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
+  const opts = withDefaults<ProxyHeadersOptions>('proxyHeaders', proxyHeadersDefaults, options, ['trustedProxies'])
+  const trustAll = expectBoolean('proxyHeaders', 'dangerouslyTrustAllProxies', opts.dangerouslyTrustAllProxies)
+  const header = expectOneOf('proxyHeaders', 'header', opts.header, ['x-forwarded', 'forwarded'] as const)
+  const fields = new Set(expectArray('proxyHeaders', 'fields', opts.fields, (f) =>
+    expectOneOf('proxyHeaders', 'fields', f, ['proto', 'host', 'port', 'prefix'] as const)))
+  if (header === 'forwarded') {
+    for (const field of ['port', 'prefix'] as const) {
+      if (fields.has(field)) {
+        throw new ConfigError('proxyHeaders', 'fields', `"proto" or "host" with header "forwarded" (RFC 7239 has no ${field} parameter)`, field,
+          `Remove "${field}", or use header: "x-forwarded" if your proxy sends X-Forwarded-${field === 'port' ? 'Port' : 'Prefix'}.`)
+      }
+    }
+  }
+  const trust = compileTrust(opts.trustedProxies, trustAll)
+  const readProto = fields.has('proto')
+  const readHost = fields.has('host')
+  const readPort = fields.has('port')
+  const readPrefix = fields.has('prefix')
+  // One slot per instance: a socket's peer is trusted or not for the connection's life.
+  const peerSlot = Symbol('proxyHeaders.peerTrusted')
+
+  function isTrusted(ip: IpBytes, hop: number): boolean {
+    return trust.ranges ? trust.ranges(ip) : trust.fn(formatIp(ip), hop)
+  }
+
+  function peerTrusted(socket: Socket, peer: string): boolean {
+    if (!trust.ranges) {
+      const ip = parseIp(peer)
+      return ip !== undefined && trust.fn(peer, 0)
+    }
+    const slot = socket as unknown as Record<symbol, boolean | undefined>
+    let trusted = slot[peerSlot]
+    if (trusted === undefined) {
+      const ip = parseIp(peer)
+      trusted = ip !== undefined && trust.ranges(ip)
+      if (peer !== '') slot[peerSlot] = trusted
+    }
+    return trusted
+  }
+
+  /** The identity per X-Forwarded-*, or undefined to keep the socket's. */
+  function fromXForwarded(req: IncomingMessage): ClientIdentity | undefined {
+    const chain = req.headers['x-forwarded-for']
+    if (typeof chain !== 'string' || chain.length === 0) return undefined
+    // Walk from the right; `hop` counts entries passed, and is also the index (from the
+    // right) of this hop's report in the other X-Forwarded lists: the proxy that appended
+    // the client's address appended its proto/host at the same position.
+    let end = chain.length
+    let hop = 0
+    let client: IpBytes
+    for (;;) {
+      const comma = commaBefore(chain, end)
+      const ip = parseNode(chain.slice(comma + 1, end).trim(), true)
+      if (ip === undefined) return undefined
+      if (comma < 0 || !isTrusted(ip, hop + 1)) { client = ip; break }
+      end = comma
+      hop++
+    }
+    let scheme = socketScheme(req.socket)
+    if (readProto) {
+      const proto = field(req, 'x-forwarded-proto', hop)
+      if (proto !== undefined) {
+        if (!HTTP_SCHEME.test(proto)) return undefined
+        scheme = proto.toLowerCase() as 'http' | 'https'
+      }
+    }
+    let host = requestHost(req)
+    if (readHost) {
+      const forwarded = field(req, 'x-forwarded-host', hop)
+      if (forwarded !== undefined) {
+        const parsed = parseHost(forwarded)
+        if (parsed === undefined) return undefined
+        host = formatHost(parsed)
+      }
+    }
+    if (readPort) {
+      const port = field(req, 'x-forwarded-port', hop)
+      if (port !== undefined) {
+        if (!/^[1-9]\d{0,4}$/.test(port) || Number(port) > 65535) return undefined
+        const parsed = host === undefined ? undefined : parseHost(host)
+        // A port already in the forwarded host wins; the scheme's default port is implied.
+        if (parsed !== undefined && parsed.port === undefined) {
+          host = formatHost({ ...parsed, port: Number(port) }, scheme === 'https' ? 443 : 80)
+        }
+      }
+    }
+    let prefix = ''
+    if (readPrefix) {
+      const forwarded = field(req, 'x-forwarded-prefix', hop)
+      if (forwarded !== undefined) {
+        if (!PREFIX.test(forwarded) || /\/\.\.?(?:\/|$)/.test(forwarded)) return undefined
+        prefix = forwarded.endsWith('/') ? forwarded.slice(0, -1) : forwarded
+      }
+    }
+    return { ip: formatIp(client), scheme, host, prefix, viaTrustedProxy: true }
+  }
+
+  /** The identity per RFC 7239 `Forwarded`, or undefined to keep the socket's. */
+  function fromForwarded(req: IncomingMessage): ClientIdentity | undefined {
+    const value = req.headers.forwarded
+    if (typeof value !== 'string') return undefined
+    const elements = splitForwarded(value)
+    if (elements === undefined || elements.length === 0) return undefined
+    for (let hop = 0; hop < elements.length; hop++) {
+      const element = parseForwardedElement(elements[elements.length - 1 - hop]!)
+      if (element === undefined || element.for === undefined) return undefined
+      const ip = parseNode(element.for, false)
+      if (ip === undefined) return undefined
+      if (hop === elements.length - 1 || !isTrusted(ip, hop + 1)) {
+        // RFC 7239 §5: one element holds what one proxy saw of one hop, so address,
+        // proto and host come from the same element by construction.
+        let scheme = socketScheme(req.socket)
+        if (readProto && element.proto !== undefined) {
+          if (!HTTP_SCHEME.test(element.proto)) return undefined
+          scheme = element.proto.toLowerCase() as 'http' | 'https'
+        }
+        let host = requestHost(req)
+        if (readHost && element.host !== undefined) {
+          const parsed = parseHost(element.host)
+          if (parsed === undefined) return undefined
+          host = formatHost(parsed)
+        }
+        return { ip: formatIp(ip), scheme, host, prefix: '', viaTrustedProxy: true }
+      }
+    }
+    /* c8 ignore next */
+    return undefined
+  }
+
+  const resolve = header === 'forwarded' ? fromForwarded : fromXForwarded
+  const detail = `${trust.text} via ${header}${fields.size > 0 ? ` (${[...fields].join(', ')})` : ''}`
+
+  return defineMiddleware({ name: 'proxyHeaders', detail, security: true, wraps: READERS }, (next) =>
+    function proxyHeadersHandler(req, res) {
+      const socket = req.socket
+      // An untrusted peer is the client, whatever its headers say.
+      if (socket && peerTrusted(socket, socketIp(socket))) {
+        const identity = resolve(req)
+        if (identity !== undefined) setClientIdentity(req, identity)
+      }
+      return next(req, res)
+    })
+}
+
+/** A forwarded list header's entry at `hop` from the right, or undefined if absent or too short. */
+function field(req: IncomingMessage, name: string, hop: number): string | undefined {
+  const value = req.headers[name]
+  return typeof value === 'string' ? entryFromRight(value, hop) : undefined
+}
+
+type CompiledTrust =
+  | { ranges: (ip: IpBytes) => boolean; fn?: undefined; text: string }
+  | { ranges?: undefined; fn: (ip: string, hop: number) => boolean; text: string }
+
+function compileTrust(value: ProxyTrust | undefined, trustAll: boolean): CompiledTrust {
+  if (trustAll) {
+    if (value !== undefined) {
+      throw new ConfigError('proxyHeaders', 'trustedProxies', 'absent when dangerouslyTrustAllProxies is true', value,
+        'Keep one: the list (recommended) or dangerouslyTrustAllProxies.')
+    }
+    return { ranges: () => true, text: 'DANGEROUSLY trusting every hop' }
+  }
+  if (typeof value === 'function') return { fn: value, text: 'trust by function' }
+  const fix = 'List the addresses or CIDR ranges of your proxies, e.g. trustedProxies: ["loopback"] for a proxy on this machine, ' +
+    'or ["10.0.0.0/8"]; named ranges: loopback, private, linklocal, cgnat.'
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
+    throw new ConfigError('proxyHeaders', 'trustedProxies', 'a non-empty list of proxy addresses or a function', value, fix)
+  }
+  const entries = expectArray('proxyHeaders', 'trustedProxies', value, (entry) => {
+    if (typeof entry !== 'string') throw new ConfigError('proxyHeaders', 'trustedProxies', 'a list of strings', entry, fix)
+    return entry
+  })
+  const { match, invalid } = compileRanges(entries)
+  if (invalid.length > 0) {
+    throw new ConfigError('proxyHeaders', 'trustedProxies', 'addresses, CIDR ranges or named ranges', invalid[0], fix)
+  }
+  return { ranges: match, text: `trust ${entries.join(', ')}` }
+}
