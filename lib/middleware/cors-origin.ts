@@ -1,0 +1,137 @@
+/**
+ * Origin matching for cors(): the allowed-origin list compiled once into exact strings,
+ * label-boundary wildcards and vetted regular expressions. Peers' advisories come from
+ * this spot (unanchored regexes, substring checks, `*` with credentials), so everything a
+ * list can hold is validated at construction and matched byte for byte at run time.
+ * @module
+ */
+import { ConfigError } from '../core/errors.js'
+import { formatHost, parseHost } from '../core/host.js'
+
+/** An allowed-origin entry: `'https://app.example.com'`, `'https://*.example.com'`, `'null'`, or an anchored RegExp. */
+export type OriginEntry = string | RegExp
+
+// A serialised origin as browsers send it (RFC 6454 §6.2): lower-case scheme and host,
+// no trailing dot, no userinfo, no path, the port only when it is not the default.
+const REQUEST_ORIGIN = /^([a-z][a-z0-9+.-]*):\/\/([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)(?::([1-9]\d{0,4}))?$/
+const CONFIG_ORIGIN = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443, ws: 80, wss: 443 }
+
+/** Longest `Origin` looked at; longer ones are refused before any regex runs. */
+export const MAX_ORIGIN_LENGTH = 1024
+
+interface Wildcard { readonly scheme: string; readonly suffix: string; readonly port: number | undefined }
+
+/**
+ * Compile `entries` (validated now: a bad entry throws a ConfigError naming it and the
+ * fix) into a test of a request's `Origin` value. Exact entries are compared as the
+ * browser serialises them, so `HTTPS://APP.EXAMPLE.COM`, `https://app.example.com.`,
+ * `https://app.example.com/` or `https://app.example.com:443` from a client never match.
+ */
+export function compileOriginList(option: string, entries: readonly OriginEntry[]): (origin: string) => boolean {
+  if (entries.length === 0) {
+    throw new ConfigError('cors', option, 'a non-empty list of origins', entries, 'List the origins allowed, e.g. ["https://app.example.com"].')
+  }
+  const exact = new Set<string>()
+  const wildcards: Wildcard[] = []
+  const regexes: RegExp[] = []
+  for (const entry of entries as readonly unknown[]) {
+    if (entry instanceof RegExp) {
+      const problem = regexProblem(entry)
+      if (problem !== undefined) {
+        throw new ConfigError('cors', option, 'RegExps anchored with ^ and $, without g, y or m flags', entry,
+          `This one ${problem}; an unanchored origin pattern also matches https://attacker.example/?https://app.example.com. ` +
+          'Write it like /^https:\\/\\/(?:app|admin)\\.example\\.com$/.')
+      }
+      regexes.push(entry)
+    } else if (typeof entry === 'string') {
+      const compiled = compileEntry(option, entry)
+      if (typeof compiled === 'string') exact.add(compiled)
+      else wildcards.push(compiled)
+    } else {
+      throw new ConfigError('cors', option, 'origins (strings) or RegExps', entry, 'Pass a function as `origins` itself, not inside a list.')
+    }
+  }
+  // The common case, a few exact origins, is one Set lookup.
+  if (wildcards.length === 0 && regexes.length === 0) return (origin) => exact.has(origin)
+  return function matchesOrigin(origin: string): boolean {
+    if (exact.has(origin)) return true
+    if (origin.length > MAX_ORIGIN_LENGTH) return false
+    if (wildcards.length > 0) {
+      const parts = REQUEST_ORIGIN.exec(origin)
+      if (parts !== null) {
+        const host = parts[2]!
+        const port = parts[3] === undefined ? undefined : Number(parts[3])
+        for (const w of wildcards) {
+          if (w.scheme === parts[1] && w.port === port && host.length > w.suffix.length && host.endsWith(w.suffix)) return true
+        }
+      }
+    }
+    for (const regex of regexes) if (regex.test(origin)) return true
+    return false
+  }
+}
+
+/** An exact origin in its serialised form, or a wildcard. Throws on anything else. */
+function compileEntry(option: string, entry: string): string | Wildcard {
+  if (entry === 'null') return 'null'
+  const expected = 'origins like "https://app.example.com", "https://*.example.com" or "null"'
+  if (entry === '*') throw new ConfigError('cors', option, expected, entry, 'To allow every origin, pass origins: "*" itself, not in a list.')
+  const lower = entry.toLowerCase()
+  const parts = CONFIG_ORIGIN.exec(lower)
+  if (parts === null) throw new ConfigError('cors', option, expected, entry, `An origin has a scheme: write "https://${entry}".`)
+  const scheme = parts[1]!
+  const rest = parts[2]!
+  const slash = rest.indexOf('/')
+  if (slash >= 0) {
+    throw new ConfigError('cors', option, expected, entry,
+      `An origin has no path, not even a trailing slash (browsers never send one): write "${scheme}://${rest.slice(0, slash)}".`)
+  }
+  const wildcard = rest.startsWith('*.')
+  const hostPort = wildcard ? rest.slice(2) : rest
+  const host = parseHost(hostPort)
+  const bare = hostPort.replace(/:\d+$/, '')
+  if (host === undefined || hostPort.includes('*') || hostPort.includes('@') || bare.endsWith('.')) {
+    throw new ConfigError('cors', option, expected, entry, '"*" may only be the whole first label ("https://*.example.com").')
+  }
+  if (host.port !== undefined && host.port === DEFAULT_PORTS[scheme]) {
+    throw new ConfigError('cors', option, expected, entry,
+      `Browsers leave the default port out of the Origin header: write "${scheme}://${formatHost(host, host.port)}".`)
+  }
+  if (!wildcard) return `${scheme}://${formatHost(host)}`
+  if (host.kind !== 'name' || (!host.hostname.includes('.') && host.hostname !== 'localhost')) {
+    throw new ConfigError('cors', option, expected, entry, 'A wildcard needs a domain of two labels or more under it ("https://*.example.com").')
+  }
+  return { scheme, suffix: `.${host.hostname}`, port: host.port }
+}
+
+/**
+ * What is wrong with an origin RegExp, or undefined: it must start with `^`, end with an
+ * unescaped `$`, have no top-level `|` (`^a|b$` anchors `a` only at the start and `b`
+ * only at the end), no `g`/`y` (stateful `test`) or `m` flag, and no unescaped `.`
+ * between letters (`app.example.com` also matches `appxexample.com`).
+ */
+export function regexProblem(regex: RegExp): string | undefined {
+  if (regex.global || regex.sticky) return 'has the g or y flag (test() then keeps state between requests)'
+  if (regex.multiline) return 'has the m flag (^ and $ then match at line breaks)'
+  const source = regex.source
+  if (!source.startsWith('^')) return 'is not anchored at the start'
+  let depth = 0
+  let inClass = false
+  let endsAnchored = false
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!
+    endsAnchored = false
+    if (c === '\\') { i++; continue }
+    if (inClass) { if (c === ']') inClass = false; continue }
+    if (c === '[') inClass = true
+    else if (c === '(') depth++
+    else if (c === ')') depth--
+    else if (c === '|' && depth === 0) return 'has a top-level | (wrap the alternatives in a group: ^(?:a|b)$)'
+    else if (c === '$') endsAnchored = true
+    else if (c === '.' && /[a-z0-9]/i.test(source[i - 1] ?? '') && /[a-z]/i.test(source[i + 1] ?? '')) {
+      return `has an unescaped "." in "${source.slice(Math.max(0, i - 8), i + 8)}" (it matches any character; write \\.)`
+    }
+  }
+  return endsAnchored ? undefined : 'is not anchored at the end'
+}
