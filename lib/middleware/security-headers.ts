@@ -1,0 +1,180 @@
+/**
+ * securityHeaders(): helmet's set of protective response headers, with defaults for
+ * APIs. They are added at response start, so every response carries them, including a
+ * 401 from auth, a 404 from the router, a 429 from a rate limit and a 500 from the
+ * error boundary; a value the handler set itself is kept unless `override` says not to.
+ * @module
+ */
+import type { ServerResponse } from 'node:http'
+import { clientIdentity } from '../core/client.js'
+import { defineMiddleware } from '../core/define.js'
+import { ConfigError } from '../core/errors.js'
+import { expectBoolean, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
+import { onResponseStart } from '../core/response-start.js'
+import type { Middleware } from '../core/types.js'
+import { compileCsp, type CspDirectives } from './security-headers-csp.js'
+
+/** Content-Security-Policy settings. */
+export interface CspOptions {
+  /** Directives, merged over the API defaults (`default-src 'none'` and friends) unless `useDefaults` is false. @default {} */
+  directives?: CspDirectives
+  /** Start from the API defaults. Set false to write the whole policy yourself (e.g. from `cspSiteDefaults`). @default true */
+  useDefaults?: boolean
+  /** Send `Content-Security-Policy-Report-Only` instead, to try a policy without enforcing it. @default false */
+  reportOnly?: boolean
+}
+
+/** Strict-Transport-Security settings (RFC 6797). */
+export interface HstsOptions {
+  /** Seconds browsers remember to use https only. @default 31536000 (one year) */
+  maxAge?: number
+  /** Apply to every subdomain too. @default true */
+  includeSubDomains?: boolean
+  /** Ask to be in browsers' preload lists (needs a year and includeSubDomains; hard to undo). @default false */
+  preload?: boolean
+}
+
+export type ReferrerPolicyValue = 'no-referrer' | 'no-referrer-when-downgrade' | 'origin' | 'origin-when-cross-origin'
+  | 'same-origin' | 'strict-origin' | 'strict-origin-when-cross-origin' | 'unsafe-url'
+
+/** Options for {@link securityHeaders}. Every header can be changed, or turned off with `false`. */
+export interface SecurityHeadersOptions {
+  /** Content-Security-Policy. @default {} (the API defaults) */
+  contentSecurityPolicy?: CspOptions | false
+  /** Strict-Transport-Security, sent only on responses to https requests (the client identity's scheme). @default {} */
+  strictTransportSecurity?: HstsOptions | false
+  /** `X-Content-Type-Options: nosniff`. @default true */
+  xContentTypeOptions?: boolean
+  /** X-Frame-Options, for browsers that predate CSP frame-ancestors. @default 'DENY' */
+  xFrameOptions?: 'DENY' | 'SAMEORIGIN' | false
+  /** Referrer-Policy; a list gives fallbacks for old browsers, last preferred. @default 'no-referrer' */
+  referrerPolicy?: ReferrerPolicyValue | readonly ReferrerPolicyValue[] | false
+  /** Cross-Origin-Opener-Policy. @default 'same-origin' */
+  crossOriginOpenerPolicy?: 'same-origin' | 'same-origin-allow-popups' | 'noopener-allow-popups' | 'unsafe-none' | false
+  /** Cross-Origin-Resource-Policy: who may embed responses with no-cors requests (CORS fetches are unaffected). @default 'same-origin' */
+  crossOriginResourcePolicy?: 'same-origin' | 'same-site' | 'cross-origin' | false
+  /** Cross-Origin-Embedder-Policy; off by default, as in helmet, since it breaks embedding third-party resources. @default false */
+  crossOriginEmbedderPolicy?: 'require-corp' | 'credentialless' | 'unsafe-none' | false
+  /** `Origin-Agent-Cluster: ?1`. @default true */
+  originAgentCluster?: boolean
+  /** X-DNS-Prefetch-Control. @default 'off' */
+  xDnsPrefetchControl?: 'off' | 'on' | false
+  /** X-Permitted-Cross-Domain-Policies (Adobe clients). @default 'none' */
+  xPermittedCrossDomainPolicies?: 'none' | 'master-only' | 'by-content-type' | 'all' | false
+  /** `X-XSS-Protection: 0`: turns off the XSS auditor of old browsers, itself a source of leaks. @default true */
+  xXssProtection?: boolean
+  /** Remove `X-Powered-By` (set by Express, for one). @default true */
+  removePoweredBy?: boolean
+  /** Replace values the handler set itself. @default false */
+  override?: boolean
+}
+
+export const securityHeadersDefaults: Readonly<Required<SecurityHeadersOptions>> = Object.freeze({
+  contentSecurityPolicy: Object.freeze({}),
+  strictTransportSecurity: Object.freeze({}),
+  xContentTypeOptions: true,
+  xFrameOptions: 'DENY',
+  referrerPolicy: 'no-referrer',
+  crossOriginOpenerPolicy: 'same-origin',
+  crossOriginResourcePolicy: 'same-origin',
+  crossOriginEmbedderPolicy: false,
+  originAgentCluster: true,
+  xDnsPrefetchControl: 'off',
+  xPermittedCrossDomainPolicies: 'none',
+  xXssProtection: true,
+  removePoweredBy: true,
+  override: false,
+})
+
+const REFERRER_POLICIES = ['no-referrer', 'no-referrer-when-downgrade', 'origin', 'origin-when-cross-origin',
+  'same-origin', 'strict-origin', 'strict-origin-when-cross-origin', 'unsafe-url'] as const
+const HSTS_DEFAULTS: Readonly<Required<HstsOptions>> = Object.freeze({ maxAge: 31_536_000, includeSubDomains: true, preload: false })
+const CSP_DEFAULTS: Readonly<Required<CspOptions>> = Object.freeze({ directives: Object.freeze({}), useDefaults: true, reportOnly: false })
+
+/**
+ * Add helmet's security headers to every response, and drop `X-Powered-By`.
+ * Strict-Transport-Security goes only on https responses, judged by the client
+ * identity: mount proxyHeaders() outside it behind a TLS-terminating proxy.
+ * @example
+ * compose(proxyHeaders({ trustedProxies: ['loopback'] }), securityHeaders({ xFrameOptions: 'SAMEORIGIN' }))
+ */
+export function securityHeaders(options: SecurityHeadersOptions = {}): Middleware {
+  const opts = withDefaults('securityHeaders', securityHeadersDefaults, options)
+  const headers: Array<[string, string]> = []
+  const add = (name: string, value: string | false) => { if (value !== false) headers.push([name, value]) }
+  const pick = <C extends string>(option: keyof SecurityHeadersOptions, choices: readonly C[]) =>
+    expectOneOf('securityHeaders', option, opts[option], [...choices, false as const])
+
+  if (opts.contentSecurityPolicy !== false) {
+    const csp = nested('contentSecurityPolicy', CSP_DEFAULTS, opts.contentSecurityPolicy)
+    const useDefaults = expectBoolean('securityHeaders', 'contentSecurityPolicy.useDefaults', csp.useDefaults)
+    const reportOnly = expectBoolean('securityHeaders', 'contentSecurityPolicy.reportOnly', csp.reportOnly)
+    add(reportOnly ? 'content-security-policy-report-only' : 'content-security-policy', compileCsp('contentSecurityPolicy', csp.directives, useDefaults))
+  }
+  add('x-content-type-options', expectBoolean('securityHeaders', 'xContentTypeOptions', opts.xContentTypeOptions) && 'nosniff')
+  add('x-frame-options', pick('xFrameOptions', ['DENY', 'SAMEORIGIN'] as const))
+  add('referrer-policy', referrerPolicy(opts.referrerPolicy))
+  add('cross-origin-opener-policy', pick('crossOriginOpenerPolicy', ['same-origin', 'same-origin-allow-popups', 'noopener-allow-popups', 'unsafe-none'] as const))
+  add('cross-origin-resource-policy', pick('crossOriginResourcePolicy', ['same-origin', 'same-site', 'cross-origin'] as const))
+  add('cross-origin-embedder-policy', pick('crossOriginEmbedderPolicy', ['require-corp', 'credentialless', 'unsafe-none'] as const))
+  add('origin-agent-cluster', expectBoolean('securityHeaders', 'originAgentCluster', opts.originAgentCluster) && '?1')
+  add('x-dns-prefetch-control', pick('xDnsPrefetchControl', ['off', 'on'] as const))
+  add('x-permitted-cross-domain-policies', pick('xPermittedCrossDomainPolicies', ['none', 'master-only', 'by-content-type', 'all'] as const))
+  add('x-xss-protection', expectBoolean('securityHeaders', 'xXssProtection', opts.xXssProtection) && '0')
+  const hsts = opts.strictTransportSecurity === false ? undefined : hstsValue(opts.strictTransportSecurity)
+  const removePoweredBy = expectBoolean('securityHeaders', 'removePoweredBy', opts.removePoweredBy)
+  const override = expectBoolean('securityHeaders', 'override', opts.override)
+
+  const names = headers.map(([name]) => name)
+  const values = headers.map(([, value]) => value)
+
+  /** Response-start listener; context: whether the client used https. */
+  function applySecurityHeaders(res: ServerResponse, https: boolean): void {
+    for (let i = 0; i < names.length; i++) {
+      if (override || !res.hasHeader(names[i]!)) res.setHeader(names[i]!, values[i]!)
+    }
+    // RFC 6797 §7.2: an HSTS header received over plain http must be ignored, and a
+    // proxy-terminated https request only looks like http to us: hence the identity.
+    if (https && (override || !res.hasHeader('strict-transport-security'))) res.setHeader('strict-transport-security', hsts!)
+    if (removePoweredBy) res.removeHeader('x-powered-by')
+  }
+
+  return defineMiddleware({
+    name: 'securityHeaders',
+    detail: `${names.length + (hsts ? 1 : 0)} headers${override ? ', override' : ''}`,
+    security: true,
+  }, (next) =>
+    function securityHeadersHandler(req, res) {
+      onResponseStart(res, applySecurityHeaders, hsts !== undefined && clientIdentity(req).scheme === 'https')
+      return next(req, res)
+    })
+}
+
+function nested<T extends object>(option: string, defaults: Readonly<Required<T>>, value: unknown): Required<T> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError('securityHeaders', option, 'an object of settings or false', value)
+  }
+  return withDefaults("securityHeaders", defaults as Required<T>, value)
+}
+
+function hstsValue(value: unknown): string {
+  const hsts = nested('strictTransportSecurity', HSTS_DEFAULTS, value)
+  const maxAge = expectInteger('securityHeaders', 'strictTransportSecurity.maxAge', hsts.maxAge, 0, 2 ** 31 - 1,
+    'maxAge is in seconds: 31536000 is one year.')
+  const includeSubDomains = expectBoolean('securityHeaders', 'strictTransportSecurity.includeSubDomains', hsts.includeSubDomains)
+  const preload = expectBoolean('securityHeaders', 'strictTransportSecurity.preload', hsts.preload)
+  // hstspreload.org refuses sites without a year's max-age and includeSubDomains.
+  if (preload && (maxAge < 31_536_000 || !includeSubDomains)) {
+    throw new ConfigError('securityHeaders', 'strictTransportSecurity.preload', 'used with maxAge ≥ 31536000 and includeSubDomains', preload,
+      'Preload lists require both; set them, or drop preload.')
+  }
+  return `max-age=${maxAge}${includeSubDomains ? '; includeSubDomains' : ''}${preload ? '; preload' : ''}`
+}
+
+function referrerPolicy(value: unknown): string | false {
+  if (value === false) return false
+  const list = Array.isArray(value) ? value : [value]
+  if (list.length === 0) throw new ConfigError('securityHeaders', 'referrerPolicy', 'a referrer policy, a non-empty list of them, or false', value)
+  for (const item of list) expectOneOf('securityHeaders', 'referrerPolicy', item, REFERRER_POLICIES)
+  return list.join(', ')
+}
