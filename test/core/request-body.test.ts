@@ -1,0 +1,69 @@
+import { createRequire } from 'node:module'
+import t from 'tap'
+import { onRequestBody } from '../../lib/index.js'
+import { serve } from '../helpers/serve.js'
+import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { httpRequest } from '../helpers/http.js'
+
+t.test('onRequestBody(): sees every chunk before the reader, in registration order', async (t) => {
+  const order: string[] = []
+  let seen = 0
+  const url = await serve(t, async (req, res) => {
+    onRequestBody(req, (chunk) => { order.push('outer'); seen += chunk.length })
+    onRequestBody(req, () => { order.push('inner') })
+    let read = 0
+    for await (const chunk of req) { order.push('reader'); read += (chunk as Buffer).length }
+    res.end(String(read))
+  })
+  const res = await httpRequest(url, { method: 'POST', body: 'x'.repeat(100_000) })
+  t.equal(res.text, '100000')
+  t.equal(seen, 100_000)
+  t.same(order.slice(0, 3), ['outer', 'inner', 'reader'])
+})
+
+t.test('onRequestBody(): registering reads nothing: an unread body stays unread', async (t) => {
+  let seen = 0
+  let reqRef: import('node:http').IncomingMessage | undefined
+  const url = await serve(t, (req) => {
+    reqRef = req
+    onRequestBody(req, (chunk) => { seen += chunk.length })
+    // Never reads: the stream buffers up to its high-water mark and the socket stops.
+  })
+  const socket = await openSocket(url)
+  socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
+  const chunk = `4000\r\n${'y'.repeat(0x4000)}\r\n`
+  for (let i = 0; i < 64; i++) socket.write(chunk)
+  await new Promise((ok) => setTimeout(ok, 100))
+  socket.destroy()
+  t.ok(seen > 0, 'some bytes entered the stream')
+  t.ok(seen <= 128 * 1024, `the parser stopped near the high-water mark (saw ${seen})`)
+  t.equal(reqRef!.readableFlowing, null, 'the stream was not switched to flowing mode')
+})
+
+t.test('onRequestBody(): a refused chunk never reaches the reader and the socket stops being read', async (t) => {
+  let delivered = 0
+  let refused = 0
+  const url = await serve(t, (req, res) => {
+    onRequestBody(req, (chunk) => {
+      if (delivered + chunk.length > 1000) { refused++; return false }
+      return true
+    })
+    req.on('data', (d: Buffer) => { delivered += d.length })
+    setTimeout(() => res.end(String(delivered)), 50)
+  })
+  const res = await rawExchange(url, `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+    `1f4\r\n${'a'.repeat(500)}\r\n1f4\r\n${'b'.repeat(500)}\r\n1f4\r\n${'c'.repeat(500)}\r\n0\r\n\r\n`)
+  t.equal(parseRawResponse(res).body.toString(), '1000')
+  t.ok(refused >= 1)
+})
+
+// onRequestBody relies on Node's HTTP/1 parser handing body chunks to `stream.push`, and
+// stopping the socket when it returns false. If Node changes that, this fails.
+t.test('onRequestBody(): pins the parser behaviour it relies on', async (t) => {
+  const require = createRequire(import.meta.url)
+  const common = require('_http_common') as { parsers: { alloc(): Record<number, () => void> }; HTTPParser: { kOnBody: number } }
+  const parser = common.parsers.alloc()
+  const onBody = parser[common.HTTPParser.kOnBody]!.toString()
+  t.match(onBody, /stream\.push\(b\)/)
+  t.match(onBody, /if \(!ret\)\s*readStop\(this\.socket\)/)
+})
