@@ -28,3 +28,10 @@ export const traceState = defineState<TraceInfo>('trace', 'traceContext()')
 
 /** Who the request acts for, set by identity middleware (jwtAuth, apiKey, session). */
 export const userIdState = defineState<string>('userId', 'an identity middleware (jwtAuth(), apiKey() or session())')
+
+/**
+ * The request target as the server received it, set by `mount()` before it strips its
+ * prefix from `req.url` (the outermost mount wins). Layers that report the URL after a
+ * mount (access logs, error reports) read `originalUrlState.tryGet(req) ?? req.url`.
+ */
+export const originalUrlState = defineState<string>('originalUrl', 'mount()')
