@@ -1,0 +1,120 @@
+/**
+ * Where access-log lines go: a Writable (a file, stdout, a socket) or a function. Writing
+ * never blocks, never throws into the request, and never grows without bound: while a
+ * Writable applies backpressure, lines wait in a bounded queue; beyond it they are dropped
+ * and counted, and the count rides on the next line that is accepted.
+ * @module
+ */
+import type { Writable } from 'node:stream'
+import { reportError } from '../core/report.js'
+
+/** A function sink: gets the JSON line (no trailing newline) and the object it encodes. */
+export type AccessLogSinkFunction<E> = (line: string, entry: E) => void
+
+/** One sink per accessLog() instance. */
+export class LineSink<E> {
+  readonly #stream: Writable | undefined
+  readonly #fn: AccessLogSinkFunction<E> | undefined
+  readonly #maxQueued: number
+  readonly #queue: string[] = []
+  #dropped = 0
+  #waiting = false
+  #listening = false
+  #broken = false
+  #reported = false
+  readonly #onDrain = (): void => this.#drain()
+  readonly #onError = (err: unknown): void => {
+    // The stream is unusable from now on ('drain' will not come): drop instead of queueing.
+    this.#broken = true
+    this.#queue.length = 0
+    this.#report(err)
+  }
+
+  constructor(target: Writable | AccessLogSinkFunction<E>, maxQueued: number) {
+    if (typeof target === 'function') this.#fn = target
+    else this.#stream = target
+    this.#maxQueued = maxQueued
+  }
+
+  /**
+   * True when a line written now would be dropped: the stream pushes back and the queue is
+   * full, or the stream is closed. Asked before a line is built, so an overloaded sink costs
+   * no formatting.
+   */
+  get saturated(): boolean {
+    const stream = this.#stream
+    if (stream === undefined) return false
+    return this.#broken || stream.destroyed || stream.writableEnded || (this.#waiting && this.#queue.length >= this.#maxQueued)
+  }
+
+  /** Count one line as dropped. */
+  drop(): void {
+    this.#dropped++
+  }
+
+  /** Lines dropped since the last call, to report in the line about to be written. */
+  takeDropped(): number {
+    const dropped = this.#dropped
+    this.#dropped = 0
+    return dropped
+  }
+
+  /**
+   * Write one line that reports `carried` earlier drops (from `takeDropped`); the caller
+   * checked `saturated` first.
+   */
+  write(line: string, entry: E, carried: number): void {
+    const fn = this.#fn
+    if (fn !== undefined) {
+      try {
+        fn(line, entry)
+      } catch (err) {
+        // This line is lost, and with it the count it carried: both go to the next one.
+        this.#dropped += carried + 1
+        this.#report(err)
+      }
+      return
+    }
+    const stream = this.#stream!
+    if (!this.#listening) {
+      // Without an 'error' listener a failing stream would crash the process.
+      this.#listening = true
+      stream.on('error', this.#onError)
+    }
+    if (this.#waiting) {
+      this.#queue.push(line + '\n')
+      return
+    }
+    this.#send(line + '\n')
+  }
+
+  #send(data: string): void {
+    let accepted: boolean
+    try {
+      accepted = this.#stream!.write(data)
+    } catch (err) {
+      this.#onError(err)
+      return
+    }
+    if (!accepted) {
+      this.#waiting = true
+      this.#stream!.once('drain', this.#onDrain)
+    }
+  }
+
+  #drain(): void {
+    this.#waiting = false
+    if (this.#queue.length === 0 || this.#broken) return
+    // One write for everything queued: the queue is bounded, and so is this string.
+    const data = this.#queue.join('')
+    this.#queue.length = 0
+    this.#send(data)
+  }
+
+  // One report per sink: a failing sink would otherwise warn once per request.
+  #report(err: unknown): void {
+    if (this.#reported) return
+    this.#reported = true
+    reportError('accessLog() sink', err)
+  }
+}

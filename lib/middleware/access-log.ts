@@ -1,0 +1,309 @@
+/**
+ * Access log: one JSON line per exchange, written when the exchange is over (the core's
+ * `onResponseEnd`), never when the handler returns. Aborted exchanges are logged as such
+ * (status 499, outcome `aborted`), not as the 200 the handler had set; a handler that threw
+ * is logged with its error; the line carries the request id, trace id and user of the
+ * request, read from the state the other layers set.
+ *
+ * One request is always one parseable line of bounded size: every string is truncated and
+ * control characters are escaped; writes never block or throw into the request.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Writable } from 'node:stream'
+import { clientIp } from '../core/client.js'
+import { defineMiddleware, type OrderingRule } from '../core/define.js'
+import { ConfigError } from '../core/errors.js'
+import {
+  expectArray, expectFunction, expectHeaderName, expectInteger, expectNumber, expectOneOf, withDefaults,
+} from '../core/options.js'
+import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../core/response-end.js'
+import { onRequestBody } from '../core/request-body.js'
+import { originalUrlState, requestIdState, traceState, userIdState } from '../core/shared-state.js'
+import type { Middleware } from '../core/types.js'
+import { LineSink, type AccessLogSinkFunction } from './access-log-sink.js'
+
+export type { AccessLogSinkFunction } from './access-log-sink.js'
+
+/** One access-log line, as the function sink receives it. Fields are absent when unknown. */
+export interface AccessLogEntry {
+  /** When the request arrived (wall clock, ISO 8601). */
+  time: string
+  /** `error` for 5xx and failed exchanges, `warn` for 4xx and aborted ones, else `info`. */
+  level: 'info' | 'warn' | 'error'
+  method: string
+  /** The request target as it arrived (before any `mount` rewrote it), query per `query`. */
+  path: string
+  /** The status sent; 499 when the client aborted first; 500 for a failure before headers. */
+  status: number
+  outcome: ResponseOutcome
+  /** Arrival to end of exchange, ms. */
+  durationMs: number
+  /** Arrival to headers written, ms; absent when no headers went out. */
+  ttfbMs?: number
+  /** Bytes put on the connection for this response (head, body after compression, framing). */
+  bytesOut?: number
+  /** Request body bytes received before the exchange ended (after de-chunking). */
+  bytesIn: number
+  clientIp: string
+  requestId?: string
+  traceId?: string
+  spanId?: string
+  userId?: string
+  userAgent?: string
+  referer?: string
+  /** Message of the handler's error, or of the error the response was destroyed with. */
+  error?: string
+  requestHeaders?: Record<string, string>
+  responseHeaders?: Record<string, string>
+  /** Lines dropped under backpressure since the previous line got through. */
+  droppedLines?: number
+}
+
+/** Options for {@link accessLog}. */
+export interface AccessLogOptions {
+  /**
+   * Where lines go: a Writable (each line written with a trailing newline) or a function
+   * called with the line and its object. Use a file stream or your logger's function in
+   * production: on Linux, `process.stdout` writes to pipes synchronously.
+   * @default process.stdout
+   */
+  sink?: Writable | AccessLogSinkFunction<AccessLogEntry>
+  /**
+   * The query string: `'drop'` it, `'redact'` its values (names stay), or `'keep'` it.
+   * Queries carry tokens, emails and search terms, so keep it only when you know they do not.
+   * @default 'drop'
+   */
+  query?: 'drop' | 'redact' | 'keep'
+  /**
+   * Fraction of `info` lines (finished, status below 400) written, from 0 to 1. Warnings and
+   * errors are always written. Lower it on high-traffic services.
+   * @default 1
+   */
+  sampleRate?: number
+  /** Log request headers: all (up to 64), or only those named. @default false */
+  requestHeaders?: boolean | readonly string[]
+  /** Log response headers: all (up to 64), or only those named. @default false */
+  responseHeaders?: boolean | readonly string[]
+  /**
+   * Headers whose logged value is replaced by `[redacted]`. Replaces the default list, so
+   * repeat its entries when adding your own (`x-api-key`).
+   * @default ['authorization', 'cookie', 'set-cookie', 'proxy-authorization']
+   */
+  redactHeaders?: readonly string[]
+  /** Longest logged string (path, user agent, header value, error…); longer ones end in `…`. @default 1024 */
+  maxFieldLength?: number
+  /** Lines queued while a Writable sink applies backpressure; more are dropped and counted. @default 1000 */
+  maxBufferedLines?: number
+  /** Wall clock for `time`, ms since the epoch. Inject in tests. @default Date.now */
+  now?: () => number
+  /** Numbers in [0, 1) for `sampleRate`. Inject in tests. @default Math.random */
+  random?: () => number
+}
+
+/** Defaults of {@link accessLog}; `sink` defaults to `process.stdout`, read at construction. */
+export const accessLogDefaults: Readonly<Required<Omit<AccessLogOptions, 'sink'>>> = Object.freeze({
+  query: 'drop',
+  sampleRate: 1,
+  requestHeaders: false,
+  responseHeaders: false,
+  redactHeaders: Object.freeze(['authorization', 'cookie', 'set-cookie', 'proxy-authorization']),
+  maxFieldLength: 1024,
+  maxBufferedLines: 1000,
+  now: Date.now,
+  random: Math.random,
+})
+
+/** Most headers logged per side: a request may carry hundreds. */
+export const ACCESS_LOG_MAX_HEADERS = 64
+
+/** What the handler captures per request for the end listener. */
+interface Exchange {
+  readonly method: string
+  /** Captured at request time: a later `mount` or router may rewrite `req.url`. */
+  readonly url: string
+  /** Request body bytes received so far. */
+  bytesIn: number
+  error: unknown
+}
+
+type HeaderSelection = true | false | ReadonlySet<string>
+
+/**
+ * Log every exchange as one JSON line when it is over.
+ * Mount it inside `proxyHeaders()`, `requestId()` and `traceContext()` (it logs what they
+ * set) and inside `errorBoundary()` (it sees the error on its way out, and the boundary's
+ * 500 at the end), but outside every layer that can answer on its own (rate limits, auth,
+ * CORS preflights, timeouts), or their answers go unlogged.
+ * @example
+ * const app = compose(errorBoundary(), requestId(), accessLog({ sink: createWriteStream('access.log', { flags: 'a' }) }))(router)
+ */
+export function accessLog(options: AccessLogOptions = {}): Middleware {
+  const opts: AccessLogOptions & typeof accessLogDefaults = withDefaults('accessLog', accessLogDefaults, options, ['sink'])
+  const sinkTarget = opts.sink === undefined ? process.stdout : opts.sink
+  if (typeof sinkTarget !== 'function' && !isWritable(sinkTarget)) {
+    throw new ConfigError('accessLog', 'sink', 'a Writable stream or a function (line, entry) => void', sinkTarget,
+      'For a file use fs.createWriteStream(path, { flags: "a" }).')
+  }
+  const query = expectOneOf('accessLog', 'query', opts.query, ['drop', 'redact', 'keep'])
+  const sampleRate = expectNumber('accessLog', 'sampleRate', opts.sampleRate, 0, 1)
+  const requestHeaders = headerSelection('requestHeaders', opts.requestHeaders)
+  const responseHeaders = headerSelection('responseHeaders', opts.responseHeaders)
+  const redact = new Set(expectArray('accessLog', 'redactHeaders', opts.redactHeaders,
+    (name, i) => expectHeaderName('accessLog', `redactHeaders[${i}]`, name)))
+  const maxField = expectInteger('accessLog', 'maxFieldLength', opts.maxFieldLength, 16, 65536)
+  const maxBuffered = expectInteger('accessLog', 'maxBufferedLines', opts.maxBufferedLines, 0, 1_000_000)
+  const now = expectFunction<() => number>('accessLog', 'now', opts.now)
+  const random = expectFunction<() => number>('accessLog', 'random', opts.random)
+  const sink = new LineSink<AccessLogEntry>(sinkTarget, maxBuffered)
+
+  const writeLine = (info: ResponseEndInfo, res: ServerResponse, exchange: Exchange): void => {
+    const failed = info.outcome === 'error'
+    // 499 (nginx's "client closed request"): the client left first, whatever status was set.
+    const status = info.outcome === 'aborted' ? 499 : failed && !info.headersSent ? 500 : info.status
+    const level = failed || status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'
+    if (level === 'info' && sampleRate < 1 && !(random() < sampleRate)) return
+    if (sink.saturated) {
+      sink.drop()
+      return
+    }
+    const req = res.req
+    const trace = traceState.tryGet(req)
+    const error = exchange.error ?? info.error
+    const entry: AccessLogEntry = {
+      time: new Date(now() - info.durationMs).toISOString(),
+      level,
+      method: truncate(exchange.method, maxField),
+      path: truncate(query === 'keep' ? exchange.url : stripQuery(exchange.url, query), maxField),
+      status,
+      outcome: info.outcome,
+      durationMs: round(info.durationMs),
+      ttfbMs: info.headersMs === undefined ? undefined : round(info.headersMs),
+      bytesOut: info.bytesWritten,
+      bytesIn: exchange.bytesIn,
+      clientIp: clientIp(req),
+      requestId: requestIdState.tryGet(req),
+      traceId: trace?.traceId,
+      spanId: trace?.spanId,
+      userId: optional(userIdState.tryGet(req), maxField),
+      userAgent: optional(req.headers['user-agent'], maxField),
+      referer: optional(req.headers.referer, maxField),
+      error: error === undefined || error === null ? undefined : truncate(error instanceof Error ? error.message || error.name : String(error), maxField),
+      requestHeaders: requestHeaders === false ? undefined : pickHeaders(req.headers, requestHeaders, redact, maxField),
+      responseHeaders: responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField),
+    }
+    const dropped = sink.takeDropped()
+    if (dropped > 0) entry.droppedLines = dropped
+    sink.write(toLine(entry), entry, dropped)
+  }
+
+  return defineMiddleware({
+    name: 'accessLog',
+    detail: `query ${query}${sampleRate < 1 ? `, sample ${sampleRate}` : ''}`,
+    inside: ACCESS_LOG_INSIDE,
+    wraps: ACCESS_LOG_WRAPS,
+  }, (next) => function accessLogHandler(req, res) {
+    // A mount() outside this layer has already rewritten req.url; it kept the original.
+    const exchange: Exchange = { method: req.method ?? '', url: originalUrlState.tryGet(req) ?? req.url ?? '', bytesIn: 0, error: undefined }
+    countBodyBytes(req, exchange)
+    onResponseEnd(res, writeLine, exchange)
+    let result: unknown
+    try {
+      result = next(req, res)
+    } catch (err) {
+      exchange.error = err
+      throw err
+    }
+    // Errors travel outward as rejections: note the message on the way to the error boundary,
+    // whose 500 this line then reports.
+    if (result instanceof Promise) return result.catch((err: unknown) => { exchange.error = err; throw err })
+    return result
+  })
+}
+
+const ACCESS_LOG_INSIDE: readonly OrderingRule[] = Object.freeze([
+  { name: 'errorBoundary', reason: 'the handler\'s error passes through the log on its way to the boundary, so the line names it, and the boundary\'s answer is over before the line is written' },
+  { name: 'proxyHeaders', reason: 'clientIp must be the address proxyHeaders() establishes, for requests refused between them too' },
+  { name: 'requestId', reason: 'every line must carry the request id' },
+  { name: 'traceContext', reason: 'every line must carry the trace id' },
+])
+
+// Layers that can answer without calling inward: their answers must be logged as well.
+const ACCESS_LOG_WRAPS: readonly OrderingRule[] = Object.freeze(
+  ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', 'jwtAuth', 'apiKey', 'session'].map((name) => ({
+    name, reason: 'requests it answers or refuses on its own must be logged too',
+  })),
+)
+
+/**
+ * Count the body without reading it: a 'data' listener would switch the request to flowing
+ * mode and take the body from the handler. The core's `onRequestBody` sees each chunk as
+ * the parser pushes it into the request, read or not. Requests that cannot have a body
+ * (RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding) register nothing.
+ */
+function countBodyBytes(req: IncomingMessage, exchange: Exchange): void {
+  const length = req.headers['content-length']
+  if (req.httpVersionMajor < 2 && req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return
+  // Chunks pushed before this layer ran (an outer layer awaited something) are buffered.
+  exchange.bytesIn = req.readableLength
+  onRequestBody(req, countChunk, exchange)
+}
+
+function countChunk(chunk: Buffer, _req: IncomingMessage, exchange: Exchange): void {
+  exchange.bytesIn += chunk.length
+}
+
+/** `'drop'`: the path alone; `'redact'`: every value replaced, names kept. */
+function stripQuery(url: string, query: 'drop' | 'redact'): string {
+  const mark = url.indexOf('?')
+  if (mark < 0) return url
+  if (query === 'drop') return url.slice(0, mark)
+  const params = url.slice(mark + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    return eq < 0 ? pair : `${pair.slice(0, eq)}=[redacted]`
+  })
+  return `${url.slice(0, mark)}?${params.join('&')}`
+}
+
+function headerSelection(option: string, value: unknown): HeaderSelection {
+  if (typeof value === 'boolean') return value
+  if (!Array.isArray(value)) throw new ConfigError('accessLog', option, 'true, false or an array of header names', value)
+  return new Set(expectArray('accessLog', option, value, (name, i) => expectHeaderName('accessLog', `${option}[${i}]`, name)))
+}
+
+function pickHeaders(
+  headers: Record<string, string | string[] | number | undefined>, selection: true | ReadonlySet<string>,
+  redact: ReadonlySet<string>, maxField: number,
+): Record<string, string> {
+  const picked: Record<string, string> = {}
+  let count = 0
+  for (const name of selection === true ? Object.keys(headers) : selection) {
+    const value = headers[name]
+    if (value === undefined) continue
+    if (++count > ACCESS_LOG_MAX_HEADERS) break
+    picked[truncate(name, 128)] = redact.has(name) ? '[redacted]' : truncate(Array.isArray(value) ? value.join(', ') : String(value), maxField)
+  }
+  return picked
+}
+
+const truncate = (value: string, max: number): string => (value.length > max ? `${value.slice(0, max)}…` : value)
+const optional = (value: string | undefined, max: number): string | undefined => (value === undefined ? undefined : truncate(value, max))
+const round = (ms: number): number => Math.round(ms * 1000) / 1000
+
+// JSON.stringify escapes C0 controls, `"` and `\`, so a line never breaks. These it leaves
+// raw: DEL and C1 controls (terminal escapes such as CSI U+009B) and U+2028/U+2029, which
+// some log viewers and JavaScript tooling treat as line ends.
+const UNESCAPED = /[\u007f-\u009f\u2028\u2029]/g
+
+function toLine(entry: AccessLogEntry): string {
+  const line = JSON.stringify(entry)
+  UNESCAPED.lastIndex = 0
+  return UNESCAPED.test(line)
+    ? line.replace(UNESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    : line
+}
+
+function isWritable(value: unknown): value is Writable {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as Writable).write === 'function' && typeof (value as Writable).once === 'function'
+}
