@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HttpError } from './errors.js'
 import { mediaTypeQuality } from './negotiate.js'
 import { requestIdState } from './shared-state.js'
+import { discardHeldBody } from './transform-body.js'
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -55,6 +56,9 @@ export function sendError(req: IncomingMessage, res: ServerResponse, error: Http
   res.setHeader('content-length', Buffer.byteLength(payload))
   res.setHeader('cache-control', 'no-store')
   res.setHeader('x-content-type-options', 'nosniff')
+  // A body prefix held back by a transform (compression's threshold) belongs to the
+  // replaced representation too.
+  discardHeldBody(res)
   res.end(payload)
   return true
 }

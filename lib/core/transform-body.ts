@@ -81,7 +81,12 @@ interface Route<C> {
   streamWaits: boolean
   write: ServerResponse['write']
   end: ServerResponse['end']
+  /** The route set up on this response before this one, for {@link discardHeldBody}. */
+  previous: Route<unknown> | undefined
 }
+
+const ROUTE = Symbol('http-onion.bodyRoute')
+type RouteSlot = { [ROUTE]?: Route<unknown> }
 
 type WriteCallback = (err?: Error | null) => void
 // The response methods as they are called here: loosely, as Node's own overloads allow.
@@ -113,8 +118,11 @@ export function transformBody<C = undefined>(res: ServerResponse, decide: BodyDe
     flush: undefined,
     handlerWaits: false,
     streamWaits: false,
+    previous: undefined,
   } as unknown as Route<C>
   if (!onResponseStart(res, decideAtStart, route)) return false
+  route.previous = (res as RouteSlot)[ROUTE]
+  ;(res as RouteSlot)[ROUTE] = route as Route<unknown>
   // Closures per route, not shared functions: two routes on one response (a transform
   // inside another) must each know which one a call belongs to.
   route.write = function write(this: ServerResponse, chunk: Chunk, encoding?: unknown, callback?: unknown) {
@@ -135,6 +143,27 @@ export function transformBody<C = undefined>(res: ServerResponse, decide: BodyDe
 }
 
 type Flushable = ServerResponse & { flush?: () => void }
+
+/**
+ * Drop the body bytes held back, still undecided, on every route of `res`, and return
+ * how many there were. For an answer that replaces the response the handler had begun
+ * (`sendError`): a held prefix of the old body must not go out in front of it. Their
+ * write callbacks get an `ERR_STREAM_DESTROYED` error.
+ */
+export function discardHeldBody(res: ServerResponse): number {
+  let dropped = 0
+  for (let route = (res as RouteSlot)[ROUTE]; route; route = route.previous) {
+    if (route.mode !== 'pending' || route.heldBytes === 0) continue
+    dropped += route.heldBytes
+    for (const callback of route.heldCallbacks) {
+      if (callback) process.nextTick(callback, Object.assign(new Error('body replaced before it was sent'), { code: 'ERR_STREAM_DESTROYED' }))
+    }
+    route.held = []
+    route.heldCallbacks = []
+    route.heldBytes = 0
+  }
+  return dropped
+}
 
 function routeWrite<C>(route: Route<C>, chunk: Chunk, encoding: unknown, callback: unknown): boolean {
   const [enc, cb] = writeArguments(encoding, callback)

@@ -1,0 +1,166 @@
+/**
+ * The encoders behind `compression()`: Node's asynchronous zlib streams (never a `*Sync`
+ * call), configured once per middleware, plus the BREACH length padding.
+ *
+ * Sizing: when the body's length is known, the window and the size hint are cut to fit
+ * it. A 1 KiB body needs no 32 KiB window; smaller windows mean less memory to allocate
+ * and clear per response, which is most of the cost of compressing a small body, and the
+ * output is as small (a window larger than the input adds nothing).
+ *
+ * Padding (`jitter`): 1 to n bytes that every decoder skips, chosen at random per
+ * response. gzip carries them as the header's comment (RFC 1952 §2.3.1, `FCOMMENT`), as
+ * Go's gzhttp does; brotli as a metadata meta-block (RFC 7932 §9.2) placed right after
+ * the stream header, which an initial flush leaves on a byte boundary. deflate (RFC 1950)
+ * has no field to carry padding, and zstd is left out, so both are off while padding is on.
+ * @module
+ */
+import { randomInt } from 'node:crypto'
+import type { Duplex } from 'node:stream'
+import * as zlib from 'node:zlib'
+import type { Encoding } from './compression-negotiation.js'
+
+/** How the encoders compress. */
+export interface EncoderSettings {
+  readonly brotliQuality: number
+  readonly gzipLevel: number
+  readonly zstdLevel: number
+  /** Largest padding in bytes; 0 for none. */
+  readonly jitter: number
+}
+
+/** Makes the encoder of one response. */
+export type MakeEncoder = (length: number | undefined, flushEveryWrite: boolean) => Duplex
+
+/** What `res.flush()` asks of each encoder: a sync flush, which keeps the dictionary (Z_FULL_FLUSH would reset it). */
+export const flushKinds: Readonly<Record<Encoding, number>> = Object.freeze({
+  br: zlib.constants.BROTLI_OPERATION_FLUSH,
+  gzip: zlib.constants.Z_SYNC_FLUSH,
+  deflate: zlib.constants.Z_SYNC_FLUSH,
+  zstd: (zlib.constants as Record<string, number>).ZSTD_e_flush ?? 1,
+})
+
+// zstd arrived in Node 23.8 and 22.15 (still experimental there); Node 20 has none.
+type ZstdFactory = (options: object) => Duplex
+const createZstdCompress = (zlib as unknown as { createZstdCompress?: ZstdFactory }).createZstdCompress
+
+/** Whether the running Node can produce zstd, detected once at start-up. */
+export const zstdSupported: boolean = typeof createZstdCompress === 'function'
+
+/** Codings that can carry the BREACH padding. */
+export const paddableEncodings: readonly Encoding[] = Object.freeze(['br', 'gzip'])
+
+// Length tiers: a known body of at most `limit` bytes gets a window of 2^bits bytes.
+const TIERS = [{ limit: 1024, bits: 10 }, { limit: 4096, bits: 12 }, { limit: 16384, bits: 14 }, { limit: 65536, bits: 15 }] as const
+const tierOf = (length: number | undefined): number => {
+  if (length !== undefined) for (let i = 0; i < TIERS.length; i++) if (length <= TIERS[i]!.limit) return i
+  return TIERS.length
+}
+
+/** One encoder maker per coding, with every option object made here, none per response. */
+export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encoding, MakeEncoder>> {
+  const { Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH, BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT } = zlib.constants
+  // [tier][flushEveryWrite ? 1 : 0]
+  const table = <O>(make: (tier: number, flush: boolean) => O): O[][] =>
+    Array.from({ length: TIERS.length + 1 }, (_, tier) => [make(tier, false), make(tier, true)])
+  const deflateOptions = table((tier, flush): zlib.ZlibOptions => Object.freeze({
+    level: settings.gzipLevel,
+    ...(tier < TIERS.length ? { windowBits: TIERS[tier]!.bits } : {}),
+    ...(flush ? { flush: Z_SYNC_FLUSH } : {}),
+  }))
+  const brotliOptions = table((tier, flush): zlib.BrotliOptions => Object.freeze({
+    params: {
+      [BROTLI_PARAM_QUALITY]: settings.brotliQuality,
+      ...(tier < TIERS.length ? { [BROTLI_PARAM_SIZE_HINT]: TIERS[tier]!.limit } : {}),
+    },
+    ...(flush ? { flush: BROTLI_OPERATION_FLUSH } : {}),
+  }))
+  const constants = zlib.constants as Record<string, number>
+  const zstdOptions = table((_tier, flush) => Object.freeze({
+    params: { [constants.ZSTD_c_compressionLevel ?? 100]: settings.zstdLevel },
+    ...(flush ? { flush: flushKinds.zstd } : {}),
+  }))
+  const jitter = settings.jitter
+  const padding = (): number => randomInt(1, jitter + 1)
+
+  return Object.freeze({
+    br: jitter > 0
+      ? (length, flush) => new PaddedBrotli(brotliOptions[tierOf(length)]![flush ? 1 : 0]!, padding())
+      : (length, flush) => zlib.createBrotliCompress(brotliOptions[tierOf(length)]![flush ? 1 : 0]),
+    gzip: jitter > 0
+      ? (length, flush) => new PaddedGzip(deflateOptions[tierOf(length)]![flush ? 1 : 0]!, padding())
+      : (length, flush) => zlib.createGzip(deflateOptions[tierOf(length)]![flush ? 1 : 0]),
+    deflate: (length, flush) => zlib.createDeflate(deflateOptions[tierOf(length)]![flush ? 1 : 0]),
+    zstd: (_length, flush) => createZstdCompress!(zstdOptions[0]![flush ? 1 : 0]!),
+  })
+}
+
+// RFC 1952 §2.3: ID1 ID2 CM FLG MTIME(4) XFL OS, then the optional fields in a fixed order.
+const GZIP_HEADER = 10
+const FLG = 3
+const FCOMMENT = 0x10
+
+/**
+ * gzip with `padding` bytes in the header's comment field (padding - 1 letters and the
+ * terminating zero). Node writes a bare 10-byte header; the flag is set and the comment
+ * put right after it (no FEXTRA or FNAME comes first). The trailer's CRC covers the data
+ * only, so nothing else changes.
+ */
+class PaddedGzip extends zlib.Gzip {
+  #header: Buffer | undefined = Buffer.alloc(0)
+  readonly #padding: number
+
+  constructor(options: zlib.ZlibOptions, padding: number) {
+    super(options)
+    this.#padding = padding
+  }
+
+  override push(chunk: Buffer | null, encoding?: BufferEncoding): boolean {
+    if (this.#header === undefined || chunk === null) return super.push(chunk, encoding)
+    const seen = this.#header.length === 0 ? chunk : Buffer.concat([this.#header, chunk])
+    // The header is written at once in practice; should it ever arrive split, wait for all ten bytes.
+    if (seen.length < GZIP_HEADER) { this.#header = seen; return true }
+    this.#header = undefined
+    const comment = Buffer.alloc(this.#padding, 0x2d) // '-' … then the terminating zero
+    comment[this.#padding - 1] = 0
+    const head = Buffer.from(seen.subarray(0, GZIP_HEADER))
+    head[FLG] = head[FLG]! | FCOMMENT
+    return super.push(Buffer.concat([head, comment, seen.subarray(GZIP_HEADER)]))
+  }
+}
+
+/**
+ * brotli with a `padding`-byte metadata meta-block after the stream header. An initial
+ * flush makes the encoder write its header and align to a byte; the first chunk it pushes
+ * is that, and the metadata block goes right behind it.
+ */
+class PaddedBrotli extends zlib.BrotliCompress {
+  #pending: Buffer | undefined
+
+  constructor(options: zlib.BrotliOptions, padding: number) {
+    super(options)
+    this.#pending = metadataBlocks(padding)
+    this.flush(zlib.constants.BROTLI_OPERATION_FLUSH)
+  }
+
+  override push(chunk: Buffer | null, encoding?: BufferEncoding): boolean {
+    const pending = this.#pending
+    if (pending === undefined || chunk === null) return super.push(chunk, encoding)
+    this.#pending = undefined
+    return super.push(Buffer.concat([chunk, pending]))
+  }
+}
+
+/**
+ * RFC 7932 §9.2 metadata meta-blocks of `size` bytes in all: ISLAST 0, MNIBBLES "11"
+ * (metadata), a reserved 0 bit, MSKIPBYTES, MSKIPLEN - 1, zero bits to the byte boundary,
+ * then the skipped bytes. An empty block is one byte, so sizes 1 and 2 are one or two
+ * empty blocks, and 3 to 258 one block of size - 2 skipped bytes.
+ */
+export function metadataBlocks(size: number): Buffer {
+  if (size <= 2) return Buffer.alloc(size, 0b0110)
+  const skip = size - 2
+  const block = Buffer.alloc(size, 0x2d)
+  block[0] = 0b0110 | (1 << 4) | (((skip - 1) & 0b11) << 6)
+  block[1] = (skip - 1) >> 2
+  return block
+}
