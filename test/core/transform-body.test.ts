@@ -433,3 +433,37 @@ t.test('transformBody(): an outer passthrough carries an inner transform\'s outp
   }))
   t.equal(res.body.toString(), 'ABCDEF')
 })
+
+t.test('transformBody(): discardHeldBody drops a held prefix, so an answer that replaces the body goes out alone', async (t) => {
+  const { discardHeldBody } = await import('../../lib/index.js')
+  const errors: unknown[] = []
+  let dropped: number | undefined
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, () => null, { holdBack: 1024 })
+    transformBody(res, () => null, { holdBack: 1024 })
+    res.write('partial body ', (err) => { errors.push(err) })
+    dropped = discardHeldBody(res)
+    res.statusCode = 500
+    res.setHeader('content-length', '5')
+    res.end('error')
+  }))
+  await new Promise((ok) => setImmediate(ok))
+  t.equal(dropped, 13)
+  t.equal(res.status, 500)
+  t.equal(res.headers['content-length'], '5')
+  t.equal(res.body.toString(), 'error')
+  t.match(errors, [{ code: 'ERR_STREAM_DESTROYED' }])
+})
+
+t.test('transformBody(): discardHeldBody leaves decided routes alone', async (t) => {
+  const { discardHeldBody } = await import('../../lib/index.js')
+  let dropped: number | undefined
+  const res = await get(await serve(t, (_q, res) => {
+    transformBody(res, () => upper(), { holdBack: 4 })
+    res.write('abcdef')
+    dropped = discardHeldBody(res)
+    res.end('g')
+  }))
+  t.equal(dropped, 0)
+  t.equal(res.body.toString(), 'ABCDEFG')
+})
