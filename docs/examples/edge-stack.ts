@@ -1,0 +1,23 @@
+// The edge layers in the order they depend on each other (docs/middleware/proxy-headers.md).
+import { createServer } from 'node:http'
+import { compose, cors, httpsRedirect, proxyHeaders, securityHeaders, trustedHost } from '../../lib/index.js'
+
+const edge = compose(
+  // 1. Who is the client? Only the proxy on this machine is believed.
+  proxyHeaders({ trustedProxies: ['loopback'], fields: ['proto', 'host'] }),
+  // 2. Is this a host we serve? (reads the host proxyHeaders established)
+  trustedHost({ allowedHosts: ['api.example.com'] }),
+  // 3. Plain http goes to https, except the load balancer's health check.
+  httpsRedirect({ exemptPaths: ['/health'] }),
+  // 4. Security headers on every response from here in, errors included.
+  securityHeaders(),
+  // 5. CORS outside auth and rate limits (none in this example).
+  cors({ origins: ['https://app.example.com'], credentials: true }),
+)
+
+const server = createServer(edge((req, res) => {
+  res.setHeader('content-type', 'application/json')
+  res.end(JSON.stringify({ path: req.url }))
+}))
+server.listen(3000)
+console.log(edge.explain())
