@@ -1,0 +1,105 @@
+import { Readable } from 'node:stream'
+import { text as streamText, buffer as streamBuffer } from 'node:stream/consumers'
+import * as zlib from 'node:zlib'
+import t from 'tap'
+import { encoderMakers, metadataBlocks, paddableEncodings, zstdSupported } from '../../lib/middleware/compression-encoders.js'
+import type { Duplex } from 'node:stream'
+
+const body = Buffer.from('{"id":1,"name":"item","tags":["alpha","beta"]} '.repeat(3000))
+const settings = { brotliQuality: 4, gzipLevel: 6, zstdLevel: 3, jitter: 0 }
+
+const encode = (stream: Duplex, input: Buffer, pieces = 7): Promise<Buffer> => {
+  const size = Math.ceil(input.length / pieces)
+  const parts = Array.from({ length: pieces }, (_, i) => input.subarray(i * size, (i + 1) * size))
+  Readable.from(parts).pipe(stream)
+  return streamBuffer(stream)
+}
+
+t.test('encoderMakers(): every coding and length tier round-trips', async (t) => {
+  const make = encoderMakers(settings)
+  for (const length of [undefined, 10, 1000, 4000, 16000, 60000, 1e6]) {
+    const input = body.subarray(0, length === undefined ? body.length : Math.min(length, body.length))
+    for (const flush of [false, true]) {
+      t.ok(zlib.brotliDecompressSync(await encode(make.br(length, flush), input)).equals(input), `br ${length} ${flush}`)
+      t.ok(zlib.gunzipSync(await encode(make.gzip(length, flush), input)).equals(input), `gzip ${length} ${flush}`)
+      t.ok(zlib.inflateSync(await encode(make.deflate(length, flush), input)).equals(input), `deflate ${length} ${flush}`)
+    }
+  }
+  // A window cut to a known length that turns out wrong still decodes, only compresses less.
+  t.ok(zlib.gunzipSync(await encode(make.gzip(100, false), body)).equals(body))
+})
+
+t.test('encoderMakers(): a small known length gets a small window', async (t) => {
+  const make = encoderMakers(settings)
+  // RFC 1950 §2.2: CINFO, the high nibble of the first byte, is log2(window) - 8.
+  const header = (await encode(make.deflate(1000, false), body.subarray(0, 1000)))[0]!
+  t.equal(header >> 4, 10 - 8)
+  const unknown = (await encode(make.deflate(undefined, false), body.subarray(0, 1000)))[0]!
+  t.equal(unknown >> 4, 15 - 8)
+})
+
+t.test('encoderMakers(): flushEveryWrite emits each write at once', async (t) => {
+  const make = encoderMakers(settings)
+  for (const [name, decoder] of [['br', zlib.createBrotliDecompress], ['gzip', zlib.createGunzip], ['deflate', zlib.createInflate]] as const) {
+    const stream = make[name](undefined, true)
+    const out = decoder()
+    stream.pipe(out)
+    stream.write('data: one\n\n')
+    const first = await new Promise<string>((ok) => out.once('data', (d: Buffer) => ok(d.toString())))
+    t.equal(first, 'data: one\n\n', name)
+    stream.end()
+    await streamText(out)
+  }
+})
+
+t.test('encoderMakers(): zstd is offered exactly where Node has it', async (t) => {
+  t.equal(zstdSupported, typeof (zlib as unknown as { createZstdCompress?: unknown }).createZstdCompress === 'function')
+  if (!zstdSupported) return
+  const make = encoderMakers(settings)
+  const decompress = (zlib as unknown as { zstdDecompressSync: (b: Buffer) => Buffer }).zstdDecompressSync
+  t.ok(decompress(await encode(make.zstd(undefined, false), body)).equals(body))
+})
+
+t.test('encoderMakers(): jitter pads gzip in the header comment and br in a metadata block', async (t) => {
+  t.same(paddableEncodings, ['br', 'gzip'])
+  const plain = encoderMakers(settings)
+  const padded = encoderMakers({ ...settings, jitter: 200 })
+  const gz = await encode(plain.gzip(undefined, false), body)
+  const br = await encode(plain.br(undefined, false), body)
+  const extraGzip = new Set<number>()
+  const extraBr = new Set<number>()
+  for (let i = 0; i < 60; i++) {
+    const pg = await encode(padded.gzip(undefined, i % 2 === 0), body)
+    t.equal(pg[3]! & 0x10, 0x10, 'FCOMMENT set')
+    if (!zlib.gunzipSync(pg).equals(body)) t.fail('padded gzip does not decode')
+    const pb = await encode(padded.br(undefined, i % 2 === 0), body)
+    if (!zlib.brotliDecompressSync(pb).equals(body)) t.fail('padded br does not decode')
+    if (i % 2 === 1) { extraGzip.add(pg.length - gz.length); extraBr.add(pb.length - br.length) }
+  }
+  const all = [...extraGzip, ...extraBr]
+  t.ok(Math.min(...all) >= 1, `at least 1 byte of padding (${Math.min(...all)})`)
+  t.ok(Math.max(...extraGzip) <= 200, `gzip padding ≤ 200 (${Math.max(...extraGzip)})`)
+  t.ok(Math.max(...extraBr) <= 200 + 4, `br padding ≤ 200 plus the flush (${Math.max(...extraBr)})`)
+  t.ok(extraGzip.size > 10 && extraBr.size > 10, `${extraGzip.size} and ${extraBr.size} distinct lengths`)
+})
+
+t.test('metadataBlocks(): every size from 1 to 258 is valid brotli metadata of exactly that size', async (t) => {
+  const plain = zlib.brotliCompressSync(body)
+  // An empty stream (header, then an ISLAST empty block) with metadata spliced after an
+  // initial flush, the way PaddedBrotli does it, must decode for every size.
+  for (let size = 1; size <= 258; size++) {
+    const blocks = metadataBlocks(size)
+    if (blocks.length !== size) t.fail(`size ${size}: ${blocks.length} bytes`)
+    const encoder = zlib.createBrotliCompress()
+    const chunks: Buffer[] = []
+    encoder.on('data', (d: Buffer) => chunks.push(d))
+    await new Promise<void>((ok) => encoder.flush(zlib.constants.BROTLI_OPERATION_FLUSH, () => ok()))
+    const head = Buffer.concat(chunks.splice(0))
+    encoder.end(body)
+    await new Promise((ok) => encoder.on('end', ok))
+    const stream = Buffer.concat([head, blocks, ...chunks])
+    if (!zlib.brotliDecompressSync(stream).equals(body)) t.fail(`size ${size} does not decode`)
+  }
+  t.ok(plain.length > 0)
+  t.pass('all sizes decode')
+})
