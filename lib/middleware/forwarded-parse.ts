@@ -1,12 +1,13 @@
 /**
- * Parsing for proxyHeaders(): the RFC 7239 `Forwarded` header, the nodes of
- * `Forwarded: for=` and `X-Forwarded-For`, and comma lists read from the right.
- * Everything here is strict: a value it cannot read is `undefined`, and the caller
- * fails closed instead of guessing.
+ * Parsing and trust for proxyHeaders(): the RFC 7239 `Forwarded` header, the nodes of
+ * `Forwarded: for=` and `X-Forwarded-For`, comma lists read from the right, and the
+ * compiled `trustedProxies` setting. Parsing is strict: a value it cannot read is
+ * `undefined`, and the caller fails closed instead of guessing.
  * @module
  */
-import { parseIp, type IpBytes } from '../core/ip.js'
-import { isToken } from '../core/options.js'
+import { ConfigError } from '../core/errors.js'
+import { compileRanges, parseIp, type IpBytes } from '../core/ip.js'
+import { expectArray, isToken } from '../core/options.js'
 
 /** One `Forwarded` element: the parameters one proxy reported about the hop it received. */
 export interface ForwardedElement {
@@ -168,4 +169,35 @@ function pushTrimmed(list: string[], text: string): void {
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09
+}
+
+/** `trustedProxies` compiled: a range matcher, or the user's function; `text` describes it for explain(). */
+export type CompiledTrust =
+  | { ranges: (ip: IpBytes) => boolean; fn?: undefined; text: string }
+  | { ranges?: undefined; fn: (ip: string, hop: number) => boolean; text: string }
+
+/** Validate and compile the trust settings of proxyHeaders(); throws a ConfigError naming the fix. */
+export function compileTrust(value: readonly string[] | ((ip: string, hop: number) => boolean) | undefined, trustAll: boolean): CompiledTrust {
+  if (trustAll) {
+    if (value !== undefined) {
+      throw new ConfigError('proxyHeaders', 'trustedProxies', 'absent when dangerouslyTrustAllProxies is true', value,
+        'Keep one: the list (recommended) or dangerouslyTrustAllProxies.')
+    }
+    return { ranges: () => true, text: 'DANGEROUSLY trusting every hop' }
+  }
+  if (typeof value === 'function') return { fn: value, text: 'trust by function' }
+  const fix = 'List the addresses or CIDR ranges of your proxies, e.g. trustedProxies: ["loopback"] for a proxy on this machine, ' +
+    'or ["10.0.0.0/8"]; named ranges: loopback, private, linklocal, cgnat.'
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
+    throw new ConfigError('proxyHeaders', 'trustedProxies', 'a non-empty list of proxy addresses or a function', value, fix)
+  }
+  const entries = expectArray('proxyHeaders', 'trustedProxies', value, (entry) => {
+    if (typeof entry !== 'string') throw new ConfigError('proxyHeaders', 'trustedProxies', 'a list of strings', entry, fix)
+    return entry
+  })
+  const { match, invalid } = compileRanges(entries)
+  if (invalid.length > 0) {
+    throw new ConfigError('proxyHeaders', 'trustedProxies', 'addresses, CIDR ranges or named ranges', invalid[0], fix)
+  }
+  return { ranges: match, text: `trust ${entries.join(', ')}` }
 }

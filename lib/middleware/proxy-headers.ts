@@ -17,10 +17,10 @@ import { setClientIdentity, socketIp, socketScheme, requestHost, type ClientIden
 import { defineMiddleware } from '../core/define.js'
 import { ConfigError } from '../core/errors.js'
 import { formatHost, parseHost } from '../core/host.js'
-import { compileRanges, formatIp, parseIp, type IpBytes } from '../core/ip.js'
+import { formatIp, parseIp, type IpBytes } from '../core/ip.js'
 import { expectArray, expectBoolean, expectOneOf, withDefaults } from '../core/options.js'
 import type { Middleware } from '../core/types.js'
-import { commaBefore, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from './forwarded-parse.js'
+import { commaBefore, compileTrust, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from './forwarded-parse.js'
 
 /** A forwarded field besides the client address. */
 export type ForwardedField = 'proto' | 'host' | 'port' | 'prefix'
@@ -243,33 +243,4 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
 function field(req: IncomingMessage, name: string, hop: number): string | undefined {
   const value = req.headers[name]
   return typeof value === 'string' ? entryFromRight(value, hop) : undefined
-}
-
-type CompiledTrust =
-  | { ranges: (ip: IpBytes) => boolean; fn?: undefined; text: string }
-  | { ranges?: undefined; fn: (ip: string, hop: number) => boolean; text: string }
-
-function compileTrust(value: ProxyTrust | undefined, trustAll: boolean): CompiledTrust {
-  if (trustAll) {
-    if (value !== undefined) {
-      throw new ConfigError('proxyHeaders', 'trustedProxies', 'absent when dangerouslyTrustAllProxies is true', value,
-        'Keep one: the list (recommended) or dangerouslyTrustAllProxies.')
-    }
-    return { ranges: () => true, text: 'DANGEROUSLY trusting every hop' }
-  }
-  if (typeof value === 'function') return { fn: value, text: 'trust by function' }
-  const fix = 'List the addresses or CIDR ranges of your proxies, e.g. trustedProxies: ["loopback"] for a proxy on this machine, ' +
-    'or ["10.0.0.0/8"]; named ranges: loopback, private, linklocal, cgnat.'
-  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    throw new ConfigError('proxyHeaders', 'trustedProxies', 'a non-empty list of proxy addresses or a function', value, fix)
-  }
-  const entries = expectArray('proxyHeaders', 'trustedProxies', value, (entry) => {
-    if (typeof entry !== 'string') throw new ConfigError('proxyHeaders', 'trustedProxies', 'a list of strings', entry, fix)
-    return entry
-  })
-  const { match, invalid } = compileRanges(entries)
-  if (invalid.length > 0) {
-    throw new ConfigError('proxyHeaders', 'trustedProxies', 'addresses, CIDR ranges or named ranges', invalid[0], fix)
-  }
-  return { ranges: match, text: `trust ${entries.join(', ')}` }
 }
