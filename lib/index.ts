@@ -89,3 +89,10 @@ export {
   apiKey, apiKeyDefaults, getApiKey, tryGetApiKey,
   type ApiKeyOptions, type ApiKeyMiddleware, type ApiKeyIdentity, type NamedApiKey, type HashedApiKey,
 } from './middleware/api-key.js'
+export {
+  session, sessionDefaults, getSession, tryGetSession, SessionTooLargeError,
+  type SessionOptions, type SessionMiddleware, type Session, type SessionData, type RegenerateOptions, type SessionSecret,
+} from './middleware/session.js'
+export type { SessionStore, SessionRecord, SessionPatch } from './stores/session-store.js'
+export { memorySessionStore, memorySessionStoreDefaults, type MemorySessionStore, type MemorySessionStoreOptions } from './stores/memory-session.js'
+export { redisSessionStore, redisSessionStoreDefaults, type RedisSessionStoreOptions } from './stores/redis-session.js'

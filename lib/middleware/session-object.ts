@@ -1,0 +1,277 @@
+/**
+ * The session object handlers use (`getSession(req)`), and its bookkeeping: which fields
+ * changed, whether the cookie must be written, whether the store must be told. One
+ * instance per request; everything shared by the requests of one middleware lives in a
+ * {@link SessionContext} made once.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http'
+import { HttpError } from '../core/errors.js'
+import { userIdState } from '../core/shared-state.js'
+import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.js'
+
+/** Session data: JSON-serialisable values by name. */
+export type SessionData = Record<string, unknown>
+
+/** Options of {@link Session.regenerate}. */
+export interface RegenerateOptions {
+  /** Carry the current fields over to the new session. @default false */
+  keepData?: boolean
+}
+
+/** A request's session. Values must survive `JSON.stringify`. */
+export interface Session<D extends object = SessionData> {
+  /** The session id with a store; undefined for cookie sessions. */
+  readonly id: string | undefined
+  /** True when the session was created by this request (or regenerated, or destroyed and restarted). */
+  readonly isNew: boolean
+  /** When the session was created, epoch ms. */
+  readonly createdAt: number
+  /** The value of `key`. Objects may be changed in place: the change is detected and saved. */
+  get<K extends keyof D & string>(key: K): D[K] | undefined
+  /** Set `key` (undefined deletes it). Throws when a cookie session would pass 4 KB. */
+  set<K extends keyof D & string>(key: K, value: D[K] | undefined): void
+  /** Delete `key`. */
+  delete(key: keyof D & string): void
+  /** Whether `key` has a value. */
+  has(key: keyof D & string): boolean
+  /** The names that have values. */
+  keys(): string[]
+  /** Delete every field (the session itself stays). */
+  clear(): void
+  /** Write the cookie (and refresh the store's expiry) with this response even if nothing changed. */
+  touch(): void
+  /**
+   * Start a new session: a new id (the old one is deleted from the store) and a new
+   * creation time. Call it at login, so an id planted before login is worthless (session
+   * fixation). Data is dropped unless `keepData`.
+   */
+  regenerate(options?: RegenerateOptions): Promise<void>
+  /** End the session: delete it from the store and clear the cookie. Setting a field afterwards starts a new one. */
+  destroy(): Promise<void>
+  /**
+   * Write the changes to the store now, instead of at response start, and learn whether
+   * they landed: resolves false when the session was destroyed meanwhile (another request
+   * logged out), rejects with a 503 HttpError when the store fails. No-op for cookie sessions.
+   */
+  save(): Promise<boolean>
+}
+
+/** Thrown by `set()` when a cookie session would exceed the 4 KB browsers keep. */
+export class SessionTooLargeError extends RangeError {
+  readonly code = 'ERR_SESSION_TOO_LARGE'
+  constructor(bytes: number, limit: number) {
+    super(`session(): the session cookie would be ${bytes} bytes, over the ${limit} bytes browsers keep (RFC 6265 §6.1); ` +
+      'store less in it, or use a store (session({ store: redisSessionStore(...) })).')
+    this.name = 'SessionTooLargeError'
+  }
+}
+
+/** What every session of one middleware shares. */
+export interface SessionContext {
+  readonly store: SessionStore | undefined
+  readonly now: () => number
+  readonly absoluteMs: number
+  /** 0: no idle timeout. */
+  readonly idleMs: number
+  readonly newId: () => string
+  readonly userIdKey: string | undefined
+  /** Cookie sessions: the cookie's size in bytes for `json` as its data, to check it on set(); undefined: no check. */
+  readonly cookieBytes: ((req: IncomingMessage, session: SessionImpl) => number) | undefined
+  readonly maxCookieBytes: number
+}
+
+const unavailable = (cause: unknown): HttpError =>
+  new HttpError(503, 'The session store is unavailable', { code: 'session_unavailable', headers: { 'retry-after': '5' }, cause })
+
+/** The implementation of {@link Session}; the middleware reads its bookkeeping. */
+export class SessionImpl implements Session<SessionData> {
+  readonly ctx: SessionContext
+  readonly req: IncomingMessage
+  id: string | undefined
+  isNew: boolean
+  createdAt: number
+  seenAt: number
+  readonly values = new Map<string, unknown>()
+  /** Store sessions: the JSON text of each field as stored, to find what changed. */
+  texts = new Map<string, string>()
+  /** Cookie sessions: the data's JSON as it came in the cookie ('' when new). */
+  originalJson = ''
+  /** Fields set or deleted since the last save, and object fields read (maybe changed in place). */
+  readonly dirty = new Set<string>()
+  /** The request carried a cookie of this middleware (valid or not). */
+  hadCookie = false
+  /** The cookie verified with an older secret: re-issue it signed with the current one. */
+  resign = false
+  /** A new id was minted (new session, regenerate, destroy): the cookie must carry it. */
+  cookieDue: boolean
+  /** touch() was called. */
+  touched = false
+
+  constructor(ctx: SessionContext, req: IncomingMessage, record: SessionRecord | undefined, id: string | undefined) {
+    this.ctx = ctx
+    this.req = req
+    const now = ctx.now()
+    this.isNew = record === undefined
+    this.cookieDue = record === undefined
+    this.id = ctx.store === undefined ? undefined : (record === undefined ? ctx.newId() : id)
+    this.createdAt = record?.createdAt ?? now
+    this.seenAt = record?.seenAt ?? now
+    if (record !== undefined) {
+      for (const [name, text] of record.fields) {
+        this.values.set(name, JSON.parse(text))
+        this.texts.set(name, text)
+      }
+      this.publishUserId()
+    }
+  }
+
+  get<K extends string>(key: K): unknown {
+    const value = this.values.get(key)
+    if (value !== null && typeof value === 'object') this.dirty.add(key)
+    return value
+  }
+
+  set(key: string, value: unknown): void {
+    if (value === undefined) {
+      this.delete(key)
+      return
+    }
+    // Fail here, at the call, for values JSON cannot carry (BigInt, cycles).
+    const text = JSON.stringify(value)
+    if (text === undefined) throw new TypeError(`session(): the value of "${key}" cannot be stored: JSON.stringify gives nothing for a ${typeof value}.`)
+    const previous = this.values.get(key)
+    this.values.set(key, value)
+    this.dirty.add(key)
+    if (this.ctx.cookieBytes !== undefined) {
+      const bytes = this.ctx.cookieBytes(this.req, this)
+      if (bytes > this.ctx.maxCookieBytes) {
+        if (previous === undefined) this.values.delete(key)
+        else this.values.set(key, previous)
+        throw new SessionTooLargeError(bytes, this.ctx.maxCookieBytes)
+      }
+    }
+    if (key === this.ctx.userIdKey) this.publishUserId()
+  }
+
+  delete(key: string): void {
+    if (this.values.delete(key)) this.dirty.add(key)
+  }
+
+  has(key: string): boolean {
+    return this.values.has(key)
+  }
+
+  keys(): string[] {
+    return [...this.values.keys()]
+  }
+
+  clear(): void {
+    for (const key of this.values.keys()) this.dirty.add(key)
+    this.values.clear()
+  }
+
+  touch(): void {
+    this.touched = true
+  }
+
+  async regenerate(options: RegenerateOptions = {}): Promise<void> {
+    await this.dropStored()
+    if (options.keepData !== true) this.clear()
+    this.restart()
+    for (const key of this.values.keys()) this.dirty.add(key)
+  }
+
+  async destroy(): Promise<void> {
+    await this.dropStored()
+    this.clear()
+    this.restart()
+  }
+
+  async save(): Promise<boolean> {
+    if (this.ctx.store === undefined || (this.isNew && this.values.size === 0)) return true
+    try {
+      return await this.commit(this.ctx.now())
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  /** Store sessions: whether any field differs from what the store holds. */
+  hasChanges(): boolean {
+    for (const key of this.dirty) {
+      const text = this.values.has(key) ? JSON.stringify(this.values.get(key)) : undefined
+      if (text !== this.texts.get(key)) return true
+    }
+    return false
+  }
+
+  /** Cookie sessions: the data's JSON when it differs from what came in, else undefined. */
+  changedJson(): string | undefined {
+    if (this.dirty.size === 0 && this.originalJson !== '') return undefined
+    const json = this.json()
+    return json === this.originalJson ? undefined : json
+  }
+
+  json(): string {
+    return JSON.stringify(Object.fromEntries(this.values))
+  }
+
+  /**
+   * Store sessions: send the changed fields (and the new expiry) to the store. What is
+   * sent counts as stored at once, so a later commit sends only newer changes.
+   */
+  commit(now: number): Promise<boolean> {
+    const store = this.ctx.store!
+    const set = new Map<string, string>()
+    const remove: string[] = []
+    for (const key of this.dirty) {
+      if (this.values.has(key)) {
+        const text = JSON.stringify(this.values.get(key))
+        if (text !== this.texts.get(key)) { set.set(key, text); this.texts.set(key, text) }
+      } else if (this.texts.delete(key)) {
+        remove.push(key)
+      }
+    }
+    this.dirty.clear()
+    const patch: SessionPatch = this.isNew ? { createdAt: this.createdAt, seenAt: now, set, remove } : { seenAt: now, set, remove }
+    this.isNew = false
+    this.seenAt = now
+    return store.save(this.id!, patch, this.ttlMs(now))
+  }
+
+  /** Milliseconds the session may live from `now`: the idle timeout, capped by the absolute one. */
+  ttlMs(now: number): number {
+    const absolute = this.createdAt + this.ctx.absoluteMs - now
+    return this.ctx.idleMs > 0 ? Math.min(this.ctx.idleMs, absolute) : absolute
+  }
+
+  private async dropStored(): Promise<void> {
+    const store = this.ctx.store
+    if (store === undefined || this.isNew || this.id === undefined) return
+    try {
+      await store.destroy(this.id)
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  private restart(): void {
+    const now = this.ctx.now()
+    this.id = this.ctx.store === undefined ? undefined : this.ctx.newId()
+    this.isNew = true
+    this.cookieDue = true
+    this.createdAt = now
+    this.seenAt = now
+    this.texts = new Map()
+    // A cookie session's new creation time must reach the cookie even with the same data.
+    this.originalJson = '\0restarted'
+  }
+
+  private publishUserId(): void {
+    const key = this.ctx.userIdKey
+    if (key === undefined) return
+    const id = this.values.get(key)
+    if (typeof id === 'string' && id.length > 0) userIdState.set(this.req, id)
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * session(): a session per client, in a signed (optionally encrypted) cookie, or in a
+ * store (`redisSessionStore()`, `memorySessionStore()`) with only a signed, unguessable
+ * id in the cookie.
+ *
+ * - A cookie that is tampered with, truncated, unsigned, signed with an unknown secret or
+ *   past its timeouts gives a fresh, empty session, never an error.
+ * - Absolute and idle timeouts travel inside the signed payload (cookie sessions) or the
+ *   store's record, so an old cookie replayed later is refused.
+ * - `Set-Cookie` is written at response start, and only when something changed (data, id,
+ *   a due touch, an old secret to replace) or `rolling` asks for it every time.
+ * - A store that fails is never "no session": a request with a valid cookie gets 503 and
+ *   its cookie is left alone.
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { compileCookie, getCookies, MAX_COOKIE_BYTES, type CookieAttributes } from '../core/cookies.js'
+import { defineMiddleware } from '../core/define.js'
+import { ConfigError, HttpError } from '../core/errors.js'
+import { expectBoolean, expectFunction, expectInteger, expectOneOf, expectString, withDefaults } from '../core/options.js'
+import { reportError } from '../core/report.js'
+import { onResponseStart } from '../core/response-start.js'
+import { sendError } from '../core/send-error.js'
+import { defineState } from '../core/state.js'
+import type { Middleware, RawHandler } from '../core/types.js'
+import type { SessionRecord, SessionStore } from '../stores/session-store.js'
+import { createCookieCodec, type CookieCodec, type SessionSecret } from './session-cookie.js'
+import { SessionImpl, type Session, type SessionContext, type SessionData } from './session-object.js'
+
+export { SessionTooLargeError, type RegenerateOptions, type Session, type SessionData } from './session-object.js'
+export type { SessionSecret } from './session-cookie.js'
+
+/** Options for {@link session}. */
+export interface SessionOptions {
+  /** Secrets (at least 32 bytes each): the first signs, all verify. Add a new one in front to rotate; drop the last when old cookies have expired. */
+  secrets: SessionSecret | readonly SessionSecret[]
+  /** Keep data in this store, with only the signed id in the cookie. Without it the data is in the cookie. */
+  store?: SessionStore
+  /** Cookie name. Prefix it `__Host-` (with `cookie.secure: true`) to bind it to one host. @default 'session' */
+  name?: string
+  /** Cookie attributes, validated at construction. Secure defaults to 'auto' (on for https clients). `maxAge` defaults to the session's remaining lifetime. @default { httpOnly: true, sameSite: 'lax', path: '/', secure: 'auto' } */
+  cookie?: CookieAttributes
+  /** A session ends this long after it was created, however active. @default 86_400 (one day) */
+  absoluteTimeoutSeconds?: number
+  /** A session ends after this long without a request; 0 for none. @default 7_200 (two hours) */
+  idleTimeoutSeconds?: number
+  /** An active session is touched (cookie re-issued, store expiry extended) when its last touch is older than this. @default 60 */
+  touchAfterSeconds?: number
+  /** Re-issue the cookie and extend the expiry on every response. @default false */
+  rolling?: boolean
+  /** Cookie sessions: encrypt the data (AES-256-GCM) so the client cannot read it. @default false */
+  encrypt?: boolean
+  /** Cookie sessions over 4 KB: `'error'` throws from `set()`; `'warn'` reports and keeps the previous cookie. @default 'error' */
+  oversize?: 'error' | 'warn'
+  /** A session field holding the user id, copied to `userIdState` (access logs, per-user limits). */
+  userIdKey?: string
+  /** Wall clock, epoch ms (tests). @default Date.now */
+  now?: () => number
+}
+
+/** Defaults of {@link session}. */
+export const sessionDefaults = Object.freeze({
+  name: 'session',
+  cookie: Object.freeze({}) as CookieAttributes,
+  absoluteTimeoutSeconds: 86_400,
+  idleTimeoutSeconds: 7_200,
+  touchAfterSeconds: 60,
+  rolling: false,
+  encrypt: false,
+  oversize: 'error' as 'error' | 'warn',
+  now: Date.now as () => number,
+})
+
+const sessionState = defineState<Session<SessionData>>('session', 'session()')
+
+/** The session of `req`. Throws when session() is not mounted above the caller. */
+export const getSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> => sessionState.get(req) as unknown as Session<D>
+/** The session of `req`, or undefined. */
+export const tryGetSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> | undefined => sessionState.tryGet(req) as unknown as Session<D> | undefined
+
+/** What session() returns: a middleware that also reads its sessions with their type. */
+export interface SessionMiddleware<D extends object> extends Middleware {
+  /** The session of `req`; throws when this layer did not run for it. */
+  get(req: IncomingMessage): Session<D>
+}
+
+// Session ids: 192 bits from the CSPRNG, above the 128 bits OWASP asks for, as 32 base64url characters.
+const ID_BYTES = 24
+const ID_PATTERN = /^[A-Za-z0-9_-]{32}$/
+const newId = (): string => randomBytes(ID_BYTES).toString('base64url')
+
+/** Per-middleware settings the response-start listener needs (one object, no closure per request). */
+interface Writer {
+  readonly codec: CookieCodec
+  readonly cookie: ReturnType<typeof compileCookie>
+  readonly fixedMaxAge: boolean
+  readonly rolling: boolean
+  readonly touchAfterMs: number
+  readonly oversize: 'error' | 'warn'
+}
+
+/**
+ * Sessions for every request, available through {@link getSession}. Pitfalls: call
+ * `regenerate()` at login; cookie sessions cannot be revoked before their timeouts (a
+ * copied cookie works until then), so keep them short or use a store; mount inside
+ * `proxyHeaders()` so `Secure` follows the client's real scheme.
+ * @example
+ * const sessions = session<{ userId: string }>({ secrets: [process.env.SESSION_SECRET!], store: redisSessionStore({ client: redis }) })
+ * http.createServer(compose(sessions)((req, res) => res.end(sessions.get(req).get('userId') ?? 'anonymous')))
+ */
+export function session<D extends object = SessionData>(options: SessionOptions): SessionMiddleware<D> {
+  const opts = withDefaults('session', sessionDefaults, options, ['secrets', 'store', 'userIdKey']) as typeof sessionDefaults & SessionOptions
+  const name = expectString('session', 'name', opts.name)
+  const cookie = compileCookie('session', 'cookie', name, opts.cookie)
+  const encrypt = expectBoolean('session', 'encrypt', opts.encrypt)
+  const store = opts.store
+  if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.load !== 'function' || typeof store.save !== 'function' || typeof store.destroy !== 'function')) {
+    throw new ConfigError('session', 'store', 'a session store (memorySessionStore(), redisSessionStore() or your own SessionStore)', store)
+  }
+  if (store !== undefined && encrypt) throw new ConfigError('session', 'encrypt', 'false with a store', encrypt, 'The cookie then holds only a signed id; the data stays in the store.')
+  const codec = createCookieCodec('session', name, opts.secrets, encrypt)
+  const absoluteSeconds = expectInteger('session', 'absoluteTimeoutSeconds', opts.absoluteTimeoutSeconds, 1)
+  const idleSeconds = expectInteger('session', 'idleTimeoutSeconds', opts.idleTimeoutSeconds, 0)
+  const touchAfterSeconds = expectInteger('session', 'touchAfterSeconds', opts.touchAfterSeconds, 0)
+  if (idleSeconds > 0 && touchAfterSeconds >= idleSeconds) {
+    throw new ConfigError('session', 'touchAfterSeconds', `less than idleTimeoutSeconds (${idleSeconds})`, touchAfterSeconds, 'Active sessions would otherwise expire while in use.')
+  }
+  const rolling = expectBoolean('session', 'rolling', opts.rolling)
+  const oversize = expectOneOf('session', 'oversize', opts.oversize, ['error', 'warn'] as const)
+  const userIdKey = opts.userIdKey === undefined ? undefined : expectString('session', 'userIdKey', opts.userIdKey)
+  const now = expectFunction<() => number>('session', 'now', opts.now)
+
+  const ctx: SessionContext = {
+    store,
+    now,
+    absoluteMs: absoluteSeconds * 1000,
+    idleMs: idleSeconds * 1000,
+    newId,
+    userIdKey,
+    maxCookieBytes: MAX_COOKIE_BYTES,
+    // The cookie's exact length, computed without encrypting: `created|seen|json` sealed,
+    // plus the name and the attributes (with the widest Max-Age).
+    cookieBytes: store === undefined && oversize === 'error'
+      ? (req, s) => codec.sealedLength(Buffer.byteLength(`${s.createdAt}|${now()}|${s.json()}`)) + cookie.serialize('', req, 34_560_000).length
+      : undefined,
+  }
+  const writer: Writer = { codec, cookie, fixedMaxAge: opts.cookie.maxAge !== undefined, rolling, touchAfterMs: touchAfterSeconds * 1000, oversize }
+  const writeCookie = (res: ServerResponse, s: SessionImpl): void => writeCookieSession(res, s, writer)
+  const writeStored = (res: ServerResponse, s: SessionImpl): void => writeStoredSession(res, s, writer)
+  const unavailable = new HttpError(503, 'The session store is unavailable', { code: 'session_unavailable', headers: { 'retry-after': '5' } })
+
+  /** A fresh session, or the one the cookie carries; for stores this only verifies the id. */
+  function fromCookies(values: string[], req: IncomingMessage): SessionImpl | string {
+    for (const value of values) {
+      if (store !== undefined) {
+        const verified = codec.verify(value)
+        if (verified !== undefined && ID_PATTERN.test(verified.body)) return verified.body
+        continue
+      }
+      const opened = codec.open(value)
+      if (opened === undefined) continue
+      const record = parsePayload(opened.plain)
+      if (record === undefined || expired(record, now())) continue
+      const s = new SessionImpl(ctx, req, record.session, undefined)
+      s.originalJson = record.json
+      s.resign = opened.key > 0
+      s.hadCookie = true
+      return s
+    }
+    const fresh = new SessionImpl(ctx, req, undefined, undefined)
+    fresh.hadCookie = values.length > 0
+    return fresh
+  }
+
+  function expired(record: { session: SessionRecord }, at: number): boolean {
+    return at >= record.session.createdAt + ctx.absoluteMs || (ctx.idleMs > 0 && at >= record.session.seenAt + ctx.idleMs)
+  }
+
+  function start(next: RawHandler, req: IncomingMessage, res: ServerResponse, s: SessionImpl): unknown {
+    sessionState.set(req, s as Session<SessionData>)
+    onResponseStart(res, store === undefined ? writeCookie : writeStored, s)
+    return next(req, res)
+  }
+
+  async function loadThenStart(next: RawHandler, req: IncomingMessage, res: ServerResponse, id: string): Promise<unknown> {
+    let record: SessionRecord | undefined
+    try {
+      record = await store!.load(id)
+    } catch (err) {
+      // Never "no session": that would log every user out during an outage. The cookie is
+      // left alone (no Set-Cookie), and the client may retry.
+      reportError('session(): loading a session failed', err)
+      return sendError(req, res, unavailable)
+    }
+    const live = record !== undefined && !expired({ session: record }, now())
+    const s = new SessionImpl(ctx, req, live ? record : undefined, id)
+    s.hadCookie = true
+    if (record !== undefined && !live) store!.destroy(id).catch((err: unknown) => reportError('session(): deleting an expired session failed', err))
+    return start(next, req, res, s)
+  }
+
+  const middleware = defineMiddleware({
+    name: 'session',
+    detail: `${store === undefined ? `cookie${encrypt ? ', encrypted' : ''}` : `store ${store.kind}`}, ${absoluteSeconds}s absolute, ${idleSeconds > 0 ? `${idleSeconds}s idle` : 'no idle timeout'}${rolling ? ', rolling' : ''}`,
+    security: true,
+    inside: [
+      { name: 'errorBoundary', reason: 'a failing store or handler must reach the error boundary' },
+      { name: 'cors', reason: 'preflights need no session, and 503 answers need CORS headers to be readable' },
+      { name: 'proxyHeaders', reason: 'the cookie is Secure when the client\'s real scheme is https' },
+    ],
+  }, (next) => function sessionHandler(req, res) {
+    const values = getCookies(req.headers.cookie, name)
+    const found = fromCookies(values, req)
+    if (typeof found === 'string') return loadThenStart(next, req, res, found)
+    return start(next, req, res, found)
+  })
+
+  return Object.assign(middleware, { get: (req: IncomingMessage): Session<D> => sessionState.get(req) as unknown as Session<D> })
+}
+
+/** `created|seen|json` → the record and the data's JSON text, or undefined when malformed. */
+function parsePayload(plain: string): { session: SessionRecord; json: string } | undefined {
+  const first = plain.indexOf('|')
+  const second = plain.indexOf('|', first + 1)
+  if (first < 0 || second < 0) return undefined
+  const createdAt = Number(plain.slice(0, first))
+  const seenAt = Number(plain.slice(first + 1, second))
+  const json = plain.slice(second + 1)
+  if (!Number.isSafeInteger(createdAt) || !Number.isSafeInteger(seenAt)) return undefined
+  let data: unknown
+  try {
+    data = JSON.parse(json)
+  } catch {
+    return undefined
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined
+  const fields = new Map<string, string>()
+  for (const [key, value] of Object.entries(data)) fields.set(key, JSON.stringify(value))
+  return { session: { createdAt, seenAt, fields }, json }
+}
+
+/** The cookie's Max-Age: the session's remaining life, or the configured one. */
+function maxAgeFor(writer: Writer, s: SessionImpl, at: number): number | undefined {
+  return writer.fixedMaxAge ? undefined : Math.floor(s.ttlMs(at) / 1000)
+}
+
+function isTouchDue(writer: Writer, s: SessionImpl, at: number): boolean {
+  return writer.rolling || s.touched || (s.ctx.idleMs > 0 && at - s.seenAt >= writer.touchAfterMs)
+}
+
+/** Response start, cookie sessions: write the cookie when the data or its times changed. */
+function writeCookieSession(res: ServerResponse, s: SessionImpl, writer: Writer): void {
+  const at = s.ctx.now()
+  if (s.values.size === 0) {
+    // An empty session needs no cookie; one the browser holds is cleared.
+    if (s.hadCookie) appendSetCookie(res, writer.cookie.clear(s.req))
+    return
+  }
+  const json = s.changedJson()
+  if (json === undefined && !s.resign && !isTouchDue(writer, s, at)) return
+  const line = writer.cookie.serialize(writer.codec.seal(`${s.createdAt}|${at}|${json ?? s.json()}`), s.req, maxAgeFor(writer, s, at))
+  if (Buffer.byteLength(line) > MAX_COOKIE_BYTES) {
+    // Reached in 'warn' mode, or when a value grew in place after set() checked it:
+    // throwing here would fail a response the handler believes sent, so report instead.
+    reportError('session()', new Error(`the session cookie would be ${Buffer.byteLength(line)} bytes, over the ${MAX_COOKIE_BYTES} bytes browsers keep; it was not sent, and the previous cookie stays.`))
+    return
+  }
+  appendSetCookie(res, line)
+}
+
+/** Response start, store sessions: save what changed (in the background) and write the id cookie when needed. */
+function writeStoredSession(res: ServerResponse, s: SessionImpl, writer: Writer): void {
+  const at = s.ctx.now()
+  const due = isTouchDue(writer, s, at)
+  const creating = s.isNew && s.values.size > 0
+  if (creating || (!s.isNew && (due || s.hasChanges()))) {
+    // The write is sent to Redis before the response's headers: a client's next request,
+    // one round trip later at least, sees it. Its failure is reported; await
+    // session.save() in the handler to learn of it.
+    s.commit(at).catch((err: unknown) => reportError('session(): saving a session failed', err))
+  }
+  if (s.isNew) {
+    // Nothing stored: a cookie the browser holds names a session that no longer exists.
+    if (s.hadCookie) appendSetCookie(res, writer.cookie.clear(s.req))
+    return
+  }
+  if (s.cookieDue || due || s.resign) appendSetCookie(res, writer.cookie.serialize(writer.codec.sign(s.id!), s.req, maxAgeFor(writer, s, at)))
+}
+
+/** Add a Set-Cookie line, keeping those of other layers and the handler. */
+function appendSetCookie(res: ServerResponse, line: string): void {
+  res.appendHeader('set-cookie', line)
+  // A shared cache must never store a response that sets a session cookie (RFC 9111 §5.2.2.7).
+  if (!res.hasHeader('cache-control')) res.setHeader('cache-control', 'private')
+}
