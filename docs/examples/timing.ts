@@ -1,0 +1,16 @@
+// timing(): Server-Timing with the handler's own metrics (docs/middleware/timing.md).
+import { createServer } from 'node:http'
+import { addServerTiming, compose, monotonicNow, timing } from '../../lib/index.js'
+
+// Stands in for a database call.
+const queryUsers = () => new Promise<string[]>((ok) => setTimeout(() => ok(['ada', 'grace']), 5))
+
+const app = compose(timing({ responseTime: true }))(async (req, res) => {
+  const started = monotonicNow()
+  const users = await queryUsers()
+  addServerTiming(req, { name: 'db', dur: monotonicNow() - started, desc: 'users query' })
+  res.setHeader('content-type', 'application/json')
+  res.end(JSON.stringify(users))
+})
+
+createServer(app).listen(3000)
