@@ -1,0 +1,57 @@
+/**
+ * The rate-limit response headers of {@link rateLimit}: the IETF `RateLimit-Policy` and
+ * `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-11, Structured Field lists of
+ * one item per policy) and, on request, the legacy `X-RateLimit-*` trio.
+ * @module
+ */
+import type { ServerResponse } from 'node:http'
+
+/** What a response says about one policy. */
+export interface RateLimitHeaderValues {
+  /** The quota (`q`). */
+  readonly limit: number
+  /** Units left (`r`). */
+  readonly remaining: number
+  /** Seconds until the quota is restored (`t`); on a refusal, until the retry may succeed. */
+  readonly resetSeconds: number
+}
+
+/**
+ * `"name";q=100;w=60`: the policy item (draft-11 §3). `w` is whole seconds (§3.1.3 allows no
+ * fraction), rounded up, and at least 1.
+ */
+export function policyField(name: string, limit: number, windowMs: number): string {
+  return `"${name}";q=${limit};w=${Math.max(1, Math.ceil(windowMs / 1000))}`
+}
+
+/** Headers a limiter sets, precomputed where they do not depend on the request. */
+export interface HeaderWriter {
+  /** Set the headers for a decision; `policy` is the precomputed `RateLimit-Policy` value, if the limit is fixed. */
+  write(res: ServerResponse, values: RateLimitHeaderValues, policy: string | undefined): void
+  /** Set only what does not depend on the store's answer (after a store failure). */
+  writePolicy(res: ServerResponse, limit: number, policy: string | undefined): void
+}
+
+/** A writer for policy `name` with window `windowMs`, per the options chosen. */
+export function headerWriter(name: string, windowMs: number, standard: boolean, legacy: boolean, now: () => number): HeaderWriter {
+  const prefix = `"${name}";r=`
+  return {
+    write(res, values, policy) {
+      if (standard) {
+        res.setHeader('ratelimit-policy', policy ?? policyField(name, values.limit, windowMs))
+        // draft-11 §4: r is the available quota, t the effective window in delay-seconds.
+        res.setHeader('ratelimit', `${prefix}${values.remaining};t=${values.resetSeconds}`)
+      }
+      if (legacy) {
+        res.setHeader('x-ratelimit-limit', String(values.limit))
+        res.setHeader('x-ratelimit-remaining', String(values.remaining))
+        // The legacy convention (GitHub, express-rate-limit): the reset as epoch seconds.
+        res.setHeader('x-ratelimit-reset', String(Math.ceil(now() / 1000) + values.resetSeconds))
+      }
+    },
+    writePolicy(res, limit, policy) {
+      if (standard) res.setHeader('ratelimit-policy', policy ?? policyField(name, limit, windowMs))
+      if (legacy) res.setHeader('x-ratelimit-limit', String(limit))
+    },
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * Rate limiting: count each client's requests in a store and refuse, with 429 and
+ * `Retry-After`, those beyond the quota. Three algorithms (fixed window, sliding window,
+ * token bucket), keys by client address (IPv6 grouped by /64) or by any function, limits
+ * and costs that may depend on the request, and the IETF `RateLimit-Policy` / `RateLimit`
+ * headers on every limited-or-not response.
+ *
+ * The store decides each hit atomically: `memoryStore()` (the default, bounded, one
+ * process) or `redisStore({ client })` (exact across processes). When the store fails,
+ * the limiter fails open (serve, count, warn at most once per interval) or closed (503).
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { clientIp } from '../core/client.js'
+import { defineMiddleware, type OrderingRule } from '../core/define.js'
+import { ConfigError, HttpError } from '../core/errors.js'
+import { ipPrefixKey } from '../core/ip.js'
+import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
+import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import { reportError } from '../core/report.js'
+import { monotonicNow } from '../core/clock.js'
+import { onResponseEnd, type ResponseEndInfo } from '../core/response-end.js'
+import { sendError } from '../core/send-error.js'
+import { userIdState } from '../core/shared-state.js'
+import type { Middleware } from '../core/types.js'
+import { memoryStore } from '../stores/memory.js'
+import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '../stores/store.js'
+import { headerWriter, policyField } from './rate-limit-headers.js'
+
+/** A value given directly, or computed from the request (synchronously or not). */
+export type PerRequest<T> = T | ((req: IncomingMessage) => T | Promise<T>)
+
+/** Options for {@link rateLimit}. */
+export interface RateLimitOptions {
+  /**
+   * Quota units per window: a number, or a function of the request (e.g. a tenant's plan
+   * read from a database; cache it there, it runs on every request). 0 refuses everything.
+   * @default 100
+   */
+  limit?: PerRequest<number>
+  /** The window in milliseconds (fixed window length, sliding span, bucket refill time). @default 60_000 */
+  windowMs?: number
+  /**
+   * How hits are counted; see the docs for the trade-offs. `'fixed-window'` is exact and
+   * its `RateLimit` numbers never rise before the reset, but allows up to twice the limit
+   * across a window boundary; `'sliding-window'` smooths that; `'token-bucket'` (GCRA)
+   * allows bursts of `limit` and then a steady rate.
+   * @default 'fixed-window'
+   */
+  algorithm?: RateLimitAlgorithm
+  /**
+   * Whom to count: `'ip'` (the client address from the core, IPv6 grouped by `ipv6Subnet`),
+   * `'user'` (the user id set by jwtAuth, apiKey or session, falling back to the address
+   * for anonymous requests), or a function returning a key (tenant, API key id).
+   * @default 'ip'
+   */
+  key?: 'ip' | 'user' | ((req: IncomingMessage) => string | Promise<string>)
+  /**
+   * IPv6 prefix length grouped into one key. A home or a cloud VM gets a whole /64 and can
+   * use any address in it; use 56 or 48 against clients that hold larger blocks.
+   * @default 64
+   */
+  ipv6Subnet?: number
+  /** Quota units a request spends: a number or a function of the request (weights). @default 1 */
+  cost?: PerRequest<number>
+  /** Requests for which this returns true are not counted and get no headers. @default undefined */
+  skip?: ((req: IncomingMessage) => boolean | Promise<boolean>) | undefined
+  /** Paths never limited: `'/health'`, `'/static/*'`, anchored RegExps, predicates. @default [] */
+  exempt?: readonly PathPattern[]
+  /** Where counters live. @default a memoryStore() of its own */
+  store?: RateLimitStore | undefined
+  /**
+   * The policy's name: its namespace in the store and its item in the `RateLimit` headers.
+   * Give limiters that share a store different names. @default 'default'
+   */
+  name?: string
+  /** Send `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-11). @default true */
+  headers?: boolean
+  /** Also send `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds). @default false */
+  legacyHeaders?: boolean
+  /**
+   * When the store cannot answer (Redis down or slow): `'fail-open'` serves the request
+   * unlimited; `'fail-closed'` answers 503 with `Retry-After`. Both count the failure and
+   * warn at most once per `warningIntervalMs`.
+   * @default 'fail-open'
+   */
+  onStoreFailure?: 'fail-open' | 'fail-closed'
+  /** `Retry-After` seconds of a fail-closed 503. @default 5 */
+  failureRetryAfter?: number
+  /** Least time between two warnings about store failures. @default 60_000 */
+  warningIntervalMs?: number
+  /**
+   * Called when a counted response ends; returning true gives its cost back. For example
+   * `(req, res) => res.statusCode < 400` counts only failed logins.
+   * @default undefined
+   */
+  refundIf?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
+}
+
+type Optional = 'skip' | 'store' | 'refundIf'
+
+export const rateLimitDefaults: Readonly<Required<Omit<RateLimitOptions, Optional>> & Pick<RateLimitOptions, Optional>> = Object.freeze({
+  limit: 100,
+  windowMs: 60_000,
+  algorithm: 'fixed-window',
+  key: 'ip',
+  ipv6Subnet: 64,
+  cost: 1,
+  skip: undefined,
+  exempt: [],
+  store: undefined,
+  name: 'default',
+  headers: true,
+  legacyHeaders: false,
+  onStoreFailure: 'fail-open',
+  failureRetryAfter: 5,
+  warningIntervalMs: 60_000,
+  refundIf: undefined,
+})
+
+/** Counters of one limiter since it was made. */
+export interface RateLimitStats {
+  /** Requests counted and served. */
+  readonly allowed: number
+  /** Requests refused with 429. */
+  readonly limited: number
+  /** Requests not counted: exempt paths and `skip`. */
+  readonly skipped: number
+  /** Store calls that failed (consume and refund), whatever the failure policy. */
+  readonly storeFailures: number
+  /** Requests refused with 503 because the store was full (memory store, overflow `'refuse'`). */
+  readonly overflowRefused: number
+}
+
+/** The middleware returned by {@link rateLimit}, with its counters and controls. */
+export interface RateLimiter extends Middleware {
+  /** A snapshot of the counters. */
+  stats(): RateLimitStats
+  /** Forget `key` (as the limiter computes it: for `'ip'`, the address, IPv6 as its /64 `ipPrefixKey`). */
+  resetKey(key: string): Promise<void>
+  /** Close the store if this limiter made it (the default memory store); a store you passed stays yours. */
+  close(): Promise<void>
+}
+
+const NAME = 'rateLimit'
+// Keys longer than this are hashed: a key function fed by a request header must not let
+// a client store kilobytes per key (the memory store bounds keys, not their length).
+const MAX_KEY_LENGTH = 200
+const IDENTITY_LAYERS = ['jwtAuth', 'apiKey', 'session']
+
+/**
+ * Limit the request rate per client.
+ * Mount it inside `proxyHeaders()` (which establishes the client address) and `cors()`;
+ * a limit by address goes outside authentication, so failed logins are counted too.
+ * @example
+ * const app = compose(proxyHeaders({ trust: ['loopback'] }), cors(), rateLimit({ limit: 100, windowMs: 60_000 }))(router)
+ */
+export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
+  const opts = withDefaults(NAME, rateLimitDefaults, options)
+  const windowMs = expectInteger(NAME, 'windowMs', opts.windowMs, 1, 366 * 86_400_000, 'Use 60_000 for one minute.')
+  const algorithm = expectOneOf(NAME, 'algorithm', opts.algorithm, ['fixed-window', 'sliding-window', 'token-bucket'] as const)
+  const limitOption = perRequest(opts.limit, 'limit', 'an integer ≥ 0 or a function of the request', 'Use 100 for 100 requests per window.')
+  const costOption = perRequest(opts.cost, 'cost', 'an integer ≥ 0 or a function of the request')
+  const ipv6Subnet = expectInteger(NAME, 'ipv6Subnet', opts.ipv6Subnet, 8, 128, 'Use 64, the prefix one customer gets.')
+  if (opts.key !== 'ip' && opts.key !== 'user' && typeof opts.key !== 'function') {
+    throw new ConfigError(NAME, 'key', '"ip", "user" or a function returning a key', opts.key)
+  }
+  const keyMode = typeof opts.key === 'function' ? 'function' : opts.key
+  const keyFunction = typeof opts.key === 'function' ? opts.key : undefined
+  const skip = opts.skip === undefined ? undefined : expectFunction<(req: IncomingMessage) => unknown>(NAME, 'skip', opts.skip)
+  const exempt = opts.exempt.length === 0 ? undefined : compilePathPatterns(NAME, 'exempt', opts.exempt)
+  if (typeof opts.name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(opts.name)) {
+    throw new ConfigError(NAME, 'name', 'letters, digits, "_", ".", ":" or "-" (1 to 64)', opts.name)
+  }
+  const ownStore = opts.store === undefined
+  const store = opts.store ?? memoryStore()
+  if (!isStore(store)) throw new ConfigError(NAME, 'store', 'a RateLimitStore (memoryStore(), redisStore({ client }))', store)
+  const failOpen = expectOneOf(NAME, 'onStoreFailure', opts.onStoreFailure, ['fail-open', 'fail-closed'] as const) === 'fail-open'
+  const failureRetryAfter = String(expectInteger(NAME, 'failureRetryAfter', opts.failureRetryAfter, 1, 86_400))
+  const warningIntervalMs = expectInteger(NAME, 'warningIntervalMs', opts.warningIntervalMs, 0)
+  const refundIf = opts.refundIf === undefined ? undefined : expectFunction<(req: IncomingMessage, res: ServerResponse) => boolean>(NAME, 'refundIf', opts.refundIf)
+  expectBoolean(NAME, 'headers', opts.headers)
+  expectBoolean(NAME, 'legacyHeaders', opts.legacyHeaders)
+
+  const policy = sharedPolicy(store, opts.name, algorithm, windowMs)
+  const headers = headerWriter(opts.name, windowMs, opts.headers, opts.legacyHeaders, Date.now)
+  const fixedPolicy = typeof limitOption === 'number' ? policyField(opts.name, limitOption, windowMs) : undefined
+  const stats = { allowed: 0, limited: 0, skipped: 0, storeFailures: 0, overflowRefused: 0 }
+  let lastWarning = -Infinity
+  let unreported = 0
+
+  function keyOf(req: IncomingMessage): string | Promise<string> {
+    if (keyFunction !== undefined) return keyFunction(req)
+    if (keyMode === 'user') {
+      const user = userIdState.tryGet(req)
+      if (user !== undefined) return `user:${user}`
+    }
+    // clientIp is canonical text already; only IPv6 needs grouping (IPv4 keys are /32).
+    const ip = clientIp(req)
+    return ip.includes(':') ? ipPrefixKey(ip, ipv6Subnet) : ip
+  }
+
+  function storeFailed(err: unknown): void {
+    stats.storeFailures++
+    unreported++
+    const at = monotonicNow()
+    if (at - lastWarning < warningIntervalMs) return
+    reportError(`${NAME}(): the ${store.kind} store failed ${unreported} time(s) since the last warning; ` +
+      (failOpen ? 'requests are served without limiting (fail-open)' : 'requests are refused with 503 (fail-closed)'), err)
+    lastWarning = at
+    unreported = 0
+  }
+
+  const refundListener = (_info: ResponseEndInfo, res: ServerResponse, hit: Hit): void => {
+    if (!refundIf!(res.req, res)) return
+    store.refund(hit.key, policy, hit.limit, hit.cost).catch(storeFailed)
+  }
+
+  const wraps: OrderingRule[] = []
+  const inside: OrderingRule[] = [
+    { name: 'cors', reason: 'its 429 answers need CORS headers for a browser script to read them, and preflights must not spend quota' },
+    { name: 'requestId', reason: 'its 429 and 503 answers carry the request id' },
+  ]
+  if (keyMode !== 'function') {
+    inside.unshift({ name: 'proxyHeaders', reason: 'it counts per client address, which proxyHeaders establishes behind a proxy' })
+  }
+  if (keyMode === 'ip') {
+    for (const name of IDENTITY_LAYERS) {
+      wraps.push({ name, reason: 'a limit by address must count failed authentication too, or it cannot slow password or token guessing' })
+    }
+  } else if (keyMode === 'user') {
+    for (const name of IDENTITY_LAYERS) inside.push({ name, reason: `it counts per user, which ${name} identifies` })
+  }
+  const detail = `${typeof limitOption === 'number' ? limitOption : 'limit(req)'} per ${windowMs} ms, ${algorithm}, ` +
+    `by ${keyMode === 'function' ? 'key(req)' : keyMode}, ${store.kind} store, ${failOpen ? 'fail-open' : 'fail-closed'}`
+
+  const middleware = defineMiddleware({ name: NAME, detail, wraps, inside, security: true }, (next) =>
+    async function rateLimitHandler(req, res) {
+      if (exempt !== undefined) {
+        // A path that cannot be normalised matches no exemption: it is limited (fail closed).
+        const path = normalizePath(req.url)
+        if (path !== undefined && exempt(path)) {
+          stats.skipped++
+          return next(req, res)
+        }
+      }
+      if (skip !== undefined) {
+        let skipped = skip(req)
+        if (typeof skipped !== 'boolean') skipped = await skipped
+        if (skipped === true) {
+          stats.skipped++
+          return next(req, res)
+        }
+      }
+      let key = keyOf(req)
+      if (typeof key !== 'string') key = checkKey(await key)
+      if (key.length > MAX_KEY_LENGTH) key = `sha256:${createHash('sha256').update(key).digest('base64url')}`
+      const limit = typeof limitOption === 'number' ? limitOption : checkCount(await limitOption(req), 'limit')
+      const cost = typeof costOption === 'number' ? costOption : checkCount(await costOption(req), 'cost')
+
+      let decision: RateLimitDecision
+      try {
+        decision = await store.consume(key, policy, limit, cost)
+      } catch (err) {
+        storeFailed(err)
+        headers.writePolicy(res, limit, fixedPolicy)
+        if (failOpen) return next(req, res)
+        sendError(req, res, new HttpError(503, 'Rate limiting is unavailable', {
+          code: 'rate_limit_unavailable',
+          headers: { 'retry-after': failureRetryAfter },
+          details: { retryAfterSeconds: Number(failureRetryAfter) },
+          cause: err,
+        }))
+        return
+      }
+      if (decision.overflow === true) {
+        stats.overflowRefused++
+        const seconds = Math.ceil(decision.retryAfterMs / 1000)
+        sendError(req, res, new HttpError(503, 'Rate limiting is at capacity', {
+          code: 'rate_limit_capacity', headers: { 'retry-after': String(seconds) }, details: { retryAfterSeconds: seconds },
+        }))
+        return
+      }
+      if (!decision.allowed) {
+        stats.limited++
+        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
+        // draft-11 §6: Retry-After must not point before the end of the effective window,
+        // so a refusal reports the retry time as the window.
+        headers.write(res, { limit, remaining: decision.remaining, resetSeconds: seconds }, fixedPolicy)
+        sendError(req, res, new HttpError(429, undefined, {
+          headers: { 'retry-after': String(seconds) },
+          details: { retryAfterSeconds: seconds },
+        }))
+        return
+      }
+      stats.allowed++
+      // Set before the handler runs: the values describe this request's decision, and an
+      // error answered further in (sendError keeps such headers) still reports them.
+      headers.write(res, { limit, remaining: decision.remaining, resetSeconds: Math.ceil(decision.resetMs / 1000) }, fixedPolicy)
+      if (refundIf !== undefined && cost > 0) onResponseEnd(res, refundListener, { key, limit, cost })
+      return next(req, res)
+    })
+
+  return Object.assign(middleware, {
+    stats: (): RateLimitStats => ({ ...stats }),
+    resetKey: (key: string) => store.reset(key, policy),
+    close: () => (ownStore ? store.close() : Promise.resolve()),
+  })
+
+}
+
+/** What a refund needs to know about the hit it returns. */
+interface Hit { readonly key: string; readonly limit: number; readonly cost: number }
+
+function perRequest(value: unknown, option: string, expected: string, fix = ''): number | ((req: IncomingMessage) => unknown) {
+  if (typeof value === 'function') return value as (req: IncomingMessage) => unknown
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ConfigError(NAME, option, expected, value, fix)
+  return value
+}
+
+function checkKey(key: unknown): string {
+  if (typeof key !== 'string') throw new TypeError(`${NAME}(): option "key" returned ${typeof key}; it must return a string.`)
+  return key
+}
+
+function checkCount(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`${NAME}(): option "${option}" returned ${String(value)}; it must return an integer ≥ 0.`)
+  }
+  return value
+}
+
+function isStore(value: unknown): value is RateLimitStore {
+  const store = value as Partial<RateLimitStore> | null
+  return typeof store === 'object' && store !== null && typeof store.consume === 'function' &&
+    typeof store.refund === 'function' && typeof store.reset === 'function' && typeof store.close === 'function'
+}
+
+// Policies per store and name: limiters that share both share counters, so they must
+// count the same way. Weak, so a dropped store takes its entries with it.
+const policies = new WeakMap<RateLimitStore, Map<string, RateLimitPolicy>>()
+
+function sharedPolicy(store: RateLimitStore, name: string, algorithm: RateLimitAlgorithm, windowMs: number): RateLimitPolicy {
+  let byName = policies.get(store)
+  if (byName === undefined) policies.set(store, (byName = new Map()))
+  const existing = byName.get(name)
+  if (existing === undefined) {
+    const policy = Object.freeze({ name, algorithm, windowMs })
+    byName.set(name, policy)
+    return policy
+  }
+  if (existing.algorithm !== algorithm || existing.windowMs !== windowMs) {
+    throw new ConfigError(NAME, 'name', `a name not used on this store by a limiter counting differently ` +
+      `(${JSON.stringify(name)} counts ${existing.algorithm} over ${existing.windowMs} ms)`, name,
+      'Limiters sharing a store and a name share counters; give this one its own name.')
+  }
+  return existing
+}

@@ -1,0 +1,228 @@
+/**
+ * The contract every RateLimitStore keeps, run by memory.test.ts and redis.test.ts
+ * against a store built on an injected clock.
+ */
+import fc from 'fast-check'
+import t, { type Test } from 'tap'
+import { decide } from '../../lib/stores/rate-limit-algorithms.js'
+import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '../../lib/stores/store.js'
+
+/** Builds a fresh, empty store reading time from `now`. */
+export type StoreFactory = (now: () => number) => Promise<RateLimitStore>
+
+export interface ContractOptions {
+  /** fast-check runs per algorithm for the model test. @default 100 */
+  readonly propertyRuns?: number
+}
+
+const ALGORITHMS: readonly RateLimitAlgorithm[] = ['fixed-window', 'sliding-window', 'token-bucket']
+const T0 = 1_700_000_000_000
+
+const policyOf = (algorithm: RateLimitAlgorithm, windowMs = 1000, name = 'p'): RateLimitPolicy =>
+  Object.freeze({ name, algorithm, windowMs })
+
+export function rateLimitStoreContract(storeName: string, make: StoreFactory, options: ContractOptions = {}): void {
+  const runs = options.propertyRuns ?? 100
+
+  /** A store on a clock the test moves by hand. */
+  async function setup(t: Test) {
+    const clock = { now: T0 }
+    const store = await make(() => clock.now)
+    t.teardown(() => store.close())
+    return { store, clock }
+  }
+
+  for (const algorithm of ALGORITHMS) {
+    t.test(`${storeName}: ${algorithm}: 500 concurrent hits with limit 100 allow exactly 100, each seeing its own remaining`, async (t) => {
+      const { store } = await setup(t)
+      const policy = policyOf(algorithm, 3_600_000)
+      const results = await Promise.all(Array.from({ length: 500 }, () => store.consume('k', policy, 100, 1)))
+      const allowed = results.filter((r) => r.allowed)
+      t.equal(allowed.length, 100)
+      t.same(allowed.map((r) => r.remaining).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i))
+      t.ok(results.filter((r) => !r.allowed).every((r) => r.remaining === 0 && r.retryAfterMs > 0))
+    })
+
+    t.test(`${storeName}: ${algorithm}: refused hits consume nothing`, async (t) => {
+      const { store, clock } = await setup(t)
+      const policy = policyOf(algorithm)
+      for (let i = 0; i < 3; i++) t.ok((await store.consume('k', policy, 3, 1)).allowed)
+      for (let i = 0; i < 20; i++) t.notOk((await store.consume('k', policy, 3, 1)).allowed)
+      clock.now += 2000
+      const after = await store.consume('k', policy, 3, 1)
+      t.ok(after.allowed)
+      t.equal(after.remaining, 2, 'a full quota again: the refused hits left no trace')
+    })
+
+    t.test(`${storeName}: ${algorithm}: costs weigh hits, and a cost above the limit never passes`, async (t) => {
+      const { store } = await setup(t)
+      const policy = policyOf(algorithm, 3_600_000)
+      t.match(await store.consume('k', policy, 100, 30), { allowed: true, remaining: 70 })
+      t.match(await store.consume('k', policy, 100, 60), { allowed: true, remaining: 10 })
+      t.match(await store.consume('k', policy, 100, 11), { allowed: false, remaining: 10 })
+      t.match(await store.consume('k', policy, 100, 10), { allowed: true, remaining: 0 })
+      t.match(await store.consume('fresh', policy, 100, 101), { allowed: false, remaining: 100, retryAfterMs: 3_600_000 })
+      t.match(await store.consume('fresh', policy, 100, 0), { allowed: true, remaining: 100, resetMs: 0 }, 'nothing was stored')
+    })
+
+    t.test(`${storeName}: ${algorithm}: a hit of cost 0 reports the state without changing it`, async (t) => {
+      const { store } = await setup(t)
+      const policy = policyOf(algorithm, 3_600_000)
+      await store.consume('k', policy, 10, 4)
+      t.match(await store.consume('k', policy, 10, 0), { allowed: true, remaining: 6 })
+      t.match(await store.consume('k', policy, 10, 0), { allowed: true, remaining: 6 })
+    })
+
+    t.test(`${storeName}: ${algorithm}: limit 0 refuses every hit that costs something`, async (t) => {
+      const { store } = await setup(t)
+      const policy = policyOf(algorithm)
+      t.match(await store.consume('k', policy, 0, 1), { allowed: false, remaining: 0, retryAfterMs: 1000 })
+      t.match(await store.consume('k', policy, 0, 0), { allowed: true, remaining: 0 })
+    })
+
+    t.test(`${storeName}: ${algorithm}: keys and policy names are independent`, async (t) => {
+      const { store } = await setup(t)
+      const a = policyOf(algorithm, 1000, 'a')
+      const b = policyOf(algorithm, 1000, 'b')
+      t.ok((await store.consume('k', a, 1, 1)).allowed)
+      t.notOk((await store.consume('k', a, 1, 1)).allowed)
+      t.ok((await store.consume('k2', a, 1, 1)).allowed)
+      t.ok((await store.consume('k', b, 1, 1)).allowed)
+    })
+
+    t.test(`${storeName}: ${algorithm}: refund gives units back, never below zero usage, and creates nothing`, async (t) => {
+      const { store } = await setup(t)
+      const policy = policyOf(algorithm, 3_600_000)
+      await store.consume('k', policy, 10, 5)
+      await store.refund('k', policy, 10, 2)
+      t.match(await store.consume('k', policy, 10, 0), { remaining: 7 })
+      await store.refund('k', policy, 10, 100)
+      t.match(await store.consume('k', policy, 10, 0), { remaining: 10 })
+      await store.refund('never-seen', policy, 10, 5)
+      t.match(await store.consume('never-seen', policy, 10, 0), { remaining: 10, resetMs: 0 })
+    })
+
+    t.test(`${storeName}: ${algorithm}: reset forgets a key`, async (t) => {
+      const { store } = await setup(t)
+      const policy = policyOf(algorithm)
+      await store.consume('k', policy, 2, 2)
+      t.notOk((await store.consume('k', policy, 2, 1)).allowed)
+      await store.reset('k', policy)
+      t.match(await store.consume('k', policy, 2, 1), { allowed: true, remaining: 1 })
+    })
+
+    t.test(`${storeName}: ${algorithm}: a clock going backwards never raises the quota`, async (t) => {
+      const { store, clock } = await setup(t)
+      const policy = policyOf(algorithm)
+      await store.consume('k', policy, 5, 5)
+      clock.now -= 5000
+      t.match(await store.consume('k', policy, 5, 1), { allowed: false, remaining: 0 })
+    })
+
+    t.test(`${storeName}: ${algorithm}: keys with braces, percent signs, unicode and great length are kept apart`, async (t) => {
+      const { store } = await setup(t)
+      const policy = policyOf(algorithm)
+      const keys = ['{a}', '%7Ba%7D', 'a}b{', 'ключ', 'x'.repeat(500), '']
+      for (const key of keys) t.match(await store.consume(key, policy, 1, 1), { allowed: true }, JSON.stringify(key.slice(0, 20)))
+      for (const key of keys) t.match(await store.consume(key, policy, 1, 1), { allowed: false })
+    })
+
+    t.test(`${storeName}: ${algorithm}: matches the reference arithmetic over random traffic, and remaining only rises as time restores quota`, async (t) => {
+      const { store, clock } = await setup(t)
+      let run = 0
+      await fc.assert(fc.asyncProperty(
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.record({ advance: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 700 })), cost: fc.integer({ min: 0, max: 4 }) }), { maxLength: 30 }),
+        async (limit, steps) => {
+          const policy = policyOf(algorithm, 1000, `model${run++}`)
+          const model = { s: Number.NaN, p: 0, c: 0 }
+          let previous: RateLimitDecision | undefined
+          for (const step of steps) {
+            clock.now += step.advance
+            const windowBefore = model.s
+            // The reference: decide on a copy, keep it only when the hit is allowed and costs
+            // something (state is written by such hits alone).
+            const next = { ...model }
+            const expected = decide(policy, next, limit, step.cost, clock.now)
+            if (expected.allowed && step.cost > 0) Object.assign(model, next)
+            const actual = await store.consume('k', policy, limit, step.cost)
+            if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+              throw new Error(`step ${JSON.stringify(step)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
+            }
+            if (previous !== undefined) {
+              // A fixed window restores everything when a new one starts, nothing before.
+              const restored = algorithm === 'fixed-window'
+                ? (Number.isNaN(windowBefore) || clock.now >= windowBefore + 1000 ? limit : 0)
+                : Math.ceil((limit * step.advance) / 1000)
+              if (actual.remaining > previous.remaining + restored) {
+                throw new Error(`remaining rose from ${previous.remaining} to ${actual.remaining} in ${step.advance} ms`)
+              }
+            }
+            if (actual.remaining > limit || !Number.isInteger(actual.remaining + actual.resetMs + actual.retryAfterMs)) {
+              throw new Error(`out of range: ${JSON.stringify(actual)}`)
+            }
+            previous = actual
+          }
+        },
+      ), { numRuns: runs })
+      t.pass()
+    })
+  }
+
+  t.test(`${storeName}: fixed-window: the window starts with the first hit and rolls over after windowMs`, async (t) => {
+    const { store, clock } = await setup(t)
+    const policy = policyOf('fixed-window')
+    t.match(await store.consume('k', policy, 3, 1), { allowed: true, remaining: 2, resetMs: 1000 })
+    clock.now += 400
+    t.match(await store.consume('k', policy, 3, 2), { allowed: true, remaining: 0, resetMs: 600 })
+    t.match(await store.consume('k', policy, 3, 1), { allowed: false, remaining: 0, retryAfterMs: 600 })
+    clock.now += 599
+    t.match(await store.consume('k', policy, 3, 1), { allowed: false, retryAfterMs: 1 })
+    clock.now += 1
+    t.match(await store.consume('k', policy, 3, 1), { allowed: true, remaining: 2, resetMs: 1000 })
+  })
+
+  t.test(`${storeName}: sliding-window: the previous window counts by its remaining overlap`, async (t) => {
+    const { store, clock } = await setup(t)
+    const policy = policyOf('sliding-window')
+    t.match(await store.consume('k', policy, 10, 10), { allowed: true, remaining: 0, resetMs: 2000 })
+    clock.now += 1000
+    // The previous window (10 hits) still covers the whole sliding window.
+    t.match(await store.consume('k', policy, 10, 1), { allowed: false, remaining: 0, retryAfterMs: 100 })
+    clock.now += 500
+    // Half of it remains: 5 of 10 used.
+    t.match(await store.consume('k', policy, 10, 0), { remaining: 5, resetMs: 500 })
+    t.match(await store.consume('k', policy, 10, 5), { allowed: true, remaining: 0, resetMs: 1500 })
+    t.match(await store.consume('k', policy, 10, 1), { allowed: false })
+    clock.now += 2000
+    t.match(await store.consume('k', policy, 10, 1), { allowed: true, remaining: 9 })
+  })
+
+  t.test(`${storeName}: token-bucket: a burst of limit, then one unit per windowMs / limit`, async (t) => {
+    const { store, clock } = await setup(t)
+    const policy = policyOf('token-bucket')
+    t.match(await store.consume('k', policy, 10, 10), { allowed: true, remaining: 0, resetMs: 1000 })
+    t.match(await store.consume('k', policy, 10, 1), { allowed: false, retryAfterMs: 100 })
+    clock.now += 100
+    t.match(await store.consume('k', policy, 10, 1), { allowed: true, remaining: 0 })
+    clock.now += 350
+    t.match(await store.consume('k', policy, 10, 0), { remaining: 3, resetMs: 650 })
+    clock.now += 5000
+    t.match(await store.consume('k', policy, 10, 1), { allowed: true, remaining: 9, resetMs: 100 })
+  })
+
+  t.test(`${storeName}: token-bucket: a window that limit does not divide still allows exactly limit`, async (t) => {
+    const { store } = await setup(t)
+    const policy = policyOf('token-bucket', 1000)
+    let allowed = 0
+    for (let i = 0; i < 10; i++) if ((await store.consume('k', policy, 3, 1)).allowed) allowed++
+    t.equal(allowed, 3)
+  })
+
+  t.test(`${storeName}: close() makes consume reject, and closing twice is harmless`, async (t) => {
+    const store = await make(() => T0)
+    await store.close()
+    await t.rejects(store.consume('k', policyOf('fixed-window'), 1, 1), /closed/)
+    await store.close()
+  })
+}
