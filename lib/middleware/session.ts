@@ -25,8 +25,9 @@ import { sendError } from '../core/send-error.js'
 import { defineState } from '../core/state.js'
 import type { Middleware, RawHandler } from '../core/types.js'
 import type { SessionRecord, SessionStore } from '../stores/session-store.js'
-import { createCookieCodec, type CookieCodec, type SessionSecret } from './session-cookie.js'
+import { createCookieCodec, type SessionSecret } from './session-cookie.js'
 import { SessionImpl, type Session, type SessionContext, type SessionData } from './session-object.js'
+import { parsePayload, writeCookieSession, writeStoredSession, type Writer } from './session-writer.js'
 
 export { SessionTooLargeError, type RegenerateOptions, type Session, type SessionData } from './session-object.js'
 export type { SessionSecret } from './session-cookie.js'
@@ -90,15 +91,6 @@ const ID_BYTES = 24
 const ID_PATTERN = /^[A-Za-z0-9_-]{32}$/
 const newId = (): string => randomBytes(ID_BYTES).toString('base64url')
 
-/** Per-middleware settings the response-start listener needs (one object, no closure per request). */
-interface Writer {
-  readonly codec: CookieCodec
-  readonly cookie: ReturnType<typeof compileCookie>
-  readonly fixedMaxAge: boolean
-  readonly rolling: boolean
-  readonly touchAfterMs: number
-  readonly oversize: 'error' | 'warn'
-}
 
 /**
  * Sessions for every request, available through {@link getSession}. Pitfalls: call
@@ -151,11 +143,11 @@ export function session<D extends object = SessionData>(options: SessionOptions)
   const unavailable = new HttpError(503, 'The session store is unavailable', { code: 'session_unavailable', headers: { 'retry-after': '5' } })
 
   /** A fresh session, or the one the cookie carries; for stores this only verifies the id. */
-  function fromCookies(values: string[], req: IncomingMessage): SessionImpl | string {
+  function fromCookies(values: string[], req: IncomingMessage): SessionImpl | { readonly id: string; readonly key: number } {
     for (const value of values) {
       if (store !== undefined) {
         const verified = codec.verify(value)
-        if (verified !== undefined && ID_PATTERN.test(verified.body)) return verified.body
+        if (verified !== undefined && ID_PATTERN.test(verified.body)) return { id: verified.body, key: verified.key }
         continue
       }
       const opened = codec.open(value)
@@ -183,7 +175,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     return next(req, res)
   }
 
-  async function loadThenStart(next: RawHandler, req: IncomingMessage, res: ServerResponse, id: string): Promise<unknown> {
+  async function loadThenStart(next: RawHandler, req: IncomingMessage, res: ServerResponse, { id, key }: { id: string; key: number }): Promise<unknown> {
     let record: SessionRecord | undefined
     try {
       record = await store!.load(id)
@@ -196,6 +188,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     const live = record !== undefined && !expired({ session: record }, now())
     const s = new SessionImpl(ctx, req, live ? record : undefined, id)
     s.hadCookie = true
+    s.resign = live && key > 0
     if (record !== undefined && !live) store!.destroy(id).catch((err: unknown) => reportError('session(): deleting an expired session failed', err))
     return start(next, req, res, s)
   }
@@ -212,85 +205,9 @@ export function session<D extends object = SessionData>(options: SessionOptions)
   }, (next) => function sessionHandler(req, res) {
     const values = getCookies(req.headers.cookie, name)
     const found = fromCookies(values, req)
-    if (typeof found === 'string') return loadThenStart(next, req, res, found)
-    return start(next, req, res, found)
+    if (found instanceof SessionImpl) return start(next, req, res, found)
+    return loadThenStart(next, req, res, found)
   })
 
   return Object.assign(middleware, { get: (req: IncomingMessage): Session<D> => sessionState.get(req) as unknown as Session<D> })
-}
-
-/** `created|seen|json` → the record and the data's JSON text, or undefined when malformed. */
-function parsePayload(plain: string): { session: SessionRecord; json: string } | undefined {
-  const first = plain.indexOf('|')
-  const second = plain.indexOf('|', first + 1)
-  if (first < 0 || second < 0) return undefined
-  const createdAt = Number(plain.slice(0, first))
-  const seenAt = Number(plain.slice(first + 1, second))
-  const json = plain.slice(second + 1)
-  if (!Number.isSafeInteger(createdAt) || !Number.isSafeInteger(seenAt)) return undefined
-  let data: unknown
-  try {
-    data = JSON.parse(json)
-  } catch {
-    return undefined
-  }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined
-  const fields = new Map<string, string>()
-  for (const [key, value] of Object.entries(data)) fields.set(key, JSON.stringify(value))
-  return { session: { createdAt, seenAt, fields }, json }
-}
-
-/** The cookie's Max-Age: the session's remaining life, or the configured one. */
-function maxAgeFor(writer: Writer, s: SessionImpl, at: number): number | undefined {
-  return writer.fixedMaxAge ? undefined : Math.floor(s.ttlMs(at) / 1000)
-}
-
-function isTouchDue(writer: Writer, s: SessionImpl, at: number): boolean {
-  return writer.rolling || s.touched || (s.ctx.idleMs > 0 && at - s.seenAt >= writer.touchAfterMs)
-}
-
-/** Response start, cookie sessions: write the cookie when the data or its times changed. */
-function writeCookieSession(res: ServerResponse, s: SessionImpl, writer: Writer): void {
-  const at = s.ctx.now()
-  if (s.values.size === 0) {
-    // An empty session needs no cookie; one the browser holds is cleared.
-    if (s.hadCookie) appendSetCookie(res, writer.cookie.clear(s.req))
-    return
-  }
-  const json = s.changedJson()
-  if (json === undefined && !s.resign && !isTouchDue(writer, s, at)) return
-  const line = writer.cookie.serialize(writer.codec.seal(`${s.createdAt}|${at}|${json ?? s.json()}`), s.req, maxAgeFor(writer, s, at))
-  if (Buffer.byteLength(line) > MAX_COOKIE_BYTES) {
-    // Reached in 'warn' mode, or when a value grew in place after set() checked it:
-    // throwing here would fail a response the handler believes sent, so report instead.
-    reportError('session()', new Error(`the session cookie would be ${Buffer.byteLength(line)} bytes, over the ${MAX_COOKIE_BYTES} bytes browsers keep; it was not sent, and the previous cookie stays.`))
-    return
-  }
-  appendSetCookie(res, line)
-}
-
-/** Response start, store sessions: save what changed (in the background) and write the id cookie when needed. */
-function writeStoredSession(res: ServerResponse, s: SessionImpl, writer: Writer): void {
-  const at = s.ctx.now()
-  const due = isTouchDue(writer, s, at)
-  const creating = s.isNew && s.values.size > 0
-  if (creating || (!s.isNew && (due || s.hasChanges()))) {
-    // The write is sent to Redis before the response's headers: a client's next request,
-    // one round trip later at least, sees it. Its failure is reported; await
-    // session.save() in the handler to learn of it.
-    s.commit(at).catch((err: unknown) => reportError('session(): saving a session failed', err))
-  }
-  if (s.isNew) {
-    // Nothing stored: a cookie the browser holds names a session that no longer exists.
-    if (s.hadCookie) appendSetCookie(res, writer.cookie.clear(s.req))
-    return
-  }
-  if (s.cookieDue || due || s.resign) appendSetCookie(res, writer.cookie.serialize(writer.codec.sign(s.id!), s.req, maxAgeFor(writer, s, at)))
-}
-
-/** Add a Set-Cookie line, keeping those of other layers and the handler. */
-function appendSetCookie(res: ServerResponse, line: string): void {
-  res.appendHeader('set-cookie', line)
-  // A shared cache must never store a response that sets a session cookie (RFC 9111 §5.2.2.7).
-  if (!res.hasHeader('cache-control')) res.setHeader('cache-control', 'private')
 }

@@ -377,6 +377,22 @@ t.test('session() store: ids, per-field saves, replay after logout, fixation', a
   t.match(replay.setCookie, [/Max-Age=0/], 'the dead cookie is cleared')
 })
 
+t.test('session() store: secret rotation re-issues the id cookie once', async (t) => {
+  const store = memorySessionStore()
+  const before = await cookieApp(t, { secrets: [OLD_SECRET], store })
+  const during = await cookieApp(t, { secrets: [SECRET, OLD_SECRET], store })
+  const after = await cookieApp(t, { secrets: [SECRET], store })
+  const jar = new CookieJar()
+  const id = (await jar.get(`${before}/set?k=v`)).body.id
+  const old = jar.snapshot()
+  const rotated = await jar.get(`${during}/read`)
+  t.equal(rotated.body.id, id)
+  t.equal(rotated.setCookie.length, 1)
+  t.same((await jar.get(`${during}/read`)).setCookie, [])
+  t.same((await jar.get(`${after}/read`)).body.data, { k: 'v' })
+  t.same((await old.get(`${after}/read`)).body.data, {})
+})
+
 t.test('session() store: a valid signature over an unknown id starts a new session with a new id', async (t) => {
   const store = memorySessionStore()
   const url = await cookieApp(t, { secrets: [SECRET], store })
