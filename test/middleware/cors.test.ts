@@ -312,9 +312,11 @@ t.test('cors(): a streamed body with backpressure passes through whole', async (
   t.ok(sawFalse, 'write() returned false at least once')
 })
 
+const ALLOWED_BASES = [APP, 'https://a.example.org', 'https://api.example.net']
+
 t.test('cors(): property: mutations of allowed origins never get Access-Control-Allow-Origin', async (t) => {
   const url = await server(t, { origins: [APP, 'https://*.example.org', /^https:\/\/[a-z]+\.example\.net$/], credentials: true })
-  const base = fc.constantFrom(APP, 'https://a.example.org', 'https://api.example.net')
+  const base = fc.constantFrom(...ALLOWED_BASES)
   const mutated = fc.tuple(base, fc.integer({ min: 0, max: 8 }), fc.string({ minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 65535 }))
     .map(([o, kind, s, port]) => {
       switch (kind) {
@@ -332,6 +334,8 @@ t.test('cors(): property: mutations of allowed origins never get Access-Control-
   await fc.assert(fc.asyncProperty(mutated, async (origin) => {
     // Raw bytes: the header goes out as UTF-8, whatever it holds (CR, LF and NUL excepted, which no client can send).
     const clean = origin.replace(/[\r\n\0]/g, '_')
+    // HTTP strips leading and trailing whitespace from field values (RFC 9110 §5.5): " " + origin is the origin.
+    fc.pre(!ALLOWED_BASES.includes(clean.replace(/^[ \t]+|[ \t]+$/g, '')))
     const raw = await rawExchange(url, Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nOrigin: '), Buffer.from(clean), Buffer.from('\r\n\r\n')]))
     const res = parseRawResponse(raw)
     return res.status === 400 || (res.status === 200 && res.headers['access-control-allow-origin'] === undefined)
