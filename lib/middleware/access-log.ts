@@ -21,8 +21,10 @@ import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../co
 import { onRequestBody } from '../core/request-body.js'
 import { originalUrlState, requestIdState, traceState, userIdState } from '../core/shared-state.js'
 import type { Middleware } from '../core/types.js'
+import { optional, pickHeaders, round, stripQuery, toLine, truncate } from './access-log-format.js'
 import { LineSink, type AccessLogSinkFunction } from './access-log-sink.js'
 
+export { ACCESS_LOG_MAX_HEADERS } from './access-log-format.js'
 export type { AccessLogSinkFunction } from './access-log-sink.js'
 
 /** One access-log line, as the function sink receives it. Fields are absent when unknown. */
@@ -113,9 +115,6 @@ export const accessLogDefaults: Readonly<Required<Omit<AccessLogOptions, 'sink'>
   now: Date.now,
   random: Math.random,
 })
-
-/** Most headers logged per side: a request may carry hundreds. */
-export const ACCESS_LOG_MAX_HEADERS = 64
 
 /** What the handler captures per request for the end listener. */
 interface Exchange {
@@ -253,54 +252,10 @@ function countChunk(chunk: Buffer, _req: IncomingMessage, exchange: Exchange): v
   exchange.bytesIn += chunk.length
 }
 
-/** `'drop'`: the path alone; `'redact'`: every value replaced, names kept. */
-function stripQuery(url: string, query: 'drop' | 'redact'): string {
-  const mark = url.indexOf('?')
-  if (mark < 0) return url
-  if (query === 'drop') return url.slice(0, mark)
-  const params = url.slice(mark + 1).split('&').map((pair) => {
-    const eq = pair.indexOf('=')
-    return eq < 0 ? pair : `${pair.slice(0, eq)}=[redacted]`
-  })
-  return `${url.slice(0, mark)}?${params.join('&')}`
-}
-
 function headerSelection(option: string, value: unknown): HeaderSelection {
   if (typeof value === 'boolean') return value
   if (!Array.isArray(value)) throw new ConfigError('accessLog', option, 'true, false or an array of header names', value)
   return new Set(expectArray('accessLog', option, value, (name, i) => expectHeaderName('accessLog', `${option}[${i}]`, name)))
-}
-
-function pickHeaders(
-  headers: Record<string, string | string[] | number | undefined>, selection: true | ReadonlySet<string>,
-  redact: ReadonlySet<string>, maxField: number,
-): Record<string, string> {
-  const picked: Record<string, string> = {}
-  let count = 0
-  for (const name of selection === true ? Object.keys(headers) : selection) {
-    const value = headers[name]
-    if (value === undefined) continue
-    if (++count > ACCESS_LOG_MAX_HEADERS) break
-    picked[truncate(name, 128)] = redact.has(name) ? '[redacted]' : truncate(Array.isArray(value) ? value.join(', ') : String(value), maxField)
-  }
-  return picked
-}
-
-const truncate = (value: string, max: number): string => (value.length > max ? `${value.slice(0, max)}…` : value)
-const optional = (value: string | undefined, max: number): string | undefined => (value === undefined ? undefined : truncate(value, max))
-const round = (ms: number): number => Math.round(ms * 1000) / 1000
-
-// JSON.stringify escapes C0 controls, `"` and `\`, so a line never breaks. These it leaves
-// raw: DEL and C1 controls (terminal escapes such as CSI U+009B) and U+2028/U+2029, which
-// some log viewers and JavaScript tooling treat as line ends.
-const UNESCAPED = /[\u007f-\u009f\u2028\u2029]/g
-
-function toLine(entry: AccessLogEntry): string {
-  const line = JSON.stringify(entry)
-  UNESCAPED.lastIndex = 0
-  return UNESCAPED.test(line)
-    ? line.replace(UNESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    : line
 }
 
 function isWritable(value: unknown): value is Writable {

@@ -481,3 +481,13 @@ t.test('accessLog(): config: rejects bad options with the option named', async (
   ]
   for (const [options, message] of bad) t.throws(() => accessLog(options), { name: 'ConfigError', message }, JSON.stringify(options))
 })
+
+t.test('accessLog(): used without compose, a sync throw is noted and rethrown', async (t) => {
+  const c = collector()
+  const handler = accessLog({ sink: c.sink })(() => { throw new Error('raw throw') })
+  // serve() answers 599 for a handler that fails without answering.
+  const res = await fetch(await serve(t, handler))
+  t.equal(res.status, 599)
+  await until(() => c.lines.length === 1)
+  t.match(c.parsed()[0], { status: 599, level: 'error', error: 'raw throw' })
+})

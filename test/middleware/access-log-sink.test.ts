@@ -1,0 +1,121 @@
+import { once } from 'node:events'
+import { Writable } from 'node:stream'
+import t, { type Test } from 'tap'
+import { LineSink } from '../../lib/middleware/access-log-sink.js'
+
+/** A Writable that takes lines but calls back only when released: backpressure on demand. */
+class HeldSink extends Writable {
+  readonly chunks: string[] = []
+  readonly #held: Array<() => void> = []
+  constructor() { super({ highWaterMark: 1, decodeStrings: false }) }
+  override _write(chunk: string, _encoding: BufferEncoding, callback: () => void): void {
+    this.chunks.push(chunk)
+    this.#held.push(callback)
+  }
+  release(): void { for (const callback of this.#held.splice(0)) callback() }
+}
+
+/** Write `line` the way accessLog() does: check saturation, carry the dropped count. */
+function offer(sink: LineSink<unknown>, line: string): boolean {
+  if (sink.saturated) { sink.drop(); return false }
+  sink.write(line, {}, sink.takeDropped())
+  return true
+}
+
+function warningsOf(t: Test): Error[] {
+  const warnings: Error[] = []
+  const onWarning = (w: Error) => warnings.push(w)
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  return warnings
+}
+
+t.test('LineSink: writes lines with a newline while the stream accepts them', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb() } })
+  const sink = new LineSink<unknown>(stream, 10)
+  t.ok(offer(sink, 'a'))
+  t.ok(offer(sink, 'b'))
+  await new Promise((ok) => setImmediate(ok))
+  t.same(lines, ['a\n', 'b\n'])
+})
+
+t.test('LineSink: queues up to the bound under backpressure, then drops; flushes the queue as one write on drain', async (t) => {
+  const stream = new HeldSink()
+  const sink = new LineSink<unknown>(stream, 2)
+  t.same(['1', '2', '3', '4', '5'].map((l) => offer(sink, l)), [true, true, true, false, false])
+  t.equal(sink.saturated, true)
+  t.same(stream.chunks, ['1\n'])
+  // The release calls back synchronously, so 'drain' comes during it: listen first.
+  let drained = once(stream, 'drain')
+  stream.release()
+  await drained
+  t.same(stream.chunks, ['1\n', '2\n3\n'])
+  // Still pushing back (the flush wrote more than the high-water mark): a new line waits.
+  t.equal(sink.saturated, false)
+  t.equal(sink.takeDropped(), 2)
+  sink.drop()
+  sink.drop()
+  t.ok(offer(sink, '6'))
+  drained = once(stream, 'drain')
+  stream.release()
+  await drained
+  t.same(stream.chunks, ['1\n', '2\n3\n', '6\n'])
+  stream.release()
+  await new Promise((ok) => setImmediate(ok))
+  t.equal(sink.takeDropped(), 0, 'the drops rode on line 6')
+})
+
+t.test('LineSink: maxQueued 0 drops every line while the stream pushes back', async (t) => {
+  const stream = new HeldSink()
+  const sink = new LineSink<unknown>(stream, 0)
+  t.ok(offer(sink, 'x'))
+  t.notOk(offer(sink, 'y'))
+  t.equal(sink.takeDropped(), 1)
+})
+
+t.test('LineSink: a closed or failed stream drops lines and is reported once', async (t) => {
+  const warnings = warningsOf(t)
+  const ended = new Writable({ write(_c, _e, cb) { cb() } })
+  ended.end()
+  const a = new LineSink<unknown>(ended, 5)
+  t.equal(a.saturated, true)
+  const failing = new Writable({ write(_c, _e, cb) { cb(new Error('EIO')) } })
+  const b = new LineSink<unknown>(failing, 5)
+  offer(b, 'one')
+  await new Promise((ok) => setImmediate(ok))
+  t.equal(b.saturated, true)
+  t.notOk(offer(b, 'two'))
+  failing.emit('error', new Error('again'))
+  await new Promise((ok) => setImmediate(ok))
+  t.equal(warnings.filter((w) => /accessLog\(\) sink: /.test(w.message)).length, 1)
+})
+
+t.test('LineSink: a write() that throws synchronously is handled like an error event', async (t) => {
+  const warnings = warningsOf(t)
+  const stream = new Writable({ write(_c, _e, cb) { cb() } })
+  stream.write = () => { throw new Error('sync write failure') }
+  const sink = new LineSink<unknown>(stream, 5)
+  t.doesNotThrow(() => offer(sink, 'x'))
+  t.equal(sink.saturated, true)
+  await new Promise((ok) => setImmediate(ok))
+  t.equal(warnings.filter((w) => /sync write failure/.test(w.message)).length, 1)
+})
+
+t.test('LineSink: a function sink gets line and entry; its throws count the line and what it carried', async (t) => {
+  const warnings = warningsOf(t)
+  const got: Array<[string, unknown]> = []
+  let failures = 2
+  const sink = new LineSink<{ n: number }>((line, entry) => {
+    if (failures-- > 0) throw new Error('collector down')
+    got.push([line, entry])
+  }, 5)
+  t.equal(sink.saturated, false)
+  sink.write('a', { n: 1 }, sink.takeDropped())
+  sink.write('b', { n: 2 }, sink.takeDropped())
+  t.equal(sink.takeDropped(), 2)
+  sink.write('c', { n: 3 }, 0)
+  t.same(got, [['c', { n: 3 }]])
+  await new Promise((ok) => setImmediate(ok))
+  t.equal(warnings.filter((w) => /collector down/.test(w.message)).length, 1)
+})
