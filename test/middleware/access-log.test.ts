@@ -485,8 +485,8 @@ t.test('accessLog(): config: rejects bad options with the option named', async (
 t.test('accessLog(): used without compose, a sync throw is noted and rethrown', async (t) => {
   const c = collector()
   const handler = accessLog({ sink: c.sink })(() => { throw new Error('raw throw') })
-  // serve() answers 599 for a handler that fails without answering.
-  const res = await fetch(await serve(t, handler))
+  // serve() answers 599 for a handler that rejects without answering.
+  const res = await fetch(await serve(t, async (req, res) => handler(req, res)))
   t.equal(res.status, 599)
   await until(() => c.lines.length === 1)
   t.match(c.parsed()[0], { status: 599, level: 'error', error: 'raw throw' })
