@@ -89,6 +89,29 @@ export {
   apiKey, apiKeyDefaults, getApiKey, tryGetApiKey,
   type ApiKeyOptions, type ApiKeyMiddleware, type ApiKeyIdentity, type NamedApiKey, type HashedApiKey,
 } from './middleware/api-key.js'
+export { detachResponse, isDetached } from './core/detach-response.js'
+export { onRequestBody, type RequestBodyListener } from './core/request-body.js'
+export { originalUrlState } from './core/shared-state.js'
+export {
+  errorBoundary, errorBoundaryDefaults,
+  type ErrorBoundaryOptions, type ErrorReport, type ErrorAction,
+} from './middleware/error-boundary.js'
+export {
+  timeout, timeoutDefaults, getRequestSignal, tryGetRequestSignal, RequestAbortError,
+  type TimeoutOptions, type TimeoutRoute, type TimeoutTimers, type RequestAbortKind,
+} from './middleware/timeout.js'
+export { bodyLimit, bodyLimitDefaults, decodedSizeLimit, type BodyLimitOptions } from './middleware/body-limit.js'
+export {
+  bodyCapture, bodyCaptureDefaults, getCapturedBody, tryGetCapturedBody,
+  type BodyCaptureOptions, type CapturedBody,
+} from './middleware/body-capture.js'
+export {
+  loadShedding, loadSheddingDefaults,
+  type LoadShedding, type LoadSheddingOptions, type LoadStats, type ShedReason,
+} from './middleware/load-shedding.js'
+export { hooks, hooksDefaults, type HooksOptions, type BeforeHook, type AfterHook, type TeardownHook } from './middleware/hooks.js'
+export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when.js'
+export { mount, mountDefaults, getMountPath, type MountOptions } from './middleware/mount.js'
 export {
   session, sessionDefaults, getSession, tryGetSession, SessionTooLargeError,
   type SessionOptions, type SessionMiddleware, type Session, type SessionData, type RegenerateOptions, type SessionSecret,

@@ -1,0 +1,225 @@
+/**
+ * errorBoundary: turn every failure inside it into the right ending for the client.
+ *
+ * - Sync throws and async rejections of inner layers and the handler (`compose` delivers
+ *   both as rejections), and `'error'` events on the response (a write after `end()`, which
+ *   would otherwise crash the process), are caught.
+ * - Before the headers went out: one error response in the library's shape (`sendError`:
+ *   JSON, or plain text for clients that prefer it), with the status of an `HttpError`, of an
+ *   error carrying a numeric `status`/`statusCode` (http-errors, body parsers), or of a user
+ *   `map(err)`; anything else is a 500 whose message and stack are never shown unless
+ *   `development` is on. The response is then detached, so the failed handler's later writes
+ *   go nowhere.
+ * - After the headers went out: the response cannot be fixed, and ending it normally would
+ *   hand the client a truncated body that looks complete. The socket is destroyed instead, so
+ *   the client sees a broken response (a missing last chunk, a short Content-Length).
+ * - A response the handler already completed stays as it is; the error is only reported.
+ *
+ * Every failure is reported through `onError` (with the request id). The boundary never
+ * sends twice and never throws.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Middleware } from '../core/types.js'
+import { defineMiddleware } from '../core/define.js'
+import { detachResponse } from '../core/detach-response.js'
+import { HttpError } from '../core/errors.js'
+import { expectBoolean, expectFunction, withDefaults } from '../core/options.js'
+import { reportError } from '../core/report.js'
+import { sendError } from '../core/send-error.js'
+import { originalUrlState, requestIdState } from '../core/shared-state.js'
+
+/**
+ * What the boundary did about an error: `answered` with an error response, `destroyed` the
+ * connection (headers were already sent), or `none` (the response was already complete,
+ * or the connection already gone).
+ */
+export type ErrorAction = 'answered' | 'destroyed' | 'none'
+
+/** What `onError` learns about one failure. */
+export interface ErrorReport {
+  /** The value thrown or rejected with, or emitted with `'error'`. */
+  readonly error: unknown
+  /** The status answered, or that would have been answered had the headers not been sent. */
+  readonly status: number
+  /** The error as answered: status, code, exposed message. */
+  readonly httpError: HttpError
+  /** The request id, when `requestId()` ran before the failure. */
+  readonly requestId: string | undefined
+  readonly action: ErrorAction
+  /** `handler`: thrown or rejected inside; `response`: an `'error'` event on the response. */
+  readonly source: 'handler' | 'response'
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+}
+
+/** Options for {@link errorBoundary}. */
+export interface ErrorBoundaryOptions {
+  /**
+   * Map an error to the answer: return an `HttpError`, or `undefined` for the default
+   * (the error's own status if it is an `HttpError` or carries `status`, else 500). Use it
+   * for errors of libraries you do not control (a database's unique-violation → 409). If it
+   * throws or returns anything else, the default applies and the mistake is reported.
+   */
+  map?: (error: unknown, req: IncomingMessage) => HttpError | undefined
+  /**
+   * Called once per failure with an {@link ErrorReport}, for logs and error trackers. Its own
+   * errors (and rejections) are reported as process warnings, never thrown.
+   * @default reports 5xx answers and destroyed connections through `reportError` (a process warning)
+   */
+  onError?: (report: ErrorReport) => unknown
+  /**
+   * Show the message, error name and stack of 5xx errors in the response body. For local
+   * development only: stacks tell an attacker what runs where.
+   * @default false
+   */
+  development?: boolean
+}
+
+/** Reports what a server operator must see: 5xx answers and connections cut mid-response. */
+function reportServerErrors(report: ErrorReport): void {
+  if (report.status < 500 && report.action !== 'destroyed') return
+  const target = originalUrlState.tryGet(report.req) ?? report.req.url ?? ''
+  const path = target.split('?', 1)[0]
+  const id = report.requestId === undefined ? '' : `, request ${report.requestId}`
+  reportError(`errorBoundary(): ${report.req.method} ${path} failed (${report.status}, ${report.action}${id})`, report.error)
+}
+
+export const errorBoundaryDefaults: Readonly<Required<Omit<ErrorBoundaryOptions, 'map'>>> = Object.freeze({
+  onError: reportServerErrors,
+  development: false,
+})
+
+interface Settings {
+  readonly map: ErrorBoundaryOptions['map']
+  readonly onError: (report: ErrorReport) => unknown
+  readonly development: boolean
+}
+
+/**
+ * Catch every failure inside this layer and answer it once, in the library's error shape.
+ * List it first in `compose`, so errors of every other layer (CORS, auth, limits,
+ * compression) are answered, with their headers.
+ * @example
+ * const app = compose(errorBoundary({ onError: (r) => logger.error(r.error, { requestId: r.requestId }) }), requestId(), cors())(router)
+ */
+export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
+  const opts = withDefaults('errorBoundary', errorBoundaryDefaults as ErrorBoundaryOptions, options, ['map'])
+  const settings: Settings = {
+    map: opts.map === undefined ? undefined : expectFunction('errorBoundary', 'map', opts.map),
+    onError: expectFunction('errorBoundary', 'onError', opts.onError),
+    development: expectBoolean('errorBoundary', 'development', opts.development),
+  }
+  // One listener per middleware, not per request: the response is `this`.
+  function onResponseError(this: ServerResponse, err: unknown): void {
+    handleError(settings, this.req, this, err, 'response')
+  }
+
+  return defineMiddleware({
+    name: 'errorBoundary',
+    detail: settings.development ? 'development: 5xx details shown' : undefined,
+    wraps: WRAPPED.map(([name, reason]) => ({ name, reason })),
+  }, (next) => async function errorBoundaryHandler(req, res) {
+    res.on('error', onResponseError)
+    try {
+      await next(req, res)
+    } catch (err) {
+      handleError(settings, req, res, err, 'handler')
+    }
+  })
+}
+
+// The layers whose failures it must answer, with why the order matters.
+const WRAPPED: ReadonlyArray<readonly [string, string]> = [
+  ['cors', 'a 500 must still carry the CORS headers, or a browser hides it from the calling page'],
+  ['jwtAuth', 'errors of token verification (a key set that cannot be fetched) must be answered'],
+  ['apiKey', 'errors of key lookup must be answered'],
+  ['session', 'a failing session store must be answered, not crash the request'],
+  ['rateLimit', 'a failing counter store must be answered, not crash the request'],
+  ['compression', 'a stream error mid-body must cut the connection instead of leaving a truncated body'],
+  ['timeout', 'a handler failing after the deadline must be reported once, not answered twice'],
+  ['bodyLimit', 'a handler failing on the 413 error of its request stream must not be answered twice'],
+  ['bodyCapture', 'the captured body belongs in the error report'],
+  ['loadShedding', 'errors of requests that were let through must be answered'],
+  ['hooks', 'errors of before and after hooks must be answered'],
+]
+
+function handleError(settings: Settings, req: IncomingMessage, res: ServerResponse, err: unknown, source: ErrorReport['source']): void {
+  try {
+    const httpError = toHttpError(settings, err, req)
+    let action: ErrorAction = 'none'
+    if (!res.headersSent && !res.writableEnded && !res.destroyed) {
+      action = answer(req, res, httpError, err)
+    } else if (res.headersSent && !res.writableEnded && !res.destroyed) {
+      // Too late to answer: a clean end would pass a truncated body off as complete.
+      res.destroy(asError(err))
+      action = 'destroyed'
+    }
+    notify(settings, { error: err, status: httpError.status, httpError, requestId: requestIdState.tryGet(req), action, source, req, res })
+  } catch (failure) {
+    reportError('errorBoundary(): failed while handling an error', failure)
+  }
+}
+
+function answer(req: IncomingMessage, res: ServerResponse, httpError: HttpError, err: unknown): ErrorAction {
+  try {
+    if (sendError(req, res, httpError)) {
+      detachResponse(res)
+      return 'answered'
+    }
+  } catch (failure) {
+    // A response-start listener that throws a second time, an invalid header: the answer
+    // cannot be written, so the connection is cut rather than left hanging.
+    reportError('errorBoundary(): could not send the error response', failure)
+  }
+  res.destroy(asError(err))
+  return 'destroyed'
+}
+
+function toHttpError(settings: Settings, err: unknown, req: IncomingMessage): HttpError {
+  let mapped: HttpError | undefined
+  if (settings.map) {
+    try {
+      const result = settings.map(err, req)
+      if (result instanceof HttpError) mapped = result
+      else if (result !== undefined) reportError('errorBoundary(): map() must return an HttpError or undefined', new TypeError(`map() returned ${typeof result}`))
+    } catch (failure) {
+      reportError('errorBoundary(): map() threw', failure)
+    }
+  }
+  const httpError = mapped ?? (err instanceof HttpError ? err : fromStatusCarrier(err) ?? new HttpError(500, undefined, { cause: err }))
+  if (!settings.development || httpError.status < 500) return httpError
+  const e = err instanceof Error ? err : undefined
+  return new HttpError(httpError.status, e?.message ?? String(err), {
+    code: httpError.code,
+    expose: true,
+    headers: httpError.headers,
+    details: { ...httpError.details, error: e?.name ?? typeof err, stack: e?.stack?.split('\n').map((line) => line.trim()) ?? [] },
+    cause: err,
+  })
+}
+
+/**
+ * Errors of http-errors, body parsers and many frameworks carry `status` (or `statusCode`)
+ * and `expose`; honour the status, and show the message only when `expose` is true.
+ */
+function fromStatusCarrier(err: unknown): HttpError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const carrier = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown }
+  const status = typeof carrier.status === 'number' ? carrier.status : carrier.statusCode
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599) return undefined
+  return new HttpError(status, typeof carrier.message === 'string' ? carrier.message : undefined, { expose: carrier.expose === true, cause: err })
+}
+
+function notify(settings: Settings, report: ErrorReport): void {
+  try {
+    const result = settings.onError(report)
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      ;(result as PromiseLike<unknown>).then(undefined, (failure: unknown) => reportError('errorBoundary(): onError rejected', failure))
+    }
+  } catch (failure) {
+    reportError('errorBoundary(): onError threw', failure)
+  }
+}
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)))

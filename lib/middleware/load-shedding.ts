@@ -1,0 +1,351 @@
+/**
+ * loadShedding: answer 503 early when the process is overloaded, so the requests it does
+ * take are served in time, instead of every request being served late.
+ *
+ * Two worlds that peers keep apart, in one layer:
+ * - Process signals, sampled off the request path every `sampleIntervalMs`: event-loop
+ *   delay (`perf_hooks.monitorEventLoopDelay`, plus the sampler's own lateness, which sees
+ *   a long synchronous block the moment it ends), event-loop utilisation, V8 heap used and
+ *   resident set size. Each has a threshold; the first one over it marks the process
+ *   overloaded until a later sample says otherwise.
+ * - Concurrency: requests in flight, with an optional small queue (FIFO, bounded wait) in
+ *   front of the limit. The count goes back down exactly once per request, whatever the
+ *   ending (finished, aborted, failed, timed out), because it hangs on `onResponseEnd`.
+ *
+ * The decision on the request path reads a few fields: constant time, no store, no
+ * allocation for an accepted request. A refused one gets 503 with `Retry-After` through
+ * `sendError`. Exempt paths (health checks) are never refused or queued.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
+import type { Middleware, RawHandler } from '../core/types.js'
+import { monotonicNow } from '../core/clock.js'
+import { defineMiddleware } from '../core/define.js'
+import { ConfigError, HttpError } from '../core/errors.js'
+import { expectBoolean, expectFunction, expectInteger, expectNumber, withDefaults } from '../core/options.js'
+import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import { reportError } from '../core/report.js'
+import { onResponseEnd, type ResponseEndInfo } from '../core/response-end.js'
+import { sendError } from '../core/send-error.js'
+
+/** Why a request was refused. */
+export type ShedReason = 'eventLoopDelay' | 'eventLoopUtilization' | 'heapUsed' | 'rss' | 'inFlight' | 'queueTimeout'
+
+/** Options for {@link loadShedding}. Every threshold is off at 0. */
+export interface LoadSheddingOptions {
+  /**
+   * Refuse while the event loop ran this many milliseconds late in the last sample window
+   * (the longest delay seen). Node serves nothing while it is late, so every request
+   * queued behind the delay waits as long again.
+   * @default 200
+   */
+  maxEventLoopDelayMs?: number
+  /** Refuse while event-loop utilisation (0–1) over the last window is above this. E.g. 0.98. @default 0 (off) */
+  maxEventLoopUtilization?: number
+  /** Refuse while V8's used heap exceeds this many bytes: answer 503 rather than crash out of memory. @default 0 (off) */
+  maxHeapUsedBytes?: number
+  /** Refuse while the resident set size exceeds this many bytes (containers with a memory limit). @default 0 (off) */
+  maxRssBytes?: number
+  /** Requests served at once; more wait in the queue or are refused. @default 0 (no limit) */
+  maxInFlight?: number
+  /** Requests that may wait for a slot when `maxInFlight` is reached; keep it small. @default 0 */
+  maxQueue?: number
+  /** Longest wait in the queue before a 503. @default 1000 */
+  queueTimeoutMs?: number
+  /** How often the process signals are sampled, in ms; a window is one interval. @default 500 */
+  sampleIntervalMs?: number
+  /** `Retry-After` of the 503, in seconds. @default 1 */
+  retryAfterSeconds?: number
+  /** Paths never refused nor queued (health checks, metrics). @default [] */
+  exempt?: readonly PathPattern[]
+  /** Match `exempt` case-sensitively. @default false */
+  caseSensitive?: boolean
+  /** Called for each refusal, for metrics; its errors are reported, never thrown. @default undefined */
+  onShed?: (req: IncomingMessage, reason: ShedReason) => void
+}
+
+export const loadSheddingDefaults: Readonly<Required<Omit<LoadSheddingOptions, 'onShed'>>> = Object.freeze({
+  maxEventLoopDelayMs: 200,
+  maxEventLoopUtilization: 0,
+  maxHeapUsedBytes: 0,
+  maxRssBytes: 0,
+  maxInFlight: 0,
+  maxQueue: 0,
+  queueTimeoutMs: 1000,
+  sampleIntervalMs: 500,
+  retryAfterSeconds: 1,
+  exempt: Object.freeze([]) as readonly PathPattern[],
+  caseSensitive: false,
+})
+
+/** The signals and counters of one `loadShedding()` instance, as last sampled. */
+export interface LoadStats {
+  /** Why requests are being refused now, or undefined. */
+  readonly overloaded: ShedReason | undefined
+  readonly eventLoopDelayMs: number
+  readonly eventLoopUtilization: number
+  readonly heapUsedBytes: number
+  readonly rssBytes: number
+  readonly inFlight: number
+  readonly queued: number
+  /** Requests refused since the instance was made. */
+  readonly shed: number
+}
+
+/** What `loadShedding()` returns: a Middleware with its signals and a way to stop sampling. */
+export interface LoadShedding extends Middleware {
+  /** The current signals and counters. */
+  stats(): LoadStats
+  /** Sample the process signals now (the timer does so every `sampleIntervalMs`). */
+  sample(): LoadStats
+  /** Stop sampling; requests are then judged by concurrency alone. Idempotent. */
+  close(): void
+}
+
+/** A request waiting for a slot; also the context of its response-end listener. */
+interface Waiter {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly next: RawHandler
+  readonly shedder: Shedder
+  state: 'queued' | 'running' | 'done'
+  timer: NodeJS.Timeout | undefined
+  resolve: (value: unknown) => void
+  reject: (reason: unknown) => void
+}
+
+/** The mutable state of one instance. */
+interface Shedder {
+  overloaded: ShedReason | undefined
+  eventLoopDelayMs: number
+  eventLoopUtilization: number
+  heapUsedBytes: number
+  rssBytes: number
+  inFlight: number
+  shed: number
+  /** When the sampler last ran; a stale one means the loop is blocked right now. */
+  sampledAt: number
+  /** Whether the sampler runs (false without process thresholds, or after close()). */
+  sampling: boolean
+  readonly queue: Waiter[]
+  readonly maxInFlight: number
+  readonly maxQueue: number
+  readonly queueTimeoutMs: number
+  readonly error: HttpError
+  readonly onShed: LoadSheddingOptions['onShed']
+}
+
+/**
+ * Refuse requests with 503 + `Retry-After` while the process is overloaded or too many
+ * requests are in flight. Call `close()` when the server stops (the sampler is unref'd,
+ * so it never keeps a process alive, but it keeps a histogram running).
+ * @example
+ * const shedding = loadShedding({ maxEventLoopDelayMs: 150, maxInFlight: 200, maxQueue: 20, exempt: ['/health'] })
+ * server.on('close', () => shedding.close())
+ */
+export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
+  const opts = withDefaults('loadShedding', loadSheddingDefaults as LoadSheddingOptions, options, ['onShed'])
+  const name = 'loadShedding'
+  const maxDelay = expectNumber(name, 'maxEventLoopDelayMs', opts.maxEventLoopDelayMs, 0)
+  const maxElu = expectNumber(name, 'maxEventLoopUtilization', opts.maxEventLoopUtilization, 0, 1)
+  const maxHeap = expectInteger(name, 'maxHeapUsedBytes', opts.maxHeapUsedBytes, 0)
+  const maxRss = expectInteger(name, 'maxRssBytes', opts.maxRssBytes, 0)
+  const maxInFlight = expectInteger(name, 'maxInFlight', opts.maxInFlight, 0)
+  const maxQueue = expectInteger(name, 'maxQueue', opts.maxQueue, 0, 10_000, 'A long queue only turns refusals into timeouts.')
+  if (maxQueue > 0 && maxInFlight === 0) throw new ConfigError(name, 'maxQueue', '0 when maxInFlight is 0', maxQueue, 'Set maxInFlight too: the queue holds requests beyond it.')
+  const queueTimeoutMs = expectInteger(name, 'queueTimeoutMs', opts.queueTimeoutMs, 1, 2_147_483_647)
+  const interval = expectInteger(name, 'sampleIntervalMs', opts.sampleIntervalMs, 10, 60_000)
+  const retryAfter = expectInteger(name, 'retryAfterSeconds', opts.retryAfterSeconds, 0, 86_400)
+  const isExempt = compilePathPatterns(name, 'exempt', opts.exempt ?? [], { caseSensitive: expectBoolean(name, 'caseSensitive', opts.caseSensitive) })
+  const onShed = opts.onShed === undefined ? undefined : expectFunction<NonNullable<LoadSheddingOptions['onShed']>>(name, 'onShed', opts.onShed)
+
+  const shedder: Shedder = {
+    overloaded: undefined, eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0,
+    inFlight: 0, shed: 0, sampledAt: monotonicNow(), sampling: false, queue: [], maxInFlight, maxQueue, queueTimeoutMs,
+    error: new HttpError(503, 'The server is overloaded; retry later', { code: 'overloaded', expose: true, headers: { 'retry-after': String(retryAfter) } }),
+    onShed,
+  }
+  shedder.sampling = maxDelay > 0 || maxElu > 0 || maxHeap > 0 || maxRss > 0
+  // A sampler this late (twice the interval plus the delay allowed) means the loop is
+  // blocked now, or just was and the sampler has not caught up.
+  const staleAfter = 2 * interval + maxDelay
+  const sampler = shedder.sampling ? startSampler(shedder, interval, { maxDelay, maxElu, maxHeap, maxRss }) : undefined
+
+  const detail = [maxDelay > 0 && `delay ${maxDelay} ms`, maxElu > 0 && `elu ${maxElu}`, maxHeap > 0 && `heap ${maxHeap} B`,
+    maxRss > 0 && `rss ${maxRss} B`, maxInFlight > 0 && `${maxInFlight} in flight${maxQueue > 0 ? ` + ${maxQueue} queued` : ''}`]
+    .filter(Boolean).join(', ') || 'no limits'
+
+  const middleware = defineMiddleware({
+    name,
+    detail,
+    wraps: ['rateLimit', 'jwtAuth', 'apiKey', 'session', 'bodyLimit', 'timeout', 'compression'].map((layer) => ({
+      name: layer, reason: 'a refused request must cost nothing: no store round trip, no token check, no timer, no stream',
+    })),
+    inside: [{ name: 'errorBoundary', reason: 'errors of the requests it lets through must be answered' }],
+  }, (next) => function loadSheddingHandler(req, res) {
+    let reason = shedder.overloaded
+    if (reason === undefined && shedder.sampling && monotonicNow() - shedder.sampledAt > staleAfter) reason = 'eventLoopDelay'
+    if (reason !== undefined) {
+      if (!exempt(req, isExempt)) return refuse(shedder, req, res, reason)
+    } else if (maxInFlight > 0 && shedder.inFlight >= maxInFlight && !exempt(req, isExempt)) {
+      if (shedder.queue.length < maxQueue) return enqueue(shedder, req, res, next)
+      return refuse(shedder, req, res, 'inFlight')
+    }
+    if (maxInFlight === 0) return next(req, res)
+    // Exempt requests count too: they hold a slot while they run.
+    shedder.inFlight++
+    onResponseEnd(res, releaseSlot, shedder)
+    return next(req, res)
+  })
+
+  return Object.assign(middleware, {
+    stats: () => stats(shedder),
+    sample: () => {
+      if (shedder.sampling) sampler?.sample()
+      return stats(shedder)
+    },
+    close: () => {
+      sampler?.close()
+      shedder.sampling = false
+      shedder.overloaded = undefined
+    },
+  })
+}
+
+interface Thresholds {
+  readonly maxDelay: number
+  readonly maxElu: number
+  readonly maxHeap: number
+  readonly maxRss: number
+}
+
+/** The sampler: an unref'd interval timer and, when delay is watched, a histogram. */
+function startSampler(shedder: Shedder, interval: number, limits: Thresholds): { sample(): void; close(): void } {
+  const histogram: IntervalHistogram | undefined = limits.maxDelay > 0 ? monitorEventLoopDelay({ resolution: 10 }) : undefined
+  histogram?.enable()
+  let elu = performance.eventLoopUtilization()
+  const sample = (lateness: number): void => {
+    const now = monotonicNow()
+    // The histogram's values include its 10 ms resolution; the timer's own lateness sees a
+    // block even when the histogram's timer has not run since.
+    const fromHistogram = histogram === undefined || histogram.count === 0 ? 0 : histogram.max / 1e6 - 10
+    shedder.eventLoopDelayMs = Math.max(0, lateness, fromHistogram)
+    histogram?.reset()
+    const current = performance.eventLoopUtilization()
+    shedder.eventLoopUtilization = performance.eventLoopUtilization(current, elu).utilization
+    elu = current
+    if (limits.maxHeap > 0 || limits.maxRss > 0) {
+      const memory = process.memoryUsage()
+      shedder.heapUsedBytes = memory.heapUsed
+      shedder.rssBytes = memory.rss
+    }
+    shedder.sampledAt = now
+    shedder.overloaded =
+      limits.maxDelay > 0 && shedder.eventLoopDelayMs > limits.maxDelay ? 'eventLoopDelay'
+      : limits.maxElu > 0 && shedder.eventLoopUtilization > limits.maxElu ? 'eventLoopUtilization'
+      : limits.maxHeap > 0 && shedder.heapUsedBytes > limits.maxHeap ? 'heapUsed'
+      : limits.maxRss > 0 && shedder.rssBytes > limits.maxRss ? 'rss'
+      : undefined
+  }
+  let expected = monotonicNow() + interval
+  const timer = setInterval(() => {
+    const now = monotonicNow()
+    sample(now - expected)
+    expected = now + interval
+  }, interval)
+  timer.unref()
+  return {
+    sample: () => sample(0),
+    close: () => {
+      clearInterval(timer)
+      histogram?.disable()
+    },
+  }
+}
+
+function exempt(req: IncomingMessage, isExempt: (path: string) => boolean): boolean {
+  const path = normalizePath(req.url)
+  // A path that cannot be normalised is never exempt.
+  return path !== undefined && isExempt(path)
+}
+
+function refuse(shedder: Shedder, req: IncomingMessage, res: ServerResponse, reason: ShedReason): void {
+  shedder.shed++
+  sendError(req, res, shedder.error)
+  if (shedder.onShed !== undefined) {
+    try {
+      shedder.onShed(req, reason)
+    } catch (err) {
+      reportError('loadShedding(): onShed threw', err)
+    }
+  }
+}
+
+function releaseSlot(_info: ResponseEndInfo, _res: ServerResponse, shedder: Shedder | undefined): void {
+  const s = shedder!
+  s.inFlight--
+  startWaiting(s)
+}
+
+/** Start queued requests while there are free slots. */
+function startWaiting(shedder: Shedder): void {
+  while (shedder.inFlight < shedder.maxInFlight && shedder.queue.length > 0) {
+    const waiter = shedder.queue.shift()!
+    clearTimeout(waiter.timer)
+    waiter.timer = undefined
+    waiter.state = 'running'
+    shedder.inFlight++
+    try {
+      waiter.resolve(waiter.next(waiter.req, waiter.res))
+    } catch (err) {
+      waiter.reject(err)
+    }
+  }
+}
+
+function enqueue(shedder: Shedder, req: IncomingMessage, res: ServerResponse, next: RawHandler): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const waiter: Waiter = { req, res, next, shedder, state: 'queued', timer: undefined, resolve, reject }
+    waiter.timer = setTimeout(queueTimedOut, shedder.queueTimeoutMs, waiter)
+    shedder.queue.push(waiter)
+    onResponseEnd(res, waiterEnded, waiter)
+  })
+}
+
+function queueTimedOut(waiter: Waiter): void {
+  waiter.timer = undefined
+  if (waiter.state !== 'queued') return
+  leaveQueue(waiter)
+  refuse(waiter.shedder, waiter.req, waiter.res, 'queueTimeout')
+  waiter.resolve(undefined)
+}
+
+/** A queued request's exchange ended: free its slot, or its place in the queue. */
+function waiterEnded(_info: ResponseEndInfo, _res: ServerResponse, waiter: Waiter | undefined): void {
+  const w = waiter!
+  if (w.state === 'running') {
+    w.state = 'done'
+    releaseSlot(_info, _res, w.shedder)
+  } else if (w.state === 'queued') {
+    // The client left while waiting.
+    clearTimeout(w.timer)
+    w.timer = undefined
+    leaveQueue(w)
+    w.resolve(undefined)
+  }
+}
+
+function leaveQueue(waiter: Waiter): void {
+  waiter.state = 'done'
+  const queue = waiter.shedder.queue
+  const at = queue.indexOf(waiter)
+  if (at >= 0) queue.splice(at, 1)
+}
+
+function stats(s: Shedder): LoadStats {
+  return {
+    overloaded: s.overloaded, eventLoopDelayMs: s.eventLoopDelayMs, eventLoopUtilization: s.eventLoopUtilization,
+    heapUsedBytes: s.heapUsedBytes, rssBytes: s.rssBytes, inFlight: s.inFlight, queued: s.queue.length, shed: s.shed,
+  }
+}
