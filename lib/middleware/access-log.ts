@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Writable } from 'node:stream'
-import { clientIp } from '../core/client.js'
+import { clientIp, socketIp } from '../core/client.js'
 import { defineMiddleware, type OrderingRule } from '../core/define.js'
 import { ConfigError } from '../core/errors.js'
 import {
@@ -205,6 +205,9 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     // A mount() outside this layer has already rewritten req.url; it kept the original.
     const exchange: Exchange = { method: req.method ?? '', url: originalUrlState.tryGet(req) ?? req.url ?? '', bytesIn: 0, error: undefined }
     countBodyBytes(req, exchange)
+    // Pin the peer address now (cached on the connection): once a client has gone, its
+    // socket can no longer say who it was, and the line would name nobody.
+    socketIp(req.socket)
     onResponseEnd(res, writeLine, exchange)
     let result: unknown
     try {

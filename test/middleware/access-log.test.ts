@@ -158,7 +158,7 @@ t.test('accessLog(): a client gone before the headers: 499 without ttfbMs', asyn
   socket.destroy()
   await until(() => lines.length === 1)
   const line = parsed()[0]!
-  t.match(line, { status: 499, outcome: 'aborted' })
+  t.match(line, { status: 499, outcome: 'aborted', clientIp: '127.0.0.1' })
   t.equal(line.ttfbMs, undefined)
 })
 
@@ -445,6 +445,7 @@ t.test('accessLog(): 200 concurrent requests, some aborted mid-stream, some thro
   t.equal(mismatches, 0, 'ids match the response headers')
   t.equal(wrongShape, 0, 'aborted ones are 499/aborted, thrown ones 500 with their error, others 200')
   t.equal(parsed.filter((l) => l.outcome === 'aborted').length, 40)
+  t.same(new Set(parsed.map((l) => l.clientIp)), new Set(['127.0.0.1']), 'the client address, also of aborted exchanges')
 })
 
 t.test('accessLog(): ordering: inside errorBoundary, proxyHeaders, requestId, traceContext; outside refusing layers', async (t) => {
