@@ -3,7 +3,8 @@ import { Writable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import t, { type Test } from 'tap'
 import {
-  accessLog, compose, defineMiddleware, HttpError, originalUrlState, requestId, sendError, traceContext, transformBody, userIdState,
+  accessLog, compose, defineMiddleware, errorBoundary, HttpError, originalUrlState, requestId, sendError, timeout, traceContext,
+  transformBody, userIdState,
   type AccessLogEntry, type AccessLogOptions, type Middleware, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
@@ -491,4 +492,39 @@ t.test('accessLog(): used without compose, a sync throw is noted and rethrown', 
   t.equal(res.status, 599)
   await until(() => c.lines.length === 1)
   t.match(c.parsed()[0], { status: 599, level: 'error', error: 'raw throw' })
+})
+
+t.test('accessLog(): with the real errorBoundary and timeout, a timed-out request is one line', async (t) => {
+  // Timers the test fires by hand: no waiting for a deadline.
+  const pending: Array<() => void> = []
+  const timers = {
+    setTimeout: (callback: (arg: never) => void, _ms: number, arg: never) => { pending.push(() => callback(arg)); return pending.length },
+    clearTimeout: () => undefined,
+  }
+  const fire = () => { for (const run of pending.splice(0)) run() }
+  const c = collector()
+  const app = compose(errorBoundary({ onError: () => undefined }), requestId(), accessLog({ sink: c.sink }), timeout({ ms: 1000, maxDurationMs: 2000, timers }))((req, res) => {
+    if (req.url === '/stall') res.write('started')
+    // Neither answers nor ends: the deadline (or the maximum duration) must.
+  })
+  const url = await serve(t, app)
+  const slow = fetch(`${url}/slow`)
+  await until(() => pending.length > 0)
+  fire()
+  const answered = await slow
+  t.equal(answered.status, 503)
+  await answered.text()
+  await until(() => c.lines.length === 1)
+  t.match(c.parsed()[0], { path: '/slow', status: 503, outcome: 'finished', level: 'error', requestId: answered.headers.get('x-request-id') })
+
+  const stalled = await fetch(`${url}/stall`)
+  const body = stalled.text().catch(() => 'cut')
+  // The deadline passes while the body is already streaming (left alone), then the
+  // maximum duration cuts the connection.
+  await until(() => { fire(); return c.lines.length === 2 })
+  await body
+  await until(() => c.lines.length === 2)
+  await new Promise((ok) => setTimeout(ok, 20))
+  t.equal(c.lines.length, 2)
+  t.match(c.parsed()[1], { path: '/stall', status: 200, outcome: 'error', level: 'error', error: /maximum duration/ })
 })
