@@ -51,6 +51,8 @@ export const paddableEncodings: readonly Encoding[] = Object.freeze(['br', 'gzip
 
 // Length tiers: a known body of at most `limit` bytes gets a window of 2^bits bytes.
 const TIERS = [{ limit: 1024, bits: 10 }, { limit: 4096, bits: 12 }, { limit: 16384, bits: 14 }, { limit: 65536, bits: 15 }] as const
+/** log2 of the brotli window for bodies of unknown length. */
+const BROTLI_STREAM_WINDOW = 19
 const tierOf = (length: number | undefined): number => {
   if (length !== undefined) for (let i = 0; i < TIERS.length; i++) if (length <= TIERS[i]!.limit) return i
   return TIERS.length
@@ -58,7 +60,7 @@ const tierOf = (length: number | undefined): number => {
 
 /** One encoder maker per coding, with every option object made here, none per response. */
 export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encoding, MakeEncoder>> {
-  const { Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH, BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT } = zlib.constants
+  const { Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH, BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_PARAM_LGWIN } = zlib.constants
   // [tier][flushEveryWrite ? 1 : 0]
   const table = <O>(make: (tier: number, flush: boolean) => O): O[][] =>
     Array.from({ length: TIERS.length + 1 }, (_, tier) => [make(tier, false), make(tier, true)])
@@ -70,7 +72,10 @@ export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encodi
   const brotliOptions = table((tier, flush): zlib.BrotliOptions => Object.freeze({
     params: {
       [BROTLI_PARAM_QUALITY]: settings.brotliQuality,
-      ...(tier < TIERS.length ? { [BROTLI_PARAM_SIZE_HINT]: TIERS[tier]!.limit } : {}),
+      // Unknown length: a 512 KiB window (nginx's default) instead of brotli's 4 MiB. At
+      // quality 4 the encoder then needs ~9 MiB instead of ~29 MiB per stream, and text
+      // and JSON compress as well: their repeats are near.
+      [tier < TIERS.length ? BROTLI_PARAM_SIZE_HINT : BROTLI_PARAM_LGWIN]: tier < TIERS.length ? TIERS[tier]!.limit : BROTLI_STREAM_WINDOW,
     },
     ...(flush ? { flush: BROTLI_OPERATION_FLUSH } : {}),
   }))
