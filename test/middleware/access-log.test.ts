@@ -8,6 +8,7 @@ import {
   type AccessLogEntry, type AccessLogOptions, type Middleware, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
+import { h2Request, serveH2 } from '../helpers/h2.js'
 import { openSocket, rawExchange } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
 
@@ -527,4 +528,19 @@ t.test('accessLog(): with the real errorBoundary and timeout, a timed-out reques
   await new Promise((ok) => setTimeout(ok, 20))
   t.equal(c.lines.length, 2)
   t.match(c.parsed()[1], { path: '/stall', status: 200, outcome: 'error', level: 'error', error: /maximum duration/ })
+})
+
+t.test('accessLog(): over HTTP/2, body bytes are counted and bytesOut is absent', async (t) => {
+  const c = collector()
+  const url = await serveH2(t, compose(requestId(), accessLog({ sink: c.sink }))(async (req, res) => {
+    let size = 0
+    for await (const chunk of req) size += (chunk as Buffer).length
+    res.end(String(size))
+  }))
+  const res = await h2Request(`${url}/upload`, { ':method': 'POST' }, 'h'.repeat(3000))
+  t.equal(res.text, '3000')
+  await until(() => c.lines.length === 1)
+  const line = c.parsed()[0]!
+  t.match(line, { method: 'POST', path: '/upload', status: 200, outcome: 'finished', bytesIn: 3000, requestId: res.headers['x-request-id'] })
+  t.equal(line.bytesOut, undefined)
 })

@@ -5,6 +5,7 @@ import t from 'tap'
 import {
   compose, currentContext, currentRequest, getRequestId, requestContext, requestId, transformBody, type RawHandler,
 } from '../../lib/index.js'
+import { h2Request, serveH2 } from '../helpers/h2.js'
 import { serve } from '../helpers/serve.js'
 
 const idOf = (): string => getRequestId(currentRequest())
@@ -149,4 +150,14 @@ t.test('requestContext(): returns the inner promise, so rejections reach outer l
 t.test('requestContext(): config: rejects unknown options', async (t) => {
   t.throws(() => requestContext({ store: 1 } as never), { name: 'ConfigError', message: /requestContext\(\): option "store" must be a known option/ })
   t.doesNotThrow(() => requestContext({}))
+})
+
+t.test('requestContext(): over HTTP/2, the request body\'s data events run in the request context', async (t) => {
+  const url = await serveH2(t, compose(requestId({ trustIncoming: true }), requestContext())((req, res) => {
+    const ids = new Set<string>()
+    req.on('data', () => ids.add(idOf()))
+    req.on('end', () => { ids.add(idOf()); res.end([...ids].join(',')) })
+  }))
+  const res = await h2Request(url, { ':method': 'POST', 'x-request-id': 'h2-req' }, 'b'.repeat(100_000))
+  t.equal(res.text, 'h2-req')
 })
