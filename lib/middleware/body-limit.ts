@@ -94,6 +94,7 @@ export function bodyLimit(options: BodyLimitOptions = {}): Middleware {
       return
     }
     onRequestBody(req, countChunk, count)
+    res.once('prefinish', keepCounting)
     return next(req, res)
   })
 }
@@ -130,6 +131,16 @@ function tooLarge(limit: number, http1: boolean): HttpError {
 function refuseUpFront(req: IncomingMessage, res: ServerResponse, error: HttpError): void {
   sendError(req, res, error)
   closeAfterAnswer(req, res, undefined)
+}
+
+/**
+ * The response is complete but the body is not: Node would drain the rest (`_dump`) to
+ * reuse the connection, outside any count, however long it is. Reading it here instead
+ * sends it through the count, so a flood after a quick answer is cut at the limit too.
+ */
+function keepCounting(this: ServerResponse): void {
+  const req = this.req
+  if (!req.complete && req.listenerCount('data') === 0 && req.listenerCount('readable') === 0) req.resume()
 }
 
 function countChunk(chunk: Buffer, req: IncomingMessage, count: Count | undefined): boolean {

@@ -189,6 +189,33 @@ t.test('bodyLimit(): when the 413 cannot be written (a listener throws), the con
   t.equal(raw.length, 0, 'nothing was answered')
 })
 
+t.test('bodyLimit(): a body left unread after a quick answer is still counted: a flood is cut, a small one drained', async (t) => {
+  const url = await serve(t, bodyLimit({ limit: LIMIT })((_req, res) => res.end('answered without reading')))
+  const socket = await openSocket(url)
+  let text = ''
+  socket.on('data', (d: Buffer) => { text += d.toString('latin1') })
+  socket.on('error', () => undefined)
+  let closed = false
+  socket.on('close', () => { closed = true })
+  socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
+  while (!text.includes('answered without reading')) await tick(5)
+  for (let i = 0; i < 40 && !closed; i++) {
+    socket.write(`64\r\n${'d'.repeat(100)}\r\n`)
+    await tick(2)
+  }
+  for (let i = 0; i < 100 && !closed; i++) await tick(5)
+  t.equal(closed, true, 'the connection was closed once the unread body crossed the limit')
+  // Within the limit, the rest is drained and the connection serves the next request.
+  const kept = await openSocket(url)
+  let keptText = ''
+  kept.on('data', (d: Buffer) => { keptText += d.toString('latin1') })
+  kept.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
+  while (!keptText.includes('answered without reading')) await tick(5)
+  kept.write(`64\r\n${'d'.repeat(100)}\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+  await new Promise((ok) => kept.once('close', ok))
+  t.equal((keptText.match(/answered without reading/g) ?? []).length, 2)
+})
+
 t.test('bodyLimit(): bodiless requests and small bodies pass untouched; an unread body is fine', async (t) => {
   const url = await serve(t, bodyLimit({ limit: LIMIT })((req, res) => {
     if (req.url === '/ignore') { res.end('ignored'); return }
