@@ -27,8 +27,8 @@ export const scenarios: Record<string, Scenario> = {
   'edge-httpsRedirect': scenario('proxyHeaders + httpsRedirect: forwarded https request passes', proxy(), httpsRedirect()),
   'edge-cors': scenario('cors alone: listed origins with a wildcard, credentials', corsLayer()),
   'edge-securityHeaders': scenario('securityHeaders alone: defaults (11 headers; HSTS needs https, not seen without proxyHeaders)', securityHeaders()),
-  'edge-all': scenario('all five in order: proxyHeaders, trustedHost, httpsRedirect, securityHeaders, cors',
-    proxy(), hosts(), httpsRedirect(), securityHeaders(), corsLayer()),
+  'edge-all': scenario('all five in order: proxyHeaders, securityHeaders, trustedHost, httpsRedirect, cors',
+    proxy(), securityHeaders(), hosts(), httpsRedirect(), corsLayer()),
 }
 
 const browserBehindProxy = { host: 'api.example.com', origin: ORIGIN, 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https' }

@@ -5,12 +5,12 @@ import { compose, cors, httpsRedirect, proxyHeaders, securityHeaders, trustedHos
 const edge = compose(
   // 1. Who is the client? Only the proxy on this machine is believed.
   proxyHeaders({ trustedProxies: ['loopback'], fields: ['proto', 'host'] }),
-  // 2. Is this a host we serve? (reads the host proxyHeaders established)
-  trustedHost({ allowedHosts: ['api.example.com'] }),
-  // 3. Plain http goes to https, except the load balancer's health check.
-  httpsRedirect({ exemptPaths: ['/health'] }),
-  // 4. Security headers on every response from here in, errors included.
+  // 2. Security headers on every response from here in, refusals and errors included.
   securityHeaders(),
+  // 3. Is this a host we serve? (reads the host proxyHeaders established)
+  trustedHost({ allowedHosts: ['api.example.com'] }),
+  // 4. Plain http goes to https, except the load balancer's health check.
+  httpsRedirect({ exemptPaths: ['/health'] }),
   // 5. CORS outside auth and rate limits (none in this example).
   cors({ origins: ['https://app.example.com'], credentials: true }),
 )

@@ -19,4 +19,5 @@ t.test('docs edge-stack example: identity, host check, redirect, headers and COR
   const evil = await httpRequest(`${example.url}/`, { headers: { ...viaProxy, 'x-forwarded-host': 'evil.test' } })
   t.equal(evil.status, 400)
   t.equal(JSON.parse(evil.text).code, 'host_not_allowed')
+  t.equal(evil.headers['x-frame-options'], 'DENY', 'refusals carry the security headers too')
 })
