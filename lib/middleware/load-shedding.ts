@@ -17,20 +17,18 @@
  * `sendError`. Exempt paths (health checks) are never refused or queued.
  * @module
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
-import type { Middleware, RawHandler } from '../core/types.js'
+import type { IncomingMessage } from 'node:http'
+import type { Middleware } from '../core/types.js'
 import { monotonicNow } from '../core/clock.js'
 import { defineMiddleware } from '../core/define.js'
 import { ConfigError, HttpError } from '../core/errors.js'
 import { expectBoolean, expectFunction, expectInteger, expectNumber, withDefaults } from '../core/options.js'
 import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
-import { reportError } from '../core/report.js'
-import { onResponseEnd, type ResponseEndInfo } from '../core/response-end.js'
-import { sendError } from '../core/send-error.js'
+import { onResponseEnd } from '../core/response-end.js'
+import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from './load-shedding-queue.js'
+import { startSampler } from './load-shedding-sampler.js'
 
-/** Why a request was refused. */
-export type ShedReason = 'eventLoopDelay' | 'eventLoopUtilization' | 'heapUsed' | 'rss' | 'inFlight' | 'queueTimeout'
+export type { ShedReason } from './load-shedding-queue.js'
 
 /** Options for {@link loadShedding}. Every threshold is off at 0. */
 export interface LoadSheddingOptions {
@@ -101,39 +99,6 @@ export interface LoadShedding extends Middleware {
   sample(): LoadStats
   /** Stop sampling; requests are then judged by concurrency alone. Idempotent. */
   close(): void
-}
-
-/** A request waiting for a slot; also the context of its response-end listener. */
-interface Waiter {
-  readonly req: IncomingMessage
-  readonly res: ServerResponse
-  readonly next: RawHandler
-  readonly shedder: Shedder
-  state: 'queued' | 'running' | 'done'
-  timer: NodeJS.Timeout | undefined
-  resolve: (value: unknown) => void
-  reject: (reason: unknown) => void
-}
-
-/** The mutable state of one instance. */
-interface Shedder {
-  overloaded: ShedReason | undefined
-  eventLoopDelayMs: number
-  eventLoopUtilization: number
-  heapUsedBytes: number
-  rssBytes: number
-  inFlight: number
-  shed: number
-  /** When the sampler last ran; a stale one means the loop is blocked right now. */
-  sampledAt: number
-  /** Whether the sampler runs (false without process thresholds, or after close()). */
-  sampling: boolean
-  readonly queue: Waiter[]
-  readonly maxInFlight: number
-  readonly maxQueue: number
-  readonly queueTimeoutMs: number
-  readonly error: HttpError
-  readonly onShed: LoadSheddingOptions['onShed']
 }
 
 /**
@@ -213,134 +178,10 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
   })
 }
 
-interface Thresholds {
-  readonly maxDelay: number
-  readonly maxElu: number
-  readonly maxHeap: number
-  readonly maxRss: number
-}
-
-/** The sampler: an unref'd interval timer and, when delay is watched, a histogram. */
-function startSampler(shedder: Shedder, interval: number, limits: Thresholds): { sample(): void; close(): void } {
-  const histogram: IntervalHistogram | undefined = limits.maxDelay > 0 ? monitorEventLoopDelay({ resolution: 10 }) : undefined
-  histogram?.enable()
-  let elu = performance.eventLoopUtilization()
-  const sample = (lateness: number): void => {
-    const now = monotonicNow()
-    // The histogram's values include its 10 ms resolution; the timer's own lateness sees a
-    // block even when the histogram's timer has not run since.
-    const fromHistogram = histogram === undefined || histogram.count === 0 ? 0 : histogram.max / 1e6 - 10
-    shedder.eventLoopDelayMs = Math.max(0, lateness, fromHistogram)
-    histogram?.reset()
-    const current = performance.eventLoopUtilization()
-    shedder.eventLoopUtilization = performance.eventLoopUtilization(current, elu).utilization
-    elu = current
-    if (limits.maxHeap > 0 || limits.maxRss > 0) {
-      const memory = process.memoryUsage()
-      shedder.heapUsedBytes = memory.heapUsed
-      shedder.rssBytes = memory.rss
-    }
-    shedder.sampledAt = now
-    shedder.overloaded =
-      limits.maxDelay > 0 && shedder.eventLoopDelayMs > limits.maxDelay ? 'eventLoopDelay'
-      : limits.maxElu > 0 && shedder.eventLoopUtilization > limits.maxElu ? 'eventLoopUtilization'
-      : limits.maxHeap > 0 && shedder.heapUsedBytes > limits.maxHeap ? 'heapUsed'
-      : limits.maxRss > 0 && shedder.rssBytes > limits.maxRss ? 'rss'
-      : undefined
-  }
-  let expected = monotonicNow() + interval
-  const timer = setInterval(() => {
-    const now = monotonicNow()
-    sample(now - expected)
-    expected = now + interval
-  }, interval)
-  timer.unref()
-  return {
-    sample: () => sample(0),
-    close: () => {
-      clearInterval(timer)
-      histogram?.disable()
-    },
-  }
-}
-
 function exempt(req: IncomingMessage, isExempt: (path: string) => boolean): boolean {
   const path = normalizePath(req.url)
   // A path that cannot be normalised is never exempt.
   return path !== undefined && isExempt(path)
-}
-
-function refuse(shedder: Shedder, req: IncomingMessage, res: ServerResponse, reason: ShedReason): void {
-  shedder.shed++
-  sendError(req, res, shedder.error)
-  if (shedder.onShed !== undefined) {
-    try {
-      shedder.onShed(req, reason)
-    } catch (err) {
-      reportError('loadShedding(): onShed threw', err)
-    }
-  }
-}
-
-function releaseSlot(_info: ResponseEndInfo, _res: ServerResponse, shedder: Shedder | undefined): void {
-  const s = shedder!
-  s.inFlight--
-  startWaiting(s)
-}
-
-/** Start queued requests while there are free slots. */
-function startWaiting(shedder: Shedder): void {
-  while (shedder.inFlight < shedder.maxInFlight && shedder.queue.length > 0) {
-    const waiter = shedder.queue.shift()!
-    clearTimeout(waiter.timer)
-    waiter.timer = undefined
-    waiter.state = 'running'
-    shedder.inFlight++
-    try {
-      waiter.resolve(waiter.next(waiter.req, waiter.res))
-    } catch (err) {
-      waiter.reject(err)
-    }
-  }
-}
-
-function enqueue(shedder: Shedder, req: IncomingMessage, res: ServerResponse, next: RawHandler): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const waiter: Waiter = { req, res, next, shedder, state: 'queued', timer: undefined, resolve, reject }
-    waiter.timer = setTimeout(queueTimedOut, shedder.queueTimeoutMs, waiter)
-    shedder.queue.push(waiter)
-    onResponseEnd(res, waiterEnded, waiter)
-  })
-}
-
-function queueTimedOut(waiter: Waiter): void {
-  waiter.timer = undefined
-  if (waiter.state !== 'queued') return
-  leaveQueue(waiter)
-  refuse(waiter.shedder, waiter.req, waiter.res, 'queueTimeout')
-  waiter.resolve(undefined)
-}
-
-/** A queued request's exchange ended: free its slot, or its place in the queue. */
-function waiterEnded(_info: ResponseEndInfo, _res: ServerResponse, waiter: Waiter | undefined): void {
-  const w = waiter!
-  if (w.state === 'running') {
-    w.state = 'done'
-    releaseSlot(_info, _res, w.shedder)
-  } else if (w.state === 'queued') {
-    // The client left while waiting.
-    clearTimeout(w.timer)
-    w.timer = undefined
-    leaveQueue(w)
-    w.resolve(undefined)
-  }
-}
-
-function leaveQueue(waiter: Waiter): void {
-  waiter.state = 'done'
-  const queue = waiter.shedder.queue
-  const at = queue.indexOf(waiter)
-  if (at >= 0) queue.splice(at, 1)
 }
 
 function stats(s: Shedder): LoadStats {

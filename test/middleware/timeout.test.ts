@@ -137,18 +137,23 @@ t.test('timeout(): 504 and Retry-After by option; plain text for a client that p
 
 t.test('timeout(): per-path deadlines, matched on the normal form, case-insensitively; 0 for none', async (t) => {
   const { timers, pending, fire } = fakeTimers()
+  let arrived: () => void = () => undefined
   const url = await serve(t, timeout({
     ms: 1000,
     timers,
     perPath: [{ paths: ['/reports/*'], ms: 60_000 }, { paths: ['/events'], ms: 0 }, { paths: [/^\/exports\/\d+$/], ms: 5000, maxDurationMs: 9000 }],
-  })((req, res) => { setTimeout(() => { if (!res.writableEnded) res.end(req.url) }, 20) }))
+  })((req, res) => {
+    arrived()
+    setTimeout(() => { if (!res.writableEnded) res.end(req.url) }, 20)
+  }))
   const cases: Array<[string, number[]]> = [
     ['/other', [1000]], ['/reports/q1', [60_000]], ['/REPORTS/q1', [60_000]], ['/%72eports/q1', [60_000]],
     ['//reports/q1', [60_000]], ['/x/../reports/q1', [60_000]], ['/events', []], ['/exports/7', [5000]], ['/%zz', [1000]],
   ]
   for (const [path, expected] of cases) {
+    const handled = new Promise<void>((ok) => { arrived = ok })
     const done = get(url, path)
-    await tick(5)
+    await handled
     t.same([...pending.values()].map((p) => p.ms), expected, path)
     await done
     t.equal(pending.size, 0, `${path}: the timer was cleared when the exchange ended`)
