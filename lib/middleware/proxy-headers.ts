@@ -81,6 +81,7 @@ const READERS = [
   { name: 'securityHeaders', reason: 'Strict-Transport-Security is only sent when the client used https' },
   { name: 'rateLimit', reason: 'rate limits key by the client address, not the proxy\'s' },
   { name: 'requestId', reason: 'requestId trusts incoming ids by the client identity' },
+  { name: 'traceContext', reason: 'traceContext trusts an incoming traceparent by the client identity' },
   { name: 'accessLog', reason: 'the access log records the client address' },
   { name: 'session', reason: 'session cookies are marked Secure by the client\'s scheme' },
   { name: 'jwtAuth', reason: 'jwtAuth may check the client address and scheme' },
