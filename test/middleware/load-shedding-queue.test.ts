@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import t from 'tap'
+import { HttpError, onResponseEnd } from '../../lib/index.js'
+import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from '../../lib/middleware/load-shedding-queue.js'
+import { parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { serve } from '../helpers/serve.js'
+
+function shedder(overrides: Partial<Shedder> = {}): Shedder & { reasons: ShedReason[] } {
+  const reasons: ShedReason[] = []
+  return {
+    overloaded: undefined, eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0, sampledAt: 0,
+    inFlight: 0, shed: 0, sampling: false, queue: [], maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 1000,
+    error: new HttpError(503, 'busy', { code: 'overloaded', expose: true, headers: { 'retry-after': '2' } }),
+    onShed: (_req, reason) => { reasons.push(reason) },
+    reasons,
+    ...overrides,
+  }
+}
+
+const get = (url: string, path = '/') => rawExchange(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
+
+t.test('refuse(): answers the instance\'s 503, counts it and tells onShed', async (t) => {
+  const s = shedder()
+  const url = await serve(t, (req, res) => refuse(s, req, res, 'rss'))
+  const res = await get(url)
+  t.equal(res.status, 503)
+  t.equal(res.headers['retry-after'], '2')
+  t.equal(s.shed, 1)
+  t.same(s.reasons, ['rss'])
+})
+
+t.test('enqueue() and releaseSlot(): a waiter runs when the slot frees; the count ends at 0', async (t) => {
+  const s = shedder()
+  const order: string[] = []
+  let releaseFirst!: () => void
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    order.push(`run ${req.url}`)
+    if (req.url === '/first') await new Promise<void>((ok) => { releaseFirst = ok })
+    res.end(req.url)
+  }
+  const url = await serve(t, (req, res) => {
+    if (s.inFlight >= s.maxInFlight) return enqueue(s, req, res, handler)
+    s.inFlight++
+    onResponseEnd(res, releaseSlot, s)
+    return handler(req, res)
+  })
+  const first = get(url, '/first')
+  while (s.inFlight === 0) await new Promise((ok) => setTimeout(ok, 2))
+  const second = get(url, '/second')
+  while (s.queue.length === 0) await new Promise((ok) => setTimeout(ok, 2))
+  t.same(order, ['run /first'])
+  releaseFirst()
+  t.equal((await first).body.toString(), '/first')
+  t.equal((await second).body.toString(), '/second')
+  await new Promise((ok) => setTimeout(ok, 10))
+  t.same(order, ['run /first', 'run /second'])
+  t.equal(s.inFlight, 0)
+  t.equal(s.queue.length, 0)
+})
+
+t.test('enqueue(): a handler that throws synchronously when started rejects the waiter', async (t) => {
+  const s = shedder({ inFlight: 1 })
+  let outcome: unknown
+  const url = await serve(t, (req, res) => {
+    const waiting = enqueue(s, req, res, () => { throw new Error('sync boom') })
+    waiting.catch((err: unknown) => { outcome = err; res.end('caught') })
+    // Free the slot, as the end of another exchange would: the waiter starts and throws.
+    releaseSlot(undefined as never, res, s)
+  })
+  t.equal((await get(url)).body.toString(), 'caught')
+  t.match(outcome, { message: 'sync boom' })
+  await new Promise((ok) => setTimeout(ok, 10))
+  t.equal(s.inFlight, 0, 'its slot was given back when its exchange ended')
+})
