@@ -127,5 +127,7 @@ export async function loadScenarioModules(): Promise<ScenarioModule[]> {
     ...readdirSync(compiled).filter((f) => f.endsWith('.js')).map((f) => join(compiled, f)),
     ...(existsSync(peers) ? readdirSync(peers).filter((f) => f.endsWith('.mjs')).map((f) => join(peers, f)) : []),
   ].sort()
-  return Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<ScenarioModule>))
+  const modules = await Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<Partial<ScenarioModule>>))
+  // Helper modules (peers/shared.mjs) export no scenarios.
+  return modules.filter((m): m is ScenarioModule => m.scenarios !== undefined)
 }
