@@ -78,7 +78,7 @@ export interface JwtAuthOptions<C extends object = JWTPayload> {
   userIdClaim?: string | false
   /** `realm` of the `WWW-Authenticate` challenge. */
   realm?: string
-  /** A last check on verified claims (revoked `jti`, disabled user): return false to refuse with 401. Runs on every request. */
+  /** A last check on verified claims (revoked `jti`, disabled user): return true to accept; anything else refuses with 401. Runs on every request, cache hits included. */
   validate?: (claims: C, req: IncomingMessage) => boolean | Promise<boolean>
   /** Longest token accepted; longer ones are refused unread. @default 8192 */
   maxTokenLength?: number

@@ -37,9 +37,13 @@ export interface ResolvedKeys {
 }
 
 const NAME = 'jwtAuth'
+// The families of RFC 7518 §3.1: each algorithm names the one kind of key it may use.
 const HMAC = ['HS256', 'HS384', 'HS512']
+// RSASSA-PKCS1-v1_5 and RSASSA-PSS (RFC 7518 §3.3, §3.5) share RSA keys.
 const RSA = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+// RFC 7518 §3.4: each ECDSA algorithm is bound to one curve; Node names them by OpenSSL name.
 const EC_BY_CURVE: Readonly<Record<string, readonly string[]>> = { prime256v1: ['ES256'], secp384r1: ['ES384'], secp521r1: ['ES512'] }
+// EdDSA (RFC 8037 §3.1), and Ed25519, its fully specified name, which jose also accepts.
 const OKP = ['EdDSA', 'Ed25519']
 const ASYMMETRIC = [...RSA, 'ES256', 'ES384', 'ES512', ...OKP]
 
@@ -75,6 +79,8 @@ export function resolveKeys(options: JwtKeyOptions, now: () => number): Resolved
 
 /** The algorithms to accept: the user's list, each checked against the key's family. */
 function allowList(list: readonly string[] | undefined, family: readonly string[], what: string, required: boolean): readonly string[] {
+  // A secret can only ever be an HMAC key, so its whole family is safe as a default; for
+  // public keys and key sets the issuer's algorithm must be named (RFC 8725 §3.1).
   if (list === undefined) {
     if (!required) return Object.freeze([...family])
     throw new ConfigError(NAME, 'algorithms', `an explicit list for ${what}`, list,
@@ -93,6 +99,7 @@ function allowList(list: readonly string[] | undefined, family: readonly string[
   return Object.freeze([...new Set(list)])
 }
 
+/** An HMAC secret as a secret KeyObject, whatever form it was given in, at least 32 bytes. */
 function secretKey(secret: JwtSecret): KeyObject {
   let key: KeyObject
   if (typeof secret === 'string') {
@@ -118,6 +125,11 @@ function secretKey(secret: JwtSecret): KeyObject {
   return key
 }
 
+/**
+ * Read a public key into a KeyObject at construction, so a bad key fails at startup and
+ * its type decides the algorithm family. Private keys are refused rather than reduced to
+ * their public half: a verifier holding the issuer's private key is a configuration leak.
+ */
 function publicKey(input: JwtPublicKey): KeyObject {
   try {
     if (typeof input === 'string') {
@@ -162,6 +174,7 @@ function keyFamily(key: KeyObject): readonly string[] {
   }
 }
 
+/** A local key set: public keys only, chosen per token by `kid` (and `alg`) by jose. */
 function localSet(jwks: JSONWebKeySet): JWTVerifyGetKey {
   if (jwks === null || typeof jwks !== 'object' || !Array.isArray(jwks.keys) || jwks.keys.length === 0) {
     throw new ConfigError(NAME, 'jwks', 'a JSON Web Key Set: { keys: [...] } with at least one key', jwks)
@@ -174,6 +187,7 @@ function localSet(jwks: JSONWebKeySet): JWTVerifyGetKey {
   return createLocalJWKSet(jwks)
 }
 
+/** The JWKS location: absolute, and https unless it is on this machine. */
 function jwksUrl(input: string | URL): URL {
   let url: URL
   try {
@@ -202,6 +216,8 @@ function remoteSet(url: URL, options: JwtKeyOptions, now: () => number): JWTVeri
     retryAt = now() + options.jwksCooldownMs
     reportError(`jwtAuth(): fetching the JWKS from ${url.href} failed; no new attempt for ${options.jwksCooldownMs} ms`, reason)
   }
+  // jose's own fetch, wrapped (through its documented customFetch hook): the request and
+  // its timeout signal are jose's; only the decision to send it at all is added here.
   const fetchWithBackoff = async (input: string, init: RequestInit): Promise<Response> => {
     if (now() < retryAt) throw new Error(`JWKS fetch suppressed after a recent failure (until ${new Date(retryAt).toISOString()})`)
     let response: Response
