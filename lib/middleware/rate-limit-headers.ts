@@ -24,6 +24,16 @@ export function policyField(name: string, limit: number, windowMs: number): stri
   return `"${name}";q=${limit};w=${Math.max(1, Math.ceil(windowMs / 1000))}`
 }
 
+/**
+ * Add `item` to the Structured Field list in header `name`: with several limiters on one
+ * request (an address limit and a per-user one), each adds its own policy item
+ * (draft-11 §3 and §4 allow one list to carry several policies).
+ */
+function addItem(res: ServerResponse, name: string, item: string): void {
+  const existing = res.getHeader(name)
+  res.setHeader(name, typeof existing === 'string' && existing !== '' ? `${existing}, ${item}` : item)
+}
+
 /** Headers a limiter sets, precomputed where they do not depend on the request. */
 export interface HeaderWriter {
   /** Set the headers for a decision; `policy` is the precomputed `RateLimit-Policy` value, if the limit is fixed. */
@@ -38,11 +48,12 @@ export function headerWriter(name: string, windowMs: number, standard: boolean, 
   return {
     write(res, values, policy) {
       if (standard) {
-        res.setHeader('ratelimit-policy', policy ?? policyField(name, values.limit, windowMs))
+        addItem(res, 'ratelimit-policy', policy ?? policyField(name, values.limit, windowMs))
         // draft-11 §4: r is the available quota, t the effective window in delay-seconds.
-        res.setHeader('ratelimit', `${prefix}${values.remaining};t=${values.resetSeconds}`)
+        addItem(res, 'ratelimit', `${prefix}${values.remaining};t=${values.resetSeconds}`)
       }
-      if (legacy) {
+      // The legacy fields hold one policy only: the one with the least left wins.
+      if (legacy && !(Number(res.getHeader('x-ratelimit-remaining')) < values.remaining)) {
         res.setHeader('x-ratelimit-limit', String(values.limit))
         res.setHeader('x-ratelimit-remaining', String(values.remaining))
         // The legacy convention (GitHub, express-rate-limit): the reset as epoch seconds.
@@ -50,8 +61,8 @@ export function headerWriter(name: string, windowMs: number, standard: boolean, 
       }
     },
     writePolicy(res, limit, policy) {
-      if (standard) res.setHeader('ratelimit-policy', policy ?? policyField(name, limit, windowMs))
-      if (legacy) res.setHeader('x-ratelimit-limit', String(limit))
+      if (standard) addItem(res, 'ratelimit-policy', policy ?? policyField(name, limit, windowMs))
+      if (legacy && !res.hasHeader('x-ratelimit-limit')) res.setHeader('x-ratelimit-limit', String(limit))
     },
   }
 }

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { clientIp } from '../core/client.js'
-import { defineMiddleware, type OrderingRule } from '../core/define.js'
+import { defineMiddleware } from '../core/define.js'
 import { ConfigError, HttpError } from '../core/errors.js'
 import { ipPrefixKey } from '../core/ip.js'
 import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
@@ -25,7 +25,8 @@ import { sendError } from '../core/send-error.js'
 import { userIdState } from '../core/shared-state.js'
 import type { Middleware } from '../core/types.js'
 import { memoryStore } from '../stores/memory.js'
-import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '../stores/store.js'
+import type { RateLimitAlgorithm, RateLimitDecision, RateLimitStore } from '../stores/store.js'
+import { checkCount, checkKey, isStore, orderingRules, perRequest, sharedPolicy, type Hit } from './rate-limit-config.js'
 import { headerWriter, policyField } from './rate-limit-headers.js'
 
 /** A value given directly, or computed from the request (synchronously or not). */
@@ -147,14 +148,13 @@ const NAME = 'rateLimit'
 // Keys longer than this are hashed: a key function fed by a request header must not let
 // a client store kilobytes per key (the memory store bounds keys, not their length).
 const MAX_KEY_LENGTH = 200
-const IDENTITY_LAYERS = ['jwtAuth', 'apiKey', 'session']
 
 /**
  * Limit the request rate per client.
  * Mount it inside `proxyHeaders()` (which establishes the client address) and `cors()`;
  * a limit by address goes outside authentication, so failed logins are counted too.
  * @example
- * const app = compose(proxyHeaders({ trust: ['loopback'] }), cors(), rateLimit({ limit: 100, windowMs: 60_000 }))(router)
+ * const app = compose(proxyHeaders({ trustedProxies: ['loopback'] }), cors(), rateLimit({ limit: 100, windowMs: 60_000 }))(router)
  */
 export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
   const opts = withDefaults(NAME, rateLimitDefaults, options)
@@ -217,21 +217,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     store.refund(hit.key, policy, hit.limit, hit.cost).catch(storeFailed)
   }
 
-  const wraps: OrderingRule[] = []
-  const inside: OrderingRule[] = [
-    { name: 'cors', reason: 'its 429 answers need CORS headers for a browser script to read them, and preflights must not spend quota' },
-    { name: 'requestId', reason: 'its 429 and 503 answers carry the request id' },
-  ]
-  if (keyMode !== 'function') {
-    inside.unshift({ name: 'proxyHeaders', reason: 'it counts per client address, which proxyHeaders establishes behind a proxy' })
-  }
-  if (keyMode === 'ip') {
-    for (const name of IDENTITY_LAYERS) {
-      wraps.push({ name, reason: 'a limit by address must count failed authentication too, or it cannot slow password or token guessing' })
-    }
-  } else if (keyMode === 'user') {
-    for (const name of IDENTITY_LAYERS) inside.push({ name, reason: `it counts per user, which ${name} identifies` })
-  }
+  const { wraps, inside } = orderingRules(keyMode)
   const detail = `${typeof limitOption === 'number' ? limitOption : 'limit(req)'} per ${windowMs} ms, ${algorithm}, ` +
     `by ${keyMode === 'function' ? 'key(req)' : keyMode}, ${store.kind} store, ${failOpen ? 'fail-open' : 'fail-closed'}`
 
@@ -308,52 +294,4 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     close: () => (ownStore ? store.close() : Promise.resolve()),
   })
 
-}
-
-/** What a refund needs to know about the hit it returns. */
-interface Hit { readonly key: string; readonly limit: number; readonly cost: number }
-
-function perRequest(value: unknown, option: string, expected: string, fix = ''): number | ((req: IncomingMessage) => unknown) {
-  if (typeof value === 'function') return value as (req: IncomingMessage) => unknown
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ConfigError(NAME, option, expected, value, fix)
-  return value
-}
-
-function checkKey(key: unknown): string {
-  if (typeof key !== 'string') throw new TypeError(`${NAME}(): option "key" returned ${typeof key}; it must return a string.`)
-  return key
-}
-
-function checkCount(value: unknown, option: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new TypeError(`${NAME}(): option "${option}" returned ${String(value)}; it must return an integer ≥ 0.`)
-  }
-  return value
-}
-
-function isStore(value: unknown): value is RateLimitStore {
-  const store = value as Partial<RateLimitStore> | null
-  return typeof store === 'object' && store !== null && typeof store.consume === 'function' &&
-    typeof store.refund === 'function' && typeof store.reset === 'function' && typeof store.close === 'function'
-}
-
-// Policies per store and name: limiters that share both share counters, so they must
-// count the same way. Weak, so a dropped store takes its entries with it.
-const policies = new WeakMap<RateLimitStore, Map<string, RateLimitPolicy>>()
-
-function sharedPolicy(store: RateLimitStore, name: string, algorithm: RateLimitAlgorithm, windowMs: number): RateLimitPolicy {
-  let byName = policies.get(store)
-  if (byName === undefined) policies.set(store, (byName = new Map()))
-  const existing = byName.get(name)
-  if (existing === undefined) {
-    const policy = Object.freeze({ name, algorithm, windowMs })
-    byName.set(name, policy)
-    return policy
-  }
-  if (existing.algorithm !== algorithm || existing.windowMs !== windowMs) {
-    throw new ConfigError(NAME, 'name', `a name not used on this store by a limiter counting differently ` +
-      `(${JSON.stringify(name)} counts ${existing.algorithm} over ${existing.windowMs} ms)`, name,
-      'Limiters sharing a store and a name share counters; give this one its own name.')
-  }
-  return existing
 }

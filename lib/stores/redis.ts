@@ -36,7 +36,8 @@ export interface RedisStoreOptions {
    */
   commandTimeoutMs?: number
   /**
-   * A clock for tests (epoch ms), sent to the scripts in place of Redis `TIME`.
+   * A clock for tests (epoch ms), sent to the scripts in place of Redis `TIME`; keys then
+   * expire a minute after their state dies, since Redis expires them on its own clock.
    * Leave it unset in production: processes must share Redis's clock to share windows.
    */
   now?: (() => number) | undefined
@@ -65,7 +66,8 @@ else
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function num(x) return string.format('%.17g', x) end
-local function expire(ms) redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ms))) end
+local slack = tonumber(ARGV[5]) or 0
+local function expire(ms) redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(ms + slack))) end
 `
 
 const NO_LIMIT = `
@@ -149,10 +151,10 @@ end
 return {allowed and 1 or 0, math.max(0, math.floor((window - (after - now)) * limit / window + 1e-9)), math.ceil(after - now), retry}
 `
 
-// ARGV[5]: the algorithm. A refund never creates a key and never raises the TTL.
+// ARGV[6]: the algorithm. A refund never creates a key and never raises the TTL.
 const REFUND = `${PRELUDE}
 if limit <= 0 or cost <= 0 or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local algorithm = ARGV[5]
+local algorithm = ARGV[6]
 if algorithm == 't' then
   local tat = tonumber(redis.call('HGET', KEYS[1], 't'))
   if not tat then return 0 end
@@ -224,6 +226,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const keyFor = (key: string, policy: RateLimitPolicy): string =>
     hashTagKey(prefix, `${policy.name}:${key}`, SUFFIX[policy.algorithm])
   const clock = (): string => (now === undefined ? '' : String(now()))
+  // Expiry runs on Redis's real clock. With an injected clock the scripts' time and
+  // Redis's drift apart, so keys are kept a minute longer than their state lives: an
+  // expired key and a stale one mean the same (a fresh quota), but an early expiry
+  // would lose state the injected clock still considers live.
+  const slack = now === undefined ? 0 : 60_000
 
   return {
     kind: 'redis',
@@ -233,14 +240,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       if (closed) throw closedError()
       const script = scripts[policy.algorithm]
       const redisKey = keyFor(key, policy)
-      const args = [limit, policy.windowMs, cost, clock()]
+      const args = [limit, policy.windowMs, cost, clock(), slack]
       const reply = await redisCall(client, () => script([redisKey], args), consumeCall)
       return toDecision(reply)
     },
 
     async refund(key, policy, limit, cost) {
       if (closed) throw closedError()
-      const args = [limit, policy.windowMs, cost, clock(), SUFFIX[policy.algorithm].slice(1)]
+      const args = [limit, policy.windowMs, cost, clock(), slack, SUFFIX[policy.algorithm].slice(1)]
       await redisCall(client, () => refundScript([keyFor(key, policy)], args), refundCall)
     },
 
