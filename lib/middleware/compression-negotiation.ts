@@ -29,7 +29,7 @@ export interface EncodingChoice {
   readonly token: string
   /**
    * The client refused identity (`identity;q=0`, or `*;q=0` without an identity entry) and
-   * accepts `encoding`: compress whatever can be compressed, below the threshold too.
+   * accepts `encoding`: compress whatever may be compressed, below the threshold too.
    */
   readonly identityRefused: boolean
 }

@@ -103,7 +103,7 @@ interface Plan {
   readonly settings: Settings
   readonly encoding: Encoding | undefined
   readonly token: string
-  /** Identity was refused: compress below the threshold and whatever the type. */
+  /** Identity was refused: compress below the threshold too. */
   readonly force: boolean
   readonly route: TransformBodyOptions<Plan>
 }

@@ -141,6 +141,9 @@ t.test('compression(): when identity is refused, compresses below the threshold 
   t.equal(decoded(refused).toString(), 'tiny')
   t.equal((await get(url, 'gzip, *;q=0')).headers['content-encoding'], 'gzip')
   t.equal((await get(url, 'gzip')).headers['content-length'], '4')
+  const png = await get(await serve(t, textHandler(randomBytes(10), { type: 'image/png' })), 'gzip, identity;q=0')
+  t.equal(png.headers['content-encoding'], undefined, 'a type that does not compress still goes out as is')
+  t.equal(png.status, 200)
 })
 
 t.test('compression(): threshold without Content-Length holds back at most threshold bytes', async (t) => {
