@@ -745,3 +745,21 @@ t.test('compression(): config: rejects bad options with the fix', async (t) => {
   t.doesNotThrow(() => compression({ jitter: 16 }), 'the default list drops what cannot be padded')
   t.doesNotThrow(() => compression({ types: (type) => type.startsWith('text/') }))
 })
+
+t.test('compression(): over HTTP/2 (compatibility API), each coding and the threshold', async (t) => {
+  const { h2Request, serveH2 } = await import('../helpers/h2.js')
+  const url = await serveH2(t, compose(compression())((req, res) => {
+    res.setHeader('content-type', 'text/plain')
+    res.end(req.url === '/small' ? 'small' : text)
+  }))
+  for (const encoding of offered) {
+    const res = await h2Request(url, { 'accept-encoding': encoding })
+    t.equal(res.headers['content-encoding'], encoding)
+    t.equal(res.headers.vary, 'Accept-Encoding')
+    t.equal(decoders[encoding]!(res.body).toString(), text)
+  }
+  const small = await h2Request(`${url}/small`, { 'accept-encoding': 'gzip' })
+  t.equal(small.headers['content-encoding'], undefined)
+  t.equal(small.headers['content-length'], '5')
+  t.equal(small.text, 'small')
+})
