@@ -713,7 +713,7 @@ t.test('compression(): works under Express res.json and res.send', async (t) => 
   t.equal(decoded(html).toString(), text)
 })
 
-t.test('compression(): explain() shows the configuration and the ordering rule', async (t) => {
+t.test('compression(): explain() shows the configuration', async (t) => {
   const stack = compose(compression({ threshold: 2048 }))
   t.match(stack.explain(), /compression.*br, .*gzip, deflate; threshold 2048 B; br q4, gzip 6/)
 })
@@ -762,4 +762,16 @@ t.test('compression(): over HTTP/2 (compatibility API), each coding and the thre
   t.equal(small.headers['content-encoding'], undefined)
   t.equal(small.headers['content-length'], '5')
   t.equal(small.text, 'small')
+})
+
+t.test('compression(): an after-hook inside is seen when deciding; the order is checked', async (t) => {
+  const { hooks } = await import('../../lib/index.js')
+  const noTransform = hooks({ after: (_req, res) => { res.setHeader('cache-control', 'no-transform') } })
+  const inside = await serve(t, compose(compression(), noTransform)((_req, res) => {
+    res.setHeader('content-type', 'text/plain')
+    res.end(text)
+  }))
+  t.equal((await get(inside, 'gzip')).headers['content-encoding'], undefined, 'the hook\'s no-transform was seen')
+  t.throws(() => compose({ strict: true }, noTransform, compression()), { name: 'OrderingError', message: /compression.*hooks/ })
+  t.match(compose(compression(), noTransform).explain(), /ok\s+compression wraps hooks/)
 })
