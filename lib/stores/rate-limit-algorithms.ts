@@ -107,11 +107,8 @@ export function giveBack(policy: RateLimitPolicy, entry: State, limit: number, c
     if (limit > 0) entry.s = Math.max(at, entry.s - (cost * policy.windowMs) / limit)
     return
   }
-  if (at >= entry.s + policy.windowMs) {
-    // The hit's window is over; the refund applies to the current one, which has nothing
-    // in it yet for a fixed window, nor for a sliding window silent for two windows.
-    if (policy.algorithm === 'fixed-window' || at >= entry.s + 2 * policy.windowMs) return
-    slidingWindow(entry, policy.windowMs, limit, 0, at)
-  }
+  // Once the hit's window is over, the units it took count no more in a fixed window, and
+  // only as a fading previous window in a sliding one: the refund is dropped.
+  if (at >= entry.s + policy.windowMs) return
   entry.c = Math.max(0, entry.c - cost)
 }

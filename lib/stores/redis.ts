@@ -151,7 +151,8 @@ end
 return {allowed and 1 or 0, math.max(0, math.floor((window - (after - now)) * limit / window + 1e-9)), math.ceil(after - now), retry}
 `
 
-// ARGV[6]: the algorithm. A refund never creates a key and never raises the TTL.
+// ARGV[6]: the algorithm. A refund never creates a key, never raises the TTL, and is dropped
+// once the hit's window is over.
 const REFUND = `${PRELUDE}
 if limit <= 0 or cost <= 0 or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local algorithm = ARGV[6]
@@ -161,19 +162,11 @@ if algorithm == 't' then
   redis.call('HSET', KEYS[1], 't', num(math.max(now, tat - cost * window / limit)))
   return 1
 end
-local state = redis.call('HMGET', KEYS[1], 's', 'p', 'c')
-local s, p, c = tonumber(state[1]), tonumber(state[2]) or 0, tonumber(state[3]) or 0
-if not s then return 0 end
-if now >= s + window then
-  if algorithm == 'f' or now >= s + 2 * window then return 0 end
-  p = c; c = 0; s = s + window
-end
-c = math.max(0, c - cost)
-if algorithm == 'f' then
-  redis.call('HSET', KEYS[1], 's', num(s), 'c', num(c))
-else
-  redis.call('HSET', KEYS[1], 's', num(s), 'p', num(p), 'c', num(c))
-end
+local state = redis.call('HMGET', KEYS[1], 's', 'c')
+local s, c = tonumber(state[1]), tonumber(state[2])
+-- Once the hit's window is over, its units no longer count as the current window's.
+if not s or now >= s + window then return 0 end
+redis.call('HSET', KEYS[1], 'c', num(math.max(0, c - cost)))
 return 1
 `
 

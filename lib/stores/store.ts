@@ -74,7 +74,7 @@ export interface RateLimitStore {
   /**
    * Give back `cost` units taken by an allowed hit for `key`, e.g. when only failed
    * logins should count. Never lowers usage below zero; a refund arriving after the hit's
-   * window rolled over is taken from the current window.
+   * window ended (fixed and sliding windows) is dropped.
    */
   refund(key: string, policy: RateLimitPolicy, limit: number, cost: number): Promise<void>
 

@@ -525,3 +525,28 @@ t.test('rateLimit(): a custom store sees one policy object per limiter, with the
   t.equal(calls[0]![1], calls[1]![1], 'the same policy object')
   t.same(calls[0], ['127.0.0.1', { name: 'api', algorithm: 'sliding-window', windowMs: 2500 }, 7, 2])
 })
+
+t.test('rateLimit(): two limiters on one request each add their item; the legacy fields show the one with least left', async (t) => {
+  const outer = rateLimit({ limit: 10, legacyHeaders: true })
+  const inner = rateLimit({ limit: 3, windowMs: 1000, name: 'burst', legacyHeaders: true })
+  const url = await serve(t, compose(outer, inner)(ok))
+  const res = await httpRequest(url)
+  t.equal(res.headers['ratelimit-policy'], '"default";q=10;w=60, "burst";q=3;w=1')
+  t.equal(res.headers.ratelimit, '"default";r=9;t=60, "burst";r=2;t=1')
+  t.equal(res.headers['x-ratelimit-limit'], '3')
+  t.equal(res.headers['x-ratelimit-remaining'], '2')
+  const reversed = await serve(t, compose(rateLimit({ limit: 3, name: 'a', legacyHeaders: true }), rateLimit({ limit: 10, name: 'b', legacyHeaders: true }))(ok))
+  const second = await httpRequest(reversed)
+  t.equal(second.headers['x-ratelimit-limit'], '3', 'an inner limiter with more left does not overwrite')
+  t.equal(second.headers['x-ratelimit-remaining'], '2')
+})
+
+t.test('rateLimit(): fail-open with legacy headers still announces the limit', async (t) => {
+  captureWarnings(t)
+  const { url } = await limited(t, { store: flakyStore(), legacyHeaders: true, limit: async () => 4 })
+  const res = await httpRequest(url)
+  t.equal(res.status, 200)
+  t.equal(res.headers['x-ratelimit-limit'], '4')
+  t.equal(res.headers['x-ratelimit-remaining'], undefined)
+  t.equal(res.headers['ratelimit-policy'], '"default";q=4;w=60')
+})

@@ -102,6 +102,17 @@ export function rateLimitStoreContract(storeName: string, make: StoreFactory, op
       t.match(await store.consume('never-seen', policy, 10, 0), { remaining: 10, resetMs: 0 })
     })
 
+    t.test(`${storeName}: ${algorithm}: a refund after the hit's window ended is dropped (windows) or capped at a full bucket`, async (t) => {
+      const { store, clock } = await setup(t)
+      const policy = policyOf(algorithm)
+      await store.consume('k', policy, 10, 4)
+      clock.now += 1000
+      await store.consume('k', policy, 10, 0)
+      await store.refund('k', policy, 10, 4)
+      const expected = algorithm === 'sliding-window' ? 6 : 10
+      t.match(await store.consume('k', policy, 10, 0), { remaining: expected })
+    })
+
     t.test(`${storeName}: ${algorithm}: reset forgets a key`, async (t) => {
       const { store } = await setup(t)
       const policy = policyOf(algorithm)

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Cluster } from 'ioredis'
 import t, { type Test } from 'tap'
@@ -248,6 +249,9 @@ async function outageApp(t: Test, server: RedisServer) {
     return (req.url === '/closed' ? closed : open)((_q, r) => r.end('ok'))(req, res)
   })
   let running = false
+  // This process also runs the client and, under a loaded machine, stalls now and then:
+  // a stall delays the timeout's own timer, so it is added to the margin, measured.
+  const stalls = monitorEventLoopDelay({ resolution: 10 })
   return {
     results,
     async expectLimited(t: Test, when: string) {
@@ -256,6 +260,7 @@ async function outageApp(t: Test, server: RedisServer) {
     run(): Promise<void> {
       running = true
       recording = true
+      stalls.enable()
       return (async () => {
         for (let i = 0; running; i++) await get(`${url}${i % 2 === 0 ? '/open' : '/closed'}`)
       })()
@@ -273,10 +278,13 @@ async function outageApp(t: Test, server: RedisServer) {
       running = false
       await loop
       recording = false
+      stalls.disable()
     },
     check(t: Test) {
       const slowest = Math.max(...results.map((r) => r.ms))
-      t.ok(slowest <= TIMEOUT_MS + MARGIN_MS, `every answer within ${TIMEOUT_MS} + ${MARGIN_MS} ms: slowest ${Math.round(slowest)} ms of ${results.length}`)
+      const stall = stalls.max / 1e6
+      t.ok(slowest <= TIMEOUT_MS + MARGIN_MS + stall,
+        `every answer within ${TIMEOUT_MS} + ${MARGIN_MS} ms (+ ${Math.round(stall)} ms of event-loop stall): slowest ${Math.round(slowest)} ms of ${results.length}`)
       t.ok(results.filter((r) => r.path === '/open').every((r) => r.status === 200), 'fail-open: every request served')
       const closedStatuses = new Set(results.filter((r) => r.path === '/closed').map((r) => r.status))
       t.ok([...closedStatuses].every((s) => s === 200 || s === 503), `fail-closed: 200 or 503 only (${[...closedStatuses]})`)
