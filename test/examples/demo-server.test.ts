@@ -1,27 +1,61 @@
 import t from 'tap'
 import { createDemoServer } from '../../docs/examples/demo-server.js'
 import { runExample } from '../helpers/examples.js'
+import { httpRequest } from '../helpers/http.js'
 import { listen } from '../helpers/serve.js'
 
-t.test('demo server: serves its routes through the production stack', async (t) => {
-  const { server, explain } = createDemoServer()
+const secrets = { jwtSecret: 'j'.repeat(40), adminKey: 'admin-key-0123456789abcdef', sessionSecret: 's'.repeat(40) }
+
+t.test('demo server: every route through the production stack', async (t) => {
+  const lines: Array<{ path: string; status: number }> = []
+  const { server, explain, token } = await createDemoServer(secrets, (line) => { lines.push(JSON.parse(line) as { path: string; status: number }) })
   const { url } = await listen(t, server)
-  const res = await fetch(url)
-  t.equal(res.status, 200)
-  t.same((await res.json() as { hello: string }).hello, 'http-onion')
-  t.equal(await (await fetch(`${url}/health`)).text(), 'ok')
-  t.equal(await (await fetch(`${url}/stream`)).text(), 'line 1\nline 2\nline 3\nline 4\nline 5\n')
-  const missing = await fetch(`${url}/nope`)
+  const home = await httpRequest(url)
+  t.equal(home.status, 200)
+  t.match(JSON.parse(home.text), { hello: 'http-onion', requestId: home.headers['x-request-id'] })
+  t.match(home.headers, {
+    'x-request-id': /^[0-9a-f-]{36}$/, 'server-timing': /^total;dur=/, 'x-content-type-options': 'nosniff',
+    'ratelimit-policy': /q=600/, 'x-served-by': 'http-onion-demo',
+  })
+  t.equal((await httpRequest(`${url}/health`)).text, 'ok')
+  t.equal((await httpRequest(`${url}/stream`)).text, 'line 1\nline 2\nline 3\nline 4\nline 5\n')
+
+  const first = await httpRequest(`${url}/visits`)
+  const cookie = String(first.headers['set-cookie']).split(';')[0]!
+  t.same(JSON.parse(first.text), { visits: 1 })
+  t.same(JSON.parse((await httpRequest(`${url}/visits`, { headers: { cookie } })).text), { visits: 2 })
+
+  t.same(JSON.parse((await httpRequest(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' })).text), { received: 'hi' })
+  t.same(JSON.parse((await httpRequest(`${url}/slow?ms=5`)).text), { waitedMs: 5 })
+
+  const boom = await httpRequest(`${url}/boom`)
+  t.equal(boom.status, 500)
+  t.notMatch(boom.text, /on purpose/, 'a 500 never shows the exception')
+
+  t.equal((await httpRequest(`${url}/api/me`)).status, 401)
+  t.equal((await httpRequest(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status, 200)
+  t.equal((await httpRequest(`${url}/admin/stats`)).status, 401)
+  t.equal((await httpRequest(`${url}/admin/stats`, { headers: { 'x-api-key': secrets.adminKey } })).status, 200)
+
+  const evil = await httpRequest(url, { headers: { host: 'evil.example' } })
+  t.equal(evil.status, 400)
+  t.match(JSON.parse(evil.text), { code: 'host_not_allowed' })
+
+  const missing = await httpRequest(`${url}/nope`)
   t.equal(missing.status, 404)
-  t.match(await missing.json(), { status: 404, code: 'not_found' })
+  t.match(JSON.parse(missing.text), { status: 404, code: 'not_found' })
   t.match(explain, /request path/)
+  await new Promise((ok) => setTimeout(ok, 20))
+  t.equal(lines.length, 14, 'one access log line per request')
+  t.match(lines.find((l) => l.path === '/boom'), { status: 500 })
 })
 
-t.test('demo server: the entry point listens and prints its URL and explain()', async (t) => {
-  const demo = await runExample(t, 'demo-server.ts')
+t.test('demo server: the entry point listens and prints its URL, a token, a key and explain()', async (t) => {
+  const demo = await runExample(t, 'demo-server.ts', { JWT_SECRET: secrets.jwtSecret, ADMIN_KEY: secrets.adminKey })
   await demo.waitForOutput(/response path/)
   t.match(demo.output(), /http-onion demo listening on http:\/\/127\.0\.0\.1:\d+\//)
   t.match(demo.output(), /request path \(outermost first\)/)
-  const res = await fetch(`${demo.url}/health`)
-  t.equal(await res.text(), 'ok')
+  const token = /Bearer ([\w.-]+)/.exec(demo.output())![1]!
+  t.equal((await httpRequest(`${demo.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status, 200)
+  t.equal((await httpRequest(`${demo.url}/health`)).text, 'ok')
 })
