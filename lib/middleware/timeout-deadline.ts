@@ -47,6 +47,8 @@ export interface Deadline {
   timer: unknown
   controller: AbortController | undefined
   reason: RequestAbortError | undefined
+  /** The deadline of a timeout() inside this one, whose signal the handler holds: aborted with ours. */
+  inner: Deadline | undefined
 }
 
 /** What every deadline of one `timeout()` shares. */
@@ -114,6 +116,7 @@ function abort(deadline: Deadline, reason: RequestAbortError): void {
   if (deadline.reason !== undefined) return
   deadline.reason = reason
   deadline.controller?.abort(reason)
+  if (deadline.inner !== undefined) abort(deadline.inner, reason)
 }
 
 export function signalOf(deadline: Deadline): AbortSignal {

@@ -167,6 +167,14 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
       timer: undefined,
       controller: undefined,
       reason: undefined,
+      inner: undefined,
+    }
+    // A timeout() inside another: the handler holds this one's signal, so the outer
+    // deadline must abort it too; the earlier of the two wins.
+    const outer = deadlineState.tryGet(req)
+    if (outer !== undefined) {
+      outer.inner = deadline
+      deadline.reason = outer.reason
     }
     deadlineState.set(req, deadline)
     onResponseEnd(res, endDeadline, deadline)

@@ -33,6 +33,7 @@ t.test('onRequestBody(): registering reads nothing: an unread body stays unread'
   socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
   const chunk = `4000\r\n${'y'.repeat(0x4000)}\r\n`
   for (let i = 0; i < 64; i++) socket.write(chunk)
+  for (let i = 0; i < 1000 && seen === 0; i++) await new Promise((ok) => setTimeout(ok, 2))
   await new Promise((ok) => setTimeout(ok, 100))
   socket.destroy()
   t.ok(seen > 0, 'some bytes entered the stream')

@@ -14,6 +14,10 @@ import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
 
 const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
+/** Wait (a bounded while) until `condition` holds: on a loaded machine, events come late. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
+}
 const LIMIT = 1000
 
 /** What the handler saw: bytes read, and the error its stream failed with. */
@@ -86,7 +90,7 @@ t.test('bodyLimit(): chunked at exactly the limit passes; limit + 1 fails the st
   t.equal(over.status, 413)
   t.equal(over.headers.connection, 'close')
   t.equal(seen.bytes, 600, 'the chunk crossing the limit was never delivered')
-  await tick()
+  await until(() => seen.error !== undefined && reports.length > 0)
   t.type(seen.error, HttpError)
   t.equal((seen.error as HttpError).status, 413)
   t.equal((seen.error as HttpError).code, 'content_too_large')
@@ -99,7 +103,7 @@ t.test('bodyLimit(): a lying Content-Length delivers at most the declared bytes'
   // Claims 10, sends 5000: the parser reads the rest as a next request (and refuses it).
   const raw = await rawExchange(url, post('Content-Length: 10\r\n', 'x'.repeat(10) + 'y'.repeat(5000)))
   t.match(raw.toString(), /^HTTP\/1\.1 (200|400) /)
-  await tick()
+  await until(() => seen.bytes >= 10)
   t.equal(seen.bytes, 10)
   // Claims 500, sends 10 and hangs up: the handler's stream fails, nothing was invented.
   seen.bytes = 0
@@ -166,7 +170,7 @@ t.test('bodyLimit(): once the answer is streaming, an overflow cuts the connecti
   const text = raw.toString('latin1')
   t.match(text, /^HTTP\/1\.1 200/)
   t.notOk(text.endsWith('0\r\n\r\n'), 'the echo is visibly broken')
-  await tick()
+  await until(() => failure !== undefined)
   t.equal((failure as HttpError).status, 413)
 })
 

@@ -30,6 +30,10 @@ function warnings(t: Test): Error[] {
 const get = (url: string, path = '/') => rawExchange(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
 const json = (res: Response) => res.json() as Promise<Record<string, any>>
 const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
+/** Wait (a bounded while) until `condition` holds: on a loaded machine, events come late. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
+}
 
 t.test('errorBoundary(): a sync throw becomes a 500 in the one JSON shape, without the message', async (t) => {
   const { url, reports } = await boundary(t, () => { throw new Error('db password is hunter2') })
@@ -195,7 +199,7 @@ t.test('errorBoundary(): a stream that fails mid-way through pipeline ends in a 
   const raw = (await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toString('latin1')
   t.match(raw, /^HTTP\/1\.1 200/)
   t.notOk(raw.endsWith('0\r\n\r\n'))
-  await tick()
+  await until(() => reports.length > 0)
   t.equal(reports.length, 1)
   t.match((reports[0]!.error as Error).message, /disk read failed/)
   t.not(reports[0]!.action, 'answered')
@@ -290,13 +294,15 @@ t.test('errorBoundary(): never throws itself, even when the answer cannot be wri
 t.test('errorBoundary(): a client gone before the failure: nothing to answer, still reported', async (t) => {
   let report!: (r: ErrorReport) => void
   const reported = new Promise<ErrorReport>((ok) => { report = ok })
+  let started = false
   const url = await serve(t, errorBoundary({ onError: report })(async (_req, res) => {
+    started = true
     await new Promise((ok) => res.once('close', ok))
     throw new Error('client went away')
   }))
   const socket = await openSocket(url)
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  await tick(20)
+  await until(() => started)
   socket.destroy()
   t.equal((await reported).action, 'none')
 })

@@ -7,6 +7,10 @@ import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
 
 const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
+/** Wait (a bounded while) until `condition` holds: on a loaded machine, events come late. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
+}
 const get = (url: string, path = '/', method = 'GET') =>
   rawExchange(url, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
 
@@ -29,7 +33,7 @@ t.test('hooks(): before, handler, after and teardown run in that order', async (
   const res = await get(url)
   t.equal(res.status, 201)
   t.equal(res.headers['x-after'], '201')
-  await tick()
+  await until(() => order.length === 4)
   t.same(order, ['before', 'handler', 'after', 'teardown'])
   t.equal(info?.outcome, 'finished')
   t.equal(info?.status, 201)
@@ -68,12 +72,16 @@ t.test('hooks(): async before hooks are awaited in order; one answering stops th
 
 t.test('hooks(): the chain stops when the client left during an async before hook', async (t) => {
   let handlerRan = false
-  const url = await serve(t, compose(hooks({ before: async () => { await tick(40) } }))((_req, res) => { handlerRan = true; res.end() }))
+  let started = false
+  let finished = false
+  const before = async () => { started = true; await tick(40); finished = true }
+  const url = await serve(t, compose(hooks({ before }))((_req, res) => { handlerRan = true; res.end() }))
   const socket = await openSocket(url)
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  await tick(10)
+  await until(() => started)
   socket.destroy()
-  await tick(60)
+  await until(() => finished)
+  await tick(10)
   t.equal(handlerRan, false)
 })
 
@@ -128,7 +136,8 @@ t.test('hooks(): teardown runs once on abort, with outcome aborted', async (t) =
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
   await new Promise((ok) => socket.once('data', ok))
   socket.destroy()
-  await tick(30)
+  await until(() => infos.length > 0)
+  await tick(10)
   t.equal(infos.length, 1)
   t.equal(infos[0]!.outcome, 'aborted')
 })
@@ -139,7 +148,7 @@ t.test('hooks(): teardown runs after a handler that threw, once the boundary ans
     teardown: (_q, _r, info) => { infos.push(info) },
   }))(() => { throw new Error('boom') }))
   t.equal((await get(url)).status, 500)
-  await tick()
+  await until(() => infos.length > 0)
   t.equal(infos.length, 1)
   t.equal(infos[0]!.status, 500)
 })
@@ -155,7 +164,7 @@ t.test('hooks(): teardown errors and rejections are reported, never thrown; late
     ],
   }))((_req, res) => res.end('fine')))
   t.equal((await get(url)).body.toString(), 'fine')
-  await tick(20)
+  await until(() => ran.length > 0 && seen.length >= 2)
   t.same(ran, ['third'])
   t.ok(seen.some((w) => /hooks\(\): teardown threw: close failed/.test(w.message)))
   t.ok(seen.some((w) => /hooks\(\): teardown rejected: flush failed/.test(w.message)))

@@ -17,6 +17,10 @@ function shedder(overrides: Partial<Shedder> = {}): Shedder & { reasons: ShedRea
   }
 }
 
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((ok) => setTimeout(ok, 2))
+}
+
 const get = (url: string, path = '/') => rawExchange(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
 
 t.test('refuse(): answers the instance\'s 503, counts it and tells onShed', async (t) => {
@@ -45,14 +49,14 @@ t.test('enqueue() and releaseSlot(): a waiter runs when the slot frees; the coun
     return handler(req, res)
   })
   const first = get(url, '/first')
-  while (s.inFlight === 0) await new Promise((ok) => setTimeout(ok, 2))
+  await until(() => s.inFlight > 0)
   const second = get(url, '/second')
-  while (s.queue.length === 0) await new Promise((ok) => setTimeout(ok, 2))
+  await until(() => s.queue.length > 0)
   t.same(order, ['run /first'])
   releaseFirst()
   t.equal((await first).body.toString(), '/first')
   t.equal((await second).body.toString(), '/second')
-  await new Promise((ok) => setTimeout(ok, 10))
+  await until(() => s.inFlight === 0)
   t.same(order, ['run /first', 'run /second'])
   t.equal(s.inFlight, 0)
   t.equal(s.queue.length, 0)
@@ -69,6 +73,6 @@ t.test('enqueue(): a handler that throws synchronously when started rejects the 
   })
   t.equal((await get(url)).body.toString(), 'caught')
   t.match(outcome, { message: 'sync boom' })
-  await new Promise((ok) => setTimeout(ok, 10))
+  await until(() => s.inFlight === 0)
   t.equal(s.inFlight, 0, 'its slot was given back when its exchange ended')
 })

@@ -16,7 +16,7 @@ const settings: DeadlineSettings = {
 /** A deadline record for a real request, handed to `use` inside the handler. */
 async function withDeadline(use: (deadline: Deadline, req: IncomingMessage, res: ServerResponse) => void) {
   const url = await serve(t, (req, res) => {
-    const deadline: Deadline = { req, res, settings, first: 100, second: 0, timer: undefined, controller: undefined, reason: undefined }
+    const deadline: Deadline = { req, res, settings, first: 100, second: 0, timer: undefined, controller: undefined, reason: undefined, inner: undefined }
     use(deadline, req, res)
     if (!res.writableEnded) res.end('handler')
   })
