@@ -1,17 +1,20 @@
 import { createServer } from 'node:http'
-import { compose, defineMiddleware, onResponseEnd, onResponseStart } from '../../lib/index.js'
+import { accessLog, compose, compression, cors, errorBoundary, rateLimit, requestId } from '../../lib/index.js'
 
-// A layer is (next) => handler. Headers go on at response start, whatever the handler does.
-const poweredBy = defineMiddleware({ name: 'poweredBy' }, (next) => function poweredByHandler(req, res) {
-  onResponseStart(res, (res) => res.setHeader('x-powered-by', 'onions'))
-  return next(req, res)
-})
+// Outermost first: the boundary answers any failure, every request gets an id and a log line,
+// CORS wraps the limiter so a browser can read its 429, and compression wraps the routes.
+const stack = compose(
+  { strict: true },
+  errorBoundary(),
+  requestId(),
+  accessLog(),
+  cors({ origins: ['https://app.example.com'] }),
+  rateLimit({ limit: 100, windowMs: 60_000 }),
+  compression(),
+)
 
-// The exchange is logged when it is over (finished, aborted or failed), not when the handler returns.
-const logEnd = defineMiddleware({ name: 'logEnd' }, (next) => function logEndHandler(req, res) {
-  onResponseEnd(res, (info) => console.log(req.method, req.url, info.status, info.outcome, `${info.durationMs.toFixed(1)}ms`))
-  return next(req, res)
-})
-
-const stack = compose(logEnd, poweredBy)
-createServer(stack((_req, res) => res.end('hello\n'))).listen(3000)
+createServer(stack((req, res) => {
+  if (req.url === '/boom') throw new Error('database password is hunter2') // never shown to the client
+  res.setHeader('content-type', 'application/json')
+  res.end(JSON.stringify({ hello: 'world', items: Array.from({ length: 200 }, (_, id) => ({ id })) }))
+})).listen(3000)
