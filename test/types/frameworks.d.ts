@@ -58,6 +58,7 @@ declare module 'koa' {
     respond?: boolean
     body: unknown
     status: number
+    type: string
     path: string
     url: string
     set(field: string, value: string): void

@@ -1,0 +1,59 @@
+/**
+ * One scenario list, run against raw node:http, Express 4 and 5 (the stack in one
+ * toExpress, and one toExpress per layer), Koa 2 and 3, Fastify 5 and HTTP/2 (h2c): each
+ * platform answers every scenario correctly, and with the same status codes, the same
+ * security-relevant headers and the same error codes as node:http.
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import t from 'tap'
+import { securityHeaders } from '../../lib/index.js'
+import { toExpress } from '../../adapters/express.js'
+import { startPlatforms, type Platform, type Result } from './conformance-apps.js'
+import { outcome, scenarios, snapshot } from './conformance-scenarios.js'
+
+const warnings: Error[] = []
+const onWarning = (w: Error) => { warnings.push(w) }
+process.on('warning', onWarning)
+t.teardown(() => { process.off('warning', onWarning) })
+
+const platforms = await startPlatforms(t)
+const reference = platforms[0]!
+
+for (const scenario of scenarios) {
+  t.test(`conformance: ${scenario.name}`, async (t) => {
+    const answers = new Map<Platform, Result[]>()
+    for (const platform of platforms) {
+      const before = snapshot(platform)
+      const results: Result[] = []
+      for (const spec of scenario.requests) results.push(await platform.send(spec))
+      await t.test(platform.name, async (t) => scenario.check(t, results, platform, before))
+      answers.set(platform, results)
+    }
+    for (const platform of platforms.slice(1)) {
+      // Headers a scenario declares as differing on this platform are left out of both sides.
+      const differs = scenario.differs?.(platform) ?? {}
+      const reduce = (results: Result[]) => results.map((r, i) => outcome(scenario, differs, scenario.requests[i]!, r))
+      t.same(reduce(answers.get(platform)!), reduce(answers.get(reference)!), `${platform.name}: same statuses, security headers and error codes as ${reference.name}`)
+    }
+  })
+}
+
+t.test('conformance: a when() around apiKey warns once that a security layer is conditional', async (t) => {
+  await new Promise((ok) => setImmediate(ok))
+  const conditional = warnings.filter((w) => (w as Error & { code?: string }).code === 'HTTP_ONION_CONDITIONAL_SECURITY')
+  t.ok(conditional.length >= 1)
+  t.match(conditional[0]!.message, /apiKey is a security layer/)
+})
+
+t.test("conformance: on Express, securityHeaders({ override: true }) replaces finalhandler's policy on its 404", async (t) => {
+  const app = express()
+  app.use(toExpress(securityHeaders({ override: true })))
+  const server = createServer(app)
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
+  t.teardown(() => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()) }))
+  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/missing`)
+  t.equal(res.status, 404)
+  t.equal(res.headers.get('content-security-policy'), "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+})
