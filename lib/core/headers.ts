@@ -12,7 +12,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 export function appendVary(res: ServerResponse, ...fields: string[]): void {
   const current = res.getHeader('vary')
   if (current === undefined) {
-    res.setHeader('vary', fields.join(', '))
+    res.setHeader('vary', fields.length === 1 ? fields[0]! : fields.join(', '))
+    return
+  }
+  // The common case on the hot path: one field already there (cors's Origin) and one to
+  // add (compression's Accept-Encoding), decided without splitting or allocating sets.
+  if (fields.length === 1 && typeof current === 'string' && !current.includes(',')) {
+    const field = fields[0]!
+    const present = current.trim()
+    if (present === '*' || present.toLowerCase() === field.toLowerCase()) return
+    res.setHeader('vary', present === '' ? field : `${present}, ${field}`)
     return
   }
   const existing = (Array.isArray(current) ? current.join(',') : String(current))

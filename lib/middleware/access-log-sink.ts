@@ -22,7 +22,12 @@ export class LineSink<E> {
   #listening = false
   #broken = false
   #reported = false
+  #scheduled = false
   readonly #onDrain = (): void => this.#drain()
+  readonly #onTurnEnd = (): void => {
+    this.#scheduled = false
+    this.#flush()
+  }
   readonly #onError = (err: unknown): void => {
     // The stream is unusable from now on ('drain' will not come): drop instead of queueing.
     this.#broken = true
@@ -81,11 +86,15 @@ export class LineSink<E> {
       this.#listening = true
       stream.on('error', this.#onError)
     }
-    if (this.#waiting) {
-      this.#queue.push(line + '\n')
-      return
+    this.#queue.push(line + '\n')
+    if (this.#waiting) return
+    // Lines of one event-loop turn go out in one write: a stream write per line costs more
+    // than formatting the line. A full batch goes at once rather than waiting for the turn.
+    if (this.#queue.length >= this.#maxQueued) this.#flush()
+    else if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(this.#onTurnEnd)
     }
-    this.#send(line + '\n')
   }
 
   #send(data: string): void {
@@ -104,9 +113,13 @@ export class LineSink<E> {
 
   #drain(): void {
     this.#waiting = false
-    if (this.#queue.length === 0 || this.#broken) return
+    this.#flush()
+  }
+
+  #flush(): void {
+    if (this.#waiting || this.#broken || this.#queue.length === 0) return
     // One write for everything queued: the queue is bounded, and so is this string.
-    const data = this.#queue.join('')
+    const data = this.#queue.length === 1 ? this.#queue[0]! : this.#queue.join('')
     this.#queue.length = 0
     this.#send(data)
   }

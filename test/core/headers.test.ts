@@ -29,3 +29,10 @@ t.test('singleHeader(): a header sent once, or undefined when repeated', async (
   await rawExchange(url, 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nX-Id: 1\r\nConnection: close\r\n\r\n').then(parseRawResponse)
   t.same(seen.slice(0, 2), ['1', undefined], 'Node keeps the first Host and drops the second; the raw list shows both')
 })
+
+t.test('appendVary(): the single-field fast path agrees with the general one', async (t) => {
+  t.equal(await varyAfter(t, (_q, res) => { res.setHeader('vary', 'Origin'); appendVary(res, 'Accept-Encoding') }), 'Origin, Accept-Encoding')
+  t.equal(await varyAfter(t, (_q, res) => { res.setHeader('vary', 'ORIGIN'); appendVary(res, 'origin') }), 'ORIGIN')
+  t.equal((await varyAfter(t, (_q, res) => { res.setHeader('vary', ' * '); appendVary(res, 'Origin') }))?.trim(), '*')
+  t.equal(await varyAfter(t, (_q, res) => { res.setHeader('vary', ''); appendVary(res, 'Origin') }), 'Origin')
+})

@@ -30,37 +30,53 @@ function warningsOf(t: Test): Error[] {
   return warnings
 }
 
-t.test('LineSink: writes lines with a newline while the stream accepts them', async (t) => {
-  const lines: string[] = []
-  const stream = new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb() } })
+t.test('LineSink: writes the lines of one event-loop turn, each with a newline, in one write', async (t) => {
+  const chunks: string[] = []
+  const stream = new Writable({ write(chunk, _e, cb) { chunks.push(String(chunk)); cb() } })
   const sink = new LineSink<unknown>(stream, 10)
   t.ok(offer(sink, 'a'))
   t.ok(offer(sink, 'b'))
+  t.same(chunks, [], 'nothing written before the turn ends')
   await new Promise((ok) => setImmediate(ok))
-  t.same(lines, ['a\n', 'b\n'])
+  t.same(chunks, ['a\nb\n'])
+  t.ok(offer(sink, 'c'))
+  await new Promise((ok) => setImmediate(ok))
+  t.same(chunks, ['a\nb\n', 'c\n'], 'a later turn gets its own write')
+})
+
+t.test('LineSink: a full batch is written at once, without waiting for the turn to end', async (t) => {
+  const chunks: string[] = []
+  const stream = new Writable({ write(chunk, _e, cb) { chunks.push(String(chunk)); cb() } })
+  const sink = new LineSink<unknown>(stream, 3)
+  for (const line of ['1', '2', '3', '4']) t.ok(offer(sink, line))
+  t.same(chunks, ['1\n2\n3\n'])
+  await new Promise((ok) => setImmediate(ok))
+  t.same(chunks, ['1\n2\n3\n', '4\n'])
 })
 
 t.test('LineSink: queues up to the bound under backpressure, then drops; flushes the queue as one write on drain', async (t) => {
   const stream = new HeldSink()
   const sink = new LineSink<unknown>(stream, 2)
-  t.same(['1', '2', '3', '4', '5'].map((l) => offer(sink, l)), [true, true, true, false, false])
+  // 1 and 2 fill a batch, which is written at once and meets backpressure (high-water mark 1);
+  // 3 and 4 queue up to the bound; 5 is dropped.
+  t.same(['1', '2', '3', '4', '5'].map((l) => offer(sink, l)), [true, true, true, true, false])
   t.equal(sink.saturated, true)
-  t.same(stream.chunks, ['1\n'])
+  t.same(stream.chunks, ['1\n2\n'])
   // The release calls back synchronously, so 'drain' comes during it: listen first.
   let drained = once(stream, 'drain')
   stream.release()
   await drained
-  t.same(stream.chunks, ['1\n', '2\n3\n'])
-  // Still pushing back (the flush wrote more than the high-water mark): a new line waits.
+  t.same(stream.chunks, ['1\n2\n', '3\n4\n'])
+  // Still pushing back (the flush wrote more than the high-water mark), with room to queue.
   t.equal(sink.saturated, false)
-  t.equal(sink.takeDropped(), 2)
+  t.equal(sink.takeDropped(), 1)
   sink.drop()
   sink.drop()
   t.ok(offer(sink, '6'))
   drained = once(stream, 'drain')
   stream.release()
   await drained
-  t.same(stream.chunks, ['1\n', '2\n3\n', '6\n'])
+  t.same(stream.chunks, ['1\n2\n', '3\n4\n', '6\n'])
   stream.release()
   await new Promise((ok) => setImmediate(ok))
   t.equal(sink.takeDropped(), 0, 'the drops rode on line 6')
@@ -97,7 +113,9 @@ t.test('LineSink: a write() that throws synchronously is handled like an error e
   stream.write = () => { throw new Error('sync write failure') }
   const sink = new LineSink<unknown>(stream, 5)
   t.doesNotThrow(() => offer(sink, 'x'))
-  t.equal(sink.saturated, true)
+  await new Promise((ok) => setImmediate(ok))
+  t.equal(sink.saturated, true, 'the failed write, at the end of the turn, broke the sink')
+  t.notOk(offer(sink, 'y'))
   await new Promise((ok) => setImmediate(ok))
   t.equal(warnings.filter((w) => /sync write failure/.test(w.message)).length, 1)
 })
