@@ -39,6 +39,15 @@ t.test('requestId(): mints a UUID v7, stores it and echoes it in x-request-id', 
   t.ok(second > body)
 })
 
+t.test('requestId(): ids minted across a refill of the random pool stay valid, unique and in creation order', async (t) => {
+  const url = await serve(t, compose(requestId())(echoId))
+  const ids: string[] = []
+  for (let i = 0; i < 300; i++) ids.push(await (await fetch(url)).text())
+  t.ok(ids.every((id) => UUID_V7.test(id)))
+  t.equal(new Set(ids).size, ids.length)
+  t.same([...ids].sort(), ids, 'sorting by id is sorting by creation')
+})
+
 t.test('requestId(): by default ignores a client id when no trusted proxy forwarded the request', async (t) => {
   const url = await serve(t, compose(viaProxy, requestId())(echoId))
   const direct = await fetch(url, { headers: { 'x-request-id': 'client-chosen' } })
