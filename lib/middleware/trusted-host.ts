@@ -60,12 +60,25 @@ export function trustedHost(options: TrustedHostOptions = {}): Middleware {
   const wwwRedirect = expectBoolean('trustedHost', 'wwwRedirect', opts.wwwRedirect)
   const isAllowed = compileHosts(opts.allowedHosts)
 
+  // The last host that passed: nearly every request names the same one, so the parse is
+  // skipped when it repeats. Only for lists of strings, whose answer cannot change; a
+  // predicate may answer differently tomorrow.
+  const cacheable = opts.allowedHosts!.every((entry) => typeof entry === 'string')
+  let lastAllowed: string | undefined
+  let lastAllowedPort = 0
+
   /** Why `host` cannot be served, or undefined when it can. */
   function refusal(req: IncomingMessage, host: string | undefined, defaultPort: number): HttpError | ParsedHost | undefined {
     if (host === undefined) return req.headers.host === undefined && !req.headers[':authority'] ? MISSING : INVALID
-    const parsed = parseHost(host)
-    if (parsed === undefined) return INVALID
-    if (!isAllowed(parsed, defaultPort)) return parsed
+    if (host !== lastAllowed || defaultPort !== lastAllowedPort) {
+      const parsed = parseHost(host)
+      if (parsed === undefined) return INVALID
+      if (!isAllowed(parsed, defaultPort)) return parsed
+      if (cacheable) {
+        lastAllowed = host
+        lastAllowedPort = defaultPort
+      }
+    }
     // RFC 9112 §3.2.2: with an absolute-form target the target's authority is the host,
     // whatever Host says; a router reading req.url would see it, so it is checked too.
     const url = req.url

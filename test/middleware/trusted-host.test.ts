@@ -200,3 +200,20 @@ t.test('trustedHost(): config: wwwRedirect is a boolean', async (t) => {
 t.test('trustedHost(): config: unknown options are refused', async (t) => {
   t.throws(() => trustedHost({ allowedHost: ['a.test'] } as TrustedHostOptions), { name: 'ConfigError', message: /did you mean "allowedHosts"/ })
 })
+
+t.test('trustedHost(): the remembered last host never lets another host through', async (t) => {
+  const url = await serve(t, compose(trustedHost({ allowedHosts: ['a.example'] }))((_req, res) => res.end('ok')))
+  const statuses = []
+  for (const host of ['a.example', 'b.example', 'a.example', 'a.example:8080', 'A.EXAMPLE', 'evil.a.example', 'a.example']) {
+    statuses.push((await httpRequest(url, { headers: { host } })).status)
+  }
+  t.same(statuses, [200, 400, 200, 200, 200, 400, 200])
+})
+
+t.test('trustedHost(): a predicate is asked on every request, never remembered', async (t) => {
+  let open = true
+  const url = await serve(t, compose(trustedHost({ allowedHosts: [() => open] }))((_req, res) => res.end('ok')))
+  t.equal((await httpRequest(url, { headers: { host: 'a.example' } })).status, 200)
+  open = false
+  t.equal((await httpRequest(url, { headers: { host: 'a.example' } })).status, 400)
+})
