@@ -16,7 +16,7 @@ import Koa2 from 'koa2'
 import type { Test } from 'tap'
 import {
   apiKey, compose, cors, defineState, errorBoundary, getJwtClaims, getRequestId, getRequestSignal, HttpError,
-  jwtAuth, memoryStore, rateLimit, requestId, securityHeaders, sendError, compression, timeout, when,
+  currentRequest, jwtAuth, memoryStore, rateLimit, requestContext, requestId, securityHeaders, sendError, compression, timeout, when,
   type ErrorReport, type Middleware, type RawHandler,
 } from '../../lib/index.js'
 import { toExpress } from '../../adapters/express.js'
@@ -57,6 +57,7 @@ export function layers(observed: Observed): Middleware[] {
   return [
     errorBoundary({ onError: (report) => { observed.reports.push(report) } }),
     requestId({ trustIncoming: true }),
+    requestContext(),
     securityHeaders(),
     cors({ origins: [ORIGIN], credentials: true, exposedHeaders: ['x-request-id'] }),
     // A clock that stands still: the window never turns over, so `t=60` everywhere.
@@ -102,12 +103,19 @@ const untilAborted = (req: import('node:http').IncomingMessage, observed: Observ
   return new Promise((ok) => signal.addEventListener('abort', () => { observed.aborted++; ok() }, { once: true }))
 }
 
+/** Whether code after an await still finds the request in the request context. */
+async function contextSurvives(req: import('node:http').IncomingMessage): Promise<{ same: boolean }> {
+  await new Promise((ok) => setTimeout(ok, 1))
+  return { same: currentRequest() === req }
+}
+
 /** The routes for node:http and HTTP/2: a plain handler with a 404 in the library's shape. */
 export function rawRoutes(observed: Observed): RawHandler {
   return async function routes(req, res) {
     const json = (body: unknown) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(body)) }
     switch (pathOf(req.url)) {
       case '/public/id': return json({ requestId: getRequestId(req) })
+      case '/public/context': return json(await contextSurvives(req))
       case '/public/big': return json(JSON.parse(bigJson))
       case '/public/stream': countDrains(res, observed); return writeStream(res, observed)
       case '/public/throw': throw new Error(SECRET_FAILURE)
@@ -136,6 +144,7 @@ export function expressApp(make: ExpressFactory, observed: Observed, mode: 'comp
   if (mode === 'composed') app.use(toExpress(compose(...layers(observed))))
   else for (const layer of layers(observed)) app.use(toExpress(layer))
   app.get('/public/id', (req, res) => { res.json({ requestId: getRequestId(req) }) })
+  app.get('/public/context', (req, res, next) => { contextSurvives(req).then((body) => res.json(body), next) })
   app.get('/public/big', (_req, res) => { res.json(JSON.parse(bigJson)) })
   app.get('/public/stream', (_req, res) => { countDrains(res, observed); writeStream(res, observed) })
   app.get('/public/throw', () => { throw new Error(SECRET_FAILURE) })
@@ -159,6 +168,7 @@ export function koaApp(Make: typeof Koa, observed: Observed) {
   app.use(async (ctx) => {
     switch (ctx.path) {
       case '/public/id': ctx.body = { requestId: getRequestId(ctx.req) }; break
+      case '/public/context': ctx.body = await contextSurvives(ctx.req); break
       case '/public/big': ctx.body = JSON.parse(bigJson); break
       case '/public/stream': countDrains(ctx.res, observed); ctx.type = 'text/plain; charset=utf-8'; ctx.body = readableStream(); break
       case '/public/throw': throw new Error(SECRET_FAILURE)
@@ -184,6 +194,7 @@ export async function fastifyApp(observed: Observed, http2 = false) {
     return answer(request.raw, reply.raw)
   })
   app.get('/public/id', async (request) => ({ requestId: getRequestId(request.raw) }))
+  app.get('/public/context', async (request) => contextSurvives(request.raw))
   app.get('/public/big', async () => JSON.parse(bigJson) as unknown)
   app.get('/public/stream', (request, reply) => { countDrains(reply.raw, observed); reply.type('text/plain; charset=utf-8').send(readableStream()) })
   app.get('/public/throw', async () => { throw new Error(SECRET_FAILURE) })

@@ -137,6 +137,15 @@ export const scenarios: readonly Scenario[] = [
     },
   },
   {
+    name: 'requestContext: code after an await in the route still finds its request',
+    requests: [{ path: '/public/context' }],
+    compareBody: false,
+    check(t, [res]) {
+      t.equal(res!.status, 200)
+      t.same(JSON.parse(res!.text), { same: true })
+    },
+  },
+  {
     name: 'cors: a preflight from an allowed origin is answered 204 before auth; another origin is refused',
     requests: [
       { path: '/me', method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'Authorization, Content-Type' } },

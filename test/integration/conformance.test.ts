@@ -57,3 +57,23 @@ t.test("conformance: on Express, securityHeaders({ override: true }) replaces fi
   t.equal(res.status, 404)
   t.equal(res.headers.get('content-security-policy'), "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 })
+
+t.test('conformance: a target that cannot be decoded fails closed; Fastify answers it itself before any hook', async (t) => {
+  let reference: number | undefined
+  for (const platform of platforms) {
+    const res = await platform.send({ path: '/me%', headers: { origin: 'https://app.example' } })
+    if (platform.name.startsWith('Fastify')) {
+      // find-my-way refuses the URL (FST_ERR_BAD_URL) before onRequest hooks run: a documented limit.
+      t.equal(res.status, 400, platform.name)
+      t.equal(res.headers['x-content-type-options'], undefined, `${platform.name}: none of the stack's headers`)
+    } else {
+      // No path filter can read it: the rate limit counts it (its bucket is spent by now: 429)
+      // and no public path lets it past jwtAuth (401). Refused either way, the same everywhere.
+      reference ??= res.status
+      t.ok(res.status === 429 || res.status === 401, `${platform.name}: refused (${res.status})`)
+      t.equal(res.status, reference, `${platform.name}: as on node:http`)
+      t.equal(res.headers['x-content-type-options'], 'nosniff', platform.name)
+      t.equal(res.headers['access-control-allow-origin'], 'https://app.example', platform.name)
+    }
+  }
+})

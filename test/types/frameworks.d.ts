@@ -34,10 +34,12 @@ declare module 'express' {
     set(setting: string, value: unknown): this
     listen(port: number, host: string, callback?: () => void): Server
   }
+  /** A Connect middleware: Express's own (json, static) run on Node's request and response. */
+  export type ConnectHandler = (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void
   interface Express {
     (): Application
-    static(root: string): Handler
-    json(): Handler
+    static(root: string): ConnectHandler
+    json(): ConnectHandler
     Router(): Application
   }
   const express: Express

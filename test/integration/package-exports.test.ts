@@ -1,0 +1,97 @@
+/**
+ * The package's `exports` map: every subpath points into dist/ at a file the build makes
+ * from an existing source (dist/lib/index.js ← lib/index.ts), the published `files` carry
+ * it, every adapter has a subpath, and each adapter module exports what docs/adapters.md
+ * documents. The build itself (tsc -p tsconfig.build.json) is checked elsewhere; here the
+ * TypeScript sources are imported.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import t from 'tap'
+
+interface PackageJson {
+  name: string
+  type: string
+  exports: Record<string, string | Record<string, string>>
+  files: string[]
+}
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as PackageJson
+const docs = readFileSync('docs/adapters.md', 'utf8')
+
+/** The source a built file comes from: ./dist/adapters/express.d.ts → adapters/express.ts. */
+function sourceOf(target: string): string {
+  if (!target.startsWith('./dist/')) return target.replace(/^\.\//, '')
+  return target.replace(/^\.\/dist\//, '').replace(/\.d\.ts$|\.js$/, '.ts')
+}
+
+const subpaths = Object.entries(pkg.exports)
+
+t.test('package exports: every target maps to a source file that exists', async (t) => {
+  t.equal(pkg.type, 'module')
+  t.ok(subpaths.length >= 5)
+  for (const [subpath, target] of subpaths) {
+    const targets = typeof target === 'string' ? { default: target } : target
+    for (const [condition, file] of Object.entries(targets)) {
+      t.ok(existsSync(sourceOf(file)), `${subpath} (${condition}): ${file} ← ${sourceOf(file)}`)
+    }
+  }
+})
+
+t.test('package exports: "types" comes before "default", and both name the same module', async (t) => {
+  for (const [subpath, target] of subpaths) {
+    if (typeof target === 'string') continue
+    t.same(Object.keys(target), ['types', 'default'], `${subpath}: TypeScript reads the first matching condition`)
+    t.equal(target.types!.replace(/\.d\.ts$/, ''), target.default!.replace(/\.js$/, ''), subpath)
+  }
+})
+
+t.test('package exports: the published files contain every target', async (t) => {
+  for (const [subpath, target] of subpaths) {
+    for (const file of typeof target === 'string' ? [target] : Object.values(target)) {
+      const path = file.replace(/^\.\//, '')
+      const shipped = path === 'package.json' || pkg.files.some((dir) => path.startsWith(`${dir}/`))
+      t.ok(shipped, `${subpath}: ${path} is inside "files" (${pkg.files.join(', ')})`)
+    }
+  }
+})
+
+t.test('package exports: every adapter has its subpath, named after its file', async (t) => {
+  const adapters = readdirSync('adapters').filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''))
+  t.ok(adapters.length >= 3)
+  for (const name of adapters) {
+    const target = pkg.exports[`./${name}`]
+    t.ok(target, `./${name} is exported`)
+    if (typeof target === 'object') t.equal(sourceOf(target.default!), `adapters/${name}.ts`)
+  }
+})
+
+const documented: Record<string, string[]> = {
+  './express': ['toExpress', 'fromExpress'],
+  './koa': ['toKoa'],
+  './fastify': ['toFastify', 'toFastifyHook'],
+}
+
+for (const [subpath, names] of Object.entries(documented)) {
+  t.test(`package exports: ${pkg.name}${subpath.slice(1)} exports ${names.join(', ')}, and the docs name every export`, async (t) => {
+    const target = pkg.exports[subpath] as Record<string, string>
+    const module = await import(pathToFileURL(sourceOf(target.default!)).href) as Record<string, unknown>
+    for (const name of names) t.equal(typeof module[name], 'function', `${name} is a function`)
+    for (const name of Object.keys(module)) t.ok(docs.includes(`\`${name}(`), `docs/adapters.md documents ${name}()`)
+    t.ok(docs.includes(`'${pkg.name}${subpath.slice(1)}'`), `docs/adapters.md imports from '${pkg.name}${subpath.slice(1)}'`)
+  })
+}
+
+t.test('package exports: the main entry exports the core and every middleware factory', async (t) => {
+  const main = await import(pathToFileURL(sourceOf((pkg.exports['.'] as Record<string, string>).default!)).href) as Record<string, unknown>
+  for (const name of ['compose', 'defineMiddleware', 'onResponseStart', 'onResponseEnd', 'transformBody', 'sendError']) {
+    t.equal(typeof main[name], 'function', name)
+  }
+  const undefinedExports = Object.entries(main).filter(([, value]) => value === undefined).map(([name]) => name)
+  t.same(undefinedExports, [], 'no export is undefined (a re-export of a name that does not exist)')
+  const factories = readdirSync('lib/middleware')
+    .map((f) => f.replace(/\.ts$/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase()))
+    .filter((name) => name in main)
+  t.ok(factories.length >= 23, `${factories.length} middleware factories exported`)
+  for (const name of factories) t.equal(typeof main[name], 'function', name)
+})
