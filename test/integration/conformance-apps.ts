@@ -16,7 +16,7 @@ import Koa2 from 'koa2'
 import type { Test } from 'tap'
 import {
   apiKey, compose, cors, defineState, errorBoundary, getJwtClaims, getRequestId, getRequestSignal, HttpError,
-  currentRequest, jwtAuth, memoryStore, rateLimit, requestContext, requestId, securityHeaders, sendError, compression, timeout, when,
+  currentRequest, bodyLimit, jwtAuth, memoryStore, rateLimit, requestContext, requestId, securityHeaders, sendError, compression, timeout, when,
   type ErrorReport, type Middleware, type RawHandler,
 } from '../../lib/index.js'
 import { toExpress } from '../../adapters/express.js'
@@ -29,6 +29,7 @@ export const ADMIN_KEY = 'admin-key-0123456789abcdef'
 /** The message a throwing route fails with: it must never reach a client. */
 export const SECRET_FAILURE = 'database 10.0.0.5:5432 refused user app_rw'
 export const RATE_LIMIT = 2
+export const BODY_LIMIT = 4096
 const FIXED_NOW = Date.UTC(2026, 0, 1)
 
 /** ~20 KB of JSON: compressible and above the threshold. */
@@ -62,6 +63,7 @@ export function layers(observed: Observed): Middleware[] {
     cors({ origins: [ORIGIN], credentials: true, exposedHeaders: ['x-request-id'] }),
     // A clock that stands still: the window never turns over, so `t=60` everywhere.
     rateLimit({ limit: RATE_LIMIT, windowMs: 60_000, exempt: [(path) => path !== '/public/limited'], store: memoryStore({ now: () => FIXED_NOW }) }),
+    bodyLimit({ limit: BODY_LIMIT }),
     compression(),
     // Only the slow route has a deadline, of 1 ms: it never answers by itself, so the 503
     // does not depend on how loaded the machine is.
@@ -109,6 +111,16 @@ async function contextSurvives(req: import('node:http').IncomingMessage): Promis
   return { same: currentRequest() === req }
 }
 
+/** What the echo route answers for a JSON body `{ pad }`. */
+const echoOf = (body: unknown) => ({ padLength: String((body as { pad?: unknown }).pad).length })
+
+/** The request body as JSON, read from the stream (node:http, HTTP/2, Koa: no parser of their own). */
+async function readJson(req: import('node:http').IncomingMessage): Promise<unknown> {
+  const parts: Buffer[] = []
+  for await (const chunk of req) parts.push(chunk as Buffer)
+  return JSON.parse(Buffer.concat(parts).toString()) as unknown
+}
+
 /** The routes for node:http and HTTP/2: a plain handler with a 404 in the library's shape. */
 export function rawRoutes(observed: Observed): RawHandler {
   return async function routes(req, res) {
@@ -116,6 +128,7 @@ export function rawRoutes(observed: Observed): RawHandler {
     switch (pathOf(req.url)) {
       case '/public/id': return json({ requestId: getRequestId(req) })
       case '/public/context': return json(await contextSurvives(req))
+      case '/public/echo': return json(echoOf(await readJson(req)))
       case '/public/big': return json(JSON.parse(bigJson))
       case '/public/stream': countDrains(res, observed); return writeStream(res, observed)
       case '/public/throw': throw new Error(SECRET_FAILURE)
@@ -145,6 +158,7 @@ export function expressApp(make: ExpressFactory, observed: Observed, mode: 'comp
   else for (const layer of layers(observed)) app.use(toExpress(layer))
   app.get('/public/id', (req, res) => { res.json({ requestId: getRequestId(req) }) })
   app.get('/public/context', (req, res, next) => { contextSurvives(req).then((body) => res.json(body), next) })
+  app.post('/public/echo', make.json(), (req, res) => { res.json(echoOf(req.body)) })
   app.get('/public/big', (_req, res) => { res.json(JSON.parse(bigJson)) })
   app.get('/public/stream', (_req, res) => { countDrains(res, observed); writeStream(res, observed) })
   app.get('/public/throw', () => { throw new Error(SECRET_FAILURE) })
@@ -169,6 +183,7 @@ export function koaApp(Make: typeof Koa, observed: Observed) {
     switch (ctx.path) {
       case '/public/id': ctx.body = { requestId: getRequestId(ctx.req) }; break
       case '/public/context': ctx.body = await contextSurvives(ctx.req); break
+      case '/public/echo': ctx.body = echoOf(await readJson(ctx.req)); break
       case '/public/big': ctx.body = JSON.parse(bigJson); break
       case '/public/stream': countDrains(ctx.res, observed); ctx.type = 'text/plain; charset=utf-8'; ctx.body = readableStream(); break
       case '/public/throw': throw new Error(SECRET_FAILURE)
@@ -195,6 +210,7 @@ export async function fastifyApp(observed: Observed, http2 = false) {
   })
   app.get('/public/id', async (request) => ({ requestId: getRequestId(request.raw) }))
   app.get('/public/context', async (request) => contextSurvives(request.raw))
+  app.post('/public/echo', async (request) => echoOf(request.body))
   app.get('/public/big', async () => JSON.parse(bigJson) as unknown)
   app.get('/public/stream', (request, reply) => { countDrains(reply.raw, observed); reply.type('text/plain; charset=utf-8').send(readableStream()) })
   app.get('/public/throw', async () => { throw new Error(SECRET_FAILURE) })
@@ -213,6 +229,9 @@ export interface RequestSpec {
   path: string
   method?: string
   headers?: Record<string, string>
+  body?: string
+  /** Send the body in two writes without Content-Length (chunked on HTTP/1). @default false: declared */
+  streamed?: boolean
 }
 
 /** A running application and how to talk to it. */
@@ -221,10 +240,20 @@ export interface Platform {
   readonly observed: Observed
   /** How the streaming route sends: its own write loop, or a Readable the framework pipes. */
   readonly streaming: 'writes' | 'pipes'
+  readonly http2: boolean
   send(spec: RequestSpec): Promise<Result>
 }
 
 const newObserved = (): Observed => ({ drains: 0, fullWrites: 0, aborted: 0, reports: [] })
+
+/** A declared body in one end() (Node sets Content-Length), or a streamed one in two writes. */
+function sendBody(out: { write(chunk: string): unknown; end(chunk?: string): unknown }, spec: RequestSpec): void {
+  if (spec.body === undefined) return void out.end()
+  if (!spec.streamed) return void out.end(spec.body)
+  const half = spec.body.length >> 1
+  out.write(spec.body.slice(0, half))
+  setImmediate(() => out.end(spec.body!.slice(half)))
+}
 
 function http1Client(port: number) {
   return (spec: RequestSpec) => new Promise<Result>((ok, fail) => {
@@ -235,7 +264,7 @@ function http1Client(port: number) {
       res.on('error', fail)
     })
     req.on('error', fail)
-    req.end()
+    sendBody(req, spec)
   })
 }
 
@@ -243,7 +272,8 @@ function h2Client(url: string) {
   return (spec: RequestSpec) => new Promise<Result>((ok, fail) => {
     const session = connect(url)
     session.on('error', fail)
-    const stream = session.request({ ':method': spec.method ?? 'GET', ':path': spec.path, ...spec.headers })
+    const declared = spec.body !== undefined && !spec.streamed ? { 'content-length': String(Buffer.byteLength(spec.body)) } : {}
+    const stream = session.request({ ':method': spec.method ?? 'GET', ':path': spec.path, ...declared, ...spec.headers })
     let status = 0
     let headers: IncomingHttpHeaders = {}
     const parts: Buffer[] = []
@@ -254,7 +284,7 @@ function h2Client(url: string) {
     stream.on('data', (d: Buffer) => parts.push(d))
     stream.on('end', () => { session.close(); const body = Buffer.concat(parts); ok({ status, headers, body, text: body.toString() }) })
     stream.on('error', (err) => { session.close(); fail(err) })
-    stream.end()
+    sendBody(stream, spec)
   })
 }
 
@@ -277,7 +307,7 @@ async function listenH2(t: Test, listener: (req: import('node:http').IncomingMes
 export async function startPlatforms(t: Test): Promise<Platform[]> {
   const platforms: Platform[] = []
   const add = (name: string, observed: Observed, send: Platform['send'], streaming: Platform['streaming'] = 'writes') =>
-    platforms.push({ name, observed, send, streaming })
+    platforms.push({ name, observed, send, streaming, http2: name.includes('HTTP/2') })
 
   {
     const observed = newObserved()

@@ -40,8 +40,10 @@ for (const scenario of scenarios) {
   })
 }
 
-t.test('conformance: a when() around apiKey warns once that a security layer is conditional', async (t) => {
+t.test('conformance: the stack is in a valid order; the when() around apiKey warns that a security layer is conditional', async (t) => {
   await new Promise((ok) => setImmediate(ok))
+  const codes = warnings.map((w) => (w as Error & { code?: string }).code)
+  t.notOk(codes.includes('HTTP_ONION_ORDER'), 'no ordering warning')
   const conditional = warnings.filter((w) => (w as Error & { code?: string }).code === 'HTTP_ONION_CONDITIONAL_SECURITY')
   t.ok(conditional.length >= 1)
   t.match(conditional[0]!.message, /apiKey is a security layer/)
