@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { middlewareInfo } from '../../lib/index.js'
 import { launchBrowser } from '../helpers/browser.js'
-import { documentedStack, documentedSvg } from './ordering-svg.js'
+import { documentedStack, documentedSvg } from '../helpers/ordering-svg.js'
 
 // docs/ordering.md shows the production stack's explain() output and docs/ordering.svg draws
 // the stack: both are checked against the code, so neither can drift from it.
@@ -36,8 +36,8 @@ t.test('ordering.svg: is well-formed XML with an <svg> root in the SVG namespace
   t.match(root.attributes.get('viewBox') ?? '', /^0 0 \d+ \d+$/)
 })
 
-t.test('ordering.svg: is what test/docs/ordering-svg.ts draws from the production stack', async (t) => {
-  t.equal(svg, documentedSvg(), 'regenerate: node --import @tapjs/typescript/import test/docs/ordering-svg.ts')
+t.test('ordering.svg: is what test/helpers/ordering-svg.ts draws from the production stack', async (t) => {
+  t.equal(svg, documentedSvg(), 'regenerate: node --import @tapjs/typescript/import test/helpers/ordering-svg.ts')
   const drawn = [...svg.matchAll(/<g class="layer" data-name="([^"]+)">/g)].map((m) => m[1])
   t.same(drawn, documentedStack().layers.map((layer) => middlewareInfo(layer).name), 'one band per layer, outermost first')
 })

@@ -5,7 +5,7 @@
  * committed file equals what this renders, so the picture cannot drift from the code.
  *
  * Regenerate after changing the stack:
- *   node --import @tapjs/typescript/import test/docs/ordering-svg.ts
+ *   node --import @tapjs/typescript/import test/helpers/ordering-svg.ts
  * @module
  */
 import { writeFileSync } from 'node:fs'
