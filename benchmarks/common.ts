@@ -29,6 +29,10 @@ export interface Comparison {
   /** Requests per measurement instead of a duration (large streamed responses). */
   readonly amount?: number
   readonly connections?: number
+  /** Scenarios exempt from `expect` (bare servers and physical limits). */
+  readonly unchecked?: readonly string[]
+  /** A large streamed body: also report throughput, time to first byte and peak RSS growth. */
+  readonly stream?: boolean
 }
 
 /** What a scenario file exports. */
@@ -115,19 +119,28 @@ export const listen = (handler: RequestListener): Promise<Server> =>
   })
 
 /**
- * Every scenario module: benchmarks/scenarios/*.ts (compiled next to this file) and the peer
+ * Every scenario file: benchmarks/scenarios/*.ts (compiled next to this file) and the peer
  * stacks in benchmarks/peers/*.mjs (plain JavaScript run from the source tree, because their
  * packages live in benchmarks/node_modules, which the library's type check never sees).
  */
-export async function loadScenarioModules(): Promise<ScenarioModule[]> {
+export function scenarioFiles(): string[] {
   const here = dirname(fileURLToPath(import.meta.url))
   const compiled = join(here, 'scenarios')
   const peers = join(here, '..', '..', 'benchmarks', 'peers')
-  const files = [
+  return [
     ...readdirSync(compiled).filter((f) => f.endsWith('.js')).map((f) => join(compiled, f)),
     ...(existsSync(peers) ? readdirSync(peers).filter((f) => f.endsWith('.mjs')).map((f) => join(peers, f)) : []),
   ].sort()
-  const modules = await Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<Partial<ScenarioModule>>))
-  // Helper modules (peers/shared.mjs) export no scenarios.
-  return modules.filter((m): m is ScenarioModule => m.scenarios !== undefined)
+}
+
+/** Load one scenario file; helper modules (peers/shared.mjs) export no scenarios and give undefined. */
+export async function loadScenarioModule(file: string): Promise<(ScenarioModule & { file: string }) | undefined> {
+  const module = await import(pathToFileURL(file).href) as Partial<ScenarioModule>
+  return module.scenarios === undefined ? undefined : { ...module as ScenarioModule, file }
+}
+
+/** Every scenario module, loaded (in the runner only: a server process loads just its own file). */
+export async function loadScenarioModules(): Promise<Array<ScenarioModule & { file: string }>> {
+  const modules = await Promise.all(scenarioFiles().map(loadScenarioModule))
+  return modules.filter((m): m is ScenarioModule & { file: string } => m !== undefined)
 }

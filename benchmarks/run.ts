@@ -1,13 +1,18 @@
 /**
- * `npm run bench`: compare scenarios side by side with autocannon. Each scenario runs
- * in its own server process pinned to core 0 (when `taskset` exists); this process is the
- * load generator, pinned to core 1. Rounds interleave the scenarios (A B C, B C A, …) so
- * drift on a shared machine hits all of them alike; the table reports medians with
- * min–max and ratios to the baseline measured in the same run.
+ * `npm run bench`: compare scenarios side by side with autocannon. Each scenario runs in its
+ * own server process pinned to core 0 (when `taskset` exists); this process is the load
+ * generator, pinned to core 1. Rounds interleave the scenarios (A B C, B C A, …) so drift on
+ * a shared machine hits all of them alike; tables report medians with min–max and ratios to
+ * the baseline measured in the same run. Before timing, one request to each scenario checks
+ * that the features a comparison claims are really on.
  *
- *   npm run bench                     # every comparison, ~5 s per measurement, 5 rounds
- *   npm run bench -- --quick          # 2 s, 3 rounds
- *   npm run bench -- --only=core      # comparisons whose name contains "core"
+ *   npm run bench                  # the headline comparisons (~12 min): stacks, each middleware alone, core, adapters
+ *   npm run bench -- --quick       # the stacks only, short rounds (< 2 min)
+ *   npm run bench -- --all         # every comparison every scenario file defines
+ *   npm run bench -- --only=flow   # comparisons whose name contains "flow"
+ *
+ * A default or --all run writes benchmarks/results/<time>.json and latest.json, and renders
+ * docs/benchmarks.md and docs/benchmarks.svg from them (render.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -17,35 +22,40 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon, { type Result } from 'autocannon'
 import { loadScenarioModules, type Comparison } from './common.js'
+import { renderBenchmarkDocs, type ComparisonResult, type RunResults, type ScenarioResult } from './render.js'
 
-
-interface Settings { duration: number; rounds: number; connections: number; only: string | undefined }
+interface Settings { duration: number; rounds: number; connections: number; only: string | undefined; all: boolean; quick: boolean }
 
 function parseArgs(argv: readonly string[]): Settings {
   const quick = argv.includes('--quick')
   const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
   return {
-    duration: Number(value('duration') ?? (quick ? 2 : 5)),
-    rounds: Number(value('rounds') ?? (quick ? 3 : 5)),
+    duration: Number(value('duration') ?? (quick ? 1.5 : 3)),
+    rounds: Number(value('rounds') ?? (quick ? 1 : 3)),
     connections: Number(value('connections') ?? 50),
     only: value('only'),
+    all: argv.includes('--all'),
+    quick,
   }
 }
 
-interface Sample { rps: number; p50: number; p99: number; cpuMicrosPerRequest: number; errors: number }
+/** Comparisons run by default: the headline ones. The others are details (--all, --only). */
+const HEADLINE = /^(stacks|middleware|core|adapters):/
 
-interface ServerHandle { child: ChildProcess; port: number; ask(type: string): Promise<Record<string, number>> }
+interface Sample { rps: number; bytesPerSecond: number; p50: number; p99: number; cpuMicrosPerRequest: number; errors: number }
+
+interface ServerHandle { child: ChildProcess; port: number; rssAtReadyMiB: number; ask(type: string): Promise<Record<string, number>> }
 
 const here = dirname(fileURLToPath(import.meta.url))
 const hasTaskset = cpus().length > 1 && spawnSync('taskset', ['-V']).status === 0
 
-async function startServer(scenario: string): Promise<ServerHandle> {
-  const args = [process.execPath, join(here, 'server.js'), scenario]
+async function startServer(file: string, scenario: string): Promise<ServerHandle> {
+  const args = [process.execPath, join(here, 'server.js'), file, scenario]
   const child = hasTaskset
     ? spawn('taskset', ['-c', '0', ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     : spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const port = await new Promise<number>((ok, fail) => {
-    child.once('message', (m: { type: string; port: number }) => (m.type === 'ready' ? ok(m.port) : fail(new Error(`unexpected ${m.type}`))))
+  const ready = await new Promise<{ port: number; rssKiB: number }>((ok, fail) => {
+    child.once('message', (m: { type: string; port: number; rssKiB: number }) => (m.type === 'ready' ? ok(m) : fail(new Error(`unexpected ${m.type}`))))
     child.once('exit', (code) => fail(new Error(`scenario ${scenario} exited with ${code}`)))
   })
   const ask = (type: string) => new Promise<Record<string, number>>((ok) => {
@@ -55,23 +65,26 @@ async function startServer(scenario: string): Promise<ServerHandle> {
     child.on('message', onMessage)
     child.send({ type })
   })
-  return { child, port, ask }
+  return { child, port: ready.port, rssAtReadyMiB: ready.rssKiB / 1024, ask }
 }
 
-async function measure(server: ServerHandle, comparison: Comparison, settings: Settings, duration: number): Promise<Sample> {
+async function measure(server: ServerHandle, comparison: Comparison, settings: Settings, duration: number, amount?: number): Promise<Sample> {
   await server.ask('mark')
   const result: Result = await autocannon({
     url: `http://127.0.0.1:${server.port}${comparison.route}`,
     connections: comparison.connections ?? settings.connections,
-    ...(comparison.amount ? { amount: comparison.amount } : { duration }),
+    ...(amount ? { amount } : { duration }),
     method: comparison.method ?? 'GET',
     headers: { ...comparison.headers },
-    timeout: 60,
+    timeout: 120,
   })
   const stats = await server.ask('stats')
   const requests = result.requests.total || 1
+  // Totals over the measured time, not the mean of one-second buckets: exact for short runs.
+  const seconds = result.duration || duration
   return {
-    rps: result.requests.average,
+    rps: result.requests.total / seconds,
+    bytesPerSecond: result.throughput.total / seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuMicrosPerRequest: stats.cpuMicros! / requests,
@@ -79,16 +92,24 @@ async function measure(server: ServerHandle, comparison: Comparison, settings: S
   }
 }
 
-/** One request to a scenario before timing: the features the comparison claims must be on. */
-async function check(name: string, server: ServerHandle, comparison: Comparison): Promise<void> {
-  const expect = comparison.expect
-  if (!expect) return
-  const { status, headers } = await new Promise<{ status: number; headers: Record<string, unknown> }>((ok, fail) => {
+/** One request: status, headers, and the time to the first body byte. */
+function probe(server: ServerHandle, comparison: Comparison): Promise<{ status: number; headers: Record<string, unknown>; ttfbMs: number }> {
+  return new Promise((ok, fail) => {
+    const started = performance.now()
+    let ttfbMs = Number.NaN
     request({ host: '127.0.0.1', port: server.port, path: comparison.route, method: comparison.method ?? 'GET', headers: { ...comparison.headers } }, (res) => {
+      res.once('data', () => { ttfbMs = performance.now() - started })
       res.resume()
-      res.on('end', () => ok({ status: res.statusCode!, headers: res.headers }))
+      res.on('end', () => ok({ status: res.statusCode!, headers: res.headers, ttfbMs: Number.isNaN(ttfbMs) ? performance.now() - started : ttfbMs }))
     }).on('error', fail).end()
   })
+}
+
+/** The features the comparison claims must be on, in one request to each scenario. */
+async function check(name: string, server: ServerHandle, comparison: Comparison): Promise<void> {
+  const expect = comparison.expect
+  if (!expect || comparison.unchecked?.includes(name)) return
+  const { status, headers } = await probe(server, comparison)
   const problems = [
     ...(expect.status !== undefined && status !== expect.status ? [`status ${status}, expected ${expect.status}`] : []),
     ...(expect.headers ?? []).filter((h) => headers[h] === undefined).map((h) => `no ${h}`),
@@ -100,43 +121,80 @@ async function check(name: string, server: ServerHandle, comparison: Comparison)
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+  return s.length === 0 ? Number.NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-async function runComparison(comparison: Comparison, settings: Settings) {
+async function runComparison(comparison: Comparison, files: ReadonlyMap<string, string>, settings: Settings): Promise<ComparisonResult> {
   const servers = new Map<string, ServerHandle>()
-  for (const name of comparison.scenarios) servers.set(name, await startServer(name))
   try {
+    for (const name of comparison.scenarios) {
+      const file = files.get(name)
+      if (!file) throw new Error(`${comparison.name}: no scenario file defines "${name}"`)
+      servers.set(name, await startServer(file, name))
+    }
     for (const [name, server] of servers) await check(name, server, comparison)
-    for (const [, server] of servers) await measure(server, comparison, settings, 1) // warm-up: JIT, sockets
+    const amount = comparison.amount && settings.quick ? Math.max(1, comparison.amount >> 1) : comparison.amount
+    // Warm-up: JIT, sockets.
+    for (const [, server] of servers) await measure(server, comparison, settings, settings.quick ? 0.5 : 1, amount ? 1 : undefined)
     const samples = new Map<string, Sample[]>(comparison.scenarios.map((n) => [n, []]))
     for (let round = 0; round < settings.rounds; round++) {
       const order = comparison.scenarios.map((_, i) => comparison.scenarios[(i + round) % comparison.scenarios.length]!)
-      for (const name of order) samples.get(name)!.push(await measure(servers.get(name)!, comparison, settings, settings.duration))
-      process.stderr.write(`  round ${round + 1}/${settings.rounds} done\n`)
+      for (const name of order) samples.get(name)!.push(await measure(servers.get(name)!, comparison, settings, settings.duration, amount))
     }
-    const peaks = new Map<string, number>()
-    for (const [name, server] of servers) peaks.set(name, (await server.ask('stats')).maxRssKiB! / 1024)
-    const base = median(samples.get(comparison.baseline)!.map((s) => s.rps))
-    return comparison.scenarios.map((name) => {
+    const ttfb = new Map<string, number>()
+    if (comparison.stream) {
+      for (const [name, server] of servers) {
+        const times: number[] = []
+        for (let i = 0; i < 3; i++) times.push((await probe(server, comparison)).ttfbMs)
+        ttfb.set(name, median(times))
+      }
+    }
+    const rows: ScenarioResult[] = []
+    for (const name of comparison.scenarios) {
       const list = samples.get(name)!
+      const server = servers.get(name)!
+      const peakRssMiB = (await server.ask('stats')).maxRssKiB! / 1024
       const rps = list.map((s) => s.rps)
-      return {
+      rows.push({
         scenario: name,
         rps: { median: median(rps), min: Math.min(...rps), max: Math.max(...rps) },
-        ratioToBaseline: median(rps) / base,
+        mibPerSecond: median(list.map((s) => s.bytesPerSecond)) / 2 ** 20,
+        ratioToBaseline: 0,
         latencyMs: { p50: median(list.map((s) => s.p50)), p99: median(list.map((s) => s.p99)) },
         cpuMicrosPerRequest: median(list.map((s) => s.cpuMicrosPerRequest)),
-        peakRssMiB: peaks.get(name)!,
+        peakRssMiB,
+        rssGrowthMiB: peakRssMiB - server.rssAtReadyMiB,
+        ttfbMs: ttfb.get(name),
         errors: list.reduce((n, s) => n + s.errors, 0),
-      }
-    })
+      })
+    }
+    const base = rows.find((r) => r.scenario === comparison.baseline)!.rps.median
+    for (const row of rows) row.ratioToBaseline = row.rps.median / base
+    return { name: comparison.name, route: comparison.route, method: comparison.method ?? 'GET', baseline: comparison.baseline, rows }
   } finally {
     for (const [, server] of servers) {
+      if (server.child.exitCode !== null) continue
       server.child.send({ type: 'stop' })
       await new Promise((ok) => server.child.once('exit', ok))
     }
   }
+}
+
+function printTable(result: ComparisonResult): void {
+  console.log(`\n${result.name} (${result.method} ${result.route}, baseline ${result.baseline})`)
+  console.table(result.rows.map((r) => ({
+    scenario: r.scenario,
+    'req/s median': Math.round(r.rps.median),
+    'min–max': `${Math.round(r.rps.min)}–${Math.round(r.rps.max)}`,
+    ratio: r.ratioToBaseline.toFixed(3),
+    'MiB/s': r.mibPerSecond.toFixed(1),
+    'p50 ms': r.latencyMs.p50,
+    'p99 ms': r.latencyMs.p99,
+    'cpu µs/req': r.cpuMicrosPerRequest.toFixed(1),
+    'peak RSS MiB': r.peakRssMiB.toFixed(1),
+    ...(r.ttfbMs === undefined ? {} : { 'TTFB ms': r.ttfbMs.toFixed(1), 'RSS growth MiB': r.rssGrowthMiB.toFixed(1) }),
+    errors: r.errors,
+  })))
 }
 
 const settings = parseArgs(process.argv.slice(2))
@@ -147,33 +205,36 @@ if (!existsSync(join(peersDir, 'node_modules'))) {
   const installed = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: peersDir, stdio: 'inherit' })
   if (installed.status !== 0) throw new Error('npm ci in benchmarks/ failed')
 }
-if (hasTaskset) spawnSync('taskset', ['-cp', '1', String(process.pid)])
+if (hasTaskset) spawnSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' })
+
+const modules = await loadScenarioModules()
+const files = new Map<string, string>()
+for (const module of modules) for (const name of Object.keys(module.scenarios)) files.set(name, module.file)
+const descriptions = Object.fromEntries(modules.flatMap((m) => Object.entries(m.scenarios).map(([name, s]) => [name, s.description])))
+const selected = modules.flatMap((m) => m.comparisons ?? []).filter((c) =>
+  settings.only ? c.name.includes(settings.only) : settings.all ? true : settings.quick ? c.name.startsWith('stacks:') : HEADLINE.test(c.name))
+
 const machine = {
-  cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30),
-  node: process.version, pinned: hasTaskset, ...settings,
+  cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version, pinned: hasTaskset, duration: settings.duration, rounds: settings.rounds, connections: settings.connections,
+  mode: settings.only ? `only ${settings.only}` : settings.all ? 'all' : settings.quick ? 'quick' : 'default',
 }
 console.log(`machine: ${JSON.stringify(machine)}`)
-const results: Record<string, unknown> = {}
-const comparisons = (await loadScenarioModules()).flatMap((m) => m.comparisons ?? [])
-for (const comparison of comparisons) {
-  if (settings.only && !comparison.name.includes(settings.only)) continue
-  console.log(`\n${comparison.name} (route ${comparison.route}, baseline ${comparison.baseline})`)
-  const rows = await runComparison(comparison, settings)
-  results[comparison.name] = rows
-  console.table(rows.map((r) => ({
-    scenario: r.scenario,
-    'req/s median': Math.round(r.rps.median),
-    'min–max': `${Math.round(r.rps.min)}–${Math.round(r.rps.max)}`,
-    ratio: r.ratioToBaseline.toFixed(3),
-    'p50 ms': r.latencyMs.p50,
-    'p99 ms': r.latencyMs.p99,
-    'cpu µs/req': r.cpuMicrosPerRequest.toFixed(1),
-    'peak RSS MiB': r.peakRssMiB.toFixed(1),
-    errors: r.errors,
-  })))
+const started = Date.now()
+const results: ComparisonResult[] = []
+for (const comparison of selected) {
+  const result = await runComparison(comparison, files, settings)
+  results.push(result)
+  printTable(result)
 }
-const out = join(here, '..', '..', 'benchmarks', 'results')
+const run: RunResults = { date: new Date().toISOString(), machine, seconds: Math.round((Date.now() - started) / 1000), descriptions, results }
+const out = join(peersDir, 'results')
 mkdirSync(out, { recursive: true })
-const file = join(out, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-writeFileSync(file, JSON.stringify({ machine, results }, null, 2) + '\n')
-console.log(`\nresults written to ${file}`)
+const file = join(out, `${run.date.replace(/[:.]/g, '-')}.json`)
+writeFileSync(file, JSON.stringify(run, null, 2) + '\n')
+console.log(`\n${results.length} comparisons in ${run.seconds} s; results written to ${file}`)
+if (!settings.only && !settings.quick) {
+  writeFileSync(join(out, 'latest.json'), JSON.stringify(run, null, 2) + '\n')
+  renderBenchmarkDocs(run, join(peersDir, '..', 'docs'))
+  console.log('docs/benchmarks.md and docs/benchmarks.svg rendered')
+}

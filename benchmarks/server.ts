@@ -1,15 +1,15 @@
 /**
- * Child process entry: start one scenario, report its port, and answer the runner's
- * questions about CPU time and peak memory over IPC.
+ * Child process entry: `server.js <scenario file> <scenario>`. Loads only that file (so a
+ * bare server's memory holds no peer framework), starts the scenario, reports its port and
+ * resident memory, and answers the runner's questions about CPU time and peak memory.
  */
 import type { AddressInfo } from 'node:net'
-import { loadScenarioModules } from './common.js'
+import { loadScenarioModule } from './common.js'
 
-const name = process.argv[2] ?? ''
-const modules = await loadScenarioModules()
-const scenario = modules.map((m) => m.scenarios[name]).find(Boolean)
+const [file = '', name = ''] = process.argv.slice(2)
+const scenario = (await loadScenarioModule(file))?.scenarios[name]
 if (!scenario) {
-  console.error(`unknown scenario "${name}"; known: ${modules.flatMap((m) => Object.keys(m.scenarios)).join(', ')}`)
+  console.error(`no scenario "${name}" in ${file}`)
   process.exit(2)
 }
 
@@ -28,4 +28,4 @@ process.on('message', (message: { type: string }) => {
     server.close(() => process.exit(0))
   }
 })
-process.send!({ type: 'ready', port: (server.address() as AddressInfo).port })
+process.send!({ type: 'ready', port: (server.address() as AddressInfo).port, rssKiB: Math.round(process.memoryUsage.rss() / 1024) })

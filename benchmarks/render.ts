@@ -1,0 +1,195 @@
+/**
+ * Renders a benchmark run into docs/benchmarks.md (tables, goals) and docs/benchmarks.svg
+ * (a bar chart of the stack comparisons). Generated, never edited by hand: rerun
+ * `npm run bench` to refresh both.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export interface ScenarioResult {
+  scenario: string
+  rps: { median: number; min: number; max: number }
+  mibPerSecond: number
+  ratioToBaseline: number
+  latencyMs: { p50: number; p99: number }
+  cpuMicrosPerRequest: number
+  peakRssMiB: number
+  rssGrowthMiB: number
+  ttfbMs: number | undefined
+  errors: number
+}
+
+export interface ComparisonResult {
+  name: string
+  route: string
+  method: string
+  baseline: string
+  rows: ScenarioResult[]
+}
+
+export interface RunResults {
+  date: string
+  machine: Record<string, unknown>
+  seconds: number
+  descriptions: Record<string, string>
+  results: ComparisonResult[]
+}
+
+interface Goal { issue: string; goal: string; measured: string; met: boolean | undefined }
+
+const fixed = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a')
+
+function row(run: RunResults, prefix: string, scenario: string): ScenarioResult | undefined {
+  return run.results.find((c) => c.name.startsWith(prefix))?.rows.find((r) => r.scenario === scenario)
+}
+
+/** The goals the issues set, evaluated on this run. */
+export function evaluateGoals(run: RunResults): Goal[] {
+  const goals: Goal[] = []
+  const ratio = (prefix: string, a: string, b: string, at: number, issue: string, goal: string) => {
+    const x = row(run, prefix, a)
+    const y = row(run, prefix, b)
+    if (!x || !y) return
+    const value = x.rps.median / y.rps.median
+    goals.push({ issue, goal, measured: `${fixed(value)}×`, met: value >= at })
+  }
+  ratio('core:', 'noop-10', 'bare', 0.95, '#2', '10 no-op layers ≥ 0.95 of bare node:http')
+  ratio('stacks: 1 KB', 'onion', 'same-headers-limit', 0.9, '#10', 'production stack ≥ 0.90 of the same-headers limit (1 KB route)')
+  ratio('stacks: 1 KB', 'onion', 'fastify', 2.5, '#10', 'production stack ≥ 2.5× the Fastify stack (1 KB route)')
+  ratio('stacks: 1 KB', 'onion', 'express', 6, '#10', 'production stack ≥ 6× the Express stack (1 KB route)')
+  ratio('stacks: 64 KB', 'onion', 'gzip-limit', 0.97, '#10', 'production stack ≥ 0.97 of the gzip limit (64 KB route)')
+  ratio('stacks: 100 MiB', 'onion', 'hand-gzip-stream', 1.0, '#5 #10', '100 MiB stream through compression ≥ 1.00 of piping by hand through zlib')
+  ratio('middleware:', 'rate-limit-memory', 'bare', 0.95, '#6', 'memory-store rateLimit alone ≥ 0.95 of bare')
+  const stream = row(run, 'stacks: 100 MiB', 'onion')
+  if (stream?.ttfbMs !== undefined) {
+    goals.push({ issue: '#10', goal: '100 MiB stream: time to first byte < 20 ms', measured: `${fixed(stream.ttfbMs, 1)} ms`, met: stream.ttfbMs < 20 })
+    goals.push({ issue: '#5 #10', goal: '100 MiB stream: peak RSS growth < 32 MiB', measured: `${fixed(stream.rssGrowthMiB, 1)} MiB`, met: stream.rssGrowthMiB < 32 })
+  }
+  const onion = row(run, 'stacks: 1 KB', 'onion')
+  const bare = row(run, 'stacks: 1 KB', 'bare')
+  if (onion && bare) {
+    const value = onion.peakRssMiB / bare.peakRssMiB
+    goals.push({ issue: '#10', goal: 'peak RSS of the production stack under load ≤ 1.2× bare', measured: `${fixed(value)}× (${fixed(onion.peakRssMiB, 1)} vs ${fixed(bare.peakRssMiB, 1)} MiB)`, met: value <= 1.2 })
+  }
+  return goals
+}
+
+function table(run: RunResults, comparison: ComparisonResult): string {
+  const stream = comparison.rows.some((r) => r.ttfbMs !== undefined)
+  const head = ['scenario', 'req/s (median, min–max)', `× ${comparison.baseline}`, 'p50 / p99 ms', 'CPU µs/req', 'peak RSS MiB',
+    ...(stream ? ['MiB/s', 'TTFB ms', 'RSS growth MiB'] : []), 'errors']
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
+  for (const r of comparison.rows) {
+    const cells = [
+      `\`${r.scenario}\``,
+      `${Math.round(r.rps.median)} (${Math.round(r.rps.min)}–${Math.round(r.rps.max)})`,
+      fixed(r.ratioToBaseline),
+      `${r.latencyMs.p50} / ${r.latencyMs.p99}`,
+      fixed(r.cpuMicrosPerRequest, 1),
+      fixed(r.peakRssMiB, 1),
+      ...(stream ? [fixed(r.mibPerSecond, 1), r.ttfbMs === undefined ? '' : fixed(r.ttfbMs, 1), fixed(r.rssGrowthMiB, 1)] : []),
+      String(r.errors),
+    ]
+    lines.push(`| ${cells.join(' | ')} |`)
+  }
+  const onion = comparison.rows.find((r) => r.scenario === 'onion')
+  const peers = comparison.rows.filter((r) => ['express', 'fastify', 'hono'].includes(r.scenario))
+  if (onion && peers.length > 0) {
+    lines.push('', `http-onion against each peer: ${peers.map((p) => `${fixed(onion.rps.median / p.rps.median)}× ${p.scenario}`).join(', ')}.`)
+  }
+  void run
+  return lines.join('\n')
+}
+
+/** A horizontal bar chart: each stack comparison, each scenario's req/s as a share of the comparison's fastest. */
+export function renderChart(run: RunResults): string {
+  const groups = run.results.filter((c) => c.name.startsWith('stacks:'))
+  const barHeight = 16
+  const gap = 4
+  const labelWidth = 190
+  const chartWidth = 520
+  const width = labelWidth + chartWidth + 110
+  let y = 40
+  const parts: string[] = []
+  const colour = (scenario: string) =>
+    scenario.startsWith('onion') ? '#2f7d32' : ['express', 'fastify', 'hono', 'hono-nocompress'].includes(scenario) ? '#8a8f98' : '#5470c6'
+  for (const group of groups) {
+    parts.push(`<text x="10" y="${y}" font-weight="bold">${escapeXml(group.name.replace(/^stacks: /, ''))}</text>`)
+    y += 8
+    const top = Math.max(...group.rows.map((r) => r.rps.median))
+    for (const r of group.rows) {
+      y += barHeight + gap
+      const w = Math.max(1, Math.round((r.rps.median / top) * chartWidth))
+      const value = group.rows.some((x) => x.ttfbMs !== undefined) ? `${fixed(r.mibPerSecond, 0)} MiB/s` : `${Math.round(r.rps.median)} req/s`
+      parts.push(
+        `<text x="${labelWidth - 8}" y="${y - 4}" text-anchor="end">${escapeXml(r.scenario)}</text>`,
+        `<rect x="${labelWidth}" y="${y - barHeight}" width="${w}" height="${barHeight}" fill="${colour(r.scenario)}"/>`,
+        `<text x="${labelWidth + w + 6}" y="${y - 4}">${value}</text>`,
+      )
+    }
+    y += 28
+  }
+  const height = y
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">Throughput by stack (median of interleaved rounds; green: http-onion, grey: peers, blue: limits and bare)</text>`,
+    ...parts,
+    '</svg>',
+  ].join('\n') + '\n'
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+}
+
+/** Write docs/benchmarks.md and docs/benchmarks.svg from `run`. */
+export function renderBenchmarkDocs(run: RunResults, docsDir: string): void {
+  writeFileSync(join(docsDir, 'benchmarks.svg'), renderChart(run))
+  writeFileSync(join(docsDir, 'benchmarks.md'), renderMarkdown(run))
+}
+
+export function renderMarkdown(run: RunResults): string {
+  const goals = evaluateGoals(run)
+  const machine = run.machine
+  const used = [...new Set(run.results.flatMap((c) => c.rows.map((r) => r.scenario)))]
+  return `# Benchmarks
+
+Generated by \`npm run bench\` on ${run.date.slice(0, 10)} (${run.seconds} s); do not edit by hand. The raw
+figures are in [benchmarks/results/latest.json](../benchmarks/results/latest.json).
+
+Method: every scenario runs in its own server process pinned to core 0, autocannon in the
+runner pinned to core 1 (${machine.pinned ? 'taskset was available' : 'no taskset on this machine'}), ${machine.connections} connections,
+${machine.rounds} interleaved rounds of ${machine.duration} s per scenario (A B C, B C A, …) after a warm-up, so drift on a
+shared machine hits every scenario alike. Figures are medians, with min–max over the rounds, and
+ratios to the baseline measured in the same run; absolute numbers depend on the machine, ratios
+much less. Before timing, one request to each stack checks that the features it claims are on
+(request id, CORS, security headers, gzip). Server CPU time per request is the steadier figure
+on a shared machine. The peer stacks are in [benchmarks/peers/](../benchmarks/peers) with their
+packages in [benchmarks/package.json](../benchmarks/package.json).
+
+Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; mode ${machine.mode}.
+
+\`\`\`sh
+npm run bench                 # the headline comparisons (this page)
+npm run bench -- --quick      # the stacks only, under 2 minutes
+npm run bench -- --all        # every comparison, including per-middleware details
+npm run bench -- --only=flow  # comparisons whose name contains "flow"
+\`\`\`
+
+![Throughput by stack](benchmarks.svg)
+
+## Goals
+
+| issue | goal | measured | met |
+|---|---|---|---|
+${goals.map((g) => `| ${g.issue} | ${g.goal} | ${g.measured} | ${g.met === undefined ? '' : g.met ? 'yes' : '**no**'} |`).join('\n')}
+
+${run.results.map((c) => `## ${c.name}\n\n${c.method} \`${c.route}\`; ratios to \`${c.baseline}\`.\n\n${table(run, c)}\n`).join('\n')}
+## Scenarios
+
+| scenario | what it is |
+|---|---|
+${used.map((s) => `| \`${s}\` | ${(run.descriptions[s] ?? '').replace(/\|/g, '\\|')} |`).join('\n')}
+`
+}
