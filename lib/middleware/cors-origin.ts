@@ -29,6 +29,13 @@ interface Wildcard { readonly scheme: string; readonly suffix: string; readonly 
  * `https://app.example.com/` or `https://app.example.com:443` from a client never match.
  */
 export function compileOriginList(option: string, entries: readonly OriginEntry[]): (origin: string) => boolean {
+  if (!Array.isArray(entries)) {
+    // expressjs/cors reads `origin: true` as "reflect any origin" and `false` as "off".
+    throw new ConfigError('cors', option, 'an origin, a list of origins, "*", a RegExp or a function', entries,
+      typeof entries === 'boolean'
+        ? 'To switch CORS off, do not mount cors(); to reflect origins, list them or pass a predicate that decides.'
+        : 'List the origins allowed, e.g. ["https://app.example.com"].')
+  }
   if (entries.length === 0) {
     throw new ConfigError('cors', option, 'a non-empty list of origins', entries, 'List the origins allowed, e.g. ["https://app.example.com"].')
   }
