@@ -1,4 +1,7 @@
-/** A fresh access-log file per benchmark server process, in the system's temporary directory. */
+/**
+ * A fresh access-log file per benchmark server process, in the system's temporary
+ * directory, removed when the process exits: runs leave no logs behind.
+ */
 import { mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,5 +11,6 @@ export function logFile(name: string): string {
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `${name}-${process.pid}.log`)
   rmSync(file, { force: true })
+  process.once('exit', () => rmSync(file, { force: true }))
   return file
 }

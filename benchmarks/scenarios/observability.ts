@@ -5,24 +5,13 @@
  * that stack. Requests carry a valid traceparent, so traceContext does its full parse, and
  * an x-request-id, which is refused (no trusted proxy), so requestId mints a UUID v7.
  */
-import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import type { RequestListener } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { accessLog, compose, requestContext, requestId, timing, traceContext, type Middleware } from '../../lib/index.js'
 import { listen, routes, type Comparison, type Scenario } from '../common.js'
+import { logFile } from '../log-file.js'
 
-/** One log file per server process, removed when the process exits. */
-function logFile(): WriteStream {
-  const path = join(tmpdir(), `http-onion-bench-access-${process.pid}.log`)
-  const stream = createWriteStream(path, { flags: 'w' })
-  process.once('exit', () => {
-    try { unlinkSync(path) } catch { /* already gone */ }
-  })
-  return stream
-}
-
-const observability = (): Middleware[] => [requestId(), traceContext(), timing(), accessLog({ sink: logFile() })]
+const observability = (): Middleware[] => [requestId(), traceContext(), timing(), accessLog({ sink: createWriteStream(logFile('obs')) })]
 
 const scenario = (description: string, layers: () => Middleware[]): Scenario => ({
   description,
@@ -31,7 +20,7 @@ const scenario = (description: string, layers: () => Middleware[]): Scenario => 
 
 export const scenarios: Record<string, Scenario> = {
   'obs-requestId': scenario('requestId alone: a refused client id, a UUID v7 minted and echoed', () => [requestId()]),
-  'obs-accessLog': scenario('accessLog alone, one JSON line per request to a file', () => [accessLog({ sink: logFile() })]),
+  'obs-accessLog': scenario('accessLog alone, one JSON line per request to a file', () => [accessLog({ sink: createWriteStream(logFile('obs')) })]),
   'obs-stack': scenario('requestId, traceContext, timing, accessLog (to a file)', observability),
   'obs-stack-context': scenario('the same four, plus requestContext()', () => [...observability(), requestContext()]),
 }
