@@ -1,33 +1,21 @@
 import { createServer } from 'node:http'
 import { Readable } from 'node:stream'
-import { gunzipSync, createGzip } from 'node:zlib'
+import { gunzipSync } from 'node:zlib'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import express, { type Response } from 'express'
 import express4 from 'express4'
 import t, { type Test } from 'tap'
-import { compose, defineMiddleware, HttpError, onResponseStart, sendError, transformBody, type Middleware } from '../../lib/index.js'
+import { compose, HttpError, type Middleware } from '../../lib/index.js'
 import { fromExpress, toExpress } from '../../adapters/express.js'
 import { listen, serve } from '../helpers/serve.js'
 import { httpRequest } from '../helpers/http.js'
+import { gateKeeper, gzipAll, tagged } from '../helpers/probe-middleware.js'
 
-const tagged = defineMiddleware({ name: 'tagged' }, (next) => function taggedHandler(req, res) {
-  onResponseStart(res, (res) => res.setHeader('x-tagged', String(res.statusCode)))
-  return next(req, res)
-})
-const gateKeeper = defineMiddleware({ name: 'gateKeeper' }, (next) => async function gateKeeperHandler(req, res) {
-  await new Promise((ok) => setImmediate(ok))
-  if (req.headers['x-key'] !== 'open') { sendError(req, res, new HttpError(401)); return }
-  return next(req, res)
-})
 const throwing = (kind: 'sync' | 'async'): Middleware => () => (kind === 'sync'
   ? () => { throw new HttpError(418 as never) }
   : async () => { throw new Error('async failure') })
-const gzipAll = defineMiddleware({ name: 'gzipAll' }, (next) => function gzipAllHandler(req, res) {
-  transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() })
-  return next(req, res)
-})
 
 for (const [version, make] of [['Express 5', express], ['Express 4', express4]] as const) {
   async function app(t: Test, setup: (app: ReturnType<typeof express>) => void) {

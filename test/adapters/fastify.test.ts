@@ -1,24 +1,12 @@
 import { Readable } from 'node:stream'
-import { createGzip, gunzipSync } from 'node:zlib'
+import { gunzipSync } from 'node:zlib'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
-import { defineMiddleware, HttpError, onResponseStart, sendError, transformBody, type Middleware } from '../../lib/index.js'
+import type { Middleware } from '../../lib/index.js'
 import { toFastify, toFastifyHook } from '../../adapters/fastify.js'
 import { httpRequest } from '../helpers/http.js'
+import { gateKeeper, gzipAll, tagged } from '../helpers/probe-middleware.js'
 
-const tagged = defineMiddleware({ name: 'tagged' }, (next) => function taggedHandler(req, res) {
-  onResponseStart(res, (res) => res.setHeader('x-tagged', String(res.statusCode)))
-  return next(req, res)
-})
-const gateKeeper = defineMiddleware({ name: 'gateKeeper' }, (next) => async function gateKeeperHandler(req, res) {
-  await new Promise((ok) => setImmediate(ok))
-  if (req.headers['x-key'] !== 'open') { sendError(req, res, new HttpError(401)); return }
-  return next(req, res)
-})
-const gzipAll = defineMiddleware({ name: 'gzipAll' }, (next) => function gzipAllHandler(req, res) {
-  transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() })
-  return next(req, res)
-})
 
 async function app(t: Test, register: (f: ReturnType<typeof Fastify>) => Promise<void> | void) {
   const fastify = Fastify()

@@ -1,27 +1,14 @@
 import { createServer } from 'node:http'
 import { Readable } from 'node:stream'
-import { createGzip, gunzipSync } from 'node:zlib'
+import { gunzipSync } from 'node:zlib'
 import Koa from 'koa'
 import Koa2 from 'koa2'
 import t, { type Test } from 'tap'
-import { defineMiddleware, HttpError, onResponseStart, sendError, transformBody } from '../../lib/index.js'
 import { toKoa } from '../../adapters/koa.js'
 import { listen } from '../helpers/serve.js'
 import { httpRequest } from '../helpers/http.js'
+import { gateKeeper, gzipAll, tagged } from '../helpers/probe-middleware.js'
 
-const tagged = defineMiddleware({ name: 'tagged' }, (next) => function taggedHandler(req, res) {
-  onResponseStart(res, (res) => res.setHeader('x-tagged', String(res.statusCode)))
-  return next(req, res)
-})
-const gateKeeper = defineMiddleware({ name: 'gateKeeper' }, (next) => async function gateKeeperHandler(req, res) {
-  await new Promise((ok) => setImmediate(ok))
-  if (req.headers['x-key'] !== 'open') { sendError(req, res, new HttpError(401)); return }
-  return next(req, res)
-})
-const gzipAll = defineMiddleware({ name: 'gzipAll' }, (next) => function gzipAllHandler(req, res) {
-  transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() })
-  return next(req, res)
-})
 
 for (const [version, Make] of [['Koa 3', Koa], ['Koa 2', Koa2]] as const) {
   async function app(t: Test, ...layers: Array<ReturnType<typeof toKoa>>) {
