@@ -66,3 +66,7 @@ export function decodeChunked(raw: Buffer): Buffer {
   }
   return Buffer.concat(parts)
 }
+
+/** One request on a fresh connection (`Connection: close`), parsed: exactly the bytes a client sends, no agent in between. */
+export const rawGet = (url: string, path = '/', method = 'GET'): Promise<RawResponse> =>
+  rawExchange(url, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)

@@ -8,12 +8,7 @@ import {
 import { httpRequest } from '../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
-
-const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
-/** Wait (a bounded while) until `condition` holds: on a loaded machine, events come late. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
-}
+import { tick, until } from '../helpers/wait.js'
 
 /** Serve behind bodyCapture; resolves each exchange's captured body when it ends. */
 async function capturing(t: Test, options: BodyCaptureOptions, handler: RawHandler = readAll) {

@@ -12,12 +12,8 @@ import { h2Request, serveH2 } from '../helpers/h2.js'
 import { httpRequest } from '../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
+import { tick, until } from '../helpers/wait.js'
 
-const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
-/** Wait (a bounded while) until `condition` holds: on a loaded machine, events come late. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
-}
 const LIMIT = 1000
 
 /** What the handler saw: bytes read, and the error its stream failed with. */

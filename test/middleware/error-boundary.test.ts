@@ -5,8 +5,9 @@ import {
   type ErrorBoundaryOptions, type ErrorReport, type Middleware, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
-import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { openSocket, parseRawResponse, rawExchange, rawGet } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
+import { captureWarnings, tick, until } from '../helpers/wait.js'
 
 /** A stand-in for requestId(): a fixed id in the shared state. */
 const withId: Middleware = (next) => (req, res) => { requestIdState.set(req, 'req-1'); return next(req, res) }
@@ -19,21 +20,7 @@ async function boundary(t: Test, handler: RawHandler, options: ErrorBoundaryOpti
 }
 
 /** Process warnings emitted while `t` runs. */
-function warnings(t: Test): Error[] {
-  const seen: Error[] = []
-  const listener = (w: Error) => seen.push(w)
-  process.on('warning', listener)
-  t.teardown(() => { process.off('warning', listener) })
-  return seen
-}
-
-const get = (url: string, path = '/') => rawExchange(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
 const json = (res: Response) => res.json() as Promise<Record<string, any>>
-const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
-/** Wait (a bounded while) until `condition` holds: on a loaded machine, events come late. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
-}
 
 t.test('errorBoundary(): a sync throw becomes a 500 in the one JSON shape, without the message', async (t) => {
   const { url, reports } = await boundary(t, () => { throw new Error('db password is hunter2') })
@@ -101,7 +88,7 @@ t.test('errorBoundary(): map() chooses the answer; undefined falls back to the d
 })
 
 t.test('errorBoundary(): a map() that throws or returns junk is reported, and the default applies', async (t) => {
-  const seen = warnings(t)
+  const seen = captureWarnings(t)
   const throwing = await boundary(t, () => { throw new HttpError(400) }, { map: () => { throw new Error('map bug') } })
   t.equal((await fetch(throwing.url)).status, 400)
   const junk = await boundary(t, () => { throw new Error('x') }, { map: (() => 'teapot') as unknown as ErrorBoundaryOptions['map'] })
@@ -148,7 +135,7 @@ t.test('errorBoundary(): representation headers of the failed answer are dropped
     res.setHeader('x-request-id', 'req-1')
     throw new Error('half-built')
   })
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 500)
   t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
   t.equal(res.headers.etag, undefined)
@@ -162,7 +149,7 @@ t.test('errorBoundary(): a throw from a response-start listener is answered, wit
     onResponseStart(res, () => { if (fail) { fail = false; throw new Error('listener failed') } })
     res.end('never sent')
   })
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 500)
   t.equal(res.headers['x-outer'], 'set')
   t.notOk(res.body.toString().includes('never sent'))
@@ -210,7 +197,7 @@ t.test('errorBoundary(): a throw after the handler completed the response leaves
     res.end('complete')
     throw new Error('after the fact')
   })
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 200)
   t.equal(res.body.toString(), 'complete')
   t.equal(reports[0]!.action, 'none')
@@ -221,7 +208,7 @@ t.test('errorBoundary(): an \'error\' event on the response (write after end) is
     res.end('done')
     res.write('after end')
   })
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.body.toString(), 'done')
   await tick()
   t.equal(reports.length, 1)
@@ -253,7 +240,7 @@ t.test('errorBoundary(): never sends twice; the failed handler\'s later writes g
 })
 
 t.test('errorBoundary(): onError that throws or rejects is reported; the request is still answered', async (t) => {
-  const seen = warnings(t)
+  const seen = captureWarnings(t)
   const a = await serve(t, errorBoundary({ onError: () => { throw new Error('tracker down') } })(() => { throw new Error('x') }))
   t.equal((await fetch(a)).status, 500)
   const b = await serve(t, errorBoundary({ onError: () => Promise.reject(new Error('tracker slow')) })(() => { throw new Error('x') }))
@@ -264,7 +251,7 @@ t.test('errorBoundary(): onError that throws or rejects is reported; the request
 })
 
 t.test('errorBoundary(): the default onError reports 5xx as a process warning, not 4xx', async (t) => {
-  const seen = warnings(t)
+  const seen = captureWarnings(t)
   const url = await serve(t, compose(errorBoundary(), withId)((req) => {
     if (req.url?.startsWith('/client')) throw new HttpError(400)
     throw new Error('server bug')
@@ -315,13 +302,13 @@ t.test('errorBoundary(): passes every successful response through unchanged', as
     else if (req.url === '/head') res.end('body')
     else if (req.url === '/writehead') { res.writeHead(201, { 'x-given': 'yes' }); res.end('made') }
   }))
-  t.equal((await get(url, '/empty')).body.length, 0)
-  t.equal((await get(url, '/204')).status, 204)
-  t.equal((await get(url, '/304')).status, 304)
+  t.equal((await rawGet(url, '/empty')).body.length, 0)
+  t.equal((await rawGet(url, '/204')).status, 204)
+  t.equal((await rawGet(url, '/304')).status, 304)
   const head = parseRawResponse(await rawExchange(url, 'HEAD /head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
   t.equal(head.status, 200)
   t.equal(head.body.length, 0)
-  const made = await get(url, '/writehead')
+  const made = await rawGet(url, '/writehead')
   t.equal(made.status, 201)
   t.equal(made.headers['x-given'], 'yes')
   t.equal(made.body.toString(), 'made')

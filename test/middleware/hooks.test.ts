@@ -1,26 +1,11 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import {
   compose, errorBoundary, hooks, HttpError, sendError,
   type HooksOptions, type RawHandler, type ResponseEndInfo,
 } from '../../lib/index.js'
-import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { openSocket, rawGet } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
-
-const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
-/** Wait (a bounded while) until `condition` holds: on a loaded machine, events come late. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
-}
-const get = (url: string, path = '/', method = 'GET') =>
-  rawExchange(url, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
-
-function warnings(t: Test): Error[] {
-  const seen: Error[] = []
-  const listener = (w: Error) => seen.push(w)
-  process.on('warning', listener)
-  t.teardown(() => { process.off('warning', listener) })
-  return seen
-}
+import { captureWarnings, tick, until } from '../helpers/wait.js'
 
 t.test('hooks(): before, handler, after and teardown run in that order', async (t) => {
   const order: string[] = []
@@ -30,7 +15,7 @@ t.test('hooks(): before, handler, after and teardown run in that order', async (
     after: (_req, res) => { order.push('after'); res.setHeader('x-after', String(res.statusCode)) },
     teardown: (_req, _res, i) => { order.push('teardown'); info = i },
   }))((_req, res) => { order.push('handler'); res.statusCode = 201; res.end('made') }))
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 201)
   t.equal(res.headers['x-after'], '201')
   await until(() => order.length === 4)
@@ -48,7 +33,7 @@ t.test('hooks(): a before hook that answers stops the chain; after hooks still s
     ],
     after: (_req, res) => res.setHeader('x-after', 'ran'),
   }))((_req, res) => { handlerRan = true; res.end('handler') }))
-  const res = await get(url, '/blocked')
+  const res = await rawGet(url, '/blocked')
   t.equal(res.status, 403)
   t.equal(res.headers['x-after'], 'ran')
   t.equal(handlerRan, false)
@@ -63,10 +48,10 @@ t.test('hooks(): async before hooks are awaited in order; one answering stops th
       () => { order.push('three') },
     ],
   }))((_req, res) => { order.push('handler'); res.end('handler') }))
-  t.equal((await get(url)).body.toString(), 'handler')
+  t.equal((await rawGet(url)).body.toString(), 'handler')
   t.same(order, ['one', 'two', 'three', 'handler'])
   order.length = 0
-  t.equal((await get(url, '/stop')).body.toString(), 'stopped by two')
+  t.equal((await rawGet(url, '/stop')).body.toString(), 'stopped by two')
   t.same(order, ['one', 'two'])
 })
 
@@ -92,7 +77,7 @@ t.test('hooks(): several after hooks run in reverse registration order, within a
     hooks({ after: [mark('outer 1'), mark('outer 2')] }),
     hooks({ after: [mark('inner 1'), mark('inner 2')] }),
   )((_req, res) => res.end()))
-  await get(url)
+  await rawGet(url)
   t.same(order, ['inner 2', 'inner 1', 'outer 2', 'outer 1'])
 })
 
@@ -108,13 +93,13 @@ t.test('hooks(): after hooks change status and headers of every answer, writeHea
     else if (req.url === '/304') { res.statusCode = 304; res.end() }
     else res.end()
   }))
-  const made = await get(url, '/writehead')
+  const made = await rawGet(url, '/writehead')
   t.equal(made.status, 202)
   t.equal(made.headers['x-seen'], 'yes')
-  t.equal((await get(url, '/204')).headers['x-seen'], 'none')
-  t.equal((await get(url, '/304')).status, 304)
-  t.equal((await get(url, '/')).body.length, 0)
-  const head = await get(url, '/', 'HEAD')
+  t.equal((await rawGet(url, '/204')).headers['x-seen'], 'none')
+  t.equal((await rawGet(url, '/304')).status, 304)
+  t.equal((await rawGet(url, '/')).body.length, 0)
+  const head = await rawGet(url, '/', 'HEAD')
   t.equal(head.headers['x-seen'], 'none')
 })
 
@@ -122,7 +107,7 @@ t.test('hooks(): an after hook that throws stops the headers and reaches the err
   const url = await serve(t, compose(errorBoundary({ onError: () => undefined }), hooks({
     after: (_req, res) => { if (res.statusCode === 200) throw new Error('after failed') },
   }))((_req, res) => res.end('never sent')))
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 500)
   t.notOk(res.body.toString().includes('never sent'))
 })
@@ -147,14 +132,14 @@ t.test('hooks(): teardown runs after a handler that threw, once the boundary ans
   const url = await serve(t, compose(errorBoundary({ onError: () => undefined }), hooks({
     teardown: (_q, _r, info) => { infos.push(info) },
   }))(() => { throw new Error('boom') }))
-  t.equal((await get(url)).status, 500)
+  t.equal((await rawGet(url)).status, 500)
   await until(() => infos.length > 0)
   t.equal(infos.length, 1)
   t.equal(infos[0]!.status, 500)
 })
 
 t.test('hooks(): teardown errors and rejections are reported, never thrown; later teardowns still run', async (t) => {
-  const seen = warnings(t)
+  const seen = captureWarnings(t)
   const ran: string[] = []
   const url = await serve(t, compose(hooks({
     teardown: [
@@ -163,7 +148,7 @@ t.test('hooks(): teardown errors and rejections are reported, never thrown; late
       () => { ran.push('third') },
     ],
   }))((_req, res) => res.end('fine')))
-  t.equal((await get(url)).body.toString(), 'fine')
+  t.equal((await rawGet(url)).body.toString(), 'fine')
   await until(() => ran.length > 0 && seen.length >= 2)
   t.same(ran, ['third'])
   t.ok(seen.some((w) => /hooks\(\): teardown threw: close failed/.test(w.message)))
@@ -172,9 +157,9 @@ t.test('hooks(): teardown errors and rejections are reported, never thrown; late
 
 t.test('hooks(): a throwing before hook propagates to the layer outside', async (t) => {
   const url = await serve(t, compose(hooks({ before: () => { throw new HttpError(401) } }))((_req, res) => res.end()))
-  t.equal((await get(url)).status, 599)
+  t.equal((await rawGet(url)).status, 599)
   const viaBoundary = await serve(t, compose(errorBoundary(), hooks({ before: () => { throw new HttpError(401) } }))((_req, res) => res.end()))
-  t.equal((await get(viaBoundary)).status, 401)
+  t.equal((await rawGet(viaBoundary)).status, 401)
 })
 
 t.test('hooks(): a streamed body with backpressure passes through', async (t) => {

@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
 import { HttpError, onResponseEnd } from '../../lib/index.js'
 import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from '../../lib/middleware/load-shedding-queue.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { rawGet } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
+import { until } from '../helpers/wait.js'
 
 function shedder(overrides: Partial<Shedder> = {}): Shedder & { reasons: ShedReason[] } {
   const reasons: ShedReason[] = []
@@ -17,16 +18,10 @@ function shedder(overrides: Partial<Shedder> = {}): Shedder & { reasons: ShedRea
   }
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((ok) => setTimeout(ok, 2))
-}
-
-const get = (url: string, path = '/') => rawExchange(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
-
 t.test('refuse(): answers the instance\'s 503, counts it and tells onShed', async (t) => {
   const s = shedder()
   const url = await serve(t, (req, res) => refuse(s, req, res, 'rss'))
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 503)
   t.equal(res.headers['retry-after'], '2')
   t.equal(s.shed, 1)
@@ -48,9 +43,9 @@ t.test('enqueue() and releaseSlot(): a waiter runs when the slot frees; the coun
     onResponseEnd(res, releaseSlot, s)
     return handler(req, res)
   })
-  const first = get(url, '/first')
+  const first = rawGet(url, '/first')
   await until(() => s.inFlight > 0)
-  const second = get(url, '/second')
+  const second = rawGet(url, '/second')
   await until(() => s.queue.length > 0)
   t.same(order, ['run /first'])
   releaseFirst()
@@ -71,7 +66,7 @@ t.test('enqueue(): a handler that throws synchronously when started rejects the 
     // Free the slot, as the end of another exchange would: the waiter starts and throws.
     releaseSlot(undefined as never, res, s)
   })
-  t.equal((await get(url)).body.toString(), 'caught')
+  t.equal((await rawGet(url)).body.toString(), 'caught')
   t.match(outcome, { message: 'sync boom' })
   await until(() => s.inFlight === 0)
   t.equal(s.inFlight, 0, 'its slot was given back when its exchange ended')

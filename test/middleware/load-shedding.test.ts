@@ -5,16 +5,9 @@ import {
   type LoadShedding, type LoadSheddingOptions, type RawHandler, type ShedReason,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
-import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { openSocket, rawGet } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
-
-const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
-/** Wait (a bounded while) until `condition` holds: arrival order under load is not a fixed delay. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
-}
-const get = (url: string, path = '/', method = 'GET') =>
-  rawExchange(url, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
+import { tick, until } from '../helpers/wait.js'
 
 /** A shedder closed when `t` ends, with the reasons it shed for. */
 function shedder(t: Test, options: LoadSheddingOptions): { shedding: LoadShedding; reasons: ShedReason[] } {
@@ -82,7 +75,7 @@ t.test('loadShedding(): a 1.5 s synchronous block, probed from another process: 
 t.test('loadShedding(): the 503 is the library\'s error shape, code overloaded, with Retry-After', async (t) => {
   const { shedding, reasons } = shedder(t, { maxEventLoopDelayMs: 0, maxRssBytes: 1, retryAfterSeconds: 5 })
   const url = await serve(t, compose(shedding)((_req, res) => res.end('served')))
-  t.equal((await get(url)).status, 200, 'not overloaded before the first sample')
+  t.equal((await rawGet(url)).status, 200, 'not overloaded before the first sample')
   t.equal(shedding.sample().overloaded, 'rss')
   const res = await httpRequest(url)
   t.equal(res.status, 503)
@@ -121,8 +114,8 @@ t.test('loadShedding(): exempt paths pass while overloaded, matched on the norma
   const { shedding } = shedder(t, { maxEventLoopDelayMs: 0, maxRssBytes: 1, exempt: ['/health', '/status/*'] })
   shedding.sample()
   const url = await serve(t, compose(shedding)((req, res) => res.end(req.url)))
-  for (const path of ['/health', '/HEALTH', '/status/db', '//status/db', '/%68ealth']) t.equal((await get(url, path)).status, 200, path)
-  for (const path of ['/', '/healthz', '/status-page', '/%zz']) t.equal((await get(url, path)).status, 503, path)
+  for (const path of ['/health', '/HEALTH', '/status/db', '//status/db', '/%68ealth']) t.equal((await rawGet(url, path)).status, 200, path)
+  for (const path of ['/', '/healthz', '/status-page', '/%zz']) t.equal((await rawGet(url, path)).status, 503, path)
 })
 
 t.test('loadShedding(): maxInFlight with a small queue: run, wait, refuse; the count returns to 0', async (t) => {
@@ -134,14 +127,14 @@ t.test('loadShedding(): maxInFlight with a small queue: run, wait, refuse; the c
     await new Promise<void>((ok) => release.push(ok))
     res.end(req.url)
   }))
-  const a = get(url, '/a')
+  const a = rawGet(url, '/a')
   await until(() => shedding.stats().inFlight === 1)
-  const b = get(url, '/b')
+  const b = rawGet(url, '/b')
   await until(() => shedding.stats().inFlight === 2)
-  const c = get(url, '/c')
+  const c = rawGet(url, '/c')
   await until(() => shedding.stats().queued === 1)
   t.same(shedding.stats(), { ...shedding.stats(), inFlight: 2, queued: 1 })
-  const d = await get(url, '/d')
+  const d = await rawGet(url, '/d')
   t.equal(d.status, 503, 'beyond the queue: refused at once')
   t.same(reasons, ['inFlight'])
   release.shift()!()
@@ -164,9 +157,9 @@ t.test('loadShedding(): a request waiting too long in the queue gets 503 (queueT
     await new Promise<void>((ok) => { release = ok })
     res.end('done')
   }))
-  const first = get(url)
+  const first = rawGet(url)
   await until(() => shedding.stats().inFlight === 1)
-  const second = await get(url)
+  const second = await rawGet(url)
   t.equal(second.status, 503)
   t.same(reasons, ['queueTimeout'])
   release()
@@ -184,7 +177,7 @@ t.test('loadShedding(): a client leaving while queued frees its place', async (t
     await new Promise<void>((ok) => { release = ok })
     res.end('done')
   }))
-  const first = get(url)
+  const first = rawGet(url)
   await until(() => shedding.stats().inFlight === 1)
   const socket = await openSocket(url)
   socket.write('GET /queued HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -214,7 +207,7 @@ t.test('loadShedding(): in flight returns to exactly 0 after finish, abort, erro
     const path = ['/finish', '/throw', '/destroy', '/timeout', '/abort'][i % 5]!
     if (path === '/abort') {
       jobs.push(openSocket(url).then(async (socket) => { socket.write('GET /abort HTTP/1.1\r\nHost: x\r\n\r\n'); await tick(10); socket.destroy() }))
-    } else jobs.push(get(url, path).catch(() => undefined))
+    } else jobs.push(rawGet(url, path).catch(() => undefined))
   }
   let peak = 0
   for (let i = 0; i < 200 && peak === 0; i++) { peak = shedding.stats().inFlight; await tick(1) }
@@ -234,7 +227,7 @@ t.test('loadShedding(): onShed errors are reported, the 503 still goes out', asy
   t.teardown(() => shedding.close())
   shedding.sample()
   const url = await serve(t, compose(shedding)((_req, res) => res.end()))
-  t.equal((await get(url)).status, 503)
+  t.equal((await rawGet(url)).status, 503)
   await tick()
   t.ok(seen.some((w) => /loadShedding\(\): onShed threw: metrics down/.test(w.message)))
 })
@@ -243,11 +236,11 @@ t.test('loadShedding(): close() stops sampling and shedding by process signals',
   const { shedding } = shedder(t, { maxEventLoopDelayMs: 0, maxRssBytes: 1 })
   shedding.sample()
   const url = await serve(t, compose(shedding)((_req, res) => res.end('ok')))
-  t.equal((await get(url)).status, 503)
+  t.equal((await rawGet(url)).status, 503)
   shedding.close()
   shedding.close()
   t.equal(shedding.sample().overloaded, undefined)
-  t.equal((await get(url)).status, 200)
+  t.equal((await rawGet(url)).status, 200)
 })
 
 t.test('loadShedding(): without limits it only passes requests through', async (t) => {
@@ -260,12 +253,12 @@ t.test('loadShedding(): without limits it only passes requests through', async (
     else if (req.url === '/throw') throw new Error('boom')
     else res.end()
   }))
-  t.equal((await get(url)).body.length, 0)
-  t.equal((await get(url, '/', 'HEAD')).status, 200)
-  t.equal((await get(url, '/204')).status, 204)
-  t.equal((await get(url, '/304')).status, 304)
-  t.equal((await get(url, '/writehead')).headers['x-given'], 'yes')
-  t.equal((await get(url, '/throw')).status, 599)
+  t.equal((await rawGet(url)).body.length, 0)
+  t.equal((await rawGet(url, '/', 'HEAD')).status, 200)
+  t.equal((await rawGet(url, '/204')).status, 204)
+  t.equal((await rawGet(url, '/304')).status, 304)
+  t.equal((await rawGet(url, '/writehead')).headers['x-given'], 'yes')
+  t.equal((await rawGet(url, '/throw')).status, 599)
   t.equal(shedding.stats().inFlight, 0)
 })
 

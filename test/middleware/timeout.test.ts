@@ -6,16 +6,9 @@ import {
   type ErrorReport, type RawHandler, type TimeoutOptions, type TimeoutTimers,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
-import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { openSocket, rawExchange, rawGet } from '../helpers/raw.js'
 import { serve, serveWithServer } from '../helpers/serve.js'
-
-const tick = (ms = 10) => new Promise((ok) => setTimeout(ok, ms))
-/** Wait (a bounded while) until `condition` holds: on a loaded machine, events come late. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await tick(2)
-}
-const get = (url: string, path = '/', method = 'GET') =>
-  rawExchange(url, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
+import { tick, until } from '../helpers/wait.js'
 
 /** Timers the test fires by hand: no waiting for time to pass. */
 function fakeTimers() {
@@ -123,7 +116,7 @@ t.test('timeout(): other rejections after the deadline still reach the error bou
     await tick(40)
     throw new Error('late bug')
   }))
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 503)
   await until(() => reports.length > 0)
   t.equal(reports.length, 1)
@@ -156,7 +149,7 @@ t.test('timeout(): per-path deadlines, matched on the normal form, case-insensit
   ]
   for (const [path, expected] of cases) {
     const handled = new Promise<void>((ok) => { arrived = ok })
-    const done = get(url, path)
+    const done = rawGet(url, path)
     await handled
     t.same([...pending.values()].map((p) => p.ms), expected, path)
     await done
@@ -170,7 +163,7 @@ t.test('timeout(): with injected timers, firing the deadline answers 503 and abo
   const { timers, pending, fire } = fakeTimers()
   let signal!: AbortSignal
   const url = await serve(t, timeout({ timers })((req) => { signal = getRequestSignal(req) }))
-  const answer = get(url)
+  const answer = rawGet(url)
   while (pending.size === 0) await tick(1)
   t.same(fire(), [30_000], 'the default deadline is 30 s')
   const res = await answer
@@ -203,7 +196,7 @@ t.test('timeout(): the signal aborts with kind clientGone when the client discon
 t.test('timeout(): a signal asked for after the end is already aborted', async (t) => {
   let req!: IncomingMessage
   const url = await serve(t, timeout({ ms: 10 })((r) => { req = r }))
-  await get(url)
+  await rawGet(url)
   await tick(5)
   t.equal(getRequestSignal(req).aborted, true)
   t.equal((getRequestSignal(req).reason as RequestAbortError).kind, 'deadline')
@@ -230,7 +223,7 @@ t.test('timeout(): a response already streaming at the deadline is left alone wi
     await tick(60)
     res.end('end')
   }))
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 200)
   t.equal(res.body.toString(), 'start end')
   t.equal(signal.aborted, false, 'a finished exchange does not abort the signal')
@@ -258,7 +251,7 @@ t.test('timeout(): maxDurationMs without a deadline answers 503 when nothing was
   const { timers, pending, fire } = fakeTimers()
   let signal!: AbortSignal
   const url = await serve(t, timeout({ ms: 0, maxDurationMs: 500, timers })((req) => { signal = getRequestSignal(req) }))
-  const answer = get(url)
+  const answer = rawGet(url)
   while (pending.size === 0) await tick(1)
   t.same(fire(), [500])
   t.equal((await answer).status, 503)
@@ -341,7 +334,7 @@ t.test('timeout(): nested timeouts: the earlier deadline answers and aborts the 
     await new Promise((ok) => signal.addEventListener('abort', ok))
   }))
   const started = Date.now()
-  t.equal((await get(url)).status, 503)
+  t.equal((await rawGet(url)).status, 503)
   t.ok(Date.now() - started < 5000)
   t.equal(signal.aborted, true)
   t.equal((signal.reason as RequestAbortError).kind, 'deadline')
@@ -352,7 +345,7 @@ t.test('timeout(): a handler answering in time clears its timer and keeps its si
   const { timers, pending } = fakeTimers()
   let signal!: AbortSignal
   const url = await serve(t, timeout({ timers })((req, res) => { signal = getRequestSignal(req); res.end('fast') }))
-  t.equal((await get(url)).body.toString(), 'fast')
+  t.equal((await rawGet(url)).body.toString(), 'fast')
   await until(() => pending.size === 0)
   t.equal(pending.size, 0)
   t.equal(signal.aborted, false)
@@ -366,7 +359,7 @@ t.test('timeout(): getRequestSignal without timeout() says what to mount', async
     tried = tryGetRequestSignal(req)
     res.end()
   })
-  await get(url)
+  await rawGet(url)
   t.equal(message, 'getRequestSignal(): no signal on this request; mount timeout() before this handler.')
   t.equal(tried, undefined)
 })
@@ -385,13 +378,13 @@ t.test('timeout(): passes responses through: empty end, HEAD, 204, 304, writeHea
     } else res.end('body')
   }
   const url = await serve(t, timeout({ ms: 5000 })(handler))
-  t.equal((await get(url, '/empty')).body.length, 0)
-  t.equal((await get(url, '/204')).status, 204)
-  t.equal((await get(url, '/304')).status, 304)
-  const head = await get(url, '/head', 'HEAD')
+  t.equal((await rawGet(url, '/empty')).body.length, 0)
+  t.equal((await rawGet(url, '/204')).status, 204)
+  t.equal((await rawGet(url, '/304')).status, 304)
+  const head = await rawGet(url, '/head', 'HEAD')
   t.equal(head.status, 200)
   t.equal(head.body.length, 0)
-  const made = await get(url, '/writehead')
+  const made = await rawGet(url, '/writehead')
   t.equal(made.headers['x-given'], 'yes')
   const socket = await openSocket(url)
   socket.write('GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
@@ -407,12 +400,12 @@ t.test('timeout(): passes responses through: empty end, HEAD, 204, 304, writeHea
 t.test('timeout(): a handler that throws propagates, and its timer is cleared', async (t) => {
   const { timers, pending } = fakeTimers()
   const url = await serve(t, compose(timeout({ timers }))(() => { throw new Error('boom') }))
-  const res = await get(url)
+  const res = await rawGet(url)
   t.equal(res.status, 599, 'the test server saw the error')
   await until(() => pending.size === 0)
   t.equal(pending.size, 0)
   const asyncUrl = await serve(t, timeout({ timers })(async () => { throw new Error('async boom') }))
-  t.equal((await get(asyncUrl)).body.toString(), 'async boom')
+  t.equal((await rawGet(asyncUrl)).body.toString(), 'async boom')
 })
 
 t.test('timeout(): explain() shows the deadline; it sits inside errorBoundary', async (t) => {

@@ -1,11 +1,12 @@
 import fc from 'fast-check'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import {
   compose, defineMiddleware, OrderingError, unless, when,
   type Middleware, type RawHandler, type RequestCondition,
 } from '../../lib/index.js'
 import { parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
+import { captureWarnings } from '../helpers/wait.js'
 
 /** A layer that marks the response, so a test sees whether it ran. */
 const mark = (name: string, security = false): Middleware =>
@@ -25,14 +26,6 @@ async function ran(url: string, target: string, layer: string, method = 'GET'): 
 async function guarded(url: string, target: string, layer: string): Promise<boolean> {
   const res = await raw(url, target)
   return res.headers['x-handler'] !== 'ran' || res.headers[`x-${layer}`] === 'ran'
-}
-
-function warnings(t: Test): Error[] {
-  const seen: Error[] = []
-  const listener = (w: Error) => seen.push(w)
-  process.on('warning', listener)
-  t.teardown(() => { process.off('warning', listener) })
-  return seen
 }
 
 t.test('when(): runs the layers for matching paths only', async (t) => {
@@ -149,7 +142,7 @@ t.test('when(): one inner layer keeps its name and ordering constraints', async 
 })
 
 t.test('when(): warns once when a security layer is made conditional', async (t) => {
-  const seen = warnings(t)
+  const seen = captureWarnings(t)
   const auth = mark('authLayerForWarning', true)
   unless({ paths: ['/public/*'] }, auth)
   unless({ paths: ['/public/*'] }, auth)
