@@ -1,6 +1,6 @@
 /**
  * Header helpers several layers need: merging `Vary`, reading one request header that
- * must appear exactly once.
+ * must appear exactly once, telling a CORS preflight.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -61,4 +61,12 @@ export function singleHeader(req: IncomingMessage, name: string): string | undef
     if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name && ++seen > 1) return undefined
   }
   return joined
+}
+
+/**
+ * A CORS preflight (Fetch §3.2.2): `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+ * It never carries credentials or cookies, so authenticating layers let it through to cors().
+ */
+export function isCorsPreflight(req: IncomingMessage): boolean {
+  return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined
 }

@@ -14,12 +14,13 @@ import { defineMiddleware } from '../core/define.js'
 import { ConfigError, HttpError } from '../core/errors.js'
 import { singleHeader } from '../core/headers.js'
 import { expectBoolean, expectFunction, expectHeaderName, expectInteger, expectString, isToken, withDefaults } from '../core/options.js'
-import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import type { PathPattern } from '../core/path.js'
 import { reportError } from '../core/report.js'
 import { sendError } from '../core/send-error.js'
 import { userIdState } from '../core/shared-state.js'
 import { defineState } from '../core/state.js'
 import type { Middleware, RawHandler } from '../core/types.js'
+import { compileExemption } from './auth-exemptions.js'
 
 /** Who a key belongs to. `id` names it in logs and per-client limits; never the key itself. */
 export interface ApiKeyIdentity {
@@ -116,9 +117,7 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
   if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !QUOTE_SAFE.test(opts.realm))) {
     throw new ConfigError('apiKey', 'realm', 'printable ASCII without quotes or backslashes', opts.realm)
   }
-  const isPublic = opts.publicPaths.length > 0
-    ? compilePathPatterns('apiKey', 'publicPaths', opts.publicPaths, { caseSensitive: expectBoolean('apiKey', 'caseSensitivePaths', opts.caseSensitivePaths) })
-    : undefined
+  const isExempt = compileExemption('apiKey', opts.publicPaths, expectBoolean('apiKey', 'caseSensitivePaths', opts.caseSensitivePaths))
 
   const lookup = opts.lookup === undefined ? undefined : expectFunction<NonNullable<ApiKeyOptions<I>['lookup']>>('apiKey', 'lookup', opts.lookup)
   if (lookup !== undefined && (opts.keys !== undefined || opts.hashes !== undefined)) {
@@ -216,12 +215,7 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
       { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
     ],
   }, (next) => function apiKeyHandler(req, res) {
-    // A CORS preflight (Fetch §3.2.2) never carries credentials; cors() answers it.
-    if (req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) return next(req, res)
-    if (isPublic !== undefined) {
-      const path = normalizePath(req.url)
-      if (path !== undefined && isPublic(path)) return next(req, res)
-    }
+    if (isExempt(req)) return next(req, res)
     const key = readKey(req)
     if (key === undefined) return optional ? next(req, res) : sendError(req, res, missing)
     if (typeof key !== 'string') return sendError(req, res, key)

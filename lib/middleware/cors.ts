@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { defineMiddleware } from '../core/define.js'
 import { ConfigError, HttpError } from '../core/errors.js'
-import { appendVary, singleHeader } from '../core/headers.js'
+import { appendVary, isCorsPreflight, singleHeader } from '../core/headers.js'
 import { expectArray, expectBoolean, expectHeaderName, expectInteger, isToken, withDefaults } from '../core/options.js'
 import { onResponseStart } from '../core/response-start.js'
 import { sendError } from '../core/send-error.js'
@@ -207,7 +207,7 @@ export function cors(options: CorsOptions = {}): Middleware {
   }, (next) =>
     function corsHandler(req, res) {
       const origin = singleHeader(req, 'origin')
-      const isPreflight = req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined
+      const isPreflight = origin !== undefined && isCorsPreflight(req)
       if (origin === undefined) {
         // Not a CORS request, but a cache must not serve this answer to one.
         onResponseStart(res, actualHeaders, fixedOrigin)

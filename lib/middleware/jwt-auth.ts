@@ -14,11 +14,12 @@ import { defineMiddleware } from '../core/define.js'
 import { ConfigError, type HttpError } from '../core/errors.js'
 import { singleHeader } from '../core/headers.js'
 import { expectArray, expectBoolean, expectFunction, expectInteger, expectNumber, expectString, withDefaults } from '../core/options.js'
-import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import type { PathPattern } from '../core/path.js'
 import { sendError } from '../core/send-error.js'
 import { userIdState } from '../core/shared-state.js'
 import { defineState } from '../core/state.js'
 import type { Middleware, RawHandler } from '../core/types.js'
+import { compileExemption } from './auth-exemptions.js'
 import { acceptableUntil, deepFreeze, TokenCache, type CachedToken } from './jwt-cache.js'
 import { buildRefusals, isChallengeSafe, refusalFor, type Refusals } from './jwt-errors.js'
 import { resolveKeys, type JwtPublicKey, type JwtSecret } from './jwt-keys.js'
@@ -173,9 +174,7 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
   if (getToken !== undefined) {
     if (opts.cookie !== undefined) throw new ConfigError('jwtAuth', 'cookie', 'unset when getToken is given', opts.cookie, 'getToken replaces the header and the cookie; read the cookie in it.')
   }
-  const isPublic = opts.publicPaths.length > 0
-    ? compilePathPatterns('jwtAuth', 'publicPaths', opts.publicPaths, { caseSensitive: expectBoolean('jwtAuth', 'caseSensitivePaths', opts.caseSensitivePaths) })
-    : undefined
+  const isExempt = compileExemption('jwtAuth', opts.publicPaths, expectBoolean('jwtAuth', 'caseSensitivePaths', opts.caseSensitivePaths))
   const optional = expectBoolean('jwtAuth', 'optional', opts.optional)
   const userIdClaim = opts.userIdClaim === false ? false : expectString('jwtAuth', 'userIdClaim', opts.userIdClaim)
   if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !isChallengeSafe(opts.realm))) {
@@ -268,13 +267,7 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
       { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
     ],
   }, (next) => function jwtAuthHandler(req, res) {
-    // A CORS preflight (Fetch §3.2.2) never carries credentials; cors() answers it.
-    if (req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) return next(req, res)
-    if (isPublic !== undefined) {
-      const path = normalizePath(req.url)
-      // A path that cannot be normalised is not public: fail closed.
-      if (path !== undefined && isPublic(path)) return next(req, res)
-    }
+    if (isExempt(req)) return next(req, res)
     const found = readToken(req)
     if (found === undefined || found === null || found === '') return optional ? next(req, res) : sendError(req, res, refusals.missing)
     if (typeof found !== 'string') return sendError(req, res, found)
