@@ -74,7 +74,7 @@ export function evaluateGoals(run: RunResults): Goal[] {
   return goals
 }
 
-function table(run: RunResults, comparison: ComparisonResult): string {
+function table(comparison: ComparisonResult): string {
   const stream = comparison.rows.some((r) => r.ttfbMs !== undefined)
   const head = ['scenario', 'req/s (median, min–max)', `× ${comparison.baseline}`, 'p50 / p99 ms', 'CPU µs/req', 'peak RSS MiB',
     ...(stream ? ['MiB/s', 'TTFB ms', 'RSS growth MiB'] : []), 'errors']
@@ -97,7 +97,6 @@ function table(run: RunResults, comparison: ComparisonResult): string {
   if (onion && peers.length > 0) {
     lines.push('', `http-onion against each peer: ${peers.map((p) => `${fixed(onion.rps.median / p.rps.median)}× ${p.scenario}`).join(', ')}.`)
   }
-  void run
   return lines.join('\n')
 }
 
@@ -185,7 +184,7 @@ npm run bench -- --only=flow  # comparisons whose name contains "flow"
 |---|---|---|---|
 ${goals.map((g) => `| ${g.issue} | ${g.goal} | ${g.measured} | ${g.met === undefined ? '' : g.met ? 'yes' : '**no**'} |`).join('\n')}
 
-${run.results.map((c) => `## ${c.name}\n\n${c.method} \`${c.route}\`; ratios to \`${c.baseline}\`.\n\n${table(run, c)}\n`).join('\n')}
+${run.results.map((c) => `## ${c.name}\n\n${c.method} \`${c.route}\`; ratios to \`${c.baseline}\`.\n\n${table(c)}\n`).join('\n')}
 ## Scenarios
 
 | scenario | what it is |
