@@ -29,19 +29,8 @@ export interface Snapshot { drains: number; fullWrites: number; aborted: number;
 export const snapshot = (p: Platform): Snapshot =>
   ({ drains: p.observed.drains, fullWrites: p.observed.fullWrites, aborted: p.observed.aborted, reports: p.observed.reports.length })
 
-/** The headers securityHeaders() owns, with their default values. */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
-  'x-dns-prefetch-control': 'off',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
-}
+import { SECURITY_HEADERS } from '../helpers/security-defaults.js'
+export { SECURITY_HEADERS }
 
 /** Headers compared across platforms: the security headers, CORS, auth, limits, coding. */
 const COMPARED = [

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { compose, defineMiddleware, HttpError, proxyHeaders, securityHeaders, sendError, type RawHandler, type SecurityHeadersOptions } from '../../lib/index.js'
 import { httpRequest, type HttpResult } from '../helpers/http.js'
+import { SECURITY_HEADERS } from '../helpers/security-defaults.js'
 import { serve } from '../helpers/serve.js'
 
 const json: RawHandler = (_req, res) => { res.setHeader('content-type', 'application/json'); res.end('{}') }
@@ -10,18 +11,7 @@ async function headersOf(t: Test, options: SecurityHeadersOptions = {}, handler:
   return httpRequest(url, request)
 }
 
-const DEFAULTS = {
-  'content-security-policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
-  'x-dns-prefetch-control': 'off',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
-}
+const DEFAULTS = SECURITY_HEADERS
 
 t.test('securityHeaders(): the default set for APIs, without HSTS over http', async (t) => {
   const res = await headersOf(t)
