@@ -25,6 +25,28 @@ export interface ClientIdentity {
   readonly viaTrustedProxy: boolean
 }
 
+/** A class, not a literal, as every per-request record (core/listener-node.ts). */
+class Identity implements ClientIdentity {
+  readonly ip: string
+  readonly scheme: 'http' | 'https'
+  readonly host: string | undefined
+  readonly prefix: string
+  readonly viaTrustedProxy: boolean
+
+  constructor(ip: string, scheme: 'http' | 'https', host: string | undefined, prefix: string, viaTrustedProxy: boolean) {
+    this.ip = ip
+    this.scheme = scheme
+    this.host = host
+    this.prefix = prefix
+    this.viaTrustedProxy = viaTrustedProxy
+  }
+}
+
+/** A {@link ClientIdentity}, for `proxyHeaders()` and the socket-derived default. */
+export function makeIdentity(ip: string, scheme: 'http' | 'https', host: string | undefined, prefix: string, viaTrustedProxy: boolean): ClientIdentity {
+  return new Identity(ip, scheme, host, prefix, viaTrustedProxy)
+}
+
 const identityState = defineState<ClientIdentity>('clientIdentity', 'proxyHeaders()')
 
 /** Record the identity established by `proxyHeaders()`; every later reader sees it. */
@@ -41,13 +63,7 @@ export function clientIp(req: IncomingMessage): string {
 export function clientIdentity(req: IncomingMessage): ClientIdentity {
   let identity = identityState.tryGet(req)
   if (identity === undefined) {
-    identity = {
-      ip: socketIp(req.socket),
-      scheme: socketScheme(req.socket),
-      host: requestHost(req),
-      prefix: '',
-      viaTrustedProxy: false,
-    }
+    identity = makeIdentity(socketIp(req.socket), socketScheme(req.socket), requestHost(req), '', false)
     identityState.set(req, identity)
   }
   return identity

@@ -18,6 +18,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
+import { ListenerNode } from './listener-node.js'
 
 /**
  * Called with each body chunk before the request stream gets it. Return `false` to refuse
@@ -28,10 +29,17 @@ export type RequestBodyListener<C> = (chunk: Buffer, req: IncomingMessage, conte
 
 type Push = (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) => boolean
 
-interface BodyRecord {
+/** Per-request record; a class, not a literal (see listener-node.ts). */
+class BodyRecord {
+  /** In registration order: first and last, to append in O(1). */
+  first: ListenerNode<RequestBodyListener<unknown>> | undefined = undefined
+  last: ListenerNode<RequestBodyListener<unknown>> | undefined = undefined
+
   readonly push: Push
-  /** Listener, context, listener, context…: one flat array, no pair objects. */
-  readonly listeners: unknown[]
+
+  constructor(push: Push) {
+    this.push = push
+  }
 }
 
 const BODY = Symbol('http-onion.requestBody')
@@ -48,19 +56,21 @@ export function onRequestBody<C>(req: IncomingMessage, listener: RequestBodyList
   const slot = req as unknown as BodySlot
   let record = slot[BODY]
   if (record === undefined) {
-    record = slot[BODY] = { push: req.push as Push, listeners: [] }
+    record = slot[BODY] = new BodyRecord(req.push as Push)
     req.push = pushThroughListeners as IncomingMessage['push']
   }
-  record.listeners.push(listener, context)
+  const node = new ListenerNode(listener as RequestBodyListener<unknown>, context, undefined)
+  if (record.last === undefined) record.first = node
+  else record.last.next = node
+  record.last = node
 }
 
 function pushThroughListeners(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
   const record = (this as unknown as BodySlot)[BODY]!
   // null ends the stream; the parser only ever pushes Buffers otherwise.
   if (chunk !== null && Buffer.isBuffer(chunk)) {
-    const listeners = record.listeners
-    for (let i = 0; i < listeners.length; i += 2) {
-      if ((listeners[i] as RequestBodyListener<unknown>)(chunk, this, listeners[i + 1]) === false) return false
+    for (let node = record.first; node !== undefined; node = node.next) {
+      if (node.listener(chunk, this, node.context) === false) return false
     }
   }
   return record.push.call(this, chunk, encoding)

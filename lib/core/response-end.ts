@@ -11,6 +11,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { arrivalTime, monotonicNow } from './clock.js'
+import { ListenerNode } from './listener-node.js'
 import { reportError } from './report.js'
 import { responseRecord } from './response-start.js'
 
@@ -41,14 +42,44 @@ export interface ResponseEndInfo {
 /** Runs once when the exchange is over. Its errors are reported, never thrown. */
 export type ResponseEndListener<C = undefined> = (info: ResponseEndInfo, res: ServerResponse, context: C) => void
 
-interface EndRecord {
-  readonly listeners: unknown[]
+/** Per-response tracking; a class, not a literal (see listener-node.ts). */
+class EndRecord {
+  /** The last registered listener first: the order in which they run. */
+  listeners: ListenerNode<ResponseEndListener<unknown>> | undefined = undefined
+  socket: Socket | null = null
+  bytesAtStart: number | undefined = undefined
+  bytesAtFinish: number | undefined = undefined
+  fired = false
+  endedAt: number | undefined = undefined
   readonly arrival: number
-  socket: Socket | null
-  bytesAtStart: number | undefined
-  bytesAtFinish: number | undefined
-  fired: boolean
-  endedAt: number | undefined
+
+  constructor(arrival: number) {
+    this.arrival = arrival
+  }
+}
+
+/** The {@link ResponseEndInfo} listeners get; a class for the same reason as EndRecord. */
+class EndInfo implements ResponseEndInfo {
+  readonly outcome: ResponseOutcome
+  readonly error: Error | undefined
+  readonly status: number
+  readonly headersSent: boolean
+  readonly bytesWritten: number | undefined
+  readonly durationMs: number
+  readonly headersMs: number | undefined
+
+  constructor(res: ServerResponse, record: EndRecord) {
+    const error = res.errored ?? undefined
+    const end = record.bytesAtFinish ?? record.socket?.bytesWritten
+    const headersAt = responseRecord(res).headersAt
+    this.outcome = error ? 'error' : completed(res) ? 'finished' : 'aborted'
+    this.error = error instanceof Error ? error : error === undefined ? undefined : new Error(String(error))
+    this.status = res.statusCode
+    this.headersSent = res.headersSent
+    this.bytesWritten = end === undefined || record.bytesAtStart === undefined ? undefined : end - record.bytesAtStart
+    this.durationMs = (record.endedAt ?? monotonicNow()) - record.arrival
+    this.headersMs = headersAt === undefined ? undefined : headersAt - record.arrival
+  }
 }
 
 const END = Symbol('http-onion.responseEnd')
@@ -67,25 +98,17 @@ export function onResponseEnd<C>(res: ServerResponse, listener: ResponseEndListe
   let record = slot[END]
   if (record === undefined) record = slot[END] = startTracking(res)
   if (record.fired) {
-    const info = describeEnd(res, record)
+    const info = new EndInfo(res, record)
     process.nextTick(() => callListener(listener as ResponseEndListener<unknown>, info, res, context))
     return
   }
-  record.listeners.push(listener, context)
+  record.listeners = new ListenerNode(listener as ResponseEndListener<unknown>, context, record.listeners)
 }
 
 function startTracking(res: ServerResponse): EndRecord {
   // The writeHead wrapper records when headers go out (for headersMs).
   responseRecord(res)
-  const record: EndRecord = {
-    listeners: [],
-    arrival: arrivalTime(res.req),
-    socket: null,
-    bytesAtStart: undefined,
-    bytesAtFinish: undefined,
-    fired: false,
-    endedAt: undefined,
-  }
+  const record = new EndRecord(arrivalTime(res.req))
   if (isHttp1(res)) {
     if (res.socket) attachSocket(record, res.socket)
     // A pipelined response gets its socket only when the responses before it are done.
@@ -111,12 +134,10 @@ function attachSocket(record: EndRecord, socket: Socket): void {
 function fire(res: ServerResponse, record: EndRecord): void {
   record.fired = true
   record.endedAt = monotonicNow()
-  const info = describeEnd(res, record)
-  const listeners = record.listeners
-  for (let i = listeners.length - 2; i >= 0; i -= 2) {
-    callListener(listeners[i] as ResponseEndListener<unknown>, info, res, listeners[i + 1])
-  }
-  listeners.length = 0
+  const info = new EndInfo(res, record)
+  let node = record.listeners
+  record.listeners = undefined
+  for (; node !== undefined; node = node.next) callListener(node.listener, info, res, node.context)
 }
 
 function callListener(listener: ResponseEndListener<unknown>, info: ResponseEndInfo, res: ServerResponse, context: unknown): void {
@@ -127,20 +148,6 @@ function callListener(listener: ResponseEndListener<unknown>, info: ResponseEndI
   }
 }
 
-function describeEnd(res: ServerResponse, record: EndRecord): ResponseEndInfo {
-  const error = res.errored ?? undefined
-  const end = record.bytesAtFinish ?? record.socket?.bytesWritten
-  const headersAt = responseRecord(res).headersAt
-  return {
-    outcome: error ? 'error' : completed(res) ? 'finished' : 'aborted',
-    error: error instanceof Error ? error : error === undefined ? undefined : new Error(String(error)),
-    status: res.statusCode,
-    headersSent: res.headersSent,
-    bytesWritten: end === undefined || record.bytesAtStart === undefined ? undefined : end - record.bytesAtStart,
-    durationMs: (record.endedAt ?? monotonicNow()) - record.arrival,
-    headersMs: headersAt === undefined ? undefined : headersAt - record.arrival,
-  }
-}
 
 /**
  * Whether every byte was handed over and the response completed. HTTP/2's compatibility

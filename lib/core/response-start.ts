@@ -11,6 +11,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { monotonicNow } from './clock.js'
+import { ListenerNode } from './listener-node.js'
 
 /**
  * Runs at response start. It may read and change `res.statusCode` and every header,
@@ -21,16 +22,25 @@ export type ResponseStartListener<C = undefined> = (res: ServerResponse, context
 
 type WriteHead = (this: ServerResponse, ...args: unknown[]) => ServerResponse
 
-/** Per-response bookkeeping, made on the first registration and kept on the response. */
-export interface ResponseRecord {
+/**
+ * Per-response bookkeeping, made on the first registration and kept on the response.
+ * A class, not a literal: see listener-node.ts.
+ */
+export class ResponseRecord {
+  /** The last registered listener first: the order in which they run. */
+  startListeners: ListenerNode<ResponseStartListener<unknown>> | undefined = undefined
+  /** Monotonic time at which the headers were written, once they were. */
+  headersAt: number | undefined = undefined
+
   /** The `writeHead` that was in place before ours (the prototype's, or another wrapper's). */
   readonly writeHead: WriteHead
-  /** Listener, context, listener, context…: one flat array, no pair objects. */
-  readonly startListeners: unknown[]
   /** True once the listeners ran, or when headers were sent before the record existed. */
   started: boolean
-  /** Monotonic time at which the headers were written, once they were. */
-  headersAt: number | undefined
+
+  constructor(writeHead: WriteHead, started: boolean) {
+    this.writeHead = writeHead
+    this.started = started
+  }
 }
 
 const RECORD = Symbol('http-onion.response')
@@ -45,7 +55,7 @@ type RecordSlot = { [RECORD]?: ResponseRecord }
 export function onResponseStart<C>(res: ServerResponse, listener: ResponseStartListener<C>, context?: C): boolean {
   const record = responseRecord(res)
   if (record.started) return false
-  record.startListeners.push(listener, context)
+  record.startListeners = new ListenerNode(listener as ResponseStartListener<unknown>, context, record.startListeners)
   return true
 }
 
@@ -55,7 +65,7 @@ export function responseRecord(res: ServerResponse): ResponseRecord {
   let record = slot[RECORD]
   if (record === undefined) {
     const started = res.headersSent
-    record = { writeHead: res.writeHead as WriteHead, startListeners: [], started, headersAt: undefined }
+    record = new ResponseRecord(res.writeHead as WriteHead, started)
     slot[RECORD] = record
     // An instance property, not a prototype patch: it survives Express swapping the
     // prototype of `res`, and responses that never registered pay nothing.
@@ -84,17 +94,16 @@ function writeHeadWithListeners(this: ServerResponse, statusCode: unknown, reaso
   if (typeof reason === 'string') this.statusMessage = reason
   record.started = true
 
-  const listeners = record.startListeners
   let failure: unknown
   let failed = false
-  for (let i = listeners.length - 2; i >= 0; i -= 2) {
+  for (let node = record.startListeners; node !== undefined; node = node.next) {
     try {
-      ;(listeners[i] as ResponseStartListener<unknown>)(this, listeners[i + 1])
+      node.listener(this, node.context)
     } catch (err) {
       if (!failed) { failed = true; failure = err }
     }
   }
-  listeners.length = 0
+  record.startListeners = undefined
   // A listener that throws stops the headers: the error surfaces from the write that
   // triggered them, and an error boundary can still answer (the headers that listeners
   // set stay in the map, so its answer carries them).

@@ -60,29 +60,83 @@ export interface TransformBodyOptions<C> {
   context?: C
 }
 
-/** Per-response state of one route; closures over it replace the response's methods. */
-interface Route<C> {
+/** The decider's {@link BodyInfo}. */
+class DecisionInput implements BodyInfo {
+  readonly length: number | undefined
+  readonly ended: boolean
+  readonly hasBody: boolean
+
+  constructor(length: number | undefined, ended: boolean, hasBody: boolean) {
+    this.length = length
+    this.ended = ended
+    this.hasBody = hasBody
+  }
+}
+
+/** A decider's bare stream as a {@link BodyTransform}. */
+class StreamTransform implements BodyTransform {
+  readonly stream: Duplex
+
+  constructor(stream: Duplex) {
+    this.stream = stream
+  }
+}
+
+/** One chunk held back before the decision, with its write callback: a list link. */
+class HeldChunk {
+  readonly bytes: Buffer
+  readonly callback: WriteCallback | undefined
+  next: HeldChunk | undefined = undefined
+
+  constructor(bytes: Buffer, callback: WriteCallback | undefined) {
+    this.bytes = bytes
+    this.callback = callback
+  }
+}
+
+/**
+ * Per-response state of one route; closures over it replace the response's methods.
+ * A class, and held chunks a list of class instances, not literals: see listener-node.ts.
+ */
+class Route<C> {
   readonly res: ServerResponse
   readonly decide: BodyDecider<C>
   readonly context: C | undefined
   readonly holdBack: number | ((res: ServerResponse) => number)
   readonly originalWrite: WriteMethod
   readonly originalEnd: EndMethod
-  mode: 'pending' | 'transform' | 'passthrough'
-  held: Buffer[]
-  heldCallbacks: Array<WriteCallback | undefined>
-  heldBytes: number
-  ended: boolean
-  stream: Duplex | undefined
-  flush: (() => void) | undefined
+  mode: 'pending' | 'transform' | 'passthrough' = 'pending'
+  /** Held chunks, oldest first, and the newest (to append). */
+  firstHeld: HeldChunk | undefined = undefined
+  lastHeld: HeldChunk | undefined = undefined
+  heldBytes = 0
+  ended = false
+  stream: Duplex | undefined = undefined
+  flush: (() => void) | undefined = undefined
   /** The handler saw `write()` return false and waits for `'drain'`. */
-  handlerWaits: boolean
+  handlerWaits = false
   /** The stream is paused until the connection drains. */
-  streamWaits: boolean
-  write: ServerResponse['write']
-  end: ServerResponse['end']
+  streamWaits = false
+  write: ServerResponse['write'] | undefined = undefined
+  end: ServerResponse['end'] | undefined = undefined
   /** The route set up on this response before this one, for {@link discardHeldBody}. */
-  previous: Route<unknown> | undefined
+  previous: Route<unknown> | undefined = undefined
+
+  constructor(res: ServerResponse, decide: BodyDecider<C>, options: TransformBodyOptions<C>) {
+    this.res = res
+    this.decide = decide
+    this.context = options.context
+    this.holdBack = options.holdBack ?? 0
+    this.originalWrite = res.write as WriteMethod
+    this.originalEnd = res.end as EndMethod
+  }
+
+  /** Take the held chunks out of the route, oldest first. */
+  takeHeld(): HeldChunk | undefined {
+    const first = this.firstHeld
+    this.firstHeld = this.lastHeld = undefined
+    return first
+  }
 }
 
 const ROUTE = Symbol('http-onion.bodyRoute')
@@ -102,24 +156,7 @@ type Chunk = string | Uint8Array
  */
 export function transformBody<C = undefined>(res: ServerResponse, decide: BodyDecider<C>, options: TransformBodyOptions<C> = {}): boolean {
   if (res.headersSent) return false
-  const route = {
-    res,
-    decide,
-    context: options.context,
-    holdBack: options.holdBack ?? 0,
-    originalWrite: res.write as WriteMethod,
-    originalEnd: res.end as EndMethod,
-    mode: 'pending',
-    held: [],
-    heldCallbacks: [],
-    heldBytes: 0,
-    ended: false,
-    stream: undefined,
-    flush: undefined,
-    handlerWaits: false,
-    streamWaits: false,
-    previous: undefined,
-  } as unknown as Route<C>
+  const route = new Route(res, decide, options)
   if (!onResponseStart(res, decideAtStart, route)) return false
   route.previous = (res as RouteSlot)[ROUTE]
   ;(res as RouteSlot)[ROUTE] = route as Route<unknown>
@@ -155,11 +192,9 @@ export function discardHeldBody(res: ServerResponse): number {
   for (let route = (res as RouteSlot)[ROUTE]; route; route = route.previous) {
     if (route.mode !== 'pending' || route.heldBytes === 0) continue
     dropped += route.heldBytes
-    for (const callback of route.heldCallbacks) {
-      if (callback) process.nextTick(callback, Object.assign(new Error('body replaced before it was sent'), { code: 'ERR_STREAM_DESTROYED' }))
+    for (let held = route.takeHeld(); held !== undefined; held = held.next) {
+      if (held.callback) process.nextTick(held.callback, Object.assign(new Error('body replaced before it was sent'), { code: 'ERR_STREAM_DESTROYED' }))
     }
-    route.held = []
-    route.heldCallbacks = []
     route.heldBytes = 0
   }
   return dropped
@@ -236,8 +271,10 @@ function hold<C>(route: Route<C>, chunk: Chunk, encoding: BufferEncoding | undef
   const bytes = typeof chunk === 'string'
     ? Buffer.from(chunk, encoding ?? 'utf8')
     : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-  route.held.push(bytes)
-  route.heldCallbacks.push(callback)
+  const held = new HeldChunk(bytes, callback)
+  if (route.lastHeld === undefined) route.firstHeld = held
+  else route.lastHeld.next = held
+  route.lastHeld = held
   route.heldBytes += bytes.length
 }
 
@@ -253,7 +290,7 @@ function startResponse<C>(route: Route<C>): void {
 function decideAtStart<C>(res: ServerResponse, route: Route<C> | undefined): void {
   const r = route!
   const hasBody = responseHasBody(res)
-  const body: BodyInfo = { length: r.ended ? r.heldBytes : contentLength(res), ended: r.ended, hasBody }
+  const body = new DecisionInput(r.ended ? r.heldBytes : contentLength(res), r.ended, hasBody)
   let decision: BodyDecision
   try {
     decision = r.decide(res, body, r.context as C)
@@ -262,7 +299,7 @@ function decideAtStart<C>(res: ServerResponse, route: Route<C> | undefined): voi
     becomePassthrough(r)
     throw err
   }
-  const chosen = !decision ? undefined : decision instanceof Duplex ? { stream: decision } : decision
+  const chosen = !decision ? undefined : decision instanceof Duplex ? new StreamTransform(decision) : decision
   if (chosen && hasBody) {
     res.removeHeader('content-length')
     becomeTransform(r, chosen)
@@ -275,7 +312,7 @@ function decideAtStart<C>(res: ServerResponse, route: Route<C> | undefined): voi
   }
   // Headers sent by writeHead or flushHeaders while bytes were held: send those bytes
   // right after the headers rather than leave them waiting for the next write.
-  if (r.held.length > 0 && !r.ended) process.nextTick(releaseHeld, r)
+  if (r.firstHeld !== undefined && !r.ended) process.nextTick(releaseHeld, r)
 }
 
 function becomePassthrough<C>(route: Route<C>): void {
@@ -331,25 +368,25 @@ function becomeTransform<C>(route: Route<C>, chosen: BodyTransform): void {
 }
 
 function releaseHeld<C>(route: Route<C>): boolean {
-  if (route.held.length === 0) return true
-  const held = route.held
-  const callbacks = route.heldCallbacks
-  route.held = []
-  route.heldCallbacks = []
   let ok = true
-  for (let i = 0; i < held.length; i++) ok = writeDecided(route, held[i]!, undefined, callbacks[i])
+  for (let held = route.takeHeld(); held !== undefined; held = held.next) ok = writeDecided(route, held.bytes, undefined, held.callback)
   return ok
 }
 
 /** The whole body was held and no transform was chosen: one write, headers and body together. */
 function endWithHeld<C>(route: Route<C>, done: WriteCallback | undefined): void {
-  const held = route.held
-  const callbacks = route.heldCallbacks
-  route.held = []
-  route.heldCallbacks = []
-  const body = held.length === 0 ? undefined : held.length === 1 ? held[0]! : Buffer.concat(held, route.heldBytes)
-  const finished = callbacks.some(Boolean) || done
-    ? () => { for (const callback of callbacks) callback?.(); done?.() }
+  const first = route.takeHeld()
+  let body: Buffer | undefined
+  let waiting = done !== undefined
+  if (first !== undefined && first.next === undefined) body = first.bytes
+  else if (first !== undefined) {
+    const parts: Buffer[] = []
+    for (let held: HeldChunk | undefined = first; held !== undefined; held = held.next) parts.push(held.bytes)
+    body = Buffer.concat(parts, route.heldBytes)
+  }
+  for (let held = first; held !== undefined && !waiting; held = held.next) waiting = held.callback !== undefined
+  const finished = waiting
+    ? () => { for (let held = first; held !== undefined; held = held.next) held.callback?.(); done?.() }
     : undefined
   if (body === undefined) route.originalEnd.call(route.res, finished)
   else route.originalEnd.call(route.res, body, finished)

@@ -116,14 +116,50 @@ export const accessLogDefaults: Readonly<Required<Omit<AccessLogOptions, 'sink'>
   random: Math.random,
 })
 
-/** What the handler captures per request for the end listener. */
-interface Exchange {
+/**
+ * What the handler captures per request for the end listener. Per-request records are
+ * classes, not literals: see core/listener-node.ts.
+ */
+class Exchange {
   readonly method: string
   /** Captured at request time: a later `mount` or router may rewrite `req.url`. */
   readonly url: string
   /** Request body bytes received so far. */
-  bytesIn: number
-  error: unknown
+  bytesIn = 0
+  error: unknown = undefined
+
+  constructor(method: string, url: string) {
+    this.method = method
+    this.url = url
+  }
+}
+
+/**
+ * One line's fields, declared in the order they are written (JSON keeps it); absent ones
+ * stay undefined and are left out. A class for the same reason as Exchange.
+ */
+class Entry implements AccessLogEntry {
+  time = ''
+  level: AccessLogEntry['level'] = 'info'
+  method = ''
+  path = ''
+  status = 0
+  outcome: ResponseOutcome = 'finished'
+  durationMs = 0
+  ttfbMs: number | undefined = undefined
+  bytesOut: number | undefined = undefined
+  bytesIn = 0
+  clientIp = ''
+  requestId: string | undefined = undefined
+  traceId: string | undefined = undefined
+  spanId: string | undefined = undefined
+  userId: string | undefined = undefined
+  userAgent: string | undefined = undefined
+  referer: string | undefined = undefined
+  error: string | undefined = undefined
+  requestHeaders: Record<string, string> | undefined = undefined
+  responseHeaders: Record<string, string> | undefined = undefined
+  droppedLines: number | undefined = undefined
 }
 
 type HeaderSelection = true | false | ReadonlySet<string>
@@ -169,28 +205,27 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     const req = res.req
     const trace = traceState.tryGet(req)
     const error = exchange.error ?? info.error
-    const entry: AccessLogEntry = {
-      time: new Date(now() - info.durationMs).toISOString(),
-      level,
-      method: truncate(exchange.method, maxField),
-      path: truncate(query === 'keep' ? exchange.url : stripQuery(exchange.url, query), maxField),
-      status,
-      outcome: info.outcome,
-      durationMs: round(info.durationMs),
-      ttfbMs: info.headersMs === undefined ? undefined : round(info.headersMs),
-      bytesOut: info.bytesWritten,
-      bytesIn: exchange.bytesIn,
-      clientIp: clientIp(req),
-      requestId: requestIdState.tryGet(req),
-      traceId: trace?.traceId,
-      spanId: trace?.spanId,
-      userId: optional(userIdState.tryGet(req), maxField),
-      userAgent: optional(req.headers['user-agent'], maxField),
-      referer: optional(req.headers.referer, maxField),
-      error: error === undefined || error === null ? undefined : truncate(error instanceof Error ? error.message || error.name : String(error), maxField),
-      requestHeaders: requestHeaders === false ? undefined : pickHeaders(req.headers, requestHeaders, redact, maxField),
-      responseHeaders: responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField),
-    }
+    const entry = new Entry()
+    entry.time = new Date(now() - info.durationMs).toISOString()
+    entry.level = level
+    entry.method = truncate(exchange.method, maxField)
+    entry.path = truncate(query === 'keep' ? exchange.url : stripQuery(exchange.url, query), maxField)
+    entry.status = status
+    entry.outcome = info.outcome
+    entry.durationMs = round(info.durationMs)
+    entry.ttfbMs = info.headersMs === undefined ? undefined : round(info.headersMs)
+    entry.bytesOut = info.bytesWritten
+    entry.bytesIn = exchange.bytesIn
+    entry.clientIp = clientIp(req)
+    entry.requestId = requestIdState.tryGet(req)
+    entry.traceId = trace?.traceId
+    entry.spanId = trace?.spanId
+    entry.userId = optional(userIdState.tryGet(req), maxField)
+    entry.userAgent = optional(req.headers['user-agent'], maxField)
+    entry.referer = optional(req.headers.referer, maxField)
+    entry.error = error === undefined || error === null ? undefined : truncate(error instanceof Error ? error.message || error.name : String(error), maxField)
+    entry.requestHeaders = requestHeaders === false ? undefined : pickHeaders(req.headers, requestHeaders, redact, maxField)
+    entry.responseHeaders = responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField)
     const dropped = sink.takeDropped()
     if (dropped > 0) entry.droppedLines = dropped
     sink.write(toLine(entry), entry, dropped)
@@ -203,7 +238,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     wraps: ACCESS_LOG_WRAPS,
   }, (next) => function accessLogHandler(req, res) {
     // A mount() outside this layer has already rewritten req.url; it kept the original.
-    const exchange: Exchange = { method: req.method ?? '', url: originalUrlState.tryGet(req) ?? req.url ?? '', bytesIn: 0, error: undefined }
+    const exchange = new Exchange(req.method ?? '', originalUrlState.tryGet(req) ?? req.url ?? '')
     countBodyBytes(req, exchange)
     // Pin the peer address now (cached on the connection): once a client has gone, its
     // socket can no longer say who it was, and the line would name nobody.

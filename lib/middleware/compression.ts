@@ -10,13 +10,14 @@
  * @module
  */
 import type { ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Middleware } from '../core/types.js'
 import { defineMiddleware } from '../core/define.js'
 import { ConfigError } from '../core/errors.js'
 import { appendVary } from '../core/headers.js'
 import { expectArray, expectFunction, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
 import { onResponseStart } from '../core/response-start.js'
-import { transformBody, type BodyDecision, type BodyInfo, type TransformBodyOptions } from '../core/transform-body.js'
+import { transformBody, type BodyDecision, type BodyInfo, type BodyTransform, type TransformBodyOptions } from '../core/transform-body.js'
 import { compileMediaTypeFilter, compressibleTypes, mediaTypeOf, type MediaTypePattern } from './compressible.js'
 import { createNegotiator, type Encoding, type EncodingChoice } from './compression-negotiation.js'
 import { encoderMakers, flushKinds, paddableEncodings, zstdSupported, type MakeEncoder } from './compression-encoders.js'
@@ -192,8 +193,18 @@ function decideEncoding(res: ServerResponse, body: BodyInfo, plan: Plan): BodyDe
   res.removeHeader('accept-ranges')
   res.setHeader('content-encoding', plan.token)
   const encoding = plan.encoding!
-  const stream = settings.make[encoding](body.length, isEventStream(res))
-  return { stream, flush: () => (stream as unknown as { flush(kind: number): void }).flush(flushKinds[encoding]) }
+  return new EncoderTransform(settings.make[encoding](body.length, isEventStream(res)), flushKinds[encoding])
+}
+
+/** The chosen encoder and how to flush it; a class, not a literal (see core/listener-node.ts). */
+class EncoderTransform implements BodyTransform {
+  readonly stream: Duplex
+  readonly flush: () => void
+
+  constructor(stream: Duplex, flushKind: number) {
+    this.stream = stream
+    this.flush = () => (stream as unknown as { flush(kind: number): void }).flush(flushKind)
+  }
 }
 
 /** Response-start listener for identity answers. */

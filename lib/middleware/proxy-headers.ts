@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { setClientIdentity, socketIp, socketScheme, requestHost, type ClientIdentity } from '../core/client.js'
+import { makeIdentity, setClientIdentity, socketIp, socketScheme, requestHost, type ClientIdentity } from '../core/client.js'
 import { defineMiddleware } from '../core/define.js'
 import { ConfigError } from '../core/errors.js'
 import { formatHost, parseHost } from '../core/host.js'
@@ -190,7 +190,7 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
         prefix = forwarded.endsWith('/') ? forwarded.slice(0, -1) : forwarded
       }
     }
-    return { ip: formatIp(client), scheme, host, prefix, viaTrustedProxy: true }
+    return makeIdentity(formatIp(client), scheme, host, prefix, true)
   }
 
   /** The identity per RFC 7239 `Forwarded`, or undefined to keep the socket's. */
@@ -218,7 +218,7 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
           if (parsed === undefined) return undefined
           host = formatHost(parsed)
         }
-        return { ip: formatIp(ip), scheme, host, prefix: '', viaTrustedProxy: true }
+        return makeIdentity(formatIp(ip), scheme, host, '', true)
       }
     }
     /* c8 ignore next */
