@@ -18,26 +18,8 @@ import { responseRecord } from './response-start.js'
 /** How an exchange ended. */
 export type ResponseOutcome = 'finished' | 'aborted' | 'error'
 
-/** What a response-end listener learns. */
-export interface ResponseEndInfo {
-  readonly outcome: ResponseOutcome
-  /** The error the response was destroyed with, for outcome `error`. */
-  readonly error: Error | undefined
-  /** The status sent, or the status set when the exchange ended before headers went out. */
-  readonly status: number
-  /** Whether the status line and headers were written. */
-  readonly headersSent: boolean
-  /**
-   * Bytes this response put on the connection: status line, headers, body after any
-   * transform (compressed size), chunked framing. Undefined where the transport does not
-   * count per response (HTTP/2 streams share one session socket).
-   */
-  readonly bytesWritten: number | undefined
-  /** Milliseconds from the request's arrival to the end of the exchange. */
-  readonly durationMs: number
-  /** Milliseconds from the request's arrival to the headers being written, if they were. */
-  readonly headersMs: number | undefined
-}
+/** What a response-end listener learns (the instance type of {@link EndInfo}). */
+export type ResponseEndInfo = EndInfo
 
 /** Runs once when the exchange is over. Its errors are reported, never thrown. */
 export type ResponseEndListener<C = undefined> = (info: ResponseEndInfo, res: ServerResponse, context: C) => void
@@ -58,14 +40,24 @@ class EndRecord {
   }
 }
 
-/** The {@link ResponseEndInfo} listeners get; a class for the same reason as EndRecord. */
-class EndInfo implements ResponseEndInfo {
+/** What a response-end listener learns. A class for the same reason as EndRecord. */
+export class EndInfo {
   readonly outcome: ResponseOutcome
+  /** The error the response was destroyed with, for outcome `error`. */
   readonly error: Error | undefined
+  /** The status sent, or the status set when the exchange ended before headers went out. */
   readonly status: number
+  /** Whether the status line and headers were written. */
   readonly headersSent: boolean
+  /**
+   * Bytes this response put on the connection: status line, headers, body after any
+   * transform (compressed size), chunked framing. Undefined where the transport does not
+   * count per response (HTTP/2 streams share one session socket).
+   */
   readonly bytesWritten: number | undefined
+  /** Milliseconds from the request's arrival to the end of the exchange. */
   readonly durationMs: number
+  /** Milliseconds from the request's arrival to the headers being written, if they were. */
   readonly headersMs: number | undefined
 
   constructor(res: ServerResponse, record: EndRecord) {
