@@ -53,6 +53,13 @@ export const paddableEncodings: readonly Encoding[] = Object.freeze(['br', 'gzip
 const TIERS = [{ limit: 1024, bits: 10 }, { limit: 4096, bits: 12 }, { limit: 16384, bits: 14 }, { limit: 65536, bits: 15 }] as const
 /** log2 of the brotli window for bodies of unknown length. */
 const BROTLI_STREAM_WINDOW = 19
+/**
+ * The size hint given for bodies of unknown length: just under the 1 MiB at which brotli's
+ * quality 4 switches to its large hasher. Without a hint brotli guesses the size from the
+ * first write, so a stream whose first write is 1 MiB got the large hasher (8.3 MiB of
+ * encoder memory instead of 5.1, measured after 8 MiB) for 1.5% less output.
+ */
+const BROTLI_STREAM_SIZE_HINT = 2 ** 20 - 1
 const tierOf = (length: number | undefined): number => {
   if (length !== undefined) for (let i = 0; i < TIERS.length; i++) if (length <= TIERS[i]!.limit) return i
   return TIERS.length
@@ -70,13 +77,12 @@ export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encodi
     ...(flush ? { flush: Z_SYNC_FLUSH } : {}),
   }))
   const brotliOptions = table((tier, flush): zlib.BrotliOptions => Object.freeze({
-    params: {
-      [BROTLI_PARAM_QUALITY]: settings.brotliQuality,
+    params: tier < TIERS.length
+      ? { [BROTLI_PARAM_QUALITY]: settings.brotliQuality, [BROTLI_PARAM_SIZE_HINT]: TIERS[tier]!.limit }
       // Unknown length: a 512 KiB window (nginx's default) instead of brotli's 4 MiB. At
-      // quality 4 the encoder then needs ~9 MiB instead of ~29 MiB per stream, and text
+      // quality 4 the encoder then needs ~5 MiB instead of ~29 MiB per stream, and text
       // and JSON compress as well: their repeats are near.
-      [tier < TIERS.length ? BROTLI_PARAM_SIZE_HINT : BROTLI_PARAM_LGWIN]: tier < TIERS.length ? TIERS[tier]!.limit : BROTLI_STREAM_WINDOW,
-    },
+      : { [BROTLI_PARAM_QUALITY]: settings.brotliQuality, [BROTLI_PARAM_LGWIN]: BROTLI_STREAM_WINDOW, [BROTLI_PARAM_SIZE_HINT]: BROTLI_STREAM_SIZE_HINT },
     ...(flush ? { flush: BROTLI_OPERATION_FLUSH } : {}),
   }))
   const constants = zlib.constants as Record<string, number>

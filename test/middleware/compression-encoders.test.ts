@@ -38,6 +38,27 @@ t.test('encoderMakers(): a small known length gets a small window', async (t) =>
   t.equal(unknown >> 4, 15 - 8)
 })
 
+t.test('encoderMakers(): a brotli stream of unknown length does not size its encoder by its first write', async (t) => {
+  // Without a size hint, brotli guesses the body's size from the first write, and at
+  // quality 4 a first write of 1 MiB or more picks its large hasher (4 MiB more memory per
+  // stream). With the hint the encoder is the same, so its output is too, however the
+  // body is split. The lines never repeat, so the hasher's choice shows in the output.
+  const lines = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `{"id":${i},"user":"u${(i * 7919) % 100_003}"}\n`).join(''))
+  const write = async (first: number): Promise<Buffer> => {
+    const stream = encoderMakers(settings).br(undefined, false)
+    const out = streamBuffer(stream)
+    stream.write(lines.subarray(0, first))
+    for (let at = first; at < lines.length; at += 65536) stream.write(lines.subarray(at, at + 65536))
+    stream.end()
+    return out
+  }
+  const small = await write(65536)
+  const large = await write(2 ** 20)
+  t.ok(lines.length > 2 ** 20, 'the body is larger than the first write')
+  t.ok(zlib.brotliDecompressSync(large).equals(lines))
+  t.ok(small.equals(large), `same output whatever the first write (${small.length} vs ${large.length} bytes)`)
+})
+
 t.test('encoderMakers(): flushEveryWrite emits each write at once', async (t) => {
   const make = encoderMakers(settings)
   for (const [name, decoder] of [['br', zlib.createBrotliDecompress], ['gzip', zlib.createGunzip], ['deflate', zlib.createInflate]] as const) {
