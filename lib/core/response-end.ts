@@ -88,7 +88,7 @@ type EndSlot = { [END]?: EndRecord }
 export function onResponseEnd<C>(res: ServerResponse, listener: ResponseEndListener<C>, context?: C): void {
   const slot = res as unknown as EndSlot
   let record = slot[END]
-  if (record === undefined) record = slot[END] = startTracking(res)
+  if (record === undefined) record = startTracking(res)
   if (record.fired) {
     const info = new EndInfo(res, record)
     process.nextTick(() => callListener(listener as ResponseEndListener<unknown>, info, res, context))
@@ -101,21 +101,38 @@ function startTracking(res: ServerResponse): EndRecord {
   // The writeHead wrapper records when headers go out (for headersMs).
   responseRecord(res)
   const record = new EndRecord(arrivalTime(res.req))
+  ;(res as unknown as EndSlot)[END] = record
+  // The listeners below are shared functions that find the record through `this` (the
+  // response), and `on`, not `once`: each of these events comes once per response, and
+  // `once` would allocate a wrapper per request, a closure another.
   if (isHttp1(res)) {
     if (res.socket) attachSocket(record, res.socket)
     // A pipelined response gets its socket only when the responses before it are done.
-    else res.once('socket', (socket: Socket) => attachSocket(record, socket))
+    else res.on('socket', onSocket)
     // 'prefinish': everything is handed to the socket, and a pipelined successor has not
     // started writing yet (it is assigned on 'finish').
-    res.once('prefinish', () => { record.bytesAtFinish = record.socket?.bytesWritten })
+    res.on('prefinish', onPrefinish)
   }
   if (exchangeClosed(res)) {
     record.fired = true
     record.endedAt = monotonicNow()
   } else {
-    res.once('close', () => fire(res, record))
+    res.on('close', onClose)
   }
   return record
+}
+
+function onSocket(this: ServerResponse, socket: Socket): void {
+  attachSocket((this as unknown as EndSlot)[END]!, socket)
+}
+
+function onPrefinish(this: ServerResponse): void {
+  const record = (this as unknown as EndSlot)[END]!
+  record.bytesAtFinish = record.socket?.bytesWritten
+}
+
+function onClose(this: ServerResponse): void {
+  fire(this, (this as unknown as EndSlot)[END]!)
 }
 
 function attachSocket(record: EndRecord, socket: Socket): void {
@@ -124,6 +141,7 @@ function attachSocket(record: EndRecord, socket: Socket): void {
 }
 
 function fire(res: ServerResponse, record: EndRecord): void {
+  if (record.fired) return
   record.fired = true
   record.endedAt = monotonicNow()
   const info = new EndInfo(res, record)

@@ -21,7 +21,7 @@ import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../co
 import { onRequestBody } from '../core/request-body.js'
 import { originalUrlState, requestIdState, traceState, userIdState } from '../core/shared-state.js'
 import type { Middleware } from '../core/types.js'
-import { optional, pickHeaders, round, stripQuery, toLine, truncate } from './access-log-format.js'
+import { entryLine, isoTime, optional, pickHeaders, round, stripQuery, truncate } from './access-log-format.js'
 import { LineSink, type AccessLogSinkFunction } from './access-log-sink.js'
 
 export { ACCESS_LOG_MAX_HEADERS } from './access-log-format.js'
@@ -206,7 +206,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     const trace = traceState.tryGet(req)
     const error = exchange.error ?? info.error
     const entry = new Entry()
-    entry.time = new Date(now() - info.durationMs).toISOString()
+    entry.time = isoTime(now() - info.durationMs)
     entry.level = level
     entry.method = truncate(exchange.method, maxField)
     entry.path = truncate(query === 'keep' ? exchange.url : stripQuery(exchange.url, query), maxField)
@@ -228,7 +228,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     entry.responseHeaders = responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField)
     const dropped = sink.takeDropped()
     if (dropped > 0) entry.droppedLines = dropped
-    sink.write(toLine(entry), entry, dropped)
+    sink.write(entryLine(entry), entry, dropped)
   }
 
   return defineMiddleware({

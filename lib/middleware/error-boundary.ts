@@ -28,6 +28,7 @@ import { expectBoolean, expectFunction, withDefaults } from '../core/options.js'
 import { reportError } from '../core/report.js'
 import { sendError } from '../core/send-error.js'
 import { originalUrlState, requestIdState } from '../core/shared-state.js'
+import { isThenable } from '../core/thenable.js'
 
 /**
  * What the boundary did about an error: `answered` with an error response, `destroyed` the
@@ -119,12 +120,19 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
     name: 'errorBoundary',
     detail: settings.development ? 'development: 5xx details shown' : undefined,
     wraps: WRAPPED.map(([name, reason]) => ({ name, reason })),
-  }, (next) => async function errorBoundaryHandler(req, res) {
+  }, (next) => function errorBoundaryHandler(req, res) {
     res.on('error', onResponseError)
+    let result: unknown
     try {
-      await next(req, res)
+      result = next(req, res)
     } catch (err) {
       handleError(settings, req, res, err, 'handler')
+      return
+    }
+    // Not an async function: a stack that answers synchronously then costs no promise
+    // and no microtask per request; only a pending answer gets a rejection handler.
+    if (isThenable(result)) {
+      return result.then(undefined, (err: unknown) => { handleError(settings, req, res, err, 'handler') })
     }
   })
 }
@@ -214,8 +222,8 @@ function fromStatusCarrier(err: unknown): HttpError | undefined {
 function notify(settings: Settings, report: ErrorReport): void {
   try {
     const result = settings.onError(report)
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      ;(result as PromiseLike<unknown>).then(undefined, (failure: unknown) => reportError('errorBoundary(): onError rejected', failure))
+    if (isThenable(result)) {
+      result.then(undefined, (failure: unknown) => reportError('errorBoundary(): onError rejected', failure))
     }
   } catch (failure) {
     reportError('errorBoundary(): onError threw', failure)

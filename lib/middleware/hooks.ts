@@ -23,6 +23,7 @@ import { withDefaults } from '../core/options.js'
 import { reportError } from '../core/report.js'
 import { onResponseEnd, type ResponseEndInfo } from '../core/response-end.js'
 import { onResponseStart } from '../core/response-start.js'
+import { isThenable } from '../core/thenable.js'
 
 /** Runs before the inner layers; answer on `res` to stop the chain. */
 export type BeforeHook = (req: IncomingMessage, res: ServerResponse) => unknown
@@ -119,5 +120,3 @@ function functions<F>(option: string, value: unknown): readonly F[] {
   return Object.freeze([...list]) as readonly F[]
 }
 
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'

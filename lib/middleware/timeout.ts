@@ -24,6 +24,7 @@ import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults
 import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
 import { onResponseEnd } from '../core/response-end.js'
 import { defineState } from '../core/state.js'
+import { isThenable } from '../core/thenable.js'
 import {
   endDeadline, onDeadline, onMaxDuration, rethrowUnlessAborted, signalOf,
   type Deadline, type DeadlineSettings, type TimeoutTimers,
@@ -198,5 +199,3 @@ function plan(msName: string, maxName: string, ms: unknown, maxDurationMs: unkno
   return { ms: a, maxDurationMs: b }
 }
 
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'

@@ -1,6 +1,9 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { ACCESS_LOG_MAX_HEADERS, optional, pickHeaders, round, stripQuery, toLine, truncate } from '../../lib/middleware/access-log-format.js'
+import {
+  ACCESS_LOG_MAX_HEADERS, entryLine, isoTime, jsonString, optional, pickHeaders, round, stripQuery, toLine, truncate,
+} from '../../lib/middleware/access-log-format.js'
+import type { AccessLogEntry } from '../../lib/middleware/access-log.js'
 
 t.test('stripQuery(): drop keeps the path; redact keeps names and hides values', async (t) => {
   t.equal(stripQuery('/a/b?x=1&y=2', 'drop'), '/a/b')
@@ -36,4 +39,38 @@ t.test('toLine(): any strings give one line of valid JSON without raw controls o
   }))
   t.equal(toLine({ a: 'x\u009b[31m\u2028' }), '{"a":"x\\u009b[31m\\u2028"}')
   t.equal(toLine({ a: 'plain' }), '{"a":"plain"}')
+})
+
+t.test('entryLine(): the same line as toLine() of the entry, for any field values (property)', async (t) => {
+  // Any code points, with those that need escaping (or are on the edge of it) made common.
+  const edges = fc.constantFrom('"', '\\', '\n', '\u0000', '\u001f', ' ', '~', '\u007f', '\u009f', '\u00a0', '\u2027', '\u2028', '\u2029', '\ud800', '\udfff', '\ud83d\ude00')
+  const text = fc.string({ unit: fc.oneof(edges, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 })
+  const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined })
+  const number = fc.oneof(fc.double(), fc.integer())
+  const headers = maybe(fc.dictionary(text, text, { maxKeys: 3 }))
+  // Built in the order of AccessLogEntry, as the access log's Entry class declares its fields.
+  const entry = fc.record({
+    time: fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString()),
+    level: fc.constantFrom('info', 'warn', 'error'),
+    method: text, path: text, status: fc.integer({ min: 100, max: 599 }),
+    outcome: fc.constantFrom('finished', 'aborted', 'error'),
+    durationMs: number, ttfbMs: maybe(number), bytesOut: maybe(fc.nat()), bytesIn: fc.nat(),
+    clientIp: text, requestId: maybe(text), traceId: maybe(text), spanId: maybe(text), userId: maybe(text),
+    userAgent: maybe(text), referer: maybe(text), error: maybe(text),
+    requestHeaders: headers, responseHeaders: headers, droppedLines: maybe(fc.nat()),
+  }, { noNullPrototype: true })
+  fc.assert(fc.property(entry, (e) => entryLine(e as AccessLogEntry) === toLine(e)), { numRuns: 2000 })
+  t.pass('2000 random entries')
+  // Plain values take the fast path, unchanged.
+  const plain = { time: '2026-01-01T00:00:00.000Z', level: 'info', method: 'GET', path: '/a', status: 200, outcome: 'finished', durationMs: 1.5, bytesIn: 0, clientIp: '::1' } as const
+  t.equal(entryLine(plain), JSON.stringify(plain))
+  t.equal(jsonString('caf\u00e9 \u009b \u2028 "q" \ud83d'), toLine('caf\u00e9 \u009b \u2028 "q" \ud83d'))
+})
+
+t.test('isoTime(): the ISO date of the millisecond, fractions truncated, as Date gives it', async (t) => {
+  fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 4e12, noNaN: true }), { maxLength: 20 }), (times) =>
+    times.every((ms) => isoTime(ms) === new Date(ms).toISOString())))
+  t.equal(isoTime(1_700_000_000_123.9), '2023-11-14T22:13:20.123Z')
+  t.equal(isoTime(1_700_000_000_123.1), '2023-11-14T22:13:20.123Z', 'the same millisecond')
+  t.equal(isoTime(1_700_000_000_124), '2023-11-14T22:13:20.124Z')
 })

@@ -314,6 +314,23 @@ t.test('errorBoundary(): passes every successful response through unchanged', as
   t.equal(made.body.toString(), 'made')
 })
 
+t.test('errorBoundary(): a synchronous answer costs no promise; a pending one is awaited', async (t) => {
+  const results: unknown[] = []
+  const boundaryOf = errorBoundary()
+  const sync = boundaryOf((_req, res) => { res.end('now') })
+  const later = boundaryOf(async (_req, res) => { await tick(); res.end('later') })
+  const url = await serve(t, (req, res) => {
+    const result = (req.url === '/later' ? later : sync)(req, res)
+    results.push(result)
+    return result
+  })
+  t.equal((await rawGet(url, '/now')).body.toString(), 'now')
+  t.equal(results[0], undefined, 'no promise for a handler that answered synchronously')
+  t.equal((await rawGet(url, '/later')).body.toString(), 'later')
+  t.ok(results[1] instanceof Promise, 'a promise for a pending handler')
+  t.equal(await results[1], undefined)
+})
+
 t.test('errorBoundary(): a HEAD request that fails gets a bodiless 500', async (t) => {
   const { url } = await boundary(t, () => { throw new Error('x') })
   const res = parseRawResponse(await rawExchange(url, 'HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
