@@ -26,6 +26,41 @@ t.test('transformBody(): a body that ends within holdBack is decided on whole an
   t.equal(res.body.toString(), 'hello world')
 })
 
+t.test('transformBody(): a body given whole goes out transformed in one socket write; past the limit it streams', async (t) => {
+  // Counts the writes that reach the connection: corked pieces arrive as one _writev.
+  const writes: number[] = []
+  const counting = (socket: import('node:net').Socket): number => {
+    const at = writes.push(0) - 1
+    const { _write, _writev } = socket as unknown as Record<string, (...args: unknown[]) => void>
+    Object.assign(socket, {
+      _write(...args: unknown[]) { writes[at]!++; return _write!.apply(socket, args) },
+      _writev(...args: unknown[]) { writes[at]!++; return _writev!.apply(socket, args) },
+    })
+    return at
+  }
+  // Output in several chunks (a transform that splits), none of them written before the end.
+  const pieces = () => new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      for (let at = 0; at < chunk.length; at += 1000) this.push(chunk.subarray(at, at + 1000))
+      done()
+    },
+  })
+  const url = await serve(t, (req, res) => {
+    counting(req.socket)
+    transformBody(res, () => pieces(), { holdBack: 1024 })
+    res.setHeader('content-type', 'text/plain')
+    res.end(Buffer.alloc(req.url === '/large' ? 300 * 1024 : 5000, 'a'))
+  })
+  const small = await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').then(parseRawResponse)
+  t.equal(small.body.toString(), 'a'.repeat(5000))
+  t.equal(small.headers['transfer-encoding'], 'chunked')
+  t.equal(writes[0], 1, 'headers, five output chunks and the end: one write')
+  const large = await rawExchange(url, 'GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').then(parseRawResponse)
+  t.equal(large.body.length, 300 * 1024, 'past 256 KiB of output the rest streams, in order')
+  t.ok(large.body.every((byte) => byte === 0x61))
+  t.ok(writes[1]! > 1, `streamed in ${writes[1]} writes`)
+})
+
 t.test('transformBody(): a body past holdBack is decided on without a length, then transformed', async (t) => {
   const seen: BodyInfo[] = []
   const res = await get(await serve(t, (_q, res) => {
