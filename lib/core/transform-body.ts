@@ -415,10 +415,15 @@ function collectOutput<C>(route: Route<C>, chunk: Buffer): boolean {
 function takeCollected<C>(route: Route<C>): Buffer | undefined {
   const first = route.firstOut
   route.firstOut = route.lastOut = undefined
+  return joinChunks(first, route.outBytes)
+}
+
+/** The bytes of a chunk list as one buffer (the chunk itself when it is alone), or undefined for none. */
+function joinChunks(first: HeldChunk | undefined, length: number): Buffer | undefined {
   if (first === undefined || first.next === undefined) return first?.bytes
   const parts: Buffer[] = []
-  for (let out: HeldChunk | undefined = first; out !== undefined; out = out.next) parts.push(out.bytes)
-  return Buffer.concat(parts, route.outBytes)
+  for (let chunk: HeldChunk | undefined = first; chunk !== undefined; chunk = chunk.next) parts.push(chunk.bytes)
+  return Buffer.concat(parts, length)
 }
 
 function releaseHeld<C>(route: Route<C>): boolean {
@@ -430,14 +435,8 @@ function releaseHeld<C>(route: Route<C>): boolean {
 /** The whole body was held and no transform was chosen: one write, headers and body together. */
 function endWithHeld<C>(route: Route<C>, done: WriteCallback | undefined): void {
   const first = route.takeHeld()
-  let body: Buffer | undefined
+  const body = joinChunks(first, route.heldBytes)
   let waiting = done !== undefined
-  if (first !== undefined && first.next === undefined) body = first.bytes
-  else if (first !== undefined) {
-    const parts: Buffer[] = []
-    for (let held: HeldChunk | undefined = first; held !== undefined; held = held.next) parts.push(held.bytes)
-    body = Buffer.concat(parts, route.heldBytes)
-  }
   for (let held = first; held !== undefined && !waiting; held = held.next) waiting = held.callback !== undefined
   const finished = waiting
     ? () => { for (let held = first; held !== undefined; held = held.next) held.callback?.(); done?.() }
