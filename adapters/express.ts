@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware, RawHandler } from '../lib/core/types.js'
 import { defineMiddleware, middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
+import { isThenable } from '../lib/core/thenable.js'
 
 /** Express's `next`: no argument continues, an error (anything but 'route'/'router') skips to error handlers. */
 export type ExpressNext = (err?: unknown) => void
@@ -53,8 +54,8 @@ export function toExpress(middleware: Middleware): ExpressMiddleware {
     }
     try {
       const result = handler(req, res)
-      if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-        ;(result as Promise<unknown>).then(undefined, fail)
+      if (isThenable(result)) {
+        result.then(undefined, fail)
       }
     } catch (err) {
       fail(err)
@@ -91,8 +92,8 @@ export function fromExpress(expressMiddleware: ExpressMiddleware, name = express
       }
       try {
         const result = expressMiddleware(req, res, expressNext)
-        if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-          ;(result as Promise<unknown>).then(undefined, expressNext)
+        if (isThenable(result)) {
+          result.then(undefined, expressNext)
         }
       } catch (err) {
         expressNext(err)

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware, RawHandler } from '../lib/core/types.js'
 import { middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
+import { isThenable } from '../lib/core/thenable.js'
 
 /** The parts of Fastify's request and reply the adapter uses. */
 export interface FastifyRequestLike { readonly raw: IncomingMessage }
@@ -59,8 +60,8 @@ export function toFastifyHook(middleware: Middleware): FastifyHook {
     }
     try {
       const result = handler(request.raw, reply.raw)
-      if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-        ;(result as Promise<unknown>).then(() => settle(undefined), (err: unknown) => settle(err ?? new Error(`${name} rejected without a reason`)))
+      if (isThenable(result)) {
+        result.then(() => settle(undefined), (err: unknown) => settle(err ?? new Error(`${name} rejected without a reason`)))
       } else {
         settle(undefined)
       }
