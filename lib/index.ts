@@ -13,7 +13,7 @@ export {
   type BodyDecider, type BodyDecision, type BodyInfo, type BodyTransform, type TransformBodyOptions,
 } from './core/transform-body.js'
 export { defineState, type StateKey } from './core/state.js'
-export { requestIdState, traceState, userIdState, type TraceInfo } from './core/shared-state.js'
+export { requestIdState, traceState, userIdState, corsPreflightState, type TraceInfo } from './core/shared-state.js'
 export { runInContext, currentContext, currentRequest, type RequestContext } from './core/context.js'
 export { clientIp, clientIdentity, setClientIdentity, socketIp, type ClientIdentity } from './core/client.js'
 export { parseIp, normalizeIp, formatIp, parseCidr, inRange, compileRanges, ipPrefixKey, namedRanges, type IpBytes, type IpRange } from './core/ip.js'

@@ -64,8 +64,10 @@ export function singleHeader(req: IncomingMessage, name: string): string | undef
 }
 
 /**
- * A CORS preflight (Fetch §3.2.2): `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
- * It never carries credentials or cookies, so authenticating layers let it through to cors().
+ * Whether `req` has the shape of a CORS preflight (Fetch §3.2.2): `OPTIONS` with `Origin` and
+ * `Access-Control-Request-Method`. The shape is for cors() to decide how to answer; it is
+ * never a reason to skip authentication, since any client can send it. Authenticating
+ * layers exempt only the preflights cors() validated (`corsPreflightState`).
  */
 export function isCorsPreflight(req: IncomingMessage): boolean {
   return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined

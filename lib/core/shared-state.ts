@@ -35,3 +35,12 @@ export const userIdState = defineState<string>('userId', 'an identity middleware
  * mount (access logs, error reports) read `originalUrlState.tryGet(req) ?? req.url`.
  */
 export const originalUrlState = defineState<string>('originalUrl', 'mount()')
+
+/**
+ * Set by `cors()` on a preflight it validated and then passed on (`preflightContinue`).
+ * Authenticating layers (jwtAuth, apiKey) let exactly these through without credentials:
+ * a browser sends none on a preflight, and cors() has checked its origin, method and
+ * headers. Nothing else makes a request a preflight to them: an `OPTIONS` that merely
+ * looks like one (cors() not mounted, or not answering it) must authenticate.
+ */
+export const corsPreflightState = defineState<true>('corsPreflight', 'cors()')

@@ -13,6 +13,7 @@ import { appendVary, isCorsPreflight, singleHeader } from '../core/headers.js'
 import { expectArray, expectBoolean, expectHeaderName, expectInteger, isToken, withDefaults } from '../core/options.js'
 import { onResponseStart } from '../core/response-start.js'
 import { sendError } from '../core/send-error.js'
+import { corsPreflightState } from '../core/shared-state.js'
 import type { Middleware } from '../core/types.js'
 import { compileOriginList, type OriginEntry } from './cors-origin.js'
 
@@ -47,7 +48,12 @@ export interface CorsOptions {
   maxAge?: number
   /** Answer Private Network Access preflights (`Access-Control-Allow-Private-Network`), for public sites calling this server on a private network. @default false */
   privateNetwork?: boolean
-  /** Pass preflights on to the handler after setting the headers, instead of answering 204. @default false */
+  /**
+   * Pass preflights on to the handler after setting the headers, instead of answering 204.
+   * A preflight that passed validation reaches it without credentials (jwtAuth and apiKey let
+   * it through); one that failed reaches it without CORS headers and must authenticate.
+   * @default false
+   */
   preflightContinue?: boolean
 }
 
@@ -69,6 +75,10 @@ export const MAX_REQUEST_HEADERS_LENGTH = 2048
 // Fetch §2.2.1 "normalize a method": browsers upper-case these six and no others, so
 // fetch(url, { method: 'patch' }) asks for "patch", which "PATCH" does not allow.
 const STANDARD_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'])
+
+// Browsers send Origin once. Node joins repeated lines into one value, which neither this
+// layer nor any other may read as an origin: such a preflight is refused, never passed on.
+const REPEATED_ORIGIN = new HttpError(400, 'Origin sent more than once', { code: 'cors_preflight_invalid' })
 
 type Decision = string | undefined
 
@@ -185,7 +195,11 @@ export function cors(options: CorsOptions = {}): Middleware {
   function handlePreflight(req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => unknown, allowed: Decision): unknown {
     onResponseStart(res, preflightVaryListener)
     const error = preflight(req, res, allowed)
-    if (preflightContinue) return next(req, res)
+    if (preflightContinue) {
+      // Only a validated preflight is marked: authenticating layers exempt nothing else.
+      if (error === undefined) corsPreflightState.set(req, true)
+      return next(req, res)
+    }
     if (error !== undefined) return void sendError(req, res, error)
     res.statusCode = 204
     res.setHeader('content-length', '0')
@@ -209,6 +223,7 @@ export function cors(options: CorsOptions = {}): Middleware {
       const origin = singleHeader(req, 'origin')
       const isPreflight = origin !== undefined && isCorsPreflight(req)
       if (origin === undefined) {
+        if (req.headers.origin !== undefined && isCorsPreflight(req)) return void sendError(req, res, REPEATED_ORIGIN)
         // Not a CORS request, but a cache must not serve this answer to one.
         onResponseStart(res, actualHeaders, fixedOrigin)
         return next(req, res)

@@ -2,6 +2,7 @@ import t from 'tap'
 import { createDemoServer } from '../../docs/examples/demo-server.js'
 import { runExample } from '../helpers/examples.js'
 import { httpRequest } from '../helpers/http.js'
+import { rawRequest } from '../helpers/raw.js'
 import { listen } from '../helpers/serve.js'
 
 const secrets = { jwtSecret: 'j'.repeat(40), adminKey: 'admin-key-0123456789abcdef', sessionSecret: 's'.repeat(40) }
@@ -58,4 +59,24 @@ t.test('demo server: the entry point listens and prints its URL, a token, a key 
   const token = /Bearer ([\w.-]+)/.exec(demo.output())![1]!
   t.equal((await httpRequest(`${demo.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status, 200)
   t.equal((await httpRequest(`${demo.url}/health`)).text, 'ok')
+})
+
+t.test('demo server: no preflight-shaped OPTIONS reaches /admin/stats without the key', async (t) => {
+  const { server } = await createDemoServer(secrets, () => undefined)
+  const { url } = await listen(t, server)
+  const send = (origins: string[], key?: string) => rawRequest(url, 'OPTIONS', '/admin/stats', [
+    ['Host', '127.0.0.1'], ...origins.map((o) => ['Origin', o] as const), ['Access-Control-Request-Method', 'GET'],
+    ...(key === undefined ? [] : [['X-Api-Key', key] as const]),
+  ])
+  const allowed = 'http://localhost:3000'
+  const cases: Array<[string[], number]> = [
+    [[allowed, allowed], 400], [[allowed, 'http://evil.example'], 400], [['http://evil.example', allowed], 400],
+    [[allowed], 204], [['http://evil.example'], 403],
+  ]
+  for (const [origins, status] of cases) {
+    const res = await send(origins)
+    t.equal(res.status, status, origins.join(' + '))
+    t.notMatch(res.body.toString(), /admin/, `${origins.join(' + ')}: no admin payload`)
+  }
+  t.equal((await send([allowed, allowed], secrets.adminKey)).status, 400, 'refused by cors() before the key is read')
 })

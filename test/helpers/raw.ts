@@ -70,3 +70,13 @@ export function decodeChunked(raw: Buffer): Buffer {
 /** One request on a fresh connection (`Connection: close`), parsed: exactly the bytes a client sends, no agent in between. */
 export const rawGet = (url: string, path = '/', method = 'GET'): Promise<RawResponse> =>
   rawExchange(url, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
+
+/**
+ * One request with exactly these header lines, in order and with repeats kept (two `Origin`
+ * lines stay two), on a fresh connection, parsed. `Host: x` is added when no Host is given.
+ */
+export function rawRequest(url: string, method: string, target: string, headers: ReadonlyArray<readonly [string, string]> = []): Promise<RawResponse> {
+  const lines = headers.some(([name]) => name.toLowerCase() === 'host') ? [] : ['Host: x']
+  for (const [name, value] of headers) lines.push(`${name}: ${value}`)
+  return rawExchange(url, `${method} ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
+}

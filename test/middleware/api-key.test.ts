@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { apiKey, compose, getApiKey, tryGetApiKey, userIdState, type RawHandler } from '../../lib/index.js'
+import { apiKey, compose, cors, getApiKey, tryGetApiKey, userIdState, type RawHandler } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
 import { serve } from '../helpers/serve.js'
 
@@ -115,7 +115,10 @@ t.test('apiKey(): public paths, preflights and optional mode', async (t) => {
   t.equal((await httpRequest(`${url}/open/../admin`)).status, 401)
   t.equal((await httpRequest(`${url}//admin`)).status, 401)
   t.equal((await httpRequest(`${url}/%zz`)).status, 401, 'a path that cannot be normalised is protected')
-  t.equal((await httpRequest(url, { method: 'OPTIONS', headers: { origin: 'https://a.test', 'access-control-request-method': 'GET' } })).status, 200)
+  const preflightHeaders = { origin: 'https://a.test', 'access-control-request-method': 'GET' }
+  t.equal((await httpRequest(url, { method: 'OPTIONS', headers: preflightHeaders })).status, 401, 'no cors(): the shape alone exempts nothing')
+  const withCors = await serve(t, compose(cors({ origins: ['https://a.test'], preflightContinue: true }), apiKey({ keys: [KEY_A], publicPaths: ['/status'] }))(echo))
+  t.equal((await httpRequest(withCors, { method: 'OPTIONS', headers: preflightHeaders })).status, 200, 'a preflight cors() validated')
   t.equal((await httpRequest(url, { method: 'OPTIONS' })).status, 401)
   const optional = await serve(t, compose(apiKey({ keys: [KEY_A], optional: true, setUserId: false }))(echo))
   t.same((await ask(optional)).body, { identity: null, user: null })

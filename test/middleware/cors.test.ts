@@ -2,11 +2,11 @@ import { createServer } from 'node:http'
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import {
-  compose, cors, defineMiddleware, HttpError, MAX_REQUEST_HEADERS_LENGTH, OrderingError, sendError,
+  compose, cors, corsPreflightState, defineMiddleware, HttpError, MAX_REQUEST_HEADERS_LENGTH, OrderingError, sendError,
   type CorsOptions, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest, type HttpResult } from '../helpers/http.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { parseRawResponse, rawExchange, rawRequest } from '../helpers/raw.js'
 import { listen, serve } from '../helpers/serve.js'
 
 const APP = 'https://app.example.com'
@@ -250,6 +250,38 @@ t.test('cors(): a repeated Origin header is no origin', async (t) => {
   const res = parseRawResponse(await rawExchange(url, `GET / HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\nOrigin: ${APP}\r\nConnection: close\r\n\r\n`))
   t.equal(res.headers['access-control-allow-origin'], undefined)
   t.equal(res.headers.vary, 'Origin')
+})
+
+t.test('cors(): a preflight with a repeated Origin is refused with 400 and never reaches the handler, with or without preflightContinue', async (t) => {
+  for (const preflightContinue of [false, true]) {
+    let reached = 0
+    const url = await server(t, { origins: [APP], preflightContinue }, (_req, res) => { reached++; res.end('handled') })
+    for (const origins of [[APP, APP], [APP, 'https://evil.test'], ['https://evil.test', APP]]) {
+      const res = await rawRequest(url, 'OPTIONS', '/', [...origins.map((o) => ['Origin', o] as const), ['Access-Control-Request-Method', 'PUT']])
+      t.equal(res.status, 400, `${origins.join(' + ')}, preflightContinue ${preflightContinue}`)
+      t.match(JSON.parse(res.body.toString()), { status: 400, code: 'cors_preflight_invalid', message: 'Origin sent more than once' })
+      t.equal(res.headers['access-control-allow-origin'], undefined)
+    }
+    t.equal(reached, 0)
+    const single = await rawRequest(url, 'OPTIONS', '/', [['Origin', APP], ['Access-Control-Request-Method', 'PUT']])
+    t.equal(single.status, preflightContinue ? 200 : 204, 'one Origin line is a preflight as before')
+  }
+})
+
+t.test('cors(): marks only the preflights it validated and passed on (preflightContinue)', async (t) => {
+  const seen: Array<boolean> = []
+  const handler: RawHandler = (req, res) => { seen.push(corsPreflightState.has(req)); res.end() }
+  const url = await server(t, { origins: [APP], methods: ['PUT'], preflightContinue: true }, handler)
+  await preflight(url, APP, 'PUT')
+  await preflight(url, 'https://evil.test', 'PUT')
+  await preflight(url, APP, 'DELETE')
+  await preflight(url, APP, 'PUT', 'x-not-allowed')
+  await get(url, APP, 'OPTIONS')
+  await get(url, APP)
+  t.same(seen, [true, false, false, false, false, false])
+  const answered = await server(t, { origins: [APP] }, handler)
+  t.equal((await preflight(answered, APP, 'PUT')).status, 204)
+  t.equal(seen.length, 6, 'a preflight cors() answers itself never reaches the handler')
 })
 
 t.test('cors(): errors from inner layers carry the CORS headers', async (t) => {

@@ -2,7 +2,7 @@ import { createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign, webcr
 import { createServer, type IncomingMessage } from 'node:http'
 import t from 'tap'
 import {
-  compose, getJwtClaims, jwtAuth, tryGetJwtClaims, userIdState, type RawHandler,
+  compose, cors, getJwtClaims, jwtAuth, tryGetJwtClaims, userIdState, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
 import { listen, serve } from '../helpers/serve.js'
@@ -264,10 +264,14 @@ t.test('jwtAuth(): public paths match the normalised path, so spellings of a pro
   }
 })
 
-t.test('jwtAuth(): CORS preflights pass; other OPTIONS requests need a token', async (t) => {
-  const url = await serve(t, compose(jwtAuth({ secret: SECRET, now }))((_req, res) => res.end('through')))
-  const preflight = await httpRequest(url, { method: 'OPTIONS', headers: { origin: 'https://app.test', 'access-control-request-method': 'POST' } })
-  t.equal(preflight.status, 200)
+t.test('jwtAuth(): preflights cors() validated pass; other OPTIONS requests need a token, preflight-shaped or not', async (t) => {
+  const handler: RawHandler = (_req, res) => res.end('through')
+  const preflightHeaders = { origin: 'https://app.test', 'access-control-request-method': 'POST' }
+  const alone = await serve(t, compose(jwtAuth({ secret: SECRET, now }))(handler))
+  t.equal((await httpRequest(alone, { method: 'OPTIONS', headers: preflightHeaders })).status, 401, 'no cors(): the shape alone exempts nothing')
+  const url = await serve(t, compose(cors({ origins: ['https://app.test'], preflightContinue: true }), jwtAuth({ secret: SECRET, now }))(handler))
+  t.equal((await httpRequest(url, { method: 'OPTIONS', headers: preflightHeaders })).status, 200)
+  t.equal((await httpRequest(url, { method: 'OPTIONS', headers: { ...preflightHeaders, origin: 'https://evil.test' } })).status, 401)
   t.equal((await httpRequest(url, { method: 'OPTIONS', headers: { origin: 'https://app.test' } })).status, 401)
   t.equal((await httpRequest(url, { method: 'OPTIONS' })).status, 401)
 })
