@@ -17,7 +17,10 @@ export { requestIdState, traceState, userIdState, corsPreflightState, type Trace
 export { runInContext, currentContext, currentRequest, type RequestContext } from './core/context.js'
 export { clientIp, clientIdentity, setClientIdentity, socketIp, type ClientIdentity } from './core/client.js'
 export { parseIp, normalizeIp, formatIp, parseCidr, inRange, compileRanges, ipPrefixKey, namedRanges, type IpBytes, type IpRange } from './core/ip.js'
-export { normalizePath, compilePathPatterns, type PathPattern, type PathMatchOptions } from './core/path.js'
+export {
+  normalizePath, matchablePath, compilePathPatterns, AMBIGUOUS_PATH_ERROR,
+  type PathPattern, type PathMatchOptions, type AmbiguousPaths,
+} from './core/path.js'
 export { parseQualityList, mediaTypeQuality, type Preference } from './core/negotiate.js'
 export { appendVary, singleHeader } from './core/headers.js'
 export { arrivalTime, monotonicNow } from './core/clock.js'
