@@ -14,7 +14,7 @@ import { defineMiddleware } from '../core/define.js'
 import { ConfigError, HttpError } from '../core/errors.js'
 import { singleHeader } from '../core/headers.js'
 import { expectBoolean, expectFunction, expectHeaderName, expectInteger, expectString, isToken, withDefaults } from '../core/options.js'
-import type { PathPattern } from '../core/path.js'
+import { expectAmbiguousPaths, type AmbiguousPaths, type PathPattern } from '../core/path.js'
 import { reportError } from '../core/report.js'
 import { sendError } from '../core/send-error.js'
 import { userIdState } from '../core/shared-state.js'
@@ -53,10 +53,16 @@ export interface ApiKeyOptions<I extends ApiKeyIdentity = ApiKeyIdentity> {
   hashes?: ReadonlyArray<string | HashedApiKey>
   /** Find the identity of a key (e.g. in a database, by its SHA-256); resolve undefined for an unknown key. */
   lookup?: (key: string, req: IncomingMessage) => I | undefined | null | Promise<I | undefined | null>
-  /** Paths that need no key, matched on the normalised path. @default [] */
+  /** Paths that need no key, matched on `matchablePath(req.url)`; an ambiguous target is never public. @default [] */
   publicPaths?: readonly PathPattern[]
   /** Match `publicPaths` case-sensitively. @default false */
   caseSensitivePaths?: boolean
+  /**
+   * Ambiguous request targets (`..`, `%2F`, `//`, `;`: see `matchablePath`): `'fail-closed'`
+   * requires a key for them; `'refuse'` answers them 400 `ambiguous_path`, key or not.
+   * @default 'fail-closed'
+   */
+  ambiguousPaths?: AmbiguousPaths
   /** Let requests without a key through (a key that is sent must still be valid). @default false */
   optional?: boolean
   /** Shortest key accepted in `keys`; shorter ones can be guessed. @default 16 */
@@ -74,6 +80,7 @@ export const apiKeyDefaults = Object.freeze({
   header: 'x-api-key',
   publicPaths: Object.freeze([]) as readonly PathPattern[],
   caseSensitivePaths: false,
+  ambiguousPaths: 'fail-closed' as AmbiguousPaths,
   optional: false,
   minKeyLength: 16,
   maxKeyLength: 256,
@@ -117,7 +124,8 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
   if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !QUOTE_SAFE.test(opts.realm))) {
     throw new ConfigError('apiKey', 'realm', 'printable ASCII without quotes or backslashes', opts.realm)
   }
-  const isExempt = compileExemption('apiKey', opts.publicPaths, expectBoolean('apiKey', 'caseSensitivePaths', opts.caseSensitivePaths))
+  const isExempt = compileExemption('apiKey', opts.publicPaths, expectBoolean('apiKey', 'caseSensitivePaths', opts.caseSensitivePaths),
+    expectAmbiguousPaths('apiKey', opts.ambiguousPaths))
 
   const lookup = opts.lookup === undefined ? undefined : expectFunction<NonNullable<ApiKeyOptions<I>['lookup']>>('apiKey', 'lookup', opts.lookup)
   if (lookup !== undefined && (opts.keys !== undefined || opts.hashes !== undefined)) {
@@ -215,7 +223,9 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
       { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
     ],
   }, (next) => function apiKeyHandler(req, res) {
-    if (isExempt(req)) return next(req, res)
+    const exempt = isExempt(req)
+    if (exempt === true) return next(req, res)
+    if (exempt !== false) return sendError(req, res, exempt)
     const key = readKey(req)
     if (key === undefined) return optional ? next(req, res) : sendError(req, res, missing)
     if (typeof key !== 'string') return sendError(req, res, key)

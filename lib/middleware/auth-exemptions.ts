@@ -3,25 +3,29 @@
  * preflights cors() validated, which never carry them, and the paths configured as public.
  * An `OPTIONS` that only looks like a preflight is not exempt: any client can send one, and
  * cors() may not have answered it (a repeated Origin, cors() not mounted, or passed on by
- * `preflightContinue` after failing validation).
+ * `preflightContinue` after failing validation). Public paths are matched on
+ * `matchablePath`: an ambiguous target (`/admin/..%2fpublic`, which routers serve as
+ * `/admin/:page`) is never public.
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import type { HttpError } from '../core/errors.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, matchablePath, type PathPattern } from '../core/path.js'
 import { corsPreflightState } from '../core/shared-state.js'
 
-/** Whether `req` passes without credentials. */
-export type Exemption = (req: IncomingMessage) => boolean
+/** Whether `req` passes without credentials (true), must present them (false), or is refused. */
+export type Exemption = (req: IncomingMessage) => boolean | HttpError
 
 const isValidatedPreflight: Exemption = (req) => corsPreflightState.has(req)
 
-export function compileExemption(middleware: string, publicPaths: readonly PathPattern[], caseSensitive: boolean): Exemption {
-  if (publicPaths.length === 0) return isValidatedPreflight
+export function compileExemption(middleware: string, publicPaths: readonly PathPattern[], caseSensitive: boolean, refuseAmbiguous: boolean): Exemption {
+  if (publicPaths.length === 0 && !refuseAmbiguous) return isValidatedPreflight
   const isPublic = compilePathPatterns(middleware, 'publicPaths', publicPaths, { caseSensitive })
   return (req) => {
+    const path = matchablePath(req.url)
+    if (path === undefined && refuseAmbiguous) return AMBIGUOUS_PATH_ERROR
     if (corsPreflightState.has(req)) return true
-    const path = normalizePath(req.url)
-    // A path that cannot be normalised is not public: fail closed.
+    // An ambiguous target, or one that cannot be normalised, is not public: fail closed.
     return path !== undefined && isPublic(path)
   }
 }

@@ -14,7 +14,7 @@ import { defineMiddleware } from '../core/define.js'
 import { ConfigError, type HttpError } from '../core/errors.js'
 import { singleHeader } from '../core/headers.js'
 import { expectArray, expectBoolean, expectFunction, expectInteger, expectNumber, expectString, withDefaults } from '../core/options.js'
-import type { PathPattern } from '../core/path.js'
+import { expectAmbiguousPaths, type AmbiguousPaths, type PathPattern } from '../core/path.js'
 import { sendError } from '../core/send-error.js'
 import { userIdState } from '../core/shared-state.js'
 import { defineState } from '../core/state.js'
@@ -69,10 +69,21 @@ export interface JwtAuthOptions<C extends object = JWTPayload> {
   cookie?: string
   /** Read the token yourself (replaces the header and the cookie); return undefined when there is none. */
   getToken?: (req: IncomingMessage) => string | undefined | null
-  /** Paths that need no token: `'/health'`, `'/docs/*'`, anchored RegExps, predicates, matched on the normalised path. @default [] */
+  /**
+   * Paths that need no token: `'/health'`, `'/docs/*'`, anchored RegExps, predicates, matched
+   * on `matchablePath(req.url)`; an ambiguous target (`/admin/..%2fpublic`) is never public.
+   * @default []
+   */
   publicPaths?: readonly PathPattern[]
   /** Match `publicPaths` case-sensitively; only if every router behind is case-sensitive too. @default false */
   caseSensitivePaths?: boolean
+  /**
+   * Ambiguous request targets (`..`, `%2F`, `//`, `;`: see `matchablePath`): `'fail-closed'`
+   * requires a token for them like for any protected path; `'refuse'` answers them 400
+   * `ambiguous_path`, token or not.
+   * @default 'fail-closed'
+   */
+  ambiguousPaths?: AmbiguousPaths
   /** Let requests without a token through (without claims); a token that is sent must still be valid. @default false */
   optional?: boolean
   /** Claim copied to `userIdState` (access logs, per-user limits); false to copy none. @default 'sub' */
@@ -103,6 +114,7 @@ export const jwtAuthDefaults = Object.freeze({
   scopeClaim: 'scope',
   publicPaths: Object.freeze([]) as readonly PathPattern[],
   caseSensitivePaths: false,
+  ambiguousPaths: 'fail-closed' as AmbiguousPaths,
   optional: false,
   userIdClaim: 'sub' as string | false,
   maxTokenLength: 8192,
@@ -174,7 +186,8 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
   if (getToken !== undefined) {
     if (opts.cookie !== undefined) throw new ConfigError('jwtAuth', 'cookie', 'unset when getToken is given', opts.cookie, 'getToken replaces the header and the cookie; read the cookie in it.')
   }
-  const isExempt = compileExemption('jwtAuth', opts.publicPaths, expectBoolean('jwtAuth', 'caseSensitivePaths', opts.caseSensitivePaths))
+  const isExempt = compileExemption('jwtAuth', opts.publicPaths, expectBoolean('jwtAuth', 'caseSensitivePaths', opts.caseSensitivePaths),
+    expectAmbiguousPaths('jwtAuth', opts.ambiguousPaths))
   const optional = expectBoolean('jwtAuth', 'optional', opts.optional)
   const userIdClaim = opts.userIdClaim === false ? false : expectString('jwtAuth', 'userIdClaim', opts.userIdClaim)
   if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !isChallengeSafe(opts.realm))) {
@@ -267,7 +280,9 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
       { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
     ],
   }, (next) => function jwtAuthHandler(req, res) {
-    if (isExempt(req)) return next(req, res)
+    const exempt = isExempt(req)
+    if (exempt === true) return next(req, res)
+    if (exempt !== false) return sendError(req, res, exempt)
     const found = readToken(req)
     if (found === undefined || found === null || found === '') return optional ? next(req, res) : sendError(req, res, refusals.missing)
     if (typeof found !== 'string') return sendError(req, res, found)

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import t from 'tap'
 import { apiKey, compose, cors, getApiKey, tryGetApiKey, userIdState, type RawHandler } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
+import { rawGet, rawRequest } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
 
 const KEY_A = 'key-a-0123456789abcdef'
@@ -111,8 +112,11 @@ t.test('apiKey(): public paths, preflights and optional mode', async (t) => {
   const url = await serve(t, compose(apiKey({ keys: [KEY_A], publicPaths: ['/status', '/open/*'] }))(echo))
   t.equal((await httpRequest(`${url}/status`)).status, 200)
   t.equal((await httpRequest(`${url}/open/x`)).status, 200)
-  t.equal((await httpRequest(`${url}/%73tatus`)).status, 200)
-  t.equal((await httpRequest(`${url}/open/../admin`)).status, 401)
+  t.equal((await httpRequest(`${url}/STATUS/`)).status, 200, 'case and a trailing slash are spellings every router reads alike')
+  t.equal((await rawGet(url, '/%73tatus')).status, 401, 'an escaped unreserved character is ambiguous (Fastify decodes it, Express does not): not public')
+  t.equal((await rawGet(url, '/admin/..%2fstatus')).status, 401, 'routers serve it under /admin: not public')
+  t.equal((await rawGet(url, '/admin/x/../../open/x')).status, 401, 'nor is a raw dot segment')
+  t.equal((await rawGet(url, '/open/../admin')).status, 401)
   t.equal((await httpRequest(`${url}//admin`)).status, 401)
   t.equal((await httpRequest(`${url}/%zz`)).status, 401, 'a path that cannot be normalised is protected')
   const preflightHeaders = { origin: 'https://a.test', 'access-control-request-method': 'GET' }
@@ -124,6 +128,20 @@ t.test('apiKey(): public paths, preflights and optional mode', async (t) => {
   t.same((await ask(optional)).body, { identity: null, user: null })
   t.equal((await ask(optional, { 'x-api-key': KEY_B })).status, 401)
   t.same((await ask(optional, { 'x-api-key': KEY_A })).body.user, null, 'setUserId false')
+})
+
+t.test('apiKey(): ambiguousPaths "refuse" answers ambiguous targets 400, key or not', async (t) => {
+  const url = await serve(t, compose(apiKey({ keys: [KEY_A], publicPaths: ['/open/*'], ambiguousPaths: 'refuse' }))(echo))
+  for (const path of ['/admin/..%2fopen', '/open/x/..', '/open;x', '/%zz']) {
+    for (const headers of [[], [['X-Api-Key', KEY_A]]] as Array<Array<[string, string]>>) {
+      const res = await rawRequest(url, 'GET', path, headers)
+      t.equal(res.status, 400, `${path}${headers.length ? ' with a key' : ''}`)
+      t.match(JSON.parse(res.body.toString()), { code: 'ambiguous_path' })
+    }
+  }
+  t.equal((await rawGet(url, '/open/x')).status, 200)
+  t.equal((await rawRequest(url, 'GET', '/admin', [['X-Api-Key', KEY_A]])).status, 200)
+  t.throws(() => apiKey({ keys: [KEY_A], ambiguousPaths: 'ignore' as never }), { name: 'ConfigError', message: /apiKey\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/ })
 })
 
 t.test('apiKey(): refusals for HEAD, plain text; successful responses untouched', async (t) => {

@@ -5,6 +5,7 @@ import {
   compose, cors, getJwtClaims, jwtAuth, tryGetJwtClaims, userIdState, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
+import { rawGet, rawRequest } from '../helpers/raw.js'
 import { listen, serve } from '../helpers/serve.js'
 
 const NOW = 1_800_000_000_000
@@ -253,15 +254,34 @@ t.test('jwtAuth(): getToken reads the token anywhere', async (t) => {
   t.equal((await ask(await serve(t, compose(odd)(echoClaims)), undefined)).body.code, 'missing_token', 'a non-string is no token')
 })
 
-t.test('jwtAuth(): public paths match the normalised path, so spellings of a protected path do not slip through', async (t) => {
+t.test('jwtAuth(): public paths match the matchable path, so spellings of a protected path do not slip through', async (t) => {
   const auth = jwtAuth({ secret: SECRET, now, publicPaths: ['/health', '/public/*', /^\/docs\/v\d+$/] })
   const url = await serve(t, compose(auth)(echoClaims))
-  for (const path of ['/health', '/HEALTH', '/health/', '/%68ealth', '/public', '/public/a/b', '/docs/v2', '/health?x=1']) {
+  for (const path of ['/health', '/HEALTH', '/health/', '/public', '/public/a/b', '/docs/v2', '/health?x=1']) {
     t.equal((await httpRequest(url + path)).status, 200, `public: ${path}`)
   }
   for (const path of ['/admin', '/%61dmin', '//admin', '/public/../admin', '/public/%2e%2e/admin', '/healthz', '/publicx', '/docs/v2x', '/%zz', '/public/%00']) {
-    t.equal((await httpRequest(url + path)).status, 401, `protected: ${path}`)
+    t.equal((await rawGet(url, path)).status, 401, `protected: ${path}`)
   }
+  // Ambiguous targets are never public, whatever their normal form: routers serve
+  // /admin/..%2fpublic as /admin/:page. /%68ealth is /health to Fastify, not to Express.
+  for (const path of ['/admin/..%2f..%2fpublic', '/admin/..%5cpublic', '/admin/x/%2e%2e/%2e%2e/public', '/admin/x/../../public', '/%68ealth', '//health', '/public/..;/admin', '/public;x']) {
+    t.equal((await rawGet(url, path)).status, 401, `ambiguous: ${path}`)
+  }
+})
+
+t.test('jwtAuth(): ambiguousPaths "refuse" answers ambiguous targets 400, token or not', async (t) => {
+  const url = await serve(t, compose(jwtAuth({ secret: SECRET, now, publicPaths: ['/public/*'], ambiguousPaths: 'refuse' }))(echoClaims))
+  for (const path of ['/admin/..%2fpublic', '/public/../admin', '//public/x', '/%zz']) {
+    for (const token of [undefined, hsToken()]) {
+      const res = await rawRequest(url, 'GET', path, token === undefined ? [] : [['Authorization', `Bearer ${token}`]])
+      t.equal(res.status, 400, `${path}${token ? ' with a token' : ''}`)
+      t.match(JSON.parse(res.body.toString()), { code: 'ambiguous_path' })
+    }
+  }
+  t.equal((await ask(url, undefined, '/public/x')).status, 200)
+  t.equal((await ask(url, hsToken(), '/admin/x')).status, 200)
+  t.throws(() => jwtAuth({ secret: SECRET, ambiguousPaths: 'reject' as never }), { name: 'ConfigError', message: /jwtAuth\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/ })
 })
 
 t.test('jwtAuth(): preflights cors() validated pass; other OPTIONS requests need a token, preflight-shaped or not', async (t) => {
