@@ -2,13 +2,15 @@
  * when / unless: run layers for some requests only.
  *
  * The condition is a predicate on the request, or a filter `{ paths, methods }` matched on
- * the core's normal form of the path (`normalizePath`: decoded once, `\` read as `/`,
- * duplicate slashes folded, dot segments resolved, trailing slash dropped) and, by default,
- * case-insensitively, as many routers (Express's among them) route `/ADMIN` to `/admin`.
- * So `/%61dmin`, `//admin`, `/ADMIN`, `/public/../admin` and `\admin` are all `/admin`:
- * a filter cannot be bypassed by spelling a path differently. A request target that
- * cannot be normalised (bad escapes, control characters) gets the layers in both
- * `when` and `unless`: it fails closed, protected.
+ * `matchablePath(req.url)` (query dropped, escapes decoded once, trailing slash dropped) and,
+ * by default, case-insensitively, as many routers (Express's among them) route `/ADMIN` to
+ * `/admin`. A target routers may read differently from its normal form is *ambiguous*: a
+ * dot segment (`/admin/..`, `/admin/%2e%2e`), an escaped separator (`/admin/..%2fx`), `//`,
+ * `\`, `;`, an escaped unreserved character (`/%61dmin`). Express and Fastify serve
+ * `/admin/..` as `/admin/:page` while its normal form is `/`, so such a target gets the
+ * layers in both `when` and `unless`: it fails closed, protected. So does a target that
+ * cannot be normalised (bad escapes, `%00`). With `ambiguousPaths: 'refuse'` both are
+ * answered 400 instead. A filter cannot be bypassed by spelling a path differently.
  *
  * The inner stack is built once, when the outer stack is. Making a security layer (one
  * whose `MiddlewareInfo` says `security: true`) conditional emits a warning once: a
@@ -20,9 +22,10 @@ import type { IncomingMessage } from 'node:http'
 import type { Middleware } from '../core/types.js'
 import { compose } from '../core/compose.js'
 import { defineMiddleware, middlewareInfo, type MiddlewareInfo } from '../core/define.js'
-import { ConfigError, describeValue } from '../core/errors.js'
+import { ConfigError, describeValue, type HttpError } from '../core/errors.js'
 import { expectArray, expectBoolean, isToken, withDefaults } from '../core/options.js'
-import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
+import { sendError } from '../core/send-error.js'
 
 /** A filter on path and method; both must match when both are given. */
 export interface RequestFilter {
@@ -32,12 +35,18 @@ export interface RequestFilter {
   methods?: readonly string[]
   /** Compare paths case-sensitively; only if every router behind is case-sensitive too. @default false */
   caseSensitive?: boolean
+  /**
+   * Ambiguous targets (see `matchablePath`): `'fail-closed'` runs the layers for them, under
+   * `when` and `unless` alike; `'refuse'` answers them 400 `ambiguous_path`.
+   * @default 'fail-closed'
+   */
+  ambiguousPaths?: AmbiguousPaths
 }
 
 /** A condition: a filter, or a predicate on the request (it must not throw). */
 export type RequestCondition = RequestFilter | ((req: IncomingMessage) => boolean)
 
-const filterDefaults: Readonly<RequestFilter> = Object.freeze({ caseSensitive: false })
+const filterDefaults: Readonly<RequestFilter> = Object.freeze({ caseSensitive: false, ambiguousPaths: 'fail-closed' })
 
 /**
  * Run `layers` only for requests matching `condition`; others go straight to the next layer.
@@ -74,13 +83,16 @@ function conditional(name: 'when' | 'unless', condition: RequestCondition, layer
   return defineMiddleware(info, (next) => {
     const inner = stack(next)
     return function conditionalHandler(req, res) {
-      return test(req) ? inner(req, res) : next(req, res)
+      const verdict = test(req)
+      if (verdict === true) return inner(req, res)
+      if (verdict === false) return next(req, res)
+      return void sendError(req, res, verdict)
     }
   })
 }
 
-/** The test deciding whether the layers run, already negated for `unless`. */
-function compileCondition(name: string, condition: RequestCondition, negate: boolean): { test: (req: IncomingMessage) => boolean; description: string } {
+/** The test deciding whether the layers run (already negated for `unless`), or the refusal to answer. */
+function compileCondition(name: string, condition: RequestCondition, negate: boolean): { test: (req: IncomingMessage) => boolean | HttpError; description: string } {
   if (typeof condition === 'function') {
     const predicate = condition
     return {
@@ -94,6 +106,7 @@ function compileCondition(name: string, condition: RequestCondition, negate: boo
   }
   const opts = withDefaults(name, filterDefaults, condition, ['paths', 'methods'])
   const caseSensitive = expectBoolean(name, 'caseSensitive', opts.caseSensitive)
+  const refuseAmbiguous = expectAmbiguousPaths(name, opts.ambiguousPaths)
   const matchesPath = opts.paths === undefined ? undefined : compilePathPatterns(name, 'paths', opts.paths, { caseSensitive })
   const methods = opts.methods === undefined ? undefined : new Set(expectArray(name, 'methods', opts.methods, (m) => {
     if (typeof m !== 'string' || !isToken(m)) throw new ConfigError(name, 'methods', 'HTTP method names', m)
@@ -104,13 +117,15 @@ function compileCondition(name: string, condition: RequestCondition, negate: boo
     throw new ConfigError(name, 'condition', 'a filter with paths, methods or both', condition, 'An empty filter matches every request.')
   }
   const description = [opts.paths && `paths ${opts.paths.map(describePattern).join(', ')}`, methods && `methods ${[...methods].join(', ')}`]
-    .filter(Boolean).join(' and ')
+    .filter(Boolean).join(' and ') + (refuseAmbiguous ? ', ambiguous paths refused' : '')
 
-  const test = (req: IncomingMessage): boolean => {
+  const readsPath = matchesPath !== undefined || refuseAmbiguous
+  const test = (req: IncomingMessage): boolean | HttpError => {
+    const path = readsPath ? matchablePath(req.url) : undefined
+    if (refuseAmbiguous && path === undefined) return AMBIGUOUS_PATH_ERROR
     if (methods !== undefined && !methods.has(req.method ?? '')) return negate
     if (matchesPath === undefined) return !negate
-    const path = normalizePath(req.url)
-    // Fail closed: a target that cannot be normalised gets the layers either way.
+    // Fail closed: an ambiguous target, or one that cannot be normalised, gets the layers either way.
     if (path === undefined) return true
     return matchesPath(path) !== negate
   }

@@ -46,13 +46,45 @@ const BYPASSES = ['/admin', '/%61dmin', '/%61%64%6d%69%6e/x', '//admin', '///adm
 t.test('unless(): bypass attempts on an exempt-list filter all get the protective layer', async (t) => {
   const url = await serve(t, compose(unless({ paths: ['/public/*', '/health'] }, mark('auth')))(echo))
   for (const target of BYPASSES) t.ok(await guarded(url, target, 'auth'), target)
-  for (const target of ['/public/logo.png', '/PUBLIC/x', '/health', '/health/', '//health']) t.equal(await ran(url, target, 'auth'), false, target)
+  for (const target of ['/public/logo.png', '/PUBLIC/x', '/health', '/health/', '/health?x=1', 'http://x/health']) t.equal(await ran(url, target, 'auth'), false, target)
+  // Ambiguous targets never borrow the exemption, whatever their normal form: Express and
+  // Fastify route /admin/..%2fhealth as /admin/:page, and fold no `//`.
+  for (const target of ['//health', '/admin/..%2fhealth', '/admin/..%5chealth', '/admin/x/%2e%2e/%2e%2e/health', '/admin/x/../../health',
+    '/public/..;/admin', '/%68ealth', '/health/.']) {
+    t.equal(await ran(url, target, 'auth'), true, target)
+  }
 })
 
 t.test('when(): bypass attempts on a protect-list filter all get the protective layer', async (t) => {
   const url = await serve(t, compose(when({ paths: ['/admin/*'] }, mark('auth')))(echo))
   for (const target of BYPASSES) t.ok(await guarded(url, target, 'auth'), target)
   t.equal(await ran(url, '/administrator', 'auth'), false)
+})
+
+t.test('when(): ambiguous targets get the layers, even when their normal form is outside the filter', async (t) => {
+  const url = await serve(t, compose(when({ paths: ['/admin/*'] }, mark('auth')))(echo))
+  // Each is /admin/:page to Express 4, Express 5 and Fastify (test/integration/path-ambiguity.test.ts).
+  for (const target of ['/admin/..', '/admin/%2e%2e', '/admin/.%2e', '/admin/..%2fx', '/admin/..%5cx', '/admin/x/..', '/admin;/x', '/admin/x%00']) {
+    t.equal(await ran(url, target, 'auth'), true, target)
+  }
+  t.equal(await ran(url, '/public/x', 'auth'), false)
+})
+
+t.test('when(): ambiguousPaths "refuse" answers ambiguous targets 400, under when and unless alike', async (t) => {
+  const a = await serve(t, compose(when({ paths: ['/admin/*'], ambiguousPaths: 'refuse' }, mark('auth')))(echo))
+  const b = await serve(t, compose(unless({ paths: ['/public/*'], ambiguousPaths: 'refuse' }, mark('auth')))(echo))
+  for (const url of [a, b]) {
+    for (const target of ['/admin/..', '/public/..%2fadmin', '//admin', '/admin;x', '/%zz']) {
+      const res = await raw(url, target)
+      t.equal(res.status, 400, target)
+      t.match(JSON.parse(res.body.toString()), { code: 'ambiguous_path' })
+      t.equal(res.headers['x-handler'], undefined)
+    }
+  }
+  t.equal(await ran(a, '/admin/x', 'auth'), true)
+  t.equal(await ran(b, '/public/x', 'auth'), false)
+  const methodsOnly = await serve(t, compose(when({ methods: ['POST'], ambiguousPaths: 'refuse' }, mark('auth')))(echo))
+  t.equal((await raw(methodsOnly, '/a/../b')).status, 400, 'a filter on methods alone refuses them too')
 })
 
 t.test('when(): a target that cannot be normalised gets the layers, under when and unless alike', async (t) => {
@@ -189,4 +221,5 @@ t.test('when(): config: rejects bad conditions', async (t) => {
   bad({ path: ['/x'] } as never, /did you mean "paths"/)
   bad({ paths: ['/x'] }, /option "layers" must be at least one middleware after the condition/, [])
   t.throws(() => unless({ caseSensitive: 'yes' as never, paths: ['/x'] }, mark('a')), { name: 'ConfigError', message: /unless\(\): option "caseSensitive" must be true or false/ })
+  bad({ paths: ['/x'], ambiguousPaths: 'allow' as never }, /when\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"; received "allow"/)
 })
