@@ -23,7 +23,8 @@ import { monotonicNow } from '../core/clock.js'
 import { defineMiddleware } from '../core/define.js'
 import { ConfigError, HttpError } from '../core/errors.js'
 import { expectBoolean, expectFunction, expectInteger, expectNumber, withDefaults } from '../core/options.js'
-import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
+import { sendError } from '../core/send-error.js'
 import { onResponseEnd } from '../core/response-end.js'
 import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from './load-shedding-queue.js'
 import { startSampler } from './load-shedding-sampler.js'
@@ -55,10 +56,17 @@ export interface LoadSheddingOptions {
   sampleIntervalMs?: number
   /** `Retry-After` of the 503, in seconds. @default 1 */
   retryAfterSeconds?: number
-  /** Paths never refused nor queued (health checks, metrics). @default [] */
+  /** Paths never refused nor queued (health checks, metrics), matched on `matchablePath(req.url)`: an ambiguous target is never exempt. @default [] */
   exempt?: readonly PathPattern[]
   /** Match `exempt` case-sensitively. @default false */
   caseSensitive?: boolean
+  /**
+   * Ambiguous request targets (`..`, `%2F`, `//`, `;`: see `matchablePath`): `'fail-closed'`
+   * sheds and queues them like any request; `'refuse'` answers them 400 `ambiguous_path`,
+   * loaded or not.
+   * @default 'fail-closed'
+   */
+  ambiguousPaths?: AmbiguousPaths
   /** Called for each refusal, for metrics; its errors are reported, never thrown. @default undefined */
   onShed?: (req: IncomingMessage, reason: ShedReason) => void
 }
@@ -75,6 +83,7 @@ export const loadSheddingDefaults: Readonly<Required<Omit<LoadSheddingOptions, '
   retryAfterSeconds: 1,
   exempt: Object.freeze([]) as readonly PathPattern[],
   caseSensitive: false,
+  ambiguousPaths: 'fail-closed',
 })
 
 /** The signals and counters of one `loadShedding()` instance, as last sampled. */
@@ -123,6 +132,7 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
   const interval = expectInteger(name, 'sampleIntervalMs', opts.sampleIntervalMs, 10, 60_000)
   const retryAfter = expectInteger(name, 'retryAfterSeconds', opts.retryAfterSeconds, 0, 86_400)
   const isExempt = compilePathPatterns(name, 'exempt', opts.exempt ?? [], { caseSensitive: expectBoolean(name, 'caseSensitive', opts.caseSensitive) })
+  const refuseAmbiguous = expectAmbiguousPaths(name, opts.ambiguousPaths)
   const onShed = opts.onShed === undefined ? undefined : expectFunction<NonNullable<LoadSheddingOptions['onShed']>>(name, 'onShed', opts.onShed)
 
   const shedder: Shedder = {
@@ -149,6 +159,7 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
     })),
     inside: [{ name: 'errorBoundary', reason: 'errors of the requests it lets through must be answered' }],
   }, (next) => function loadSheddingHandler(req, res) {
+    if (refuseAmbiguous && matchablePath(req.url) === undefined) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
     let reason = shedder.overloaded
     if (reason === undefined && shedder.sampling && monotonicNow() - shedder.sampledAt > staleAfter) reason = 'eventLoopDelay'
     if (reason !== undefined) {
@@ -179,8 +190,8 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
 }
 
 function exempt(req: IncomingMessage, isExempt: (path: string) => boolean): boolean {
-  const path = normalizePath(req.url)
-  // A path that cannot be normalised is never exempt.
+  const path = matchablePath(req.url)
+  // An ambiguous target, or one that cannot be normalised, is never exempt.
   return path !== undefined && isExempt(path)
 }
 

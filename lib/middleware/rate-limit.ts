@@ -17,7 +17,7 @@ import { defineMiddleware } from '../core/define.js'
 import { ConfigError, HttpError } from '../core/errors.js'
 import { ipPrefixKey } from '../core/ip.js'
 import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
-import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
 import { reportError } from '../core/report.js'
 import { monotonicNow } from '../core/clock.js'
 import { onResponseEnd, type ResponseEndInfo } from '../core/response-end.js'
@@ -67,8 +67,18 @@ export interface RateLimitOptions {
   cost?: PerRequest<number>
   /** Requests for which this returns true are not counted and get no headers. @default undefined */
   skip?: ((req: IncomingMessage) => boolean | Promise<boolean>) | undefined
-  /** Paths never limited: `'/health'`, `'/static/*'`, anchored RegExps, predicates. @default [] */
+  /**
+   * Paths never limited: `'/health'`, `'/static/*'`, anchored RegExps, predicates, matched on
+   * `matchablePath(req.url)`: an ambiguous target (`/login/..%2fhealth`) is never exempt.
+   * @default []
+   */
   exempt?: readonly PathPattern[]
+  /**
+   * Ambiguous request targets (`..`, `%2F`, `//`, `;`: see `matchablePath`): `'fail-closed'`
+   * counts them like any request; `'refuse'` answers them 400 `ambiguous_path`, uncounted.
+   * @default 'fail-closed'
+   */
+  ambiguousPaths?: AmbiguousPaths
   /** Where counters live. @default a memoryStore() of its own */
   store?: RateLimitStore | undefined
   /**
@@ -110,6 +120,7 @@ export const rateLimitDefaults: Readonly<Required<Omit<RateLimitOptions, Optiona
   cost: 1,
   skip: undefined,
   exempt: [],
+  ambiguousPaths: 'fail-closed',
   store: undefined,
   name: 'default',
   headers: true,
@@ -170,6 +181,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
   const keyFunction = typeof opts.key === 'function' ? opts.key : undefined
   const skip = opts.skip === undefined ? undefined : expectFunction<(req: IncomingMessage) => unknown>(NAME, 'skip', opts.skip)
   const exempt = opts.exempt.length === 0 ? undefined : compilePathPatterns(NAME, 'exempt', opts.exempt)
+  const refuseAmbiguous = expectAmbiguousPaths(NAME, opts.ambiguousPaths)
   if (typeof opts.name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(opts.name)) {
     throw new ConfigError(NAME, 'name', 'letters, digits, "_", ".", ":" or "-" (1 to 64)', opts.name)
   }
@@ -223,10 +235,12 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
 
   const middleware = defineMiddleware({ name: NAME, detail, wraps, inside, security: true }, (next) =>
     async function rateLimitHandler(req, res) {
-      if (exempt !== undefined) {
-        // A path that cannot be normalised matches no exemption: it is limited (fail closed).
-        const path = normalizePath(req.url)
-        if (path !== undefined && exempt(path)) {
+      if (exempt !== undefined || refuseAmbiguous) {
+        // An ambiguous target, or one that cannot be normalised, matches no exemption: it is
+        // limited (fail closed), or refused.
+        const path = matchablePath(req.url)
+        if (path === undefined && refuseAmbiguous) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
+        if (path !== undefined && exempt?.(path) === true) {
           stats.skipped++
           return next(req, res)
         }

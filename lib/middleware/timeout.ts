@@ -21,7 +21,8 @@ import type { Middleware } from '../core/types.js'
 import { defineMiddleware } from '../core/define.js'
 import { ConfigError, HttpError } from '../core/errors.js'
 import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
-import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
+import { sendError } from '../core/send-error.js'
 import { onResponseEnd } from '../core/response-end.js'
 import { defineState } from '../core/state.js'
 import { isThenable } from '../core/thenable.js'
@@ -58,10 +59,20 @@ export interface TimeoutOptions {
    * @default 0
    */
   maxDurationMs?: number
-  /** Per-path deadlines; the first route whose paths match wins, else the top-level values. @default [] */
+  /**
+   * Per-path deadlines; the first route whose paths match `matchablePath(req.url)` wins, else
+   * the top-level values (always for an ambiguous target).
+   * @default []
+   */
   perPath?: readonly TimeoutRoute[]
   /** Match `perPath` case-sensitively (only if your router is case-sensitive too). @default false */
   caseSensitive?: boolean
+  /**
+   * Ambiguous request targets (`..`, `%2F`, `//`, `;`: see `matchablePath`): `'fail-closed'`
+   * gives them the top-level deadline; `'refuse'` answers them 400 `ambiguous_path`.
+   * @default 'fail-closed'
+   */
+  ambiguousPaths?: AmbiguousPaths
   /** 503 (this server gave up) or 504 (an upstream it waited for did: for gateways). @default 503 */
   status?: 503 | 504
   /** Send `Retry-After` with this many seconds on the timeout answer. @default undefined (no header) */
@@ -80,6 +91,7 @@ export const timeoutDefaults: Readonly<Required<Omit<TimeoutOptions, 'retryAfter
   maxDurationMs: 0,
   perPath: Object.freeze([]) as readonly TimeoutRoute[],
   caseSensitive: false,
+  ambiguousPaths: 'fail-closed',
   status: 503,
   timers: nodeTimers,
 })
@@ -120,6 +132,7 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
   const opts = withDefaults('timeout', timeoutDefaults as TimeoutOptions, options, ['retryAfterSeconds'])
   const base = plan('ms', 'maxDurationMs', opts.ms, opts.maxDurationMs)
   const caseSensitive = expectBoolean('timeout', 'caseSensitive', opts.caseSensitive)
+  const refuseAmbiguous = expectAmbiguousPaths('timeout', opts.ambiguousPaths)
   if (!Array.isArray(opts.perPath)) throw new ConfigError('timeout', 'perPath', 'an array of { paths, ms?, maxDurationMs? }', opts.perPath)
   const routes = opts.perPath.map((route: TimeoutRoute, i) => {
     if (typeof route !== 'object' || route === null) throw new ConfigError('timeout', `perPath[${i}]`, 'an object { paths, ms?, maxDurationMs? }', route)
@@ -156,9 +169,10 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
     inside: [{ name: 'errorBoundary', reason: 'a handler that fails after the deadline must be reported, and its rejection must not be answered twice' }],
   }, (next) => function timeoutHandler(req, res) {
     let chosen = base
-    if (routes.length > 0) {
-      const path = normalizePath(req.url)
-      // A path that cannot be normalised gets the top-level deadline.
+    if (routes.length > 0 || refuseAmbiguous) {
+      const path = matchablePath(req.url)
+      if (path === undefined && refuseAmbiguous) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
+      // An ambiguous target, or one that cannot be normalised, gets the top-level deadline.
       if (path !== undefined) for (const route of routes) if (route.matches(path)) { chosen = route.plan; break }
     }
     const first = chosen.ms > 0 ? chosen.ms : chosen.maxDurationMs

@@ -114,8 +114,28 @@ t.test('loadShedding(): exempt paths pass while overloaded, matched on the norma
   const { shedding } = shedder(t, { maxEventLoopDelayMs: 0, maxRssBytes: 1, exempt: ['/health', '/status/*'] })
   shedding.sample()
   const url = await serve(t, compose(shedding)((req, res) => res.end(req.url)))
-  for (const path of ['/health', '/HEALTH', '/status/db', '//status/db', '/%68ealth']) t.equal((await rawGet(url, path)).status, 200, path)
+  for (const path of ['/health', '/HEALTH', '/health/', '/status/db', '/health?x=1']) t.equal((await rawGet(url, path)).status, 200, path)
   for (const path of ['/', '/healthz', '/status-page', '/%zz']) t.equal((await rawGet(url, path)).status, 503, path)
+  // Ambiguous targets are shed whatever their normal form: routers serve /api/..%2fhealth as /api/:x.
+  for (const path of ['//status/db', '/%68ealth', '/api/..%2fhealth', '/api/x/../../health', '/api/%2e%2e/health', '/health;x']) {
+    t.equal((await rawGet(url, path)).status, 503, path)
+  }
+})
+
+t.test('loadShedding(): ambiguousPaths "refuse" answers ambiguous targets 400, loaded or not', async (t) => {
+  for (const overloaded of [false, true]) {
+    // Without a threshold nothing is sampled: never overloaded.
+    const { shedding } = shedder(t, { maxEventLoopDelayMs: 0, maxRssBytes: overloaded ? 1 : 0, exempt: ['/health'], ambiguousPaths: 'refuse' })
+    if (overloaded) shedding.sample()
+    const url = await serve(t, compose(shedding)((req, res) => res.end(req.url)))
+    for (const path of ['/api/..%2fhealth', '//health', '/%zz']) {
+      const res = await rawGet(url, path)
+      t.equal(res.status, 400, `${path}, overloaded ${overloaded}`)
+      t.match(JSON.parse(res.body.toString()), { code: 'ambiguous_path' })
+    }
+    t.equal((await rawGet(url, '/health')).status, 200)
+    t.equal((await rawGet(url, '/api')).status, overloaded ? 503 : 200)
+  }
 })
 
 t.test('loadShedding(): maxInFlight with a small queue: run, wait, refuse; the count returns to 0', async (t) => {
@@ -284,6 +304,7 @@ t.test('loadShedding(): config: rejects bad options', async (t) => {
   bad({ retryAfterSeconds: -1 }, /option "retryAfterSeconds" must be an integer/)
   bad({ exempt: ['health'] }, /option "exempt" must be path patterns/)
   bad({ caseSensitive: 'no' as never }, /option "caseSensitive" must be true or false/)
+  bad({ ambiguousPaths: 'shed' as never }, /option "ambiguousPaths" must be one of "fail-closed", "refuse"; received "shed"/)
   bad({ onShed: 1 as never }, /option "onShed" must be a function/)
   bad({ maxDelay: 5 } as never, /unknown option|known option/i)
 })

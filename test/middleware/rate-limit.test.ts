@@ -6,6 +6,7 @@ import {
   userIdState, type Middleware, type RateLimitDecision, type RateLimitOptions, type RateLimitPolicy, type RateLimitStore, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
+import { rawGet } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
 
 const ok: RawHandler = (_req, res) => res.end('ok')
@@ -229,17 +230,37 @@ t.test('rateLimit(): skip and exempt paths are not counted and get no headers', 
     skip: async (req) => req.headers['x-internal'] === 'yes',
     exempt: ['/health', '/static/*'],
   })
-  for (const path of ['/health', '/HEALTH', '/%68ealth', '/static/app.js', '//static/x/../y.css']) {
+  for (const path of ['/health', '/HEALTH', '/health/', '/static/app.js', '/health?probe=1']) {
     const res = await httpRequest(`${url}${path}`)
     t.equal(res.status, 200, path)
     t.equal(res.headers.ratelimit, undefined, path)
   }
   t.equal((await httpRequest(url, { headers: { 'x-internal': 'yes' } })).status, 200)
   t.equal((await httpRequest(`${url}/api`)).status, 200)
-  t.equal((await httpRequest(`${url}/health/../api`)).status, 429, 'dot segments cannot borrow an exemption')
+  t.equal((await rawGet(url, '/health/../api')).status, 429, 'dot segments cannot borrow an exemption')
   t.equal((await httpRequest(`${url}/%zz`)).status, 429, 'a path that cannot be normalised is limited')
   t.equal((await httpRequest(`${url}/healthz`)).status, 429)
-  t.match(limiter.stats(), { skipped: 6, allowed: 1, limited: 3 })
+  // Ambiguous targets are limited whatever their normal form: Express serves
+  // /api/..%2fhealth as /api/:action, so an exemption would give unlimited attempts.
+  for (const path of ['/api/..%2fhealth', '/api/login/..%2f..%2fhealth', '/api/x/../../health', '/api/%2e%2e', '//health', '/%68ealth', '/static/x/../y.css']) {
+    t.equal((await rawGet(url, path)).status, 429, path)
+  }
+  t.match(limiter.stats(), { skipped: 6, allowed: 1, limited: 10 })
+})
+
+t.test('rateLimit(): ambiguousPaths "refuse" answers ambiguous targets 400, uncounted', async (t) => {
+  const { url, limiter } = await limited(t, { limit: 1, exempt: ['/health'], ambiguousPaths: 'refuse' })
+  for (const path of ['/api/..%2fhealth', '//health', '/api;x', '/%zz']) {
+    const res = await rawGet(url, path)
+    t.equal(res.status, 400, path)
+    t.match(JSON.parse(res.body.toString()), { code: 'ambiguous_path' })
+  }
+  t.equal((await rawGet(url, '/health')).status, 200)
+  t.equal((await rawGet(url, '/api')).status, 200, 'the quota is untouched')
+  t.match(limiter.stats(), { skipped: 1, allowed: 1, limited: 0 })
+  const noExempt = await limited(t, { limit: 1, ambiguousPaths: 'refuse' })
+  t.equal((await rawGet(noExempt.url, '/a/../b')).status, 400, 'without exempt paths too')
+  t.throws(() => rateLimit({ ambiguousPaths: true as never }), { name: 'ConfigError', message: /rateLimit\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/ })
 })
 
 t.test('rateLimit(): a sync skip predicate', async (t) => {

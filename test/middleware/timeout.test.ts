@@ -132,7 +132,7 @@ t.test('timeout(): 504 and Retry-After by option; plain text for a client that p
   t.equal(res.text, '504 timeout: The server did not get an answer in time\n')
 })
 
-t.test('timeout(): per-path deadlines, matched on the normal form, case-insensitively; 0 for none', async (t) => {
+t.test('timeout(): per-path deadlines, matched on the matchable path, case-insensitively; 0 for none', async (t) => {
   const { timers, pending, fire } = fakeTimers()
   let arrived: () => void = () => undefined
   const url = await serve(t, timeout({
@@ -144,8 +144,10 @@ t.test('timeout(): per-path deadlines, matched on the normal form, case-insensit
     setTimeout(() => { if (!res.writableEnded) res.end(req.url) }, 20)
   }))
   const cases: Array<[string, number[]]> = [
-    ['/other', [1000]], ['/reports/q1', [60_000]], ['/REPORTS/q1', [60_000]], ['/%72eports/q1', [60_000]],
-    ['//reports/q1', [60_000]], ['/x/../reports/q1', [60_000]], ['/events', []], ['/exports/7', [5000]], ['/%zz', [1000]],
+    ['/other', [1000]], ['/reports/q1', [60_000]], ['/REPORTS/q1', [60_000]], ['/reports/q1/', [60_000]], ['/events', []], ['/exports/7', [5000]],
+    ['/%zz', [1000]],
+    // Ambiguous targets get the top-level deadline: routers route /x/..%2fevents as /x/:page.
+    ['/%72eports/q1', [1000]], ['//reports/q1', [1000]], ['/x/../reports/q1', [1000]], ['/x/..%2fevents', [1000]], ['/events;x', [1000]],
   ]
   for (const [path, expected] of cases) {
     const handled = new Promise<void>((ok) => { arrived = ok })
@@ -157,6 +159,20 @@ t.test('timeout(): per-path deadlines, matched on the normal form, case-insensit
     t.equal(pending.size, 0, `${path}: the timer was cleared when the exchange ended`)
   }
   void fire
+})
+
+t.test('timeout(): ambiguousPaths "refuse" answers ambiguous targets 400, no timer started', async (t) => {
+  const { timers, pending } = fakeTimers()
+  let handled = 0
+  const url = await serve(t, timeout({ ms: 1000, timers, perPath: [{ paths: ['/reports/*'], ms: 60_000 }], ambiguousPaths: 'refuse' })((_req, res) => { handled++; res.end() }))
+  for (const path of ['/x/..%2freports/q1', '//reports/q1', '/%zz']) {
+    const res = await rawGet(url, path)
+    t.equal(res.status, 400, path)
+    t.match(JSON.parse(res.body.toString()), { code: 'ambiguous_path' })
+  }
+  t.equal(handled, 0)
+  t.equal(pending.size, 0)
+  t.equal((await rawGet(url, '/reports/q1')).status, 200)
 })
 
 t.test('timeout(): with injected timers, firing the deadline answers 503 and aborts the signal', async (t) => {
@@ -429,6 +445,7 @@ t.test('timeout(): config: rejects bad options', async (t) => {
   bad({ perPath: [{ paths: ['x'] }] }, /option "perPath\[0\]\.paths" must be path patterns/)
   bad({ perPath: [{ paths: ['/x'], ms: 100, maxDurationMs: 50 }] }, /option "perPath\[0\]\.maxDurationMs" must be 0 or at least perPath\[0\]\.ms \(100\)/)
   bad({ caseSensitive: 1 as never }, /option "caseSensitive" must be true or false/)
+  bad({ ambiguousPaths: 'base' as never }, /option "ambiguousPaths" must be one of "fail-closed", "refuse"; received "base"/)
   bad({ timers: null as never }, /option "timers" must be an object/)
   bad({ timers: { setTimeout: () => 1 } as never }, /option "timers\.clearTimeout" must be a function/)
   bad({ deadline: 5 } as never, /unknown option|known option/)
