@@ -9,7 +9,7 @@ import { defineMiddleware } from '../core/define.js'
 import { HttpError } from '../core/errors.js'
 import { formatHost, parseHost, redirectPath } from '../core/host.js'
 import { expectInteger, expectOneOf, withDefaults } from '../core/options.js'
-import { compilePathPatterns, normalizePath, type PathPattern } from '../core/path.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
 import { sendError } from '../core/send-error.js'
 import type { Middleware } from '../core/types.js'
 
@@ -30,17 +30,25 @@ export interface HttpsRedirectOptions {
   httpsPort?: number
   /**
    * Paths answered over http as they are: `'/health'`, `'/.well-known/acme-challenge/*'`,
-   * anchored RegExps or predicates (see compilePathPatterns). Matched on the normalised
-   * path, case-insensitively.
+   * anchored RegExps or predicates (see compilePathPatterns). Matched on
+   * `matchablePath(req.url)`, case-insensitively: an ambiguous target is never exempt.
    * @default []
    */
   exemptPaths?: readonly PathPattern[]
+  /**
+   * Ambiguous request targets (`..`, `%2F`, `//`, `;`: see `matchablePath`): `'fail-closed'`
+   * redirects them like any path that is not exempt; `'refuse'` answers them 400
+   * `ambiguous_path`, over http and https alike.
+   * @default 'fail-closed'
+   */
+  ambiguousPaths?: AmbiguousPaths
 }
 
 export const httpsRedirectDefaults: Readonly<Required<HttpsRedirectOptions>> = Object.freeze({
   status: 308,
   httpsPort: 443,
   exemptPaths: Object.freeze([]),
+  ambiguousPaths: 'fail-closed',
 })
 
 const BAD_HOST = new HttpError(400, 'Invalid Host header', { code: 'host_invalid' })
@@ -58,6 +66,7 @@ export function httpsRedirect(options: HttpsRedirectOptions = {}): Middleware {
   const status = expectOneOf('httpsRedirect', 'status', opts.status, [308, 307, 301] as const)
   const httpsPort = expectInteger('httpsRedirect', 'httpsPort', opts.httpsPort, 1, 65535)
   const exempt = opts.exemptPaths.length === 0 ? undefined : compilePathPatterns('httpsRedirect', 'exemptPaths', opts.exemptPaths)
+  const refuseAmbiguous = expectAmbiguousPaths('httpsRedirect', opts.ambiguousPaths)
 
   return defineMiddleware({
     name: 'httpsRedirect',
@@ -65,11 +74,12 @@ export function httpsRedirect(options: HttpsRedirectOptions = {}): Middleware {
     security: true,
   }, (next) =>
     function httpsRedirectHandler(req, res) {
+      if (refuseAmbiguous && matchablePath(req.url) === undefined) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
       const identity = clientIdentity(req)
       if (identity.scheme === 'https') return next(req, res)
       if (exempt !== undefined) {
-        // A path that cannot be normalised is not exempt: fail towards https.
-        const path = normalizePath(req.url)
+        // An ambiguous target, or one that cannot be normalised, is not exempt: fail towards https.
+        const path = matchablePath(req.url)
         if (path !== undefined && exempt(path)) return next(req, res)
       }
       const host = identity.host === undefined ? undefined : parseHost(identity.host)

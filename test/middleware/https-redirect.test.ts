@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { compose, httpsRedirect, OrderingError, proxyHeaders, trustedHost, type HttpsRedirectOptions } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { parseRawResponse, rawExchange, rawRequest } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
 
 const ok = (_req: unknown, res: { end(s: string): void }) => res.end('ok')
@@ -89,15 +89,35 @@ t.test('httpsRedirect(): redirects when the https claim comes from an untrusted 
   t.equal(res.status, 308)
 })
 
-t.test('httpsRedirect(): exempt paths are served over http, matched on the normal form', async (t) => {
+t.test('httpsRedirect(): exempt paths are served over http, matched on the matchable path', async (t) => {
   const url = await server(t, { exemptPaths: ['/health', '/.well-known/acme-challenge/*'] })
   t.equal((await location(url, '/health')).status, 200)
   t.equal((await location(url, '/HEALTH/')).status, 200)
-  t.equal((await location(url, '/./health?probe=1')).status, 200)
+  t.equal((await location(url, '/health?probe=1')).status, 200)
   t.equal((await location(url, '/.well-known/acme-challenge/token')).status, 200)
   t.equal((await location(url, '/healthz')).status, 308)
-  t.equal((await location(url, '/admin/../health')).status, 200)
   t.equal((await location(url, '/%zz/health')).status, 308, 'a path that cannot be normalised is not exempt')
+  // Sent raw (a URL parser would resolve the dots): ambiguous targets are never exempt, since
+  // routers serve /admin/..%2fhealth as /admin/:page, which must not be answered over http.
+  for (const path of ['/./health?probe=1', '/admin/../health', '/admin/..%2fhealth', '/admin/%2e%2e/health', '//health', '/health;x']) {
+    t.equal((await rawRequest(url, 'GET', path, [['Host', 'example.com']])).status, 308, path)
+  }
+})
+
+t.test('httpsRedirect(): ambiguousPaths "refuse" answers ambiguous targets 400, over http and https', async (t) => {
+  const url = await serve(t, compose(
+    proxyHeaders({ trustedProxies: ['loopback'] }),
+    httpsRedirect({ exemptPaths: ['/health'], ambiguousPaths: 'refuse' }),
+  )(ok))
+  for (const proto of ['http', 'https']) {
+    for (const path of ['/admin/..%2fhealth', '//health', '/%zz']) {
+      const res = await rawRequest(url, 'GET', path, [['Host', 'example.com'], ['X-Forwarded-Proto', proto]])
+      t.equal(res.status, 400, `${proto} ${path}`)
+      t.match(JSON.parse(res.body.toString()), { code: 'ambiguous_path' })
+    }
+    t.equal((await rawRequest(url, 'GET', '/health', [['Host', 'example.com'], ['X-Forwarded-Proto', proto]])).status, 200)
+  }
+  t.throws(() => httpsRedirect({ ambiguousPaths: 'redirect' as never }), { name: 'ConfigError', message: /httpsRedirect\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/ })
 })
 
 t.test('httpsRedirect(): must be inside trustedHost', async (t) => {
