@@ -308,7 +308,9 @@ export const scenarios: readonly Scenario[] = [
       for (const [i, r] of results.entries()) {
         const path = PUBLIC_DETOURS[i]!
         t.equal(r.status, 401, path)
-        t.equal(errorBody(r)?.code, 'missing_token', path)
+        // Every detour is an ambiguous target: the when() filter in front runs apiKey for it
+        // (fail closed), so the first refusal is the missing key, before jwtAuth's.
+        t.equal(errorBody(r)?.code, 'missing_api_key', path)
       }
     },
   },
