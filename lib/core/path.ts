@@ -111,8 +111,8 @@ export type AmbiguousPaths = 'fail-closed' | 'refuse'
 export const AMBIGUOUS_PATH_ERROR = new HttpError(400, 'Ambiguous request path', { code: 'ambiguous_path' })
 
 /** Validate the `ambiguousPaths` option of `middleware`; true when such targets are refused. */
-export function expectAmbiguousPaths(middleware: string, value: unknown, option = 'ambiguousPaths'): boolean {
-  return expectOneOf(middleware, option, value, ['fail-closed', 'refuse'] as const) === 'refuse'
+export function expectAmbiguousPaths(middleware: string, value: unknown): boolean {
+  return expectOneOf(middleware, 'ambiguousPaths', value, ['fail-closed', 'refuse'] as const) === 'refuse'
 }
 
 /**
