@@ -261,6 +261,9 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
     try {
       const options = customClock ? { ...verifyOptions, currentDate: new Date(now()) } : verifyOptions
       const { payload } = await jwtVerify(token, keys.key, options)
+      // jose checks only typeof === 'number', and JSON's 1e400 parses to Infinity: an `exp`
+      // of 1e400 passes `exp > now` forever. RFC 7519 §2: a NumericDate is a number of seconds.
+      if (!hasFiniteDates(payload)) return sendError(req, res, refusals.claims)
       const at = now()
       entry = { claims: deepFreeze(payload), expiresAt: acceptableUntil(payload, at, tolerance, maxAge, cacheMaxAgeMs), scopesOk: hasScopes(payload) }
     } catch (err) {
@@ -297,6 +300,13 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
     claims: (req: IncomingMessage): C => claimsState.get(req) as C,
     tryClaims: (req: IncomingMessage): C | undefined => claimsState.tryGet(req) as C | undefined,
   })
+}
+
+/** Whether every NumericDate claim present (`exp`, `nbf`, `iat`) is a finite number. */
+function hasFiniteDates(claims: JWTPayload): boolean {
+  return (claims.exp === undefined || Number.isFinite(claims.exp)) &&
+    (claims.nbf === undefined || Number.isFinite(claims.nbf)) &&
+    (claims.iat === undefined || Number.isFinite(claims.iat))
 }
 
 function stringOrList(option: string, value: unknown): string | string[] {

@@ -1,5 +1,6 @@
 import { createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign, webcrypto, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage } from 'node:http'
+import { CompactSign } from 'jose'
 import t from 'tap'
 import {
   compose, cors, getJwtClaims, jwtAuth, tryGetJwtClaims, userIdState, type RawHandler,
@@ -183,6 +184,39 @@ t.test('jwtAuth(): the negative corpus: every token is a 401 with the right code
     t.equal(res.status, 401, `${name}: status`)
     t.equal(body.code, code, `${name}: code`)
     t.match(res.headers.get('www-authenticate'), /^Bearer error="invalid_token", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]+"$/, `${name}: challenge`)
+  }
+})
+
+t.test('jwtAuth(): NumericDates that are not finite (JSON 1e400 is Infinity) are refused, signed or not', async (t) => {
+  // jose refuses to sign Infinity, and JSON.stringify writes it as null: the payload is raw
+  // JSON text, signed as bytes, exactly what an issuer bug or a hostile issuer could send.
+  const raw = (json: string) => new TextEncoder().encode(json)
+  const base = `"sub":"user-1","iss":"${ISS}","aud":"${AUD}"`
+  const signHs = (json: string) => new CompactSign(raw(json)).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET))
+  const signRs = (json: string) => new CompactSign(raw(json)).setProtectedHeader({ alg: 'RS256', typ: 'JWT' }).sign(rsa.privateKey)
+  const hsUrl = await serve(t, compose(jwtAuth({ secret: SECRET, audience: AUD, now }))(echoClaims))
+  const lenientUrl = await serve(t, compose(jwtAuth({ secret: SECRET, audience: AUD, now, requireExpiry: false }))(echoClaims))
+  const rsUrl = await serve(t, compose(rsAuth())(echoClaims))
+  const fine = `{${base},"iat":${NOW_S - 10},"exp":${NOW_S + 600}}`
+  t.equal((await ask(hsUrl, await signHs(fine))).status, 200, 'the same construction with finite dates passes')
+  t.equal((await ask(rsUrl, await signRs(fine))).status, 200, 'RS256: the same construction with finite dates passes')
+  const cases: Array<[string, string, string]> = [
+    ['exp 1e400', `{${base},"iat":${NOW_S - 10},"exp":1e400}`, hsUrl],
+    ['exp 1e400, repeated (never cached)', `{${base},"iat":${NOW_S - 10},"exp":1e400}`, hsUrl],
+    ['exp 1e400 with requireExpiry false', `{${base},"exp":1e400}`, lenientUrl],
+    ['nbf -1e400', `{${base},"nbf":-1e400,"exp":${NOW_S + 600}}`, hsUrl],
+    ['iat 1e400 (no maxTokenAgeSeconds)', `{${base},"iat":1e400,"exp":${NOW_S + 600}}`, hsUrl],
+    ['iat -1e400 (no maxTokenAgeSeconds)', `{${base},"iat":-1e400,"exp":${NOW_S + 600}}`, hsUrl],
+    ['iat -1e400 with requireExpiry false', `{${base},"iat":-1e400}`, lenientUrl],
+    ['RS256 exp 1e400', `{${base},"iat":${NOW_S - 10},"exp":1e400}`, rsUrl],
+    ['RS256 nbf -1e400', `{${base},"iat":${NOW_S - 10},"nbf":-1e400,"exp":${NOW_S + 600}}`, rsUrl],
+  ]
+  for (const [name, json, url] of cases) {
+    const token = url === rsUrl ? await signRs(json) : await signHs(json)
+    const res = await ask(url, token)
+    t.equal(res.status, 401, `${name}: status`)
+    t.equal(res.body.code, 'invalid_token', `${name}: code`)
+    t.equal(res.challenge, 'Bearer error="invalid_token", error_description="The access token claims are not accepted"', `${name}: challenge`)
   }
 })
 
