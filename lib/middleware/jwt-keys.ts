@@ -50,6 +50,11 @@ const ASYMMETRIC = [...RSA, 'ES256', 'ES384', 'ES512', ...OKP]
 /** Smallest HMAC secret: RFC 7518 §3.2 asks for a key at least as long as the hash (256 bits for HS256). */
 export const MIN_SECRET_BYTES = 32
 
+/** Smallest RSA modulus: RFC 7518 §3.3 requires 2048 bits, and jose refuses smaller keys when it verifies. */
+export const MIN_RSA_BITS = 2048
+const SHORT_RSA_FIX = `jose refuses RSA keys under ${MIN_RSA_BITS} bits (RFC 7518 §3.3), so every token they sign would get 401 at run time; ` +
+  `have the issuer rotate to a key of ${MIN_RSA_BITS} bits or more.`
+
 /** Validate the key options and build the key jose verifies with. Throws ConfigError. */
 export function resolveKeys(options: JwtKeyOptions, now: () => number): ResolvedKeys {
   const given = (['secret', 'publicKey', 'jwks', 'jwksUrl'] as const).filter((k) => options[k] !== undefined)
@@ -159,7 +164,11 @@ function publicKey(input: JwtPublicKey): KeyObject {
 /** The algorithms a public key can verify. */
 function keyFamily(key: KeyObject): readonly string[] {
   switch (key.asymmetricKeyType) {
-    case 'rsa': return RSA
+    case 'rsa': {
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
+      if (bits < MIN_RSA_BITS) throw new ConfigError(NAME, 'publicKey', `an RSA key of at least ${MIN_RSA_BITS} bits`, `a ${bits}-bit RSA key`, SHORT_RSA_FIX)
+      return RSA
+    }
     // WebCrypto (which jose verifies with) cannot import RSASSA-PSS-only SPKI keys;
     // PS256/384/512 verify with an ordinary RSA key.
     case 'rsa-pss': throw new ConfigError(NAME, 'publicKey', 'an RSA key in rsaEncryption form', 'an RSA-PSS-only key', 'Export the key as an ordinary RSA public key; PS256 works with it.')
@@ -183,8 +192,34 @@ function localSet(jwks: JSONWebKeySet): JWTVerifyGetKey {
     if (!isJwk(key) || key.kty === 'oct' || key.d !== undefined) {
       throw new ConfigError(NAME, 'jwks', 'a set of public keys', key, 'Secret ("oct") and private keys do not belong in a verifier\'s key set.')
     }
+    const bits = rsaBits(key)
+    if (bits !== undefined && bits < MIN_RSA_BITS) {
+      throw new ConfigError(NAME, 'jwks', `RSA keys of at least ${MIN_RSA_BITS} bits`, `a ${bits}-bit RSA key${typeof key.kid === 'string' ? ` (kid ${JSON.stringify(key.kid)})` : ''}`, SHORT_RSA_FIX)
+    }
   }
   return createLocalJWKSet(jwks)
+}
+
+/** The modulus size of an RSA JWK, in bits; undefined for other key types or a missing `n`. */
+function rsaBits(key: JWK): number | undefined {
+  if (key.kty !== 'RSA' || typeof key.n !== 'string') return undefined
+  const n = Buffer.from(key.n, 'base64url')
+  let i = 0
+  while (i < n.length && n[i] === 0) i++
+  return i === n.length ? 0 : (n.length - i - 1) * 8 + (32 - Math.clz32(n[i]!))
+}
+
+/**
+ * Report the RSA keys of a fetched key set that jose will refuse, once per fetch: the
+ * tokens they sign get 401, and without this the operator would see only refusals.
+ */
+function reportShortRsaKeys(url: URL, body: unknown): void {
+  const keys = (body as { keys?: unknown } | null)?.keys
+  if (!Array.isArray(keys)) return
+  const short = keys.filter(isJwk).map((key) => [key, rsaBits(key)] as const).filter(([, bits]) => bits !== undefined && bits < MIN_RSA_BITS)
+  if (short.length === 0) return
+  const list = short.map(([key, bits]) => `${bits} bits${typeof key.kid === 'string' ? ` (kid ${JSON.stringify(key.kid)})` : ''}`).join(', ')
+  reportError(`jwtAuth(): the JWKS at ${url.href} holds RSA keys under ${MIN_RSA_BITS} bits: ${list}`, new Error(SHORT_RSA_FIX))
 }
 
 /** The JWKS location: absolute, and https unless it is on this machine. */
@@ -228,6 +263,8 @@ function remoteSet(url: URL, options: JwtKeyOptions, now: () => number): JWTVeri
       throw err
     }
     if (response.status !== 200) failed(new Error(`HTTP ${response.status}`))
+    // Read from a copy, without delaying jose, which parses (and validates) the original.
+    else response.clone().json().then((body: unknown) => reportShortRsaKeys(url, body), () => undefined)
     return response
   }
   return createRemoteJWKSet(url, {

@@ -19,6 +19,7 @@ const SECRET = 'a-very-long-test-secret-of-at-least-32-bytes!'
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
 const otherRsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 })
 const publicPem = rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string
 const publicDer = rsa.publicKey.export({ type: 'spki', format: 'der' })
 const publicJwkText = JSON.stringify(rsa.publicKey.export({ format: 'jwk' }))
@@ -489,6 +490,10 @@ t.test('jwtAuth(): config: each rule', async (t) => {
     [{ publicKey: generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey, algorithms: ['ES256'] }, /an EC key on P-256, P-384 or P-521/],
     [{ publicKey: generateKeyPairSync('x25519').publicKey, algorithms: ['EdDSA'] }, /an RSA, EC or Ed25519 key/],
     [{ publicKey: generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey, algorithms: ['PS256'] }, /option "publicKey" must be an RSA key in rsaEncryption form/],
+    [{ publicKey: rsa1024.publicKey, algorithms: ['RS256'] }, /option "publicKey" must be an RSA key of at least 2048 bits; received "a 1024-bit RSA key" \(string\)\. jose refuses RSA keys under 2048 bits.*rotate/],
+    [{ publicKey: rsa1024.publicKey.export({ type: 'spki', format: 'pem' }), algorithms: ['PS256'] }, /option "publicKey" must be an RSA key of at least 2048 bits; received "a 1024-bit RSA key"/],
+    [{ publicKey: rsa1024.publicKey.export({ format: 'jwk' }), algorithms: ['RS256'] }, /option "publicKey" must be an RSA key of at least 2048 bits/],
+    [{ jwks: { keys: [rsa.publicKey.export({ format: 'jwk' }), { ...rsa1024.publicKey.export({ format: 'jwk' }), kid: 'old' }] }, algorithms: ['RS256'] }, /option "jwks" must be RSA keys of at least 2048 bits; received "a 1024-bit RSA key \(kid \\"old\\"\)".*jose refuses RSA keys under 2048 bits/],
     [{ jwks: { keys: [] }, algorithms: ['RS256'] }, /option "jwks" must be a JSON Web Key Set/],
     [{ jwks: { keys: [{ kty: 'oct', k: 'abc' }] }, algorithms: ['RS256'] }, /option "jwks" must be a set of public keys/],
     [{ jwks: { keys: [rsa.publicKey.export({ format: 'jwk' })] } }, /option "algorithms" must be an explicit list for a JSON Web Key Set/],

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import { compose, jwtAuth, tryGetJwtClaims, type RawHandler } from '../../lib/index.js'
 import { freePort } from '../helpers/redis.js'
 import { listen, serve } from '../helpers/serve.js'
+import { captureWarnings, until } from '../helpers/wait.js'
 
 const NOW = 1_800_000_000_000
 const NOW_S = NOW / 1000
@@ -146,6 +147,20 @@ t.test('jwtAuth() jwksUrl: an invalid key set is refused like an outage', async 
   const [code, body] = await status(url, token(keyA.privateKey, 'a'))
   t.equal(code, 401)
   t.match(body, /The signing keys are unavailable/)
+})
+
+t.test('jwtAuth() jwksUrl: fetched RSA keys under 2048 bits are reported; their tokens get 401, the others verify', async (t) => {
+  const short = generateKeyPairSync('rsa', { modulusLength: 1024 })
+  const jwks = await jwksServer(t, [jwk(keyA.publicKey, 'a'), jwk(short.publicKey, 'old')])
+  const warnings = captureWarnings(t)
+  const url = await serve(t, compose(jwtAuth({ jwksUrl: jwks.url, algorithms: ['RS256'], now: () => NOW }))(echo))
+  t.same(await status(url, token(keyA.privateKey, 'a')), [200, 'u'], 'the 2048-bit key of the same set verifies')
+  const [code] = await status(url, token(short.privateKey, 'old'))
+  t.equal(code, 401, 'jose refuses the 1024-bit key')
+  const reported = () => warnings.map((w) => w.message).join('\n')
+  await until(() => /under 2048 bits/.test(reported()))
+  t.match(reported(), /jwtAuth\(\): the JWKS at http:\/\/127\.0\.0\.1:\d+\/\.well-known\/jwks\.json holds RSA keys under 2048 bits: 1024 bits \(kid "old"\): jose refuses RSA keys under 2048 bits/)
+  t.notMatch(reported(), /kid "a"/, 'only the short key is named')
 })
 
 t.test('jwtAuth() jwks: a local key set chooses by kid and refuses unknown and ambiguous kids', async (t) => {
