@@ -6,7 +6,7 @@
  * @module
  */
 import { ConfigError } from '../core/errors.js'
-import { compileRanges, parseIp, type IpBytes } from '../core/ip.js'
+import { compileRanges, inRange, namedRanges, parseCidr, parseIp, type IpBytes, type IpRange } from '../core/ip.js'
 import { expectArray, isToken } from '../core/options.js'
 
 /** One `Forwarded` element: the parameters one proxy reported about the hop it received. */
@@ -176,6 +176,26 @@ export type CompiledTrust =
   | { ranges: (ip: IpBytes) => boolean; fn?: undefined; text: string }
   | { ranges?: undefined; fn: (ip: string, hop: number) => boolean; text: string }
 
+/**
+ * Prefixes shorter than these draw a warning: an IPv4 /8 is already 16 million addresses of
+ * many organisations, and IPv6 /16 spans many RIR allocations (registries hand out /12s; the
+ * widest ranges a CDN or cloud publishes for its proxies are around /29). IPv6 ranges inside
+ * the named non-public ranges (`fc00::/7`, `fe80::/10`) are exempt: no Internet client has
+ * such an address.
+ */
+const WIDE_PREFIX: Readonly<Record<4 | 6, number>> = Object.freeze({ 4: 8, 6: 16 })
+
+/**
+ * Addresses a `trustedProxies` function is probed with at construction: documentation
+ * ranges (RFC 5737, RFC 3849) that no real proxy has, standing for any Internet client.
+ */
+const TRUST_PROBES: readonly string[] = Object.freeze(['192.0.2.1', '198.51.100.1', '2001:db8::1'])
+/** A hop no real chain reaches: a function trusting a probe there trusts every hop. */
+const TRUST_PROBE_DEEP_HOP = 1000
+
+const TRUST_ALL_FIX = 'To trust every hop (any client then chooses its own address, scheme and host), say so explicitly: ' +
+  'proxyHeaders({ dangerouslyTrustAllProxies: true }), without trustedProxies. Otherwise list your proxies, e.g. ["loopback"] or ["10.0.0.0/8"].'
+
 /** Validate and compile the trust settings of proxyHeaders(); throws a ConfigError naming the fix. */
 export function compileTrust(value: readonly string[] | ((ip: string, hop: number) => boolean) | undefined, trustAll: boolean): CompiledTrust {
   if (trustAll) {
@@ -185,7 +205,11 @@ export function compileTrust(value: readonly string[] | ((ip: string, hop: numbe
     }
     return { ranges: () => true, text: 'DANGEROUSLY trusting every hop' }
   }
-  if (typeof value === 'function') return { fn: value, text: 'trust by function' }
+  if (typeof value === 'function') {
+    probeTrustFunction(value)
+    return { fn: value, text: 'trust by function' }
+  }
+  if ((value as unknown) === true) throw new ConfigError('proxyHeaders', 'trustedProxies', 'a list of proxy addresses or a function', value, TRUST_ALL_FIX)
   const fix = 'List the addresses or CIDR ranges of your proxies, e.g. trustedProxies: ["loopback"] for a proxy on this machine, ' +
     'or ["10.0.0.0/8"]; named ranges: loopback, private, linklocal, cgnat.'
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
@@ -193,11 +217,71 @@ export function compileTrust(value: readonly string[] | ((ip: string, hop: numbe
   }
   const entries = expectArray('proxyHeaders', 'trustedProxies', value, (entry) => {
     if (typeof entry !== 'string') throw new ConfigError('proxyHeaders', 'trustedProxies', 'a list of strings', entry, fix)
+    if (entry.trim() === '*') throw new ConfigError('proxyHeaders', 'trustedProxies', 'addresses, CIDR ranges or named ranges', entry, TRUST_ALL_FIX)
     return entry
   })
   const { match, invalid } = compileRanges(entries)
   if (invalid.length > 0) {
     throw new ConfigError('proxyHeaders', 'trustedProxies', 'addresses, CIDR ranges or named ranges', invalid[0], fix)
   }
+  for (const entry of entries) {
+    if (namedRanges[entry.toLowerCase()] !== undefined) continue
+    const range = parseCidr(entry.trim())!
+    // 0.0.0.0/0, ::/0 (and ::ffff:0.0.0.0/96, which is IPv4's /0) trust every address
+    // of the family: the '*' that is refused above, spelled as a range.
+    if (range.prefix === 0) {
+      throw new ConfigError('proxyHeaders', 'trustedProxies', 'ranges narrower than /0', entry, `A /0 range trusts every address. ${TRUST_ALL_FIX}`)
+    }
+    if (range.prefix < WIDE_PREFIX[range.version] && !insideNamedRange(range)) {
+      warnOnce(`proxyHeaders(): trustedProxies entry "${entry}" is wider than /${WIDE_PREFIX[range.version]}: every client with an address in it ` +
+        'chooses its own address, scheme and host. List your proxies\' own addresses or ranges.')
+    }
+  }
   return { ranges: match, text: `trust ${entries.join(', ')}` }
+}
+
+/**
+ * Call a `trustedProxies` function with documentation addresses, which stand for any
+ * client. Trusting one even at a hop no chain reaches means trusting every hop: refused,
+ * as `'*'` is. Trusting one only near the server (trust by position, such as
+ * `(ip, hop) => hop < 2`) is safe only while no client can reach the server but through
+ * the proxies: warned about once. Errors the function throws are its own business here.
+ */
+function probeTrustFunction(fn: (ip: string, hop: number) => boolean): void {
+  const trusts = (ip: string, hop: number): boolean => {
+    try { return Boolean(fn(ip, hop)) } catch { return false }
+  }
+  const everywhere = TRUST_PROBES.find((ip) => trusts(ip, TRUST_PROBE_DEEP_HOP))
+  if (everywhere !== undefined) {
+    throw new ConfigError('proxyHeaders', 'trustedProxies', 'a function that trusts only your proxies', fn,
+      `It trusts ${everywhere} (a documentation address no proxy has, standing for any client) even ${TRUST_PROBE_DEEP_HOP} hops away, ` +
+      `so every hop of every chain is believed. ${TRUST_ALL_FIX}`)
+  }
+  for (const hop of [0, 1]) {
+    const near = TRUST_PROBES.find((ip) => trusts(ip, hop))
+    if (near !== undefined) {
+      warnOnce(`proxyHeaders(): the trustedProxies function trusts ${near} (a documentation address, standing for any client) at hop ${hop}: ` +
+        'trust by position is safe only if no client can reach this server except through your proxies; one that can chooses its own ' +
+        'address, scheme and host. Prefer checking the hop\'s address.')
+      return
+    }
+  }
+}
+
+/** Whether `range` lies inside one of the named ranges, none of which an Internet client can have. */
+function insideNamedRange(range: IpRange): boolean {
+  return Object.values(namedRanges).some((texts) => texts.some((text) => {
+    const named = parseCidr(text)!
+    return named.version === range.version && range.prefix >= named.prefix && inRange(range, named)
+  }))
+}
+
+// Process-wide on purpose, as compose's ordering warnings: a stack built per test or per
+// tenant must not repeat the same warning.
+const warned = new Set<string>()
+
+function warnOnce(message: string): void {
+  if (warned.has(message)) return
+  warned.add(message)
+  process.emitWarning(message, { type: 'SecurityWarning', code: 'HTTP_ONION_WIDE_PROXY_TRUST' })
 }

@@ -37,8 +37,10 @@ export interface ProxyHeadersOptions {
   /**
    * The proxies in front of this server. A hop is believed only when the hop after it is
    * trusted; the first untrusted hop, read from the right, is the client. Required
-   * (unless `dangerouslyTrustAllProxies`): there is no safe default.
-   * @example ['loopback', '10.0.0.0/8'] or (ip, hop) => hop < 2
+   * (unless `dangerouslyTrustAllProxies`): there is no safe default. A `/0` range, `'*'`
+   * and a function that trusts any address at any hop are refused; ranges wider than /8
+   * (IPv4) or /16 (IPv6) and trust by position draw a warning.
+   * @example ['loopback', '10.0.0.0/8'] or (ip) => ip.startsWith('10.')
    */
   trustedProxies?: ProxyTrust
   /**

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import { clientIdentity, clientIp, compose, OrderingError, proxyHeaders, trustedHost, type ProxyHeadersOptions } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
 import { serve } from '../helpers/serve.js'
+import { captureWarnings, tick, until } from '../helpers/wait.js'
 
 // The test client is always 127.0.0.1: "loopback" makes it a trusted proxy, "10.0.0.0/8" does not.
 const LOCAL = { trustedProxies: ['loopback', '10.0.0.0/8'] } as const
@@ -14,6 +15,8 @@ async function identity(t: Test, options: ProxyHeadersOptions, headers: Record<s
 }
 
 const SOCKET = { ip: '127.0.0.1', scheme: 'http', host: 'app.test', prefix: '', viaTrustedProxy: false, clientIp: '127.0.0.1' }
+// Documentation addresses (RFC 5737, RFC 3849) a trustedProxies function is probed with.
+const PROBES = ['192.0.2.1', '198.51.100.1', '2001:db8::1']
 
 t.test('proxyHeaders(): ignores every forwarded header from an untrusted peer', async (t) => {
   const got = await identity(t, { trustedProxies: ['10.0.0.0/8'], fields: ['proto', 'host', 'port', 'prefix'] }, {
@@ -141,7 +144,10 @@ t.test('proxyHeaders(): trust by function gets the canonical address and the hop
   const seen: Array<[string, number]> = []
   const trust = (ip: string, hop: number) => { seen.push([ip, hop]); return hop < 2 }
   t.equal((await identity(t, { trustedProxies: trust }, { 'x-forwarded-for': '203.0.113.1, 10.0.0.3, 10.0.0.2' })).ip, '10.0.0.3')
-  t.same(seen, [['127.0.0.1', 0], ['10.0.0.2', 1], ['10.0.0.3', 2]])
+  // The construction-time probes with documentation addresses come first; then the request's hops.
+  const probes = seen.filter(([ip]) => PROBES.includes(ip))
+  t.ok(probes.length > 0, 'the function was probed at construction')
+  t.same(seen.slice(probes.length), [['127.0.0.1', 0], ['10.0.0.2', 1], ['10.0.0.3', 2]])
   t.same(await identity(t, { trustedProxies: () => false }, { 'x-forwarded-for': '203.0.113.1' }), SOCKET)
 })
 
@@ -157,7 +163,8 @@ t.test('proxyHeaders(): keeps the peer\'s trust for later requests on a connecti
 })
 
 t.test('proxyHeaders(): property: a forged chain from an untrusted peer never changes the identity', async (t) => {
-  const url = await serve(t, proxyHeaders({ trustedProxies: ['10.0.0.0/8', '::/0'], fields: ['proto', 'host', 'port', 'prefix'] })(
+  // Every IPv6 hop trusted (two halves: '::/0' itself is refused), the IPv4 peer not.
+  const url = await serve(t, proxyHeaders({ trustedProxies: ['10.0.0.0/8', '::/1', '8000::/1'], fields: ['proto', 'host', 'port', 'prefix'] })(
     (req, res) => res.end(JSON.stringify(clientIdentity(req)))))
   const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,60}$/).map((s) => s.trim())
   const chain = fc.array(fc.oneof(fc.ipV4(), fc.ipV6(), headerValue), { maxLength: 6 }).map((a) => a.join(', '))
@@ -202,6 +209,58 @@ t.test('proxyHeaders(): config: trustedProxies entries must be strings', async (
 
 t.test('proxyHeaders(): config: trustedProxies must be a list or a function', async (t) => {
   t.throws(() => proxyHeaders({ trustedProxies: 'loopback' as unknown as string[] }), { name: 'ConfigError', message: /option "trustedProxies" must be an array; received "loopback"/ })
+})
+
+t.test('proxyHeaders(): config: a /0 range, "*" or true trust everyone and point to dangerouslyTrustAllProxies', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    [['0.0.0.0/0'], /option "trustedProxies" must be ranges narrower than \/0; received "0\.0\.0\.0\/0".*trusts every address.*dangerouslyTrustAllProxies: true/],
+    [['loopback', '::/0'], /option "trustedProxies" must be ranges narrower than \/0; received "::\/0".*dangerouslyTrustAllProxies: true/],
+    [['::ffff:0.0.0.0/96'], /must be ranges narrower than \/0; received "::ffff:0\.0\.0\.0\/96".*dangerouslyTrustAllProxies/],
+    [['*'], /option "trustedProxies" must be addresses, CIDR ranges or named ranges; received "\*".*dangerouslyTrustAllProxies: true/],
+    [true, /option "trustedProxies" must be a list of proxy addresses or a function; received true \(boolean\)\. To trust every hop.*dangerouslyTrustAllProxies: true \}\), without trustedProxies/],
+  ]
+  for (const [trustedProxies, message] of cases) {
+    t.throws(() => proxyHeaders({ trustedProxies: trustedProxies as string[] }), { name: 'ConfigError', message }, JSON.stringify(trustedProxies))
+  }
+})
+
+t.test('proxyHeaders(): config: a function that trusts any address at any hop is refused', async (t) => {
+  for (const trust of [() => true, (ip: string) => ip !== '10.0.0.1', (_ip: string, hop: number) => hop > 0, (ip: string) => ip.includes(':')]) {
+    t.throws(() => proxyHeaders({ trustedProxies: trust }), {
+      name: 'ConfigError',
+      message: /option "trustedProxies" must be a function that trusts only your proxies; received a function\. It trusts (192\.0\.2\.1|2001:db8::1) \(a documentation address.*even 1000 hops away.*dangerouslyTrustAllProxies: true/,
+    }, String(trust))
+  }
+  t.doesNotThrow(() => proxyHeaders({ trustedProxies: (ip: string) => ip.startsWith('10.') }), 'an address check passes')
+  t.doesNotThrow(() => proxyHeaders({ trustedProxies: () => { throw new Error('only my own addresses') } }), 'a throwing probe is not a verdict')
+})
+
+t.test('proxyHeaders(): trust by position warns once: a client reaching the server directly chooses its identity', async (t) => {
+  const warnings = captureWarnings(t)
+  // Trusts any peer's report, not any peer: hop 1, where earlier tests' functions warn at hop 0.
+  const byPosition = (ip: string, hop: number) => hop === 1 || ip === '127.0.0.1'
+  proxyHeaders({ trustedProxies: byPosition })
+  proxyHeaders({ trustedProxies: byPosition })
+  proxyHeaders({ trustedProxies: (ip: string) => ip.startsWith('10.') })
+  await until(() => warnings.length > 0)
+  await tick()
+  const mine = warnings.filter((w) => w.name === 'SecurityWarning' && /trustedProxies function/.test(w.message))
+  t.equal(mine.length, 1, 'once')
+  t.match(mine[0]?.message, /proxyHeaders\(\): the trustedProxies function trusts 192\.0\.2\.1 \(a documentation address, standing for any client\) at hop 1: trust by position is safe only if no client can reach this server except through your proxies/)
+  t.equal((mine[0] as Error & { code?: string }).code, 'HTTP_ONION_WIDE_PROXY_TRUST')
+})
+
+t.test('proxyHeaders(): ranges wider than /8 (IPv4) or /16 (IPv6) warn once; named and non-public ranges do not', async (t) => {
+  const warnings = captureWarnings(t)
+  proxyHeaders({ trustedProxies: ['0.0.0.0/7', '2000::/3'] })
+  proxyHeaders({ trustedProxies: ['0.0.0.0/7'] })
+  proxyHeaders({ trustedProxies: ['10.0.0.0/8', '172.16.0.0/12', 'fc00::/7', 'fe80::/10', '2a06:98c0::/29', '2600::/16', 'private', 'loopback', 'linklocal', 'cgnat'] })
+  await until(() => warnings.length >= 2)
+  await tick()
+  const mine = warnings.filter((w) => w.name === 'SecurityWarning' && /trustedProxies entry/.test(w.message)).map((w) => w.message)
+  t.equal(mine.length, 2, mine.join('\n'))
+  t.match(mine[0], /proxyHeaders\(\): trustedProxies entry "0\.0\.0\.0\/7" is wider than \/8: every client with an address in it chooses its own address/)
+  t.match(mine[1], /trustedProxies entry "2000::\/3" is wider than \/16/)
 })
 
 t.test('proxyHeaders(): config: dangerouslyTrustAllProxies excludes a list', async (t) => {
