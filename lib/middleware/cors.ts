@@ -109,8 +109,18 @@ export function cors(options: CorsOptions = {}): Middleware {
       'Reflecting any origin is possible only with dangerouslyAllowAnyOriginWithCredentials: true.')
   }
   const predicate = typeof opts.origins === 'function' ? opts.origins : undefined
-  const matches = anyOrigin || predicate ? undefined
-    : compileOriginList('origins', typeof opts.origins === 'string' || opts.origins instanceof RegExp ? [opts.origins] : opts.origins as readonly OriginEntry[])
+  const originList = anyOrigin || predicate ? undefined
+    : typeof opts.origins === 'string' || opts.origins instanceof RegExp ? [opts.origins] : opts.origins as readonly OriginEntry[]
+  const matches = originList === undefined ? undefined : compileOriginList('origins', originList)
+  if (credentials && matches?.('null') === true) {
+    // Fetch §3.2: "null" is the origin of sandboxed iframes, data: URLs and file: pages, so
+    // any site can send it (from an <iframe sandbox> of its own): with credentials, every
+    // site could act as the user, as with a reflected "*".
+    throw new ConfigError('cors', 'origins', 'origins other than "null" when credentials is true',
+      originList!.find((e) => e === 'null' || (e instanceof RegExp && e.test('null'))),
+      'Any site can send Origin: null from a sandboxed iframe, so allowing it with credentials lets every site act as your users. ' +
+      'Remove "null" (or the RegExp that matches it) from origins, or set credentials: false.')
+  }
   const methods = compileList('methods', opts.methods, (m, i) => {
     if (typeof m !== 'string' || !isToken(m)) throw new ConfigError('cors', `methods[${i}]`, 'an HTTP method (a token)', m)
     return STANDARD_METHODS.has(m.toUpperCase()) ? m.toUpperCase() : m

@@ -391,6 +391,21 @@ t.test('cors(): config: "*" with credentials throws, naming the fix', async (t) 
   t.throws(() => cors({ origins: '*', credentials: true }), { name: 'ConfigError', message: /option "origins" must be a list of origins when credentials is true/ })
 })
 
+t.test('cors(): config: "null" with credentials throws, naming the fix', async (t) => {
+  t.throws(() => cors({ origins: ['null'], credentials: true }), {
+    name: 'ConfigError',
+    message: /^cors\(\): option "origins" must be origins other than "null" when credentials is true; received "null" \(string\)\. Any site can send Origin: null from a sandboxed iframe.*Remove "null".*or set credentials: false\.$/,
+  })
+  t.throws(() => cors({ origins: [APP, 'null'], credentials: true }), { name: 'ConfigError', message: /must be origins other than "null" when credentials is true/ })
+  t.throws(() => cors({ origins: 'null', credentials: true }), { name: 'ConfigError', message: /must be origins other than "null"/ })
+  t.throws(() => cors({ origins: [APP, /^(?:null|https:\/\/app\.test)$/], credentials: true }), {
+    name: 'ConfigError',
+    message: /must be origins other than "null" when credentials is true; received \/\^\(\?:null\|https:.*\(RegExp\).*or the RegExp that matches it/,
+  })
+  t.doesNotThrow(() => cors({ origins: [APP, 'null'] }), 'without credentials "null" may be listed')
+  t.doesNotThrow(() => cors({ origins: [APP, /^https:\/\/[a-z]+\.app\.test$/], credentials: true }))
+})
+
 t.test('cors(): config: the dangerous option needs credentials and no list', async (t) => {
   t.throws(() => cors({ dangerouslyAllowAnyOriginWithCredentials: true }), { name: 'ConfigError', message: /option "dangerouslyAllowAnyOriginWithCredentials" must be used only with credentials: true.*already allows everyone/ })
   t.throws(() => cors({ dangerouslyAllowAnyOriginWithCredentials: true, credentials: true, origins: [APP] }), { name: 'ConfigError', message: /You listed origins: drop this option/ })
