@@ -58,8 +58,9 @@ export interface RateLimitOptions {
    */
   key?: 'ip' | 'user' | ((req: IncomingMessage) => string | Promise<string>)
   /**
-   * IPv6 prefix length grouped into one key. A home or a cloud VM gets a whole /64 and can
-   * use any address in it; use 56 or 48 against clients that hold larger blocks.
+   * IPv6 prefix length grouped into one key, from 32 to 64. A home or a cloud VM gets a
+   * whole /64 and can use any address in it; use 56 or 48 against clients that hold
+   * larger blocks. Longer prefixes are refused: at /128 one /64 holds 2^64 buckets.
    * @default 64
    */
   ipv6Subnet?: number
@@ -173,7 +174,11 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
   const algorithm = expectOneOf(NAME, 'algorithm', opts.algorithm, ['fixed-window', 'sliding-window', 'token-bucket'] as const)
   const limitOption = perRequest(opts.limit, 'limit', 'an integer ≥ 0 or a function of the request', 'Use 100 for 100 requests per window.')
   const costOption = perRequest(opts.cost, 'cost', 'an integer ≥ 0 or a function of the request')
-  const ipv6Subnet = expectInteger(NAME, 'ipv6Subnet', opts.ipv6Subnet, 8, 128, 'Use 64, the prefix one customer gets.')
+  // Longer than /64 gives one customer 2^(128 - n) buckets of its own /64 (at /128, 2^64);
+  // shorter than /32 (an ISP's whole allocation) puts unrelated customers in one bucket.
+  const ipv6Subnet = expectInteger(NAME, 'ipv6Subnet', opts.ipv6Subnet, 32, 64,
+    'Use 64, the prefix one customer (a home, a VM) gets and can use every address of; 56 or 48 against clients holding larger blocks. ' +
+    'Above 64, one customer gets a bucket per address it chooses.')
   if (opts.key !== 'ip' && opts.key !== 'user' && typeof opts.key !== 'function') {
     throw new ConfigError(NAME, 'key', '"ip", "user" or a function returning a key', opts.key)
   }
