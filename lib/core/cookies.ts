@@ -132,7 +132,8 @@ export function parseCookies(header: string | undefined): Map<string, string> {
  */
 export function compileCookie(middleware: string, option: string, name: unknown, attributes: CookieAttributes = {}): CompiledCookie {
   if (typeof name !== 'string' || !isCookieName(name)) {
-    throw new ConfigError(middleware, `${option}.name`, 'a cookie name (RFC 9110 token characters: no spaces, ";", "=" or control characters)', name)
+    throw new ConfigError(middleware, `${option}.name`, 'a cookie name (RFC 9110 token characters: no spaces, ";", "=" or control characters)', name,
+      'Use letters, digits, "-" and "_", e.g. "session", or "__Host-session" to bind it to one host.')
   }
   if (attributes === null || typeof attributes !== 'object') {
     throw new ConfigError(middleware, option, 'an object of cookie attributes', attributes)
@@ -149,13 +150,15 @@ export function compileCookie(middleware: string, option: string, name: unknown,
   const partitioned = attributes.partitioned ?? false
 
   if (typeof path !== 'string' || !PATH_VALUE.test(path)) {
-    throw new ConfigError(middleware, `${option}.path`, 'a path starting with "/" without ";" or control characters', path)
+    throw new ConfigError(middleware, `${option}.path`, 'a path starting with "/" without ";" or control characters', path,
+      'Use "/" (the whole site, the default) or a path prefix such as "/app"; percent-encode other characters.')
   }
   if (domain !== undefined && (typeof domain !== 'string' || domain.length > 253 || !DOMAIN_VALUE.test(domain))) {
     throw new ConfigError(middleware, `${option}.domain`, 'a domain name (letters, digits, "-" and dots)', domain, 'Leave it unset to bind the cookie to the exact host.')
   }
   if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > MAX_COOKIE_AGE_SECONDS)) {
-    throw new ConfigError(middleware, `${option}.maxAge`, `an integer number of seconds from 0 to ${MAX_COOKIE_AGE_SECONDS} (400 days)`, maxAge)
+    throw new ConfigError(middleware, `${option}.maxAge`, `an integer number of seconds from 0 to ${MAX_COOKIE_AGE_SECONDS} (400 days)`, maxAge,
+      'It is in seconds, not ms: 86_400 is one day. Browsers cap cookie lifetimes at 400 days (RFC 6265bis §5.5).')
   }
   if (typeof httpOnly !== 'boolean') throw new ConfigError(middleware, `${option}.httpOnly`, 'true or false', httpOnly)
   if (secure !== true && secure !== false && secure !== 'auto') throw new ConfigError(middleware, `${option}.secure`, 'true, false or "auto"', secure)

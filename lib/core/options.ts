@@ -49,30 +49,30 @@ export function expectNumber(middleware: string, option: string, value: unknown,
   return value
 }
 
-/** Throws unless `value` is a boolean. */
-export function expectBoolean(middleware: string, option: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new ConfigError(middleware, option, 'true or false', value)
+/** Throws unless `value` is a boolean. `fix`, as for every validator here, ends the message when there is advice to give. */
+export function expectBoolean(middleware: string, option: string, value: unknown, fix = ''): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(middleware, option, 'true or false', value, fix)
   return value
 }
 
 /** Throws unless `value` is a function. */
-export function expectFunction<F extends (...args: never[]) => unknown>(middleware: string, option: string, value: unknown): F {
-  if (typeof value !== 'function') throw new ConfigError(middleware, option, 'a function', value)
+export function expectFunction<F extends (...args: never[]) => unknown>(middleware: string, option: string, value: unknown, fix = ''): F {
+  if (typeof value !== 'function') throw new ConfigError(middleware, option, 'a function', value, fix)
   return value as F
 }
 
 /** Throws unless `value` is one of `choices`. */
-export function expectOneOf<C extends string | number | boolean>(middleware: string, option: string, value: unknown, choices: readonly C[]): C {
+export function expectOneOf<C extends string | number | boolean>(middleware: string, option: string, value: unknown, choices: readonly C[], fix = ''): C {
   if (!choices.includes(value as C)) {
-    throw new ConfigError(middleware, option, `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`, value)
+    throw new ConfigError(middleware, option, `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`, value, fix)
   }
   return value as C
 }
 
 /** Throws unless `value` is a string (non-empty unless `allowEmpty`). */
-export function expectString(middleware: string, option: string, value: unknown, allowEmpty = false): string {
+export function expectString(middleware: string, option: string, value: unknown, allowEmpty = false, fix = ''): string {
   if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
-    throw new ConfigError(middleware, option, allowEmpty ? 'a string' : 'a non-empty string', value)
+    throw new ConfigError(middleware, option, allowEmpty ? 'a string' : 'a non-empty string', value, fix)
   }
   return value
 }
@@ -84,9 +84,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 export const isToken = (value: string): boolean => TOKEN.test(value)
 
 /** Throws unless `value` is a valid header name; returns it lower-cased. */
-export function expectHeaderName(middleware: string, option: string, value: unknown): string {
+export function expectHeaderName(middleware: string, option: string, value: unknown, fix = ''): string {
   if (typeof value !== 'string' || !TOKEN.test(value)) {
-    throw new ConfigError(middleware, option, 'a header name (RFC 9110 token characters only)', value)
+    throw new ConfigError(middleware, option, 'a header name (RFC 9110 token characters only)', value, fix)
   }
   return value.toLowerCase()
 }

@@ -134,8 +134,8 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
   const digests: Buffer[] = []
   const identities: ApiKeyIdentity[] = []
   const addDigest = (option: string, digest: Buffer, id: string): void => {
-    if (digests.some((d) => d.equals(digest))) throw new ConfigError('apiKey', option, 'distinct keys', `a key listed twice (id "${id}")`)
-    if (identities.some((known) => known.id === id)) throw new ConfigError('apiKey', option, 'distinct ids', id)
+    if (digests.some((d) => d.equals(digest))) throw new ConfigError('apiKey', option, 'distinct keys', `a key listed twice (id "${id}")`, 'Remove the repeat: one key identifies one client.')
+    if (identities.some((known) => known.id === id)) throw new ConfigError('apiKey', option, 'distinct ids', id, 'Give each key its own id: the id is who the request acts for.')
     digests.push(digest)
     identities.push(Object.freeze({ id }))
   }
@@ -150,7 +150,9 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
   }
   for (const entry of listOption('hashes', opts.hashes)) {
     const hex = typeof entry === 'string' ? entry : entry?.sha256
-    if (typeof hex !== 'string' || !HEX_DIGEST.test(hex)) throw new ConfigError('apiKey', 'hashes', 'SHA-256 digests as 64 hex digits', hex ?? entry)
+    if (typeof hex !== 'string' || !HEX_DIGEST.test(hex)) {
+      throw new ConfigError('apiKey', 'hashes', 'SHA-256 digests as 64 hex digits', hex ?? entry, "Compute one: crypto.createHash('sha256').update(key).digest('hex').")
+    }
     addDigest('hashes', Buffer.from(hex, 'hex'), typeof entry === 'string' ? `key:${hex.slice(0, 12).toLowerCase()}` : expectId('hashes', entry.id))
   }
   if (lookup === undefined && digests.length === 0) {

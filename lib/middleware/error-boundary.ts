@@ -109,7 +109,8 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
   const settings: Settings = {
     map: opts.map === undefined ? undefined : expectFunction('errorBoundary', 'map', opts.map),
     onError: expectFunction('errorBoundary', 'onError', opts.onError),
-    development: expectBoolean('errorBoundary', 'development', opts.development),
+    development: expectBoolean('errorBoundary', 'development', opts.development,
+      "Pass a boolean, e.g. development: process.env.NODE_ENV === 'development'; it sends error details to clients, so never turn it on in production."),
   }
   // One listener per middleware, not per request: the response is `this`.
   function onResponseError(this: ServerResponse, err: unknown): void {

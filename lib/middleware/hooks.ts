@@ -64,7 +64,7 @@ export function hooks(options: HooksOptions): Middleware {
   const after = functions<AfterHook>('after', opts.after)
   const teardown = functions<TeardownHook>('teardown', opts.teardown)
   if (before.length + after.length + teardown.length === 0) {
-    throw new ConfigError('hooks', 'before', 'at least one hook among before, after and teardown', undefined)
+    throw new ConfigError('hooks', 'before', 'at least one hook among before, after and teardown', undefined, 'Without hooks the layer does nothing: remove it.')
   }
   // Response-start listeners run last registered first: registered in the order given,
   // the last hook given runs first, as Flask runs its after-request functions.

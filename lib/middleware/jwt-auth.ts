@@ -162,12 +162,15 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
   expectInteger('jwtAuth', 'jwksTimeoutMs', opts.jwksTimeoutMs, 1)
   expectInteger('jwtAuth', 'jwksMaxAgeMs', opts.jwksMaxAgeMs, 0)
   for (const key of ['jwksCooldownMs', 'jwksTimeoutMs', 'jwksMaxAgeMs'] as const) {
-    if (options[key] !== undefined && options.jwksUrl === undefined) throw new ConfigError('jwtAuth', key, 'set only together with jwksUrl', options[key])
+    if (options[key] !== undefined && options.jwksUrl === undefined) {
+      throw new ConfigError('jwtAuth', key, 'set only together with jwksUrl', options[key], 'It tunes fetching a remote key set: remove it, or give the issuer\'s jwksUrl.')
+    }
   }
   const now = expectFunction<() => number>('jwtAuth', 'now', opts.now)
   const keys = resolveKeys(opts, now)
   const remote = opts.jwksUrl !== undefined
-  const tolerance = expectNumber('jwtAuth', 'clockToleranceSeconds', opts.clockToleranceSeconds, 0, 300)
+  const tolerance = expectNumber('jwtAuth', 'clockToleranceSeconds', opts.clockToleranceSeconds, 0, 300,
+    'It is in seconds: 5 (the default) to 60 covers servers whose clocks are kept by NTP; every second more keeps expired tokens working a second longer.')
   const maxAge = opts.maxTokenAgeSeconds === undefined ? undefined : expectNumber('jwtAuth', 'maxTokenAgeSeconds', opts.maxTokenAgeSeconds, 1)
   const issuer = opts.issuer === undefined ? undefined : stringOrList('issuer', opts.issuer)
   const audience = opts.audience === undefined ? undefined : stringOrList('audience', opts.audience)
@@ -180,7 +183,7 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
   const scopeClaim = expectString('jwtAuth', 'scopeClaim', opts.scopeClaim)
   const typ = opts.typ === undefined ? undefined : expectString('jwtAuth', 'typ', opts.typ)
   if (opts.cookie !== undefined && (typeof opts.cookie !== 'string' || !isCookieName(opts.cookie))) {
-    throw new ConfigError('jwtAuth', 'cookie', 'a cookie name (RFC 9110 token characters)', opts.cookie)
+    throw new ConfigError('jwtAuth', 'cookie', 'a cookie name (RFC 9110 token characters)', opts.cookie, 'Give the name of the cookie holding the token, e.g. "access_token".')
   }
   const getToken = opts.getToken === undefined ? undefined : expectFunction<NonNullable<JwtAuthOptions['getToken']>>('jwtAuth', 'getToken', opts.getToken)
   if (getToken !== undefined) {

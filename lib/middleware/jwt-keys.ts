@@ -91,7 +91,9 @@ function allowList(list: readonly string[] | undefined, family: readonly string[
     throw new ConfigError(NAME, 'algorithms', `an explicit list for ${what}`, list,
       `Name the algorithms your issuer signs with, e.g. ['${family[0]}']; the token's own "alg" header must never choose.`)
   }
-  if (!Array.isArray(list) || list.length === 0) throw new ConfigError(NAME, 'algorithms', 'a non-empty array of JWS algorithm names', list)
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new ConfigError(NAME, 'algorithms', 'a non-empty array of JWS algorithm names', list, `Name the algorithms your issuer signs with, e.g. ['${family[0]}'].`)
+  }
   for (const alg of list) {
     if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
       throw new ConfigError(NAME, 'algorithms', 'signing algorithms', alg, 'Unsigned tokens ("alg": "none") are never accepted.')
@@ -176,7 +178,7 @@ function keyFamily(key: KeyObject): readonly string[] {
       const curve = key.asymmetricKeyDetails?.namedCurve ?? ''
       const family = EC_BY_CURVE[curve]
       if (family) return family
-      throw new ConfigError(NAME, 'publicKey', 'an EC key on P-256, P-384 or P-521', `a key on ${curve}`)
+      throw new ConfigError(NAME, 'publicKey', 'an EC key on P-256, P-384 or P-521', `a key on ${curve}`, 'ES256, ES384 and ES512 are defined on these curves only (RFC 7518 §3.4).')
     }
     case 'ed25519': return OKP
     default: throw new ConfigError(NAME, 'publicKey', 'an RSA, EC or Ed25519 key', `a ${describeValue(key.asymmetricKeyType)} key`)
@@ -228,7 +230,7 @@ function jwksUrl(input: string | URL): URL {
   try {
     url = new URL(String(input))
   } catch {
-    throw new ConfigError(NAME, 'jwksUrl', 'an absolute https URL', input)
+    throw new ConfigError(NAME, 'jwksUrl', 'an absolute https URL', input, 'Give the full URL, e.g. "https://id.example.com/.well-known/jwks.json" (the issuer\'s jwks_uri).')
   }
   // Keys fetched over plain http can be swapped by anyone on the path; only loopback is exempt (tests, sidecars).
   const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(url.hostname)

@@ -180,7 +180,8 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     'Use 64, the prefix one customer (a home, a VM) gets and can use every address of; 56 or 48 against clients holding larger blocks. ' +
     'Above 64, one customer gets a bucket per address it chooses.')
   if (opts.key !== 'ip' && opts.key !== 'user' && typeof opts.key !== 'function') {
-    throw new ConfigError(NAME, 'key', '"ip", "user" or a function returning a key', opts.key)
+    throw new ConfigError(NAME, 'key', '"ip", "user" or a function returning a key', opts.key,
+      'To count by something else, return it from a function, e.g. key: (req) => tenantOf(req).')
   }
   const keyMode = typeof opts.key === 'function' ? 'function' : opts.key
   const keyFunction = typeof opts.key === 'function' ? opts.key : undefined
@@ -188,13 +189,16 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
   const exempt = opts.exempt.length === 0 ? undefined : compilePathPatterns(NAME, 'exempt', opts.exempt)
   const refuseAmbiguous = expectAmbiguousPaths(NAME, opts.ambiguousPaths)
   if (typeof opts.name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(opts.name)) {
-    throw new ConfigError(NAME, 'name', 'letters, digits, "_", ".", ":" or "-" (1 to 64)', opts.name)
+    throw new ConfigError(NAME, 'name', 'letters, digits, "_", ".", ":" or "-" (1 to 64)', opts.name, 'Name the policy, e.g. "api" or "login"; it is part of every store key.')
   }
   const ownStore = opts.store === undefined
   const store = opts.store ?? memoryStore()
-  if (!isStore(store)) throw new ConfigError(NAME, 'store', 'a RateLimitStore (memoryStore(), redisStore({ client }))', store)
+  if (!isStore(store)) {
+    throw new ConfigError(NAME, 'store', 'a RateLimitStore (memoryStore(), redisStore({ client }))', store,
+      'Leave it unset for a memory store of this process, or pass redisStore({ client }) to share counts between processes.')
+  }
   const failOpen = expectOneOf(NAME, 'onStoreFailure', opts.onStoreFailure, ['fail-open', 'fail-closed'] as const) === 'fail-open'
-  const failureRetryAfter = String(expectInteger(NAME, 'failureRetryAfter', opts.failureRetryAfter, 1, 86_400))
+  const failureRetryAfter = String(expectInteger(NAME, 'failureRetryAfter', opts.failureRetryAfter, 1, 86_400, 'It is in seconds (Retry-After), e.g. 5.'))
   const warningIntervalMs = expectInteger(NAME, 'warningIntervalMs', opts.warningIntervalMs, 0)
   const refundIf = opts.refundIf === undefined ? undefined : expectFunction<(req: IncomingMessage, res: ServerResponse) => boolean>(NAME, 'refundIf', opts.refundIf)
   expectBoolean(NAME, 'headers', opts.headers)

@@ -113,7 +113,7 @@ export const tryGetRequestId = (req: IncomingMessage): string | undefined => req
  */
 export function requestId(options: RequestIdOptions = {}): Middleware {
   const opts: RequestIdOptions & typeof requestIdDefaults = withDefaults('requestId', requestIdDefaults, options, ['incomingHeaders'])
-  const header = expectHeaderName('requestId', 'header', opts.header)
+  const header = expectHeaderName('requestId', 'header', opts.header, 'Give a header name such as "x-request-id" (the default) or "x-correlation-id".')
   const incoming = expectArray('requestId', 'incomingHeaders', opts.incomingHeaders ?? [header],
     (name, i) => expectHeaderName('requestId', `incomingHeaders[${i}]`, name))
   if (incoming.length === 0) {

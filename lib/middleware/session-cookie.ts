@@ -34,17 +34,21 @@ export interface CookieCodec {
 /** Smallest secret: 256 bits, the size of the HMAC-SHA256 output (RFC 2104 §3). */
 export const MIN_SESSION_SECRET_BYTES = 32
 
+// Said whenever secrets are missing or unusable: where they come from, and how to make one.
+const SECRETS_FIX = `Pass secrets: [process.env.SESSION_SECRET], each at least ${MIN_SESSION_SECRET_BYTES} bytes, kept out of the code; ` +
+  "generate one: crypto.randomBytes(32).toString('base64url'). Add a new one in front to rotate."
+
 const SIGNATURE_LENGTH = 43 // base64url of 32 bytes, unpadded
 const IV_BYTES = 12 // NIST SP 800-38D §8.2: 96-bit IVs, random
 const TAG_BYTES = 16
 
 /** Validate `secrets` (one or a list, current first) and build the codec of cookie `name`. */
 export function createCookieCodec(middleware: string, name: string, secrets: unknown, encrypt: boolean): CookieCodec {
-  const list = Array.isArray(secrets) ? secrets : [secrets]
-  if (list.length === 0) throw new ConfigError(middleware, 'secrets', 'at least one secret', secrets)
+  const list = Array.isArray(secrets) ? secrets : secrets === undefined ? [] : [secrets]
+  if (list.length === 0) throw new ConfigError(middleware, 'secrets', 'at least one secret', secrets, SECRETS_FIX)
   const keys = list.map((secret, i) => {
     if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) {
-      throw new ConfigError(middleware, 'secrets', 'strings or bytes', secret)
+      throw new ConfigError(middleware, 'secrets', 'strings or bytes', secret, SECRETS_FIX)
     }
     const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret)
     if (bytes.length < MIN_SESSION_SECRET_BYTES) {

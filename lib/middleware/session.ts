@@ -103,12 +103,13 @@ const newId = (): string => randomBytes(ID_BYTES).toString('base64url')
  */
 export function session<D extends object = SessionData>(options: SessionOptions): SessionMiddleware<D> {
   const opts = withDefaults('session', sessionDefaults, options, ['secrets', 'store', 'userIdKey']) as typeof sessionDefaults & SessionOptions
-  const name = expectString('session', 'name', opts.name)
+  const name = expectString('session', 'name', opts.name, false, 'Give the cookie a name, e.g. "session" (the default) or "__Host-session".')
   const cookie = compileCookie('session', 'cookie', name, opts.cookie)
   const encrypt = expectBoolean('session', 'encrypt', opts.encrypt)
   const store = opts.store
   if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.load !== 'function' || typeof store.save !== 'function' || typeof store.destroy !== 'function')) {
-    throw new ConfigError('session', 'store', 'a session store (memorySessionStore(), redisSessionStore() or your own SessionStore)', store)
+    throw new ConfigError('session', 'store', 'a session store (memorySessionStore(), redisSessionStore() or your own SessionStore)', store,
+      'Leave store unset to keep the (signed) data in the cookie itself.')
   }
   if (store !== undefined && encrypt) throw new ConfigError('session', 'encrypt', 'false with a store', encrypt, 'The cookie then holds only a signed id; the data stays in the store.')
   const codec = createCookieCodec('session', name, opts.secrets, encrypt)

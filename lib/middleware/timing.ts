@@ -116,7 +116,7 @@ export function timing(options: TimingOptions = {}): Middleware {
   }
   const metricName = opts.metricName
   if (typeof metricName !== 'string' || !isToken(metricName)) {
-    throw new ConfigError('timing', 'metricName', 'a metric name (RFC 9110 token characters only)', metricName)
+    throw new ConfigError('timing', 'metricName', 'a metric name (RFC 9110 token characters only)', metricName, 'Use letters, digits and "-", e.g. "total" or "app".')
   }
   const digits = expectInteger('timing', 'digits', opts.digits, 0, 6)
   const now = expectFunction<() => number>('timing', 'now', opts.now)

@@ -122,16 +122,17 @@ t.test('compileCookie(): property: any value it accepts round-trips through a Co
 
 t.test('compileCookie(): config: each rule', async (t) => {
   const bad: Array<[unknown, object, RegExp]> = [
-    ['a b', {}, /test\(\): option "cookie\.name" must be a cookie name/],
+    ['a b', {}, /test\(\): option "cookie\.name" must be a cookie name.*received "a b" \(string\)\. Use letters, digits, "-" and "_"/],
     ['a;b', {}, /option "cookie\.name"/],
     [42, {}, /option "cookie\.name".*received 42 \(number\)/],
-    ['sid', { path: 'app' }, /option "cookie\.path" must be a path starting with "\/"/],
+    ['sid', { path: 'app' }, /option "cookie\.path" must be a path starting with "\/".*received "app" \(string\)\. Use "\/" \(the whole site, the default\) or a path prefix such as "\/app"/],
     ['sid', { path: '/a;Domain=x' }, /option "cookie\.path"/],
     ['sid', { path: '/a\r\nx' }, /option "cookie\.path"/],
     ['sid', { domain: 'a;b.com' }, /option "cookie\.domain" must be a domain name/],
     ['sid', { domain: 'exa mple.com' }, /option "cookie\.domain"/],
     ['sid', { domain: 'a\nb' }, /option "cookie\.domain"/],
-    ['sid', { maxAge: -1 }, /option "cookie\.maxAge" must be an integer number of seconds from 0 to 34560000/],
+    ['sid', { maxAge: -1 }, /option "cookie\.maxAge" must be an integer number of seconds from 0 to 34560000.*received -1 \(number\)\. It is in seconds, not ms.*400 days/],
+    ['sid', { maxAge: 86_400_000 }, /option "cookie\.maxAge".*received 86400000 \(number\)\. It is in seconds, not ms: 86_400 is one day/],
     ['sid', { maxAge: 1.5 }, /option "cookie\.maxAge"/],
     ['sid', { maxAge: MAX_COOKIE_AGE_SECONDS + 1 }, /option "cookie\.maxAge"/],
     ['sid', { httpOnly: 'yes' }, /option "cookie\.httpOnly" must be true or false/],

@@ -57,3 +57,16 @@ t.test('validators: pass good values through and name option, expectation and va
   t.ok(isHeaderValue('ok') && !isHeaderValue('a\nb') && !isHeaderValue('\u0000'))
   t.ok(new ConfigError('m', 'o', 'x', 1) instanceof TypeError)
 })
+
+t.test('validators: config: every one ends its message with the fix it is given', async (t) => {
+  const fix = 'Do this instead.'
+  const cases: Array<[() => unknown, string]> = [
+    [() => expectBoolean('m', 'o', 'yes', fix), 'm(): option "o" must be true or false; received "yes" (string). Do this instead.'],
+    [() => expectFunction('m', 'o', 1, fix), 'm(): option "o" must be a function; received 1 (number). Do this instead.'],
+    [() => expectOneOf('m', 'o', 'c', ['a', 'b'], fix), 'm(): option "o" must be one of "a", "b"; received "c" (string). Do this instead.'],
+    [() => expectString('m', 'o', '', false, fix), 'm(): option "o" must be a non-empty string; received "" (string). Do this instead.'],
+    [() => expectHeaderName('m', 'o', 'x id', fix), 'm(): option "o" must be a header name (RFC 9110 token characters only); received "x id" (string). Do this instead.'],
+    [() => expectNumber('m', 'o', -1, 0, 1, fix), 'm(): option "o" must be a number from 0 to 1; received -1 (number). Do this instead.'],
+  ]
+  for (const [call, message] of cases) t.throws(call, { name: 'ConfigError', message }, message)
+})

@@ -374,6 +374,6 @@ t.test('errorBoundary(): declares it wraps cors, auth, limits and compression', 
 t.test('errorBoundary(): config: rejects bad options', async (t) => {
   t.throws(() => errorBoundary({ map: 'x' as never }), { name: 'ConfigError', message: /errorBoundary\(\): option "map" must be a function; received "x"/ })
   t.throws(() => errorBoundary({ onError: null as never }), { name: 'ConfigError', message: /option "onError" must be a function; received null/ })
-  t.throws(() => errorBoundary({ development: 'yes' as never }), { name: 'ConfigError', message: /option "development" must be true or false/ })
+  t.throws(() => errorBoundary({ development: 'yes' as never }), { name: 'ConfigError', message: /option "development" must be true or false; received "yes" \(string\)\. Pass a boolean, e\.g\. development: process\.env\.NODE_ENV === 'development'.*never turn it on in production/ })
   t.throws(() => errorBoundary({ onErorr: () => undefined } as never), { name: 'ConfigError', message: /did you mean "onError"/ })
 })

@@ -187,7 +187,7 @@ t.test('hooks(): explain() lists its hooks', async (t) => {
 
 t.test('hooks(): config: rejects bad options', async (t) => {
   const bad = (options: HooksOptions, message: RegExp) => t.throws(() => hooks(options), { name: 'ConfigError', message })
-  bad({}, /hooks\(\): option "before" must be at least one hook among before, after and teardown/)
+  bad({}, /hooks\(\): option "before" must be at least one hook among before, after and teardown; received undefined \(undefined\)\. Without hooks the layer does nothing: remove it\./)
   bad({ before: 'x' as never }, /option "before" must be a function or an array of functions; received "x"/)
   bad({ after: [() => undefined, 5 as never] }, /option "after\[1\]" must be a function; received 5/)
   bad({ teardown: null as never }, /option "teardown" must be a function or an array of functions; received null/)

@@ -251,7 +251,7 @@ t.test('requestId(): over HTTP, a sent value is kept exactly when valid and neve
 
 t.test('requestId(): config: rejects bad options with the option named', async (t) => {
   const bad: Array<[object, RegExp]> = [
-    [{ header: 'x request id' }, /requestId\(\): option "header" must be a header name/],
+    [{ header: 'x request id' }, /requestId\(\): option "header" must be a header name.*received "x request id" \(string\)\. Give a header name such as "x-request-id"/],
     [{ incomingHeaders: 'x-request-id' }, /option "incomingHeaders" must be an array/],
     [{ incomingHeaders: ['ok', 'bad name'] }, /option "incomingHeaders\[1\]" must be a header name/],
     [{ incomingHeaders: [] }, /option "incomingHeaders" must be a non-empty array .* set trustIncoming: false instead/],

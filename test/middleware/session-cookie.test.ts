@@ -82,10 +82,11 @@ t.test('createCookieCodec(): property: seal/open round-trips, sealedLength is ex
 })
 
 t.test('createCookieCodec(): config: secrets', async (t) => {
-  t.throws(() => createCookieCodec('session', 'sid', [], false), { name: 'ConfigError', message: /session\(\): option "secrets" must be at least one secret/ })
+  t.throws(() => createCookieCodec('session', 'sid', [], false), { name: 'ConfigError', message: /session\(\): option "secrets" must be at least one secret; received an array of 0\. Pass secrets: \[process\.env\.SESSION_SECRET\]/ })
+  t.throws(() => createCookieCodec('session', 'sid', undefined, false), { name: 'ConfigError', message: /option "secrets" must be at least one secret; received undefined \(undefined\)\. Pass secrets/ })
   t.throws(() => createCookieCodec('session', 'sid', ['short'], false), { name: 'ConfigError', message: /option "secrets" must be secrets of at least 32 bytes; received "5 bytes \(secret 1\)".*randomBytes/ })
   t.throws(() => createCookieCodec('session', 'sid', [S1, 'x'], false), { name: 'ConfigError', message: /\(secret 2\)/ })
-  t.throws(() => createCookieCodec('session', 'sid', [42], false), { name: 'ConfigError', message: /option "secrets" must be strings or bytes/ })
+  t.throws(() => createCookieCodec('session', 'sid', [42], false), { name: 'ConfigError', message: /option "secrets" must be strings or bytes; received 42 \(number\)\. Pass secrets: \[process\.env\.SESSION_SECRET\].*randomBytes/ })
   t.ok(createCookieCodec('session', 'sid', S1, false), 'a single secret')
   t.ok(createCookieCodec('session', 'sid', [Buffer.alloc(32, 1)], false), 'bytes')
 })
