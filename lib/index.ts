@@ -24,6 +24,7 @@ export {
 export { parseQualityList, mediaTypeQuality, type Preference } from './core/negotiate.js'
 export { appendVary, singleHeader } from './core/headers.js'
 export { arrivalTime, monotonicNow } from './core/clock.js'
+export { serverTimeouts, serverTimeoutsDefaults, type ServerTimeoutsOptions, type TimeoutServer } from './core/server-timeouts.js'
 export { ConfigError, HttpError, OrderingError, type HttpErrorOptions } from './core/errors.js'
 export { sendError, type ErrorBody } from './core/send-error.js'
 export { reportError } from './core/report.js'
