@@ -1,7 +1,7 @@
 // accessLog(): one JSON line per exchange on stdout, with the request id, the trace id and
 // the error of a failed handler (docs/middleware/access-log.md).
 import { createServer } from 'node:http'
-import { accessLog, compose, errorBoundary, requestId, traceContext } from '../../lib/index.js'
+import { accessLog, compose, errorBoundary, requestId, serverTimeouts, traceContext } from '../../lib/index.js'
 
 const app = compose(
   errorBoundary({ onError: () => undefined }),
@@ -14,4 +14,4 @@ const app = compose(
   res.end('ok\n')
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -1,8 +1,9 @@
 /// <reference path="../../test/types/frameworks.d.ts" />
 // Adapters: moving an Express app from cors, compression and helmet to http-onion, one
 // line per middleware; and one toExpress per layer, which works the same (docs/adapters.md).
+import { createServer } from 'node:http'
 import express from 'express'
-import { compression, cors, securityHeaders } from '../../lib/index.js'
+import { compression, cors, securityHeaders, serverTimeouts } from '../../lib/index.js'
 import { toExpress } from '../../adapters/express.js'
 
 const app = express()
@@ -16,4 +17,4 @@ app.use(toExpress(compression()))
 
 app.get('/items', (_req, res) => { res.json({ items: Array.from({ length: 100 }, (_, id) => ({ id, name: `item ${id}` })) }) })
 
-app.listen(3000, '127.0.0.1')
+serverTimeouts(createServer(app)).listen(3000, '127.0.0.1')

@@ -1,9 +1,11 @@
 /// <reference path="../../test/types/frameworks.d.ts" />
 // Adapters: the production layers in an Express 5 app through toExpress(), and Express's
 // error handler answered by errorBoundary() (docs/adapters.md).
+import { createServer } from 'node:http'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import {
   compose, compression, cors, defineState, errorBoundary, getJwtClaims, jwtAuth, rateLimit, requestId, securityHeaders,
+  serverTimeouts,
 } from '../../lib/index.js'
 import { toExpress } from '../../adapters/express.js'
 
@@ -33,4 +35,5 @@ app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
   return answerRouteError(req, res)
 })
 
-app.listen(3000, '127.0.0.1')
+// app.listen() would start listening before the timeouts could be set: create the server.
+serverTimeouts(createServer(app)).listen(3000, '127.0.0.1')

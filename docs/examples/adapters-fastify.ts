@@ -3,6 +3,7 @@
 import Fastify from 'fastify'
 import {
   apiKey, compose, compression, cors, defineState, errorBoundary, getJwtClaims, jwtAuth, requestId, securityHeaders,
+  serverTimeouts,
 } from '../../lib/index.js'
 import { toFastify, toFastifyHook } from '../../adapters/fastify.js'
 
@@ -39,4 +40,6 @@ await fastify.register(async (admin) => {
   admin.get('/stats', async () => ({ uptime: Math.round(process.uptime()) }))
 }, { prefix: '/admin' })
 
+// Fastify creates its server at construction; it listens only below.
+serverTimeouts(fastify.server)
 await fastify.listen({ port: 3000, host: '127.0.0.1' })

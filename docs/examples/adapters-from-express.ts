@@ -3,7 +3,7 @@
 // http-onion stack with fromExpress(); its next(err) reaches errorBoundary (docs/adapters.md).
 import { createServer, type IncomingMessage } from 'node:http'
 import express from 'express'
-import { bodyLimit, compose, errorBoundary, requestId } from '../../lib/index.js'
+import { bodyLimit, compose, errorBoundary, requestId, serverTimeouts } from '../../lib/index.js'
 import { fromExpress } from '../../adapters/express.js'
 
 const app = compose(
@@ -18,4 +18,4 @@ const app = compose(
 })
 
 console.log(compose(errorBoundary(), fromExpress(express.json(), 'express.json')).explain())
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

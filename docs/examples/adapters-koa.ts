@@ -1,8 +1,9 @@
 /// <reference path="../../test/types/frameworks.d.ts" />
 // Adapters: the production layers in a Koa app through toKoa(); errorBoundary inside it
 // answers the errors of Koa's routes too (docs/adapters.md).
+import { createServer } from 'node:http'
 import Koa from 'koa'
-import { compose, compression, cors, errorBoundary, getJwtClaims, jwtAuth, requestId, securityHeaders } from '../../lib/index.js'
+import { compose, compression, cors, errorBoundary, getJwtClaims, jwtAuth, requestId, securityHeaders, serverTimeouts } from '../../lib/index.js'
 import { toKoa } from '../../adapters/koa.js'
 
 const app = new Koa()
@@ -23,4 +24,4 @@ app.use(async (ctx) => {
   else if (ctx.path === '/report') throw new Error('reporting database unreachable at 10.0.0.5')
 })
 
-app.listen(3000, '127.0.0.1')
+serverTimeouts(createServer(app.callback())).listen(3000, '127.0.0.1')

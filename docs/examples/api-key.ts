@@ -1,6 +1,6 @@
 // apiKey(): partner keys known only by their SHA-256 digests (docs/middleware/api-key.md).
 import { createServer } from 'node:http'
-import { apiKey, compose, errorBoundary } from '../../lib/index.js'
+import { apiKey, compose, errorBoundary, serverTimeouts } from '../../lib/index.js'
 
 // Store digests, not keys: `printf %s "$KEY" | sha256sum`.
 const auth = apiKey({
@@ -16,4 +16,4 @@ const app = compose(errorBoundary(), auth)((req, res) => {
   res.end(`hello ${auth.identity(req).id}\n`)
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -1,7 +1,7 @@
 // bodyCapture(): the first bytes of each request body, redacted, in the error report
 // (docs/middleware/body-capture.md).
 import { createServer } from 'node:http'
-import { bodyCapture, compose, errorBoundary, HttpError, tryGetCapturedBody } from '../../lib/index.js'
+import { bodyCapture, compose, errorBoundary, HttpError, serverTimeouts, tryGetCapturedBody } from '../../lib/index.js'
 
 const app = compose(
   errorBoundary({
@@ -24,4 +24,4 @@ const app = compose(
   res.end(`hello ${login.user}\n`)
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

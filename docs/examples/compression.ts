@@ -2,7 +2,7 @@
 // page flushed by hand, Server-Sent Events, and a precompressed asset left alone.
 import { createServer } from 'node:http'
 import { brotliCompressSync } from 'node:zlib'
-import { compose, compression, flushResponse, type RawHandler } from '../../lib/index.js'
+import { compose, compression, flushResponse, type RawHandler, serverTimeouts } from '../../lib/index.js'
 
 const report = JSON.stringify({ rows: Array.from({ length: 500 }, (_, i) => ({ id: i, status: 'ok' })) })
 // Built once at start-up (a build step would do this), never on the request path.
@@ -47,5 +47,5 @@ const app = compose(
   }),
 )
 
-createServer(app(router)).listen(3000)
+serverTimeouts(createServer(app(router))).listen(3000)
 console.log(app.explain())

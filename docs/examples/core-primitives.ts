@@ -2,7 +2,7 @@
 import { createServer } from 'node:http'
 import { createGzip } from 'node:zlib'
 import {
-  compose, defineMiddleware, defineState, onResponseEnd, onResponseStart, transformBody, clientIp,
+  compose, defineMiddleware, defineState, onResponseEnd, onResponseStart, serverTimeouts, transformBody, clientIp,
 } from '../../lib/index.js'
 
 // Typed request state: the key carries the type, so readers need no cast.
@@ -40,4 +40,4 @@ const gzipLargeBodies = defineMiddleware({ name: 'gzipLargeBodies' }, (next) => 
 
 const stack = compose(endLog, tenantFromHost, tenantHeader, gzipLargeBodies)
 console.log(stack.explain())
-createServer(stack((req, res) => res.end(req.url === '/big' ? 'x'.repeat(4096) : 'small'))).listen(3000)
+serverTimeouts(createServer(stack((req, res) => res.end(req.url === '/big' ? 'x'.repeat(4096) : 'small')))).listen(3000)

@@ -1,6 +1,6 @@
 // cors(): a credentialed API for known front ends (docs/middleware/cors.md).
 import { createServer } from 'node:http'
-import { compose, cors, defineMiddleware, HttpError, sendError } from '../../lib/index.js'
+import { compose, cors, defineMiddleware, HttpError, sendError, serverTimeouts } from '../../lib/index.js'
 
 const apiCors = cors({
   origins: ['https://app.example.com', 'https://*.preview.example.com', /^http:\/\/localhost:\d+$/],
@@ -17,8 +17,8 @@ const auth = defineMiddleware({ name: 'jwtAuth' }, (next) => function authHandle
   return next(req, res)
 })
 
-createServer(compose(apiCors, auth)((req, res) => {
+serverTimeouts(createServer(compose(apiCors, auth)((req, res) => {
   res.setHeader('x-request-id', 'req-42')
   res.setHeader('content-type', 'application/json')
   res.end('{"items":[]}')
-})).listen(3000)
+}))).listen(3000)

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { SignJWT } from 'jose'
 import {
   apiKey, bodyCapture, compose, currentRequest, getRequestId, getRequestSignal, hooks, HttpError, mount,
-  requestContext, sendError, session, unless, type RawHandler,
+  requestContext, sendError, serverTimeouts, session, unless, type RawHandler,
 } from '../../lib/index.js'
 import { productionApp, type ProductionStackOptions } from './production-stack.js'
 
@@ -97,9 +97,10 @@ export async function createDemoServer(
     mount('/admin', compose(apiKey({ keys: [secrets.adminKey] }))(adminRoutes)),
   )(siteRoutes(visits))
   const { handler, stack } = productionApp({ jwtSecret: secrets.jwtSecret, ...(logSink ? { logSink } : {}) }, { site, api: apiRoutes })
-  const server = createServer((req, res) => {
+  // Slow clients are cut before they reach the stack (docs/server.md).
+  const server = serverTimeouts(createServer((req, res) => {
     Promise.resolve(handler(req, res)).catch((err: unknown) => res.destroy(err as Error))
-  })
+  }))
   const token = await new SignJWT({ sub: 'demo-user' })
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuedAt()

@@ -1,7 +1,7 @@
 // errorBoundary(): every failure answered once, in the library's error shape; a failure
 // after the headers cuts the connection (docs/middleware/error-boundary.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, HttpError, requestId } from '../../lib/index.js'
+import { compose, errorBoundary, HttpError, requestId, serverTimeouts } from '../../lib/index.js'
 
 class OrderNotFound extends Error {}
 
@@ -23,4 +23,4 @@ const app = compose(
   res.end('ok\n')
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -1,7 +1,7 @@
 // hooks(): before (may answer), after (at response start), teardown (once, always)
 // (docs/middleware/hooks.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, hooks, HttpError, sendError } from '../../lib/index.js'
+import { compose, errorBoundary, hooks, HttpError, sendError, serverTimeouts } from '../../lib/index.js'
 
 let maintenance = false
 
@@ -25,4 +25,4 @@ const app = compose(
   res.end(`maintenance ${maintenance ? 'on' : 'off'}\n`)
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -1,6 +1,6 @@
 // httpsRedirect(): http to https, health checks exempt (docs/middleware/https-redirect.md).
 import { createServer } from 'node:http'
-import { compose, httpsRedirect, proxyHeaders } from '../../lib/index.js'
+import { compose, httpsRedirect, proxyHeaders, serverTimeouts } from '../../lib/index.js'
 
 // TLS ends at the load balancer (10.0.0.0/8), which sets X-Forwarded-Proto.
 const app = compose(
@@ -8,4 +8,4 @@ const app = compose(
   httpsRedirect({ exemptPaths: ['/health', '/.well-known/acme-challenge/*'] }),
 )
 
-createServer(app((req, res) => res.end(req.url === '/health' ? 'healthy\n' : 'secure\n'))).listen(3000)
+serverTimeouts(createServer(app((req, res) => res.end(req.url === '/health' ? 'healthy\n' : 'secure\n')))).listen(3000)

@@ -1,7 +1,7 @@
 // loadShedding(): 503 + Retry-After while the event loop is late or too many requests are
 // in flight; health checks always answered (docs/middleware/load-shedding.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, loadShedding } from '../../lib/index.js'
+import { compose, errorBoundary, loadShedding, serverTimeouts } from '../../lib/index.js'
 
 const shedding = loadShedding({
   maxEventLoopDelayMs: 100,
@@ -22,5 +22,5 @@ const app = compose(errorBoundary(), shedding)((req, res) => {
   res.end(`ok ${req.url}\n`)
 })
 
-const server = createServer(app).listen(3000)
+const server = serverTimeouts(createServer(app)).listen(3000)
 server.on('close', () => shedding.close())

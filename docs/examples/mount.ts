@@ -1,7 +1,7 @@
 // mount(): a sub-stack with its own middleware under a prefix, which it sees stripped
 // (docs/middleware/mount.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, getMountPath, hooks, HttpError, mount, originalUrlState, sendError } from '../../lib/index.js'
+import { compose, errorBoundary, getMountPath, hooks, HttpError, mount, originalUrlState, sendError, serverTimeouts } from '../../lib/index.js'
 
 const admin = compose(
   hooks({
@@ -19,4 +19,4 @@ const app = compose(
   mount('/admin', admin),
 )((req, res) => res.end(`public route ${req.url}\n`))
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -2,7 +2,7 @@
 // serves requests unlimited and warns once a minute (docs/middleware/rate-limit.md).
 import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
-import { rateLimit, redisStore } from '../../lib/index.js'
+import { rateLimit, redisStore, serverTimeouts } from '../../lib/index.js'
 
 const redis = new Redis({
   host: '127.0.0.1',
@@ -20,4 +20,4 @@ const limit = rateLimit({
   onStoreFailure: 'fail-open',
 })
 
-createServer(limit((_req, res) => res.end('hello\n'))).listen(3000)
+serverTimeouts(createServer(limit((_req, res) => res.end('hello\n')))).listen(3000)

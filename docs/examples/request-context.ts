@@ -1,7 +1,7 @@
 // requestContext(): code deep in a call chain reads the current request without being
 // handed it (docs/middleware/request-context.md).
 import { createServer } from 'node:http'
-import { compose, currentRequest, getRequestId, requestContext, requestId } from '../../lib/index.js'
+import { compose, currentRequest, getRequestId, requestContext, requestId, serverTimeouts } from '../../lib/index.js'
 
 // A logger used everywhere: it finds the request id on its own.
 function log(message: string): void {
@@ -21,4 +21,4 @@ const app = compose(requestId(), requestContext())(async (req, res) => {
   res.end(`${getRequestId(req)}\n`)
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

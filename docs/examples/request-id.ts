@@ -1,7 +1,7 @@
 // requestId(): ids from a trusted proxy kept, every other request given a UUID v7
 // (docs/middleware/request-id.md).
 import { createServer } from 'node:http'
-import { compose, getRequestId, HttpError, proxyHeaders, requestId, sendError } from '../../lib/index.js'
+import { compose, getRequestId, HttpError, proxyHeaders, requestId, sendError, serverTimeouts } from '../../lib/index.js'
 
 const app = compose(
   proxyHeaders({ trustedProxies: ['loopback'] }),
@@ -11,4 +11,4 @@ const app = compose(
   res.end(`request ${getRequestId(req)}\n`)
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -1,6 +1,6 @@
 // securityHeaders(): API defaults on /api, a site policy on pages (docs/middleware/security-headers.md).
 import { createServer } from 'node:http'
-import { compose, cspSiteDefaults, proxyHeaders, securityHeaders } from '../../lib/index.js'
+import { compose, cspSiteDefaults, proxyHeaders, securityHeaders, serverTimeouts } from '../../lib/index.js'
 
 // Pages load their own scripts and styles, and images from a CDN.
 const siteHeaders = securityHeaders({
@@ -15,7 +15,7 @@ const siteHeaders = securityHeaders({
 // HSTS is sent only when the client used https, which the proxy reports.
 const app = compose(proxyHeaders({ trustedProxies: ['loopback'] }), siteHeaders)
 
-createServer(app((_req, res) => {
+serverTimeouts(createServer(app((_req, res) => {
   res.setHeader('content-type', 'text/html; charset=utf-8')
   res.end('<!doctype html><title>home</title><h1>home</h1>')
-})).listen(3000)
+}))).listen(3000)

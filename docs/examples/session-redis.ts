@@ -2,7 +2,7 @@
 // 503, never a logout (docs/middleware/session.md).
 import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
-import { compose, errorBoundary, redisSessionStore, session } from '../../lib/index.js'
+import { compose, errorBoundary, redisSessionStore, serverTimeouts, session } from '../../lib/index.js'
 
 const redis = new Redis(Number(process.env.REDIS_PORT ?? 6379), '127.0.0.1', { retryStrategy: () => 200 })
 redis.on('error', (err) => console.error(`redis: ${err.message}`))
@@ -22,4 +22,4 @@ const app = compose(errorBoundary(), sessions)(async (req, res) => {
   res.end(JSON.stringify({ cart: s.get('cart') ?? [] }))
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -1,7 +1,7 @@
 // session(): signed-cookie sessions with login (regenerate) and logout (destroy)
 // (docs/middleware/session.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, proxyHeaders, session } from '../../lib/index.js'
+import { compose, errorBoundary, proxyHeaders, serverTimeouts, session } from '../../lib/index.js'
 
 const sessions = session<{ userId: string; visits: number }>({
   // Rotate by putting a new secret first; drop the old one once its cookies have expired.
@@ -23,4 +23,4 @@ const app = compose(errorBoundary(), proxyHeaders({ trustedProxies: ['loopback']
   res.end(`${s.get('userId') ?? 'anonymous'}, visit ${s.get('visits')}\n`)
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

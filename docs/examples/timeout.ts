@@ -2,7 +2,7 @@
 // deadlines (docs/middleware/timeout.md).
 import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { compose, errorBoundary, getRequestSignal, timeout } from '../../lib/index.js'
+import { compose, errorBoundary, getRequestSignal, serverTimeouts, timeout } from '../../lib/index.js'
 
 const app = compose(
   errorBoundary(),
@@ -13,4 +13,4 @@ const app = compose(
   res.end(`done ${req.url}\n`)
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -1,6 +1,6 @@
 // timing(): Server-Timing with the handler's own metrics (docs/middleware/timing.md).
 import { createServer } from 'node:http'
-import { addServerTiming, compose, monotonicNow, timing } from '../../lib/index.js'
+import { addServerTiming, compose, monotonicNow, serverTimeouts, timing } from '../../lib/index.js'
 
 // Stands in for a database call.
 const queryUsers = () => new Promise<string[]>((ok) => setTimeout(() => ok(['ada', 'grace']), 5))
@@ -13,4 +13,4 @@ const app = compose(timing({ responseTime: true }))(async (req, res) => {
   res.end(JSON.stringify(users))
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

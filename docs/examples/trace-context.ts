@@ -2,7 +2,7 @@
 // (docs/middleware/trace-context.md). Two services in one process: "orders" calls "billing".
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { compose, getTrace, propagationHeaders, requestId, traceContext } from '../../lib/index.js'
+import { compose, getTrace, propagationHeaders, requestId, serverTimeouts, traceContext } from '../../lib/index.js'
 
 let billing: Server | undefined
 
@@ -19,5 +19,5 @@ const billingApp = compose(requestId({ trustIncoming: true }), traceContext())((
   res.end(JSON.stringify({ trace: getTrace(req), requestId: req.headers['x-request-id'] }))
 })
 
-createServer(orders).listen(3000)
-billing = createServer(billingApp).listen(3001)
+serverTimeouts(createServer(orders)).listen(3000)
+billing = serverTimeouts(createServer(billingApp)).listen(3001)

@@ -1,6 +1,6 @@
 // trustedHost(): serve only your own hosts (docs/middleware/trusted-host.md).
 import { createServer } from 'node:http'
-import { trustedHost } from '../../lib/index.js'
+import { serverTimeouts, trustedHost } from '../../lib/index.js'
 
 const hosts = trustedHost({
   // The apex is not covered by the wildcard: here it is not listed, so with wwwRedirect
@@ -9,4 +9,4 @@ const hosts = trustedHost({
   wwwRedirect: true,
 })
 
-createServer(hosts((req, res) => res.end(`hello from ${req.headers.host}\n`))).listen(3000)
+serverTimeouts(createServer(hosts((req, res) => res.end(`hello from ${req.headers.host}\n`)))).listen(3000)

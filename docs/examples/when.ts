@@ -2,7 +2,7 @@
 // (docs/middleware/when.md).
 import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { compose, errorBoundary, hooks, normalizePath, timeout, tryGetRequestSignal, unless, when } from '../../lib/index.js'
+import { compose, errorBoundary, hooks, normalizePath, serverTimeouts, timeout, tryGetRequestSignal, unless, when } from '../../lib/index.js'
 
 const app = compose(
   errorBoundary(),
@@ -18,4 +18,4 @@ const app = compose(
   res.end(`done ${path}\n`)
 })
 
-createServer(app).listen(3000)
+serverTimeouts(createServer(app)).listen(3000)

@@ -10,6 +10,7 @@ const secrets = { jwtSecret: 'j'.repeat(40), adminKey: 'admin-key-0123456789abcd
 t.test('demo server: every route through the production stack', async (t) => {
   const lines: Array<{ path: string; status: number }> = []
   const { server, explain, token } = await createDemoServer(secrets, (line) => { lines.push(JSON.parse(line) as { path: string; status: number }) })
+  t.match(server, { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, timeout: 120_000 }, 'serverTimeouts() defaults, set before listening')
   const { url } = await listen(t, server)
   const home = await httpRequest(url)
   t.equal(home.status, 200)
