@@ -85,8 +85,8 @@ export type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitS
 export { memoryStore, memoryStoreDefaults, type MemoryStore, type MemoryStoreOptions, type MemoryStoreStats } from './stores/memory.js'
 export { redisStore, redisStoreDefaults, type RedisStore, type RedisStoreOptions } from './stores/redis.js'
 export {
-  defineRedisScript, redisCall, withTimeout, hashTagKey, isValidKeyPrefix, isRedisClient, isRedisConnected,
-  RedisTimeoutError, RedisUnavailableError,
+  defineRedisScript, redisCall, withTimeout, hashTagKey, isValidKeyPrefix, isRedisClient, isRedisConnected, clusterKeySlot,
+  RedisGate, DOWN_MASTER_PROBE_MS, RedisBusyError, RedisTimeoutError, RedisUnavailableError,
   type RedisArgument, type RedisCallOptions, type RedisClient, type RedisScript,
 } from './stores/redis-support.js'
 export {

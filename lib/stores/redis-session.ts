@@ -15,7 +15,7 @@ import { expectInteger, withDefaults } from '../core/options.js'
 import { ConfigError } from '../core/errors.js'
 import type { SessionPatch, SessionRecord, SessionStore } from './session-store.js'
 import {
-  defineRedisScript, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall,
+  defineRedisScript, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall, RedisGate,
   type RedisArgument, type RedisClient, type RedisScript,
 } from './redis-support.js'
 
@@ -31,6 +31,13 @@ export interface RedisSessionStoreOptions {
   prefix?: string
   /** Deadline of each command in ms; past it the request gets 503 instead of waiting. @default 500 */
   commandTimeoutMs?: number
+  /**
+   * Most commands awaiting Redis's reply at once; past it the request gets 503 at once and
+   * nothing is sent. A command that timed out counts until Redis answers, so while Redis is
+   * frozen this bounds the backlog it runs when it wakes.
+   * @default 1000
+   */
+  maxInFlight?: number
 }
 
 /** Defaults of {@link redisSessionStore}. */
@@ -38,6 +45,7 @@ export const redisSessionStoreDefaults: Readonly<RedisSessionStoreOptions> = Obj
   client: undefined,
   prefix: 'sess:',
   commandTimeoutMs: 500,
+  maxInFlight: 1000,
 })
 
 const NAME = 'redisSessionStore'
@@ -83,15 +91,22 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SessionSto
     throw new ConfigError(NAME, 'prefix', 'at most 64 printable characters without braces', opts.prefix, 'Braces would make every key share one Cluster slot.')
   }
   const prefix = opts.prefix
-  const timeoutMs = expectInteger(NAME, 'commandTimeoutMs', opts.commandTimeoutMs, 1, 60_000)
+  const timeoutMs = expectInteger(NAME, 'commandTimeoutMs', opts.commandTimeoutMs, 1, 60_000, 'Use hundreds of milliseconds: past it the request gets 503.')
+  const gate = new RedisGate(expectInteger(NAME, 'maxInFlight', opts.maxInFlight, 1, 1_000_000,
+    'Use 1000 (the default), or about your requests per second times one second: it bounds what a frozen Redis runs late.'))
   const save: RedisScript = defineRedisScript(client, SAVE, 1)
-  const call = <T>(what: string, send: () => Promise<T>): Promise<T> => redisCall(client, send, { timeoutMs, what: `${NAME}(): ${what}` })
+  const calls = {
+    load: { timeoutMs, gate, what: `${NAME}(): load` },
+    save: { timeoutMs, gate, what: `${NAME}(): save` },
+    destroy: { timeoutMs, gate, what: `${NAME}(): destroy` },
+  }
   const key = (id: string): string => hashTagKey(prefix, id)
 
   return Object.freeze({
     kind: 'redis',
     async load(id: string): Promise<SessionRecord | undefined> {
-      const hash = await call('load', () => client.hgetall(key(id)))
+      const k = key(id)
+      const hash = await redisCall(client, () => client.hgetall(k), calls.load, k)
       const createdAt = Number(hash[CREATED])
       const seenAt = Number(hash[SEEN])
       // An empty hash is a missing key; a hash without timestamps was not written by us.
@@ -104,10 +119,12 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SessionSto
       const args: RedisArgument[] = [patch.createdAt === undefined ? '0' : '1', Math.max(1, Math.ceil(ttlMs)), patch.createdAt ?? 0, patch.seenAt, patch.set.size]
       for (const [name, value] of patch.set) args.push(FIELD + name, value)
       for (const name of patch.remove) args.push(FIELD + name)
-      return (await call('save', () => save([key(id)], args))) === 1
+      const k = key(id)
+      return (await redisCall(client, () => save([k], args), calls.save, k)) === 1
     },
     async destroy(id: string): Promise<void> {
-      await call('destroy', () => client.del(key(id)))
+      const k = key(id)
+      await redisCall(client, () => client.del(k), calls.destroy, k)
     },
     async close(): Promise<void> {
       // The client is the caller's: nothing to release.

@@ -8,7 +8,10 @@
  *   it), resends it as EVAL transparently.
  * - {@link redisCall}: a per-command deadline, and an immediate failure while the client is
  *   reconnecting, so an outage costs a request milliseconds instead of ioredis's default
- *   wait of up to 20 reconnection attempts.
+ *   wait of up to 20 reconnection attempts. With a store's {@link RedisGate}, an immediate
+ *   failure too once the store has as many commands awaiting a reply as it allows (so a
+ *   frozen Redis is not handed a backlog to run when it wakes), and on a Cluster for keys
+ *   whose master ioredis reports down, but for one probe a second.
  * - {@link hashTagKey}: keys built as `prefix{id}suffix`, so every key about one id lands
  *   in one Redis Cluster slot (a script may touch only keys of one slot), with the id
  *   escaped so it cannot end the tag early.
@@ -29,12 +32,91 @@ export type RedisArgument = string | number | Buffer
 /** A Lua script bound to one client. Resolves with the script's reply, as ioredis decodes it. */
 export type RedisScript = (keys: readonly string[], args: readonly RedisArgument[]) => Promise<unknown>
 
-/** Thrown (as a rejection) when a command is not sent because the client is not connected. */
+/** Thrown (as a rejection) when a command is not sent because the client (or, on a Cluster, the key's master) is not connected. */
 export class RedisUnavailableError extends Error {
   readonly code = 'ERR_REDIS_UNAVAILABLE'
-  constructor(what: string, status: string) {
-    super(`${what}: Redis is not connected (client status "${status}").`)
+  constructor(what: string, status: string, node?: string) {
+    super(node === undefined
+      ? `${what}: Redis is not connected (client status "${status}").`
+      : `${what}: the Cluster master of this key, ${node}, is not connected (status "${status}").`)
     this.name = 'RedisUnavailableError'
+  }
+}
+
+/** Thrown (as a rejection) when a command is not sent because its store already awaits its maximum of replies. */
+export class RedisBusyError extends Error {
+  readonly code = 'ERR_REDIS_BUSY'
+  constructor(what: string, max: number) {
+    super(`${what}: ${max} commands already await a reply from Redis; not sent.`)
+    this.name = 'RedisBusyError'
+  }
+}
+
+/** How often a command may go to a Cluster master that ioredis reports down, to find out it is back. */
+export const DOWN_MASTER_PROBE_MS = 1000
+
+/**
+ * What one store lets through to Redis, shared by all its calls.
+ *
+ * In flight: a command counts from the moment it is sent until Redis answers (or ioredis
+ * gives up on it), not until its deadline: a command that timed out is still queued, and
+ * runs when Redis wakes. While Redis is frozen (SIGSTOP, a long fork, a stalled network),
+ * every request would add one more; `maxInFlight` bounds that backlog, so at most that
+ * many commands run late, and past it {@link redisCall} fails at once, sending nothing.
+ *
+ * Down Cluster masters: once ioredis reports the master of a key disconnected (or drops
+ * it from its pool), commands for its keys fail at once until it is `ready` again, except
+ * one per {@link DOWN_MASTER_PROBE_MS}, which goes through ioredis as usual. ioredis learns
+ * that a master is back only by sending it something, and re-adds a dropped master in
+ * state `wait`, so the gate remembers which masters it saw down rather than trusting
+ * `wait` and `connecting`, which a healthy master not yet used is in too.
+ */
+export class RedisGate {
+  readonly maxInFlight: number
+  #inFlight = 0
+  /** Masters seen down, with when the next probe may go. */
+  readonly #down = new Map<string, number>()
+
+  constructor(maxInFlight: number) {
+    this.maxInFlight = maxInFlight
+  }
+
+  /** Commands sent and not yet answered. */
+  get inFlight(): number {
+    return this.#inFlight
+  }
+
+  /** Take an in-flight slot; false when all are taken. */
+  tryAcquire(): boolean {
+    if (this.#inFlight >= this.maxInFlight) return false
+    this.#inFlight++
+    return true
+  }
+
+  /** Give an in-flight slot back. */
+  release(): void {
+    this.#inFlight--
+  }
+
+  /**
+   * Whether a command may go to Cluster master `node`, whose ioredis status is `status`,
+   * at `now` (monotonic ms): always when it is ready; when it is seen down, or was and is
+   * not ready yet, only as the probe of the interval.
+   */
+  admits(node: string, status: string, now: number): boolean {
+    if (status === 'ready') {
+      if (this.#down.size > 0) this.#down.delete(node)
+      return true
+    }
+    const nextProbe = this.#down.get(node)
+    if (nextProbe === undefined) {
+      if (!DISCONNECTED.has(status)) return true // connecting, or a master not used yet
+      this.#down.set(node, now + DOWN_MASTER_PROBE_MS)
+      return false
+    }
+    if (now < nextProbe) return false
+    this.#down.set(node, now + DOWN_MASTER_PROBE_MS)
+    return true
   }
 }
 
@@ -64,26 +146,85 @@ export interface RedisCallOptions {
   readonly timeoutMs: number
   /** What is being done, for error messages: `'redisStore(): consume'`. */
   readonly what: string
+  /** The store's gate: its cap on commands awaiting a reply, and its probes of down Cluster masters. */
+  readonly gate?: RedisGate | undefined
 }
 
 /**
- * Send a command with a deadline. Rejects at once with {@link RedisUnavailableError} when
- * the client is reconnecting (nothing is sent, so nothing runs late), and with
- * {@link RedisTimeoutError} when no reply comes within `timeoutMs`. A command abandoned
- * that way may still run when Redis answers again; its late outcome is ignored, never
- * left as an unhandled rejection.
+ * Send a command with a deadline. Rejects at once, sending nothing (so nothing runs late),
+ * with {@link RedisUnavailableError} when the client is reconnecting; and, with a `gate`,
+ * with {@link RedisBusyError} when the gate's in-flight cap is reached, and with
+ * {@link RedisUnavailableError} when `key`'s Cluster master is reported down (but for the
+ * gate's probe). Rejects with {@link RedisTimeoutError} when no reply comes within
+ * `timeoutMs`. A command abandoned that way may still run when Redis answers again; its
+ * late outcome is ignored, never left as an unhandled rejection.
  * @example
- * const ttl = await redisCall(client, () => client.pttl(key), { timeoutMs: 200, what: 'session(): ttl' })
+ * const ttl = await redisCall(client, () => client.pttl(key), { timeoutMs: 200, what: 'session(): ttl', gate }, key)
  */
-export function redisCall<T>(client: RedisClient, send: () => Promise<T>, options: RedisCallOptions): Promise<T> {
+export function redisCall<T>(client: RedisClient, send: () => Promise<T>, options: RedisCallOptions, key?: string): Promise<T> {
   if (!isRedisConnected(client)) return Promise.reject(new RedisUnavailableError(options.what, client.status))
-  let pending: Promise<T>
-  try {
-    pending = send()
-  } catch (err) {
-    return Promise.reject(err)
+  const gate = options.gate
+  if (gate !== undefined) {
+    const master = key === undefined ? undefined : clusterMaster(client, key)
+    if (master !== undefined && !gate.admits(master.node, master.status, performance.now())) {
+      return Promise.reject(new RedisUnavailableError(options.what, master.status, master.node))
+    }
+    if (!gate.tryAcquire()) return Promise.reject(new RedisBusyError(options.what, gate.maxInFlight))
   }
-  return withTimeout(pending, options.timeoutMs, options.what)
+  let sent: Promise<T>
+  try {
+    sent = send()
+  } catch (err) {
+    sent = Promise.reject(err)
+  }
+  // Released when Redis answers, not at the deadline: until then the command is still queued.
+  if (gate !== undefined) sent.then(() => gate.release(), () => gate.release())
+  return withTimeout(sent, options.timeoutMs, options.what)
+}
+
+/**
+ * The Redis Cluster slot of `key` (0 to 16383): CRC16 (XMODEM) of its hash tag, the text
+ * between the first `{` and the next `}` when that is not empty, else of the whole key
+ * (Redis Cluster specification, "Keys distribution model").
+ */
+export function clusterKeySlot(key: string): number {
+  const open = key.indexOf('{')
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1)
+    if (close > open + 1) key = key.slice(open + 1, close)
+  }
+  let crc = 0
+  for (const byte of Buffer.from(key, 'utf8')) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ byte) & 0xff]!
+  return crc & 16383
+}
+
+const CRC16_TABLE = Uint16Array.from({ length: 256 }, (_, n) => {
+  let c = n << 8
+  for (let i = 0; i < 8; i++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff
+  return c
+})
+
+/** The parts of ioredis's `Cluster` read here; all public (`slots`, `nodes()`, `options`). */
+interface ClusterView {
+  readonly slots: ReadonlyArray<readonly string[] | undefined>
+  nodes(role: 'master'): ReadonlyArray<{ readonly status: string; readonly options: { readonly host?: string; readonly port?: number } }>
+  readonly options?: { readonly keyPrefix?: string }
+}
+
+/**
+ * On a Cluster, the master serving `key` and its ioredis status: `'end'` when it is gone
+ * from ioredis's pool (ioredis drops a node whose connection ended, and adds it again only
+ * when a command or a slots refresh sends it something). Undefined for a single Redis or
+ * an unknown slot map.
+ */
+function clusterMaster(client: RedisClient, key: string): { node: string; status: string } | undefined {
+  const cluster = client as unknown as Partial<ClusterView>
+  if (!Array.isArray(cluster.slots) || typeof cluster.nodes !== 'function') return undefined
+  const owner = cluster.slots[clusterKeySlot((cluster.options?.keyPrefix ?? '') + key)]?.[0]
+  if (owner === undefined) return undefined
+  // ioredis names nodes host:port, in its slot map as in its pool.
+  const node = cluster.nodes('master').find((n) => `${n.options.host ?? '127.0.0.1'}:${n.options.port ?? 6379}` === owner)
+  return { node: owner, status: node?.status ?? 'end' }
 }
 
 /** `promise`, or a {@link RedisTimeoutError} after `timeoutMs`, whichever comes first. */

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import { compose, getSession, redisSessionStore, session } from '../../lib/index.js'
 import { createCookieCodec } from '../../lib/middleware/session-cookie.js'
 import { startRedis } from '../helpers/redis.js'
+import { until } from '../helpers/wait.js'
 import { serve } from '../helpers/serve.js'
 import { CookieJar, sessionApp } from '../helpers/session-client.js'
 import { sessionStoreContract } from './session-contract.js'
@@ -106,6 +107,43 @@ if (redis) {
     t.same(back.body.data, { k: 'v' })
   })
 
+  t.test('session() with Redis frozen: past maxInFlight a request gets 503 at once, sending nothing; resumed, the session is intact', async (t) => {
+    const server = await startRedis(t)
+    if (!server) return
+    const own = server.client()
+    const store = redisSessionStore({ client: own, prefix: 'busy:', commandTimeoutMs: 200, maxInFlight: 2 })
+    let loads = 0
+    const counting = { ...store, load: (id: string) => { loads++; return store.load(id) } }
+    process.on('warning', noop)
+    t.teardown(() => { process.off('warning', noop) })
+    const url = await serve(t, compose(session({ secrets: [SECRET], store: counting }))(sessionApp))
+    const jar = new CookieJar()
+    await jar.get(`${url}/set?k=v`)
+    const stats = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await own.info('commandstats'))?.[1] ?? 0)
+    const loadsBefore = await stats()
+    server.pause()
+    let resumed = false
+    t.teardown(() => { if (!resumed) server.resume() })
+    const before = loads
+    const waiting = [jar.get(`${url}/read`), jar.get(`${url}/read`)]
+    await until(() => loads === before + 2)
+    const started = performance.now()
+    const refused = await jar.get(`${url}/read`)
+    const elapsed = performance.now() - started
+    t.equal(refused.status, 503)
+    t.equal(refused.body.code, 'session_unavailable')
+    t.ok(elapsed < 150, `refused in ${Math.round(elapsed)} ms, before the 200 ms deadline`)
+    for (const res of await Promise.all(waiting)) t.equal(res.status, 503, 'the two in flight waited out the deadline')
+    await t.rejects(store.load('anything'), { name: 'RedisBusyError', code: 'ERR_REDIS_BUSY' }, 'still 2 queued in the frozen Redis')
+    server.resume()
+    resumed = true
+    await own.ping()
+    t.equal(await stats() - loadsBefore, 2, 'Redis ran the 2 capped loads late, not the refused ones')
+    const back = await jar.get(`${url}/read`)
+    t.equal(back.status, 200)
+    t.same(back.body.data, { k: 'v' })
+  })
+
   t.test('session() with Redis: killed Redis gives 503 within the timeout; back (empty), the stale cookie starts a fresh session', async (t) => {
     const own = redis.client({ retryStrategy: () => 50 })
     await ready(own)
@@ -150,7 +188,8 @@ if (redis) {
   t.test('redisSessionStore(): config', async (t) => {
     t.throws(() => redisSessionStore({ client: undefined }), { name: 'ConfigError', message: /redisSessionStore\(\): option "client" must be an ioredis Redis or Cluster client/ })
     t.throws(() => redisSessionStore({ client, prefix: 'a{b}' }), { name: 'ConfigError', message: /option "prefix" must be at most 64 printable characters without braces/ })
-    t.throws(() => redisSessionStore({ client, commandTimeoutMs: 0 }), { name: 'ConfigError', message: /option "commandTimeoutMs" must be an integer from 1 to 60000/ })
+    t.throws(() => redisSessionStore({ client, commandTimeoutMs: 0 }), { name: 'ConfigError', message: /option "commandTimeoutMs" must be an integer from 1 to 60000; received 0 \(number\)\. Use hundreds of milliseconds/ })
+    t.throws(() => redisSessionStore({ client, maxInFlight: 0 }), { name: 'ConfigError', message: /option "maxInFlight" must be an integer from 1 to 1000000; received 0 \(number\)\. Use 1000 \(the default\).*bounds what a frozen Redis runs late/ })
     t.throws(() => redisSessionStore({ client, ttl: 5 } as never), { name: 'ConfigError', message: /unknown option|option "ttl"/i })
     t.match(compose(session({ secrets: [SECRET], store: redisSessionStore({ client }) })).explain(), /session \(store redis, 86400s absolute, 7200s idle\)/)
   })

@@ -2,9 +2,11 @@ import fc from 'fast-check'
 import { Cluster, Redis } from 'ioredis'
 import t from 'tap'
 import {
-  defineRedisScript, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall, RedisTimeoutError, RedisUnavailableError, withTimeout,
+  clusterKeySlot, defineRedisScript, DOWN_MASTER_PROBE_MS, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall, RedisBusyError, RedisGate,
+  RedisTimeoutError, RedisUnavailableError, withTimeout,
 } from '../../lib/stores/redis-support.js'
 import { freePort, startRedis } from '../helpers/redis.js'
+import { until } from '../helpers/wait.js'
 import { startClusterNode } from './fixtures/cluster-node.js'
 
 const unhandled: unknown[] = []
@@ -132,6 +134,52 @@ if (redis) {
     t.equal(await client.ping(), 'PONG')
   })
 
+  t.test('redisCall() with a gate: while Redis is frozen, commands past maxInFlight fail at once, and only the capped ones run on wake', async (t) => {
+    const server = await startRedis(t)
+    if (!server) return
+    const client = server.client()
+    await client.ping()
+    const gate = new RedisGate(5)
+    const call = { timeoutMs: 100, what: 'test(): incr', gate }
+    server.pause()
+    let resumed = false
+    t.teardown(() => { if (!resumed) server.resume() })
+    const capped = Array.from({ length: 5 }, () => redisCall(client, () => client.incr('late'), call))
+    t.equal(gate.inFlight, 5)
+    let sent = false
+    const started = performance.now()
+    await t.rejects(redisCall(client, () => { sent = true; return client.incr('late') }, call),
+      { name: 'RedisBusyError', code: 'ERR_REDIS_BUSY', message: 'test(): incr: 5 commands already await a reply from Redis; not sent.' })
+    t.notOk(sent, 'nothing sent past the cap')
+    t.ok(performance.now() - started < 50, 'refused at once, not at the deadline')
+    for (const pending of capped) await t.rejects(pending, RedisTimeoutError)
+    t.equal(gate.inFlight, 5, 'timed out but still queued in Redis: still counted')
+    for (let i = 0; i < 20; i++) await t.rejects(redisCall(client, () => client.incr('late'), call), RedisBusyError)
+    server.resume()
+    resumed = true
+    await until(() => gate.inFlight === 0)
+    t.equal(gate.inFlight, 0, 'released as Redis answered')
+    t.equal(await client.get('late'), '5', 'on wake Redis ran the 5 capped commands, not the 21 refused ones')
+    t.equal(await redisCall(client, () => client.incr('late'), call), 6, 'and serves again')
+  })
+
+  t.test('redisCall() with a gate: a send() that throws gives its slot back', async (t) => {
+    const gate = new RedisGate(1)
+    const call = { timeoutMs: 100, what: 'x', gate }
+    await t.rejects(redisCall(redis.client(), () => { throw new Error('sync') }, call), /sync/)
+    await until(() => gate.inFlight === 0)
+    t.equal(gate.inFlight, 0)
+  })
+
+  t.test('clusterKeySlot(): the slot Redis Cluster computes (CLUSTER KEYSLOT), hash tags included', { timeout: 60_000 }, async (t) => {
+    const port = await startClusterNode(t)
+    if (port === undefined) return
+    const node = new Redis({ port, host: '127.0.0.1' })
+    t.teardown(() => node.disconnect())
+    const keys = ['', 'a', '123456789', '{user1000}.following', 'foo{}{bar}', 'foo{{bar}}zap', 'foo{bar}{zap}', '{}', '}{', 'ü{é}x', hashTagKey('rl:', 'api:10.0.0.1', ':f'), ...fc.sample(fc.string(), 40)]
+    for (const key of keys) t.equal(clusterKeySlot(key), Number(await node.call('CLUSTER', 'KEYSLOT', key)), JSON.stringify(key))
+  })
+
   t.test('hashTagKey() on a Redis Cluster: keys of one id share a slot, so one script may use several', { timeout: 60_000 }, async (t) => {
     const port = await startClusterNode(t)
     if (port === undefined) return
@@ -150,7 +198,24 @@ if (redis) {
   })
 }
 
-t.test('RedisUnavailableError and RedisTimeoutError carry codes', async (t) => {
+t.test('RedisGate: a Cluster master seen down is refused until ready, but for one probe per interval', async (t) => {
+  const gate = new RedisGate(10)
+  const a = '127.0.0.1:7000'
+  t.ok(gate.admits(a, 'wait', 0), 'a master not used yet (wait) is not known to be down')
+  t.ok(gate.admits(a, 'connecting', 0))
+  t.notOk(gate.admits(a, 'end', 1000), 'seen down: refused')
+  t.notOk(gate.admits(a, 'wait', 1000 + DOWN_MASTER_PROBE_MS - 1), 're-added by ioredis (wait) but not back: still refused')
+  t.ok(gate.admits(a, 'wait', 1000 + DOWN_MASTER_PROBE_MS), 'the probe of the next interval goes')
+  t.notOk(gate.admits(a, 'connecting', 1000 + DOWN_MASTER_PROBE_MS + 1), 'one probe per interval')
+  t.ok(gate.admits('127.0.0.1:7001', 'ready', 1001), 'each master on its own')
+  t.ok(gate.admits(a, 'ready', 1002), 'ready again')
+  t.ok(gate.admits(a, 'wait', 1003), 'and forgotten as down')
+  for (const status of ['reconnecting', 'close', 'disconnecting']) t.notOk(new RedisGate(1).admits(a, status, 0), status)
+})
+
+t.test('RedisUnavailableError, RedisBusyError and RedisTimeoutError carry codes', async (t) => {
   t.equal(new RedisUnavailableError('x', 'end').code, 'ERR_REDIS_UNAVAILABLE')
+  t.equal(new RedisUnavailableError('x', 'end', '127.0.0.1:7000').message, 'x: the Cluster master of this key, 127.0.0.1:7000, is not connected (status "end").')
+  t.equal(new RedisBusyError('x', 3).code, 'ERR_REDIS_BUSY')
   t.equal(new RedisTimeoutError('x', 5).message, 'x: no reply from Redis within 5 ms.')
 })

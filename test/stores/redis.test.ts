@@ -4,11 +4,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Cluster } from 'ioredis'
 import t, { type Test } from 'tap'
-import { compose, proxyHeaders, rateLimit, redisStore, type RateLimiter, type RateLimitPolicy } from '../../lib/index.js'
+import { clusterKeySlot, compose, proxyHeaders, rateLimit, redisStore, type RateLimiter, type RateLimitPolicy } from '../../lib/index.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { serve } from '../helpers/serve.js'
+import { captureWarnings, until } from '../helpers/wait.js'
 import { rateLimitStoreContract } from './contract.js'
-import { startClusterNode } from './fixtures/cluster-node.js'
+import { startCluster, startClusterNode } from './fixtures/cluster-node.js'
 
 // Outages must never leave a promise rejected with nobody listening.
 const unhandled: unknown[] = []
@@ -119,6 +120,8 @@ if (redis) {
     t.throws(() => redisStore({ client, prefix: 'app{x}:' }), { name: 'ConfigError', message: /option "prefix" must be printable text without spaces or braces.*Braces would make the prefix the Cluster hash tag/ })
     t.throws(() => redisStore({ client, prefix: 'a b' }), { name: 'ConfigError', message: /option "prefix"/ })
     t.throws(() => redisStore({ client, commandTimeoutMs: 0 }), { name: 'ConfigError', message: /option "commandTimeoutMs" must be an integer from 1 to 60000/ })
+    t.throws(() => redisStore({ client, maxInFlight: 0 }), { name: 'ConfigError', message: /option "maxInFlight" must be an integer from 1 to 1000000; received 0 \(number\)\. Use 1000 \(the default\).*bounds the hits a frozen Redis runs late/ })
+    t.throws(() => redisStore({ client, maxInFlight: 1.5 }), { name: 'ConfigError', message: /option "maxInFlight" must be an integer from 1 to 1000000; received 1\.5/ })
     t.throws(() => redisStore({ client, now: 'yes' as never }), { name: 'ConfigError', message: /option "now" must be a function/ })
     t.throws(() => redisStore({ client, timeout: 5 } as never), { name: 'ConfigError', message: /unknown option|known option/ })
   })
@@ -210,6 +213,85 @@ if (redis) {
     t.ok(resumedAt - startedAt <= 2000, `limiting started ${Math.round(resumedAt - startedAt)} ms after Redis came up`)
     t.ok(app.results.some((r) => r.rateLimit === undefined), 'requests were served before Redis was up')
     app.check(t)
+  })
+
+  t.test('rateLimit() on Redis frozen (SIGSTOP): hits past maxInFlight fail at once, and on wake at most maxInFlight late hits count', { timeout: 60_000 }, async (t) => {
+    const server = await startRedis(t)
+    if (!server) return
+    const own = server.client()
+    captureWarnings(t) // the limiter reports its store failures; they are the point here
+    const store = redisStore({ client: own, prefix: 'frozen:', commandTimeoutMs: 150, maxInFlight: 10 })
+    const limiter = rateLimit({ name: 'frozen', limit: 1000, windowMs: 3_600_000, onStoreFailure: 'fail-open', store })
+    const url = await serve(t, limiter((_req, res) => res.end()))
+    const status = () => fetch(url).then(async (r) => { await r.arrayBuffer(); return r.status })
+    for (let i = 0; i < 3; i++) t.equal(await status(), 200)
+    const policy: RateLimitPolicy = { name: 'frozen', algorithm: 'fixed-window', windowMs: 3_600_000 }
+    const counted = async () => Number(await own.hget(store.keyFor('127.0.0.1', policy), 'c'))
+    t.equal(await counted(), 3)
+
+    server.pause()
+    let resumed = false
+    t.teardown(() => { if (!resumed) server.resume() })
+    const during = await Promise.all(Array.from({ length: 60 }, status))
+    t.ok(during.every((s) => s === 200), 'fail-open: all 60 served while Redis is frozen')
+    t.equal(limiter.stats().storeFailures, 60, 'each one a store failure: 10 timed out, 50 refused at once')
+    const started = performance.now()
+    await t.rejects(store.consume('127.0.0.1', policy, 1000, 1), { name: 'RedisBusyError', code: 'ERR_REDIS_BUSY' })
+    t.ok(performance.now() - started < 150, 'past the cap a hit fails at once, without waiting commandTimeoutMs')
+
+    server.resume()
+    resumed = true
+    t.equal(await own.ping(), 'PONG', 'Redis awake: the queued commands, sent before the ping, have run')
+    t.equal(await counted(), 13, 'the 3 hits before, plus the 10 capped ones that ran late; not the 60 of the freeze')
+    t.equal(await status(), 200)
+    t.equal(await counted(), 14, 'counting goes on')
+  })
+
+  t.test('redisStore() on a Redis Cluster with a master down: its keys fail at once, the other masters serve; it is used again once back', { timeout: 60_000 }, async (t) => {
+    const masters = await startCluster(t, 3)
+    if (!masters) return
+    const cluster = new Cluster([{ host: '127.0.0.1', port: masters.ports[0]! }])
+    cluster.on('error', () => undefined)
+    t.teardown(() => cluster.disconnect())
+    await new Promise<void>((ok, fail) => { cluster.once('ready', ok); cluster.once('error', fail) })
+    const store = redisStore({ client: cluster, prefix: 'down:', commandTimeoutMs: 400 })
+    const policy: RateLimitPolicy = { name: 'c', algorithm: 'fixed-window', windowMs: 3_600_000 }
+    const keyOn = (master: number): string => {
+      const [from, to] = masters.ranges[master]!
+      for (let n = 0; ; n++) {
+        const slot = clusterKeySlot(store.keyFor(`client-${n}`, policy))
+        if (slot >= from && slot < to) return `client-${n}`
+      }
+    }
+    const healthy = keyOn(0)
+    const doomed = keyOn(2)
+    t.match(await store.consume(healthy, policy, 10, 1), { allowed: true, remaining: 9 })
+    t.match(await store.consume(doomed, policy, 10, 1), { allowed: true, remaining: 9 })
+
+    await masters.kill(2)
+    const downPort = masters.ports[2]!
+    await until(() => !cluster.nodes('master').some((n) => n.options.port === downPort && n.status === 'ready'))
+    const timings: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now()
+      await t.rejects(store.consume(doomed, policy, 10, 1), {
+        name: 'RedisUnavailableError',
+        message: new RegExp(`redisStore\\(\\): consume: the Cluster master of this key, 127\\.0\\.0\\.1:${downPort}, is not connected`),
+      })
+      timings.push(performance.now() - started)
+    }
+    t.ok(Math.max(...timings) < 100, `refused at once (${timings.map(Math.round).join(', ')} ms), not after the 400 ms deadline`)
+    t.match(await store.consume(healthy, policy, 10, 1), { allowed: true, remaining: 8 }, 'the healthy master still serves')
+
+    await masters.restart(2)
+    // Hits keep coming; one a second goes through as the probe, and finds the master back.
+    let back: unknown
+    for (let i = 0; i < 50 && back === undefined; i++) {
+      back = await store.consume(doomed, policy, 10, 1).catch(() => undefined)
+      if (back === undefined) await sleep(100)
+    }
+    t.match(back, { allowed: true }, 'the master is used again once back')
+    t.match(await store.consume(doomed, policy, 10, 1), { allowed: true }, 'and stays in use')
   })
 
   t.test('redisStore(): no unhandled rejection through all of it', async (t) => {
