@@ -18,7 +18,7 @@ const alone = (description: string, layer: () => Middleware): Scenario => ({
 })
 
 export const scenarios: Record<string, Scenario> = {
-  'mw-timing': alone('timing() alone: Server-Timing total', () => timing()),
+  'mw-timing': alone('timing() alone: Server-Timing total', () => timing({ serverTiming: true })),
   'mw-traceContext': alone('traceContext() alone: parse traceparent, new span', () => traceContext()),
   'mw-requestContext': alone('requestContext() alone: the chain in AsyncLocalStorage', () => requestContext()),
 }

@@ -11,7 +11,7 @@ import { accessLog, compose, requestContext, requestId, timing, traceContext, ty
 import { listen, routes, type Comparison, type Scenario } from '../common.js'
 import { logFile } from '../log-file.js'
 
-const observability = (): Middleware[] => [requestId(), traceContext(), timing(), accessLog({ sink: createWriteStream(logFile('obs')) })]
+const observability = (): Middleware[] => [requestId(), traceContext(), timing({ serverTiming: true }), accessLog({ sink: createWriteStream(logFile('obs')) })]
 
 const scenario = (description: string, layers: () => Middleware[]): Scenario => ({
   description,

@@ -28,7 +28,8 @@ function onionStack(): RawHandler {
     errorBoundary(),
     proxyHeaders({ trustedProxies: ['loopback'] }),
     requestId(),
-    timing(),
+    // To every client, as the peers' timing middleware do: the same work is measured.
+    timing({ serverTiming: true }),
     accessLog({ sink: createWriteStream(logFile('onion')) }),
     securityHeaders(),
     trustedHost({ allowedHosts: ['127.0.0.1', 'localhost'] }),

@@ -5,7 +5,9 @@ import { addServerTiming, compose, monotonicNow, serverTimeouts, timing } from '
 // Stands in for a database call.
 const queryUsers = () => new Promise<string[]>((ok) => setTimeout(() => ok(['ada', 'grace']), 5))
 
-const app = compose(timing({ responseTime: true }))(async (req, res) => {
+// An internal service: every client may see the backend timings. (The default sends
+// Server-Timing only to requests an identity layer authenticated.)
+const app = compose(timing({ serverTiming: true, responseTime: true }))(async (req, res) => {
   const started = monotonicNow()
   const users = await queryUsers()
   addServerTiming(req, { name: 'db', dur: monotonicNow() - started, desc: 'users query' })

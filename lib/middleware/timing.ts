@@ -7,6 +7,10 @@
  *
  * "Arrival" is the core's `arrivalTime(req)`: the first time any layer asked for it. Mount
  * timing() early, so that time spent in the layers around the handler counts.
+ *
+ * `Server-Timing` goes by default only to requests an identity layer authenticated (it set
+ * `userIdState`): backend timings help whoever is debugging, and an anonymous client
+ * probing for a timing side channel (is this user known? was that a cache hit?) too.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -15,16 +19,20 @@ import { defineMiddleware, type OrderingRule } from '../core/define.js'
 import { ConfigError, describeValue } from '../core/errors.js'
 import { expectBoolean, expectFunction, expectInteger, isToken, withDefaults } from '../core/options.js'
 import { onResponseStart } from '../core/response-start.js'
+import { userIdState } from '../core/shared-state.js'
 import type { Middleware } from '../core/types.js'
 
 /** Options for {@link timing}. */
 export interface TimingOptions {
   /**
-   * Send `Server-Timing` with the total and every metric added by {@link addServerTiming}.
-   * Turn off for public endpoints where backend timings must not reach clients.
-   * @default true
+   * Send `Server-Timing` with the total and every metric added by {@link addServerTiming}:
+   * `'authenticated'` only on responses to requests an identity layer (jwtAuth, apiKey,
+   * session with `userIdKey`) authenticated, `true` to every client, `false` never.
+   * Backend timings are a side channel (a lookup slower for existing users, a cache hit), so
+   * anonymous clients do not get them unless you say so.
+   * @default 'authenticated'
    */
-  serverTiming?: boolean
+  serverTiming?: boolean | 'authenticated'
   /** Send `X-Response-Time: <ms>ms` as well, for tools that read that header. @default false */
   responseTime?: boolean
   /** Name of the total metric in `Server-Timing` (an RFC 9110 token). @default 'total' */
@@ -41,7 +49,7 @@ export interface TimingOptions {
 
 /** Defaults of {@link timing}. */
 export const timingDefaults: Readonly<Required<TimingOptions>> = Object.freeze({
-  serverTiming: true,
+  serverTiming: 'authenticated' as boolean | 'authenticated',
   responseTime: false,
   metricName: 'total',
   digits: 1,
@@ -100,15 +108,21 @@ export function addServerTiming(req: IncomingMessage, metric: ServerTimingMetric
 }
 
 /**
- * Time every response: `Server-Timing: total;dur=…` by default, `X-Response-Time` on request.
- * Durations run from the request's arrival to its headers, so a streamed body's transfer
- * time is not included; the access log's `durationMs` covers that.
+ * Time every response: `Server-Timing: total;dur=…` (by default to authenticated requests
+ * only), `X-Response-Time` on request. Durations run from the request's arrival to its
+ * headers, so a streamed body's transfer time is not included; the access log's
+ * `durationMs` covers that.
  * @example
- * const app = compose(requestId(), timing({ responseTime: true }), accessLog())(router)
+ * const app = compose(requestId(), timing({ responseTime: true }), accessLog(), jwtAuth(auth))(router)
  */
 export function timing(options: TimingOptions = {}): Middleware {
   const opts = withDefaults('timing', timingDefaults, options)
-  const serverTiming = expectBoolean('timing', 'serverTiming', opts.serverTiming)
+  const serverTiming = opts.serverTiming
+  if (serverTiming !== true && serverTiming !== false && serverTiming !== 'authenticated') {
+    throw new ConfigError('timing', 'serverTiming', 'true, false or "authenticated"', serverTiming,
+      'Use "authenticated" (the default) to time only requests an identity layer authenticated, or true for every client.')
+  }
+  const onlyAuthenticated = serverTiming === 'authenticated'
   const responseTime = expectBoolean('timing', 'responseTime', opts.responseTime)
   if (!serverTiming && !responseTime) {
     throw new ConfigError('timing', 'serverTiming', 'true when responseTime is false', serverTiming,
@@ -129,7 +143,8 @@ export function timing(options: TimingOptions = {}): Middleware {
     const metrics = slot[METRICS]
     slot[METRICS] = CLOSED
     const elapsed = Math.max(0, now() - arrivalTime(req)).toFixed(digits)
-    if (serverTiming) {
+    // Inner identity layers have run by now: their user id is in state at response start.
+    if (serverTiming && (!onlyAuthenticated || userIdState.tryGet(req) !== undefined)) {
       const ours = Array.isArray(metrics) ? `${metrics.join(', ')}, ${totalPrefix}${elapsed}` : totalPrefix + elapsed
       appendServerTiming(res, ours)
     }
@@ -138,7 +153,7 @@ export function timing(options: TimingOptions = {}): Middleware {
 
   return defineMiddleware({
     name: 'timing',
-    detail: [serverTiming && 'Server-Timing', responseTime && 'X-Response-Time'].filter(Boolean).join(' + '),
+    detail: [serverTiming && `Server-Timing${onlyAuthenticated ? ' (authenticated)' : ''}`, responseTime && 'X-Response-Time'].filter(Boolean).join(' + '),
     wraps: TIMING_WRAPS,
   }, (next) => function timingHandler(req, res) {
     const slot = req as unknown as MetricsSlot

@@ -70,7 +70,7 @@ t.test('HTTP/2 requestId(): mints an id, echoes a trusted one, and the route rea
 })
 
 t.test('HTTP/2 timing(): Server-Timing and X-Response-Time at response start', async (t) => {
-  const h2 = await served(t, compose(timing({ responseTime: true }))((_req, res) => res.end('timed')))
+  const h2 = await served(t, compose(timing({ serverTiming: true, responseTime: true }))((_req, res) => res.end('timed')))
   const res = await h2.request()
   t.match(res.headers['server-timing'], /^total;dur=\d+(\.\d)?$/)
   t.match(res.headers['x-response-time'], /^\d+(\.\d)?ms$/)

@@ -1,11 +1,14 @@
 import type { IncomingMessage } from 'node:http'
 import t from 'tap'
 import {
-  addServerTiming, arrivalTime, compose, defineMiddleware, HttpError, sendError, timing, SERVER_TIMING_MAX_METRICS,
+  addServerTiming, apiKey, arrivalTime, compose, defineMiddleware, HttpError, sendError, timing, SERVER_TIMING_MAX_METRICS, userIdState,
   type Middleware, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
 import { serve } from '../helpers/serve.js'
+
+// Most tests time anonymous requests, so they ask for Server-Timing to every client
+// (serverTiming: true); the default, authenticated requests only, has its own tests below.
 
 /**
  * A clock the handler moves: `elapse(req, ms)` makes "now" exactly `ms` after the request's
@@ -21,7 +24,7 @@ function fakeClock() {
 
 t.test('timing(): sends Server-Timing total from arrival to headers', async (t) => {
   const clock = fakeClock()
-  const url = await serve(t, compose(timing({ now: clock.now }))((req, res) => {
+  const url = await serve(t, compose(timing({ serverTiming: true, now: clock.now }))((req, res) => {
     clock.elapse(req, 12.345)
     res.end('ok')
   }))
@@ -31,7 +34,7 @@ t.test('timing(): sends Server-Timing total from arrival to headers', async (t) 
 })
 
 t.test('timing(): with the real clock, the total is a plausible duration', async (t) => {
-  const url = await serve(t, compose(timing())(async (_req, res) => {
+  const url = await serve(t, compose(timing({ serverTiming: true }))(async (_req, res) => {
     await new Promise((ok) => setImmediate(ok))
     res.end()
   }))
@@ -43,7 +46,7 @@ t.test('timing(): with the real clock, the total is a plausible duration', async
 t.test('timing(): X-Response-Time alone, with digits and a custom metric name', async (t) => {
   const clock = fakeClock()
   const handler: RawHandler = (req, res) => { clock.elapse(req, 7.25); res.end() }
-  const both = await fetch(await serve(t, compose(timing({ now: clock.now, responseTime: true, digits: 2, metricName: 'app' }))(handler)))
+  const both = await fetch(await serve(t, compose(timing({ serverTiming: true, now: clock.now, responseTime: true, digits: 2, metricName: 'app' }))(handler)))
   t.equal(both.headers.get('server-timing'), 'app;dur=7.25')
   t.equal(both.headers.get('x-response-time'), '7.25ms')
   const only = await fetch(await serve(t, compose(timing({ now: clock.now, serverTiming: false, responseTime: true, digits: 0 }))(handler)))
@@ -54,7 +57,7 @@ t.test('timing(): X-Response-Time alone, with digits and a custom metric name', 
 t.test('addServerTiming(): handler metrics go before the total, descriptions escaped or as tokens', async (t) => {
   const clock = fakeClock()
   const results: boolean[] = []
-  const url = await serve(t, compose(timing({ now: clock.now }))((req, res) => {
+  const url = await serve(t, compose(timing({ serverTiming: true, now: clock.now }))((req, res) => {
     results.push(addServerTiming(req, { name: 'db', dur: 12.3456, desc: 'users' }))
     results.push(addServerTiming(req, { name: 'cache', desc: 'hit "warm" \\ path' }))
     results.push(addServerTiming(req, { name: 'miss' }))
@@ -69,13 +72,13 @@ t.test('addServerTiming(): handler metrics go before the total, descriptions esc
 
 t.test('addServerTiming(): keeps a Server-Timing header an inner layer set itself', async (t) => {
   const clock = fakeClock()
-  const url = await serve(t, compose(timing({ now: clock.now }))((req, res) => {
+  const url = await serve(t, compose(timing({ serverTiming: true, now: clock.now }))((req, res) => {
     clock.elapse(req, 1)
     res.setHeader('server-timing', 'cdn;dur=3')
     res.end()
   }))
   t.equal((await fetch(url)).headers.get('server-timing'), 'cdn;dur=3, total;dur=1.0')
-  const arrayUrl = await serve(t, compose(timing({ now: clock.now }))((req, res) => {
+  const arrayUrl = await serve(t, compose(timing({ serverTiming: true, now: clock.now }))((req, res) => {
     clock.elapse(req, 2)
     res.setHeader('server-timing', ['a;dur=1', 'b;dur=2'])
     res.end()
@@ -89,7 +92,7 @@ t.test('addServerTiming(): returns false without timing() and past the metric li
   await (await fetch(bare)).text()
   t.same(seen, [false])
   let accepted = 0
-  const url = await serve(t, compose(timing())((req, res) => {
+  const url = await serve(t, compose(timing({ serverTiming: true }))((req, res) => {
     for (let i = 0; i < SERVER_TIMING_MAX_METRICS + 5; i++) if (addServerTiming(req, { name: `m${i}` })) accepted++
     res.end()
   }))
@@ -100,7 +103,7 @@ t.test('addServerTiming(): returns false without timing() and past the metric li
 
 t.test('addServerTiming(): throws on metrics that could break the header', async (t) => {
   let failures: string[] = []
-  const url = await serve(t, compose(timing())((req, res) => {
+  const url = await serve(t, compose(timing({ serverTiming: true }))((req, res) => {
     const attempts: unknown[] = [
       null,
       { name: 'bad name' },
@@ -133,7 +136,7 @@ t.test('addServerTiming(): throws on metrics that could break the header', async
 })
 
 t.test('timing(): on empty end(), HEAD, 204, 304 and writeHead with headers', async (t) => {
-  const url = await serve(t, compose(timing())((req, res) => {
+  const url = await serve(t, compose(timing({ serverTiming: true }))((req, res) => {
     if (req.url === '/204') { res.statusCode = 204; res.end(); return }
     if (req.url === '/304') { res.writeHead(304, { etag: '"x"' }); res.end(); return }
     if (req.url === '/wh') { res.writeHead(201, { 'content-type': 'text/plain', 'server-timing': 'app;dur=1' }); res.end('made'); return }
@@ -151,7 +154,7 @@ t.test('timing(): the error answer of an outer layer is timed, with the metrics 
   const boundary: Middleware = (next) => async (req, res) => {
     try { await next(req, res) } catch { sendError(req, res, new HttpError(500)) }
   }
-  const url = await serve(t, compose(boundary, timing())(async (req) => {
+  const url = await serve(t, compose(boundary, timing({ serverTiming: true }))(async (req) => {
     addServerTiming(req, { name: 'db', dur: 3 })
     throw new Error('boom')
   }))
@@ -163,7 +166,7 @@ t.test('timing(): the error answer of an outer layer is timed, with the metrics 
 t.test('timing(): a streamed body with backpressure: headers at the first write, every byte delivered', async (t) => {
   const chunk = 'y'.repeat(64 * 1024)
   let sawBackpressure = false
-  const url = await serve(t, compose(timing())(async (_req, res) => {
+  const url = await serve(t, compose(timing({ serverTiming: true }))(async (_req, res) => {
     for (let i = 0; i < 64; i++) {
       if (!res.write(chunk)) { sawBackpressure = true; await new Promise((ok) => res.once('drain', ok)) }
     }
@@ -180,7 +183,7 @@ t.test('timing(): measures from the first layer that asked for the arrival time'
   let outerArrival = 0
   // An outer layer pins the arrival, then spends (fake) time before calling inward.
   const early: Middleware = (next) => (req, res) => { outerArrival = arrivalTime(req); return next(req, res) }
-  const url = await serve(t, compose(early, timing({ now: clock.now }))((req, res) => {
+  const url = await serve(t, compose(early, timing({ serverTiming: true, now: clock.now }))((req, res) => {
     t.equal(arrivalTime(req), outerArrival)
     clock.elapse(req, 40)
     res.end()
@@ -189,8 +192,40 @@ t.test('timing(): measures from the first layer that asked for the arrival time'
 })
 
 t.test('timing(): a second timing() in the same stack sends one total', async (t) => {
-  const url = await serve(t, compose(timing(), timing())((_req, res) => res.end()))
+  const url = await serve(t, compose(timing({ serverTiming: true }), timing({ serverTiming: true }))((_req, res) => res.end()))
   t.match((await fetch(url)).headers.get('server-timing'), /^total;dur=\d+\.\d$/)
+})
+
+t.test('timing(): by default Server-Timing goes only to requests an identity layer authenticated', async (t) => {
+  const KEY = 'k'.repeat(32)
+  const clock = fakeClock()
+  const url = await serve(t, compose(timing({ now: clock.now, responseTime: true }), apiKey({ keys: [{ key: KEY, id: 'client-a' }], optional: true }))((req, res) => {
+    addServerTiming(req, { name: 'db', dur: 2, desc: 'users' })
+    clock.elapse(req, 5)
+    res.end()
+  }))
+  const anonymous = await fetch(url)
+  t.equal(anonymous.status, 200)
+  t.equal(anonymous.headers.get('server-timing'), null, 'an anonymous client gets no backend timings')
+  t.equal(anonymous.headers.get('x-response-time'), '5.0ms', 'X-Response-Time, asked for explicitly, is unchanged')
+  const known = await fetch(url, { headers: { 'x-api-key': KEY } })
+  t.equal(known.headers.get('server-timing'), 'db;dur=2;desc=users, total;dur=5.0', 'an authenticated client gets them')
+  const refused = await fetch(url, { headers: { 'x-api-key': 'x'.repeat(32) } })
+  t.equal(refused.status, 401)
+  t.equal(refused.headers.get('server-timing'), null, 'a refused credential gets none either')
+})
+
+t.test('timing(): serverTiming "authenticated" follows userIdState, whoever sets it; explain() says so', async (t) => {
+  const identify = defineMiddleware({ name: 'identify' }, (next) => (req, res) => {
+    if (req.headers['x-user'] === 'ada') userIdState.set(req, 'ada')
+    return next(req, res)
+  })
+  const stack = compose(timing({ serverTiming: 'authenticated' }), identify)
+  const url = await serve(t, stack((_req, res) => res.end()))
+  t.equal((await fetch(url)).headers.get('server-timing'), null)
+  t.match((await fetch(url, { headers: { 'x-user': 'ada' } })).headers.get('server-timing'), /^total;dur=\d+\.\d$/)
+  t.match(stack.explain(), /timing \(Server-Timing \(authenticated\)\)/)
+  t.match(compose(timing({ serverTiming: true })).explain(), /timing \(Server-Timing\)/)
 })
 
 t.test('timing(): ordering: wraps the layers whose time it counts', async (t) => {
@@ -201,7 +236,8 @@ t.test('timing(): ordering: wraps the layers whose time it counts', async (t) =>
 
 t.test('timing(): config: rejects bad options with the option named', async (t) => {
   const bad: Array<[object, RegExp]> = [
-    [{ serverTiming: 'yes' }, /timing\(\): option "serverTiming" must be true or false/],
+    [{ serverTiming: 'yes' }, /timing\(\): option "serverTiming" must be true, false or "authenticated"; received "yes" \(string\)\. Use "authenticated" \(the default\)/],
+    [{ serverTiming: 'always' }, /option "serverTiming" must be true, false or "authenticated"/],
     [{ responseTime: 1 }, /option "responseTime" must be true or false/],
     [{ serverTiming: false }, /option "serverTiming" must be true when responseTime is false; received false \(boolean\)\. With both headers off/],
     [{ metricName: 'total time' }, /option "metricName" must be a metric name \(RFC 9110 token.*received "total time" \(string\)\. Use letters, digits and "-", e\.g\. "total"/],
