@@ -6,6 +6,13 @@
  * Outcomes: `finished` (every byte handed to the connection and the response complete),
  * `aborted` (the connection closed first), `error` (the response was destroyed with an
  * error, e.g. by `stream.pipeline` when the source failed).
+ *
+ * Pipelined responses: Node queues a response behind the one being written, without a
+ * socket, until that one finishes. When the connection closes meanwhile, Node 20 destroys
+ * the queued requests but never emits `'close'` on their responses (`socketOnClose` only
+ * aborts the incoming messages). So while a tracked response is queued, the connection's
+ * own `'close'` ends it too, as `aborted`: one listener per connection, only on connections
+ * that pipeline.
  * @module
  */
 import type { ServerResponse } from 'node:http'
@@ -105,15 +112,20 @@ function startTracking(res: ServerResponse): EndRecord {
   // The listeners below are shared functions that find the record through `this` (the
   // response), and `on`, not `once`: each of these events comes once per response, and
   // `once` would allocate a wrapper per request, a closure another.
+  let closed = exchangeClosed(res)
   if (isHttp1(res)) {
     if (res.socket) attachSocket(record, res.socket)
-    // A pipelined response gets its socket only when the responses before it are done.
-    else res.on('socket', onSocket)
+    else if (!closed) {
+      // A pipelined response gets its socket only when the responses before it are done;
+      // until then only the connection's close can end it.
+      res.on('socket', onSocket)
+      closed = !watchQueued(res)
+    }
     // 'prefinish': everything is handed to the socket, and a pipelined successor has not
     // started writing yet (it is assigned on 'finish').
     res.on('prefinish', onPrefinish)
   }
-  if (exchangeClosed(res)) {
+  if (closed) {
     record.fired = true
     record.endedAt = monotonicNow()
   } else {
@@ -124,6 +136,51 @@ function startTracking(res: ServerResponse): EndRecord {
 
 function onSocket(this: ServerResponse, socket: Socket): void {
   attachSocket((this as unknown as EndSlot)[END]!, socket)
+  // Its own 'close' now comes with the connection's (Node's onServerResponseClose).
+  ;(socket as QueueSlot)[QUEUE]?.responses.delete(this)
+}
+
+/**
+ * The tracked responses queued on one connection. A class, not a literal (see
+ * listener-node.ts); made only for connections that pipeline.
+ */
+class QueuedResponses {
+  readonly responses = new Set<ServerResponse>()
+}
+
+const QUEUE = Symbol('http-onion.queuedResponses')
+type QueueSlot = Socket & { [QUEUE]?: QueuedResponses }
+
+/**
+ * End `res`, queued without a socket, when its connection closes. Returns false when the
+ * connection is already gone: the exchange is over before it started.
+ */
+function watchQueued(res: ServerResponse): boolean {
+  const socket = res.req?.socket as QueueSlot | null | undefined
+  // Not a connection Node's server made: nothing to watch (its own 'close' must do).
+  if (!socket) return true
+  if (socket.destroyed) return false
+  let queue = socket[QUEUE]
+  if (queue === undefined) {
+    queue = socket[QUEUE] = new QueuedResponses()
+    // One shared listener per connection, not one per response: a client may pipeline
+    // hundreds of requests in one packet.
+    socket.on('close', onQueueClosed)
+  }
+  queue.responses.add(res)
+  return true
+}
+
+/** The connection closed: every response still queued on it is aborted, in request order. */
+function onQueueClosed(this: QueueSlot): void {
+  const responses = this[QUEUE]!.responses
+  for (const res of responses) {
+    const record = (res as unknown as EndSlot)[END]!
+    // Nothing of it reached the connection.
+    record.bytesAtStart = record.bytesAtFinish = 0
+    fire(res, record)
+  }
+  responses.clear()
 }
 
 function onPrefinish(this: ServerResponse): void {

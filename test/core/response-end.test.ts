@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import { onResponseEnd, type RawHandler, type ResponseEndInfo } from '../../lib/index.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, rawExchange } from '../helpers/raw.js'
+import { captureWarnings, tick, until } from '../helpers/wait.js'
 
 /** Serve `respond`, recording every end info; resolves `ended` on the first. */
 async function track(t: Test, respond: RawHandler) {
@@ -147,4 +148,63 @@ t.test('onResponseEnd(): registered after the exchange is over, it still runs on
   await new Promise((ok) => setTimeout(ok, 5))
   t.equal(calls, 1)
   t.equal(info.outcome, 'finished')
+})
+
+/** `paths` as pipelined GETs, in one write. */
+const pipelined = (paths: string[]): string => paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join('')
+
+t.test('onResponseEnd(): pipelined responses cut while still queued end as aborted, once each, with no bytes', async (t) => {
+  const ends: Array<[string, ResponseEndInfo]> = []
+  const url = await serve(t, (req, res) => {
+    onResponseEnd(res, (info, _res, path) => { ends.push([path, info]) }, req.url!)
+    // The first answer stalls, so the others stay queued behind it (Node gives them no
+    // socket, and never emits 'close' on them).
+    if (req.url === '/0') res.write('started')
+    else res.end(`answer ${req.url}`)
+  })
+  const socket = await openSocket(url)
+  socket.write(pipelined(['/0', '/1', '/2']))
+  await new Promise((ok) => socket.once('data', ok))
+  socket.resetAndDestroy()
+  await until(() => ends.length === 3)
+  await tick(20)
+  t.same(ends.map(([path, info]) => [path, info.outcome]), [['/0', 'aborted'], ['/1', 'aborted'], ['/2', 'aborted']])
+  t.ok(ends[0]![1].bytesWritten! > 0, 'the first one was on the wire')
+  t.same(ends.slice(1).map(([, info]) => info.bytesWritten), [0, 0], 'the queued ones never were')
+  t.ok(ends.every(([, info]) => info.durationMs >= 0))
+})
+
+t.test('onResponseEnd(): registered on a queued response after its connection closed, it still runs once', async (t) => {
+  const infos: ResponseEndInfo[] = []
+  const url = await serve(t, (req, res) => {
+    if (req.url === '/0') res.write('started')
+    // A slow layer that gets to the queued request only after the client left.
+    else req.once('close', () => setImmediate(() => onResponseEnd(res, (info) => { infos.push(info) })))
+  })
+  const socket = await openSocket(url)
+  socket.write(pipelined(['/0', '/1']))
+  await new Promise((ok) => socket.once('data', ok))
+  socket.resetAndDestroy()
+  await until(() => infos.length > 0)
+  await tick(20)
+  t.equal(infos.length, 1)
+  t.equal(infos[0]?.outcome, 'aborted')
+})
+
+t.test('onResponseEnd(): 50 pipelined requests answered out of order each finish once, one listener on the connection', async (t) => {
+  const warnings = captureWarnings(t)
+  const ends: string[] = []
+  const count = 50
+  const url = await serve(t, (req, res) => {
+    onResponseEnd(res, (info, _res, path) => { ends.push(`${path} ${info.outcome}`) }, req.url!)
+    const n = Number(req.url!.slice(1))
+    // Later requests answer first: each waits in Node's queue for the ones before it.
+    setTimeout(() => res.end(String(n)), count - n)
+  })
+  const paths = Array.from({ length: count }, (_, i) => `/${i}`)
+  const received = await rawExchange(url, pipelined(paths).replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n'))
+  await until(() => ends.length === count)
+  t.same(ends, paths.map((p) => `${p} finished`), 'in request order, each once')
+  t.equal((received.toString().match(/HTTP\/1\.1 200 OK/g) ?? []).length, count)
+  t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning'), [], 'no listener per queued response on the socket')
 })
