@@ -17,11 +17,14 @@
  *   third less CPU for a 64 KB compressed answer. `res.write` returns false while the stream is full and
  *   `'drain'` comes when it has room; the connection's own `'drain'` events resume the
  *   stream instead of reaching the handler, so a handler never hears a drain that does not
- *   concern the stream it writes into. A client abort destroys the stream at once.
+ *   concern the stream it writes into. The end of the exchange, however it comes (a client
+ *   abort, a pipelined response cut while still queued: `onResponseEnd`), destroys the
+ *   stream at once.
  * @module
  */
 import type { ServerResponse } from 'node:http'
 import { Duplex } from 'node:stream'
+import { onResponseEnd, type ResponseEndInfo } from './response-end.js'
 import { onResponseStart } from './response-start.js'
 
 /** What the decider knows about the body when it decides. */
@@ -373,10 +376,9 @@ function becomeTransform<C>(route: Route<C>, chosen: BodyTransform): void {
     originalEmit.call(res, 'drain')
   })
   // Native memory (zlib) is released on destroy, not on garbage collection: do it as
-  // soon as the exchange is over, however it ended.
-  res.once('close', () => {
-    if (!stream.destroyed) stream.destroy()
-  })
+  // soon as the exchange is over, however it ended. onResponseEnd, not the response's
+  // 'close': a pipelined response cut while queued never emits 'close'.
+  onResponseEnd(res, destroyStream, stream)
 
   res.emit = function emitThroughRoute(this: ServerResponse, event: string | symbol, ...args: unknown[]): boolean {
     if (event !== 'drain') return originalEmit.apply(this, [event, ...args] as Parameters<ServerResponse['emit']>)
@@ -387,6 +389,11 @@ function becomeTransform<C>(route: Route<C>, chosen: BodyTransform): void {
     }
     return true
   } as ServerResponse['emit']
+}
+
+/** The response-end listener of a transform: shared, the stream comes as its context. */
+function destroyStream(_info: ResponseEndInfo, _res: ServerResponse, stream: Duplex | undefined): void {
+  if (!stream!.destroyed) stream!.destroy()
 }
 
 /**

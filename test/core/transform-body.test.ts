@@ -7,6 +7,7 @@ import t from 'tap'
 import { onResponseEnd, transformBody, type BodyInfo, type RawHandler } from '../../lib/index.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { until } from '../helpers/wait.js'
 
 const get = (url: string, method = 'GET') =>
   rawExchange(url, `${method} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
@@ -286,6 +287,27 @@ t.test('transformBody(): a client abort destroys the stream, for many aborted re
   t.equal(destroyed, count)
   const after = process.getActiveResourcesInfo().filter((r) => r !== 'TCPSocketWrap' && r !== 'Timeout').length
   t.equal(after, baseline, 'no handles left behind')
+})
+
+t.test('transformBody(): a pipelined response cut while still queued destroys its stream', async (t) => {
+  const streams: Transform[] = []
+  const url = await serve(t, (req, res) => {
+    transformBody(res, () => {
+      const gzip = createGzip()
+      streams.push(gzip)
+      return gzip
+    })
+    // Streams still being written: the first on the connection, the others into Node's
+    // queue behind it.
+    res.write(`the start of ${req.url}`)
+  })
+  const socket = await openSocket(url)
+  socket.write(['/0', '/1', '/2', '/3'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''))
+  await until(() => streams.length === 4)
+  socket.resetAndDestroy()
+  await until(() => streams.length === 4 && streams.every((s) => s.destroyed))
+  t.equal(streams.length, 4)
+  t.same(streams.map((s) => s.destroyed), [true, true, true, true], 'Node never emits close on the queued responses; the end of the exchange still comes')
 })
 
 t.test('transformBody(): two routes on one response apply the inner transform first', async (t) => {
