@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware, RawHandler } from '../lib/core/types.js'
 import { defineMiddleware, middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
+import { onResponseEnd } from '../lib/core/response-end.js'
 import { isThenable } from '../lib/core/thenable.js'
 
 /** Express's `next`: no argument continues, an error (anything but 'route'/'router') skips to error handlers. */
@@ -75,12 +76,12 @@ export function fromExpress(expressMiddleware: ExpressMiddleware, name = express
     return new Promise((resolve, reject) => {
       let settled = false
       // A middleware that answers by itself never calls next: the exchange ending settles it.
-      const onClose = () => { if (!settled) { settled = true; resolve(undefined) } }
-      res.once('close', onClose)
+      // onResponseEnd, not the response's 'close', which a pipelined response cut while
+      // still queued never emits.
+      onResponseEnd(res, () => { if (!settled) { settled = true; resolve(undefined) } })
       const expressNext: ExpressNext = (err) => {
         if (settled) return
         settled = true
-        res.off('close', onClose)
         if (err !== undefined && err !== null && err !== 'route' && err !== 'router') reject(err)
         else {
           try {

@@ -11,6 +11,8 @@ import { compose, HttpError, type Middleware } from '../../lib/index.js'
 import { fromExpress, toExpress } from '../../adapters/express.js'
 import { listen, serve } from '../helpers/serve.js'
 import { httpRequest } from '../helpers/http.js'
+import { openSocket } from '../helpers/raw.js'
+import { until } from '../helpers/wait.js'
 import { gateKeeper, gzipAll, tagged } from '../helpers/probe-middleware.js'
 
 const throwing = (kind: 'sync' | 'async'): Middleware => () => (kind === 'sync'
@@ -113,6 +115,24 @@ t.test('fromExpress(): a middleware that answers itself settles when the exchang
   t.equal((await httpRequest(url)).text, 'answered')
   await new Promise((ok) => setTimeout(ok, 10))
   t.equal(settled, true)
+})
+
+t.test('fromExpress(): a middleware that answers a pipelined request still queued when the client leaves settles', async (t) => {
+  const settled: string[] = []
+  // The first answer stalls, so the second one waits in Node's queue, which never emits
+  // 'close' on it when the connection goes.
+  const answering = (req: { url: string }, res: { write(s: string): void; end(s: string): void }) => {
+    if (req.url === '/0') res.write('started')
+    else res.end('answered')
+  }
+  const outer: Middleware = (next) => async (req, res) => { await next(req, res); settled.push(req.url!) }
+  const url = await serve(t, compose(outer, fromExpress(answering as never))((_req, res) => res.end('never')))
+  const socket = await openSocket(url)
+  socket.write('GET /0 HTTP/1.1\r\nHost: x\r\n\r\nGET /1 HTTP/1.1\r\nHost: x\r\n\r\n')
+  await new Promise((ok) => socket.once('data', ok))
+  socket.resetAndDestroy()
+  await until(() => settled.length === 2)
+  t.same(settled.sort(), ['/0', '/1'])
 })
 
 t.test('fromExpress(): next("route") continues like next()', async (t) => {
