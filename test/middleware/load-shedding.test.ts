@@ -238,6 +238,32 @@ t.test('loadShedding(): in flight returns to exactly 0 after finish, abort, erro
   t.equal(shedding.stats().queued, 0)
 })
 
+t.test('loadShedding(): pipelines cut by the client give back the slots of their queued requests', async (t) => {
+  // Node never emits 'close' on a pipelined response still queued when the connection
+  // goes; if the slot waited for it, three cut pipelines would hold 8 slots for good.
+  const { shedding, reasons } = shedder(t, { maxEventLoopDelayMs: 0, maxInFlight: 8, maxQueue: 0 })
+  let started = 0
+  const url = await serve(t, compose(shedding)((req, res) => {
+    started++
+    // The first answer of each pipeline stalls, so the others stay queued.
+    if (req.url === '/0') res.write('started')
+    else res.end('queued answer')
+  }))
+  for (let pipeline = 0; pipeline < 3; pipeline++) {
+    const socket = await openSocket(url)
+    socket.on('error', () => undefined)
+    const before = started
+    socket.write(['/0', '/1', '/2', '/3'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''))
+    await until(() => started === before + 4)
+    socket.resetAndDestroy()
+    await until(() => shedding.stats().inFlight === 0)
+    t.equal(shedding.stats().inFlight, 0, `pipeline ${pipeline}: every slot came back`)
+  }
+  const answers = await Promise.all(Array.from({ length: 8 }, () => rawGet(url, '/1')))
+  t.same(answers.map((a) => a.status), Array(8).fill(200), 'eight requests at once still fit')
+  t.same(reasons, [])
+})
+
 t.test('loadShedding(): onShed errors are reported, the 503 still goes out', async (t) => {
   const seen: Error[] = []
   const listener = (w: Error) => seen.push(w)
