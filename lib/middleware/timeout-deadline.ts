@@ -54,7 +54,12 @@ export interface Deadline {
 /** What every deadline of one `timeout()` shares. */
 export interface DeadlineSettings {
   readonly timers: TimeoutTimers
+  /** The answer when the server did not answer in time (503 or 504). */
   readonly error: HttpError
+  /** The answer when the client did not send its body in time: 408 with `Connection: close` (HTTP/1). */
+  readonly stalled: HttpError
+  /** The same for HTTP/2, which forbids connection-specific headers (RFC 9113 §8.2.2). */
+  readonly stalled2: HttpError
 }
 
 /** First timer: the deadline to start the answer. */
@@ -63,7 +68,7 @@ export function onDeadline(deadline: Deadline): void {
   const { res, settings } = deadline
   if (res.writableFinished || res.destroyed) return
   if (!res.headersSent && !res.writableEnded) {
-    answer(deadline, new RequestAbortError('deadline', `the request deadline of ${deadline.first} ms passed; the client was answered ${settings.error.status}`))
+    answer(deadline, 'deadline', `the request deadline of ${deadline.first} ms passed`)
     return
   }
   // Already answering: the deadline is met. Only a maximum duration can still cut it.
@@ -77,7 +82,7 @@ export function onMaxDuration(deadline: Deadline): void {
   if (res.writableFinished || res.destroyed) return
   if (!res.headersSent && !res.writableEnded) {
     // No deadline was set, so nothing answered yet: answer now, as a deadline would.
-    answer(deadline, new RequestAbortError('maxDuration', `the maximum duration of ${deadline.first} ms passed before an answer; the client was answered ${deadline.settings.error.status}`))
+    answer(deadline, 'maxDuration', `the maximum duration of ${deadline.first} ms passed before an answer`)
     return
   }
   const reason = new RequestAbortError('maxDuration', 'the maximum duration of the exchange passed; the connection was closed')
@@ -88,11 +93,23 @@ export function onMaxDuration(deadline: Deadline): void {
 /**
  * Answer for the handler, detach the response, then abort the signal: a handler reacting
  * to the abort writes into the void. Runs in a timer, so it must never throw.
+ *
+ * Whose stall it was decides the answer. A request body still arriving is the client's
+ * (RFC 9110 §15.5.9: 408, the server closes the connection); otherwise the server did not
+ * answer in time (503, or 504 for gateways).
  */
-function answer(deadline: Deadline, reason: RequestAbortError): void {
+function answer(deadline: Deadline, kind: 'deadline' | 'maxDuration', passed: string): void {
   const { req, res, settings } = deadline
+  const stalled = clientStalled(req)
+  const error = !stalled ? settings.error : req.httpVersionMajor < 2 ? settings.stalled : settings.stalled2
+  const reason = new RequestAbortError(kind, stalled
+    ? `${passed} with the request body still incomplete; the client was answered ${error.status} and the connection closed`
+    : `${passed}; the client was answered ${error.status}`)
   try {
-    if (sendError(req, res, settings.error)) detachResponse(res)
+    if (sendError(req, res, error)) {
+      detachResponse(res)
+      if (stalled) stopReceiving(req)
+    }
   } catch (err) {
     // A response-start listener that throws: no answer can be written, so cut the connection.
     reportError('timeout(): could not send the timeout answer', err)
@@ -111,6 +128,44 @@ export function endDeadline(info: ResponseEndInfo, _res: ServerResponse, deadlin
   if (info.outcome === 'aborted') abort(d, new RequestAbortError('clientGone', 'the client disconnected before the response was complete'))
   else if (info.outcome === 'error') abort(d, new RequestAbortError('responseError', `the response failed: ${info.error?.message ?? 'unknown error'}`))
 }
+
+/**
+ * Whether the client stopped sending a request body it announced: bytes are still to come,
+ * and the request stream is not full. A full stream means the server stopped reading (the
+ * parser then stops reading the socket), and the wait is the server's, not the client's.
+ */
+function clientStalled(req: IncomingMessage): boolean {
+  if (req.readableLength >= req.readableHighWaterMark) return false
+  const stream = (req as Http2Request).stream
+  // HTTP/2's compatibility request is `complete` only once read to its end; the stream
+  // knows whether the client closed its side (END_STREAM).
+  if (stream !== undefined) return !stream.destroyed && stream.state?.remoteClose === 0
+  // RFC 9112 §6.3: without either header an HTTP/1 request has no body. (Node sets
+  // `complete` only after the 'request' event, so a bodiless request is not complete yet
+  // while its handler runs synchronously.)
+  const length = req.headers['content-length']
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return false
+  return !req.complete
+}
+
+/** HTTP/2 compatibility requests carry their stream. */
+type Http2Request = IncomingMessage & {
+  stream?: { readonly destroyed: boolean; readonly closed: boolean; readonly state?: { remoteClose?: number }; close(code?: number): void }
+}
+
+/**
+ * After a 408, stop receiving the rest of the body. HTTP/1: the answer's `Connection: close`
+ * makes Node close the connection once it is written. HTTP/2: RST_STREAM with NO_ERROR tells
+ * the client to stop sending (RFC 9113 §8.1), and other streams go on. Node sends it only
+ * once the answer, already ended, is flushed (its compatibility response emits 'finish'
+ * only when the stream closes, so that cannot be waited for here).
+ */
+function stopReceiving(req: IncomingMessage): void {
+  const stream = (req as Http2Request).stream
+  if (stream !== undefined && !stream.closed) stream.close(NGHTTP2_NO_ERROR)
+}
+
+const NGHTTP2_NO_ERROR = 0
 
 function abort(deadline: Deadline, reason: RequestAbortError): void {
   if (deadline.reason !== undefined) return

@@ -2,7 +2,9 @@
  * timeout: a deadline per request, and an `AbortSignal` that tells the handler to stop.
  *
  * - When the deadline passes before the headers went out, the client gets one answer, a 503
- *   (or 504) in the library's error shape, optionally with `Retry-After`. The response is
+ *   (or 504) in the library's error shape, optionally with `Retry-After`; or, when the request
+ *   body is still arriving (the client stalled, not the server), a 408 with `Connection:
+ *   close`, and the connection is closed once it is out. The response is
  *   then detached (`detachResponse`): the handler, which Node cannot stop, may go on, but its
  *   later writes go nowhere and raise nothing. connect-timeout crashes here with "headers
  *   already sent"; Hono's and chi's timeouts race the handler without telling it.
@@ -158,6 +160,9 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
       expose: true,
       headers: retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
     }),
+    // The deadline passed while the request body was still arriving: the client's stall.
+    stalled: requestTimeout(true),
+    stalled2: requestTimeout(false),
   }
 
   const detail = [`${base.ms > 0 ? `${base.ms} ms` : 'no deadline'}`, base.maxDurationMs > 0 ? `max ${base.maxDurationMs} ms` : '',
@@ -200,6 +205,18 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
     // The handler's rejection with our own abort reason is the signal working, not a failure.
     if (isThenable(result)) return Promise.resolve(result).catch((err: unknown) => rethrowUnlessAborted(deadline, err))
     return result
+  })
+}
+
+/**
+ * RFC 9110 §15.5.9: 408, and the connection is closed. HTTP/2 forbids connection-specific
+ * headers (RFC 9113 §8.2.2); its stream is reset instead.
+ */
+function requestTimeout(http1: boolean): HttpError {
+  return new HttpError(408, 'The request body did not arrive in time', {
+    code: 'request_timeout',
+    expose: true,
+    headers: http1 ? { connection: 'close' } : {},
   })
 }
 

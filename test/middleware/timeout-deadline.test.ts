@@ -11,6 +11,8 @@ import { serve } from '../helpers/serve.js'
 const settings: DeadlineSettings = {
   timers: { setTimeout: () => 1, clearTimeout: () => undefined },
   error: new HttpError(503, 'late', { code: 'timeout', expose: true }),
+  stalled: new HttpError(408, 'stalled', { code: 'request_timeout', expose: true, headers: { connection: 'close' } }),
+  stalled2: new HttpError(408, 'stalled', { code: 'request_timeout', expose: true }),
 }
 
 /** A deadline record for a real request, handed to `use` inside the handler. */

@@ -1,4 +1,5 @@
 import { Agent, request, type IncomingMessage } from 'node:http'
+import { connect } from 'node:http2'
 import { Readable, pipeline } from 'node:stream'
 import t, { type Test } from 'tap'
 import {
@@ -6,7 +7,8 @@ import {
   type ErrorReport, type RawHandler, type TimeoutOptions, type TimeoutTimers,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
-import { openSocket, rawExchange, rawGet } from '../helpers/raw.js'
+import { serveH2 } from '../helpers/h2.js'
+import { openSocket, parseRawResponse, rawExchange, rawGet } from '../helpers/raw.js'
 import { serve, serveWithServer } from '../helpers/serve.js'
 import { tick, until } from '../helpers/wait.js'
 
@@ -187,6 +189,105 @@ t.test('timeout(): with injected timers, firing the deadline answers 503 and abo
   t.equal(signal.aborted, true)
   t.equal((signal.reason as RequestAbortError).kind, 'deadline')
   t.equal(pending.size, 0)
+})
+
+/** A raw connection that records what it receives, and when it closes. */
+async function rawClient(url: string) {
+  const socket = await openSocket(url)
+  socket.on('error', () => undefined)
+  let received = ''
+  socket.on('data', (d: Buffer) => { received += d.toString('latin1') })
+  const closed = new Promise<void>((ok) => socket.once('close', () => ok()))
+  return { socket, closed, received: () => received }
+}
+
+t.test('timeout(): a request body that stops arriving gets 408 with Connection: close, and the connection closes', async (t) => {
+  const { timers, pending, fire } = fakeTimers()
+  let signal!: AbortSignal
+  let read = 0
+  const url = await serve(t, timeout({ timers, status: 504, retryAfterSeconds: 5 })((req) => {
+    signal = getRequestSignal(req)
+    // Reads the body as it comes: the wait is the client's.
+    req.on('data', (chunk: Buffer) => { read += chunk.length })
+    req.on('error', () => undefined)
+  }))
+  const client = await rawClient(url)
+  client.socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n' + 'x'.repeat(10))
+  await until(() => pending.size === 1 && read === 10)
+  fire()
+  await client.closed
+  const res = parseRawResponse(Buffer.from(client.received(), 'latin1'))
+  t.equal(res.status, 408)
+  t.equal(res.headers.connection, 'close')
+  t.equal(res.headers['retry-after'], undefined, 'Retry-After belongs to the server\'s 503/504')
+  t.match(res.headers['content-type'], /^application\/json/)
+  t.same(JSON.parse(res.body.toString()), { status: 408, code: 'request_timeout', message: 'The request body did not arrive in time' })
+  const reason = signal.reason as RequestAbortError
+  t.equal(reason.kind, 'deadline')
+  t.match(reason.message, /request body still incomplete; the client was answered 408 and the connection closed/)
+})
+
+t.test('timeout(): a chunked body that stops before its last chunk, unread by the handler, gets 408', async (t) => {
+  const { timers, pending, fire } = fakeTimers()
+  let arrived!: IncomingMessage
+  const url = await serve(t, timeout({ timers })((req) => { arrived = req }))
+  const client = await rawClient(url)
+  client.socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n')
+  await until(() => pending.size === 1 && arrived?.readableLength === 5)
+  fire()
+  await client.closed
+  t.equal(parseRawResponse(Buffer.from(client.received(), 'latin1')).status, 408)
+})
+
+t.test('timeout(): the server\'s own stall stays a 503: a complete body, or a full request stream it does not read', async (t) => {
+  const { timers, pending, fire } = fakeTimers()
+  const requests: IncomingMessage[] = []
+  const url = await serve(t, timeout({ timers })((req) => { requests.push(req) }))
+
+  // A small body that arrived whole: nothing is the client's fault.
+  const whole = await rawClient(url)
+  whole.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello')
+  await until(() => pending.size === 1 && requests[0]?.complete === true)
+  fire()
+  await whole.closed
+  t.equal(parseRawResponse(Buffer.from(whole.received(), 'latin1')).status, 503)
+
+  // A large body the handler never reads: the parser stopped reading the socket once the
+  // request stream was full, so the client is blocked by the server, not stalling.
+  const blocked = await rawClient(url)
+  blocked.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8388608\r\n\r\n')
+  blocked.socket.write(Buffer.alloc(8 * 1024 * 1024, 'x'))
+  await until(() => pending.size === 1 && requests.length === 2 && requests[1]!.readableLength >= requests[1]!.readableHighWaterMark)
+  t.notOk(requests[1]!.complete, 'the body is incomplete')
+  fire()
+  await until(() => blocked.received().includes('"code":"timeout"'))
+  t.equal(parseRawResponse(Buffer.from(blocked.received(), 'latin1')).status, 503)
+  blocked.socket.destroy()
+})
+
+t.test('timeout(): over HTTP/2 a stalled body gets 408 without connection headers, and the stream is reset with NO_ERROR', async (t) => {
+  const { timers, pending, fire } = fakeTimers()
+  let read = 0
+  const url = await serveH2(t, timeout({ timers })((req) => {
+    req.on('data', (chunk: Buffer) => { read += chunk.length })
+  }))
+  const session = connect(url)
+  t.teardown(() => { session.destroy() })
+  const stream = session.request({ ':method': 'POST', ':path': '/', 'content-length': '100' })
+  stream.write('x'.repeat(10))
+  const headers = new Promise<Record<string, unknown>>((ok) => stream.once('response', ok))
+  let body = ''
+  stream.on('data', (d: Buffer) => { body += d.toString() })
+  let rstCode: number | undefined
+  stream.once('close', () => { rstCode = stream.rstCode })
+  await until(() => pending.size === 1 && read === 10)
+  fire()
+  const head = await headers
+  t.equal(head[':status'], 408)
+  t.equal(head.connection, undefined)
+  await until(() => rstCode !== undefined)
+  t.equal(rstCode, 0, 'RST_STREAM NO_ERROR: stop sending, the answer is complete')
+  t.match(JSON.parse(body), { status: 408, code: 'request_timeout' })
 })
 
 t.test('timeout(): the signal aborts with kind clientGone when the client disconnects', async (t) => {
