@@ -17,6 +17,13 @@
  *
  * Every failure is reported through `onError` (with the request id). The boundary never
  * sends twice and never throws.
+ *
+ * A client that leaves makes the handler fail too (a request stream that errors with
+ * `aborted`, a `pipeline` into the response that closes early). That is not a server
+ * error: when the connection is gone before the response completed and the error is one a
+ * lost connection causes, the report says 499 (`client_closed_request`, as access logs
+ * do) with action `none`, and the default reporter stays silent, so clients cannot fill
+ * the logs by hanging up.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -41,9 +48,12 @@ export type ErrorAction = 'answered' | 'destroyed' | 'none'
 export interface ErrorReport {
   /** The value thrown or rejected with, or emitted with `'error'`. */
   readonly error: unknown
-  /** The status answered, or that would have been answered had the headers not been sent. */
+  /**
+   * The status answered, or that would have been answered had the headers not been sent;
+   * 499 when the failure is the client having left (nothing is answered then).
+   */
   readonly status: number
-  /** The error as answered: status, code, exposed message. */
+  /** The error as answered: status, code, exposed message (`client_closed_request` for a 499). */
   readonly httpError: HttpError
   /** The request id, when `requestId()` ran before the failure. */
   readonly requestId: string | undefined
@@ -66,7 +76,8 @@ export interface ErrorBoundaryOptions {
   /**
    * Called once per failure with an {@link ErrorReport}, for logs and error trackers. Its own
    * errors (and rejections) are reported as process warnings, never thrown.
-   * @default reports 5xx answers and destroyed connections through `reportError` (a process warning)
+   * @default reports 5xx answers and destroyed connections through `reportError` (a process
+   * warning, rate-limited); neither 4xx nor client aborts (499)
    */
   onError?: (report: ErrorReport) => unknown
   /**
@@ -96,6 +107,9 @@ interface Settings {
   readonly onError: (report: ErrorReport) => unknown
   readonly development: boolean
 }
+
+/** What a client abort is reported as: nginx's 499, which access logs use too. */
+const CLIENT_CLOSED = new HttpError(499, 'Client Closed Request', { code: 'client_closed_request' })
 
 /**
  * Catch every failure inside this layer and answer it once, in the library's error shape.
@@ -155,6 +169,11 @@ const WRAPPED: ReadonlyArray<readonly [string, string]> = [
 
 function handleError(settings: Settings, req: IncomingMessage, res: ServerResponse, err: unknown, source: ErrorReport['source']): void {
   try {
+    if (isClientAbort(req, res, err)) {
+      // Nothing to answer, nobody to answer; and not the server's failure.
+      notify(settings, { error: err, status: 499, httpError: CLIENT_CLOSED, requestId: requestIdState.tryGet(req), action: 'none', source, req, res })
+      return
+    }
     const httpError = toHttpError(settings, err, req)
     let action: ErrorAction = 'none'
     if (!res.headersSent && !res.writableEnded && !res.destroyed) {
@@ -232,3 +251,33 @@ function notify(settings: Settings, report: ErrorReport): void {
 }
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)))
+
+/**
+ * Whether the failure is the client leaving: the connection closed before the response
+ * completed (not destroyed with an error by the server), and the error is one a lost
+ * connection causes. A bug that throws after the client left is still a bug: its error is
+ * not of that kind, and it is reported as one.
+ */
+function isClientAbort(req: IncomingMessage, res: ServerResponse, err: unknown): boolean {
+  if (res.writableFinished || res.errored) return false
+  // HTTP/2's compatibility request says whether its stream was reset; an HTTP/1 request's
+  // connection is its socket (also for a pipelined response still queued, which Node never
+  // closes).
+  const gone = 'stream' in req ? req.aborted : req.socket?.destroyed === true
+  return gone && isConnectionLoss(err, 0)
+}
+
+// Errors of a peer that went away: a reset or closed socket, a stream cut before its end
+// (`pipeline`'s premature close), a write to a destroyed stream, a cancelled HTTP/2 stream.
+const CONNECTION_LOSS = new Set([
+  'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED',
+  'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_INVALID_STREAM',
+])
+
+/** A connection-loss error, or an `AbortError` (a signal aborted because the client left), itself or as a cause. */
+function isConnectionLoss(err: unknown, depth: number): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const { code, name, cause } = err as { code?: unknown; name?: unknown; cause?: unknown }
+  if ((typeof code === 'string' && CONNECTION_LOSS.has(code)) || name === 'AbortError') return true
+  return depth < 3 && isConnectionLoss(cause, depth + 1)
+}

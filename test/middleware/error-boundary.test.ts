@@ -1,11 +1,13 @@
 import { Readable, pipeline } from 'node:stream'
+import { pipeline as pipelinePromise } from 'node:stream/promises'
 import t, { type Test } from 'tap'
 import {
-  compose, defineMiddleware, errorBoundary, HttpError, onResponseStart, OrderingError, requestIdState,
+  compose, defineMiddleware, errorBoundary, errorBoundaryDefaults, HttpError, onResponseStart, OrderingError, requestIdState,
   type ErrorBoundaryOptions, type ErrorReport, type Middleware, type RawHandler,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange, rawGet } from '../helpers/raw.js'
+import { reporterDefaults } from '../../lib/core/report.js'
 import { serve } from '../helpers/serve.js'
 import { captureWarnings, tick, until } from '../helpers/wait.js'
 
@@ -292,6 +294,101 @@ t.test('errorBoundary(): a client gone before the failure: nothing to answer, st
   await until(() => started)
   socket.destroy()
   t.equal((await reported).action, 'none')
+})
+
+/** Serve `handler` behind an error boundary whose onError collects and then runs the default reporter. */
+async function reportedByDefault(t: Test, handler: RawHandler) {
+  const reports: ErrorReport[] = []
+  const onError = (r: ErrorReport) => { reports.push(r); return errorBoundaryDefaults.onError(r) }
+  const url = await serve(t, compose(errorBoundary({ onError }), withId)(handler))
+  return { url, reports }
+}
+
+const boundaryWarnings = (seen: Error[]) => seen.filter((w) => /errorBoundary\(\)/.test(w.message))
+
+t.test('errorBoundary(): a client that hangs up mid-upload is a 499 report, not a 500, and no warning', async (t) => {
+  const seen = captureWarnings(t)
+  let received = 0
+  const { url, reports } = await reportedByDefault(t, async (req, res) => {
+    for await (const chunk of req) received += (chunk as Buffer).length
+    res.end('stored')
+  })
+  const socket = await openSocket(url)
+  socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(100))
+  await until(() => received === 100)
+  socket.destroy()
+  await until(() => reports.length === 1)
+  await tick(20)
+  t.equal(reports.length, 1)
+  t.match(reports[0], { status: 499, action: 'none', source: 'handler', requestId: 'req-1' })
+  t.match(reports[0]!.httpError, { status: 499, code: 'client_closed_request' })
+  t.match(reports[0]!.error, { code: 'ECONNRESET' })
+  t.same(boundaryWarnings(seen), [], 'a client hanging up is not a server error')
+})
+
+t.test('errorBoundary(): a download cut by the client (pipeline\'s premature close) is a 499 report', async (t) => {
+  const seen = captureWarnings(t)
+  const { url, reports } = await reportedByDefault(t, async (_req, res) => {
+    async function* rows() { for (let i = 0; ; i++) { yield `row ${i}\n`; await tick(1) } }
+    await pipelinePromise(Readable.from(rows()), res)
+  })
+  const socket = await openSocket(url)
+  socket.write('GET /export HTTP/1.1\r\nHost: x\r\n\r\n')
+  await new Promise((ok) => socket.once('data', ok))
+  socket.destroy()
+  await until(() => reports.length === 1)
+  t.match(reports[0], { status: 499, action: 'none' })
+  t.match(reports[0]!.error, { code: 'ERR_STREAM_PREMATURE_CLOSE' })
+  await tick(20)
+  t.same(boundaryWarnings(seen), [])
+})
+
+t.test('errorBoundary(): a pipelined request cut while its response is queued is a 499, nothing written or destroyed', async (t) => {
+  const seen = captureWarnings(t)
+  let received = 0
+  const { url, reports } = await reportedByDefault(t, async (req, res) => {
+    if (req.url === '/0') { res.write('stalls'); return }
+    for await (const chunk of req) received += (chunk as Buffer).length
+    res.end('stored')
+  })
+  const socket = await openSocket(url)
+  socket.on('error', () => undefined)
+  socket.write('GET /0 HTTP/1.1\r\nHost: x\r\n\r\nPOST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n' + 'x'.repeat(10))
+  await until(() => received === 10)
+  socket.resetAndDestroy()
+  await until(() => reports.length === 1)
+  t.match(reports[0], { status: 499, action: 'none' })
+  t.equal(reports[0]!.res.headersSent, false, 'no 500 was written into the dead queue')
+  await tick(20)
+  t.same(boundaryWarnings(seen), [])
+})
+
+t.test('errorBoundary(): a bug after the client left is still a 500 report and a warning', async (t) => {
+  const seen = captureWarnings(t)
+  let started = false
+  const { url, reports } = await reportedByDefault(t, async (_req, res) => {
+    started = true
+    await new Promise((ok) => res.once('close', ok))
+    throw new TypeError('cannot read properties of undefined')
+  })
+  const socket = await openSocket(url)
+  socket.write('GET /bug HTTP/1.1\r\nHost: x\r\n\r\n')
+  await until(() => started)
+  socket.destroy()
+  await until(() => reports.length === 1)
+  t.match(reports[0], { status: 500, action: 'none' })
+  await until(() => boundaryWarnings(seen).length === 1)
+  t.match(boundaryWarnings(seen)[0]!.message, /GET \/bug failed \(500, none, request req-1\): cannot read properties/)
+})
+
+t.test('errorBoundary(): a flood of failures gives at most the reporter\'s limit of warnings, not one each', async (t) => {
+  const seen = captureWarnings(t)
+  const url = await serve(t, errorBoundary()(() => { throw new Error('hot route bug') }))
+  const statuses = await Promise.all(Array.from({ length: 50 }, () => rawGet(url).then((r) => r.status)))
+  t.same(new Set(statuses), new Set([500]), 'every request still answered')
+  await tick(20)
+  const reported = seen.filter((w) => (w as Error & { code?: string }).code === 'HTTP_ONION_REPORTED')
+  t.ok(reported.length <= reporterDefaults.limit, `${reported.length} warnings for 50 failures`)
 })
 
 t.test('errorBoundary(): passes every successful response through unchanged', async (t) => {
