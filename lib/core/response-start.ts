@@ -9,7 +9,7 @@
  * last word on the response, as in the onion.
  * @module
  */
-import type { ServerResponse } from 'node:http'
+import { OutgoingMessage, type ServerResponse } from 'node:http'
 import { monotonicNow } from './clock.js'
 import { ListenerNode } from './listener-node.js'
 
@@ -111,7 +111,31 @@ function writeHeadWithListeners(this: ServerResponse, statusCode: unknown, reaso
   // A custom reason phrase belongs to the status it was given with.
   if (typeof reason === 'string' && this.statusCode !== code) this.statusMessage = ''
   record.headersAt = monotonicNow()
-  return record.writeHead.call(this, this.statusCode)
+  const result = record.writeHead.call(this, this.statusCode)
+  if (!this.socket && this.writableLength > 0) sendHeadAfterInterim(this)
+  return result
+}
+
+/**
+ * Node 20 workaround: put the head of a queued response after the interim response
+ * (`100 Continue`, `102`, `103 Early Hints`) that Node already buffered for it.
+ *
+ * A pipelined response waits in a queue, without a socket, until the responses before it are
+ * done, and everything it writes is buffered meanwhile. Node buffers the interim response as
+ * soon as it is written, but the head goes in only with the first body chunk. If that chunk is
+ * a Buffer (every compressed body, any body that was held back), Node puts the head at the
+ * front of the buffer, before the interim response. The client then reads
+ * `200 … 100 Continue … body`, and the connection is out of step. Sending the head
+ * now, on its own, keeps the order it was written in. The queue is written corked when its
+ * turn comes, so this costs no extra packet. Responses that own their socket (the ordinary
+ * case) have nothing buffered and skip this.
+ *
+ * test/core/response-start.test.ts pins Node's behaviour with plain node:http. When that test
+ * fails, Node has fixed it and this workaround can go.
+ */
+function sendHeadAfterInterim(res: ServerResponse): void {
+  // The prototype's method, not the instance's: detachResponse swaps the instance's.
+  OutgoingMessage.prototype.flushHeaders.call(res)
 }
 
 /** Put headers passed to `writeHead` (object, flat array, or array of pairs) into the map. */

@@ -697,6 +697,44 @@ t.test('compression(): Chromium decodes it', async (t) => {
   await page.close()
 })
 
+t.test('compression(): pipelined Expect: 100-continue requests get their 100 Continue strictly before the final status line', async (t) => {
+  // Node 20 puts the head of a queued response in front of its buffered 100 Continue when
+  // the first body chunk is a Buffer, which compression's output and its held-back bodies
+  // always are; the core sends the head after it instead.
+  let answered = 0
+  const url = await serve(t, compose(compression({ encodings: ['gzip'] }))((req, res) => {
+    res.setHeader('content-type', 'text/plain')
+    if (req.url === '/slow') {
+      const wait = setInterval(() => { if (answered === 3) { clearInterval(wait); res.end('slow') } }, 1)
+      return
+    }
+    req.resume()
+    req.on('end', () => {
+      if (req.url === '/small') res.end('held back, then sent as is')
+      else if (req.url === '/big') res.end(text)
+      else { res.write(text); res.end(text) }
+      answered++
+    })
+  }))
+  const uploads = ['/small', '/big', '/streamed']
+  const request = 'GET /slow HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n' + uploads.map((path, i) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nAccept-Encoding: gzip\r\nContent-Length: 4\r\n` +
+    `${i === uploads.length - 1 ? 'Connection: close\r\n' : ''}\r\ndata`).join('')
+  const socket = await openSocket(url)
+  const parts: Buffer[] = []
+  socket.on('data', (d: Buffer) => parts.push(d))
+  socket.write(request)
+  await new Promise((ok) => socket.once('close', ok))
+  const raw = Buffer.concat(parts).toString('latin1')
+  const lines = [...raw.matchAll(/HTTP\/1\.1 (\d{3})[^\r]*\r\n/g)]
+  t.same(lines.map((m) => m[1]), ['200', '100', '200', '100', '200', '100', '200'], 'each upload: 100 Continue, then its answer')
+  for (const m of lines.filter((m) => m[1] === '100')) {
+    t.equal(raw.slice(m.index, m.index! + 25), 'HTTP/1.1 100 Continue\r\n\r\n', 'a complete interim response, directly followed by the final status line')
+    t.match(raw.slice(m.index! + 25, m.index! + 34), /^HTTP\/1\.1/)
+  }
+  t.match(raw, /Content-Encoding: gzip/i, 'the big ones were compressed')
+})
+
 t.test('compression(): works under Express res.json and res.send', async (t) => {
   const app = express()
   const layer = compression()
