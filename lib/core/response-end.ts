@@ -115,9 +115,10 @@ function startTracking(res: ServerResponse): EndRecord {
   let closed = exchangeClosed(res)
   if (isHttp1(res)) {
     if (res.socket) attachSocket(record, res.socket)
-    else if (!closed) {
+    else if (!closed && !res.writableFinished) {
       // A pipelined response gets its socket only when the responses before it are done;
-      // until then only the connection's close can end it.
+      // until then only the connection's close can end it. (A finished one has given its
+      // socket back and closes on the next tick.)
       res.on('socket', onSocket)
       closed = !watchQueued(res)
     }

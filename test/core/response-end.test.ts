@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import { pipeline, Readable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { onResponseEnd, type RawHandler, type ResponseEndInfo } from '../../lib/index.js'
@@ -207,4 +208,21 @@ t.test('onResponseEnd(): 50 pipelined requests answered out of order each finish
   t.same(ends, paths.map((p) => `${p} finished`), 'in request order, each once')
   t.equal((received.toString().match(/HTTP\/1\.1 200 OK/g) ?? []).length, count)
   t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning'), [], 'no listener per queued response on the socket')
+})
+
+t.test('onResponseEnd(): registered between finish and close, it runs once and the connection keeps no record of it', async (t) => {
+  const infos: ResponseEndInfo[] = []
+  const sockets = new Set<Socket>()
+  const url = await serve(t, (req, res) => {
+    sockets.add(req.socket)
+    // Node detaches the socket on 'finish' and emits 'close' on the next tick.
+    res.once('finish', () => onResponseEnd(res, (info) => { infos.push(info) }))
+    res.end('done')
+  })
+  await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  await until(() => infos.length === 2)
+  t.same(infos.map((i) => i.outcome), ['finished', 'finished'])
+  for (const socket of sockets) {
+    t.same(Object.getOwnPropertySymbols(socket).filter((s) => s.description === 'http-onion.queuedResponses'), [], 'not taken for a queued response')
+  }
 })
