@@ -48,7 +48,7 @@ export {
 export {
   accessLog, accessLogDefaults, ACCESS_LOG_MAX_HEADERS,
   type AccessLogOptions, type AccessLogEntry, type AccessLogSinkFunction,
-} from './middleware/access-log.js'
+} from './middleware/access-log/access-log.js'
 export {
   traceContext, traceContextDefaults, getTrace, tryGetTrace, propagationHeaders,
   parseTraceparent, formatTraceparent, parseTracestate,

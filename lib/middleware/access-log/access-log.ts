@@ -11,21 +11,21 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Writable } from 'node:stream'
-import { clientIp, socketIp } from '../core/client.js'
-import { defineMiddleware, type OrderingRule } from '../core/define.js'
-import { ConfigError } from '../core/errors.js'
+import { clientIp, socketIp } from '../../core/client.js'
+import { defineMiddleware, type OrderingRule } from '../../core/define.js'
+import { ConfigError } from '../../core/errors.js'
 import {
   expectArray, expectFunction, expectHeaderName, expectInteger, expectNumber, expectOneOf, withDefaults,
-} from '../core/options.js'
-import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../core/response-end.js'
-import { onRequestBody } from '../core/request-body.js'
-import { originalUrlState, requestIdState, traceState, userIdState } from '../core/shared-state.js'
-import type { Middleware } from '../core/types.js'
-import { entryLine, isoTime, optional, pickHeaders, round, stripQuery, truncate } from './access-log-format.js'
-import { LineSink, type AccessLogSinkFunction } from './access-log-sink.js'
+} from '../../core/options.js'
+import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../../core/response-end.js'
+import { onRequestBody } from '../../core/request-body.js'
+import { originalUrlState, requestIdState, traceState, userIdState } from '../../core/shared-state.js'
+import type { Middleware } from '../../core/types.js'
+import { entryLine, isoTime, optional, pickHeaders, round, stripQuery, truncate } from './format.js'
+import { LineSink, type AccessLogSinkFunction } from './sink.js'
 
-export { ACCESS_LOG_MAX_HEADERS } from './access-log-format.js'
-export type { AccessLogSinkFunction } from './access-log-sink.js'
+export { ACCESS_LOG_MAX_HEADERS } from './format.js'
+export type { AccessLogSinkFunction } from './sink.js'
 
 /** One access-log line, as the function sink receives it. Fields are absent when unknown. */
 export interface AccessLogEntry {

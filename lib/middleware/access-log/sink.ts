@@ -6,7 +6,7 @@
  * @module
  */
 import type { Writable } from 'node:stream'
-import { reportError } from '../core/report.js'
+import { reportError } from '../../core/report.js'
 
 /** A function sink: gets the JSON line (no trailing newline) and the object it encodes. */
 export type AccessLogSinkFunction<E> = (line: string, entry: E) => void

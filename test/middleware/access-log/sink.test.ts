@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
-import { LineSink } from '../../lib/middleware/access-log-sink.js'
+import { LineSink } from '../../../lib/middleware/access-log/sink.js'
 
 /** A Writable that takes lines but calls back only when released: backpressure on demand. */
 class HeldSink extends Writable {

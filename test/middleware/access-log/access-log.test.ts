@@ -6,11 +6,11 @@ import {
   accessLog, compose, defineMiddleware, errorBoundary, HttpError, originalUrlState, requestId, sendError, timeout, traceContext,
   transformBody, userIdState,
   type AccessLogEntry, type AccessLogOptions, type Middleware, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { h2Request, serveH2 } from '../helpers/h2.js'
-import { openSocket, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { h2Request, serveH2 } from '../../helpers/h2.js'
+import { openSocket, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 /** Resolves once `check()` holds; polls on real I/O turns, fails after `ms`. */
 async function until(check: () => boolean, ms = 3000): Promise<void> {

@@ -2,8 +2,8 @@ import fc from 'fast-check'
 import t from 'tap'
 import {
   ACCESS_LOG_MAX_HEADERS, entryLine, isoTime, jsonString, optional, pickHeaders, round, stripQuery, toLine, truncate,
-} from '../../lib/middleware/access-log-format.js'
-import type { AccessLogEntry } from '../../lib/middleware/access-log.js'
+} from '../../../lib/middleware/access-log/format.js'
+import type { AccessLogEntry } from '../../../lib/middleware/access-log/access-log.js'
 
 t.test('stripQuery(): drop keeps the path; redact keeps names and hides values', async (t) => {
   t.equal(stripQuery('/a/b?x=1&y=2', 'drop'), '/a/b')
