@@ -92,7 +92,7 @@ export {
 export {
   apiKey, apiKeyDefaults, getApiKey, tryGetApiKey,
   type ApiKeyOptions, type ApiKeyMiddleware, type ApiKeyIdentity, type NamedApiKey, type HashedApiKey,
-} from './middleware/api-key.js'
+} from './middleware/api-key/api-key.js'
 export { detachResponse, isDetached } from './core/detach-response.js'
 export { onRequestBody, type RequestBodyListener } from './core/request-body.js'
 export { originalUrlState } from './core/shared-state.js'

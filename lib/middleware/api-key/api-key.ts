@@ -10,17 +10,17 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError, HttpError } from '../core/errors.js'
-import { singleHeader } from '../core/headers.js'
-import { expectBoolean, expectFunction, expectHeaderName, expectInteger, expectString, isToken, withDefaults } from '../core/options.js'
-import { expectAmbiguousPaths, type AmbiguousPaths, type PathPattern } from '../core/path.js'
-import { reportError } from '../core/report.js'
-import { sendError } from '../core/send-error.js'
-import { userIdState } from '../core/shared-state.js'
-import { defineState } from '../core/state.js'
-import type { Middleware, RawHandler } from '../core/types.js'
-import { compileExemption } from './auth-exemptions.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError, HttpError } from '../../core/errors.js'
+import { singleHeader } from '../../core/headers.js'
+import { expectBoolean, expectFunction, expectHeaderName, expectInteger, expectString, isToken, withDefaults } from '../../core/options.js'
+import { expectAmbiguousPaths, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import { reportError } from '../../core/report.js'
+import { sendError } from '../../core/send-error.js'
+import { userIdState } from '../../core/shared-state.js'
+import { defineState } from '../../core/state.js'
+import type { Middleware, RawHandler } from '../../core/types.js'
+import { compileExemption } from '../auth-exemptions.js'
 
 /** Who a key belongs to. `id` names it in logs and per-client limits; never the key itself. */
 export interface ApiKeyIdentity {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { apiKey, compose, cors, getApiKey, tryGetApiKey, userIdState, type RawHandler } from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { rawGet, rawRequest } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+import { apiKey, compose, cors, getApiKey, tryGetApiKey, userIdState, type RawHandler } from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { rawGet, rawRequest } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 const KEY_A = 'key-a-0123456789abcdef'
 const KEY_B = 'key-b-0123456789abcdef'
