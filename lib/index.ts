@@ -108,7 +108,7 @@ export { bodyLimit, bodyLimitDefaults, decodedSizeLimit, type BodyLimitOptions }
 export {
   bodyCapture, bodyCaptureDefaults, getCapturedBody, tryGetCapturedBody,
   type BodyCaptureOptions, type CapturedBody,
-} from './middleware/body-capture.js'
+} from './middleware/body-capture/body-capture.js'
 export {
   loadShedding, loadSheddingDefaults,
   type LoadShedding, type LoadSheddingOptions, type LoadStats, type ShedReason,

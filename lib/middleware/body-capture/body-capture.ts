@@ -12,12 +12,12 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import type { Middleware } from '../core/types.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError } from '../core/errors.js'
-import { expectArray, expectFunction, expectInteger, withDefaults } from '../core/options.js'
-import { onRequestBody } from '../core/request-body.js'
-import { defineState } from '../core/state.js'
+import type { Middleware } from '../../core/types.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError } from '../../core/errors.js'
+import { expectArray, expectFunction, expectInteger, withDefaults } from '../../core/options.js'
+import { onRequestBody } from '../../core/request-body.js'
+import { defineState } from '../../core/state.js'
 
 /** Options for {@link bodyCapture}. */
 export interface BodyCaptureOptions {

@@ -4,11 +4,11 @@ import t, { type Test } from 'tap'
 import {
   bodyCapture, bodyLimit, compose, errorBoundary, getCapturedBody, onResponseEnd, tryGetCapturedBody,
   type BodyCaptureOptions, type CapturedBody, type ErrorReport, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
-import { tick, until } from '../helpers/wait.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { openSocket, parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
+import { tick, until } from '../../helpers/wait.js'
 
 /** Serve behind bodyCapture; resolves each exchange's captured body when it ends. */
 async function capturing(t: Test, options: BodyCaptureOptions, handler: RawHandler = readAll) {
