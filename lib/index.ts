@@ -104,7 +104,7 @@ export {
   timeout, timeoutDefaults, getRequestSignal, tryGetRequestSignal, RequestAbortError,
   type TimeoutOptions, type TimeoutRoute, type TimeoutTimers, type RequestAbortKind,
 } from './middleware/timeout.js'
-export { bodyLimit, bodyLimitDefaults, decodedSizeLimit, type BodyLimitOptions } from './middleware/body-limit.js'
+export { bodyLimit, bodyLimitDefaults, decodedSizeLimit, type BodyLimitOptions } from './middleware/body-limit/body-limit.js'
 export {
   bodyCapture, bodyCaptureDefaults, getCapturedBody, tryGetCapturedBody,
   type BodyCaptureOptions, type CapturedBody,

@@ -7,12 +7,12 @@ import t, { type Test } from 'tap'
 import {
   bodyLimit, compose, decodedSizeLimit, errorBoundary, HttpError, onResponseStart,
   type ErrorReport, type RawHandler,
-} from '../../lib/index.js'
-import { h2Request, serveH2 } from '../helpers/h2.js'
-import { httpRequest } from '../helpers/http.js'
-import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
-import { tick, until } from '../helpers/wait.js'
+} from '../../../lib/index.js'
+import { h2Request, serveH2 } from '../../helpers/h2.js'
+import { httpRequest } from '../../helpers/http.js'
+import { openSocket, parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
+import { tick, until } from '../../helpers/wait.js'
 
 const LIMIT = 1000
 

@@ -20,13 +20,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Transform, type TransformCallback } from 'node:stream'
-import type { Middleware } from '../core/types.js'
-import { defineMiddleware } from '../core/define.js'
-import { detachResponse } from '../core/detach-response.js'
-import { HttpError } from '../core/errors.js'
-import { expectInteger, withDefaults } from '../core/options.js'
-import { onRequestBody } from '../core/request-body.js'
-import { sendError } from '../core/send-error.js'
+import type { Middleware } from '../../core/types.js'
+import { defineMiddleware } from '../../core/define.js'
+import { detachResponse } from '../../core/detach-response.js'
+import { HttpError } from '../../core/errors.js'
+import { expectInteger, withDefaults } from '../../core/options.js'
+import { onRequestBody } from '../../core/request-body.js'
+import { sendError } from '../../core/send-error.js'
 
 /** Options for {@link bodyLimit}. */
 export interface BodyLimitOptions {
