@@ -76,7 +76,7 @@ export { discardHeldBody } from './core/transform-body.js'
 export {
   compression, compressionDefaults, compressibleTypes, flushResponse, negotiateEncoding, zstdSupported,
   type CompressionOptions, type Encoding, type EncodingChoice, type MediaTypePattern,
-} from './middleware/compression.js'
+} from './middleware/compression/compression.js'
 export {
   rateLimit, rateLimitDefaults,
   type PerRequest, type RateLimitOptions, type RateLimiter, type RateLimitStats,

@@ -16,7 +16,7 @@
  *   unencoded content as the interoperable answer (httpwg/http-core#980).
  * @module
  */
-import { parseQualityList } from '../core/negotiate.js'
+import { parseQualityList } from '../../core/negotiate.js'
 
 /** A content coding `compression()` can produce. */
 export type Encoding = 'br' | 'zstd' | 'gzip' | 'deflate'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { compileMediaTypeFilter, compressibleTypes, mediaTypeOf } from '../../lib/middleware/compressible.js'
+import { compileMediaTypeFilter, compressibleTypes, mediaTypeOf } from '../../../lib/middleware/compression/compressible.js'
 
 t.test('compileMediaTypeFilter(): the default list takes text, structured suffixes and known types only', async (t) => {
   const isCompressible = compileMediaTypeFilter('compression', 'types', compressibleTypes)

@@ -11,7 +11,7 @@
  * - an anchored RegExp, for anything else.
  * @module
  */
-import { ConfigError } from '../core/errors.js'
+import { ConfigError } from '../../core/errors.js'
 
 /** One pattern of a media-type filter. */
 export type MediaTypePattern = string | RegExp

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { createNegotiator, negotiateEncoding, type Encoding } from '../../lib/middleware/compression-negotiation.js'
+import { createNegotiator, negotiateEncoding, type Encoding } from '../../../lib/middleware/compression/negotiation.js'
 
 const all: Encoding[] = ['br', 'zstd', 'gzip', 'deflate']
 const classic: Encoding[] = ['br', 'gzip', 'deflate']

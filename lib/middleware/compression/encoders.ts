@@ -17,7 +17,7 @@
 import { randomInt } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import * as zlib from 'node:zlib'
-import type { Encoding } from './compression-negotiation.js'
+import type { Encoding } from './negotiation.js'
 
 /** How the encoders compress. */
 export interface EncoderSettings {

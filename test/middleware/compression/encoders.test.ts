@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { text as streamText, buffer as streamBuffer } from 'node:stream/consumers'
 import * as zlib from 'node:zlib'
 import t from 'tap'
-import { encoderMakers, metadataBlocks, paddableEncodings, zstdSupported } from '../../lib/middleware/compression-encoders.js'
+import { encoderMakers, metadataBlocks, paddableEncodings, zstdSupported } from '../../../lib/middleware/compression/encoders.js'
 import type { Duplex } from 'node:stream'
 
 const body = Buffer.from('{"id":1,"name":"item","tags":["alpha","beta"]} '.repeat(3000))

@@ -11,20 +11,20 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { Middleware } from '../core/types.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError } from '../core/errors.js'
-import { appendVary } from '../core/headers.js'
-import { expectArray, expectFunction, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
-import { onResponseStart } from '../core/response-start.js'
-import { transformBody, type BodyDecision, type BodyInfo, type BodyTransform, type TransformBodyOptions } from '../core/transform-body.js'
+import type { Middleware } from '../../core/types.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError } from '../../core/errors.js'
+import { appendVary } from '../../core/headers.js'
+import { expectArray, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import { onResponseStart } from '../../core/response-start.js'
+import { transformBody, type BodyDecision, type BodyInfo, type BodyTransform, type TransformBodyOptions } from '../../core/transform-body.js'
 import { compileMediaTypeFilter, compressibleTypes, mediaTypeOf, type MediaTypePattern } from './compressible.js'
-import { createNegotiator, type Encoding, type EncodingChoice } from './compression-negotiation.js'
-import { encoderMakers, flushKinds, paddableEncodings, zstdSupported, type MakeEncoder } from './compression-encoders.js'
+import { createNegotiator, type Encoding, type EncodingChoice } from './negotiation.js'
+import { encoderMakers, flushKinds, paddableEncodings, zstdSupported, type MakeEncoder } from './encoders.js'
 
 export { compressibleTypes, type MediaTypePattern } from './compressible.js'
-export { negotiateEncoding, type Encoding, type EncodingChoice } from './compression-negotiation.js'
-export { zstdSupported } from './compression-encoders.js'
+export { negotiateEncoding, type Encoding, type EncodingChoice } from './negotiation.js'
+export { zstdSupported } from './encoders.js'
 
 /** Options for {@link compression}. */
 export interface CompressionOptions {

@@ -10,12 +10,12 @@ import t from 'tap'
 import {
   compose, compressibleTypes, compression, compressionDefaults, defineMiddleware, flushResponse, HttpError,
   onResponseEnd, sendError, zstdSupported, type CompressionOptions, type Encoding, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest, type HttpResult } from '../helpers/http.js'
-import { openSocket } from '../helpers/raw.js'
-import { launchBrowser } from '../helpers/browser.js'
-import { requireProgram } from '../helpers/requirements.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { httpRequest, type HttpResult } from '../../helpers/http.js'
+import { openSocket } from '../../helpers/raw.js'
+import { launchBrowser } from '../../helpers/browser.js'
+import { requireProgram } from '../../helpers/requirements.js'
+import { serve } from '../../helpers/serve.js'
 
 const offered: Encoding[] = zstdSupported ? ['br', 'zstd', 'gzip', 'deflate'] : ['br', 'gzip', 'deflate']
 const text = 'The quick brown fox jumps over the lazy dog. '.repeat(200) // 9,000 bytes
@@ -530,7 +530,7 @@ t.test('compression(): a streamed body with backpressure: write returns false, d
   const raw = Buffer.concat(parts)
   const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString()
   t.match(head, /content-encoding: gzip/i)
-  const { decodeChunked } = await import('../helpers/raw.js')
+  const { decodeChunked } = await import('../../helpers/raw.js')
   const body = zlib.gunzipSync(decodeChunked(raw.subarray(raw.indexOf('\r\n\r\n') + 4)))
   t.equal(body.length, total * chunk.length)
   t.equal(createHash('sha256').update(body).digest('hex'), sent.digest('hex'))
@@ -786,7 +786,7 @@ t.test('compression(): config: rejects bad options with the fix', async (t) => {
 })
 
 t.test('compression(): over HTTP/2 (compatibility API), each coding and the threshold', async (t) => {
-  const { h2Request, serveH2 } = await import('../helpers/h2.js')
+  const { h2Request, serveH2 } = await import('../../helpers/h2.js')
   const url = await serveH2(t, compose(compression())((req, res) => {
     res.setHeader('content-type', 'text/plain')
     res.end(req.url === '/small' ? 'small' : text)
@@ -804,7 +804,7 @@ t.test('compression(): over HTTP/2 (compatibility API), each coding and the thre
 })
 
 t.test('compression(): an after-hook inside is seen when deciding; the order is checked', async (t) => {
-  const { hooks } = await import('../../lib/index.js')
+  const { hooks } = await import('../../../lib/index.js')
   const noTransform = hooks({ after: (_req, res) => { res.setHeader('cache-control', 'no-transform') } })
   const inside = await serve(t, compose(compression(), noTransform)((_req, res) => {
     res.setHeader('content-type', 'text/plain')
