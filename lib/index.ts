@@ -65,8 +65,8 @@ export { httpsRedirect, httpsRedirectDefaults, type HttpsRedirectOptions } from 
 export {
   cors, corsDefaults, MAX_REQUEST_HEADERS_LENGTH,
   type CorsOptions, type OriginPredicate,
-} from './middleware/cors.js'
-export { type OriginEntry, MAX_ORIGIN_LENGTH } from './middleware/cors-origin.js'
+} from './middleware/cors/cors.js'
+export { type OriginEntry, MAX_ORIGIN_LENGTH } from './middleware/cors/origin.js'
 export {
   securityHeaders, securityHeadersDefaults,
   type SecurityHeadersOptions, type CspOptions, type HstsOptions, type ReferrerPolicyValue,

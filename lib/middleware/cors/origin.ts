@@ -5,8 +5,8 @@
  * list can hold is validated at construction and matched byte for byte at run time.
  * @module
  */
-import { ConfigError } from '../core/errors.js'
-import { formatHost, parseHost } from '../core/host.js'
+import { ConfigError } from '../../core/errors.js'
+import { formatHost, parseHost } from '../../core/host.js'
 
 /** An allowed-origin entry: `'https://app.example.com'`, `'https://*.example.com'`, `'null'`, or an anchored RegExp. */
 export type OriginEntry = string | RegExp

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { compose, cors, defineMiddleware, type CorsOptions, type RawHandler } from '../../lib/index.js'
-import { launchBrowser } from '../helpers/browser.js'
-import { serveWithServer } from '../helpers/serve.js'
+import { compose, cors, defineMiddleware, type CorsOptions, type RawHandler } from '../../../lib/index.js'
+import { launchBrowser } from '../../helpers/browser.js'
+import { serveWithServer } from '../../helpers/serve.js'
 
 // Loopback origins: the API on http://localhost:<a>, the allowed page on http://localhost:<b>
 // (cross-origin but same-site, so the browser sends the API's cookie with credentials:

@@ -4,10 +4,10 @@ import t, { type Test } from 'tap'
 import {
   compose, cors, corsPreflightState, defineMiddleware, HttpError, MAX_REQUEST_HEADERS_LENGTH, OrderingError, sendError,
   type CorsOptions, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest, type HttpResult } from '../helpers/http.js'
-import { parseRawResponse, rawExchange, rawRequest } from '../helpers/raw.js'
-import { listen, serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { httpRequest, type HttpResult } from '../../helpers/http.js'
+import { parseRawResponse, rawExchange, rawRequest } from '../../helpers/raw.js'
+import { listen, serve } from '../../helpers/serve.js'
 
 const APP = 'https://app.example.com'
 const ok: RawHandler = (_req, res) => res.end('ok')

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { compileOriginList, MAX_ORIGIN_LENGTH, regexProblem } from '../../lib/middleware/cors-origin.js'
+import { compileOriginList, MAX_ORIGIN_LENGTH, regexProblem } from '../../../lib/middleware/cors/origin.js'
 
 t.test('compileOriginList(): exact origins match as browsers serialise them', async (t) => {
   const match = compileOriginList('origins', ['https://App.Example.com', 'http://localhost:3000', 'http://[::1]:8080', 'null'])

@@ -7,15 +7,15 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError, HttpError } from '../core/errors.js'
-import { appendVary, isCorsPreflight, singleHeader } from '../core/headers.js'
-import { expectArray, expectBoolean, expectHeaderName, expectInteger, isToken, withDefaults } from '../core/options.js'
-import { onResponseStart } from '../core/response-start.js'
-import { sendError } from '../core/send-error.js'
-import { corsPreflightState } from '../core/shared-state.js'
-import type { Middleware } from '../core/types.js'
-import { compileOriginList, type OriginEntry } from './cors-origin.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError, HttpError } from '../../core/errors.js'
+import { appendVary, isCorsPreflight, singleHeader } from '../../core/headers.js'
+import { expectArray, expectBoolean, expectHeaderName, expectInteger, isToken, withDefaults } from '../../core/options.js'
+import { onResponseStart } from '../../core/response-start.js'
+import { sendError } from '../../core/send-error.js'
+import { corsPreflightState } from '../../core/shared-state.js'
+import type { Middleware } from '../../core/types.js'
+import { compileOriginList, type OriginEntry } from './origin.js'
 
 /** Decides an origin at run time; only `true` allows. Rejections propagate (answered as 500 by an error boundary). */
 export type OriginPredicate = (origin: string, req: IncomingMessage) => boolean | Promise<boolean>
