@@ -99,7 +99,7 @@ export { originalUrlState } from './core/shared-state.js'
 export {
   errorBoundary, errorBoundaryDefaults,
   type ErrorBoundaryOptions, type ErrorReport, type ErrorAction,
-} from './middleware/error-boundary.js'
+} from './middleware/error-boundary/error-boundary.js'
 export {
   timeout, timeoutDefaults, getRequestSignal, tryGetRequestSignal, RequestAbortError,
   type TimeoutOptions, type TimeoutRoute, type TimeoutTimers, type RequestAbortKind,

@@ -4,12 +4,12 @@ import t, { type Test } from 'tap'
 import {
   compose, defineMiddleware, errorBoundary, errorBoundaryDefaults, HttpError, onResponseStart, OrderingError, requestIdState,
   type ErrorBoundaryOptions, type ErrorReport, type Middleware, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { openSocket, parseRawResponse, rawExchange, rawGet } from '../helpers/raw.js'
-import { reporterDefaults } from '../../lib/core/report.js'
-import { serve } from '../helpers/serve.js'
-import { captureWarnings, tick, until } from '../helpers/wait.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers/raw.js'
+import { reporterDefaults } from '../../../lib/core/report.js'
+import { serve } from '../../helpers/serve.js'
+import { captureWarnings, tick, until } from '../../helpers/wait.js'
 
 /** A stand-in for requestId(): a fixed id in the shared state. */
 const withId: Middleware = (next) => (req, res) => { requestIdState.set(req, 'req-1'); return next(req, res) }

@@ -27,15 +27,15 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Middleware } from '../core/types.js'
-import { defineMiddleware } from '../core/define.js'
-import { detachResponse } from '../core/detach-response.js'
-import { HttpError } from '../core/errors.js'
-import { expectBoolean, expectFunction, withDefaults } from '../core/options.js'
-import { reportError } from '../core/report.js'
-import { sendError } from '../core/send-error.js'
-import { originalUrlState, requestIdState } from '../core/shared-state.js'
-import { isThenable } from '../core/thenable.js'
+import type { Middleware } from '../../core/types.js'
+import { defineMiddleware } from '../../core/define.js'
+import { detachResponse } from '../../core/detach-response.js'
+import { HttpError } from '../../core/errors.js'
+import { expectBoolean, expectFunction, withDefaults } from '../../core/options.js'
+import { reportError } from '../../core/report.js'
+import { sendError } from '../../core/send-error.js'
+import { originalUrlState, requestIdState } from '../../core/shared-state.js'
+import { isThenable } from '../../core/thenable.js'
 
 /**
  * What the boundary did about an error: `answered` with an error response, `destroyed` the
