@@ -113,7 +113,7 @@ export {
   loadShedding, loadSheddingDefaults,
   type LoadShedding, type LoadSheddingOptions, type LoadStats, type ShedReason,
 } from './middleware/load-shedding.js'
-export { hooks, hooksDefaults, type HooksOptions, type BeforeHook, type AfterHook, type TeardownHook } from './middleware/hooks.js'
+export { hooks, hooksDefaults, type HooksOptions, type BeforeHook, type AfterHook, type TeardownHook } from './middleware/hooks/hooks.js'
 export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when.js'
 export { mount, mountDefaults, getMountPath, type MountOptions } from './middleware/mount.js'
 export {

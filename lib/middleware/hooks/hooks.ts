@@ -16,14 +16,14 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Middleware } from '../core/types.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError } from '../core/errors.js'
-import { withDefaults } from '../core/options.js'
-import { reportError } from '../core/report.js'
-import { onResponseEnd, type ResponseEndInfo } from '../core/response-end.js'
-import { onResponseStart } from '../core/response-start.js'
-import { isThenable } from '../core/thenable.js'
+import type { Middleware } from '../../core/types.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError } from '../../core/errors.js'
+import { withDefaults } from '../../core/options.js'
+import { reportError } from '../../core/report.js'
+import { onResponseEnd, type ResponseEndInfo } from '../../core/response-end.js'
+import { onResponseStart } from '../../core/response-start.js'
+import { isThenable } from '../../core/thenable.js'
 
 /** Runs before the inner layers; answer on `res` to stop the chain. */
 export type BeforeHook = (req: IncomingMessage, res: ServerResponse) => unknown

@@ -2,10 +2,10 @@ import t from 'tap'
 import {
   compose, errorBoundary, hooks, HttpError, sendError,
   type HooksOptions, type RawHandler, type ResponseEndInfo,
-} from '../../lib/index.js'
-import { openSocket, rawGet } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
-import { captureWarnings, tick, until } from '../helpers/wait.js'
+} from '../../../lib/index.js'
+import { openSocket, rawGet } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
+import { captureWarnings, tick, until } from '../../helpers/wait.js'
 
 t.test('hooks(): before, handler, after and teardown run in that order', async (t) => {
   const order: string[] = []
