@@ -61,7 +61,7 @@ export {
   type ProxyHeadersOptions, type ProxyTrust, type ForwardedField,
 } from './middleware/proxy-headers.js'
 export { trustedHost, trustedHostDefaults, type TrustedHostOptions, type HostPredicate } from './middleware/trusted-host.js'
-export { httpsRedirect, httpsRedirectDefaults, type HttpsRedirectOptions } from './middleware/https-redirect.js'
+export { httpsRedirect, httpsRedirectDefaults, type HttpsRedirectOptions } from './middleware/https-redirect/https-redirect.js'
 export {
   cors, corsDefaults, MAX_REQUEST_HEADERS_LENGTH,
   type CorsOptions, type OriginPredicate,

@@ -4,14 +4,14 @@
  * established from a trusted hop, never a client's own `X-Forwarded-Proto`.
  * @module
  */
-import { clientIdentity } from '../core/client.js'
-import { defineMiddleware } from '../core/define.js'
-import { HttpError } from '../core/errors.js'
-import { formatHost, parseHost, redirectPath } from '../core/host.js'
-import { expectInteger, expectOneOf, withDefaults } from '../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
-import { sendError } from '../core/send-error.js'
-import type { Middleware } from '../core/types.js'
+import { clientIdentity } from '../../core/client.js'
+import { defineMiddleware } from '../../core/define.js'
+import { HttpError } from '../../core/errors.js'
+import { formatHost, parseHost, redirectPath } from '../../core/host.js'
+import { expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import { sendError } from '../../core/send-error.js'
+import type { Middleware } from '../../core/types.js'
 
 /** Options for {@link httpsRedirect}. */
 export interface HttpsRedirectOptions {

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
-import { compose, httpsRedirect, OrderingError, proxyHeaders, trustedHost, type HttpsRedirectOptions } from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { parseRawResponse, rawExchange, rawRequest } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+import { compose, httpsRedirect, OrderingError, proxyHeaders, trustedHost, type HttpsRedirectOptions } from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { parseRawResponse, rawExchange, rawRequest } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 const ok = (_req: unknown, res: { end(s: string): void }) => res.end('ok')
 
