@@ -36,7 +36,7 @@ export {
 export {
   jwtAuth, jwtAuthDefaults, getJwtClaims, tryGetJwtClaims,
   type JwtAuthOptions, type JwtAuthMiddleware, type JwtSecret, type JwtPublicKey,
-} from './middleware/jwt-auth.js'
+} from './middleware/jwt-auth/jwt-auth.js'
 export {
   requestId, requestIdDefaults, getRequestId, tryGetRequestId, isRequestId, REQUEST_ID_MAX_LENGTH,
   type RequestIdOptions,

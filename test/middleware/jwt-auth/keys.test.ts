@@ -1,10 +1,10 @@
 import { generateKeyPairSync, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import t, { type Test } from 'tap'
-import { compose, jwtAuth, tryGetJwtClaims, type RawHandler } from '../../lib/index.js'
-import { freePort } from '../helpers/redis.js'
-import { listen, serve } from '../helpers/serve.js'
-import { captureWarnings, until } from '../helpers/wait.js'
+import { compose, jwtAuth, tryGetJwtClaims, type RawHandler } from '../../../lib/index.js'
+import { freePort } from '../../helpers/redis.js'
+import { listen, serve } from '../../helpers/serve.js'
+import { captureWarnings, until } from '../../helpers/wait.js'
 
 const NOW = 1_800_000_000_000
 const NOW_S = NOW / 1000

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { acceptableUntil, deepFreeze, TokenCache } from '../../lib/middleware/jwt-cache.js'
+import { acceptableUntil, deepFreeze, TokenCache } from '../../../lib/middleware/jwt-auth/cache.js'
 
 const entry = (expiresAt: number) => ({ claims: {}, expiresAt, scopesOk: true })
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { errors } from 'jose'
-import { buildRefusals, isChallengeSafe, refusalFor } from '../../lib/middleware/jwt-errors.js'
+import { buildRefusals, isChallengeSafe, refusalFor } from '../../../lib/middleware/jwt-auth/errors.js'
 
 const refusals = buildRefusals('api', ['read'])
 

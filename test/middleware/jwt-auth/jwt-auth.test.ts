@@ -4,10 +4,10 @@ import { CompactSign } from 'jose'
 import t from 'tap'
 import {
   compose, cors, getJwtClaims, jwtAuth, tryGetJwtClaims, userIdState, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { rawGet, rawRequest } from '../helpers/raw.js'
-import { listen, serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { rawGet, rawRequest } from '../../helpers/raw.js'
+import { listen, serve } from '../../helpers/serve.js'
 
 const NOW = 1_800_000_000_000
 const NOW_S = NOW / 1000

@@ -5,7 +5,7 @@
  * @module
  */
 import { errors } from 'jose'
-import { HttpError } from '../core/errors.js'
+import { HttpError } from '../../core/errors.js'
 
 /** The refusals of one jwtAuth() instance. */
 export interface Refusals {

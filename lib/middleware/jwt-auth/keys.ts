@@ -8,8 +8,8 @@
  */
 import { createPublicKey, createSecretKey, KeyObject, type webcrypto } from 'node:crypto'
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose'
-import { ConfigError, describeValue } from '../core/errors.js'
-import { reportError } from '../core/report.js'
+import { ConfigError, describeValue } from '../../core/errors.js'
+import { reportError } from '../../core/report.js'
 
 /** An HMAC secret: text (its UTF-8 bytes), bytes, a secret KeyObject or an `oct` JWK. */
 export type JwtSecret = string | Uint8Array | KeyObject | JWK
