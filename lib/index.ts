@@ -112,7 +112,7 @@ export {
 export {
   loadShedding, loadSheddingDefaults,
   type LoadShedding, type LoadSheddingOptions, type LoadStats, type ShedReason,
-} from './middleware/load-shedding.js'
+} from './middleware/load-shedding/load-shedding.js'
 export { hooks, hooksDefaults, type HooksOptions, type BeforeHook, type AfterHook, type TeardownHook } from './middleware/hooks/hooks.js'
 export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when.js'
 export { mount, mountDefaults, getMountPath, type MountOptions } from './middleware/mount.js'

@@ -5,7 +5,7 @@
  * @module
  */
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
-import { monotonicNow } from '../core/clock.js'
+import { monotonicNow } from '../../core/clock.js'
 
 /** A reason found by sampling the process. */
 export type SignalReason = 'eventLoopDelay' | 'eventLoopUtilization' | 'heapUsed' | 'rss'

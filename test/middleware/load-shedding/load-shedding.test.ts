@@ -3,11 +3,11 @@ import t, { type Test } from 'tap'
 import {
   compose, errorBoundary, loadShedding, timeout,
   type LoadShedding, type LoadSheddingOptions, type RawHandler, type ShedReason,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { openSocket, rawGet } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
-import { tick, until } from '../helpers/wait.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { openSocket, rawGet } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
+import { tick, until } from '../../helpers/wait.js'
 
 /** A shedder closed when `t` ends, with the reasons it shed for. */
 function shedder(t: Test, options: LoadSheddingOptions): { shedding: LoadShedding; reasons: ShedReason[] } {

@@ -5,12 +5,12 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { RawHandler } from '../core/types.js'
-import type { HttpError } from '../core/errors.js'
-import { reportError } from '../core/report.js'
-import { onResponseEnd, type ResponseEndInfo } from '../core/response-end.js'
-import { sendError } from '../core/send-error.js'
-import type { SignalReason, Signals } from './load-shedding-sampler.js'
+import type { RawHandler } from '../../core/types.js'
+import type { HttpError } from '../../core/errors.js'
+import { reportError } from '../../core/report.js'
+import { onResponseEnd, type ResponseEndInfo } from '../../core/response-end.js'
+import { sendError } from '../../core/send-error.js'
+import type { SignalReason, Signals } from './sampler.js'
 
 /** Why a request was refused. */
 export type ShedReason = SignalReason | 'inFlight' | 'queueTimeout'

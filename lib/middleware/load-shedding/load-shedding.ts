@@ -18,18 +18,18 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import type { Middleware } from '../core/types.js'
-import { monotonicNow } from '../core/clock.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError, HttpError } from '../core/errors.js'
-import { expectBoolean, expectFunction, expectInteger, expectNumber, withDefaults } from '../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
-import { sendError } from '../core/send-error.js'
-import { onResponseEnd } from '../core/response-end.js'
-import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from './load-shedding-queue.js'
-import { startSampler } from './load-shedding-sampler.js'
+import type { Middleware } from '../../core/types.js'
+import { monotonicNow } from '../../core/clock.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError, HttpError } from '../../core/errors.js'
+import { expectBoolean, expectFunction, expectInteger, expectNumber, withDefaults } from '../../core/options.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import { sendError } from '../../core/send-error.js'
+import { onResponseEnd } from '../../core/response-end.js'
+import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from './queue.js'
+import { startSampler } from './sampler.js'
 
-export type { ShedReason } from './load-shedding-queue.js'
+export type { ShedReason } from './queue.js'
 
 /** Options for {@link loadShedding}. Every threshold is off at 0. */
 export interface LoadSheddingOptions {

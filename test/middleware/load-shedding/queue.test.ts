@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
-import { HttpError, onResponseEnd } from '../../lib/index.js'
-import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from '../../lib/middleware/load-shedding-queue.js'
-import { rawGet } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
-import { until } from '../helpers/wait.js'
+import { HttpError, onResponseEnd } from '../../../lib/index.js'
+import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from '../../../lib/middleware/load-shedding/queue.js'
+import { rawGet } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
+import { until } from '../../helpers/wait.js'
 
 function shedder(overrides: Partial<Shedder> = {}): Shedder & { reasons: ShedReason[] } {
   const reasons: ShedReason[] = []

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startSampler, type Signals } from '../../lib/middleware/load-shedding-sampler.js'
+import { startSampler, type Signals } from '../../../lib/middleware/load-shedding/sampler.js'
 
 const fresh = (): Signals => ({ overloaded: undefined, eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0, sampledAt: 0 })
 const off = { maxDelay: 0, maxElu: 0, maxHeap: 0, maxRss: 0 }
