@@ -115,7 +115,7 @@ export {
 } from './middleware/load-shedding/load-shedding.js'
 export { hooks, hooksDefaults, type HooksOptions, type BeforeHook, type AfterHook, type TeardownHook } from './middleware/hooks/hooks.js'
 export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when.js'
-export { mount, mountDefaults, getMountPath, type MountOptions } from './middleware/mount.js'
+export { mount, mountDefaults, getMountPath, type MountOptions } from './middleware/mount/mount.js'
 export {
   session, sessionDefaults, getSession, tryGetSession, SessionTooLargeError,
   type SessionOptions, type SessionMiddleware, type Session, type SessionData, type RegenerateOptions, type SessionSecret,

@@ -2,9 +2,9 @@ import t, { type Test } from 'tap'
 import {
   compose, getMountPath, hooks, mount, onResponseEnd, originalUrlState,
   type Middleware, type MountOptions, type RawHandler,
-} from '../../lib/index.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 const raw = (url: string, target: string, method = 'GET') =>
   rawExchange(url, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)

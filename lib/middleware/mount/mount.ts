@@ -21,13 +21,13 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import type { Middleware, RawHandler } from '../core/types.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError } from '../core/errors.js'
-import { expectBoolean, withDefaults } from '../core/options.js'
-import { normalizePath } from '../core/path.js'
-import { originalUrlState } from '../core/shared-state.js'
-import { defineState } from '../core/state.js'
+import type { Middleware, RawHandler } from '../../core/types.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError } from '../../core/errors.js'
+import { expectBoolean, withDefaults } from '../../core/options.js'
+import { normalizePath } from '../../core/path.js'
+import { originalUrlState } from '../../core/shared-state.js'
+import { defineState } from '../../core/state.js'
 
 /** Options for {@link mount}. */
 export interface MountOptions {
