@@ -59,7 +59,7 @@ export { parseHost, formatHost, redirectPath, type ParsedHost } from './core/hos
 export {
   proxyHeaders, proxyHeadersDefaults,
   type ProxyHeadersOptions, type ProxyTrust, type ForwardedField,
-} from './middleware/proxy-headers.js'
+} from './middleware/proxy-headers/proxy-headers.js'
 export { trustedHost, trustedHostDefaults, type TrustedHostOptions, type HostPredicate } from './middleware/trusted-host.js'
 export { httpsRedirect, httpsRedirectDefaults, type HttpsRedirectOptions } from './middleware/https-redirect/https-redirect.js'
 export {

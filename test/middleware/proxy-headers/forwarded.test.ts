@@ -1,6 +1,6 @@
 import t from 'tap'
-import { formatIp } from '../../lib/index.js'
-import { commaBefore, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from '../../lib/middleware/forwarded-parse.js'
+import { formatIp } from '../../../lib/index.js'
+import { commaBefore, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from '../../../lib/middleware/proxy-headers/forwarded.js'
 
 const node = (text: string, bare = false) => { const ip = parseNode(text, bare); return ip && formatIp(ip) }
 

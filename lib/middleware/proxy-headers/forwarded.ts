@@ -5,9 +5,9 @@
  * `undefined`, and the caller fails closed instead of guessing.
  * @module
  */
-import { ConfigError } from '../core/errors.js'
-import { compileRanges, inRange, namedRanges, parseCidr, parseIp, type IpBytes, type IpRange } from '../core/ip.js'
-import { expectArray, isToken } from '../core/options.js'
+import { ConfigError } from '../../core/errors.js'
+import { compileRanges, inRange, namedRanges, parseCidr, parseIp, type IpBytes, type IpRange } from '../../core/ip.js'
+import { expectArray, isToken } from '../../core/options.js'
 
 /** One `Forwarded` element: the parameters one proxy reported about the hop it received. */
 export interface ForwardedElement {

@@ -13,14 +13,14 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { makeIdentity, setClientIdentity, socketIp, socketScheme, requestHost, type ClientIdentity } from '../core/client.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError } from '../core/errors.js'
-import { formatHost, parseHost } from '../core/host.js'
-import { formatIp, parseIp, type IpBytes } from '../core/ip.js'
-import { expectArray, expectBoolean, expectOneOf, withDefaults } from '../core/options.js'
-import type { Middleware } from '../core/types.js'
-import { commaBefore, compileTrust, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from './forwarded-parse.js'
+import { makeIdentity, setClientIdentity, socketIp, socketScheme, requestHost, type ClientIdentity } from '../../core/client.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError } from '../../core/errors.js'
+import { formatHost, parseHost } from '../../core/host.js'
+import { formatIp, parseIp, type IpBytes } from '../../core/ip.js'
+import { expectArray, expectBoolean, expectOneOf, withDefaults } from '../../core/options.js'
+import type { Middleware } from '../../core/types.js'
+import { commaBefore, compileTrust, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from './forwarded.js'
 
 /** A forwarded field besides the client address. */
 export type ForwardedField = 'proto' | 'host' | 'port' | 'prefix'

@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import { clientIdentity, clientIp, compose, OrderingError, proxyHeaders, trustedHost, type ProxyHeadersOptions } from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { serve } from '../helpers/serve.js'
-import { captureWarnings, tick, until } from '../helpers/wait.js'
+import { clientIdentity, clientIp, compose, OrderingError, proxyHeaders, trustedHost, type ProxyHeadersOptions } from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { serve } from '../../helpers/serve.js'
+import { captureWarnings, tick, until } from '../../helpers/wait.js'
 
 // The test client is always 127.0.0.1: "loopback" makes it a trusted proxy, "10.0.0.0/8" does not.
 const LOCAL = { trustedProxies: ['loopback', '10.0.0.0/8'] } as const
