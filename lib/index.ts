@@ -80,7 +80,7 @@ export {
 export {
   rateLimit, rateLimitDefaults,
   type PerRequest, type RateLimitOptions, type RateLimiter, type RateLimitStats,
-} from './middleware/rate-limit.js'
+} from './middleware/rate-limit/rate-limit.js'
 export type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './stores/store.js'
 export { memoryStore, memoryStoreDefaults, type MemoryStore, type MemoryStoreOptions, type MemoryStoreStats } from './stores/memory.js'
 export { redisStore, redisStoreDefaults, type RedisStore, type RedisStoreOptions } from './stores/redis.js'

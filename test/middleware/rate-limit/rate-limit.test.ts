@@ -4,10 +4,10 @@ import t, { type Test } from 'tap'
 import {
   checkOrdering, compose, defineMiddleware, memoryStore, middlewareInfo, normalizeIp, rateLimit, setClientIdentity,
   userIdState, type Middleware, type RateLimitDecision, type RateLimitOptions, type RateLimitPolicy, type RateLimitStore, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { rawGet } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { rawGet } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 const ok: RawHandler = (_req, res) => res.end('ok')
 

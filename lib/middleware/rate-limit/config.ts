@@ -5,9 +5,9 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import type { OrderingRule } from '../core/define.js'
-import { ConfigError } from '../core/errors.js'
-import type { RateLimitAlgorithm, RateLimitPolicy, RateLimitStore } from '../stores/store.js'
+import type { OrderingRule } from '../../core/define.js'
+import { ConfigError } from '../../core/errors.js'
+import type { RateLimitAlgorithm, RateLimitPolicy, RateLimitStore } from '../../stores/store.js'
 
 const NAME = 'rateLimit'
 const IDENTITY_LAYERS = ['jwtAuth', 'apiKey', 'session']
