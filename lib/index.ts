@@ -54,7 +54,7 @@ export {
   parseTraceparent, formatTraceparent, parseTracestate,
   type TraceContextOptions, type PropagationOptions, type Traceparent,
 } from './middleware/trace-context.js'
-export { requestContext, requestContextDefaults, type RequestContextOptions } from './middleware/request-context.js'
+export { requestContext, requestContextDefaults, type RequestContextOptions } from './middleware/request-context/request-context.js'
 export { parseHost, formatHost, redirectPath, type ParsedHost } from './core/host.js'
 export {
   proxyHeaders, proxyHeadersDefaults,

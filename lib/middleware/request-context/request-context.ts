@@ -11,10 +11,10 @@
  */
 import { AsyncResource } from 'node:async_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { currentContext, runInContext } from '../core/context.js'
-import { defineMiddleware } from '../core/define.js'
-import { withDefaults } from '../core/options.js'
-import type { Middleware } from '../core/types.js'
+import { currentContext, runInContext } from '../../core/context.js'
+import { defineMiddleware } from '../../core/define.js'
+import { withDefaults } from '../../core/options.js'
+import type { Middleware } from '../../core/types.js'
 
 /** Options for {@link requestContext}. None yet; the object is accepted for symmetry. */
 export interface RequestContextOptions {}

@@ -4,9 +4,9 @@ import { PassThrough, pipeline, Readable, Writable } from 'node:stream'
 import t from 'tap'
 import {
   compose, currentContext, currentRequest, getRequestId, requestContext, requestId, transformBody, type RawHandler,
-} from '../../lib/index.js'
-import { h2Request, serveH2 } from '../helpers/h2.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { h2Request, serveH2 } from '../../helpers/h2.js'
+import { serve } from '../../helpers/serve.js'
 
 const idOf = (): string => getRequestId(currentRequest())
 
