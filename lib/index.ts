@@ -40,7 +40,7 @@ export {
 export {
   requestId, requestIdDefaults, getRequestId, tryGetRequestId, isRequestId, REQUEST_ID_MAX_LENGTH,
   type RequestIdOptions,
-} from './middleware/request-id.js'
+} from './middleware/request-id/request-id.js'
 export {
   timing, timingDefaults, addServerTiming, SERVER_TIMING_MAX_METRICS,
   type TimingOptions, type ServerTimingMetric,

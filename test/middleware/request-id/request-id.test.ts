@@ -3,10 +3,10 @@ import t from 'tap'
 import {
   compose, defineMiddleware, getRequestId, HttpError, isRequestId, requestId, sendError, setClientIdentity,
   clientIdentity, tryGetRequestId, type Middleware, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:=-'
