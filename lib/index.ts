@@ -70,8 +70,8 @@ export { type OriginEntry, MAX_ORIGIN_LENGTH } from './middleware/cors/origin.js
 export {
   securityHeaders, securityHeadersDefaults,
   type SecurityHeadersOptions, type CspOptions, type HstsOptions, type ReferrerPolicyValue,
-} from './middleware/security-headers.js'
-export { cspApiDefaults, cspSiteDefaults, type CspDirectives } from './middleware/security-headers-csp.js'
+} from './middleware/security-headers/security-headers.js'
+export { cspApiDefaults, cspSiteDefaults, type CspDirectives } from './middleware/security-headers/csp.js'
 export { discardHeldBody } from './core/transform-body.js'
 export {
   compression, compressionDefaults, compressibleTypes, flushResponse, negotiateEncoding, zstdSupported,

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { compileCsp, cspApiDefaults, cspSiteDefaults } from '../../lib/middleware/security-headers-csp.js'
+import { compileCsp, cspApiDefaults, cspSiteDefaults } from '../../../lib/middleware/security-headers/csp.js'
 
 const csp = (directives: Record<string, unknown>, useDefaults = false) => compileCsp('contentSecurityPolicy', directives as never, useDefaults)
 

@@ -6,13 +6,13 @@
  * @module
  */
 import type { ServerResponse } from 'node:http'
-import { clientIdentity } from '../core/client.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError } from '../core/errors.js'
-import { expectBoolean, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
-import { onResponseStart } from '../core/response-start.js'
-import type { Middleware } from '../core/types.js'
-import { compileCsp, type CspDirectives } from './security-headers-csp.js'
+import { clientIdentity } from '../../core/client.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError } from '../../core/errors.js'
+import { expectBoolean, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import { onResponseStart } from '../../core/response-start.js'
+import type { Middleware } from '../../core/types.js'
+import { compileCsp, type CspDirectives } from './csp.js'
 
 /** Content-Security-Policy settings. */
 export interface CspOptions {

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
-import { compose, defineMiddleware, HttpError, proxyHeaders, securityHeaders, sendError, type RawHandler, type SecurityHeadersOptions } from '../../lib/index.js'
-import { httpRequest, type HttpResult } from '../helpers/http.js'
-import { SECURITY_HEADERS } from '../helpers/security-defaults.js'
-import { serve } from '../helpers/serve.js'
+import { compose, defineMiddleware, HttpError, proxyHeaders, securityHeaders, sendError, type RawHandler, type SecurityHeadersOptions } from '../../../lib/index.js'
+import { httpRequest, type HttpResult } from '../../helpers/http.js'
+import { SECURITY_HEADERS } from '../../helpers/security-defaults.js'
+import { serve } from '../../helpers/serve.js'
 
 const json: RawHandler = (_req, res) => { res.setHeader('content-type', 'application/json'); res.end('{}') }
 

@@ -5,7 +5,7 @@
  * fails there instead.
  * @module
  */
-import { ConfigError } from '../core/errors.js'
+import { ConfigError } from '../../core/errors.js'
 
 /**
  * Directives by name (`'default-src'` or `defaultSrc`): a list of sources, one string of
