@@ -119,7 +119,7 @@ export { mount, mountDefaults, getMountPath, type MountOptions } from './middlew
 export {
   session, sessionDefaults, getSession, tryGetSession, SessionTooLargeError,
   type SessionOptions, type SessionMiddleware, type Session, type SessionData, type RegenerateOptions, type SessionSecret,
-} from './middleware/session.js'
+} from './middleware/session/session.js'
 export type { SessionStore, SessionRecord, SessionPatch } from './stores/session-store.js'
 export { memorySessionStore, memorySessionStoreDefaults, type MemorySessionStore, type MemorySessionStoreOptions } from './stores/memory-session.js'
 export { redisSessionStore, redisSessionStoreDefaults, type RedisSessionStoreOptions } from './stores/redis-session.js'

@@ -13,7 +13,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto'
 import type { RequestListener } from 'node:http'
 import { SignJWT } from 'jose'
 import { apiKey, compose, jwtAuth, session, type Middleware } from '../../lib/index.js'
-import { createCookieCodec } from '../../lib/middleware/session-cookie.js'
+import { createCookieCodec } from '../../lib/middleware/session/cookie-codec.js'
 import { listen, routes, type Comparison, type Scenario } from '../common.js'
 
 const SECRET = 'benchmark-secret-of-at-least-32-bytes!!'

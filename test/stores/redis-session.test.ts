@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Redis } from 'ioredis'
 import { compose, getSession, redisSessionStore, session } from '../../lib/index.js'
-import { createCookieCodec } from '../../lib/middleware/session-cookie.js'
+import { createCookieCodec } from '../../lib/middleware/session/cookie-codec.js'
 import { startRedis } from '../helpers/redis.js'
 import { until } from '../helpers/wait.js'
 import { serve } from '../helpers/serve.js'

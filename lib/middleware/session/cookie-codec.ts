@@ -9,7 +9,7 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
-import { ConfigError } from '../core/errors.js'
+import { ConfigError } from '../../core/errors.js'
 
 /** A session secret: text (its UTF-8 bytes) or bytes, at least 32 bytes. */
 export type SessionSecret = string | Uint8Array

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { createCookieCodec } from '../../lib/middleware/session-cookie.js'
+import { createCookieCodec } from '../../../lib/middleware/session/cookie-codec.js'
 
 const S1 = 'first-secret-of-at-least-32-bytes-long!'
 const S2 = 'second-secret-of-at-least-32-bytes-long'

@@ -2,11 +2,11 @@ import t, { type Test } from 'tap'
 import {
   compose, getSession, memorySessionStore, session, setClientIdentity, tryGetSession,
   type RawHandler, type SessionRecord, type SessionStore,
-} from '../../lib/index.js'
-import { createCookieCodec } from '../../lib/middleware/session-cookie.js'
-import { httpRequest } from '../helpers/http.js'
-import { serve } from '../helpers/serve.js'
-import { CookieJar, sessionApp } from '../helpers/session-client.js'
+} from '../../../lib/index.js'
+import { createCookieCodec } from '../../../lib/middleware/session/cookie-codec.js'
+import { httpRequest } from '../../helpers/http.js'
+import { serve } from '../../helpers/serve.js'
+import { CookieJar, sessionApp } from '../../helpers/session-client.js'
 
 const SECRET = 'session-secret-of-at-least-32-bytes!!'
 const OLD_SECRET = 'old-session-secret-of-at-least-32-bytes'
