@@ -81,14 +81,14 @@ export {
   rateLimit, rateLimitDefaults,
   type PerRequest, type RateLimitOptions, type RateLimiter, type RateLimitStats,
 } from './middleware/rate-limit/rate-limit.js'
-export type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './stores/store.js'
-export { memoryStore, memoryStoreDefaults, type MemoryStore, type MemoryStoreOptions, type MemoryStoreStats } from './stores/memory.js'
-export { redisStore, redisStoreDefaults, type RedisStore, type RedisStoreOptions } from './stores/redis.js'
+export type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './stores/rate-limit/store.js'
+export { memoryStore, memoryStoreDefaults, type MemoryStore, type MemoryStoreOptions, type MemoryStoreStats } from './stores/rate-limit/memory.js'
+export { redisStore, redisStoreDefaults, type RedisStore, type RedisStoreOptions } from './stores/rate-limit/redis.js'
 export {
   defineRedisScript, redisCall, withTimeout, hashTagKey, isValidKeyPrefix, isRedisClient, isRedisConnected, clusterKeySlot,
   RedisGate, DOWN_MASTER_PROBE_MS, RedisBusyError, RedisTimeoutError, RedisUnavailableError,
   type RedisArgument, type RedisCallOptions, type RedisClient, type RedisScript,
-} from './stores/redis-support.js'
+} from './stores/redis-client.js'
 export {
   apiKey, apiKeyDefaults, getApiKey, tryGetApiKey,
   type ApiKeyOptions, type ApiKeyMiddleware, type ApiKeyIdentity, type NamedApiKey, type HashedApiKey,
@@ -120,6 +120,6 @@ export {
   session, sessionDefaults, getSession, tryGetSession, SessionTooLargeError,
   type SessionOptions, type SessionMiddleware, type Session, type SessionData, type RegenerateOptions, type SessionSecret,
 } from './middleware/session/session.js'
-export type { SessionStore, SessionRecord, SessionPatch } from './stores/session-store.js'
-export { memorySessionStore, memorySessionStoreDefaults, type MemorySessionStore, type MemorySessionStoreOptions } from './stores/memory-session.js'
-export { redisSessionStore, redisSessionStoreDefaults, type RedisSessionStoreOptions } from './stores/redis-session.js'
+export type { SessionStore, SessionRecord, SessionPatch } from './stores/session/store.js'
+export { memorySessionStore, memorySessionStoreDefaults, type MemorySessionStore, type MemorySessionStoreOptions } from './stores/session/memory.js'
+export { redisSessionStore, redisSessionStoreDefaults, type RedisSessionStoreOptions } from './stores/session/redis.js'

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { OrderingRule } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
-import type { RateLimitAlgorithm, RateLimitPolicy, RateLimitStore } from '../../stores/store.js'
+import type { RateLimitAlgorithm, RateLimitPolicy, RateLimitStore } from '../../stores/rate-limit/store.js'
 
 const NAME = 'rateLimit'
 const IDENTITY_LAYERS = ['jwtAuth', 'apiKey', 'session']

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http'
 import { HttpError } from '../../core/errors.js'
 import { userIdState } from '../../core/shared-state.js'
-import type { SessionPatch, SessionRecord, SessionStore } from '../../stores/session-store.js'
+import type { SessionPatch, SessionRecord, SessionStore } from '../../stores/session/store.js'
 
 /** Session data: JSON-serialisable values by name. */
 export type SessionData = Record<string, unknown>

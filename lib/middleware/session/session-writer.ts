@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http'
 import { MAX_COOKIE_BYTES, type CompiledCookie } from '../../core/cookies.js'
 import { reportError } from '../../core/report.js'
-import type { SessionRecord } from '../../stores/session-store.js'
+import type { SessionRecord } from '../../stores/session/store.js'
 import type { CookieCodec } from './cookie-codec.js'
 import type { SessionImpl } from './session-object.js'
 

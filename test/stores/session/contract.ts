@@ -3,7 +3,7 @@
  * redis-session.test.ts against their backend.
  */
 import t, { type Test } from 'tap'
-import type { SessionPatch, SessionStore } from '../../lib/index.js'
+import type { SessionPatch, SessionStore } from '../../../lib/index.js'
 
 const patch = (fields: Record<string, unknown>, remove: string[] = [], createdAt?: number, seenAt = 2000): SessionPatch => ({
   ...(createdAt === undefined ? {} : { createdAt }),

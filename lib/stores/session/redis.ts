@@ -11,13 +11,13 @@
  * session back.
  * @module
  */
-import { expectInteger, withDefaults } from '../core/options.js'
-import { ConfigError } from '../core/errors.js'
-import type { SessionPatch, SessionRecord, SessionStore } from './session-store.js'
+import { expectInteger, withDefaults } from '../../core/options.js'
+import { ConfigError } from '../../core/errors.js'
+import type { SessionPatch, SessionRecord, SessionStore } from './store.js'
 import {
   defineRedisScript, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall, RedisGate,
   type RedisArgument, type RedisClient, type RedisScript,
-} from './redis-support.js'
+} from '../redis-client.js'
 
 /** Options for {@link redisSessionStore}. */
 export interface RedisSessionStoreOptions {

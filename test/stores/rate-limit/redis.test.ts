@@ -4,12 +4,12 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Cluster } from 'ioredis'
 import t, { type Test } from 'tap'
-import { clusterKeySlot, compose, proxyHeaders, rateLimit, redisStore, type RateLimiter, type RateLimitPolicy } from '../../lib/index.js'
-import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { serve } from '../helpers/serve.js'
-import { captureWarnings, until } from '../helpers/wait.js'
+import { clusterKeySlot, compose, proxyHeaders, rateLimit, redisStore, type RateLimiter, type RateLimitPolicy } from '../../../lib/index.js'
+import { startRedis, type RedisServer } from '../../helpers/redis.js'
+import { serve } from '../../helpers/serve.js'
+import { captureWarnings, until } from '../../helpers/wait.js'
 import { rateLimitStoreContract } from './contract.js'
-import { startCluster, startClusterNode } from './fixtures/cluster-node.js'
+import { startCluster, startClusterNode } from '../../helpers/redis-cluster.js'
 
 // Outages must never leave a promise rejected with nobody listening.
 const unhandled: unknown[] = []

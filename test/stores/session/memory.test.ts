@@ -1,6 +1,6 @@
 import t from 'tap'
-import { memorySessionStore, type SessionPatch } from '../../lib/index.js'
-import { sessionStoreContract } from './session-contract.js'
+import { memorySessionStore, type SessionPatch } from '../../../lib/index.js'
+import { sessionStoreContract } from './contract.js'
 
 let now = 1_000_000
 sessionStoreContract('memorySessionStore()', async () => memorySessionStore({ now: () => now }), async (store, id, ms) => {

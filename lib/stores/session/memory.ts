@@ -5,8 +5,8 @@
  * `redisSessionStore()` for that.
  * @module
  */
-import { expectFunction, expectInteger, withDefaults } from '../core/options.js'
-import type { SessionPatch, SessionRecord, SessionStore } from './session-store.js'
+import { expectFunction, expectInteger, withDefaults } from '../../core/options.js'
+import type { SessionPatch, SessionRecord, SessionStore } from './store.js'
 
 /** Options for {@link memorySessionStore}. */
 export interface MemorySessionStoreOptions {

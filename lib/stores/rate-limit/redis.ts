@@ -11,13 +11,13 @@
  * does not read the old state with the new arithmetic.
  * @module
  */
-import { expectFunction, expectInteger, withDefaults } from '../core/options.js'
-import { ConfigError } from '../core/errors.js'
+import { expectFunction, expectInteger, withDefaults } from '../../core/options.js'
+import { ConfigError } from '../../core/errors.js'
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './store.js'
 import {
   defineRedisScript, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall, RedisGate,
   type RedisClient, type RedisScript,
-} from './redis-support.js'
+} from '../redis-client.js'
 
 /** Options for {@link redisStore}. */
 export interface RedisStoreOptions {

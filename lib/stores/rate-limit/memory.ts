@@ -10,9 +10,9 @@
  * the map (a Map with many deletions at its front makes "find the oldest" slow).
  * @module
  */
-import { expectFunction, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
+import { expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
 import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './store.js'
-import { decide, giveBack, type State } from './rate-limit-algorithms.js'
+import { decide, giveBack, type State } from './algorithms.js'
 
 /** Options for {@link memoryStore}. */
 export interface MemoryStoreOptions {

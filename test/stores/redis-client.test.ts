@@ -4,10 +4,10 @@ import t from 'tap'
 import {
   clusterKeySlot, defineRedisScript, DOWN_MASTER_PROBE_MS, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall, RedisBusyError, RedisGate,
   RedisTimeoutError, RedisUnavailableError, withTimeout,
-} from '../../lib/stores/redis-support.js'
+} from '../../lib/stores/redis-client.js'
 import { freePort, startRedis } from '../helpers/redis.js'
 import { until } from '../helpers/wait.js'
-import { startClusterNode } from './fixtures/cluster-node.js'
+import { startClusterNode } from '../helpers/redis-cluster.js'
 
 const unhandled: unknown[] = []
 process.on('unhandledRejection', (reason) => { unhandled.push(reason) })

@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import { decide } from '../../lib/stores/rate-limit-algorithms.js'
-import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '../../lib/stores/store.js'
+import { decide } from '../../../lib/stores/rate-limit/algorithms.js'
+import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '../../../lib/stores/rate-limit/store.js'
 
 /** Builds a fresh, empty store reading time from `now`. */
 export type StoreFactory = (now: () => number) => Promise<RateLimitStore>

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { memoryStore, type MemoryStoreOptions } from '../../lib/stores/memory.js'
-import type { RateLimitPolicy } from '../../lib/stores/store.js'
+import { memoryStore, type MemoryStoreOptions } from '../../../lib/stores/rate-limit/memory.js'
+import type { RateLimitPolicy } from '../../../lib/stores/rate-limit/store.js'
 import { rateLimitStoreContract } from './contract.js'
 
 rateLimitStoreContract('memoryStore()', async (now) => memoryStore({ now }))
