@@ -103,7 +103,7 @@ export {
 export {
   timeout, timeoutDefaults, getRequestSignal, tryGetRequestSignal, RequestAbortError,
   type TimeoutOptions, type TimeoutRoute, type TimeoutTimers, type RequestAbortKind,
-} from './middleware/timeout.js'
+} from './middleware/timeout/timeout.js'
 export { bodyLimit, bodyLimitDefaults, decodedSizeLimit, type BodyLimitOptions } from './middleware/body-limit/body-limit.js'
 export {
   bodyCapture, bodyCaptureDefaults, getCapturedBody, tryGetCapturedBody,

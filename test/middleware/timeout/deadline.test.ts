@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
-import { HttpError } from '../../lib/index.js'
+import { HttpError } from '../../../lib/index.js'
 import {
   endDeadline, onDeadline, RequestAbortError, rethrowUnlessAborted, signalOf,
   type Deadline, type DeadlineSettings,
-} from '../../lib/middleware/timeout-deadline.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/middleware/timeout/deadline.js'
+import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 const settings: DeadlineSettings = {
   timers: { setTimeout: () => 1, clearTimeout: () => undefined },

@@ -19,21 +19,21 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import type { Middleware } from '../core/types.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError, HttpError } from '../core/errors.js'
-import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
-import { sendError } from '../core/send-error.js'
-import { onResponseEnd } from '../core/response-end.js'
-import { defineState } from '../core/state.js'
-import { isThenable } from '../core/thenable.js'
+import type { Middleware } from '../../core/types.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError, HttpError } from '../../core/errors.js'
+import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import { sendError } from '../../core/send-error.js'
+import { onResponseEnd } from '../../core/response-end.js'
+import { defineState } from '../../core/state.js'
+import { isThenable } from '../../core/thenable.js'
 import {
   endDeadline, onDeadline, onMaxDuration, rethrowUnlessAborted, signalOf,
   type Deadline, type DeadlineSettings, type TimeoutTimers,
-} from './timeout-deadline.js'
+} from './deadline.js'
 
-export { RequestAbortError, type RequestAbortKind, type TimeoutTimers } from './timeout-deadline.js'
+export { RequestAbortError, type RequestAbortKind, type TimeoutTimers } from './deadline.js'
 
 /** A different deadline for some paths (uploads, reports, event streams). */
 export interface TimeoutRoute {

@@ -5,11 +5,11 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { detachResponse } from '../core/detach-response.js'
-import type { HttpError } from '../core/errors.js'
-import { reportError } from '../core/report.js'
-import type { ResponseEndInfo } from '../core/response-end.js'
-import { sendError } from '../core/send-error.js'
+import { detachResponse } from '../../core/detach-response.js'
+import type { HttpError } from '../../core/errors.js'
+import { reportError } from '../../core/report.js'
+import type { ResponseEndInfo } from '../../core/response-end.js'
+import { sendError } from '../../core/send-error.js'
 
 /** Timer functions, injectable for tests. Node's `setTimeout(callback, ms, arg)` signature. */
 export interface TimeoutTimers {

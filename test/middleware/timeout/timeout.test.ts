@@ -5,12 +5,12 @@ import t, { type Test } from 'tap'
 import {
   compose, errorBoundary, getRequestSignal, onResponseStart, RequestAbortError, timeout, tryGetRequestSignal,
   type ErrorReport, type RawHandler, type TimeoutOptions, type TimeoutTimers,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { serveH2 } from '../helpers/h2.js'
-import { openSocket, parseRawResponse, rawExchange, rawGet } from '../helpers/raw.js'
-import { serve, serveWithServer } from '../helpers/serve.js'
-import { tick, until } from '../helpers/wait.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { serveH2 } from '../../helpers/h2.js'
+import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers/raw.js'
+import { serve, serveWithServer } from '../../helpers/serve.js'
+import { tick, until } from '../../helpers/wait.js'
 
 /** Timers the test fires by hand: no waiting for time to pass. */
 function fakeTimers() {
