@@ -44,7 +44,7 @@ export {
 export {
   timing, timingDefaults, addServerTiming, SERVER_TIMING_MAX_METRICS,
   type TimingOptions, type ServerTimingMetric,
-} from './middleware/timing.js'
+} from './middleware/timing/timing.js'
 export {
   accessLog, accessLogDefaults, ACCESS_LOG_MAX_HEADERS,
   type AccessLogOptions, type AccessLogEntry, type AccessLogSinkFunction,

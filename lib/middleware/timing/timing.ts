@@ -14,13 +14,13 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { arrivalTime, monotonicNow } from '../core/clock.js'
-import { defineMiddleware, type OrderingRule } from '../core/define.js'
-import { ConfigError, describeValue } from '../core/errors.js'
-import { expectBoolean, expectFunction, expectInteger, isToken, withDefaults } from '../core/options.js'
-import { onResponseStart } from '../core/response-start.js'
-import { userIdState } from '../core/shared-state.js'
-import type { Middleware } from '../core/types.js'
+import { arrivalTime, monotonicNow } from '../../core/clock.js'
+import { defineMiddleware, type OrderingRule } from '../../core/define.js'
+import { ConfigError, describeValue } from '../../core/errors.js'
+import { expectBoolean, expectFunction, expectInteger, isToken, withDefaults } from '../../core/options.js'
+import { onResponseStart } from '../../core/response-start.js'
+import { userIdState } from '../../core/shared-state.js'
+import type { Middleware } from '../../core/types.js'
 
 /** Options for {@link timing}. */
 export interface TimingOptions {

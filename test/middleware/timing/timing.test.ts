@@ -3,9 +3,9 @@ import t from 'tap'
 import {
   addServerTiming, apiKey, arrivalTime, compose, defineMiddleware, HttpError, sendError, timing, SERVER_TIMING_MAX_METRICS, userIdState,
   type Middleware, type RawHandler,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { serve } from '../../helpers/serve.js'
 
 // Most tests time anonymous requests, so they ask for Server-Timing to every client
 // (serverTiming: true); the default, authenticated requests only, has its own tests below.
