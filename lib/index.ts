@@ -53,7 +53,7 @@ export {
   traceContext, traceContextDefaults, getTrace, tryGetTrace, propagationHeaders,
   parseTraceparent, formatTraceparent, parseTracestate,
   type TraceContextOptions, type PropagationOptions, type Traceparent,
-} from './middleware/trace-context.js'
+} from './middleware/trace-context/trace-context.js'
 export { requestContext, requestContextDefaults, type RequestContextOptions } from './middleware/request-context/request-context.js'
 export { parseHost, formatHost, redirectPath, type ParsedHost } from './core/host.js'
 export {

@@ -3,10 +3,10 @@ import {
   clientIdentity, compose, defineMiddleware, getTrace, HttpError,
   propagationHeaders, requestContext, requestId, sendError, setClientIdentity, traceContext, tryGetTrace,
   type Middleware, type RawHandler, type TraceInfo,
-} from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+} from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 

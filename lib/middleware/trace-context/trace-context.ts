@@ -10,20 +10,20 @@
  */
 import { randomFillSync } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { clientIdentity } from '../core/client.js'
-import { currentRequest } from '../core/context.js'
-import { defineMiddleware, type OrderingRule } from '../core/define.js'
-import { describeValue } from '../core/errors.js'
-import { singleHeader } from '../core/headers.js'
+import { clientIdentity } from '../../core/client.js'
+import { currentRequest } from '../../core/context.js'
+import { defineMiddleware, type OrderingRule } from '../../core/define.js'
+import { describeValue } from '../../core/errors.js'
+import { singleHeader } from '../../core/headers.js'
 import {
   expectBoolean, expectFunction, expectHeaderName, expectInteger, expectNumber, expectOneOf, isToken, withDefaults,
-} from '../core/options.js'
-import { onResponseStart } from '../core/response-start.js'
-import { requestIdState, traceState, type TraceInfo } from '../core/shared-state.js'
-import type { Middleware } from '../core/types.js'
-import { formatTraceparent, parseTraceparent, parseTracestate, TRACESTATE_MAX_LENGTH } from './trace-context-parse.js'
+} from '../../core/options.js'
+import { onResponseStart } from '../../core/response-start.js'
+import { requestIdState, traceState, type TraceInfo } from '../../core/shared-state.js'
+import type { Middleware } from '../../core/types.js'
+import { formatTraceparent, parseTraceparent, parseTracestate, TRACESTATE_MAX_LENGTH } from './traceparent.js'
 
-export { formatTraceparent, parseTraceparent, parseTracestate, type Traceparent } from './trace-context-parse.js'
+export { formatTraceparent, parseTraceparent, parseTracestate, type Traceparent } from './traceparent.js'
 
 /** Options for {@link traceContext}. */
 export interface TraceContextOptions {
