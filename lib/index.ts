@@ -60,7 +60,7 @@ export {
   proxyHeaders, proxyHeadersDefaults,
   type ProxyHeadersOptions, type ProxyTrust, type ForwardedField,
 } from './middleware/proxy-headers/proxy-headers.js'
-export { trustedHost, trustedHostDefaults, type TrustedHostOptions, type HostPredicate } from './middleware/trusted-host.js'
+export { trustedHost, trustedHostDefaults, type TrustedHostOptions, type HostPredicate } from './middleware/trusted-host/trusted-host.js'
 export { httpsRedirect, httpsRedirectDefaults, type HttpsRedirectOptions } from './middleware/https-redirect/https-redirect.js'
 export {
   cors, corsDefaults, MAX_REQUEST_HEADERS_LENGTH,

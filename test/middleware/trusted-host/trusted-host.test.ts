@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import { compose, proxyHeaders, trustedHost, type TrustedHostOptions } from '../../lib/index.js'
-import { httpRequest } from '../helpers/http.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
+import { compose, proxyHeaders, trustedHost, type TrustedHostOptions } from '../../../lib/index.js'
+import { httpRequest } from '../../helpers/http.js'
+import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
 
 const ok = (_req: unknown, res: { end(s: string): void }) => res.end('ok')
 

@@ -6,14 +6,14 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import { clientIdentity } from '../core/client.js'
-import { defineMiddleware } from '../core/define.js'
-import { ConfigError, HttpError } from '../core/errors.js'
-import { singleHeader } from '../core/headers.js'
-import { formatHost, parseHost, redirectPath, type ParsedHost } from '../core/host.js'
-import { expectBoolean, withDefaults } from '../core/options.js'
-import { sendError } from '../core/send-error.js'
-import type { Middleware } from '../core/types.js'
+import { clientIdentity } from '../../core/client.js'
+import { defineMiddleware } from '../../core/define.js'
+import { ConfigError, HttpError } from '../../core/errors.js'
+import { singleHeader } from '../../core/headers.js'
+import { formatHost, parseHost, redirectPath, type ParsedHost } from '../../core/host.js'
+import { expectBoolean, withDefaults } from '../../core/options.js'
+import { sendError } from '../../core/send-error.js'
+import type { Middleware } from '../../core/types.js'
 
 /**
  * A host check of your own: gets the parsed host (lower-case, canonical, trailing dot
