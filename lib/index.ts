@@ -114,7 +114,7 @@ export {
   type LoadShedding, type LoadSheddingOptions, type LoadStats, type ShedReason,
 } from './middleware/load-shedding/load-shedding.js'
 export { hooks, hooksDefaults, type HooksOptions, type BeforeHook, type AfterHook, type TeardownHook } from './middleware/hooks/hooks.js'
-export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when.js'
+export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when/when.js'
 export { mount, mountDefaults, getMountPath, type MountOptions } from './middleware/mount/mount.js'
 export {
   session, sessionDefaults, getSession, tryGetSession, SessionTooLargeError,

@@ -19,13 +19,13 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import type { Middleware } from '../core/types.js'
-import { compose } from '../core/compose.js'
-import { defineMiddleware, middlewareInfo, type MiddlewareInfo } from '../core/define.js'
-import { ConfigError, describeValue, type HttpError } from '../core/errors.js'
-import { expectArray, expectBoolean, isToken, withDefaults } from '../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../core/path.js'
-import { sendError } from '../core/send-error.js'
+import type { Middleware } from '../../core/types.js'
+import { compose } from '../../core/compose.js'
+import { defineMiddleware, middlewareInfo, type MiddlewareInfo } from '../../core/define.js'
+import { ConfigError, describeValue, type HttpError } from '../../core/errors.js'
+import { expectArray, expectBoolean, isToken, withDefaults } from '../../core/options.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import { sendError } from '../../core/send-error.js'
 
 /** A filter on path and method; both must match when both are given. */
 export interface RequestFilter {

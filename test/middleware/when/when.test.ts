@@ -3,10 +3,10 @@ import t from 'tap'
 import {
   compose, defineMiddleware, OrderingError, unless, when,
   type Middleware, type RawHandler, type RequestCondition,
-} from '../../lib/index.js'
-import { parseRawResponse, rawExchange } from '../helpers/raw.js'
-import { serve } from '../helpers/serve.js'
-import { captureWarnings } from '../helpers/wait.js'
+} from '../../../lib/index.js'
+import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { serve } from '../../helpers/serve.js'
+import { captureWarnings } from '../../helpers/wait.js'
 
 /** A layer that marks the response, so a test sees whether it ran. */
 const mark = (name: string, security = false): Middleware =>
