@@ -20,7 +20,7 @@ import { sendError } from '../../core/send-error.js'
 import { userIdState } from '../../core/shared-state.js'
 import { defineState } from '../../core/state.js'
 import type { Middleware, RawHandler } from '../../core/types.js'
-import { compileExemption } from '../auth-exemptions.js'
+import { compileExemption } from '../../core/auth-exemption.js'
 
 /** Who a key belongs to. `id` names it in logs and per-client limits; never the key itself. */
 export interface ApiKeyIdentity {

@@ -9,9 +9,9 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import type { HttpError } from '../core/errors.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, matchablePath, type PathPattern } from '../core/path.js'
-import { corsPreflightState } from '../core/shared-state.js'
+import type { HttpError } from './errors.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, matchablePath, type PathPattern } from './path.js'
+import { corsPreflightState } from './shared-state.js'
 
 /** Whether `req` passes without credentials (true), must present them (false), or is refused. */
 export type Exemption = (req: IncomingMessage) => boolean | HttpError
