@@ -337,7 +337,7 @@ t.test('HTTP/2 session(): the cookie round trip, with the Cookie header split in
 t.test('HTTP/2 sweep: every middleware module exported by lib/index.ts has its test here', async (t) => {
   const index = readFileSync('lib/index.ts', 'utf8')
   const self = readFileSync(fileURLToPath(import.meta.url), 'utf8')
-  const modules = [...index.matchAll(/from '\.\/middleware\/([\w-]+)\.js'/g)].map((m) => m[1]!)
+  const modules = [...index.matchAll(/from '\.\/middleware\/([\w-]+)\/[\w-]+\.js'/g)].map((m) => m[1]!)
   // A module's factory is its name in camelCase (cors-origin.ts and the like export helpers only).
   const factories = [...new Set(modules)]
     .map((file) => file.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()))
