@@ -71,34 +71,46 @@ export function toExpress(middleware: Middleware): ExpressMiddleware {
  * @example
  * const app = compose(errorBoundary(), fromExpress(morgan('tiny')))(router)
  */
-export function fromExpress(expressMiddleware: ExpressMiddleware, name = expressMiddleware.name || 'expressMiddleware'): Middleware {
-  return defineMiddleware({ name, detail: 'Connect/Express middleware' }, (next) => function fromExpressHandler(req, res) {
-    return new Promise((resolve, reject) => {
-      let settled = false
-      // A middleware that answers by itself never calls next: the exchange ending settles it.
-      // onResponseEnd, not the response's 'close', which a pipelined response cut while
-      // still queued never emits.
-      onResponseEnd(res, () => { if (!settled) { settled = true; resolve(undefined) } })
-      const expressNext: ExpressNext = (err) => {
-        if (settled) return
-        settled = true
-        if (err !== undefined && err !== null && err !== 'route' && err !== 'router') reject(err)
-        else {
-          try {
-            resolve(next(req, res))
-          } catch (thrown) {
-            reject(thrown)
+export function fromExpress(
+  expressMiddleware: ExpressMiddleware,
+  name = expressMiddleware.name || 'expressMiddleware',
+): Middleware {
+  return defineMiddleware(
+    { name, detail: 'Connect/Express middleware' },
+    (next) =>
+      function fromExpressHandler(req, res) {
+        return new Promise((resolve, reject) => {
+          let settled = false
+          // A middleware that answers by itself never calls next: the exchange ending settles it.
+          // onResponseEnd, not the response's 'close', which a pipelined response cut while
+          // still queued never emits.
+          onResponseEnd(res, () => {
+            if (!settled) {
+              settled = true
+              resolve(undefined)
+            }
+          })
+          const expressNext: ExpressNext = (err) => {
+            if (settled) return
+            settled = true
+            if (err !== undefined && err !== null && err !== 'route' && err !== 'router') reject(err)
+            else {
+              try {
+                resolve(next(req, res))
+              } catch (thrown) {
+                reject(thrown)
+              }
+            }
           }
-        }
-      }
-      try {
-        const result = expressMiddleware(req, res, expressNext)
-        if (isThenable(result)) {
-          result.then(undefined, expressNext)
-        }
-      } catch (err) {
-        expressNext(err)
-      }
-    })
-  })
+          try {
+            const result = expressMiddleware(req, res, expressNext)
+            if (isThenable(result)) {
+              result.then(undefined, expressNext)
+            }
+          } catch (err) {
+            expressNext(err)
+          }
+        })
+      },
+  )
 }

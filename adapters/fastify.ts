@@ -14,15 +14,24 @@ import { reportError } from '../lib/core/report.js'
 import { isThenable } from '../lib/core/thenable.js'
 
 /** The parts of Fastify's request and reply the adapter uses. */
-export interface FastifyRequestLike { readonly raw: IncomingMessage }
-export interface FastifyReplyLike { readonly raw: ServerResponse; hijack(): unknown }
+export interface FastifyRequestLike {
+  readonly raw: IncomingMessage
+}
+export interface FastifyReplyLike {
+  readonly raw: ServerResponse
+  hijack(): unknown
+}
 export type FastifyDone = (err?: Error) => void
 
 /** A Fastify `onRequest` hook in callback style. */
 export type FastifyHook = (request: FastifyRequestLike, reply: FastifyReplyLike, done: FastifyDone) => void
 
 /** A Fastify plugin registering the hook on the instance it is registered on (not encapsulated). */
-export type FastifyPlugin = ((instance: { addHook(name: 'onRequest', hook: FastifyHook): unknown }, options: unknown, done: (err?: Error) => void) => void) & {
+export type FastifyPlugin = ((
+  instance: { addHook(name: 'onRequest', hook: FastifyHook): unknown },
+  options: unknown,
+  done: (err?: Error) => void,
+) => void) & {
   readonly hook: FastifyHook
 }
 
@@ -61,7 +70,10 @@ export function toFastifyHook(middleware: Middleware): FastifyHook {
     try {
       const result = handler(request.raw, reply.raw)
       if (isThenable(result)) {
-        result.then(() => settle(undefined), (err: unknown) => settle(err ?? new Error(`${name} rejected without a reason`)))
+        result.then(
+          () => settle(undefined),
+          (err: unknown) => settle(err ?? new Error(`${name} rejected without a reason`)),
+        )
       } else {
         settle(undefined)
       }
@@ -79,13 +91,19 @@ export function toFastifyHook(middleware: Middleware): FastifyHook {
  */
 export function toFastify(middleware: Middleware): FastifyPlugin {
   const hook = toFastifyHook(middleware)
-  const plugin = function httpOnionPlugin(instance: { addHook(name: 'onRequest', hook: FastifyHook): unknown }, _options: unknown, done: (err?: Error) => void) {
+  const plugin = function httpOnionPlugin(
+    instance: { addHook(name: 'onRequest', hook: FastifyHook): unknown },
+    _options: unknown,
+    done: (err?: Error) => void,
+  ) {
     instance.addHook('onRequest', hook)
     done()
   } as FastifyPlugin
   Object.defineProperty(plugin, 'hook', { value: hook })
   // Fastify's own marker (what fastify-plugin sets): register on the parent scope.
   Object.defineProperty(plugin, Symbol.for('skip-override'), { value: true })
-  Object.defineProperty(plugin, Symbol.for('fastify.display-name'), { value: `http-onion:${middlewareInfo(middleware).name}` })
+  Object.defineProperty(plugin, Symbol.for('fastify.display-name'), {
+    value: `http-onion:${middlewareInfo(middleware).name}`,
+  })
   return plugin
 }

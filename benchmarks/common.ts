@@ -25,7 +25,11 @@ export interface Comparison {
   readonly headers?: Readonly<Record<string, string>>
   readonly method?: string
   /** Checked with one request to each scenario before timing: the features really are on. */
-  readonly expect?: { readonly status?: number; readonly headers?: readonly string[]; readonly absentHeaders?: readonly string[] }
+  readonly expect?: {
+    readonly status?: number
+    readonly headers?: readonly string[]
+    readonly absentHeaders?: readonly string[]
+  }
   /** Requests per measurement instead of a duration (large streamed responses). */
   readonly amount?: number
   readonly connections?: number
@@ -41,7 +45,13 @@ export interface ScenarioModule {
   readonly comparisons?: readonly Comparison[]
 }
 
-const item = (i: number) => ({ id: i, name: `item ${i}`, tags: ['alpha', 'beta'], price: 10.5 + i, inStock: i % 3 !== 0 })
+const item = (i: number) => ({
+  id: i,
+  name: `item ${i}`,
+  tags: ['alpha', 'beta'],
+  price: 10.5 + i,
+  inStock: i % 3 !== 0,
+})
 
 /** ~1 KB of JSON, as an API answers. */
 export const smallJson = JSON.stringify({ items: Array.from({ length: 12 }, (_, i) => item(i)) })
@@ -50,7 +60,12 @@ export const smallJson = JSON.stringify({ items: Array.from({ length: 12 }, (_, 
 export const largeJson = JSON.stringify({ items: Array.from({ length: 800 }, (_, i) => item(i)) })
 
 /** One 64 KiB chunk of text for streamed routes (compressible, like logs or CSV). */
-export const streamChunk = Buffer.from(Array.from({ length: 2048 }, (_, i) => `row ${i % 97},${(i * 7919) % 10007};`).join('').slice(0, 65536).padEnd(65536, '.'))
+export const streamChunk = Buffer.from(
+  Array.from({ length: 2048 }, (_, i) => `row ${i % 97},${(i * 7919) % 10007};`)
+    .join('')
+    .slice(0, 65536)
+    .padEnd(65536, '.'),
+)
 
 /** Settings every stack shares, so the comparison is like for like. */
 export const benchSettings = Object.freeze({
@@ -128,15 +143,21 @@ export function scenarioFiles(): string[] {
   const compiled = join(here, 'scenarios')
   const peers = join(here, '..', '..', 'benchmarks', 'peers')
   return [
-    ...readdirSync(compiled).filter((f) => f.endsWith('.js')).map((f) => join(compiled, f)),
-    ...(existsSync(peers) ? readdirSync(peers).filter((f) => f.endsWith('.mjs')).map((f) => join(peers, f)) : []),
+    ...readdirSync(compiled)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => join(compiled, f)),
+    ...(existsSync(peers)
+      ? readdirSync(peers)
+          .filter((f) => f.endsWith('.mjs'))
+          .map((f) => join(peers, f))
+      : []),
   ].sort()
 }
 
 /** Load one scenario file; helper modules (peers/shared.mjs) export no scenarios and give undefined. */
 export async function loadScenarioModule(file: string): Promise<(ScenarioModule & { file: string }) | undefined> {
-  const module = await import(pathToFileURL(file).href) as Partial<ScenarioModule>
-  return module.scenarios === undefined ? undefined : { ...module as ScenarioModule, file }
+  const module = (await import(pathToFileURL(file).href)) as Partial<ScenarioModule>
+  return module.scenarios === undefined ? undefined : { ...(module as ScenarioModule), file }
 }
 
 /** Every scenario module, loaded (in the runner only: a server process loads just its own file). */

@@ -19,12 +19,17 @@ import type { RawHandler } from '../lib/index.js'
 import { fileURLToPath } from 'node:url'
 import { createBrotliDecompress, createGunzip } from 'node:zlib'
 
-const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback
+const arg = (name: string, fallback: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback
 const mb = Number(arg('mb', '1024'))
 const servers = arg('encoding', 'gzip,br,hand-gzip,hand-br').split(',')
 const GOAL_MIB = 32
 
-interface Server { port: number; stats(): Promise<{ maxRssKiB: number }>; stop(): Promise<void> }
+interface Server {
+  port: number
+  stats(): Promise<{ maxRssKiB: number }>
+  stop(): Promise<void>
+}
 
 // The server side: this same file, run with --serve=<encoding> in its own process. Its
 // stream never repeats within a window (brotli's is 4 MiB), so the encoder works as hard
@@ -39,14 +44,19 @@ if (serving) {
   const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0)
   for (let i = 0; pool.length < 1024; i++) {
     let lines = ''
-    while (lines.length < 65536) lines += `{"id":${i++},"user":"u${next() % 100000}","path":"/api/${next() % 5000}","ms":${next() % 9000},"ok":${next() % 10 > 0}}\n`
+    while (lines.length < 65536)
+      lines += `{"id":${i++},"user":"u${next() % 100000}","path":"/api/${next() % 5000}","ms":${next() % 9000},"ok":${next() % 10 > 0}}\n`
     pool.push(Buffer.from(lines.slice(0, 65536)))
   }
   const stream = (req: IncomingMessage, out: Writable): void => {
     const total = Number(/mb=(\d+)/.exec(req.url ?? '')?.[1] ?? 1024) * 16
     let sent = 0
     const pump = (): void => {
-      while (sent < total) if (!out.write(pool[sent++ % pool.length]!)) { out.once('drain', pump); return }
+      while (sent < total)
+        if (!out.write(pool[sent++ % pool.length]!)) {
+          out.once('drain', pump)
+          return
+        }
       out.end()
     }
     pump()
@@ -54,9 +64,10 @@ if (serving) {
   // hand-*: no middleware, the same stream piped through Node's zlib by hand, at the
   // layer's settings for a stream (gzip level 6; brotli quality 4, 512 KiB window): what
   // Node's streaming zlib costs by itself, for comparison.
-  const handEncoder = (): Transform => serving === 'hand-br'
-    ? createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_LGWIN]: 19 } })
-    : createGzip({ level: benchSettings.gzipLevel })
+  const handEncoder = (): Transform =>
+    serving === 'hand-br'
+      ? createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_LGWIN]: 19 } })
+      : createGzip({ level: benchSettings.gzipLevel })
   const handler: RawHandler = serving.startsWith('hand-')
     ? (req, res) => {
         res.setHeader('content-type', 'application/x-ndjson')
@@ -65,48 +76,70 @@ if (serving) {
         encoder.pipe(res)
         stream(req, encoder)
       }
-    : compose(compression({ encodings: [serving as 'gzip' | 'br'], gzipLevel: benchSettings.gzipLevel }))((req, res) => {
-        res.setHeader('content-type', 'application/x-ndjson')
-        stream(req, res)
-      })
+    : compose(compression({ encodings: [serving as 'gzip' | 'br'], gzipLevel: benchSettings.gzipLevel }))(
+        (req, res) => {
+          res.setHeader('content-type', 'application/x-ndjson')
+          stream(req, res)
+        },
+      )
   const server = await listen(handler as RequestListener)
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stats') process.send!({ type: 'stats', maxRssKiB: process.resourceUsage().maxRSS })
-    else { server.closeAllConnections(); server.close(() => process.exit(0)) }
+    else {
+      server.closeAllConnections()
+      server.close(() => process.exit(0))
+    }
   })
   process.send!({ type: 'ready', port: (server.address() as { port: number }).port })
 }
 
 async function startServer(scenario: string): Promise<Server> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), `--serve=${scenario}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), `--serve=${scenario}`], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const port = await new Promise<number>((ok, fail) => {
     child.once('message', (m: { type: string; port: number }) => ok(m.port))
     child.once('exit', (code) => fail(new Error(`${scenario} exited with ${code}`)))
   })
   return {
     port,
-    stats: () => new Promise((ok) => {
-      child.once('message', (m: { maxRssKiB: number }) => ok(m))
-      child.send({ type: 'stats' })
-    }),
-    stop: () => new Promise((ok) => { child.once('exit', () => ok()); child.send({ type: 'stop' }) }),
+    stats: () =>
+      new Promise((ok) => {
+        child.once('message', (m: { maxRssKiB: number }) => ok(m))
+        child.send({ type: 'stats' })
+      }),
+    stop: () =>
+      new Promise((ok) => {
+        child.once('exit', () => ok())
+        child.send({ type: 'stop' })
+      }),
   }
 }
 
 /** Download `/stream?mb=…` decoded, counting bytes; resolves with the decoded size. */
 function download(port: number, encoding: string, size: number): Promise<{ encoded: number; decoded: number }> {
   return new Promise((ok, fail) => {
-    request({ host: '127.0.0.1', port, path: `/stream?mb=${size}`, headers: { 'accept-encoding': encoding } }, (res) => {
-      if (res.headers['content-encoding'] !== encoding) fail(new Error(`expected ${encoding}, got ${res.headers['content-encoding']}`))
-      const decoder = encoding === 'br' ? createBrotliDecompress() : createGunzip()
-      let encoded = 0
-      let decoded = 0
-      res.on('data', (d: Buffer) => { encoded += d.length })
-      decoder.on('data', (d: Buffer) => { decoded += d.length })
-      decoder.on('end', () => ok({ encoded, decoded }))
-      decoder.on('error', fail)
-      res.pipe(decoder)
-    }).on('error', fail).end()
+    request(
+      { host: '127.0.0.1', port, path: `/stream?mb=${size}`, headers: { 'accept-encoding': encoding } },
+      (res) => {
+        if (res.headers['content-encoding'] !== encoding)
+          fail(new Error(`expected ${encoding}, got ${res.headers['content-encoding']}`))
+        const decoder = encoding === 'br' ? createBrotliDecompress() : createGunzip()
+        let encoded = 0
+        let decoded = 0
+        res.on('data', (d: Buffer) => {
+          encoded += d.length
+        })
+        decoder.on('data', (d: Buffer) => {
+          decoded += d.length
+        })
+        decoder.on('end', () => ok({ encoded, decoded }))
+        decoder.on('error', fail)
+        res.pipe(decoder)
+      },
+    )
+      .on('error', fail)
+      .end()
   })
 }
 
@@ -126,9 +159,11 @@ for (const name of serving ? [] : servers) {
     if (decoded !== mb * 1024 * 1024) throw new Error(`decoded ${decoded} bytes, expected ${mb} MiB`)
     const verdict = hand ? 'reference, no middleware' : growth <= GOAL_MIB ? 'ok' : 'OVER GOAL'
     if (growth > GOAL_MIB && !hand) failed = true
-    console.log(`${name}: ${mb} MiB streamed in ${seconds.toFixed(1)} s (${(mb / seconds).toFixed(0)} MiB/s, ` +
-      `${(encoded / 2 ** 20).toFixed(1)} MiB on the wire); server peak RSS ${(before / 1024).toFixed(1)} → ${(after / 1024).toFixed(1)} MiB, ` +
-      `growth ${growth.toFixed(1)} MiB (goal ≤ ${GOAL_MIB}): ${verdict}`)
+    console.log(
+      `${name}: ${mb} MiB streamed in ${seconds.toFixed(1)} s (${(mb / seconds).toFixed(0)} MiB/s, ` +
+        `${(encoded / 2 ** 20).toFixed(1)} MiB on the wire); server peak RSS ${(before / 1024).toFixed(1)} → ${(after / 1024).toFixed(1)} MiB, ` +
+        `growth ${growth.toFixed(1)} MiB (goal ≤ ${GOAL_MIB}): ${verdict}`,
+    )
   } finally {
     await server.stop()
   }

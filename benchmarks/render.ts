@@ -35,7 +35,12 @@ export interface RunResults {
   results: ComparisonResult[]
 }
 
-interface Goal { issue: string; goal: string; measured: string; met: boolean | undefined }
+interface Goal {
+  issue: string
+  goal: string
+  measured: string
+  met: boolean | undefined
+}
 
 const fixed = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a')
 
@@ -54,30 +59,67 @@ export function evaluateGoals(run: RunResults): Goal[] {
     goals.push({ issue, goal, measured: `${fixed(value)}×`, met: value >= at })
   }
   ratio('core:', 'noop-10', 'bare', 0.95, '#2', '10 no-op layers ≥ 0.95 of bare node:http')
-  ratio('stacks: 1 KB', 'onion', 'same-headers-limit', 0.9, '#10', 'production stack ≥ 0.90 of the same-headers limit (1 KB route)')
+  ratio(
+    'stacks: 1 KB',
+    'onion',
+    'same-headers-limit',
+    0.9,
+    '#10',
+    'production stack ≥ 0.90 of the same-headers limit (1 KB route)',
+  )
   ratio('stacks: 1 KB', 'onion', 'fastify', 2.5, '#10', 'production stack ≥ 2.5× the Fastify stack (1 KB route)')
   ratio('stacks: 1 KB', 'onion', 'express', 6, '#10', 'production stack ≥ 6× the Express stack (1 KB route)')
   ratio('stacks: 64 KB', 'onion', 'gzip-limit', 0.97, '#10', 'production stack ≥ 0.97 of the gzip limit (64 KB route)')
-  ratio('stacks: 100 MiB', 'onion', 'hand-gzip-stream', 1.0, '#5 #10', '100 MiB stream through compression ≥ 1.00 of piping by hand through zlib')
+  ratio(
+    'stacks: 100 MiB',
+    'onion',
+    'hand-gzip-stream',
+    1.0,
+    '#5 #10',
+    '100 MiB stream through compression ≥ 1.00 of piping by hand through zlib',
+  )
   ratio('middleware:', 'rate-limit-memory', 'bare', 0.95, '#6', 'memory-store rateLimit alone ≥ 0.95 of bare')
   const stream = row(run, 'stacks: 100 MiB', 'onion')
   if (stream?.ttfbMs !== undefined) {
-    goals.push({ issue: '#10', goal: '100 MiB stream: time to first byte < 20 ms', measured: `${fixed(stream.ttfbMs, 1)} ms`, met: stream.ttfbMs < 20 })
-    goals.push({ issue: '#5 #10', goal: '100 MiB stream: peak RSS growth < 32 MiB', measured: `${fixed(stream.rssGrowthMiB, 1)} MiB`, met: stream.rssGrowthMiB < 32 })
+    goals.push({
+      issue: '#10',
+      goal: '100 MiB stream: time to first byte < 20 ms',
+      measured: `${fixed(stream.ttfbMs, 1)} ms`,
+      met: stream.ttfbMs < 20,
+    })
+    goals.push({
+      issue: '#5 #10',
+      goal: '100 MiB stream: peak RSS growth < 32 MiB',
+      measured: `${fixed(stream.rssGrowthMiB, 1)} MiB`,
+      met: stream.rssGrowthMiB < 32,
+    })
   }
   const onion = row(run, 'stacks: 1 KB', 'onion')
   const bare = row(run, 'stacks: 1 KB', 'bare')
   if (onion && bare) {
     const value = onion.peakRssMiB / bare.peakRssMiB
-    goals.push({ issue: '#10', goal: 'peak RSS of the production stack under load ≤ 1.2× bare', measured: `${fixed(value)}× (${fixed(onion.peakRssMiB, 1)} vs ${fixed(bare.peakRssMiB, 1)} MiB)`, met: value <= 1.2 })
+    goals.push({
+      issue: '#10',
+      goal: 'peak RSS of the production stack under load ≤ 1.2× bare',
+      measured: `${fixed(value)}× (${fixed(onion.peakRssMiB, 1)} vs ${fixed(bare.peakRssMiB, 1)} MiB)`,
+      met: value <= 1.2,
+    })
   }
   return goals
 }
 
 function table(comparison: ComparisonResult): string {
   const stream = comparison.rows.some((r) => r.ttfbMs !== undefined)
-  const head = ['scenario', 'req/s (median, min–max)', `× ${comparison.baseline}`, 'p50 / p99 ms', 'CPU µs/req', 'peak RSS MiB',
-    ...(stream ? ['MiB/s', 'TTFB ms', 'RSS growth MiB'] : []), 'errors']
+  const head = [
+    'scenario',
+    'req/s (median, min–max)',
+    `× ${comparison.baseline}`,
+    'p50 / p99 ms',
+    'CPU µs/req',
+    'peak RSS MiB',
+    ...(stream ? ['MiB/s', 'TTFB ms', 'RSS growth MiB'] : []),
+    'errors',
+  ]
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`]
   for (const r of comparison.rows) {
     const cells = [
@@ -87,7 +129,9 @@ function table(comparison: ComparisonResult): string {
       `${r.latencyMs.p50} / ${r.latencyMs.p99}`,
       fixed(r.cpuMicrosPerRequest, 1),
       fixed(r.peakRssMiB, 1),
-      ...(stream ? [fixed(r.mibPerSecond, 1), r.ttfbMs === undefined ? '' : fixed(r.ttfbMs, 1), fixed(r.rssGrowthMiB, 1)] : []),
+      ...(stream
+        ? [fixed(r.mibPerSecond, 1), r.ttfbMs === undefined ? '' : fixed(r.ttfbMs, 1), fixed(r.rssGrowthMiB, 1)]
+        : []),
       String(r.errors),
     ]
     lines.push(`| ${cells.join(' | ')} |`)
@@ -95,7 +139,10 @@ function table(comparison: ComparisonResult): string {
   const onion = comparison.rows.find((r) => r.scenario === 'onion')
   const peers = comparison.rows.filter((r) => ['express', 'fastify', 'hono'].includes(r.scenario))
   if (onion && peers.length > 0) {
-    lines.push('', `http-onion against each peer: ${peers.map((p) => `${fixed(onion.rps.median / p.rps.median)}× ${p.scenario}`).join(', ')}.`)
+    lines.push(
+      '',
+      `http-onion against each peer: ${peers.map((p) => `${fixed(onion.rps.median / p.rps.median)}× ${p.scenario}`).join(', ')}.`,
+    )
   }
   return lines.join('\n')
 }
@@ -111,7 +158,11 @@ export function renderChart(run: RunResults): string {
   let y = 40
   const parts: string[] = []
   const colour = (scenario: string) =>
-    scenario.startsWith('onion') ? '#2f7d32' : ['express', 'fastify', 'hono', 'hono-nocompress'].includes(scenario) ? '#8a8f98' : '#5470c6'
+    scenario.startsWith('onion')
+      ? '#2f7d32'
+      : ['express', 'fastify', 'hono', 'hono-nocompress'].includes(scenario)
+        ? '#8a8f98'
+        : '#5470c6'
   for (const group of groups) {
     parts.push(`<text x="10" y="${y}" font-weight="bold">${escapeXml(group.name.replace(/^stacks: /, ''))}</text>`)
     y += 8
@@ -119,7 +170,9 @@ export function renderChart(run: RunResults): string {
     for (const r of group.rows) {
       y += barHeight + gap
       const w = Math.max(1, Math.round((r.rps.median / top) * chartWidth))
-      const value = group.rows.some((x) => x.ttfbMs !== undefined) ? `${fixed(r.mibPerSecond, 0)} MiB/s` : `${Math.round(r.rps.median)} req/s`
+      const value = group.rows.some((x) => x.ttfbMs !== undefined)
+        ? `${fixed(r.mibPerSecond, 0)} MiB/s`
+        : `${Math.round(r.rps.median)} req/s`
       parts.push(
         `<text x="${labelWidth - 8}" y="${y - 4}" text-anchor="end">${escapeXml(r.scenario)}</text>`,
         `<rect x="${labelWidth}" y="${y - barHeight}" width="${w}" height="${barHeight}" fill="${colour(r.scenario)}"/>`,
@@ -129,13 +182,15 @@ export function renderChart(run: RunResults): string {
     y += 28
   }
   const height = y
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="10" y="20" font-size="14" font-weight="bold">Throughput by stack (median of interleaved rounds; green: http-onion, grey: peers, blue: limits and bare)</text>`,
-    ...parts,
-    '</svg>',
-  ].join('\n') + '\n'
+  return (
+    [
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+      `<rect width="${width}" height="${height}" fill="white"/>`,
+      `<text x="10" y="20" font-size="14" font-weight="bold">Throughput by stack (median of interleaved rounds; green: http-onion, grey: peers, blue: limits and bare)</text>`,
+      ...parts,
+      '</svg>',
+    ].join('\n') + '\n'
+  )
 }
 
 function escapeXml(text: string): string {

@@ -24,7 +24,14 @@ import autocannon, { type Result } from 'autocannon'
 import { loadScenarioModules, type Comparison } from './common.js'
 import { renderBenchmarkDocs, type ComparisonResult, type RunResults, type ScenarioResult } from './render.js'
 
-interface Settings { duration: number; rounds: number; connections: number; only: string | undefined; all: boolean; quick: boolean }
+interface Settings {
+  duration: number
+  rounds: number
+  connections: number
+  only: string | undefined
+  all: boolean
+  quick: boolean
+}
 
 function parseArgs(argv: readonly string[]): Settings {
   const quick = argv.includes('--quick')
@@ -42,9 +49,21 @@ function parseArgs(argv: readonly string[]): Settings {
 /** Comparisons run by default: the headline ones. The others are details (--all, --only). */
 const HEADLINE = /^(stacks|middleware|core|adapters):/
 
-interface Sample { rps: number; bytesPerSecond: number; p50: number; p99: number; cpuMicrosPerRequest: number; errors: number }
+interface Sample {
+  rps: number
+  bytesPerSecond: number
+  p50: number
+  p99: number
+  cpuMicrosPerRequest: number
+  errors: number
+}
 
-interface ServerHandle { child: ChildProcess; port: number; rssAtReadyMiB: number; ask(type: string): Promise<Record<string, number>> }
+interface ServerHandle {
+  child: ChildProcess
+  port: number
+  rssAtReadyMiB: number
+  ask(type: string): Promise<Record<string, number>>
+}
 
 const here = dirname(fileURLToPath(import.meta.url))
 const hasTaskset = cpus().length > 1 && spawnSync('taskset', ['-V']).status === 0
@@ -55,20 +74,32 @@ async function startServer(file: string, scenario: string): Promise<ServerHandle
     ? spawn('taskset', ['-c', '0', ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     : spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const ready = await new Promise<{ port: number; rssKiB: number }>((ok, fail) => {
-    child.once('message', (m: { type: string; port: number; rssKiB: number }) => (m.type === 'ready' ? ok(m) : fail(new Error(`unexpected ${m.type}`))))
+    child.once('message', (m: { type: string; port: number; rssKiB: number }) =>
+      m.type === 'ready' ? ok(m) : fail(new Error(`unexpected ${m.type}`)),
+    )
     child.once('exit', (code) => fail(new Error(`scenario ${scenario} exited with ${code}`)))
   })
-  const ask = (type: string) => new Promise<Record<string, number>>((ok) => {
-    const onMessage = (m: Record<string, number> & { type: string }) => {
-      if (m.type === 'stats' || m.type === 'marked') { child.off('message', onMessage); ok(m) }
-    }
-    child.on('message', onMessage)
-    child.send({ type })
-  })
+  const ask = (type: string) =>
+    new Promise<Record<string, number>>((ok) => {
+      const onMessage = (m: Record<string, number> & { type: string }) => {
+        if (m.type === 'stats' || m.type === 'marked') {
+          child.off('message', onMessage)
+          ok(m)
+        }
+      }
+      child.on('message', onMessage)
+      child.send({ type })
+    })
   return { child, port: ready.port, rssAtReadyMiB: ready.rssKiB / 1024, ask }
 }
 
-async function measure(server: ServerHandle, comparison: Comparison, settings: Settings, duration: number, amount?: number): Promise<Sample> {
+async function measure(
+  server: ServerHandle,
+  comparison: Comparison,
+  settings: Settings,
+  duration: number,
+  amount?: number,
+): Promise<Sample> {
   await server.ask('mark')
   const result: Result = await autocannon({
     url: `http://127.0.0.1:${server.port}${comparison.route}`,
@@ -95,15 +126,37 @@ async function measure(server: ServerHandle, comparison: Comparison, settings: S
 }
 
 /** One request: status, headers, and the time to the first body byte. */
-function probe(server: ServerHandle, comparison: Comparison): Promise<{ status: number; headers: Record<string, unknown>; ttfbMs: number }> {
+function probe(
+  server: ServerHandle,
+  comparison: Comparison,
+): Promise<{ status: number; headers: Record<string, unknown>; ttfbMs: number }> {
   return new Promise((ok, fail) => {
     const started = performance.now()
     let ttfbMs = Number.NaN
-    request({ host: '127.0.0.1', port: server.port, path: comparison.route, method: comparison.method ?? 'GET', headers: { ...comparison.headers } }, (res) => {
-      res.once('data', () => { ttfbMs = performance.now() - started })
-      res.resume()
-      res.on('end', () => ok({ status: res.statusCode!, headers: res.headers, ttfbMs: Number.isNaN(ttfbMs) ? performance.now() - started : ttfbMs }))
-    }).on('error', fail).end()
+    request(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        path: comparison.route,
+        method: comparison.method ?? 'GET',
+        headers: { ...comparison.headers },
+      },
+      (res) => {
+        res.once('data', () => {
+          ttfbMs = performance.now() - started
+        })
+        res.resume()
+        res.on('end', () =>
+          ok({
+            status: res.statusCode!,
+            headers: res.headers,
+            ttfbMs: Number.isNaN(ttfbMs) ? performance.now() - started : ttfbMs,
+          }),
+        )
+      },
+    )
+      .on('error', fail)
+      .end()
   })
 }
 
@@ -126,7 +179,11 @@ const median = (xs: number[]) => {
   return s.length === 0 ? Number.NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-async function runComparison(comparison: Comparison, files: ReadonlyMap<string, string>, settings: Settings): Promise<ComparisonResult> {
+async function runComparison(
+  comparison: Comparison,
+  files: ReadonlyMap<string, string>,
+  settings: Settings,
+): Promise<ComparisonResult> {
   const servers = new Map<string, ServerHandle>()
   try {
     for (const name of comparison.scenarios) {
@@ -137,11 +194,13 @@ async function runComparison(comparison: Comparison, files: ReadonlyMap<string, 
     for (const [name, server] of servers) await check(name, server, comparison)
     const amount = comparison.amount && settings.quick ? Math.max(1, comparison.amount >> 1) : comparison.amount
     // Warm-up: JIT, sockets.
-    for (const [, server] of servers) await measure(server, comparison, settings, settings.quick ? 0.5 : 1, amount ? 1 : undefined)
+    for (const [, server] of servers)
+      await measure(server, comparison, settings, settings.quick ? 0.5 : 1, amount ? 1 : undefined)
     const samples = new Map<string, Sample[]>(comparison.scenarios.map((n) => [n, []]))
     for (let round = 0; round < settings.rounds; round++) {
       const order = comparison.scenarios.map((_, i) => comparison.scenarios[(i + round) % comparison.scenarios.length]!)
-      for (const name of order) samples.get(name)!.push(await measure(servers.get(name)!, comparison, settings, settings.duration, amount))
+      for (const name of order)
+        samples.get(name)!.push(await measure(servers.get(name)!, comparison, settings, settings.duration, amount))
     }
     const ttfb = new Map<string, number>()
     if (comparison.stream) {
@@ -172,7 +231,13 @@ async function runComparison(comparison: Comparison, files: ReadonlyMap<string, 
     }
     const base = rows.find((r) => r.scenario === comparison.baseline)!.rps.median
     for (const row of rows) row.ratioToBaseline = row.rps.median / base
-    return { name: comparison.name, route: comparison.route, method: comparison.method ?? 'GET', baseline: comparison.baseline, rows }
+    return {
+      name: comparison.name,
+      route: comparison.route,
+      method: comparison.method ?? 'GET',
+      baseline: comparison.baseline,
+      rows,
+    }
   } finally {
     for (const [, server] of servers) {
       if (server.child.exitCode !== null) continue
@@ -184,19 +249,23 @@ async function runComparison(comparison: Comparison, files: ReadonlyMap<string, 
 
 function printTable(result: ComparisonResult): void {
   console.log(`\n${result.name} (${result.method} ${result.route}, baseline ${result.baseline})`)
-  console.table(result.rows.map((r) => ({
-    scenario: r.scenario,
-    'req/s median': Math.round(r.rps.median),
-    'min–max': `${Math.round(r.rps.min)}–${Math.round(r.rps.max)}`,
-    ratio: r.ratioToBaseline.toFixed(3),
-    'MiB/s': r.mibPerSecond.toFixed(1),
-    'p50 ms': r.latencyMs.p50,
-    'p99 ms': r.latencyMs.p99,
-    'cpu µs/req': r.cpuMicrosPerRequest.toFixed(1),
-    'peak RSS MiB': r.peakRssMiB.toFixed(1),
-    ...(r.ttfbMs === undefined ? {} : { 'TTFB ms': r.ttfbMs.toFixed(1), 'RSS growth MiB': r.rssGrowthMiB.toFixed(1) }),
-    errors: r.errors,
-  })))
+  console.table(
+    result.rows.map((r) => ({
+      scenario: r.scenario,
+      'req/s median': Math.round(r.rps.median),
+      'min–max': `${Math.round(r.rps.min)}–${Math.round(r.rps.max)}`,
+      ratio: r.ratioToBaseline.toFixed(3),
+      'MiB/s': r.mibPerSecond.toFixed(1),
+      'p50 ms': r.latencyMs.p50,
+      'p99 ms': r.latencyMs.p99,
+      'cpu µs/req': r.cpuMicrosPerRequest.toFixed(1),
+      'peak RSS MiB': r.peakRssMiB.toFixed(1),
+      ...(r.ttfbMs === undefined
+        ? {}
+        : { 'TTFB ms': r.ttfbMs.toFixed(1), 'RSS growth MiB': r.rssGrowthMiB.toFixed(1) }),
+      errors: r.errors,
+    })),
+  )
 }
 
 const settings = parseArgs(process.argv.slice(2))
@@ -204,7 +273,10 @@ const settings = parseArgs(process.argv.slice(2))
 const peersDir = join(here, '..', '..', 'benchmarks')
 if (!existsSync(join(peersDir, 'node_modules'))) {
   console.log('installing the peer stacks (benchmarks/package.json)…')
-  const installed = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: peersDir, stdio: 'inherit' })
+  const installed = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: peersDir,
+    stdio: 'inherit',
+  })
   if (installed.status !== 0) throw new Error('npm ci in benchmarks/ failed')
 }
 if (hasTaskset) spawnSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' })
@@ -212,13 +284,30 @@ if (hasTaskset) spawnSync('taskset', ['-cp', '1', String(process.pid)], { stdio:
 const modules = await loadScenarioModules()
 const files = new Map<string, string>()
 for (const module of modules) for (const name of Object.keys(module.scenarios)) files.set(name, module.file)
-const descriptions = Object.fromEntries(modules.flatMap((m) => Object.entries(m.scenarios).map(([name, s]) => [name, s.description])))
-const selected = modules.flatMap((m) => m.comparisons ?? []).filter((c) =>
-  settings.only ? c.name.includes(settings.only) : settings.all ? true : settings.quick ? c.name.startsWith('stacks:') : HEADLINE.test(c.name))
+const descriptions = Object.fromEntries(
+  modules.flatMap((m) => Object.entries(m.scenarios).map(([name, s]) => [name, s.description])),
+)
+const selected = modules
+  .flatMap((m) => m.comparisons ?? [])
+  .filter((c) =>
+    settings.only
+      ? c.name.includes(settings.only)
+      : settings.all
+        ? true
+        : settings.quick
+          ? c.name.startsWith('stacks:')
+          : HEADLINE.test(c.name),
+  )
 
 const machine = {
-  cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30),
-  node: process.version, pinned: hasTaskset, duration: settings.duration, rounds: settings.rounds, connections: settings.connections,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  pinned: hasTaskset,
+  duration: settings.duration,
+  rounds: settings.rounds,
+  connections: settings.connections,
   mode: settings.only ? `only ${settings.only}` : settings.all ? 'all' : settings.quick ? 'quick' : 'default',
 }
 console.log(`machine: ${JSON.stringify(machine)}`)
@@ -229,7 +318,13 @@ for (const comparison of selected) {
   results.push(result)
   printTable(result)
 }
-const run: RunResults = { date: new Date().toISOString(), machine, seconds: Math.round((Date.now() - started) / 1000), descriptions, results }
+const run: RunResults = {
+  date: new Date().toISOString(),
+  machine,
+  seconds: Math.round((Date.now() - started) / 1000),
+  descriptions,
+  results,
+}
 const out = join(peersDir, 'results')
 mkdirSync(out, { recursive: true })
 const file = join(out, `${run.date.replace(/[:.]/g, '-')}.json`)

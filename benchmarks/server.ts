@@ -28,4 +28,8 @@ process.on('message', (message: { type: string }) => {
     server.close(() => process.exit(0))
   }
 })
-process.send!({ type: 'ready', port: (server.address() as AddressInfo).port, rssKiB: Math.round(process.memoryUsage.rss() / 1024) })
+process.send!({
+  type: 'ready',
+  port: (server.address() as AddressInfo).port,
+  rssKiB: Math.round(process.memoryUsage.rss() / 1024),
+})

@@ -1,6 +1,17 @@
 // Minimal typings for autocannon's programmatic API, covering what the harness uses.
 declare module 'autocannon' {
-  interface Histogram { average: number; mean: number; stddev: number; min: number; max: number; p50: number; p90: number; p97_5: number; p99: number; total: number }
+  interface Histogram {
+    average: number
+    mean: number
+    stddev: number
+    min: number
+    max: number
+    p50: number
+    p90: number
+    p97_5: number
+    p99: number
+    total: number
+  }
   export interface Result {
     requests: Histogram
     latency: Histogram

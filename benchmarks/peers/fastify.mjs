@@ -19,22 +19,41 @@ async function fastifyStack() {
   await app.register(fastifyHelmet)
   await app.register(fastifyCors, { origin: [S.allowedOrigin], credentials: true, maxAge: 600 })
   await app.register(fastifyRateLimit, { max: S.rateLimit, timeWindow: S.windowMs })
-  await app.register(fastifyCompress, { threshold: S.threshold, encodings: ['gzip', 'deflate'], zlibOptions: { level: S.gzipLevel } })
+  await app.register(fastifyCompress, {
+    threshold: S.threshold,
+    encodings: ['gzip', 'deflate'],
+    zlibOptions: { level: S.gzipLevel },
+  })
   await app.register(fastifyJwt, { secret: S.jwtSecret })
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
     reply.header('server-timing', `total;dur=${reply.elapsedTime.toFixed(1)}`)
     done(null, payload)
   })
-  const json = (body) => (_request, reply) => { reply.type('application/json').send(body) }
+  const json = (body) => (_request, reply) => {
+    reply.type('application/json').send(body)
+  }
   app.get('/json', json(smallJson))
   app.get('/json64', json(largeJson))
-  app.get('/stream', (request, reply) => { reply.type('text/plain; charset=utf-8').send(textStream(streamMegabytes(request.url))) })
-  app.get('/protected', { onRequest: async (request) => { await request.jwtVerify() } }, json(smallJson))
+  app.get('/stream', (request, reply) => {
+    reply.type('text/plain; charset=utf-8').send(textStream(streamMegabytes(request.url)))
+  })
+  app.get(
+    '/protected',
+    {
+      onRequest: async (request) => {
+        await request.jwtVerify()
+      },
+    },
+    json(smallJson),
+  )
   await app.listen({ port: 0, host: '127.0.0.1' })
   return app.server
 }
 
 export const scenarios = {
-  fastify: { description: 'Fastify 5 + @fastify/cors, helmet, rate-limit, compress, jwt and its logger', start: fastifyStack },
+  fastify: {
+    description: 'Fastify 5 + @fastify/cors, helmet, rate-limit, compress, jwt and its logger',
+    start: fastifyStack,
+  },
 }

@@ -18,12 +18,18 @@ import { benchSettings as S, largeJson, logFile, smallJson, streamChunk, streamM
 function honoStack({ withCompression }) {
   const log = createWriteStream(logFile(withCompression ? 'hono' : 'hono-nocompress'))
   const app = new Hono()
-  app.use(logger((line) => { log.write(line + '\n') }))
+  app.use(
+    logger((line) => {
+      log.write(line + '\n')
+    }),
+  )
   app.use(requestId({ generator: () => uuidv7() }))
   app.use(timing())
   app.use(secureHeaders())
   app.use(cors({ origin: [S.allowedOrigin], credentials: true, maxAge: 600 }))
-  app.use(rateLimiter({ windowMs: S.windowMs, limit: S.rateLimit, keyGenerator: (c) => getConnInfo(c).remote.address ?? '' }))
+  app.use(
+    rateLimiter({ windowMs: S.windowMs, limit: S.rateLimit, keyGenerator: (c) => getConnInfo(c).remote.address ?? '' }),
+  )
   if (withCompression) app.use(compress({ encoding: 'gzip', threshold: S.threshold }))
   const json = (body) => (c) => c.body(body, 200, { 'content-type': 'application/json' })
   app.get('/json', json(smallJson))
@@ -45,6 +51,12 @@ function honoStack({ withCompression }) {
 }
 
 export const scenarios = {
-  hono: { description: 'Hono + logger, request-id, timing, secure-headers, cors, hono-rate-limiter, compress, jwt', start: () => honoStack({ withCompression: true }) },
-  'hono-nocompress': { description: 'the Hono stack without compress', start: () => honoStack({ withCompression: false }) },
+  hono: {
+    description: 'Hono + logger, request-id, timing, secure-headers, cors, hono-rate-limiter, compress, jwt',
+    start: () => honoStack({ withCompression: true }),
+  },
+  'hono-nocompress': {
+    description: 'the Hono stack without compress',
+    start: () => honoStack({ withCompression: false }),
+  },
 }

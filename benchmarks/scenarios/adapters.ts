@@ -25,7 +25,8 @@ async function verified(server: Server): Promise<Server> {
   const res = await fetch(`http://127.0.0.1:${port}/json`)
   await res.arrayBuffer()
   const missing = ['x-request-id', 'x-content-type-options'].filter((name) => !res.headers.has(name))
-  if (res.status !== 200 || missing.length > 0) throw new Error(`adapter scenario not comparable: status ${res.status}, missing ${missing.join(', ')}`)
+  if (res.status !== 200 || missing.length > 0)
+    throw new Error(`adapter scenario not comparable: status ${res.status}, missing ${missing.join(', ')}`)
   return server
 }
 
@@ -34,7 +35,9 @@ function expressServer(mount: 'none' | 'each' | 'composed'): Promise<Server> {
   app.disable('x-powered-by')
   if (mount === 'each') for (const layer of layers()) app.use(toExpress(layer))
   if (mount === 'composed') app.use(toExpress(compose(...layers())))
-  app.get('/json', (_req, res) => { res.type('application/json').send(smallJson) })
+  app.get('/json', (_req, res) => {
+    res.type('application/json').send(smallJson)
+  })
   return listen(app)
 }
 
@@ -52,19 +55,33 @@ function koaServer(adapted: boolean): Promise<Server> {
 async function fastifyServer(adapted: boolean): Promise<Server> {
   const app = Fastify()
   if (adapted) await app.register(toFastify(compose(...layers())) as never)
-  app.get('/json', (_request, reply) => { reply.type('application/json').send(smallJson) })
+  app.get('/json', (_request, reply) => {
+    reply.type('application/json').send(smallJson)
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return app.server
 }
 
 export const scenarios: Record<string, Scenario> = {
   'adapters-express-bare': { description: 'Express 5, the route alone', start: () => expressServer('none') },
-  'adapters-express-each': { description: 'Express 5 + toExpress(requestId()) + toExpress(securityHeaders())', start: () => expressServer('each').then(verified) },
-  'adapters-express-composed': { description: 'Express 5 + toExpress(compose(requestId(), securityHeaders()))', start: () => expressServer('composed').then(verified) },
+  'adapters-express-each': {
+    description: 'Express 5 + toExpress(requestId()) + toExpress(securityHeaders())',
+    start: () => expressServer('each').then(verified),
+  },
+  'adapters-express-composed': {
+    description: 'Express 5 + toExpress(compose(requestId(), securityHeaders()))',
+    start: () => expressServer('composed').then(verified),
+  },
   'adapters-koa-bare': { description: 'Koa 3, the route alone', start: () => koaServer(false) },
-  'adapters-koa': { description: 'Koa 3 + toKoa(compose(requestId(), securityHeaders()))', start: () => koaServer(true).then(verified) },
+  'adapters-koa': {
+    description: 'Koa 3 + toKoa(compose(requestId(), securityHeaders()))',
+    start: () => koaServer(true).then(verified),
+  },
   'adapters-fastify-bare': { description: 'Fastify 5, the route alone', start: () => fastifyServer(false) },
-  'adapters-fastify': { description: 'Fastify 5 + toFastify(compose(requestId(), securityHeaders()))', start: () => fastifyServer(true).then(verified) },
+  'adapters-fastify': {
+    description: 'Fastify 5 + toFastify(compose(requestId(), securityHeaders()))',
+    start: () => fastifyServer(true).then(verified),
+  },
 }
 
 const expect = { status: 200 }

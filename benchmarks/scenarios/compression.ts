@@ -12,7 +12,16 @@
 import type { RequestListener } from 'node:http'
 import { createGzip } from 'node:zlib'
 import { compose, compression, type RawHandler } from '../../lib/index.js'
-import { benchSettings, largeJson, listen, routes, smallJson, textStream, type Comparison, type Scenario } from '../common.js'
+import {
+  benchSettings,
+  largeJson,
+  listen,
+  routes,
+  smallJson,
+  textStream,
+  type Comparison,
+  type Scenario,
+} from '../common.js'
 
 /** The same routes with gzip applied by hand: each body piped through `zlib.createGzip()`. */
 const handGzip: RawHandler = (req, res) => {
@@ -57,24 +66,32 @@ export const comparisons: Comparison[] = [
   {
     // ~940 bytes: below the shared 1 KiB threshold, so stacks that honour it send it as is.
     name: 'compression: 1 KB JSON (below the threshold), gzip 6',
-    route: '/json', baseline: 'compression-bare', headers: gzip,
+    route: '/json',
+    baseline: 'compression-bare',
+    headers: gzip,
     scenarios: ['compression-bare', 'compression-hand-gzip', 'compression-gzip'],
   },
   {
     name: 'compression: 64 KB JSON, gzip 6',
-    route: '/json64', baseline: 'compression-bare', headers: gzip,
+    route: '/json64',
+    baseline: 'compression-bare',
+    headers: gzip,
     scenarios: ['compression-bare', 'compression-hand-gzip', 'compression-gzip'],
   },
   {
     name: 'compression: 64 KB JSON, browser Accept-Encoding (br 4)',
-    route: '/json64', baseline: 'compression-bare', headers: browser,
+    route: '/json64',
+    baseline: 'compression-bare',
+    headers: browser,
     scenarios: ['compression-bare', 'compression-br'],
   },
   {
     // 1 MiB per response (16 writes of 64 KiB) lets 50 connections finish many requests
     // within a measurement; `/stream?mb=100` answers the same way for a longer manual run.
     name: 'compression: 1 MiB streamed text, middleware vs hand-piped createGzip, gzip 6',
-    route: '/stream?mb=1', baseline: 'compression-hand-gzip', headers: gzip,
+    route: '/stream?mb=1',
+    baseline: 'compression-hand-gzip',
+    headers: gzip,
     scenarios: ['compression-hand-gzip', 'compression-gzip'],
   },
 ]

@@ -8,10 +8,14 @@ import { listen, routes, type Comparison, type Scenario } from '../common.js'
 
 const noopListener = (): void => undefined
 const noopLayer = (i: number): Middleware =>
-  defineMiddleware({ name: `noop${i}` }, (next) => function noopHandler(req, res) {
-    onResponseStart(res, noopListener)
-    return next(req, res)
-  })
+  defineMiddleware(
+    { name: `noop${i}` },
+    (next) =>
+      function noopHandler(req, res) {
+        onResponseStart(res, noopListener)
+        return next(req, res)
+      },
+  )
 
 export const scenarios: Record<string, Scenario> = {
   bare: {
@@ -29,5 +33,10 @@ export const scenarios: Record<string, Scenario> = {
 }
 
 export const comparisons: Comparison[] = [
-  { name: 'core: no-op layers on a 1 KB JSON route', route: '/json', baseline: 'bare', scenarios: ['bare', 'noop-1', 'noop-10'] },
+  {
+    name: 'core: no-op layers on a 1 KB JSON route',
+    route: '/json',
+    baseline: 'bare',
+    scenarios: ['bare', 'noop-1', 'noop-10'],
+  },
 ]

@@ -6,13 +6,27 @@
  * passes the request on.
  */
 import type { RequestListener } from 'node:http'
-import { compose, cors, httpsRedirect, proxyHeaders, securityHeaders, trustedHost, type Middleware } from '../../lib/index.js'
+import {
+  compose,
+  cors,
+  httpsRedirect,
+  proxyHeaders,
+  securityHeaders,
+  trustedHost,
+  type Middleware,
+} from '../../lib/index.js'
 import { listen, routes, type Comparison, type Scenario } from '../common.js'
 
 const ORIGIN = 'https://app.example.com'
 const proxy = () => proxyHeaders({ trustedProxies: ['loopback'], fields: ['proto', 'host'] })
 const hosts = () => trustedHost({ allowedHosts: ['api.example.com', '*.example.com'] })
-const corsLayer = () => cors({ origins: [ORIGIN, 'https://*.preview.example.com'], credentials: true, allowedHeaders: ['content-type', 'authorization'], maxAge: 600 })
+const corsLayer = () =>
+  cors({
+    origins: [ORIGIN, 'https://*.preview.example.com'],
+    credentials: true,
+    allowedHeaders: ['content-type', 'authorization'],
+    maxAge: 600,
+  })
 
 const scenario = (description: string, ...layers: Middleware[]): Scenario => ({
   description,
@@ -20,25 +34,54 @@ const scenario = (description: string, ...layers: Middleware[]): Scenario => ({
 })
 
 export const scenarios: Record<string, Scenario> = {
-  'edge-proxyHeaders': scenario('proxyHeaders alone: trusted loopback peer, one forwarded hop, proto and host', proxy()),
+  'edge-proxyHeaders': scenario(
+    'proxyHeaders alone: trusted loopback peer, one forwarded hop, proto and host',
+    proxy(),
+  ),
   'edge-trustedHost': scenario('trustedHost alone: an exact host and a wildcard', hosts()),
   // Alone, httpsRedirect would answer every plain-http request with a 308; behind
   // proxyHeaders the request is https and passes, which is the production path.
-  'edge-httpsRedirect': scenario('proxyHeaders + httpsRedirect: forwarded https request passes', proxy(), httpsRedirect()),
+  'edge-httpsRedirect': scenario(
+    'proxyHeaders + httpsRedirect: forwarded https request passes',
+    proxy(),
+    httpsRedirect(),
+  ),
   'edge-cors': scenario('cors alone: listed origins with a wildcard, credentials', corsLayer()),
-  'edge-securityHeaders': scenario('securityHeaders alone: defaults (11 headers; HSTS needs https, not seen without proxyHeaders)', securityHeaders()),
-  'edge-all': scenario('all five in order: proxyHeaders, securityHeaders, trustedHost, httpsRedirect, cors',
-    proxy(), securityHeaders(), hosts(), httpsRedirect(), corsLayer()),
+  'edge-securityHeaders': scenario(
+    'securityHeaders alone: defaults (11 headers; HSTS needs https, not seen without proxyHeaders)',
+    securityHeaders(),
+  ),
+  'edge-all': scenario(
+    'all five in order: proxyHeaders, securityHeaders, trustedHost, httpsRedirect, cors',
+    proxy(),
+    securityHeaders(),
+    hosts(),
+    httpsRedirect(),
+    corsLayer(),
+  ),
 }
 
-const browserBehindProxy = { host: 'api.example.com', origin: ORIGIN, 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https' }
+const browserBehindProxy = {
+  host: 'api.example.com',
+  origin: ORIGIN,
+  'x-forwarded-for': '203.0.113.7',
+  'x-forwarded-proto': 'https',
+}
 
 export const comparisons: Comparison[] = [
   {
     name: 'edge: each layer alone on a 1 KB JSON route',
     route: '/json',
     baseline: 'bare',
-    scenarios: ['bare', 'edge-proxyHeaders', 'edge-trustedHost', 'edge-httpsRedirect', 'edge-cors', 'edge-securityHeaders', 'edge-all'],
+    scenarios: [
+      'bare',
+      'edge-proxyHeaders',
+      'edge-trustedHost',
+      'edge-httpsRedirect',
+      'edge-cors',
+      'edge-securityHeaders',
+      'edge-all',
+    ],
     headers: browserBehindProxy,
     expect: { status: 200 },
   },
@@ -48,6 +91,11 @@ export const comparisons: Comparison[] = [
     method: 'OPTIONS',
     baseline: 'bare',
     scenarios: ['bare', 'edge-cors'],
-    headers: { host: 'api.example.com', origin: ORIGIN, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type, authorization' },
+    headers: {
+      host: 'api.example.com',
+      origin: ORIGIN,
+      'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'content-type, authorization',
+    },
   },
 ]

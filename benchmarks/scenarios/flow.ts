@@ -7,8 +7,19 @@
  */
 import type { RequestListener } from 'node:http'
 import {
-  bodyCapture, bodyLimit, compose, errorBoundary, hooks, HttpError, loadShedding, mount, sendError, timeout, when,
-  type Middleware, type RawHandler,
+  bodyCapture,
+  bodyLimit,
+  compose,
+  errorBoundary,
+  hooks,
+  HttpError,
+  loadShedding,
+  mount,
+  sendError,
+  timeout,
+  when,
+  type Middleware,
+  type RawHandler,
 } from '../../lib/index.js'
 import { listen, routes, type Comparison, type Scenario } from '../common.js'
 
@@ -28,30 +39,52 @@ const handStripped: RawHandler = (req, res) => {
   return routes(req, res)
 }
 
-const overloaded = new HttpError(503, 'The server is overloaded; retry later', { code: 'overloaded', expose: true, headers: { 'retry-after': '1' } })
+const overloaded = new HttpError(503, 'The server is overloaded; retry later', {
+  code: 'overloaded',
+  expose: true,
+  headers: { 'retry-after': '1' },
+})
 
 export const scenarios: Record<string, Scenario> = {
   'flow-errorBoundary': scenario('errorBoundary alone: no error, the await and the error listener', errorBoundary()),
-  'flow-timeout': scenario('timeout alone: 30 s deadline, one timer and one end listener per request', timeout({ ms: 30_000 })),
+  'flow-timeout': scenario(
+    'timeout alone: 30 s deadline, one timer and one end listener per request',
+    timeout({ ms: 30_000 }),
+  ),
   'flow-bodyLimit': scenario('bodyLimit alone: a GET without body (a header check)', bodyLimit()),
   'flow-bodyCapture': scenario('bodyCapture alone: a GET without body', bodyCapture()),
   'flow-loadShedding': scenario('loadShedding alone: delay sampled, in-flight counted (never reached)', shedding()),
-  'flow-hooks': scenario('hooks alone: one no-op before, after and teardown', hooks({ before: noop, after: noop, teardown: noop })),
-  'flow-when': scenario('when alone: a path filter that does not match, one layer inside', when({ paths: ['/admin/*'] }, noopLayer)),
+  'flow-hooks': scenario(
+    'hooks alone: one no-op before, after and teardown',
+    hooks({ before: noop, after: noop, teardown: noop }),
+  ),
+  'flow-when': scenario(
+    'when alone: a path filter that does not match, one layer inside',
+    when({ paths: ['/admin/*'] }, noopLayer),
+  ),
   'flow-mount-miss': scenario('mount alone: a prefix that does not match', mount('/admin', routes)),
-  'flow-all': scenario('errorBoundary, loadShedding, timeout, bodyLimit, hooks in order',
-    errorBoundary(), shedding(), timeout({ ms: 30_000 }), bodyLimit(), hooks({ before: noop, after: noop, teardown: noop })),
+  'flow-all': scenario(
+    'errorBoundary, loadShedding, timeout, bodyLimit, hooks in order',
+    errorBoundary(),
+    shedding(),
+    timeout({ ms: 30_000 }),
+    bodyLimit(),
+    hooks({ before: noop, after: noop, teardown: noop }),
+  ),
   'flow-api-bare': {
     description: 'node:http, a handler stripping /api itself',
     start: () => listen(handStripped as RequestListener),
   },
   'flow-mount-hit': {
-    description: 'mount(\'/api\') sending /api/json to the routes, prefix stripped',
+    description: "mount('/api') sending /api/json to the routes, prefix stripped",
     start: () => listen(compose(mount('/api', routes))(routes) as RequestListener),
   },
   'flow-bare-503': {
     description: 'node:http, the same 503 sent by sendError from a bare handler',
-    start: () => listen(((req, res) => { sendError(req, res, overloaded) }) as RequestListener),
+    start: () =>
+      listen(((req, res) => {
+        sendError(req, res, overloaded)
+      }) as RequestListener),
   },
   'flow-shed': {
     description: 'loadShedding while overloaded (rss threshold 1 byte): every request shed with 503',
@@ -68,8 +101,18 @@ export const comparisons: Comparison[] = [
     name: 'flow: each layer alone on a 1 KB JSON route',
     route: '/json',
     baseline: 'bare',
-    scenarios: ['bare', 'flow-errorBoundary', 'flow-timeout', 'flow-bodyLimit', 'flow-bodyCapture', 'flow-loadShedding',
-      'flow-hooks', 'flow-when', 'flow-mount-miss', 'flow-all'],
+    scenarios: [
+      'bare',
+      'flow-errorBoundary',
+      'flow-timeout',
+      'flow-bodyLimit',
+      'flow-bodyCapture',
+      'flow-loadShedding',
+      'flow-hooks',
+      'flow-when',
+      'flow-mount-miss',
+      'flow-all',
+    ],
     expect: { status: 200 },
   },
   {

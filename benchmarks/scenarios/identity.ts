@@ -19,11 +19,19 @@ import { listen, routes, type Comparison, type Scenario } from '../common.js'
 const SECRET = 'benchmark-secret-of-at-least-32-bytes!!'
 const API_KEY = 'benchmark-api-key-0123456789abcdef'
 // PKCS #8 wrapping of a raw Ed25519 seed (RFC 8410 §7).
-const edPrivate = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, 7)]), format: 'der', type: 'pkcs8' })
+const edPrivate = createPrivateKey({
+  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, 7)]),
+  format: 'der',
+  type: 'pkcs8',
+})
 const edPublic = createPublicKey(edPrivate)
 const claims = { sub: 'user-1', scope: 'orders:read', aud: 'api://bench', iss: 'https://issuer.bench/' }
 const sign = (alg: string, key: Parameters<SignJWT['sign']>[0]) =>
-  new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt(1_700_000_000).setExpirationTime(4_102_444_800).sign(key)
+  new SignJWT(claims)
+    .setProtectedHeader({ alg, typ: 'JWT' })
+    .setIssuedAt(1_700_000_000)
+    .setExpirationTime(4_102_444_800)
+    .sign(key)
 const hsToken = await sign('HS256', Buffer.from(SECRET))
 const edToken = await sign('EdDSA', edPrivate)
 const sessionCookie = `session=${createCookieCodec('session', 'session', [SECRET], false).seal(`${Date.now()}|${Date.now()}|{"userId":"user-1","cart":[1,2,3]}`)}`
@@ -35,10 +43,18 @@ const scenario = (description: string, layers: () => Middleware[]): Scenario => 
 })
 
 export const scenarios: Record<string, Scenario> = {
-  'id-jwt-hs256-nocache': scenario('jwtAuth, HS256, cache off: one HMAC verification per request', () => [jwtAuth({ secret: SECRET, ...verified, cacheSize: 0 })]),
-  'id-jwt-hs256-cache': scenario('jwtAuth, HS256, verification cache on (every request a hit)', () => [jwtAuth({ secret: SECRET, ...verified })]),
-  'id-jwt-eddsa-nocache': scenario('jwtAuth, EdDSA public key, cache off: one Ed25519 verification per request', () => [jwtAuth({ publicKey: edPublic, algorithms: ['EdDSA'], ...verified, cacheSize: 0 })]),
-  'id-jwt-eddsa-cache': scenario('jwtAuth, EdDSA public key, verification cache on', () => [jwtAuth({ publicKey: edPublic, algorithms: ['EdDSA'], ...verified })]),
+  'id-jwt-hs256-nocache': scenario('jwtAuth, HS256, cache off: one HMAC verification per request', () => [
+    jwtAuth({ secret: SECRET, ...verified, cacheSize: 0 }),
+  ]),
+  'id-jwt-hs256-cache': scenario('jwtAuth, HS256, verification cache on (every request a hit)', () => [
+    jwtAuth({ secret: SECRET, ...verified }),
+  ]),
+  'id-jwt-eddsa-nocache': scenario('jwtAuth, EdDSA public key, cache off: one Ed25519 verification per request', () => [
+    jwtAuth({ publicKey: edPublic, algorithms: ['EdDSA'], ...verified, cacheSize: 0 }),
+  ]),
+  'id-jwt-eddsa-cache': scenario('jwtAuth, EdDSA public key, verification cache on', () => [
+    jwtAuth({ publicKey: edPublic, algorithms: ['EdDSA'], ...verified }),
+  ]),
   'id-apiKey': scenario('apiKey, 10 listed keys, constant-time digest comparison', () => [
     apiKey({ keys: [API_KEY, ...Array.from({ length: 9 }, (_, i) => `other-benchmark-key-${i}-0123456789`)] }),
   ]),

@@ -23,7 +23,8 @@ export const scenarios: Record<string, Scenario> = {
   'mw-requestContext': alone('requestContext() alone: the chain in AsyncLocalStorage', () => requestContext()),
 }
 
-const headersOf = (list: readonly Comparison[], prefix: string) => list.find((c) => c.name.startsWith(prefix))?.headers ?? {}
+const headersOf = (list: readonly Comparison[], prefix: string) =>
+  list.find((c) => c.name.startsWith(prefix))?.headers ?? {}
 
 export const comparisons: Comparison[] = [
   {
@@ -38,10 +39,29 @@ export const comparisons: Comparison[] = [
       'accept-encoding': 'gzip',
     },
     scenarios: [
-      'bare', 'edge-proxyHeaders', 'edge-trustedHost', 'edge-httpsRedirect', 'edge-cors', 'edge-securityHeaders',
-      'obs-requestId', 'mw-timing', 'mw-traceContext', 'obs-accessLog', 'mw-requestContext',
-      'flow-errorBoundary', 'flow-timeout', 'flow-bodyLimit', 'flow-bodyCapture', 'flow-loadShedding', 'flow-hooks', 'flow-when',
-      'rate-limit-memory', 'compression-gzip', 'id-jwt-hs256-cache', 'id-apiKey', 'id-session-cookie',
+      'bare',
+      'edge-proxyHeaders',
+      'edge-trustedHost',
+      'edge-httpsRedirect',
+      'edge-cors',
+      'edge-securityHeaders',
+      'obs-requestId',
+      'mw-timing',
+      'mw-traceContext',
+      'obs-accessLog',
+      'mw-requestContext',
+      'flow-errorBoundary',
+      'flow-timeout',
+      'flow-bodyLimit',
+      'flow-bodyCapture',
+      'flow-loadShedding',
+      'flow-hooks',
+      'flow-when',
+      'rate-limit-memory',
+      'compression-gzip',
+      'id-jwt-hs256-cache',
+      'id-apiKey',
+      'id-session-cookie',
     ],
     expect: { status: 200 },
   },

@@ -7,11 +7,24 @@
  */
 import { createWriteStream } from 'node:fs'
 import type { RequestListener } from 'node:http'
-import { accessLog, compose, requestContext, requestId, timing, traceContext, type Middleware } from '../../lib/index.js'
+import {
+  accessLog,
+  compose,
+  requestContext,
+  requestId,
+  timing,
+  traceContext,
+  type Middleware,
+} from '../../lib/index.js'
 import { listen, routes, type Comparison, type Scenario } from '../common.js'
 import { logFile } from '../log-file.js'
 
-const observability = (): Middleware[] => [requestId(), traceContext(), timing({ serverTiming: true }), accessLog({ sink: createWriteStream(logFile('obs')) })]
+const observability = (): Middleware[] => [
+  requestId(),
+  traceContext(),
+  timing({ serverTiming: true }),
+  accessLog({ sink: createWriteStream(logFile('obs')) }),
+]
 
 const scenario = (description: string, layers: () => Middleware[]): Scenario => ({
   description,
@@ -20,7 +33,9 @@ const scenario = (description: string, layers: () => Middleware[]): Scenario => 
 
 export const scenarios: Record<string, Scenario> = {
   'obs-requestId': scenario('requestId alone: a refused client id, a UUID v7 minted and echoed', () => [requestId()]),
-  'obs-accessLog': scenario('accessLog alone, one JSON line per request to a file', () => [accessLog({ sink: createWriteStream(logFile('obs')) })]),
+  'obs-accessLog': scenario('accessLog alone, one JSON line per request to a file', () => [
+    accessLog({ sink: createWriteStream(logFile('obs')) }),
+  ]),
   'obs-stack': scenario('requestId, traceContext, timing, accessLog (to a file)', observability),
   'obs-stack-context': scenario('the same four, plus requestContext()', () => [...observability(), requestContext()]),
 }

@@ -15,11 +15,33 @@ import type { RequestListener, ServerResponse } from 'node:http'
 import { createGzip, gzip } from 'node:zlib'
 import { SignJWT } from 'jose'
 import {
-  accessLog, compose, compression, cors, errorBoundary, jwtAuth, memoryStore, mount, proxyHeaders, rateLimit,
-  requestId, securityHeaders, timing, trustedHost, type RawHandler,
+  accessLog,
+  compose,
+  compression,
+  cors,
+  errorBoundary,
+  jwtAuth,
+  memoryStore,
+  mount,
+  proxyHeaders,
+  rateLimit,
+  requestId,
+  securityHeaders,
+  timing,
+  trustedHost,
+  type RawHandler,
 } from '../../lib/index.js'
 import { productionApp } from '../../docs/examples/production-stack.js'
-import { benchSettings as S, largeJson, listen, routes, smallJson, textStream, type Comparison, type Scenario } from '../common.js'
+import {
+  benchSettings as S,
+  largeJson,
+  listen,
+  routes,
+  smallJson,
+  textStream,
+  type Comparison,
+  type Scenario,
+} from '../common.js'
 import { logFile } from '../log-file.js'
 
 function onionStack(): RawHandler {
@@ -41,13 +63,16 @@ function onionStack(): RawHandler {
 }
 
 function onionFull(): RawHandler {
-  return productionApp({
-    jwtSecret: S.jwtSecret,
-    allowedOrigins: [S.allowedOrigin],
-    allowedHosts: ['127.0.0.1', 'localhost'],
-    logSink: createWriteStream(logFile('onion-full')),
-    requestsPerMinute: S.rateLimit,
-  }, { site: routes, api: routes }).handler
+  return productionApp(
+    {
+      jwtSecret: S.jwtSecret,
+      allowedOrigins: [S.allowedOrigin],
+      allowedHosts: ['127.0.0.1', 'localhost'],
+      logSink: createWriteStream(logFile('onion-full')),
+      requestsPerMinute: S.rateLimit,
+    },
+    { site: routes, api: routes },
+  ).handler
 }
 
 /**
@@ -85,8 +110,16 @@ const sameHeadersLimit: RawHandler = (req, res) => {
 const gzipLimit: RawHandler = (req, res) => {
   if (req.url !== '/json64') return routes(req, res)
   gzip(largeJson, { level: S.gzipLevel }, (err, body) => {
-    if (err) { res.destroy(err); return }
-    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', vary: 'Accept-Encoding', 'content-length': body.length })
+    if (err) {
+      res.destroy(err)
+      return
+    }
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      vary: 'Accept-Encoding',
+      'content-length': body.length,
+    })
     res.end(body)
   })
 }
@@ -94,21 +127,47 @@ const gzipLimit: RawHandler = (req, res) => {
 /** The 100 MiB stream piped by hand through zlib.createGzip(): the streaming reference. */
 const handPipedStream: RawHandler = (req, res: ServerResponse) => {
   if (!req.url?.startsWith('/stream')) return routes(req, res)
-  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-encoding': 'gzip', vary: 'Accept-Encoding' })
-  textStream(Number(/mb=(\d+)/.exec(req.url)?.[1] ?? 100)).pipe(createGzip({ level: S.gzipLevel })).pipe(res)
+  res.writeHead(200, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-encoding': 'gzip',
+    vary: 'Accept-Encoding',
+  })
+  textStream(Number(/mb=(\d+)/.exec(req.url)?.[1] ?? 100))
+    .pipe(createGzip({ level: S.gzipLevel }))
+    .pipe(res)
 }
 
 const serve = (handler: () => RawHandler) => () => listen(handler() as RequestListener)
 
 export const scenarios: Record<string, Scenario> = {
-  onion: { description: 'http-onion: the peers\' feature set (proxyHeaders, errorBoundary, requestId, timing, accessLog to a file, securityHeaders, trustedHost, cors, rateLimit memory, compression gzip 6, jwtAuth on /protected)', start: serve(onionStack) },
-  'onion-full': { description: 'http-onion: the documented production stack (the above plus traceContext, loadShedding, bodyLimit, timeout)', start: serve(onionFull) },
-  'same-headers-limit': { description: 'node:http writing the production stack\'s 17 headers in one writeHead', start: serve(() => sameHeadersLimit) },
-  'gzip-limit': { description: `node:http gzipping each 64 KB body itself (zlib.gzip, level ${S.gzipLevel})`, start: serve(() => gzipLimit) },
-  'hand-gzip-stream': { description: `node:http piping the stream by hand through zlib.createGzip({ level: ${S.gzipLevel} })`, start: serve(() => handPipedStream) },
+  onion: {
+    description:
+      "http-onion: the peers' feature set (proxyHeaders, errorBoundary, requestId, timing, accessLog to a file, securityHeaders, trustedHost, cors, rateLimit memory, compression gzip 6, jwtAuth on /protected)",
+    start: serve(onionStack),
+  },
+  'onion-full': {
+    description:
+      'http-onion: the documented production stack (the above plus traceContext, loadShedding, bodyLimit, timeout)',
+    start: serve(onionFull),
+  },
+  'same-headers-limit': {
+    description: "node:http writing the production stack's 17 headers in one writeHead",
+    start: serve(() => sameHeadersLimit),
+  },
+  'gzip-limit': {
+    description: `node:http gzipping each 64 KB body itself (zlib.gzip, level ${S.gzipLevel})`,
+    start: serve(() => gzipLimit),
+  },
+  'hand-gzip-stream': {
+    description: `node:http piping the stream by hand through zlib.createGzip({ level: ${S.gzipLevel} })`,
+    start: serve(() => handPipedStream),
+  },
 }
 
-const token = await new SignJWT({ sub: 'bench-user' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('2h')
+const token = await new SignJWT({ sub: 'bench-user' })
+  .setProtectedHeader({ alg: 'HS256' })
+  .setIssuedAt()
+  .setExpirationTime('2h')
   .sign(new TextEncoder().encode(S.jwtSecret))
 
 const browserHeaders = { origin: S.allowedOrigin, 'accept-encoding': 'gzip' }
@@ -120,34 +179,53 @@ const limits = ['bare', 'same-headers-limit', 'gzip-limit', 'hand-gzip-stream', 
 export const comparisons: Comparison[] = [
   {
     name: 'stacks: 1 KB JSON (below the compression threshold)',
-    route: '/json', baseline: 'bare', headers: browserHeaders,
+    route: '/json',
+    baseline: 'bare',
+    headers: browserHeaders,
     scenarios: ['bare', 'same-headers-limit', 'noop-1', 'onion', 'onion-full', ...peers, 'hono-nocompress'],
-    expect: { status: 200, headers: features }, unchecked: limits,
+    expect: { status: 200, headers: features },
+    unchecked: limits,
   },
   {
     name: 'stacks: 64 KB JSON, gzip 6',
-    route: '/json64', baseline: 'bare', headers: browserHeaders,
+    route: '/json64',
+    baseline: 'bare',
+    headers: browserHeaders,
     scenarios: ['bare', 'gzip-limit', 'onion', ...peers],
-    expect: { status: 200, headers: [...features, 'content-encoding'] }, unchecked: ['bare', 'gzip-limit'],
+    expect: { status: 200, headers: [...features, 'content-encoding'] },
+    unchecked: ['bare', 'gzip-limit'],
   },
   {
     name: 'stacks: CORS preflight',
-    route: '/json', method: 'OPTIONS', baseline: 'express',
-    headers: { origin: S.allowedOrigin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type' },
+    route: '/json',
+    method: 'OPTIONS',
+    baseline: 'express',
+    headers: {
+      origin: S.allowedOrigin,
+      'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'content-type',
+    },
     scenarios: ['onion', ...peers],
     expect: { status: 204, headers: ['access-control-allow-origin', 'access-control-allow-methods'] },
   },
   {
     name: 'stacks: JWT-protected 1 KB JSON (HS256)',
-    route: '/protected', baseline: 'express', headers: { ...browserHeaders, authorization: `Bearer ${token}` },
+    route: '/protected',
+    baseline: 'express',
+    headers: { ...browserHeaders, authorization: `Bearer ${token}` },
     scenarios: ['onion', ...peers],
     expect: { status: 200, headers: features },
   },
   {
     name: 'stacks: 100 MiB streamed text, gzip 6',
-    route: '/stream?mb=100', baseline: 'hand-gzip-stream', headers: browserHeaders,
+    route: '/stream?mb=100',
+    baseline: 'hand-gzip-stream',
+    headers: browserHeaders,
     scenarios: ['hand-gzip-stream', 'onion', ...peers],
-    amount: 4, connections: 1, stream: true,
-    expect: { status: 200, headers: ['content-encoding'] }, unchecked: ['hand-gzip-stream'],
+    amount: 4,
+    connections: 1,
+    stream: true,
+    expect: { status: 200, headers: ['content-encoding'] },
+    unchecked: ['hand-gzip-stream'],
   },
 ]

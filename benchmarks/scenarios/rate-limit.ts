@@ -16,7 +16,8 @@ import { listen, routes, type Comparison, type Scenario } from '../common.js'
 
 const LIMIT = 1_000_000_000
 
-const limited = (options: RateLimitOptions = {}) => listen(rateLimit({ limit: LIMIT, ...options })(routes) as RequestListener)
+const limited = (options: RateLimitOptions = {}) =>
+  listen(rateLimit({ limit: LIMIT, ...options })(routes) as RequestListener)
 
 const hasRedis = spawnSync('sh', ['-c', 'command -v redis-server']).status === 0
 
@@ -30,12 +31,18 @@ async function startRedisServer(): Promise<number> {
       probe.close(() => ok(port))
     })
   })
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   process.once('exit', () => child.kill('SIGKILL'))
   await new Promise<void>((ok, fail) => {
     let output = ''
-    child.stdout!.on('data', (d: Buffer) => { output += d.toString(); if (output.includes('Ready to accept connections')) ok() })
+    child.stdout!.on('data', (d: Buffer) => {
+      output += d.toString()
+      if (output.includes('Ready to accept connections')) ok()
+    })
     child.once('exit', (code) => fail(new Error(`redis-server exited with ${code}: ${output}`)))
   })
   child.stdout!.resume()
@@ -70,10 +77,14 @@ export const comparisons: Comparison[] = [
     baseline: 'bare',
     scenarios: ['bare', 'rate-limit-memory', 'rate-limit-memory-token-bucket'],
   },
-  ...(hasRedis ? [{
-    name: 'rateLimit: Redis store (auto-pipelining) vs bare node:http on a 1 KB JSON route',
-    route: '/json',
-    baseline: 'bare',
-    scenarios: ['bare', 'rate-limit-redis'],
-  }] : []),
+  ...(hasRedis
+    ? [
+        {
+          name: 'rateLimit: Redis store (auto-pipelining) vs bare node:http on a 1 KB JSON route',
+          route: '/json',
+          baseline: 'bare',
+          scenarios: ['bare', 'rate-limit-redis'],
+        },
+      ]
+    : []),
 ]

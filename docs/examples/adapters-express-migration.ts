@@ -15,6 +15,8 @@ app.use(toExpress(cors({ origins: ['https://app.example.com'], credentials: true
 // app.use(compression())
 app.use(toExpress(compression()))
 
-app.get('/items', (_req, res) => { res.json({ items: Array.from({ length: 100 }, (_, id) => ({ id, name: `item ${id}` })) }) })
+app.get('/items', (_req, res) => {
+  res.json({ items: Array.from({ length: 100 }, (_, id) => ({ id, name: `item ${id}` })) })
+})
 
 serverTimeouts(createServer(app)).listen(3000, '127.0.0.1')

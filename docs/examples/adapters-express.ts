@@ -4,7 +4,16 @@
 import { createServer } from 'node:http'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import {
-  compose, compression, cors, defineState, errorBoundary, getJwtClaims, jwtAuth, rateLimit, requestId, securityHeaders,
+  compose,
+  compression,
+  cors,
+  defineState,
+  errorBoundary,
+  getJwtClaims,
+  jwtAuth,
+  rateLimit,
+  requestId,
+  securityHeaders,
   serverTimeouts,
 } from '../../lib/index.js'
 import { toExpress } from '../../adapters/express.js'
@@ -12,24 +21,36 @@ import { toExpress } from '../../adapters/express.js'
 const app = express()
 
 // One toExpress around the composed stack: ordering checked by compose, one adapter hop.
-app.use(toExpress(compose(
-  errorBoundary(),
-  requestId(),
-  securityHeaders(),
-  cors({ origins: ['https://app.example.com'], credentials: true }),
-  rateLimit({ limit: 100, windowMs: 60_000 }),
-  compression(),
-  jwtAuth({ secret: process.env.JWT_SECRET ?? 'dev-only-secret-of-at-least-32-bytes!!', publicPaths: ['/health'] }),
-)))
+app.use(
+  toExpress(
+    compose(
+      errorBoundary(),
+      requestId(),
+      securityHeaders(),
+      cors({ origins: ['https://app.example.com'], credentials: true }),
+      rateLimit({ limit: 100, windowMs: 60_000 }),
+      compression(),
+      jwtAuth({ secret: process.env.JWT_SECRET ?? 'dev-only-secret-of-at-least-32-bytes!!', publicPaths: ['/health'] }),
+    ),
+  ),
+)
 
-app.get('/health', (_req, res) => { res.send('ok') })
-app.get('/me', (req, res) => { res.json({ user: getJwtClaims(req).sub }) })
-app.get('/report', () => { throw new Error('reporting database unreachable at 10.0.0.5') })
+app.get('/health', (_req, res) => {
+  res.send('ok')
+})
+app.get('/me', (req, res) => {
+  res.json({ user: getJwtClaims(req).sub })
+})
+app.get('/report', () => {
+  throw new Error('reporting database unreachable at 10.0.0.5')
+})
 
 // Route errors go to Express's error handlers, not back up through toExpress. Hand them to
 // an errorBoundary(): the same status, JSON shape, headers and report as any other failure.
 const routeError = defineState<unknown>('routeError', 'the Express error handler')
-const answerRouteError = errorBoundary()(function rethrowRouteError(req) { throw routeError.get(req) })
+const answerRouteError = errorBoundary()(function rethrowRouteError(req) {
+  throw routeError.get(req)
+})
 app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
   routeError.set(req, err)
   return answerRouteError(req, res)

@@ -3,20 +3,34 @@
 // answers the errors of Koa's routes too (docs/adapters.md).
 import { createServer } from 'node:http'
 import Koa from 'koa'
-import { compose, compression, cors, errorBoundary, getJwtClaims, jwtAuth, requestId, securityHeaders, serverTimeouts } from '../../lib/index.js'
+import {
+  compose,
+  compression,
+  cors,
+  errorBoundary,
+  getJwtClaims,
+  jwtAuth,
+  requestId,
+  securityHeaders,
+  serverTimeouts,
+} from '../../lib/index.js'
 import { toKoa } from '../../adapters/koa.js'
 
 const app = new Koa()
 
 // app.use(cors({ origin: 'https://app.example.com', credentials: true })) with @koa/cors becomes:
-app.use(toKoa(compose(
-  errorBoundary(),
-  requestId(),
-  securityHeaders(),
-  cors({ origins: ['https://app.example.com'], credentials: true }),
-  compression(),
-  jwtAuth({ secret: process.env.JWT_SECRET ?? 'dev-only-secret-of-at-least-32-bytes!!', publicPaths: ['/health'] }),
-)))
+app.use(
+  toKoa(
+    compose(
+      errorBoundary(),
+      requestId(),
+      securityHeaders(),
+      cors({ origins: ['https://app.example.com'], credentials: true }),
+      compression(),
+      jwtAuth({ secret: process.env.JWT_SECRET ?? 'dev-only-secret-of-at-least-32-bytes!!', publicPaths: ['/health'] }),
+    ),
+  ),
+)
 
 app.use(async (ctx) => {
   if (ctx.path === '/health') ctx.body = 'ok'

@@ -5,7 +5,8 @@ import { bodyCapture, compose, errorBoundary, HttpError, serverTimeouts, tryGetC
 
 const app = compose(
   errorBoundary({
-    onError: (report) => console.log(`${report.status} ${report.req.url} body: ${tryGetCapturedBody(report.req)?.text() ?? '-'}`),
+    onError: (report) =>
+      console.log(`${report.status} ${report.req.url} body: ${tryGetCapturedBody(report.req)?.text() ?? '-'}`),
   }),
   bodyCapture({
     maxBytes: 256,

@@ -12,13 +12,24 @@ const apiCors = cors({
 
 // A stand-in for jwtAuth(): cors wraps it, so preflights never meet it and its 401s
 // carry CORS headers that let the browser show them.
-const auth = defineMiddleware({ name: 'jwtAuth' }, (next) => function authHandler(req, res) {
-  if (req.headers.authorization !== 'Bearer demo') return void sendError(req, res, new HttpError(401))
-  return next(req, res)
-})
+const auth = defineMiddleware(
+  { name: 'jwtAuth' },
+  (next) =>
+    function authHandler(req, res) {
+      if (req.headers.authorization !== 'Bearer demo') return void sendError(req, res, new HttpError(401))
+      return next(req, res)
+    },
+)
 
-serverTimeouts(createServer(compose(apiCors, auth)((req, res) => {
-  res.setHeader('x-request-id', 'req-42')
-  res.setHeader('content-type', 'application/json')
-  res.end('{"items":[]}')
-}))).listen(3000)
+serverTimeouts(
+  createServer(
+    compose(
+      apiCors,
+      auth,
+    )((req, res) => {
+      res.setHeader('x-request-id', 'req-42')
+      res.setHeader('content-type', 'application/json')
+      res.end('{"items":[]}')
+    }),
+  ),
+).listen(3000)

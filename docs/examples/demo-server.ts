@@ -9,8 +9,21 @@ import { createServer, type Server } from 'node:http'
 import { pathToFileURL } from 'node:url'
 import { SignJWT } from 'jose'
 import {
-  apiKey, bodyCapture, compose, currentRequest, getRequestId, getRequestSignal, hooks, HttpError, mount,
-  requestContext, sendError, serverTimeouts, session, unless, type RawHandler,
+  apiKey,
+  bodyCapture,
+  compose,
+  currentRequest,
+  getRequestId,
+  getRequestSignal,
+  hooks,
+  HttpError,
+  mount,
+  requestContext,
+  sendError,
+  serverTimeouts,
+  session,
+  unless,
+  type RawHandler,
 } from '../../lib/index.js'
 import { productionApp, type ProductionStackOptions } from './production-stack.js'
 
@@ -41,7 +54,17 @@ function siteRoutes(visits: ReturnType<typeof session<{ visits: number }>>): Raw
       json(res, 200, {
         hello: 'http-onion',
         requestId: getRequestId(currentRequest()),
-        routes: ['/', '/health', '/stream', '/visits', 'POST /echo', '/slow?ms=', '/boom', '/api/me (JWT)', '/admin/stats (API key)'],
+        routes: [
+          '/',
+          '/health',
+          '/stream',
+          '/visits',
+          'POST /echo',
+          '/slow?ms=',
+          '/boom',
+          '/api/me (JWT)',
+          '/admin/stats (API key)',
+        ],
       })
     } else if (path === '/health') {
       res.setHeader('content-type', 'text/plain; charset=utf-8')
@@ -51,7 +74,10 @@ function siteRoutes(visits: ReturnType<typeof session<{ visits: number }>>): Raw
       let n = 0
       const timer = setInterval(() => {
         res.write(`line ${++n}\n`)
-        if (n === 5) { clearInterval(timer); res.end() }
+        if (n === 5) {
+          clearInterval(timer)
+          res.end()
+        }
       }, 50)
       res.once('close', () => clearInterval(timer))
     } else if (path === '/visits') {
@@ -65,7 +91,14 @@ function siteRoutes(visits: ReturnType<typeof session<{ visits: number }>>): Raw
       // The request's signal aborts at the timeout or when the client leaves: stop waiting then.
       await new Promise<void>((ok) => {
         const timer = setTimeout(ok, ms)
-        getRequestSignal(req).addEventListener('abort', () => { clearTimeout(timer); ok() }, { once: true })
+        getRequestSignal(req).addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer)
+            ok()
+          },
+          { once: true },
+        )
       })
       if (!res.writableEnded) json(res, 200, { waitedMs: ms })
     } else if (path === '/boom') {
@@ -77,11 +110,13 @@ function siteRoutes(visits: ReturnType<typeof session<{ visits: number }>>): Raw
 }
 
 const apiRoutes: RawHandler = (req, res) => {
-  if (req.url === '/me') json(res, 200, { user: req.headers.authorization ? 'from the token' : undefined, requestId: getRequestId(req) })
+  if (req.url === '/me')
+    json(res, 200, { user: req.headers.authorization ? 'from the token' : undefined, requestId: getRequestId(req) })
   else sendError(req, res, new HttpError(404))
 }
 
-const adminRoutes: RawHandler = (_req, res) => json(res, 200, { admin: true, uptimeSeconds: Math.round(process.uptime()) })
+const adminRoutes: RawHandler = (_req, res) =>
+  json(res, 200, { admin: true, uptimeSeconds: Math.round(process.uptime()) })
 
 /** Build the demo server (not yet listening), the text explaining its stack, and a token to try. */
 export async function createDemoServer(
@@ -96,11 +131,16 @@ export async function createDemoServer(
     visits,
     mount('/admin', compose(apiKey({ keys: [secrets.adminKey] }))(adminRoutes)),
   )(siteRoutes(visits))
-  const { handler, stack } = productionApp({ jwtSecret: secrets.jwtSecret, ...(logSink ? { logSink } : {}) }, { site, api: apiRoutes })
+  const { handler, stack } = productionApp(
+    { jwtSecret: secrets.jwtSecret, ...(logSink ? { logSink } : {}) },
+    { site, api: apiRoutes },
+  )
   // Slow clients are cut before they reach the stack (docs/server.md).
-  const server = serverTimeouts(createServer((req, res) => {
-    Promise.resolve(handler(req, res)).catch((err: unknown) => res.destroy(err as Error))
-  }))
+  const server = serverTimeouts(
+    createServer((req, res) => {
+      Promise.resolve(handler(req, res)).catch((err: unknown) => res.destroy(err as Error))
+    }),
+  )
   const token = await new SignJWT({ sub: 'demo-user' })
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuedAt()

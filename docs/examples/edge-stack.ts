@@ -1,6 +1,14 @@
 // The edge layers in the order they depend on each other (docs/middleware/proxy-headers.md).
 import { createServer } from 'node:http'
-import { compose, cors, httpsRedirect, proxyHeaders, securityHeaders, serverTimeouts, trustedHost } from '../../lib/index.js'
+import {
+  compose,
+  cors,
+  httpsRedirect,
+  proxyHeaders,
+  securityHeaders,
+  serverTimeouts,
+  trustedHost,
+} from '../../lib/index.js'
 
 const edge = compose(
   // 1. Who is the client? Only the proxy on this machine is believed.
@@ -15,9 +23,13 @@ const edge = compose(
   cors({ origins: ['https://app.example.com'], credentials: true }),
 )
 
-const server = serverTimeouts(createServer(edge((req, res) => {
-  res.setHeader('content-type', 'application/json')
-  res.end(JSON.stringify({ path: req.url }))
-})))
+const server = serverTimeouts(
+  createServer(
+    edge((req, res) => {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ path: req.url }))
+    }),
+  ),
+)
 server.listen(3000)
 console.log(edge.explain())

@@ -9,7 +9,8 @@ const app = compose(
   errorBoundary({
     // Errors of code you do not control get their status here.
     map: (err) => (err instanceof OrderNotFound ? new HttpError(404, err.message) : undefined),
-    onError: (report) => console.log(JSON.stringify({ status: report.status, action: report.action, requestId: report.requestId })),
+    onError: (report) =>
+      console.log(JSON.stringify({ status: report.status, action: report.action, requestId: report.requestId })),
   }),
   requestId(),
 )(async (req, res) => {

@@ -10,7 +10,11 @@ const app = compose(
   hooks({
     before: (req, res) => {
       if (maintenance && req.url !== '/maintenance/off') {
-        sendError(req, res, new HttpError(503, 'Down for maintenance', { expose: true, headers: { 'retry-after': '60' } }))
+        sendError(
+          req,
+          res,
+          new HttpError(503, 'Down for maintenance', { expose: true, headers: { 'retry-after': '60' } }),
+        )
       }
     },
     after: (_req, res) => {

@@ -12,7 +12,10 @@ const shedding = loadShedding({
   onShed: (req, reason) => console.log(`shed ${req.url} (${reason})`),
 })
 
-const app = compose(errorBoundary(), shedding)((req, res) => {
+const app = compose(
+  errorBoundary(),
+  shedding,
+)((req, res) => {
   if (req.url === '/report') {
     // A request that hogs the CPU for a second: everything behind it waits.
     console.log('report: busy for 1 s')

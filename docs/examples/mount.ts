@@ -1,7 +1,17 @@
 // mount(): a sub-stack with its own middleware under a prefix, which it sees stripped
 // (docs/middleware/mount.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, getMountPath, hooks, HttpError, mount, originalUrlState, sendError, serverTimeouts } from '../../lib/index.js'
+import {
+  compose,
+  errorBoundary,
+  getMountPath,
+  hooks,
+  HttpError,
+  mount,
+  originalUrlState,
+  sendError,
+  serverTimeouts,
+} from '../../lib/index.js'
 
 const admin = compose(
   hooks({

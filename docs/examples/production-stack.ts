@@ -6,9 +6,29 @@
  */
 import type { Writable } from 'node:stream'
 import {
-  accessLog, bodyLimit, compose, compression, cors, errorBoundary, httpsRedirect, jwtAuth, loadShedding,
-  memoryStore, proxyHeaders, rateLimit, requestId, securityHeaders, timeout, timing, traceContext,
-  trustedHost, mount, type AccessLogSinkFunction, type AccessLogEntry, type ComposedMiddleware, type Middleware,
+  accessLog,
+  bodyLimit,
+  compose,
+  compression,
+  cors,
+  errorBoundary,
+  httpsRedirect,
+  jwtAuth,
+  loadShedding,
+  memoryStore,
+  proxyHeaders,
+  rateLimit,
+  requestId,
+  securityHeaders,
+  timeout,
+  timing,
+  traceContext,
+  trustedHost,
+  mount,
+  type AccessLogSinkFunction,
+  type AccessLogEntry,
+  type ComposedMiddleware,
+  type Middleware,
   type RawHandler,
 } from '../../lib/index.js'
 
@@ -63,7 +83,10 @@ export interface AppRoutes {
  * Mounting is structural (one prefix, decided once), so the API cannot be reached around
  * its authentication the way a path filter can be mistaken.
  */
-export function productionApp(options: ProductionStackOptions, routes: AppRoutes): { handler: RawHandler; stack: ComposedMiddleware } {
+export function productionApp(
+  options: ProductionStackOptions,
+  routes: AppRoutes,
+): { handler: RawHandler; stack: ComposedMiddleware } {
   const api = compose(jwtAuth({ secret: options.jwtSecret }))(routes.api)
   const stack = productionStack(options)
   return { handler: stack(compose(mount('/api', api))(routes.site)), stack }

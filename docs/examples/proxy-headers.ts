@@ -9,8 +9,12 @@ const withIdentity = proxyHeaders({
   fields: ['proto', 'host'],
 })
 
-serverTimeouts(createServer(withIdentity((req, res) => {
-  const { ip, scheme, host, viaTrustedProxy } = clientIdentity(req)
-  res.setHeader('content-type', 'application/json')
-  res.end(JSON.stringify({ ip, scheme, host, viaTrustedProxy }))
-}))).listen(3000)
+serverTimeouts(
+  createServer(
+    withIdentity((req, res) => {
+      const { ip, scheme, host, viaTrustedProxy } = clientIdentity(req)
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ ip, scheme, host, viaTrustedProxy }))
+    }),
+  ),
+).listen(3000)

@@ -21,7 +21,10 @@ const perClient = rateLimit({
 const stack = compose(
   proxyHeaders({ trustedProxies: ['loopback'] }),
   perAddress,
-  apiKey({ keys: [{ key: process.env.API_KEY ?? 'dev-only-api-key-0123456789', id: 'partner-a' }], publicPaths: ['/health'] }),
+  apiKey({
+    keys: [{ key: process.env.API_KEY ?? 'dev-only-api-key-0123456789', id: 'partner-a' }],
+    publicPaths: ['/health'],
+  }),
   perClient,
 )
 

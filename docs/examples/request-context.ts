@@ -13,9 +13,14 @@ async function chargeCard(): Promise<void> {
   log('card charged')
 }
 
-const app = compose(requestId(), requestContext())(async (req, res) => {
+const app = compose(
+  requestId(),
+  requestContext(),
+)(async (req, res) => {
   let size = 0
-  req.on('data', (chunk: Buffer) => { size += chunk.length })
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length
+  })
   req.on('end', () => log(`body of ${size} bytes read`))
   await chargeCard()
   res.end(`${getRequestId(req)}\n`)

@@ -15,7 +15,11 @@ const siteHeaders = securityHeaders({
 // HSTS is sent only when the client used https, which the proxy reports.
 const app = compose(proxyHeaders({ trustedProxies: ['loopback'] }), siteHeaders)
 
-serverTimeouts(createServer(app((_req, res) => {
-  res.setHeader('content-type', 'text/html; charset=utf-8')
-  res.end('<!doctype html><title>home</title><h1>home</h1>')
-}))).listen(3000)
+serverTimeouts(
+  createServer(
+    app((_req, res) => {
+      res.setHeader('content-type', 'text/html; charset=utf-8')
+      res.end('<!doctype html><title>home</title><h1>home</h1>')
+    }),
+  ),
+).listen(3000)

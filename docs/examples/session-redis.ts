@@ -12,7 +12,10 @@ const sessions = session<{ userId: string; cart: string[] }>({
   store: redisSessionStore({ client: redis, commandTimeoutMs: 300 }),
 })
 
-const app = compose(errorBoundary(), sessions)(async (req, res) => {
+const app = compose(
+  errorBoundary(),
+  sessions,
+)(async (req, res) => {
   const s = sessions.get(req)
   const item = new URL(req.url!, 'http://localhost').searchParams.get('add')
   if (item) {

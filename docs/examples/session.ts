@@ -10,7 +10,11 @@ const sessions = session<{ userId: string; visits: number }>({
   idleTimeoutSeconds: 1800,
 })
 
-const app = compose(errorBoundary(), proxyHeaders({ trustedProxies: ['loopback'] }), sessions)(async (req, res) => {
+const app = compose(
+  errorBoundary(),
+  proxyHeaders({ trustedProxies: ['loopback'] }),
+  sessions,
+)(async (req, res) => {
   const s = sessions.get(req)
   if (req.method === 'POST' && req.url === '/login') {
     await s.regenerate() // a fresh session at login: an id planted earlier is worthless

@@ -6,7 +6,10 @@ import { compose, getTrace, propagationHeaders, requestId, serverTimeouts, trace
 
 let billing: Server | undefined
 
-const orders = compose(requestId({ trustIncoming: true }), traceContext({ echo: true }))(async (req, res) => {
+const orders = compose(
+  requestId({ trustIncoming: true }),
+  traceContext({ echo: true }),
+)(async (req, res) => {
   const { port } = billing!.address() as AddressInfo
   const answer = await fetch(`http://127.0.0.1:${port}/charge`, { method: 'POST', headers: propagationHeaders(req) })
   res.setHeader('content-type', 'application/json')
@@ -14,7 +17,10 @@ const orders = compose(requestId({ trustIncoming: true }), traceContext({ echo: 
 })
 
 // The next service sees this request's span as its parent, and the same request id.
-const billingApp = compose(requestId({ trustIncoming: true }), traceContext())((req, res) => {
+const billingApp = compose(
+  requestId({ trustIncoming: true }),
+  traceContext(),
+)((req, res) => {
   res.setHeader('content-type', 'application/json')
   res.end(JSON.stringify({ trace: getTrace(req), requestId: req.headers['x-request-id'] }))
 })

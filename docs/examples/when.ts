@@ -2,7 +2,17 @@
 // (docs/middleware/when.md).
 import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { compose, errorBoundary, hooks, normalizePath, serverTimeouts, timeout, tryGetRequestSignal, unless, when } from '../../lib/index.js'
+import {
+  compose,
+  errorBoundary,
+  hooks,
+  normalizePath,
+  serverTimeouts,
+  timeout,
+  tryGetRequestSignal,
+  unless,
+  when,
+} from '../../lib/index.js'
 
 const app = compose(
   errorBoundary(),

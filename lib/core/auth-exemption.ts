@@ -18,7 +18,12 @@ export type Exemption = (req: IncomingMessage) => boolean | HttpError
 
 const isValidatedPreflight: Exemption = (req) => corsPreflightState.has(req)
 
-export function compileExemption(middleware: string, publicPaths: readonly PathPattern[], caseSensitive: boolean, refuseAmbiguous: boolean): Exemption {
+export function compileExemption(
+  middleware: string,
+  publicPaths: readonly PathPattern[],
+  caseSensitive: boolean,
+  refuseAmbiguous: boolean,
+): Exemption {
   if (publicPaths.length === 0 && !refuseAmbiguous) return isValidatedPreflight
   const isPublic = compilePathPatterns(middleware, 'publicPaths', publicPaths, { caseSensitive })
   return (req) => {

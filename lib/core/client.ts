@@ -33,7 +33,13 @@ class Identity implements ClientIdentity {
   readonly prefix: string
   readonly viaTrustedProxy: boolean
 
-  constructor(ip: string, scheme: 'http' | 'https', host: string | undefined, prefix: string, viaTrustedProxy: boolean) {
+  constructor(
+    ip: string,
+    scheme: 'http' | 'https',
+    host: string | undefined,
+    prefix: string,
+    viaTrustedProxy: boolean,
+  ) {
     this.ip = ip
     this.scheme = scheme
     this.host = host
@@ -43,7 +49,13 @@ class Identity implements ClientIdentity {
 }
 
 /** A {@link ClientIdentity}, for `proxyHeaders()` and the socket-derived default. */
-export function makeIdentity(ip: string, scheme: 'http' | 'https', host: string | undefined, prefix: string, viaTrustedProxy: boolean): ClientIdentity {
+export function makeIdentity(
+  ip: string,
+  scheme: 'http' | 'https',
+  host: string | undefined,
+  prefix: string,
+  viaTrustedProxy: boolean,
+): ClientIdentity {
   return new Identity(ip, scheme, host, prefix, viaTrustedProxy)
 }
 

@@ -39,7 +39,8 @@ const LAYERS = Symbol('http-onion.layers')
 export function compose(...layers: Middleware[]): ComposedMiddleware
 export function compose(options: ComposeOptions, ...layers: Middleware[]): ComposedMiddleware
 export function compose(...args: Array<Middleware | ComposeOptions>): ComposedMiddleware {
-  const options: ComposeOptions = typeof args[0] === 'object' && args[0] !== null ? (args.shift() as ComposeOptions) : {}
+  const options: ComposeOptions =
+    typeof args[0] === 'object' && args[0] !== null ? (args.shift() as ComposeOptions) : {}
   const layers = flatten(args)
   const infos = layers.map((layer, i) => middlewareInfo(layer, i + 1))
   const { rules, violations } = checkOrdering(infos)
@@ -50,7 +51,9 @@ export function compose(...args: Array<Middleware | ComposeOptions>): ComposedMi
 
   const composed = function composed(handler: RawHandler): RawHandler {
     if (typeof handler !== 'function') {
-      throw new TypeError(`compose(): the innermost handler must be a function (req, res) => ...; received ${describeValue(handler)}.`)
+      throw new TypeError(
+        `compose(): the innermost handler must be a function (req, res) => ...; received ${describeValue(handler)}.`,
+      )
     }
     // Each application of a stack gets its own depth slot, so a stack mounted inside
     // another never confuses the two counts.
@@ -59,7 +62,9 @@ export function compose(...args: Array<Middleware | ComposeOptions>): ComposedMi
     for (let i = layers.length - 1; i >= 0; i--) {
       const built = layers[i]!(guardNext(inner, i + 1, depth, infos[i]!.name))
       if (typeof built !== 'function') {
-        throw new TypeError(`compose(): layer ${i + 1} (${infos[i]!.name}) returned ${describeValue(built)} instead of a handler; a middleware is (next) => (req, res) => ...`)
+        throw new TypeError(
+          `compose(): layer ${i + 1} (${infos[i]!.name}) returned ${describeValue(built)} instead of a handler; a middleware is (next) => (req, res) => ...`,
+        )
       }
       inner = built
     }
@@ -100,7 +105,9 @@ function guardNext(inner: RawHandler, position: number, depth: symbol, callerNam
     const reached = slots[depth]
     // Undefined when the caller passed a request object of its own (a wrapper): allowed.
     if (reached !== undefined && reached >= position) {
-      return Promise.reject(new Error(`compose(): ${callerName} called next() twice for one request; call it at most once.`))
+      return Promise.reject(
+        new Error(`compose(): ${callerName} called next() twice for one request; call it at most once.`),
+      )
     }
     slots[depth] = position
     try {
@@ -116,7 +123,9 @@ function flatten(layers: ReadonlyArray<Middleware | ComposeOptions>): Middleware
   layers.forEach((layer, i) => {
     if (typeof layer !== 'function') {
       const hint = layer === undefined ? ' Did you forget to call a factory, or pass options anywhere but first?' : ''
-      throw new TypeError(`compose(): layer ${i + 1} must be a middleware (next) => handler; received ${describeValue(layer)}.${hint}`)
+      throw new TypeError(
+        `compose(): layer ${i + 1} must be a middleware (next) => handler; received ${describeValue(layer)}.${hint}`,
+      )
     }
     const nested = (layer as { [LAYERS]?: Middleware[] })[LAYERS]
     if (nested) flat.push(...nested)
@@ -126,7 +135,8 @@ function flatten(layers: ReadonlyArray<Middleware | ComposeOptions>): Middleware
 }
 
 function explain(infos: readonly MiddlewareInfo[], rules: readonly CheckedRule[]): string {
-  const label = (info: MiddlewareInfo, i: number) => `${String(i + 1).padStart(2)}. ${info.name}${info.detail ? ` (${info.detail})` : ''}`
+  const label = (info: MiddlewareInfo, i: number) =>
+    `${String(i + 1).padStart(2)}. ${info.name}${info.detail ? ` (${info.detail})` : ''}`
   const lines = ['request path (outermost first):']
   infos.forEach((info, i) => lines.push(`  → ${label(info, i)}`))
   lines.push('  → handler', 'response path (response-start hooks, innermost first):', '  ← handler')

@@ -31,7 +31,9 @@ export function currentContext(): RequestContext | undefined {
 export function currentRequest(): IncomingMessage {
   const context = storage.getStore()
   if (context === undefined) {
-    throw new Error('currentRequest(): no request in this async context; mount requestContext() outside the code that calls it.')
+    throw new Error(
+      'currentRequest(): no request in this async context; mount requestContext() outside the code that calls it.',
+    )
   }
   return context.req
 }

@@ -40,7 +40,10 @@ export interface CompiledCookie {
   /** The cookie's name. */
   readonly name: string
   /** The resolved attributes (defaults filled in). */
-  readonly attributes: Readonly<Required<Omit<CookieAttributes, 'domain' | 'maxAge'>>> & { readonly domain?: string; readonly maxAge?: number }
+  readonly attributes: Readonly<Required<Omit<CookieAttributes, 'domain' | 'maxAge'>>> & {
+    readonly domain?: string
+    readonly maxAge?: number
+  }
   /**
    * The `Set-Cookie` value for `value` (which must be cookie-octets: base64url is), for
    * the response to `req` (which decides `Secure` when it is `'auto'`). `maxAge`
@@ -130,17 +133,34 @@ export function parseCookies(header: string | undefined): Map<string, string> {
  * const cookie = compileCookie('session', 'cookie', 'sid', { sameSite: 'strict' })
  * res.appendHeader('set-cookie', cookie.serialize(value, req))
  */
-export function compileCookie(middleware: string, option: string, name: unknown, attributes: CookieAttributes = {}): CompiledCookie {
+export function compileCookie(
+  middleware: string,
+  option: string,
+  name: unknown,
+  attributes: CookieAttributes = {},
+): CompiledCookie {
   if (typeof name !== 'string' || !isCookieName(name)) {
-    throw new ConfigError(middleware, `${option}.name`, 'a cookie name (RFC 9110 token characters: no spaces, ";", "=" or control characters)', name,
-      'Use letters, digits, "-" and "_", e.g. "session", or "__Host-session" to bind it to one host.')
+    throw new ConfigError(
+      middleware,
+      `${option}.name`,
+      'a cookie name (RFC 9110 token characters: no spaces, ";", "=" or control characters)',
+      name,
+      'Use letters, digits, "-" and "_", e.g. "session", or "__Host-session" to bind it to one host.',
+    )
   }
   if (attributes === null || typeof attributes !== 'object') {
     throw new ConfigError(middleware, option, 'an object of cookie attributes', attributes)
   }
   const known = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'maxAge']
   for (const key of Object.keys(attributes)) {
-    if (!known.includes(key)) throw new ConfigError(middleware, `${option}.${key}`, `a cookie attribute (${known.join(', ')})`, (attributes as Record<string, unknown>)[key], 'Unknown cookie attribute.')
+    if (!known.includes(key))
+      throw new ConfigError(
+        middleware,
+        `${option}.${key}`,
+        `a cookie attribute (${known.join(', ')})`,
+        (attributes as Record<string, unknown>)[key],
+        'Unknown cookie attribute.',
+      )
   }
   const path = attributes.path ?? '/'
   const { domain, maxAge } = attributes
@@ -150,35 +170,79 @@ export function compileCookie(middleware: string, option: string, name: unknown,
   const partitioned = attributes.partitioned ?? false
 
   if (typeof path !== 'string' || !PATH_VALUE.test(path)) {
-    throw new ConfigError(middleware, `${option}.path`, 'a path starting with "/" without ";" or control characters', path,
-      'Use "/" (the whole site, the default) or a path prefix such as "/app"; percent-encode other characters.')
+    throw new ConfigError(
+      middleware,
+      `${option}.path`,
+      'a path starting with "/" without ";" or control characters',
+      path,
+      'Use "/" (the whole site, the default) or a path prefix such as "/app"; percent-encode other characters.',
+    )
   }
   if (domain !== undefined && (typeof domain !== 'string' || domain.length > 253 || !DOMAIN_VALUE.test(domain))) {
-    throw new ConfigError(middleware, `${option}.domain`, 'a domain name (letters, digits, "-" and dots)', domain, 'Leave it unset to bind the cookie to the exact host.')
+    throw new ConfigError(
+      middleware,
+      `${option}.domain`,
+      'a domain name (letters, digits, "-" and dots)',
+      domain,
+      'Leave it unset to bind the cookie to the exact host.',
+    )
   }
-  if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > MAX_COOKIE_AGE_SECONDS)) {
-    throw new ConfigError(middleware, `${option}.maxAge`, `an integer number of seconds from 0 to ${MAX_COOKIE_AGE_SECONDS} (400 days)`, maxAge,
-      'It is in seconds, not ms: 86_400 is one day. Browsers cap cookie lifetimes at 400 days (RFC 6265bis §5.5).')
+  if (
+    maxAge !== undefined &&
+    (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 0 || maxAge > MAX_COOKIE_AGE_SECONDS)
+  ) {
+    throw new ConfigError(
+      middleware,
+      `${option}.maxAge`,
+      `an integer number of seconds from 0 to ${MAX_COOKIE_AGE_SECONDS} (400 days)`,
+      maxAge,
+      'It is in seconds, not ms: 86_400 is one day. Browsers cap cookie lifetimes at 400 days (RFC 6265bis §5.5).',
+    )
   }
   if (typeof httpOnly !== 'boolean') throw new ConfigError(middleware, `${option}.httpOnly`, 'true or false', httpOnly)
-  if (secure !== true && secure !== false && secure !== 'auto') throw new ConfigError(middleware, `${option}.secure`, 'true, false or "auto"', secure)
+  if (secure !== true && secure !== false && secure !== 'auto')
+    throw new ConfigError(middleware, `${option}.secure`, 'true, false or "auto"', secure)
   if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none' && sameSite !== false) {
     throw new ConfigError(middleware, `${option}.sameSite`, '"lax", "strict", "none" or false', sameSite)
   }
-  if (typeof partitioned !== 'boolean') throw new ConfigError(middleware, `${option}.partitioned`, 'true or false', partitioned)
+  if (typeof partitioned !== 'boolean')
+    throw new ConfigError(middleware, `${option}.partitioned`, 'true or false', partitioned)
   // Browsers drop these cookies when Secure is missing; 'auto' would make that depend on the request.
   if (sameSite === 'none' && secure !== true) {
-    throw new ConfigError(middleware, `${option}.secure`, 'true when sameSite is "none"', secure, 'Browsers reject SameSite=None cookies without Secure.')
+    throw new ConfigError(
+      middleware,
+      `${option}.secure`,
+      'true when sameSite is "none"',
+      secure,
+      'Browsers reject SameSite=None cookies without Secure.',
+    )
   }
   if (partitioned && secure !== true) {
-    throw new ConfigError(middleware, `${option}.secure`, 'true when partitioned is true', secure, 'Browsers reject Partitioned cookies without Secure.')
+    throw new ConfigError(
+      middleware,
+      `${option}.secure`,
+      'true when partitioned is true',
+      secure,
+      'Browsers reject Partitioned cookies without Secure.',
+    )
   }
   if (/^__(secure|host)-/i.test(name) && secure !== true) {
-    throw new ConfigError(middleware, `${option}.secure`, `true for a cookie named "${name}"`, secure, 'Browsers reject __Secure- and __Host- cookies without Secure.')
+    throw new ConfigError(
+      middleware,
+      `${option}.secure`,
+      `true for a cookie named "${name}"`,
+      secure,
+      'Browsers reject __Secure- and __Host- cookies without Secure.',
+    )
   }
   if (/^__host-/i.test(name) && (domain !== undefined || path !== '/')) {
-    throw new ConfigError(middleware, domain !== undefined ? `${option}.domain` : `${option}.path`,
-      `unset (domain) and "/" (path) for a cookie named "${name}"`, domain ?? path, 'RFC 6265bis §4.1.3: __Host- cookies are bound to one host and the whole site.')
+    throw new ConfigError(
+      middleware,
+      domain !== undefined ? `${option}.domain` : `${option}.path`,
+      `unset (domain) and "/" (path) for a cookie named "${name}"`,
+      domain ?? path,
+      'RFC 6265bis §4.1.3: __Host- cookies are bound to one host and the whole site.',
+    )
   }
 
   // Everything after the value except Max-Age (which may change per cookie), for both Secure choices.
@@ -192,10 +256,24 @@ export function compileCookie(middleware: string, option: string, name: unknown,
 
   return Object.freeze({
     name,
-    attributes: Object.freeze({ path, httpOnly, secure, sameSite, partitioned, ...(domain === undefined ? {} : { domain }), ...(maxAge === undefined ? {} : { maxAge }) }),
+    attributes: Object.freeze({
+      path,
+      httpOnly,
+      secure,
+      sameSite,
+      partitioned,
+      ...(domain === undefined ? {} : { domain }),
+      ...(maxAge === undefined ? {} : { maxAge }),
+    }),
     serialize(value: string, req: IncomingMessage, age: number | null | undefined = maxAge): string {
-      if (!COOKIE_VALUE.test(value)) throw new TypeError(`${middleware}(): cookie "${name}" value contains characters a cookie cannot carry (RFC 6265 §4.1.1); encode it (base64url).`)
-      const ageText = age === null || age === undefined ? '' : `; Max-Age=${Math.max(0, Math.min(MAX_COOKIE_AGE_SECONDS, Math.floor(age)))}`
+      if (!COOKIE_VALUE.test(value))
+        throw new TypeError(
+          `${middleware}(): cookie "${name}" value contains characters a cookie cannot carry (RFC 6265 §4.1.1); encode it (base64url).`,
+        )
+      const ageText =
+        age === null || age === undefined
+          ? ''
+          : `; Max-Age=${Math.max(0, Math.min(MAX_COOKIE_AGE_SECONDS, Math.floor(age)))}`
       return `${prefix}${value}${ageText}${isSecure(req) ? secureSuffix : plainSuffix}`
     },
     clear(req: IncomingMessage): string {
@@ -218,5 +296,7 @@ function valueIfNamed(header: string, start: number, end: number, name: string):
 }
 
 function unquote(value: string): string {
-  return value.length >= 2 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22 ? value.slice(1, -1) : value
+  return value.length >= 2 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22
+    ? value.slice(1, -1)
+    : value
 }

@@ -54,8 +54,18 @@ export function detachResponse(res: ServerResponse): void {
   slot[DETACHED] = { statusCode: res.statusCode, statusMessage: res.statusMessage }
   const target = res as unknown as Record<string, unknown>
   for (const name of methodNames) target[name] = swallowing[name]
-  Object.defineProperty(res, 'statusCode', { get: frozenStatusCode, set: nothing, configurable: true, enumerable: true })
-  Object.defineProperty(res, 'statusMessage', { get: frozenStatusMessage, set: nothing, configurable: true, enumerable: true })
+  Object.defineProperty(res, 'statusCode', {
+    get: frozenStatusCode,
+    set: nothing,
+    configurable: true,
+    enumerable: true,
+  })
+  Object.defineProperty(res, 'statusMessage', {
+    get: frozenStatusMessage,
+    set: nothing,
+    configurable: true,
+    enumerable: true,
+  })
 }
 
 /** Whether `detachResponse(res)` was called: some layer already answered for the handler. */

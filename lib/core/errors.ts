@@ -11,7 +11,9 @@ export class ConfigError extends TypeError {
   readonly option: string
 
   constructor(middleware: string, option: string, expected: string, received: unknown, fix = '') {
-    super(`${middleware}(): option "${option}" must be ${expected}; received ${describeValue(received)}.${fix && ' ' + fix}`)
+    super(
+      `${middleware}(): option "${option}" must be ${expected}; received ${describeValue(received)}.${fix && ' ' + fix}`,
+    )
     this.name = 'ConfigError'
     this.middleware = middleware
     this.option = option
@@ -68,7 +70,10 @@ export class HttpError extends Error {
 
 /** `'Too Many Requests'` → `'too_many_requests'`: the code used when none is given. */
 export function defaultCode(status: number): string {
-  return defaultMessage(status).toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '')
+  return defaultMessage(status)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '')
 }
 
 /** The reason phrase of `status` (RFC 9110), or a generic one. */
@@ -79,18 +84,36 @@ export function defaultMessage(status: number): string {
 // Only the statuses this library or its users commonly answer with; `node:http` has the
 // full table, but importing it here would tie this module to the HTTP/1 implementation.
 const STATUS_PHRASES: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
-  405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout', 409: 'Conflict',
-  410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Content Too Large',
-  414: 'URI Too Long', 415: 'Unsupported Media Type', 421: 'Misdirected Request',
-  422: 'Unprocessable Content', 428: 'Precondition Required', 429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented',
-  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
+  422: 'Unprocessable Content',
+  428: 'Precondition Required',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 }
 
 /** A short, safe rendering of any value for error messages: `"1m" (string)`, `0 (number)`. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `${JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value)} (string)`
+  if (typeof value === 'string')
+    return `${JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value)} (string)`
   if (typeof value === 'function') return 'a function'
   if (value === null) return 'null'
   if (Array.isArray(value)) return `an array of ${value.length}`

@@ -25,7 +25,9 @@ export function appendVary(res: ServerResponse, ...fields: string[]): void {
     return
   }
   const existing = (Array.isArray(current) ? current.join(',') : String(current))
-    .split(',').map((f) => f.trim()).filter(Boolean)
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean)
   if (existing.includes('*')) return
   const lower = new Set(existing.map((f) => f.toLowerCase()))
   const added = fields.filter((f) => {
@@ -39,9 +41,24 @@ export function appendVary(res: ServerResponse, ...fields: string[]): void {
 
 // Headers of which Node keeps the first line and silently drops repeats (_http_incoming.js).
 const FIRST_ONLY = new Set([
-  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
-  'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
-  'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
 ])
 
 /**
@@ -70,5 +87,9 @@ export function singleHeader(req: IncomingMessage, name: string): string | undef
  * layers exempt only the preflights cors() validated (`corsPreflightState`).
  */
 export function isCorsPreflight(req: IncomingMessage): boolean {
-  return req.method === 'OPTIONS' && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined
+  return (
+    req.method === 'OPTIONS' &&
+    req.headers.origin !== undefined &&
+    req.headers['access-control-request-method'] !== undefined
+  )
 }

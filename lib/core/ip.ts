@@ -46,11 +46,17 @@ export function formatIp(ip: IpBytes): string {
   for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!)
   let bestStart = -1
   let bestLength = 1
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue }
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
     let j = i
     while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLength) { bestStart = i; bestLength = j - i }
+    if (j - i > bestLength) {
+      bestStart = i
+      bestLength = j - i
+    }
     i = j
   }
   const hex = groups.map((g) => g.toString(16))
@@ -182,7 +188,10 @@ function parseIpv6(input: string): IpBytes | undefined {
   }
   if (embedded) groups.push((embedded[0]! << 8) | embedded[1]!, (embedded[2]! << 8) | embedded[3]!)
   const bytes = new Uint8Array(16)
-  groups.forEach((g, i) => { bytes[i * 2] = g >> 8; bytes[i * 2 + 1] = g & 0xff })
+  groups.forEach((g, i) => {
+    bytes[i * 2] = g >> 8
+    bytes[i * 2 + 1] = g & 0xff
+  })
   // IPv4-mapped (::ffff:a.b.c.d): the same host as a.b.c.d, so the same address here.
   if (bytes.subarray(0, 10).every((x) => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
     return { version: 4, bytes: bytes.slice(12) }

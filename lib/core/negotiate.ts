@@ -37,7 +37,10 @@ export function parseQualityList(header: string | undefined, maxEntries = 64): P
       const eq = param.indexOf('=')
       if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'q') continue
       const weight = param.slice(eq + 1).trim()
-      if (!QVALUE.test(weight)) { valid = false; break }
+      if (!QVALUE.test(weight)) {
+        valid = false
+        break
+      }
       q = Number(weight)
     }
     if (valid) list.push({ value, q, order })
@@ -56,7 +59,10 @@ export function mediaTypeQuality(accept: string | undefined, mediaType: string):
   let specificity = -1
   for (const entry of parseQualityList(accept)) {
     const level = entry.value === mediaType ? 2 : entry.value === `${type}/*` ? 1 : entry.value === '*/*' ? 0 : -1
-    if (level > specificity) { specificity = level; best = entry.q }
+    if (level > specificity) {
+      specificity = level
+      best = entry.q
+    }
   }
   return best < 0 ? 0 : best
 }

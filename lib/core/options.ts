@@ -25,8 +25,13 @@ export function withDefaults<T extends object>(
   for (const [key, value] of Object.entries(options)) {
     if (!known.includes(key)) {
       const guess = closest(key, known)
-      throw new ConfigError(middleware, key, 'a known option', value,
-        guess ? `Unknown option; did you mean "${guess}"?` : `Unknown option; known options are ${known.join(', ')}.`)
+      throw new ConfigError(
+        middleware,
+        key,
+        'a known option',
+        value,
+        guess ? `Unknown option; did you mean "${guess}"?` : `Unknown option; known options are ${known.join(', ')}.`,
+      )
     }
     if (value !== undefined) merged[key] = value
   }
@@ -34,7 +39,14 @@ export function withDefaults<T extends object>(
 }
 
 /** Throws unless `value` is an integer within [min, max]. */
-export function expectInteger(middleware: string, option: string, value: unknown, min = 0, max = Number.MAX_SAFE_INTEGER, fix = ''): number {
+export function expectInteger(
+  middleware: string,
+  option: string,
+  value: unknown,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+  fix = '',
+): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(middleware, option, rangeText('an integer', min, max), value, fix)
   }
@@ -42,7 +54,14 @@ export function expectInteger(middleware: string, option: string, value: unknown
 }
 
 /** Throws unless `value` is a finite number within [min, max]. */
-export function expectNumber(middleware: string, option: string, value: unknown, min = 0, max = Number.MAX_VALUE, fix = ''): number {
+export function expectNumber(
+  middleware: string,
+  option: string,
+  value: unknown,
+  min = 0,
+  max = Number.MAX_VALUE,
+  fix = '',
+): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
     throw new ConfigError(middleware, option, rangeText('a number', min, max), value, fix)
   }
@@ -56,13 +75,24 @@ export function expectBoolean(middleware: string, option: string, value: unknown
 }
 
 /** Throws unless `value` is a function. */
-export function expectFunction<F extends (...args: never[]) => unknown>(middleware: string, option: string, value: unknown, fix = ''): F {
+export function expectFunction<F extends (...args: never[]) => unknown>(
+  middleware: string,
+  option: string,
+  value: unknown,
+  fix = '',
+): F {
   if (typeof value !== 'function') throw new ConfigError(middleware, option, 'a function', value, fix)
   return value as F
 }
 
 /** Throws unless `value` is one of `choices`. */
-export function expectOneOf<C extends string | number | boolean>(middleware: string, option: string, value: unknown, choices: readonly C[], fix = ''): C {
+export function expectOneOf<C extends string | number | boolean>(
+  middleware: string,
+  option: string,
+  value: unknown,
+  choices: readonly C[],
+  fix = '',
+): C {
   if (!choices.includes(value as C)) {
     throw new ConfigError(middleware, option, `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`, value, fix)
   }
@@ -106,13 +136,19 @@ export function expectHeaderValue(middleware: string, option: string, value: unk
 }
 
 /** Throws unless `value` is an array whose every element passes `each`; returns a frozen copy. */
-export function expectArray<T>(middleware: string, option: string, value: unknown, each: (item: unknown, index: number) => T): readonly T[] {
+export function expectArray<T>(
+  middleware: string,
+  option: string,
+  value: unknown,
+  each: (item: unknown, index: number) => T,
+): readonly T[] {
   if (!Array.isArray(value)) throw new ConfigError(middleware, option, 'an array', value)
   return Object.freeze(value.map(each))
 }
 
 function rangeText(kind: string, min: number, max: number): string {
-  if (max >= Number.MAX_SAFE_INTEGER) return min === 0 ? `${kind} ≥ 0` : min === 1 && kind === 'an integer' ? 'a positive integer' : `${kind} ≥ ${min}`
+  if (max >= Number.MAX_SAFE_INTEGER)
+    return min === 0 ? `${kind} ≥ 0` : min === 1 && kind === 'an integer' ? 'a positive integer' : `${kind} ≥ ${min}`
   return `${kind} from ${min} to ${max}`
 }
 
@@ -122,9 +158,13 @@ function closest(key: string, known: readonly string[]): string | undefined {
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1
   for (const candidate of known) {
     const d = editDistance(key.toLowerCase(), candidate.toLowerCase())
-    const prefixMatch = candidate.toLowerCase().startsWith(key.toLowerCase()) || key.toLowerCase().startsWith(candidate.toLowerCase())
+    const prefixMatch =
+      candidate.toLowerCase().startsWith(key.toLowerCase()) || key.toLowerCase().startsWith(candidate.toLowerCase())
     const score = prefixMatch ? Math.min(d, 1) : d
-    if (score < bestDistance) { best = candidate; bestDistance = score }
+    if (score < bestDistance) {
+      best = candidate
+      bestDistance = score
+    }
   }
   return best
 }

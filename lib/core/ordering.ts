@@ -26,7 +26,10 @@ export interface CheckedRule {
 }
 
 /** Every constraint that applies to `infos` (both layers present), each marked kept or broken. */
-export function checkOrdering(infos: readonly MiddlewareInfo[]): { rules: CheckedRule[]; violations: OrderingViolation[] } {
+export function checkOrdering(infos: readonly MiddlewareInfo[]): {
+  rules: CheckedRule[]
+  violations: OrderingViolation[]
+} {
   const rules: CheckedRule[] = []
   const violations: OrderingViolation[] = []
   const seen = new Set<string>()
@@ -35,9 +38,10 @@ export function checkOrdering(infos: readonly MiddlewareInfo[]): { rules: Checke
     // The stack may hold several layers of one name (an IP rate limit outside auth and a
     // per-user one inside); the rule is about the layer that declared it.
     const positions = (name: string) => infos.flatMap((info, i) => (info.name === name ? [i] : []))
-    const pairs = outerName === infos[declaredBy]!.name
-      ? positions(innerName).map((inner) => [declaredBy, inner] as const)
-      : positions(outerName).map((outer) => [outer, declaredBy] as const)
+    const pairs =
+      outerName === infos[declaredBy]!.name
+        ? positions(innerName).map((inner) => [declaredBy, inner] as const)
+        : positions(outerName).map((outer) => [outer, declaredBy] as const)
     for (const [outer, inner] of pairs) {
       const key = `${outer}>${inner}`
       if (seen.has(key)) continue
@@ -49,7 +53,8 @@ export function checkOrdering(infos: readonly MiddlewareInfo[]): { rules: Checke
           outer: { name: outerName, position: outer + 1 },
           inner: { name: innerName, position: inner + 1 },
           reason,
-          message: `${outerName} (layer ${outer + 1}) must wrap ${innerName} (layer ${inner + 1}) because ${reason}. ` +
+          message:
+            `${outerName} (layer ${outer + 1}) must wrap ${innerName} (layer ${inner + 1}) because ${reason}. ` +
             `Fix: list ${outerName}() before ${innerName}() in compose(...).`,
         })
       }

@@ -148,10 +148,16 @@ export function compilePathPatterns(
       tests.push(pattern)
     } else if (pattern instanceof RegExp) {
       if (!pattern.source.startsWith('^') || pattern.global || pattern.sticky) {
-        throw new ConfigError(middleware, option, 'patterns whose RegExps start with ^ and have no g or y flag', pattern,
-          `An unanchored pattern matches anywhere in the path (/admin/ matches /x/admin/); write ${/^\//.source}... instead.`)
+        throw new ConfigError(
+          middleware,
+          option,
+          'patterns whose RegExps start with ^ and have no g or y flag',
+          pattern,
+          `An unanchored pattern matches anywhere in the path (/admin/ matches /x/admin/); write ${/^\//.source}... instead.`,
+        )
       }
-      const regex = options.caseSensitive || pattern.ignoreCase ? pattern : new RegExp(pattern.source, pattern.flags + 'i')
+      const regex =
+        options.caseSensitive || pattern.ignoreCase ? pattern : new RegExp(pattern.source, pattern.flags + 'i')
       tests.push((path) => regex.test(path))
     } else if (typeof pattern === 'string' && pattern.startsWith('/')) {
       const isPrefix = pattern.endsWith('/*')
@@ -160,8 +166,13 @@ export function compilePathPatterns(
       if (isPrefix) prefixes.push(fold(normal === '/' ? '' : normal))
       else exact.add(fold(normal))
     } else {
-      throw new ConfigError(middleware, option, 'path patterns: "/exact", "/prefix/*", an anchored RegExp or a function', pattern,
-        typeof pattern === 'string' ? `Paths start with "/": write "/${pattern}".` : '')
+      throw new ConfigError(
+        middleware,
+        option,
+        'path patterns: "/exact", "/prefix/*", an anchored RegExp or a function',
+        pattern,
+        typeof pattern === 'string' ? `Paths start with "/": write "/${pattern}".` : '',
+      )
     }
   }
   return function matchesPath(path: string): boolean {

@@ -36,7 +36,9 @@ export const reporterDefaults: Readonly<Required<ReporterOptions>> = Object.free
   limit: 10,
   windowMs: 10_000,
   now: monotonicNow,
-  schedule: (callback: () => void, ms: number) => { setTimeout(callback, ms).unref() },
+  schedule: (callback: () => void, ms: number) => {
+    setTimeout(callback, ms).unref()
+  },
 })
 
 /** The state of one reporter's window. A class, not a literal (see listener-node.ts). */
@@ -65,8 +67,11 @@ export function rateLimitedReporter(options: ReporterOptions = {}): Reporter {
     if (window.suppressed === 0) return
     const dropped = window.suppressed
     window.suppressed = 0
-    warn(`suppressed ${dropped} report${dropped === 1 ? '' : 's'}: at most ${limit} are reported per ${windowMs} ms`,
-      'HTTP_ONION_SUPPRESSED', '')
+    warn(
+      `suppressed ${dropped} report${dropped === 1 ? '' : 's'}: at most ${limit} are reported per ${windowMs} ms`,
+      'HTTP_ONION_SUPPRESSED',
+      '',
+    )
   }
 
   return function report(what: string, err: unknown): void {

@@ -208,14 +208,18 @@ function fire(res: ServerResponse, record: EndRecord): void {
   for (; node !== undefined; node = node.next) callListener(node.listener, info, res, node.context)
 }
 
-function callListener(listener: ResponseEndListener<unknown>, info: ResponseEndInfo, res: ServerResponse, context: unknown): void {
+function callListener(
+  listener: ResponseEndListener<unknown>,
+  info: ResponseEndInfo,
+  res: ServerResponse,
+  context: unknown,
+): void {
   try {
     listener(info, res, context)
   } catch (err) {
     reportError('onResponseEnd listener', err)
   }
 }
-
 
 /**
  * Whether every byte was handed over and the response completed. HTTP/2's compatibility

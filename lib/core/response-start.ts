@@ -79,7 +79,12 @@ export function responseStarted(res: ServerResponse): boolean {
   return (res as unknown as RecordSlot)[RECORD]?.started ?? res.headersSent
 }
 
-function writeHeadWithListeners(this: ServerResponse, statusCode: unknown, reason?: unknown, headers?: unknown): ServerResponse {
+function writeHeadWithListeners(
+  this: ServerResponse,
+  statusCode: unknown,
+  reason?: unknown,
+  headers?: unknown,
+): ServerResponse {
   const record = (this as unknown as RecordSlot)[RECORD]!
   const code = Number(statusCode) | 0
   // Headers already out, or a status Node will refuse: let the original throw its own error.
@@ -100,7 +105,10 @@ function writeHeadWithListeners(this: ServerResponse, statusCode: unknown, reaso
     try {
       node.listener(this, node.context)
     } catch (err) {
-      if (!failed) { failed = true; failure = err }
+      if (!failed) {
+        failed = true
+        failure = err
+      }
     }
   }
   record.startListeners = undefined
@@ -141,9 +149,7 @@ function sendHeadAfterInterim(res: ServerResponse): void {
 /** Put headers passed to `writeHead` (object, flat array, or array of pairs) into the map. */
 function applyHeaders(res: ServerResponse, fields: unknown): void {
   if (Array.isArray(fields)) {
-    const pairs = fields.length > 0 && Array.isArray(fields[0])
-      ? (fields as unknown[][])
-      : toPairs(fields)
+    const pairs = fields.length > 0 && Array.isArray(fields[0]) ? (fields as unknown[][]) : toPairs(fields)
     // As in Node: headers given to writeHead replace earlier ones of the same name, while
     // repeated names within the array (two Set-Cookie) are all kept.
     for (const [name] of pairs) if (name) res.removeHeader(String(name))
@@ -159,7 +165,9 @@ function applyHeaders(res: ServerResponse, fields: unknown): void {
 
 function toPairs(flat: unknown[]): unknown[][] {
   if (flat.length % 2 !== 0) {
-    const err = new TypeError(`The argument 'headers' is invalid: a flat header array needs an even number of entries; received ${flat.length}.`)
+    const err = new TypeError(
+      `The argument 'headers' is invalid: a flat header array needs an even number of entries; received ${flat.length}.`,
+    )
     ;(err as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_VALUE'
     throw err
   }

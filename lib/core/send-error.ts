@@ -28,8 +28,16 @@ export interface ErrorBody {
 // Headers describing a representation the handler had started to build; an error
 // replaces that representation, so they must not describe it.
 const REPRESENTATION_HEADERS = [
-  'content-length', 'content-type', 'content-encoding', 'content-range', 'content-disposition',
-  'content-language', 'content-location', 'etag', 'last-modified', 'transfer-encoding',
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'content-range',
+  'content-disposition',
+  'content-language',
+  'content-location',
+  'etag',
+  'last-modified',
+  'transfer-encoding',
 ]
 
 /**
@@ -50,7 +58,9 @@ export function sendError(req: IncomingMessage, res: ServerResponse, error: Http
   for (const name of REPRESENTATION_HEADERS) res.removeHeader(name)
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value)
   const asText = prefersText(req.headers.accept)
-  const payload = asText ? `${body.status} ${body.code}: ${body.message}${requestId ? ` (request ${requestId})` : ''}\n` : JSON.stringify(body)
+  const payload = asText
+    ? `${body.status} ${body.code}: ${body.message}${requestId ? ` (request ${requestId})` : ''}\n`
+    : JSON.stringify(body)
   res.statusCode = error.status
   res.setHeader('content-type', asText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8')
   res.setHeader('content-length', Buffer.byteLength(payload))

@@ -78,33 +78,91 @@ export type TimeoutServer = HttpServer | HttpsServer
  * serverTimeouts(http.createServer(app), { keepAliveTimeoutMs: 65_000 }).listen(3000) // behind an AWS ALB
  */
 export function serverTimeouts<S extends TimeoutServer>(server: S, options: ServerTimeoutsOptions = {}): S {
-  if (server === null || typeof server !== 'object' || typeof server.listen !== 'function' || typeof server.headersTimeout !== 'number') {
-    throw new ConfigError(NAME, 'server', 'a node:http or node:https Server', server,
-      'Pass the server http.createServer() returned; HTTP/2 servers have other timeouts (http2.createServer\'s sessionTimeout and setTimeout).')
+  if (
+    server === null ||
+    typeof server !== 'object' ||
+    typeof server.listen !== 'function' ||
+    typeof server.headersTimeout !== 'number'
+  ) {
+    throw new ConfigError(
+      NAME,
+      'server',
+      'a node:http or node:https Server',
+      server,
+      "Pass the server http.createServer() returned; HTTP/2 servers have other timeouts (http2.createServer's sessionTimeout and setTimeout).",
+    )
   }
   if (server.listening) {
-    throw new ConfigError(NAME, 'server', 'a server that is not listening yet', 'a listening server',
-      'Call serverTimeouts(server) before server.listen(); with Express, serverTimeouts(http.createServer(app)).listen(port) instead of app.listen(port).')
+    throw new ConfigError(
+      NAME,
+      'server',
+      'a server that is not listening yet',
+      'a listening server',
+      'Call serverTimeouts(server) before server.listen(); with Express, serverTimeouts(http.createServer(app)).listen(port) instead of app.listen(port).',
+    )
   }
   const opts = withDefaults(NAME, serverTimeoutsDefaults, options)
-  const headers = expectInteger(NAME, 'headersTimeoutMs', opts.headersTimeoutMs, 100, 120_000,
-    'Real clients send their headers at once: 10_000 (the default) leaves room for slow mobile links.')
-  const request = expectInteger(NAME, 'requestTimeoutMs', opts.requestTimeoutMs, 100, HOUR,
-    'Use 30_000 (the default), or more for large uploads over slow links; it is in ms.')
+  const headers = expectInteger(
+    NAME,
+    'headersTimeoutMs',
+    opts.headersTimeoutMs,
+    100,
+    120_000,
+    'Real clients send their headers at once: 10_000 (the default) leaves room for slow mobile links.',
+  )
+  const request = expectInteger(
+    NAME,
+    'requestTimeoutMs',
+    opts.requestTimeoutMs,
+    100,
+    HOUR,
+    'Use 30_000 (the default), or more for large uploads over slow links; it is in ms.',
+  )
   // Node refuses a headersTimeout above requestTimeout (ERR_OUT_OF_RANGE) when given at creation.
   if (request < headers) {
-    throw new ConfigError(NAME, 'requestTimeoutMs', `at least headersTimeoutMs (${headers})`, request,
-      'The whole request includes its headers: raise requestTimeoutMs or lower headersTimeoutMs.')
+    throw new ConfigError(
+      NAME,
+      'requestTimeoutMs',
+      `at least headersTimeoutMs (${headers})`,
+      request,
+      'The whole request includes its headers: raise requestTimeoutMs or lower headersTimeoutMs.',
+    )
   }
-  const keepAlive = expectInteger(NAME, 'keepAliveTimeoutMs', opts.keepAliveTimeoutMs, 100, 600_000,
-    'Use 5_000 (the default), or just above your load balancer\'s idle timeout (65_000 behind an AWS ALB).')
-  const inactivity = opts.inactivityTimeoutMs === 0 ? 0 : expectInteger(NAME, 'inactivityTimeoutMs', opts.inactivityTimeoutMs, 100, HOUR,
-    'Use 120_000 (the default), more for silent streams, or 0 to turn it off.')
-  const interval = expectInteger(NAME, 'checkIntervalMs', opts.checkIntervalMs, 10, 30_000,
-    'Use 1_000 (the default): each check walks the open connections once.')
+  const keepAlive = expectInteger(
+    NAME,
+    'keepAliveTimeoutMs',
+    opts.keepAliveTimeoutMs,
+    100,
+    600_000,
+    "Use 5_000 (the default), or just above your load balancer's idle timeout (65_000 behind an AWS ALB).",
+  )
+  const inactivity =
+    opts.inactivityTimeoutMs === 0
+      ? 0
+      : expectInteger(
+          NAME,
+          'inactivityTimeoutMs',
+          opts.inactivityTimeoutMs,
+          100,
+          HOUR,
+          'Use 120_000 (the default), more for silent streams, or 0 to turn it off.',
+        )
+  const interval = expectInteger(
+    NAME,
+    'checkIntervalMs',
+    opts.checkIntervalMs,
+    10,
+    30_000,
+    'Use 1_000 (the default): each check walks the open connections once.',
+  )
   if (interval > headers) {
-    throw new ConfigError(NAME, 'checkIntervalMs', `at most headersTimeoutMs (${headers})`, interval,
-      'A check interval longer than the timeout it enforces lets slow clients stay up to twice as long.')
+    throw new ConfigError(
+      NAME,
+      'checkIntervalMs',
+      `at most headersTimeoutMs (${headers})`,
+      interval,
+      'A check interval longer than the timeout it enforces lets slow clients stay up to twice as long.',
+    )
   }
   server.requestTimeout = request
   server.headersTimeout = headers

@@ -169,7 +169,11 @@ type Chunk = string | Uint8Array
  * @example
  * transformBody(res, (res, body) => body.hasBody && body.length !== 0 ? zlib.createGzip() : null, { holdBack: 1024 })
  */
-export function transformBody<C = undefined>(res: ServerResponse, decide: BodyDecider<C>, options: TransformBodyOptions<C> = {}): boolean {
+export function transformBody<C = undefined>(
+  res: ServerResponse,
+  decide: BodyDecider<C>,
+  options: TransformBodyOptions<C> = {},
+): boolean {
   if (res.headersSent) return false
   const route = new Route(res, decide, options)
   if (!onResponseStart(res, decideAtStart, route)) return false
@@ -208,7 +212,11 @@ export function discardHeldBody(res: ServerResponse): number {
     if (route.mode !== 'pending' || route.heldBytes === 0) continue
     dropped += route.heldBytes
     for (let held = route.takeHeld(); held !== undefined; held = held.next) {
-      if (held.callback) process.nextTick(held.callback, Object.assign(new Error('body replaced before it was sent'), { code: 'ERR_STREAM_DESTROYED' }))
+      if (held.callback)
+        process.nextTick(
+          held.callback,
+          Object.assign(new Error('body replaced before it was sent'), { code: 'ERR_STREAM_DESTROYED' }),
+        )
     }
     route.heldBytes = 0
   }
@@ -236,8 +244,14 @@ function routeWrite<C>(route: Route<C>, chunk: Chunk, encoding: unknown, callbac
 function routeEnd<C>(route: Route<C>, chunk: unknown, encoding: unknown, callback: unknown): void {
   let enc: unknown = encoding
   let cb: unknown = callback
-  if (typeof chunk === 'function') { cb = chunk; chunk = undefined; enc = undefined }
-  else if (typeof encoding === 'function') { cb = encoding; enc = undefined }
+  if (typeof chunk === 'function') {
+    cb = chunk
+    chunk = undefined
+    enc = undefined
+  } else if (typeof encoding === 'function') {
+    cb = encoding
+    enc = undefined
+  }
   const done = typeof cb === 'function' ? (cb as WriteCallback) : undefined
   const res = route.res
   const hasChunk = chunk !== undefined && chunk !== null
@@ -282,10 +296,16 @@ function routeFlush<C>(route: Route<C>): void {
 }
 
 /** Keep a chunk until the decision; strings become bytes so the length is exact. */
-function hold<C>(route: Route<C>, chunk: Chunk, encoding: BufferEncoding | undefined, callback: WriteCallback | undefined): void {
-  const bytes = typeof chunk === 'string'
-    ? Buffer.from(chunk, encoding ?? 'utf8')
-    : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+function hold<C>(
+  route: Route<C>,
+  chunk: Chunk,
+  encoding: BufferEncoding | undefined,
+  callback: WriteCallback | undefined,
+): void {
+  const bytes =
+    typeof chunk === 'string'
+      ? Buffer.from(chunk, encoding ?? 'utf8')
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
   const held = new HeldChunk(bytes, callback)
   if (route.lastHeld === undefined) route.firstHeld = held
   else route.lastHeld.next = held
@@ -343,9 +363,11 @@ function becomeTransform<C>(route: Route<C>, chosen: BodyTransform): void {
   const stream = chosen.stream
   route.mode = 'transform'
   route.stream = stream
-  route.flush = chosen.flush ?? (typeof (stream as Duplex & { flush?: () => void }).flush === 'function'
-    ? () => (stream as Duplex & { flush: () => void }).flush()
-    : undefined)
+  route.flush =
+    chosen.flush ??
+    (typeof (stream as Duplex & { flush?: () => void }).flush === 'function'
+      ? () => (stream as Duplex & { flush: () => void }).flush()
+      : undefined)
 
   route.collecting = route.ended
   const originalEmit = res.emit
@@ -435,7 +457,8 @@ function joinChunks(first: HeldChunk | undefined, length: number): Buffer | unde
 
 function releaseHeld<C>(route: Route<C>): boolean {
   let ok = true
-  for (let held = route.takeHeld(); held !== undefined; held = held.next) ok = writeDecided(route, held.bytes, undefined, held.callback)
+  for (let held = route.takeHeld(); held !== undefined; held = held.next)
+    ok = writeDecided(route, held.bytes, undefined, held.callback)
   return ok
 }
 
@@ -446,13 +469,21 @@ function endWithHeld<C>(route: Route<C>, done: WriteCallback | undefined): void 
   let waiting = done !== undefined
   for (let held = first; held !== undefined && !waiting; held = held.next) waiting = held.callback !== undefined
   const finished = waiting
-    ? () => { for (let held = first; held !== undefined; held = held.next) held.callback?.(); done?.() }
+    ? () => {
+        for (let held = first; held !== undefined; held = held.next) held.callback?.()
+        done?.()
+      }
     : undefined
   if (body === undefined) route.originalEnd.call(route.res, finished)
   else route.originalEnd.call(route.res, body, finished)
 }
 
-function writeDecided<C>(route: Route<C>, chunk: Chunk, encoding: BufferEncoding | undefined, callback: WriteCallback | undefined): boolean {
+function writeDecided<C>(
+  route: Route<C>,
+  chunk: Chunk,
+  encoding: BufferEncoding | undefined,
+  callback: WriteCallback | undefined,
+): boolean {
   if (route.mode === 'transform') {
     const ok = route.stream!.write(chunk, encoding as BufferEncoding, callback)
     if (!ok) route.handlerWaits = true
@@ -474,7 +505,10 @@ function writeAfterEnd(res: ServerResponse, callback: WriteCallback | undefined)
 
 function writeArguments(encoding: unknown, callback: unknown): [BufferEncoding | undefined, WriteCallback | undefined] {
   if (typeof encoding === 'function') return [undefined, encoding as WriteCallback]
-  return [encoding as BufferEncoding | undefined, typeof callback === 'function' ? (callback as WriteCallback) : undefined]
+  return [
+    encoding as BufferEncoding | undefined,
+    typeof callback === 'function' ? (callback as WriteCallback) : undefined,
+  ]
 }
 
 const isChunk = (chunk: unknown): chunk is Chunk => typeof chunk === 'string' || chunk instanceof Uint8Array
@@ -487,7 +521,8 @@ function holdBackLimit<C>(route: Route<C>): number {
 /** The `Content-Length` set on the response, if it is one valid number. */
 function contentLength(res: ServerResponse): number | undefined {
   const value = res.getHeader('content-length')
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : NaN
+  const n =
+    typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : NaN
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined
 }
 

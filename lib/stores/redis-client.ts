@@ -36,9 +36,11 @@ export type RedisScript = (keys: readonly string[], args: readonly RedisArgument
 export class RedisUnavailableError extends Error {
   readonly code = 'ERR_REDIS_UNAVAILABLE'
   constructor(what: string, status: string, node?: string) {
-    super(node === undefined
-      ? `${what}: Redis is not connected (client status "${status}").`
-      : `${what}: the Cluster master of this key, ${node}, is not connected (status "${status}").`)
+    super(
+      node === undefined
+        ? `${what}: Redis is not connected (client status "${status}").`
+        : `${what}: the Cluster master of this key, ${node}, is not connected (status "${status}").`,
+    )
     this.name = 'RedisUnavailableError'
   }
 }
@@ -161,7 +163,12 @@ export interface RedisCallOptions {
  * @example
  * const ttl = await redisCall(client, () => client.pttl(key), { timeoutMs: 200, what: 'session(): ttl', gate }, key)
  */
-export function redisCall<T>(client: RedisClient, send: () => Promise<T>, options: RedisCallOptions, key?: string): Promise<T> {
+export function redisCall<T>(
+  client: RedisClient,
+  send: () => Promise<T>,
+  options: RedisCallOptions,
+  key?: string,
+): Promise<T> {
   if (!isRedisConnected(client)) return Promise.reject(new RedisUnavailableError(options.what, client.status))
   const gate = options.gate
   if (gate !== undefined) {
@@ -178,7 +185,11 @@ export function redisCall<T>(client: RedisClient, send: () => Promise<T>, option
     sent = Promise.reject(err)
   }
   // Released when Redis answers, not at the deadline: until then the command is still queued.
-  if (gate !== undefined) sent.then(() => gate.release(), () => gate.release())
+  if (gate !== undefined)
+    sent.then(
+      () => gate.release(),
+      () => gate.release(),
+    )
   return withTimeout(sent, options.timeoutMs, options.what)
 }
 
@@ -207,7 +218,9 @@ const CRC16_TABLE = Uint16Array.from({ length: 256 }, (_, n) => {
 /** The parts of ioredis's `Cluster` read here; all public (`slots`, `nodes()`, `options`). */
 interface ClusterView {
   readonly slots: ReadonlyArray<readonly string[] | undefined>
-  nodes(role: 'master'): ReadonlyArray<{ readonly status: string; readonly options: { readonly host?: string; readonly port?: number } }>
+  nodes(
+    role: 'master',
+  ): ReadonlyArray<{ readonly status: string; readonly options: { readonly host?: string; readonly port?: number } }>
   readonly options?: { readonly keyPrefix?: string }
 }
 
@@ -223,7 +236,9 @@ function clusterMaster(client: RedisClient, key: string): { node: string; status
   const owner = cluster.slots[clusterKeySlot((cluster.options?.keyPrefix ?? '') + key)]?.[0]
   if (owner === undefined) return undefined
   // ioredis names nodes host:port, in its slot map as in its pool.
-  const node = cluster.nodes('master').find((n) => `${n.options.host ?? '127.0.0.1'}:${n.options.port ?? 6379}` === owner)
+  const node = cluster
+    .nodes('master')
+    .find((n) => `${n.options.host ?? '127.0.0.1'}:${n.options.port ?? 6379}` === owner)
   return { node: owner, status: node?.status ?? 'end' }
 }
 
@@ -234,8 +249,14 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: str
     // A pending deadline must not keep a process that is otherwise done alive.
     timer.unref()
     promise.then(
-      (value) => { clearTimeout(timer); resolve(value) },
-      (err: unknown) => { clearTimeout(timer); reject(err) },
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err)
+      },
     )
   })
 }
@@ -262,7 +283,9 @@ export function defineRedisScript(client: RedisClient, lua: string, numberOfKeys
   const method = methods[name]!
   return function runScript(keys, args) {
     if (keys.length !== numberOfKeys) {
-      return Promise.reject(new TypeError(`defineRedisScript(): the script takes ${numberOfKeys} keys; received ${keys.length}.`))
+      return Promise.reject(
+        new TypeError(`defineRedisScript(): the script takes ${numberOfKeys} keys; received ${keys.length}.`),
+      )
     }
     return method.call(client, ...keys, ...args)
   }
@@ -294,6 +317,10 @@ export function isValidKeyPrefix(prefix: unknown): prefix is string {
  */
 export function isRedisClient(value: unknown): value is RedisClient {
   const candidate = value as { defineCommand?: unknown; status?: unknown } | null
-  return typeof candidate === 'object' && candidate !== null &&
-    typeof candidate.defineCommand === 'function' && typeof candidate.status === 'string'
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.defineCommand === 'function' &&
+    typeof candidate.status === 'string'
+  )
 }

@@ -17,7 +17,10 @@ import { httpRequest } from '../helpers/http.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse & { flush?: () => void }) => void
 
-for (const [version, make] of [['Express 5', express], ['Express 4', express4]] as const) {
+for (const [version, make] of [
+  ['Express 5', express],
+  ['Express 4', express4],
+] as const) {
   /** An Express app: compression() through toExpress, then `handler` as the last middleware. */
   async function app(t: Test, options: CompressionOptions, handler: Handler): Promise<string> {
     const application = make()
@@ -25,13 +28,25 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     application.use((req, res) => handler(req, res))
     const server = createServer(application)
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
-    t.teardown(() => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()) }))
+    t.teardown(
+      () =>
+        new Promise<void>((ok) => {
+          server.closeAllConnections()
+          server.close(() => ok())
+        }),
+    )
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   }
   const get = (url: string, acceptEncoding?: string, method = 'GET') =>
     httpRequest(url, { method, headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } })
-  const plain = (body: string | Buffer): Handler => (_req, res) => { res.setHeader('Content-Type', 'text/plain'); res.end(body) }
-  const test = (name: string, fn: (t: Test) => Promise<void>) => t.test(`compression() via toExpress on ${version}: ${name}`, fn)
+  const plain =
+    (body: string | Buffer): Handler =>
+    (_req, res) => {
+      res.setHeader('Content-Type', 'text/plain')
+      res.end(body)
+    }
+  const test = (name: string, fn: (t: Test) => Promise<void>) =>
+    t.test(`compression() via toExpress on ${version}: ${name}`, fn)
 
   test('a HEAD answer is not encoded but still varies on Accept-Encoding', async (t) => {
     const res = await get(await app(t, { threshold: 0 }, plain('hello, world')), 'gzip', 'HEAD')
@@ -47,17 +62,22 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   })
 
   test('a Content-Encoding the handler set is left alone', async (t) => {
-    const res = await get(await app(t, { threshold: 0 }, (_req, res) => {
-      res.setHeader('Content-Type', 'text/plain')
-      res.setHeader('Content-Encoding', 'x-custom')
-      res.end('hello, world')
-    }), 'gzip')
+    const res = await get(
+      await app(t, { threshold: 0 }, (_req, res) => {
+        res.setHeader('Content-Type', 'text/plain')
+        res.setHeader('Content-Encoding', 'x-custom')
+        res.end('hello, world')
+      }),
+      'gzip',
+    )
     t.equal(res.headers['content-encoding'], 'x-custom')
     t.equal(res.text, 'hello, world')
   })
 
   test('Vary: Accept-Encoding on compressed answers, and on identity ones without Accept-Encoding', async (t) => {
-    const url = await app(t, { threshold: 1000 }, (req, res) => plain(req.url === '/big' ? 'x'.repeat(2000) : 'hello, world')(req, res))
+    const url = await app(t, { threshold: 1000 }, (req, res) =>
+      plain(req.url === '/big' ? 'x'.repeat(2000) : 'hello, world')(req, res),
+    )
     const compressed = await get(`${url}/big`, 'gzip')
     t.equal(compressed.headers['content-encoding'], 'gzip')
     t.equal(compressed.headers.vary, 'Accept-Encoding')
@@ -67,17 +87,26 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   })
 
   test('no Vary for a type that is never compressed', async (t) => {
-    const res = await get(await app(t, {}, (_req, res) => { res.setHeader('Content-Type', 'image/jpeg'); res.end() }), 'gzip')
+    const res = await get(
+      await app(t, {}, (_req, res) => {
+        res.setHeader('Content-Type', 'image/jpeg')
+        res.end()
+      }),
+      'gzip',
+    )
     t.equal(res.status, 200)
     t.equal(res.headers.vary, undefined)
   })
 
   test('a compressed body goes out chunked, without the stale Content-Length', async (t) => {
-    const res = await get(await app(t, { threshold: 0 }, (_req, res) => {
-      res.setHeader('Content-Type', 'text/plain')
-      res.setHeader('Content-Length', '12')
-      res.end('hello, world')
-    }), 'gzip')
+    const res = await get(
+      await app(t, { threshold: 0 }, (_req, res) => {
+        res.setHeader('Content-Type', 'text/plain')
+        res.setHeader('Content-Length', '12')
+        res.end('hello, world')
+      }),
+      'gzip',
+    )
     t.equal(res.headers['content-encoding'], 'gzip')
     t.equal(res.headers['transfer-encoding'], 'chunked')
     t.equal(res.headers['content-length'], undefined)
@@ -85,18 +114,23 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   })
 
   test('write() and end() with encoding arguments', async (t) => {
-    const res = await get(await app(t, { threshold: 0 }, (_req, res) => {
-      res.setHeader('Content-Type', 'text/plain')
-      res.write('hello, ', 'utf8')
-      res.end('776f726c64', 'hex')
-    }), 'gzip')
+    const res = await get(
+      await app(t, { threshold: 0 }, (_req, res) => {
+        res.setHeader('Content-Type', 'text/plain')
+        res.write('hello, ', 'utf8')
+        res.end('776f726c64', 'hex')
+      }),
+      'gzip',
+    )
     t.equal(res.headers['transfer-encoding'], 'chunked')
     t.equal(gunzipSync(res.body).toString(), 'hello, world')
   })
 
   test('writes from a close listener after destroy() do not throw or crash', async (t) => {
     let settled!: (outcome: string) => void
-    const outcome = new Promise<string>((ok) => { settled = ok })
+    const outcome = new Promise<string>((ok) => {
+      settled = ok
+    })
     const url = await app(t, { threshold: 0 }, (_req, res) => {
       res.setHeader('Content-Type', 'text/plain')
       res.once('close', () => {
@@ -124,7 +158,9 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     const chunk = randomBytes(128 * 1024)
     let writes = 0
     let resumeClient!: () => void
-    const full = new Promise<void>((ok) => { resumeClient = ok })
+    const full = new Promise<void>((ok) => {
+      resumeClient = ok
+    })
     let drained = false
     let acceptedAfterDrain: boolean | undefined
     const url = await app(t, options, (_req, res) => {
@@ -151,7 +187,9 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
         })
         res.on('end', () => ok({ encoding: res.headers['content-encoding'], body: Buffer.concat(parts) }))
         res.on('error', fail)
-      }).on('error', fail).end()
+      })
+        .on('error', fail)
+        .end()
     })
     t.ok(writes < 200, `write() returned false after ${writes} chunks, not after buffering everything`)
     t.equal(drained, true, "'drain' once the client read")
@@ -179,7 +217,10 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     const url = await app(t, { threshold: 0 }, (req, res) => {
       res.setHeader('Content-Type', 'text/plain')
       if (req.url === '/one') return void res.end(big)
-      res.write(part); res.write(part); res.write(part); res.end(part)
+      res.write(part)
+      res.write(part)
+      res.write(part)
+      res.end(part)
     })
     const one = await get(`${url}/one`, 'gzip')
     t.equal(one.headers['content-encoding'], 'gzip')
@@ -193,24 +234,34 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
       res.setHeader('Content-Type', 'text/plain')
       const body = req.url === '/small' ? Buffer.from('hello, world') : Buffer.alloc(2048, 'a')
       res.setHeader('Content-Length', String(body.length))
-      if (req.url === '/streamed') { res.write(body.subarray(0, 1024)); setImmediate(() => res.end(body.subarray(1024))) } else res.end(body)
+      if (req.url === '/streamed') {
+        res.write(body.subarray(0, 1024))
+        setImmediate(() => res.end(body.subarray(1024)))
+      } else res.end(body)
     })
     const small = await get(`${url}/small`, 'gzip')
     t.equal(small.headers['content-encoding'], undefined)
     t.equal(small.headers['content-length'], '12')
     t.equal((await get(`${url}/big`, 'gzip')).headers['content-encoding'], 'gzip')
     const streamed = await get(`${url}/streamed`, 'gzip')
-    t.equal(streamed.headers['content-encoding'], 'gzip', 'a declared length above the threshold is compressed while streaming')
+    t.equal(
+      streamed.headers['content-encoding'],
+      'gzip',
+      'a declared length above the threshold is compressed while streaming',
+    )
     t.equal(gunzipSync(streamed.body).length, 2048)
   })
 
   test('threshold: a declared length below it is not compressed even when written in parts', async (t) => {
-    const res = await get(await app(t, { threshold: 1024 }, (_req, res) => {
-      res.setHeader('Content-Type', 'text/plain')
-      res.setHeader('Content-Length', '12')
-      res.write('hello, ')
-      setImmediate(() => res.end('world'))
-    }), 'gzip')
+    const res = await get(
+      await app(t, { threshold: 1024 }, (_req, res) => {
+        res.setHeader('Content-Type', 'text/plain')
+        res.setHeader('Content-Length', '12')
+        res.write('hello, ')
+        setImmediate(() => res.end('world'))
+      }),
+      'gzip',
+    )
     t.equal(res.headers['content-encoding'], undefined)
     t.equal(res.text, 'hello, world')
   })
@@ -218,11 +269,14 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   test('differs: a small body streamed without Content-Length is held back and sent uncompressed with an exact length', async (t) => {
     // expressjs/compression compresses any body of unknown length; http-onion holds up to
     // `threshold` bytes, sees the end come first, and sends 12 bytes as they are.
-    const res = await get(await app(t, { threshold: 1024 }, (_req, res) => {
-      res.setHeader('Content-Type', 'text/plain')
-      res.write('hello, ')
-      setImmediate(() => res.end('world'))
-    }), 'gzip')
+    const res = await get(
+      await app(t, { threshold: 1024 }, (_req, res) => {
+        res.setHeader('Content-Type', 'text/plain')
+        res.write('hello, ')
+        setImmediate(() => res.end('world'))
+      }),
+      'gzip',
+    )
     t.equal(res.headers['content-encoding'], undefined)
     t.equal(res.headers['content-length'], '12')
     t.equal(res.text, 'hello, world')
@@ -248,11 +302,18 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
 
   test('write() after end() returns false and does not throw', async (t) => {
     let after: unknown
-    const res = await get(await app(t, { threshold: 0 }, (_req, res) => {
-      res.setHeader('Content-Type', 'text/plain')
-      res.end('hello, world')
-      try { after = res.write('late') } catch (err) { after = err }
-    }), 'gzip')
+    const res = await get(
+      await app(t, { threshold: 0 }, (_req, res) => {
+        res.setHeader('Content-Type', 'text/plain')
+        res.end('hello, world')
+        try {
+          after = res.write('late')
+        } catch (err) {
+          after = err
+        }
+      }),
+      'gzip',
+    )
     t.equal(res.headers['content-encoding'], 'gzip')
     t.equal(gunzipSync(res.body).toString(), 'hello, world')
     t.equal(after, false)
@@ -282,17 +343,23 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   test('differs: no Accept-Encoding means identity; there is no option to force a coding', async (t) => {
     // expressjs/compression's `enforceEncoding` compresses for clients that sent nothing;
     // http-onion never sends a coding the client did not ask for (RFC 9110 §12.5.3).
-    t.throws(() => compression({ enforceEncoding: 'gzip' } as CompressionOptions), { name: 'ConfigError', message: /option "enforceEncoding" must be a known option/ })
+    t.throws(() => compression({ enforceEncoding: 'gzip' } as CompressionOptions), {
+      name: 'ConfigError',
+      message: /option "enforceEncoding" must be a known option/,
+    })
     const res = await get(await app(t, { threshold: 0 }, plain('hello, world')))
     t.equal(res.headers['content-encoding'], undefined)
   })
 
   test('Cache-Control: no-transform is honoured, without Vary', async (t) => {
-    const res = await get(await app(t, { threshold: 0 }, (_req, res) => {
-      res.setHeader('Cache-Control', 'no-transform')
-      res.setHeader('Content-Type', 'text/plain')
-      res.end('hello, world')
-    }), 'gzip')
+    const res = await get(
+      await app(t, { threshold: 0 }, (_req, res) => {
+        res.setHeader('Cache-Control', 'no-transform')
+        res.setHeader('Content-Type', 'text/plain')
+        res.end('hello, world')
+      }),
+      'gzip',
+    )
     t.equal(res.headers['cache-control'], 'no-transform')
     t.equal(res.headers['content-encoding'], undefined)
     t.equal(res.headers.vary, undefined)
@@ -342,10 +409,15 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
         t.equal(res.headers['content-encoding'], encoding)
         const decoded: string[] = []
         const decoder = res.pipe(encoding === 'gzip' ? createGunzip() : createInflate())
-        decoder.on('data', (d: Buffer) => { decoded.push(d.toString()); next() })
+        decoder.on('data', (d: Buffer) => {
+          decoded.push(d.toString())
+          next()
+        })
         decoder.on('end', () => ok(decoded))
         decoder.on('error', fail)
-      }).on('error', fail).end()
+      })
+        .on('error', fail)
+        .end()
     })
     t.same(seen, [chunk.toString(), chunk.toString()], 'each write arrived on its own, decoded')
   }
@@ -368,7 +440,10 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     const events = ['data: one\n\n', 'data: two\n\n', 'data: three\n\n']
     const url = await app(t, {}, (_req, res) => {
       let i = 0
-      next = () => { if (i < events.length) res.write(events[i++]); else res.end() }
+      next = () => {
+        if (i < events.length) res.write(events[i++])
+        else res.end()
+      }
       res.setHeader('Content-Type', 'text/event-stream')
       next()
     })
@@ -377,10 +452,15 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
         t.equal(res.headers['content-encoding'], 'gzip')
         const decoded: string[] = []
         const decoder = res.pipe(createGunzip())
-        decoder.on('data', (d: Buffer) => { decoded.push(d.toString()); next() })
+        decoder.on('data', (d: Buffer) => {
+          decoded.push(d.toString())
+          next()
+        })
         decoder.on('end', () => ok(decoded))
         decoder.on('error', fail)
-      }).on('error', fail).end()
+      })
+        .on('error', fail)
+        .end()
     })
     t.same(seen, events)
   })
@@ -388,16 +468,26 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   test('Express answers: res.json and res.send are compressed; a 304 from req.fresh carries Vary', async (t) => {
     const application = make()
     application.use(toExpress(compression({ threshold: 0 })))
-    application.get('/json', (_req, res) => { res.json({ hello: 'world'.repeat(50) }) })
+    application.get('/json', (_req, res) => {
+      res.json({ hello: 'world'.repeat(50) })
+    })
     const server = createServer(application)
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
-    t.teardown(() => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()) }))
+    t.teardown(
+      () =>
+        new Promise<void>((ok) => {
+          server.closeAllConnections()
+          server.close(() => ok())
+        }),
+    )
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/json`
     const res = await get(url, 'gzip')
     t.equal(res.headers['content-encoding'], 'gzip')
     t.same(JSON.parse(gunzipSync(res.body).toString()), { hello: 'world'.repeat(50) })
     t.match(res.headers.etag, /^W\//, 'a weak ETag: the compressed bytes differ from the ones it names')
-    const cached = await httpRequest(url, { headers: { 'accept-encoding': 'gzip', 'if-none-match': String(res.headers.etag) } })
+    const cached = await httpRequest(url, {
+      headers: { 'accept-encoding': 'gzip', 'if-none-match': String(res.headers.etag) },
+    })
     t.equal(cached.status, 304)
     t.equal(cached.headers.vary, 'Accept-Encoding')
   })

@@ -21,11 +21,20 @@ const preflightOf = (headers: Record<string, string> = {}) => ({
   headers: { origin: ORIGIN, 'access-control-request-method': 'GET', ...headers },
 })
 
-for (const [version, make] of [['Express 5', express], ['Express 4', express4]] as const) {
+for (const [version, make] of [
+  ['Express 5', express],
+  ['Express 4', express4],
+] as const) {
   async function listen(t: Test, application: Application): Promise<string> {
     const server = createServer(application)
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
-    t.teardown(() => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()) }))
+    t.teardown(
+      () =>
+        new Promise<void>((ok) => {
+          server.closeAllConnections()
+          server.close(() => ok())
+        }),
+    )
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   }
   /** cors() through toExpress, then a route that answers every method and counts its calls. */
@@ -33,16 +42,24 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     const application = make()
     application.use(toExpress(cors(options)))
     const seen = { route: 0 }
-    application.use((req, res) => { seen.route++; res.send(`route ${req.method}`) })
+    application.use((req, res) => {
+      seen.route++
+      res.send(`route ${req.method}`)
+    })
     return { url: await listen(t, application), seen }
   }
-  const test = (name: string, fn: (t: Test) => Promise<void>) => t.test(`cors() via toExpress on ${version}: ${name}`, fn)
+  const test = (name: string, fn: (t: Test) => Promise<void>) =>
+    t.test(`cors() via toExpress on ${version}: ${name}`, fn)
 
   test('a request that is not a preflight continues to the route, with or without Origin', async (t) => {
     const { url, seen } = await app(t)
     t.equal((await httpRequest(url, { headers: { origin: ORIGIN } })).text, 'route GET')
     t.equal((await httpRequest(url)).text, 'route GET')
-    t.equal((await httpRequest(url, { method: 'OPTIONS', headers: { origin: ORIGIN } })).text, 'route OPTIONS', 'OPTIONS without Access-Control-Request-Method is no preflight')
+    t.equal(
+      (await httpRequest(url, { method: 'OPTIONS', headers: { origin: ORIGIN } })).text,
+      'route OPTIONS',
+      'OPTIONS without Access-Control-Request-Method is no preflight',
+    )
     t.equal(seen.route, 3)
   })
 
@@ -56,7 +73,10 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   })
 
   test('differs: there is no optionsSuccessStatus; a preflight is always 204', async (t) => {
-    t.throws(() => cors({ optionsSuccessStatus: 200 } as CorsOptions), { name: 'ConfigError', message: /option "optionsSuccessStatus" must be a known option/ })
+    t.throws(() => cors({ optionsSuccessStatus: 200 } as CorsOptions), {
+      name: 'ConfigError',
+      message: /option "optionsSuccessStatus" must be a known option/,
+    })
   })
 
   test('preflightContinue hands the preflight to the route with the CORS headers set', async (t) => {
@@ -70,7 +90,12 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
 
   test('methods are case-sensitive on the wire: Node refuses a lower-case "options" before any middleware', async (t) => {
     const { url, seen } = await app(t)
-    const raw = parseRawResponse(await rawExchange(url, `options / HTTP/1.1\r\nHost: x\r\nOrigin: ${ORIGIN}\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n`))
+    const raw = parseRawResponse(
+      await rawExchange(
+        url,
+        `options / HTTP/1.1\r\nHost: x\r\nOrigin: ${ORIGIN}\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n`,
+      ),
+    )
     t.equal(raw.status, 400)
     t.equal(seen.route, 0)
   })
@@ -83,22 +108,42 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     t.equal(actual.headers.vary, undefined, 'the same answer for every origin: nothing to vary on')
     const pre = await httpRequest(url, preflightOf())
     t.equal(pre.headers['access-control-allow-origin'], '*')
-    t.equal(pre.headers['access-control-allow-methods'], 'GET, HEAD, PUT, PATCH, POST, DELETE', 'differs: joined with ", "')
+    t.equal(
+      pre.headers['access-control-allow-methods'],
+      'GET, HEAD, PUT, PATCH, POST, DELETE',
+      'differs: joined with ", "',
+    )
   })
 
   test('configured origin, methods, headers, credentials and max age all reach the preflight', async (t) => {
-    const { url } = await app(t, { origins: [ORIGIN], methods: ['FOO', 'bar'], allowedHeaders: ['FIZZ', 'buzz'], credentials: true, maxAge: 123 })
-    const res = await httpRequest(url, preflightOf({ 'access-control-request-method': 'FOO', 'access-control-request-headers': 'fizz, Buzz' }))
+    const { url } = await app(t, {
+      origins: [ORIGIN],
+      methods: ['FOO', 'bar'],
+      allowedHeaders: ['FIZZ', 'buzz'],
+      credentials: true,
+      maxAge: 123,
+    })
+    const res = await httpRequest(
+      url,
+      preflightOf({ 'access-control-request-method': 'FOO', 'access-control-request-headers': 'fizz, Buzz' }),
+    )
     t.equal(res.status, 204)
     t.equal(res.headers['access-control-allow-origin'], ORIGIN)
     t.equal(res.headers['access-control-allow-methods'], 'FOO, bar')
-    t.equal(res.headers['access-control-allow-headers'], 'fizz, buzz', 'differs: the requested names, lower-cased, once checked against the list')
+    t.equal(
+      res.headers['access-control-allow-headers'],
+      'fizz, buzz',
+      'differs: the requested names, lower-cased, once checked against the list',
+    )
     t.equal(res.headers['access-control-allow-credentials'], 'true')
     t.equal(res.headers['access-control-max-age'], '123')
   })
 
   test('an anchored RegExp, or a list mixing RegExps and strings, reflects a matching origin with Vary: Origin', async (t) => {
-    for (const origins of [/^http:\/\/(.+\.)?request\.example$/, [/^https:\/\/foo\.example$/, ORIGIN]] as CorsOptions['origins'][]) {
+    for (const origins of [
+      /^http:\/\/(.+\.)?request\.example$/,
+      [/^https:\/\/foo\.example$/, ORIGIN],
+    ] as CorsOptions['origins'][]) {
       const { url } = await app(t, { origins })
       const res = await httpRequest(url, { headers: { origin: ORIGIN } })
       t.equal(res.headers['access-control-allow-origin'], ORIGIN)
@@ -120,15 +165,27 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     // expressjs/cors reads `origin: false` as "off" and `true` as "reflect": here, do not mount
     // cors() at all, or pass a predicate. Both throw at construction, naming the option and the fix.
     for (const origins of [false, true]) {
-      t.throws(() => cors({ origins: origins as unknown as CorsOptions['origins'] }),
-        { name: 'ConfigError', message: /cors\(\): option "origins" must be an origin, a list of origins.*do not mount cors\(\)/ }, `origins: ${origins}`)
+      t.throws(
+        () => cors({ origins: origins as unknown as CorsOptions['origins'] }),
+        {
+          name: 'ConfigError',
+          message: /cors\(\): option "origins" must be an origin, a list of origins.*do not mount cors\(\)/,
+        },
+        `origins: ${origins}`,
+      )
     }
-    t.throws(() => cors({ origins: 42 as unknown as CorsOptions['origins'] }), { name: 'ConfigError', message: /List the origins allowed/ })
+    t.throws(() => cors({ origins: 42 as unknown as CorsOptions['origins'] }), {
+      name: 'ConfigError',
+      message: /List the origins allowed/,
+    })
   })
 
   test('differs: one configured origin is sent only to that origin, never to others', async (t) => {
     const { url } = await app(t, { origins: 'https://app.example' })
-    t.equal((await httpRequest(url, { headers: { origin: 'https://app.example' } })).headers['access-control-allow-origin'], 'https://app.example')
+    t.equal(
+      (await httpRequest(url, { headers: { origin: 'https://app.example' } })).headers['access-control-allow-origin'],
+      'https://app.example',
+    )
     const other = await httpRequest(url, { headers: { origin: ORIGIN } })
     t.equal(other.headers['access-control-allow-origin'], undefined)
     t.equal(other.headers.vary, 'Origin')
@@ -137,7 +194,10 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   test('Vary: Origin is appended to a Vary the route set', async (t) => {
     const application = make()
     application.use(toExpress(cors({ origins: [ORIGIN] })))
-    application.get('/', (_req, res) => { res.setHeader('Vary', 'Foo'); res.send('varied') })
+    application.get('/', (_req, res) => {
+      res.setHeader('Vary', 'Foo')
+      res.send('varied')
+    })
     const res = await httpRequest(await listen(t, application), { headers: { origin: ORIGIN } })
     t.equal(res.headers.vary, 'Foo, Origin')
   })
@@ -152,7 +212,10 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   })
 
   test('differs: "*" with credentials is refused at construction', async (t) => {
-    t.throws(() => cors({ credentials: true }), { name: 'ConfigError', message: /option "origins" must be a list of origins when credentials is true/ })
+    t.throws(() => cors({ credentials: true }), {
+      name: 'ConfigError',
+      message: /option "origins" must be a list of origins when credentials is true/,
+    })
   })
 
   test('a predicate, sync or async, decides per request; false leaves every CORS header out', async (t) => {
@@ -162,22 +225,44 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
       t.equal(allowed.headers['access-control-allow-origin'], ORIGIN)
       const refused = await httpRequest(url, { headers: { origin: 'http://invalid.example' } })
       for (const name of ['origin', 'methods', 'headers', 'credentials', 'max-age', 'expose-headers']) {
-        t.equal(refused.headers[`access-control-allow-${name}`] ?? refused.headers[`access-control-${name}`], undefined, name)
+        t.equal(
+          refused.headers[`access-control-allow-${name}`] ?? refused.headers[`access-control-${name}`],
+          undefined,
+          name,
+        )
       }
     }
   })
 
   test('the predicate gets the request, for per-request decisions', async (t) => {
     const { url } = await app(t, { origins: (_origin, req) => req.url?.startsWith('/public') === true })
-    t.equal((await httpRequest(`${url}/public/x`, { headers: { origin: ORIGIN } })).headers['access-control-allow-origin'], ORIGIN)
-    t.equal((await httpRequest(`${url}/private`, { headers: { origin: ORIGIN } })).headers['access-control-allow-origin'], undefined)
+    t.equal(
+      (await httpRequest(`${url}/public/x`, { headers: { origin: ORIGIN } })).headers['access-control-allow-origin'],
+      ORIGIN,
+    )
+    t.equal(
+      (await httpRequest(`${url}/private`, { headers: { origin: ORIGIN } })).headers['access-control-allow-origin'],
+      undefined,
+    )
   })
 
   test("a predicate that rejects goes to Express's error handler", async (t) => {
     const application = make()
-    application.use(toExpress(cors({ origins: async () => { throw new Error('origin lookup failed') } })))
-    application.use((_req, res) => { res.send('never') })
-    application.use((err: Error, _req: Request, res: Response, _next: NextFunction) => { res.status(503).send(`express: ${err.message}`) })
+    application.use(
+      toExpress(
+        cors({
+          origins: async () => {
+            throw new Error('origin lookup failed')
+          },
+        }),
+      ),
+    )
+    application.use((_req, res) => {
+      res.send('never')
+    })
+    application.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(503).send(`express: ${err.message}`)
+    })
     const res = await httpRequest(await listen(t, application), { headers: { origin: ORIGIN } })
     t.equal(res.status, 503)
     t.equal(res.text, 'express: origin lookup failed')
@@ -202,7 +287,11 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     const { url } = await app(t, { allowedHeaders: ['header1', 'header2'] })
     const res = await httpRequest(url, preflightOf({ 'access-control-request-headers': 'header1,header2' }))
     t.equal(res.headers['access-control-allow-headers'], 'header1, header2')
-    t.equal(res.headers.vary, 'Access-Control-Request-Method, Access-Control-Request-Headers', 'differs: always varies, the answer depends on the request')
+    t.equal(
+      res.headers.vary,
+      'Access-Control-Request-Method, Access-Control-Request-Headers',
+      'differs: always varies, the answer depends on the request',
+    )
   })
 
   test('differs: allowedHeaders as a comma-separated string is refused; give a list', async (t) => {
@@ -221,27 +310,49 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
 
   test('differs: by default only content-type and authorization are allowed; "*" reflects any requested list', async (t) => {
     const defaults = await app(t)
-    t.equal((await httpRequest(defaults.url, preflightOf({ 'access-control-request-headers': 'content-type,authorization' }))).headers['access-control-allow-headers'], 'content-type, authorization')
-    t.equal((await httpRequest(defaults.url, preflightOf({ 'access-control-request-headers': 'requestedHeader1' }))).status, 403)
+    t.equal(
+      (await httpRequest(defaults.url, preflightOf({ 'access-control-request-headers': 'content-type,authorization' })))
+        .headers['access-control-allow-headers'],
+      'content-type, authorization',
+    )
+    t.equal(
+      (await httpRequest(defaults.url, preflightOf({ 'access-control-request-headers': 'requestedHeader1' }))).status,
+      403,
+    )
     const any = await app(t, { allowedHeaders: '*' })
-    const res = await httpRequest(any.url, preflightOf({ 'access-control-request-headers': 'requestedHeader1,requestedHeader2' }))
+    const res = await httpRequest(
+      any.url,
+      preflightOf({ 'access-control-request-headers': 'requestedHeader1,requestedHeader2' }),
+    )
     t.equal(res.headers['access-control-allow-headers'], 'requestedheader1, requestedheader2')
     t.match(res.headers.vary, /Access-Control-Request-Headers/)
   })
 
   test('exposed headers are listed on actual requests; an empty list sends none', async (t) => {
     const listed = await app(t, { exposedHeaders: ['custom-header1', 'custom-header2'] })
-    t.equal((await httpRequest(listed.url, { headers: { origin: ORIGIN } })).headers['access-control-expose-headers'], 'custom-header1, custom-header2')
+    t.equal(
+      (await httpRequest(listed.url, { headers: { origin: ORIGIN } })).headers['access-control-expose-headers'],
+      'custom-header1, custom-header2',
+    )
     const none = await app(t, { exposedHeaders: [] })
-    t.equal((await httpRequest(none.url, { headers: { origin: ORIGIN } })).headers['access-control-expose-headers'], undefined)
+    t.equal(
+      (await httpRequest(none.url, { headers: { origin: ORIGIN } })).headers['access-control-expose-headers'],
+      undefined,
+    )
   })
 
   test('credentials only when enabled', async (t) => {
     const on = await app(t, { origins: [ORIGIN], credentials: true })
     t.equal((await httpRequest(on.url, preflightOf())).headers['access-control-allow-credentials'], 'true')
-    t.equal((await httpRequest(on.url, { headers: { origin: ORIGIN } })).headers['access-control-allow-credentials'], 'true')
+    t.equal(
+      (await httpRequest(on.url, { headers: { origin: ORIGIN } })).headers['access-control-allow-credentials'],
+      'true',
+    )
     const off = await app(t, { origins: [ORIGIN] })
-    t.equal((await httpRequest(off.url, { headers: { origin: ORIGIN } })).headers['access-control-allow-credentials'], undefined)
+    t.equal(
+      (await httpRequest(off.url, { headers: { origin: ORIGIN } })).headers['access-control-allow-credentials'],
+      undefined,
+    )
   })
 
   test('max age on preflights; differs: 600 s by default, never on actual requests', async (t) => {
@@ -249,15 +360,24 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     t.equal((await httpRequest(set.url, preflightOf())).headers['access-control-max-age'], '456')
     const defaults = await app(t)
     t.equal((await httpRequest(defaults.url, preflightOf())).headers['access-control-max-age'], '600')
-    t.equal((await httpRequest(defaults.url, { headers: { origin: ORIGIN } })).headers['access-control-max-age'], undefined)
+    t.equal(
+      (await httpRequest(defaults.url, { headers: { origin: ORIGIN } })).headers['access-control-max-age'],
+      undefined,
+    )
   })
 
   test("answers of Express's error handlers and of its final 404 carry the CORS headers", async (t) => {
     const application = make()
     application.use(toExpress(cors()))
-    application.post('/five-hundred', (_req, _res, next) => { next(new Error('nope')) })
-    application.post('/four-oh-one', (_req, _res, next) => { next(new Error('401')) })
-    application.post('/four-oh-four', (_req, _res, next) => { next() })
+    application.post('/five-hundred', (_req, _res, next) => {
+      next(new Error('nope'))
+    })
+    application.post('/four-oh-one', (_req, _res, next) => {
+      next(new Error('401'))
+    })
+    application.post('/four-oh-four', (_req, _res, next) => {
+      next()
+    })
     application.use((err: Error, _req: Request, res: Response, next: NextFunction) => {
       if (err.message === '401') res.status(401).send('unauthorized')
       else next(err)
@@ -278,7 +398,9 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
 
   test('in front of nested routers: the preflight and the GET of a mounted route', async (t) => {
     const items = make.Router()
-    items.get('/', (_req, res) => { res.send('hello world') })
+    items.get('/', (_req, res) => {
+      res.send('hello world')
+    })
     const main = make.Router()
     main.use('/items', items)
     const application = make()
@@ -297,7 +419,9 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     const login = toExpress(cors({ origins: () => true, methods: ['POST'], credentials: true, maxAge: 3600 }))
     const application = make()
     application.options('/api/login', login)
-    application.post('/api/login', login, (_req, res) => { res.send('LOGIN') })
+    application.post('/api/login', login, (_req, res) => {
+      res.send('LOGIN')
+    })
     const url = await listen(t, application)
     const pre = await httpRequest(`${url}/api/login`, preflightOf({ 'access-control-request-method': 'POST' }))
     t.equal(pre.status, 204)
@@ -310,16 +434,23 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   })
 
   test('an async origin decision loses no request body, before or after the body parser', async (t) => {
-    const slowlyAllowed = async () => { await new Promise((ok) => setTimeout(ok, 20)); return true }
+    const slowlyAllowed = async () => {
+      await new Promise((ok) => setTimeout(ok, 20))
+      return true
+    }
     const body = { example: 'Lorem ipsum dolor sit amet. '.repeat(200) }
     for (const order of ['cors first', 'parser first'] as const) {
       const application = make()
       if (order === 'parser first') application.use(make.json())
       application.use(toExpress(cors({ origins: slowlyAllowed })))
       if (order === 'cors first') application.use(make.json())
-      application.post('/', (req, res) => { res.json(req.body) })
+      application.post('/', (req, res) => {
+        res.json(req.body)
+      })
       const res = await httpRequest(await listen(t, application), {
-        method: 'POST', headers: { origin: ORIGIN, 'content-type': 'application/json' }, body: JSON.stringify(body),
+        method: 'POST',
+        headers: { origin: ORIGIN, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
       })
       t.equal(res.status, 200, order)
       t.same(JSON.parse(res.text), body, order)

@@ -15,11 +15,21 @@ import { openSocket } from '../helpers/raw.js'
 import { until } from '../helpers/wait.js'
 import { gateKeeper, gzipAll, tagged } from '../helpers/probe-middleware.js'
 
-const throwing = (kind: 'sync' | 'async'): Middleware => () => (kind === 'sync'
-  ? () => { throw new HttpError(418 as never) }
-  : async () => { throw new Error('async failure') })
+const throwing =
+  (kind: 'sync' | 'async'): Middleware =>
+  () =>
+    kind === 'sync'
+      ? () => {
+          throw new HttpError(418 as never)
+        }
+      : async () => {
+          throw new Error('async failure')
+        }
 
-for (const [version, make] of [['Express 5', express], ['Express 4', express4]] as const) {
+for (const [version, make] of [
+  ['Express 5', express],
+  ['Express 4', express4],
+] as const) {
   async function app(t: Test, setup: (app: ReturnType<typeof express>) => void) {
     const application = make()
     setup(application)
@@ -36,12 +46,25 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     t.teardown(() => rmSync(dir, { recursive: true, force: true }))
     const url = await app(t, (a) => {
       a.use(toExpress(tagged))
-      a.get('/json', (_q, res) => { res.status(201).json({ ok: true }) })
-      a.get('/send', (_q, res) => { res.send('sent') })
-      a.get('/file', (_q, res) => { res.sendFile(`${dir}/file.txt`) })
-      a.get('/pipe', (_q, res) => { Readable.from(['a', 'b']).pipe(res) })
+      a.get('/json', (_q, res) => {
+        res.status(201).json({ ok: true })
+      })
+      a.get('/send', (_q, res) => {
+        res.send('sent')
+      })
+      a.get('/file', (_q, res) => {
+        res.sendFile(`${dir}/file.txt`)
+      })
+      a.get('/pipe', (_q, res) => {
+        Readable.from(['a', 'b']).pipe(res)
+      })
     })
-    for (const [path, status, body] of [['/json', 201, '{"ok":true}'], ['/send', 200, 'sent'], ['/file', 200, 'from disk'], ['/pipe', 200, 'ab']] as const) {
+    for (const [path, status, body] of [
+      ['/json', 201, '{"ok":true}'],
+      ['/send', 200, 'sent'],
+      ['/file', 200, 'from disk'],
+      ['/pipe', 200, 'ab'],
+    ] as const) {
       const res = await httpRequest(`${url}${path}`)
       t.equal(res.status, status, path)
       t.equal(res.headers['x-tagged'], String(status), path)
@@ -53,7 +76,10 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
     let routeRan = false
     const url = await app(t, (a) => {
       a.use(toExpress(gateKeeper))
-      a.get('/', (_q, res) => { routeRan = true; res.send('secret') })
+      a.get('/', (_q, res) => {
+        routeRan = true
+        res.send('secret')
+      })
     })
     const refused = await httpRequest(url)
     t.equal(refused.status, 401)
@@ -78,7 +104,9 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
   t.test(`toExpress() on ${version}: a body transform applies to res.json`, async (t) => {
     const url = await app(t, (a) => {
       a.use(toExpress(gzipAll))
-      a.get('/', (_q, res) => { res.json({ big: 'z'.repeat(500) }) })
+      a.get('/', (_q, res) => {
+        res.json({ big: 'z'.repeat(500) })
+      })
     })
     const res = await httpRequest(url)
     t.equal(res.headers['content-encoding'], 'gzip')
@@ -87,8 +115,14 @@ for (const [version, make] of [['Express 5', express], ['Express 4', express4]] 
 }
 
 t.test('fromExpress(): a Connect middleware runs inside a raw stack', async (t) => {
-  const connectStyle = (_req: unknown, res: { setHeader(n: string, v: string): void }, next: () => void) => { res.setHeader('x-connect', 'ran'); next() }
-  const url = await serve(t, compose(fromExpress(connectStyle as never))((_req, res) => res.end('inner')))
+  const connectStyle = (_req: unknown, res: { setHeader(n: string, v: string): void }, next: () => void) => {
+    res.setHeader('x-connect', 'ran')
+    next()
+  }
+  const url = await serve(
+    t,
+    compose(fromExpress(connectStyle as never))((_req, res) => res.end('inner')),
+  )
   const res = await httpRequest(url)
   t.equal(res.headers['x-connect'], 'ran')
   t.equal(res.text, 'inner')
@@ -97,10 +131,19 @@ t.test('fromExpress(): a Connect middleware runs inside a raw stack', async (t) 
 t.test('fromExpress(): next(err) becomes a rejection an outer layer catches', async (t) => {
   let caught: unknown
   const boundary: Middleware = (next) => async (req, res) => {
-    try { await next(req, res) } catch (err) { caught = err; res.statusCode = 500; res.end('caught') }
+    try {
+      await next(req, res)
+    } catch (err) {
+      caught = err
+      res.statusCode = 500
+      res.end('caught')
+    }
   }
   const failing = (_req: unknown, _res: unknown, next: (err?: unknown) => void) => next(new Error('connect failed'))
-  const url = await serve(t, compose(boundary, fromExpress(failing as never, 'failing'))((_req, res) => res.end('never')))
+  const url = await serve(
+    t,
+    compose(boundary, fromExpress(failing as never, 'failing'))((_req, res) => res.end('never')),
+  )
   const res = await httpRequest(url)
   t.equal(res.text, 'caught')
   t.match(caught, { message: 'connect failed' })
@@ -110,34 +153,51 @@ t.test('fromExpress(): next(err) becomes a rejection an outer layer catches', as
 t.test('fromExpress(): a middleware that answers itself settles when the exchange ends', async (t) => {
   let settled = false
   const answering = (_req: unknown, res: { end(s: string): void }) => res.end('answered')
-  const outer: Middleware = (next) => async (req, res) => { await next(req, res); settled = true }
-  const url = await serve(t, compose(outer, fromExpress(answering as never))((_req, res) => res.end('never')))
+  const outer: Middleware = (next) => async (req, res) => {
+    await next(req, res)
+    settled = true
+  }
+  const url = await serve(
+    t,
+    compose(outer, fromExpress(answering as never))((_req, res) => res.end('never')),
+  )
   t.equal((await httpRequest(url)).text, 'answered')
   await new Promise((ok) => setTimeout(ok, 10))
   t.equal(settled, true)
 })
 
-t.test('fromExpress(): a middleware that answers a pipelined request still queued when the client leaves settles', async (t) => {
-  const settled: string[] = []
-  // The first answer stalls, so the second one waits in Node's queue, which never emits
-  // 'close' on it when the connection goes.
-  const answering = (req: { url: string }, res: { write(s: string): void; end(s: string): void }) => {
-    if (req.url === '/0') res.write('started')
-    else res.end('answered')
-  }
-  const outer: Middleware = (next) => async (req, res) => { await next(req, res); settled.push(req.url!) }
-  const url = await serve(t, compose(outer, fromExpress(answering as never))((_req, res) => res.end('never')))
-  const socket = await openSocket(url)
-  socket.write('GET /0 HTTP/1.1\r\nHost: x\r\n\r\nGET /1 HTTP/1.1\r\nHost: x\r\n\r\n')
-  await new Promise((ok) => socket.once('data', ok))
-  socket.resetAndDestroy()
-  await until(() => settled.length === 2)
-  t.same(settled.sort(), ['/0', '/1'])
-})
+t.test(
+  'fromExpress(): a middleware that answers a pipelined request still queued when the client leaves settles',
+  async (t) => {
+    const settled: string[] = []
+    // The first answer stalls, so the second one waits in Node's queue, which never emits
+    // 'close' on it when the connection goes.
+    const answering = (req: { url: string }, res: { write(s: string): void; end(s: string): void }) => {
+      if (req.url === '/0') res.write('started')
+      else res.end('answered')
+    }
+    const outer: Middleware = (next) => async (req, res) => {
+      await next(req, res)
+      settled.push(req.url!)
+    }
+    const url = await serve(
+      t,
+      compose(outer, fromExpress(answering as never))((_req, res) => res.end('never')),
+    )
+    const socket = await openSocket(url)
+    socket.write('GET /0 HTTP/1.1\r\nHost: x\r\n\r\nGET /1 HTTP/1.1\r\nHost: x\r\n\r\n')
+    await new Promise((ok) => socket.once('data', ok))
+    socket.resetAndDestroy()
+    await until(() => settled.length === 2)
+    t.same(settled.sort(), ['/0', '/1'])
+  },
+)
 
 t.test('fromExpress(): next("route") continues like next()', async (t) => {
   const skipping = (_req: unknown, _res: unknown, next: (arg?: unknown) => void) => next('route')
-  const url = await serve(t, compose(fromExpress(skipping as never))((_req, res) => res.end('continued')))
+  const url = await serve(
+    t,
+    compose(fromExpress(skipping as never))((_req, res) => res.end('continued')),
+  )
   t.equal((await httpRequest(url)).text, 'continued')
 })
-

@@ -7,14 +7,17 @@ import { toFastify, toFastifyHook } from '../../adapters/fastify.js'
 import { httpRequest } from '../helpers/http.js'
 import { gateKeeper, gzipAll, tagged } from '../helpers/probe-middleware.js'
 
-
 async function app(t: Test, register: (f: ReturnType<typeof Fastify>) => Promise<void> | void) {
   const fastify = Fastify()
   await register(fastify)
   fastify.get('/', async () => ({ hello: 'fastify' }))
-  fastify.get('/stream', (_req, reply) => { reply.type('text/plain').send(Readable.from(['x', 'y'])) })
+  fastify.get('/stream', (_req, reply) => {
+    reply.type('text/plain').send(Readable.from(['x', 'y']))
+  })
   fastify.get('/big', async () => ({ big: 'w'.repeat(500) }))
-  fastify.get('/throw', async () => { throw Object.assign(new Error('route failed'), { statusCode: 409 }) })
+  fastify.get('/throw', async () => {
+    throw Object.assign(new Error('route failed'), { statusCode: 409 })
+  })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => fastify.close())
   const address = fastify.server.address() as { port: number }
@@ -35,17 +38,23 @@ t.test('toFastify(): a plugin whose headers reach reply.send payloads and stream
 })
 
 t.test('toFastify(): a middleware that answers hijacks the reply, so Fastify does not answer again', async (t) => {
-  const url = await app(t, (f) => { f.addHook('onRequest', toFastifyHook(gateKeeper) as never) })
+  const url = await app(t, (f) => {
+    f.addHook('onRequest', toFastifyHook(gateKeeper) as never)
+  })
   const refused = await httpRequest(url)
   t.equal(refused.status, 401)
   t.match(JSON.parse(refused.text), { code: 'unauthorized' })
   t.same(JSON.parse((await httpRequest(url, { headers: { 'x-key': 'open' } })).text), { hello: 'fastify' })
 })
 
-t.test('toFastify(): errors reach Fastify\'s error handler', async (t) => {
-  const failing: Middleware = () => async () => { throw Object.assign(new Error('hook failed'), { statusCode: 418 }) }
+t.test("toFastify(): errors reach Fastify's error handler", async (t) => {
+  const failing: Middleware = () => async () => {
+    throw Object.assign(new Error('hook failed'), { statusCode: 418 })
+  }
   const url = await app(t, (f) => {
-    f.setErrorHandler((err: Error & { statusCode?: number }, _req: FastifyRequest, reply: FastifyReply) => { reply.status(err.statusCode ?? 500).send({ handledBy: 'fastify', message: err.message }) })
+    f.setErrorHandler((err: Error & { statusCode?: number }, _req: FastifyRequest, reply: FastifyReply) => {
+      reply.status(err.statusCode ?? 500).send({ handledBy: 'fastify', message: err.message })
+    })
     return f.register(toFastify(failing) as never)
   })
   const res = await httpRequest(url)

@@ -1,14 +1,30 @@
 import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
-import { evaluateGoals, renderChart, renderMarkdown, type ComparisonResult, type RunResults, type ScenarioResult } from '../../benchmarks/render.js'
+import {
+  evaluateGoals,
+  renderChart,
+  renderMarkdown,
+  type ComparisonResult,
+  type RunResults,
+  type ScenarioResult,
+} from '../../benchmarks/render.js'
 
 const docs = new URL('../../docs/', import.meta.url)
 const latest = new URL('../../benchmarks/results/latest.json', import.meta.url)
 
 function result(scenario: string, rps: number, extra: Partial<ScenarioResult> = {}): ScenarioResult {
   return {
-    scenario, rps: { median: rps, min: rps * 0.9, max: rps * 1.1 }, mibPerSecond: rps / 1000, ratioToBaseline: 1,
-    latencyMs: { p50: 2, p99: 9 }, cpuMicrosPerRequest: 1e6 / rps, peakRssMiB: 60, rssGrowthMiB: 4, ttfbMs: undefined, errors: 0, ...extra,
+    scenario,
+    rps: { median: rps, min: rps * 0.9, max: rps * 1.1 },
+    mibPerSecond: rps / 1000,
+    ratioToBaseline: 1,
+    latencyMs: { p50: 2, p99: 9 },
+    cpuMicrosPerRequest: 1e6 / rps,
+    peakRssMiB: 60,
+    rssGrowthMiB: 4,
+    ttfbMs: undefined,
+    errors: 0,
+    ...extra,
   }
 }
 
@@ -20,19 +36,32 @@ function comparison(name: string, baseline: string, rows: ScenarioResult[]): Com
 function run(margin: number): RunResults {
   return {
     date: '2026-11-23T09:00:00.000Z',
-    machine: { cpu: 'test cpu', cores: 2, memoryGiB: 24, node: 'v20', pinned: true, duration: 3, rounds: 3, connections: 50, mode: 'default' },
+    machine: {
+      cpu: 'test cpu',
+      cores: 2,
+      memoryGiB: 24,
+      node: 'v20',
+      pinned: true,
+      duration: 3,
+      rounds: 3,
+      connections: 50,
+      mode: 'default',
+    },
     seconds: 600,
     descriptions: { onion: 'http-onion | the stack', bare: 'node:http' },
     results: [
       comparison('core: no-op layers', 'bare', [result('bare', 10000), result('noop-10', 9500 * margin)]),
       comparison('stacks: 1 KB JSON', 'bare', [
-        result('bare', 20000, { peakRssMiB: 100 }), result('same-headers-limit', 10000),
+        result('bare', 20000, { peakRssMiB: 100 }),
+        result('same-headers-limit', 10000),
         result('onion', 9000 * margin, { peakRssMiB: 120 / margin }),
-        result('fastify', 3600), result('express', 1500),
+        result('fastify', 3600),
+        result('express', 1500),
       ]),
       comparison('stacks: 64 KB JSON', 'bare', [result('gzip-limit', 1000), result('onion', 970 * margin)]),
       comparison('stacks: 100 MiB streamed', 'hand-gzip-stream', [
-        result('hand-gzip-stream', 1), result('onion', margin, { ttfbMs: 20 / margin, rssGrowthMiB: 32 / margin }),
+        result('hand-gzip-stream', 1),
+        result('onion', margin, { ttfbMs: 20 / margin, rssGrowthMiB: 32 / margin }),
       ]),
       comparison('middleware: each alone', 'bare', [result('bare', 10000), result('rate-limit-memory', 9500 * margin)]),
     ],
@@ -42,8 +71,15 @@ function run(margin: number): RunResults {
 t.test('evaluateGoals: every goal the issues set, met just above its threshold and missed just below', async (t) => {
   const above = evaluateGoals(run(1.001))
   const below = evaluateGoals(run(0.999))
-  t.equal(above.length, 10, 'ten goals: noop-10, four stack ratios, the stream ratio, rateLimit, TTFB, RSS growth, peak RSS')
-  t.same(below.map((g) => g.goal), above.map((g) => g.goal))
+  t.equal(
+    above.length,
+    10,
+    'ten goals: noop-10, four stack ratios, the stream ratio, rateLimit, TTFB, RSS growth, peak RSS',
+  )
+  t.same(
+    below.map((g) => g.goal),
+    above.map((g) => g.goal),
+  )
   for (const goal of above) t.equal(goal.met, true, `met: ${goal.goal} (${goal.measured})`)
   for (const goal of below) t.equal(goal.met, false, `missed: ${goal.goal} (${goal.measured})`)
   t.match(above.find((g) => g.goal.includes('Fastify'))!.measured, /^2\.50×$/, 'the ratio is reported as measured')
@@ -53,19 +89,25 @@ t.test('evaluateGoals: a goal whose scenarios were not run is left out, not repo
   const partial = run(2)
   partial.results = partial.results.filter((c) => !c.name.startsWith('stacks:'))
   const goals = evaluateGoals(partial)
-  t.same(goals.map((g) => g.issue), ['#2', '#6'])
+  t.same(
+    goals.map((g) => g.issue),
+    ['#2', '#6'],
+  )
 })
 
-t.test('renderMarkdown: machine, goals table, one table a comparison with ratios to each peer, escaped descriptions', async (t) => {
-  const markdown = renderMarkdown(run(0.5))
-  t.match(markdown, /Machine: test cpu, 2 cores, 24 GiB, Node v20; mode default\./)
-  t.match(markdown, /\| #10 \| production stack ≥ 2\.5× the Fastify stack \(1 KB route\) \| 1\.25× \| \*\*no\*\* \|/)
-  t.match(markdown, /## stacks: 1 KB JSON\n\nGET `\/json`; ratios to `bare`\./)
-  t.match(markdown, /\| `onion` \| 4500 \(4050–4950\) \| 1\.00 \| 2 \/ 9 \| 222\.2 \| 240\.0 \| 0 \|/)
-  t.match(markdown, /http-onion against each peer: 1\.25× fastify, 3\.00× express\./)
-  t.match(markdown, /\| TTFB ms \| RSS growth MiB \|/, 'stream comparisons add throughput, TTFB and RSS growth')
-  t.match(markdown, /\| `onion` \| http-onion \\\| the stack \|/, 'a | in a description does not break the table')
-})
+t.test(
+  'renderMarkdown: machine, goals table, one table a comparison with ratios to each peer, escaped descriptions',
+  async (t) => {
+    const markdown = renderMarkdown(run(0.5))
+    t.match(markdown, /Machine: test cpu, 2 cores, 24 GiB, Node v20; mode default\./)
+    t.match(markdown, /\| #10 \| production stack ≥ 2\.5× the Fastify stack \(1 KB route\) \| 1\.25× \| \*\*no\*\* \|/)
+    t.match(markdown, /## stacks: 1 KB JSON\n\nGET `\/json`; ratios to `bare`\./)
+    t.match(markdown, /\| `onion` \| 4500 \(4050–4950\) \| 1\.00 \| 2 \/ 9 \| 222\.2 \| 240\.0 \| 0 \|/)
+    t.match(markdown, /http-onion against each peer: 1\.25× fastify, 3\.00× express\./)
+    t.match(markdown, /\| TTFB ms \| RSS growth MiB \|/, 'stream comparisons add throughput, TTFB and RSS growth')
+    t.match(markdown, /\| `onion` \| http-onion \\\| the stack \|/, 'a | in a description does not break the table')
+  },
+)
 
 t.test('renderChart: a bar per scenario of each stack comparison, scaled to the fastest, names escaped', async (t) => {
   const sample = run(1)
@@ -83,8 +125,12 @@ t.test('renderChart: a bar per scenario of each stack comparison, scaled to the 
   t.notMatch(svg, /a<b/)
 })
 
-t.test('docs/benchmarks.md and .svg are what the committed results render to: generated, not edited', { skip: !existsSync(latest) && 'no benchmarks/results/latest.json yet' }, async (t) => {
-  const committed = JSON.parse(readFileSync(latest, 'utf8')) as RunResults
-  t.equal(readFileSync(new URL('benchmarks.md', docs), 'utf8'), renderMarkdown(committed))
-  t.equal(readFileSync(new URL('benchmarks.svg', docs), 'utf8'), renderChart(committed))
-})
+t.test(
+  'docs/benchmarks.md and .svg are what the committed results render to: generated, not edited',
+  { skip: !existsSync(latest) && 'no benchmarks/results/latest.json yet' },
+  async (t) => {
+    const committed = JSON.parse(readFileSync(latest, 'utf8')) as RunResults
+    t.equal(readFileSync(new URL('benchmarks.md', docs), 'utf8'), renderMarkdown(committed))
+    t.equal(readFileSync(new URL('benchmarks.svg', docs), 'utf8'), renderChart(committed))
+  },
+)

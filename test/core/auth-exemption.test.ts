@@ -18,7 +18,13 @@ const auths: Record<string, (publicPaths: string[]) => Middleware> = {
 /** The protected handler: what no request without credentials may read. */
 function protectedHandler(): { handler: RawHandler; reached: () => number } {
   let reached = 0
-  return { handler: (_req, res) => { reached++; res.end('the admin payload') }, reached: () => reached }
+  return {
+    handler: (_req, res) => {
+      reached++
+      res.end('the admin payload')
+    },
+    reached: () => reached,
+  }
 }
 
 const acrm = ['Access-Control-Request-Method', 'GET'] as const
@@ -28,18 +34,24 @@ for (const [name, auth] of Object.entries(auths)) {
   for (const publicPaths of [[], ['/public/*']]) {
     const label = `${name}()${publicPaths.length ? ' with publicPaths' : ''}`
 
-    t.test(`${label}: an OPTIONS with two Origin lines is refused by cors(), never taken for a preflight`, async (t) => {
-      for (const preflightContinue of [false, true]) {
-        const { handler, reached } = protectedHandler()
-        const url = await serve(t, compose(cors({ origins: [APP], preflightContinue }), auth(publicPaths))(handler))
-        for (const origins of [[APP, APP], [APP, 'https://evil.test']]) {
-          const res = await rawRequest(url, 'OPTIONS', '/admin/stats', [...origins.map(origin), acrm])
-          t.equal(res.status, 400, `preflightContinue ${preflightContinue}: ${origins.join(' + ')}`)
-          t.notMatch(res.body.toString(), /admin payload/)
+    t.test(
+      `${label}: an OPTIONS with two Origin lines is refused by cors(), never taken for a preflight`,
+      async (t) => {
+        for (const preflightContinue of [false, true]) {
+          const { handler, reached } = protectedHandler()
+          const url = await serve(t, compose(cors({ origins: [APP], preflightContinue }), auth(publicPaths))(handler))
+          for (const origins of [
+            [APP, APP],
+            [APP, 'https://evil.test'],
+          ]) {
+            const res = await rawRequest(url, 'OPTIONS', '/admin/stats', [...origins.map(origin), acrm])
+            t.equal(res.status, 400, `preflightContinue ${preflightContinue}: ${origins.join(' + ')}`)
+            t.notMatch(res.body.toString(), /admin payload/)
+          }
+          t.equal(reached(), 0)
         }
-        t.equal(reached(), 0)
-      }
-    })
+      },
+    )
 
     t.test(`${label}: without cors() in the stack, a preflight-shaped OPTIONS must authenticate`, async (t) => {
       const { handler, reached } = protectedHandler()

@@ -13,7 +13,9 @@ t.test('clientIp() and clientIdentity(): the socket without proxyHeaders, whatev
     seen.push(clientIp(req), clientIdentity(req))
     res.end()
   })
-  await httpRequest(url, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', host: 'app.example:8080' } })
+  await httpRequest(url, {
+    headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', host: 'app.example:8080' },
+  })
   t.equal(seen[0], '127.0.0.1')
   t.same(seen[1], { ip: '127.0.0.1', scheme: 'http', host: 'app.example:8080', prefix: '', viaTrustedProxy: false })
 })
@@ -21,7 +23,13 @@ t.test('clientIp() and clientIdentity(): the socket without proxyHeaders, whatev
 t.test('setClientIdentity(): every later reader sees what proxyHeaders established', async (t) => {
   const seen: unknown[] = []
   const url = await serve(t, (req, res) => {
-    setClientIdentity(req, { ip: '203.0.113.9', scheme: 'https', host: 'app.example', prefix: '/api', viaTrustedProxy: true })
+    setClientIdentity(req, {
+      ip: '203.0.113.9',
+      scheme: 'https',
+      host: 'app.example',
+      prefix: '/api',
+      viaTrustedProxy: true,
+    })
     seen.push(clientIp(req), clientIdentity(req).scheme)
     res.end()
   })
@@ -42,17 +50,42 @@ t.test('clientIdentity(): a TLS connection is https', async (t) => {
   const openssl = requireProgram(t, 'openssl', 'the TLS client identity test (it makes a throwaway certificate)')
   if (!openssl) return
   const dir = t.testdir({})
-  const made = spawnSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/key.pem`,
-    '-out', `${dir}/cert.pem`, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' })
+  const made = spawnSync(
+    openssl,
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${dir}/key.pem`,
+      '-out',
+      `${dir}/cert.pem`,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  )
   t.equal(made.status, 0, 'certificate made')
   let scheme: string | undefined
-  const server = createServer({ key: readFileSync(`${dir}/key.pem`), cert: readFileSync(`${dir}/cert.pem`) }, (req, res) => {
-    scheme = clientIdentity(req).scheme
-    res.end()
-  })
+  const server = createServer(
+    { key: readFileSync(`${dir}/key.pem`), cert: readFileSync(`${dir}/cert.pem`) },
+    (req, res) => {
+      scheme = clientIdentity(req).scheme
+      res.end()
+    },
+  )
   const { port } = await listen(t, server)
   await new Promise<void>((ok, fail) => {
-    request({ host: '127.0.0.1', port, rejectUnauthorized: false }, (res) => { res.resume(); res.on('end', ok) }).on('error', fail).end()
+    request({ host: '127.0.0.1', port, rejectUnauthorized: false }, (res) => {
+      res.resume()
+      res.on('end', ok)
+    })
+      .on('error', fail)
+      .end()
   })
   t.equal(scheme, 'https')
 })

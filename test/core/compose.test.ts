@@ -1,21 +1,33 @@
 import t from 'tap'
 import {
-  compose, defineMiddleware, onResponseStart, OrderingError,
-  type Middleware, type RawHandler,
+  compose,
+  defineMiddleware,
+  onResponseStart,
+  OrderingError,
+  type Middleware,
+  type RawHandler,
 } from '../../lib/index.js'
 import { serve } from '../helpers/serve.js'
 
 const recorder = (log: string[], name: string, before: number, after: number): Middleware =>
-  defineMiddleware({ name }, (next) => async function recorderHandler(req, res) {
-    log.push(`${before}:${name}`)
-    onResponseStart(res, () => log.push(`start:${name}`))
-    await next(req, res)
-    log.push(`${after}:${name}`)
-  })
+  defineMiddleware(
+    { name },
+    (next) =>
+      async function recorderHandler(req, res) {
+        log.push(`${before}:${name}`)
+        onResponseStart(res, () => log.push(`start:${name}`))
+        await next(req, res)
+        log.push(`${after}:${name}`)
+      },
+  )
 
 t.test('compose(): runs the request path outermost first and unwinds innermost first', async (t) => {
   const log: string[] = []
-  const app = compose(recorder(log, 'a', 1, 6), recorder(log, 'b', 2, 5), recorder(log, 'c', 3, 4))((_req, res) => {
+  const app = compose(
+    recorder(log, 'a', 1, 6),
+    recorder(log, 'b', 2, 5),
+    recorder(log, 'c', 3, 4),
+  )((_req, res) => {
     log.push('handler')
     res.end('ok')
   })
@@ -25,11 +37,19 @@ t.test('compose(): runs the request path outermost first and unwinds innermost f
 })
 
 t.test('compose(): first argument is outermost, also for plain (next) => handler functions', async (t) => {
-  const tag = (name: string): Middleware => (next) => (req, res) => {
-    res.setHeader('x-order', [...[res.getHeader('x-order') ?? []].flat().map(String), name])
-    return next(req, res)
-  }
-  const res = await fetch(await serve(t, compose(tag('outer'), tag('inner'))((_req, res) => res.end())))
+  const tag =
+    (name: string): Middleware =>
+    (next) =>
+    (req, res) => {
+      res.setHeader('x-order', [...[res.getHeader('x-order') ?? []].flat().map(String), name])
+      return next(req, res)
+    }
+  const res = await fetch(
+    await serve(
+      t,
+      compose(tag('outer'), tag('inner'))((_req, res) => res.end()),
+    ),
+  )
   t.equal(res.headers.get('x-order'), 'outer, inner')
 })
 
@@ -44,8 +64,15 @@ t.test('compose(): a sync throw from an inner layer reaches the outer layer as a
       res.end('caught')
     }
   }
-  const throwsSync: Middleware = () => () => { throw new Error('sync boom') }
-  const res = await fetch(await serve(t, compose(outer, throwsSync)(() => undefined)))
+  const throwsSync: Middleware = () => () => {
+    throw new Error('sync boom')
+  }
+  const res = await fetch(
+    await serve(
+      t,
+      compose(outer, throwsSync)(() => undefined),
+    ),
+  )
   t.equal(res.status, 500)
   t.equal(await res.text(), 'caught')
   t.match(caught, { message: 'sync boom' })
@@ -54,10 +81,18 @@ t.test('compose(): a sync throw from an inner layer reaches the outer layer as a
 t.test('compose(): an async rejection from the handler reaches the outer layer', async (t) => {
   let caught: unknown
   const outer: Middleware = (next) => async (req, res) => {
-    try { await next(req, res) } catch (err) { caught = err; res.end('caught') }
+    try {
+      await next(req, res)
+    } catch (err) {
+      caught = err
+      res.end('caught')
+    }
   }
   const passthrough: Middleware = (next) => (req, res) => next(req, res)
-  const app = compose(outer, passthrough)(async () => {
+  const app = compose(
+    outer,
+    passthrough,
+  )(async () => {
     await new Promise((ok) => setImmediate(ok))
     throw new Error('async boom')
   })
@@ -66,9 +101,13 @@ t.test('compose(): an async rejection from the handler reaches the outer layer',
 })
 
 t.test('compose(): the composed handler rejects, never throws, when the handler throws synchronously', async (t) => {
-  const app = compose((next) => (req, res) => next(req, res))(() => { throw new Error('plain') })
+  const app = compose((next) => (req, res) => next(req, res))(() => {
+    throw new Error('plain')
+  })
   let result: unknown
-  t.doesNotThrow(() => { result = app({} as never, {} as never) })
+  t.doesNotThrow(() => {
+    result = app({} as never, {} as never)
+  })
   t.ok(result instanceof Promise)
   await t.rejects(result as Promise<unknown>, { message: 'plain' })
 })
@@ -76,11 +115,27 @@ t.test('compose(): the composed handler rejects, never throws, when the handler 
 t.test('compose(): calling next twice for one request rejects and names the layer', async (t) => {
   let handlerRuns = 0
   let second: unknown
-  const twice = defineMiddleware({ name: 'twice' }, (next) => async function twiceHandler(req, res) {
-    await next(req, res)
-    try { await next(req, res) } catch (err) { second = err }
-  })
-  const res = await fetch(await serve(t, compose(twice)((_req, res) => { handlerRuns++; res.end('once') })))
+  const twice = defineMiddleware(
+    { name: 'twice' },
+    (next) =>
+      async function twiceHandler(req, res) {
+        await next(req, res)
+        try {
+          await next(req, res)
+        } catch (err) {
+          second = err
+        }
+      },
+  )
+  const res = await fetch(
+    await serve(
+      t,
+      compose(twice)((_req, res) => {
+        handlerRuns++
+        res.end('once')
+      }),
+    ),
+  )
   t.equal(await res.text(), 'once')
   t.equal(handlerRuns, 1)
   t.match(second, { message: /twice called next\(\) twice for one request/ })
@@ -104,42 +159,60 @@ t.test('compose(): flattens nested stacks into one list of layers', async (t) =>
 t.test('compose(): explain() prints the request path and the response path, one layer per line', async (t) => {
   const stack = compose(
     defineMiddleware({ name: 'first', detail: 'one' }, (next) => next),
-    function second(next: RawHandler) { return next },
+    function second(next: RawHandler) {
+      return next
+    },
     (next) => next,
   )
-  t.equal(stack.explain(), [
-    'request path (outermost first):',
-    '  →  1. first (one)',
-    '  →  2. second',
-    '  →  3. anonymous#3',
-    '  → handler',
-    'response path (response-start hooks, innermost first):',
-    '  ← handler',
-    '  ←  3. anonymous#3',
-    '  ←  2. second',
-    '  ←  1. first (one)',
-  ].join('\n'))
+  t.equal(
+    stack.explain(),
+    [
+      'request path (outermost first):',
+      '  →  1. first (one)',
+      '  →  2. second',
+      '  →  3. anonymous#3',
+      '  → handler',
+      'response path (response-start hooks, innermost first):',
+      '  ← handler',
+      '  ←  3. anonymous#3',
+      '  ←  2. second',
+      '  ←  1. first (one)',
+    ].join('\n'),
+  )
 })
 
-const guard = defineMiddleware({ name: 'guard', inside: [{ name: 'shield', reason: 'the shield must see every request first' }] }, (next) => next)
+const guard = defineMiddleware(
+  { name: 'guard', inside: [{ name: 'shield', reason: 'the shield must see every request first' }] },
+  (next) => next,
+)
 const shield = defineMiddleware({ name: 'shield' }, (next) => next)
 
 t.test('compose(): a broken ordering constraint is warned once, with the fix', async (t) => {
   const warnings: Error[] = []
-  const onWarning = (w: Error) => { if (w.name === 'OrderingWarning') warnings.push(w) }
+  const onWarning = (w: Error) => {
+    if (w.name === 'OrderingWarning') warnings.push(w)
+  }
   process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
   const first = compose(guard, shield)
   compose(guard, shield)
   await new Promise((ok) => setImmediate(ok))
   t.equal(warnings.length, 1)
-  t.match(warnings[0]!.message, 'shield (layer 2) must wrap guard (layer 1) because the shield must see every request first. Fix: list shield() before guard() in compose(...)')
+  t.match(
+    warnings[0]!.message,
+    'shield (layer 2) must wrap guard (layer 1) because the shield must see every request first. Fix: list shield() before guard() in compose(...)',
+  )
   t.equal(first.violations.length, 1)
   t.match(first.explain(), /BROKEN\s+shield wraps guard: the shield must see every request first/)
 })
 
 t.test('compose(): strict mode throws an OrderingError for a broken constraint', async (t) => {
-  t.throws(() => compose({ strict: true }, guard, shield), { name: 'OrderingError', message: /shield \(layer 2\) must wrap guard/ })
+  t.throws(() => compose({ strict: true }, guard, shield), {
+    name: 'OrderingError',
+    message: /shield \(layer 2\) must wrap guard/,
+  })
   t.ok(new OrderingError('x') instanceof Error)
 })
 
@@ -155,7 +228,10 @@ t.test('compose(): a constraint naming an absent layer does not apply', async (t
 })
 
 t.test('compose(): wraps constraints apply to every instance of the wrapped layer', async (t) => {
-  const outerOnly = defineMiddleware({ name: 'log', wraps: [{ name: 'limit', reason: 'limited requests are logged too' }] }, (next) => next)
+  const outerOnly = defineMiddleware(
+    { name: 'log', wraps: [{ name: 'limit', reason: 'limited requests are logged too' }] },
+    (next) => next,
+  )
   const limit = defineMiddleware({ name: 'limit' }, (next) => next)
   const stack = compose(limit, outerOnly, limit)
   t.equal(stack.violations.length, 1)
@@ -165,7 +241,8 @@ t.test('compose(): wraps constraints apply to every instance of the wrapped laye
 t.test('compose(): config: refuses a layer that is not a function, with a hint', async (t) => {
   t.throws(() => compose((next) => next, undefined as unknown as Middleware), {
     name: 'TypeError',
-    message: /layer 2 must be a middleware \(next\) => handler; received undefined \(undefined\)\. Did you forget to call a factory/,
+    message:
+      /layer 2 must be a middleware \(next\) => handler; received undefined \(undefined\)\. Did you forget to call a factory/,
   })
 })
 

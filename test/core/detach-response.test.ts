@@ -1,6 +1,14 @@
 import { createGzip, gunzipSync } from 'node:zlib'
 import t from 'tap'
-import { detachResponse, HttpError, isDetached, onResponseEnd, sendError, transformBody, type ResponseEndInfo } from '../../lib/index.js'
+import {
+  detachResponse,
+  HttpError,
+  isDetached,
+  onResponseEnd,
+  sendError,
+  transformBody,
+  type ResponseEndInfo,
+} from '../../lib/index.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 
@@ -11,7 +19,10 @@ async function twoRequests(url: string): Promise<string> {
   return new Promise((ok, fail) => {
     socket.on('data', (d: Buffer) => {
       text += d.toString('latin1')
-      if ((text.match(/HTTP\/1\.1 /g) ?? []).length === 2 && text.endsWith('second')) { socket.end(); ok(text) }
+      if ((text.match(/HTTP\/1\.1 /g) ?? []).length === 2 && text.endsWith('second')) {
+        socket.end()
+        ok(text)
+      }
     })
     socket.on('error', fail)
     socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -24,7 +35,10 @@ t.test('detachResponse(): later writes, header changes and ends go nowhere and r
   const callbacks: string[] = []
   let ended!: Promise<ResponseEndInfo>
   const url = await serve(t, (req, res) => {
-    if (req.url === '/second') { res.end('second'); return }
+    if (req.url === '/second') {
+      res.end('second')
+      return
+    }
     ended = new Promise((ok) => onResponseEnd(res, ok))
     res.on('error', (err) => errors.push(err))
     sendError(req, res, new HttpError(503))
@@ -39,7 +53,10 @@ t.test('detachResponse(): later writes, header changes and ends go nowhere and r
       res.removeHeader('content-type')
       res.writeHead(201, { 'x-late': '3' })
       res.flushHeaders()
-      t.equal(res.write('late', () => callbacks.push('write')), true)
+      t.equal(
+        res.write('late', () => callbacks.push('write')),
+        true,
+      )
       res.end('late end', () => callbacks.push('end'))
       res.addTrailers({ 'x-trailer': '1' })
       res.writeContinue()
@@ -56,33 +73,40 @@ t.test('detachResponse(): later writes, header changes and ends go nowhere and r
   t.same(errors, [])
 })
 
-t.test('detachResponse(): a transformed answer still completes through the methods transformBody captured', async (t) => {
-  const url = await serve(t, (req, res) => {
-    transformBody(res, (res, body) => {
-      if (!body.hasBody) return null
-      res.setHeader('content-encoding', 'gzip')
-      return createGzip()
+t.test(
+  'detachResponse(): a transformed answer still completes through the methods transformBody captured',
+  async (t) => {
+    const url = await serve(t, (req, res) => {
+      transformBody(res, (res, body) => {
+        if (!body.hasBody) return null
+        res.setHeader('content-encoding', 'gzip')
+        return createGzip()
+      })
+      res.setHeader('content-type', 'text/plain')
+      res.write('x'.repeat(5000))
+      detachResponse(res)
+      res.write('never')
+      setTimeout(() => {
+        res.end('never either')
+      }, 5)
+      void req
     })
-    res.setHeader('content-type', 'text/plain')
-    res.write('x'.repeat(5000))
-    detachResponse(res)
-    res.write('never')
-    setTimeout(() => { res.end('never either') }, 5)
-    void req
-  })
-  // The handler's end() is swallowed, so the body never ends: this checks only that
-  // detaching keeps the transform's bytes in flight and drops the handler's later ones.
-  const socket = await openSocket(url)
-  let raw = Buffer.alloc(0)
-  socket.on('data', (d: Buffer) => { raw = Buffer.concat([raw, d]) })
-  socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-  for (let i = 0; i < 1000 && !raw.includes('\r\n\r\n'); i++) await new Promise((ok) => setTimeout(ok, 2))
-  await new Promise((ok) => setTimeout(ok, 30))
-  socket.destroy()
-  const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString()
-  t.match(head, /content-encoding: gzip/i)
-  t.notOk(raw.includes('never'))
-})
+    // The handler's end() is swallowed, so the body never ends: this checks only that
+    // detaching keeps the transform's bytes in flight and drops the handler's later ones.
+    const socket = await openSocket(url)
+    let raw = Buffer.alloc(0)
+    socket.on('data', (d: Buffer) => {
+      raw = Buffer.concat([raw, d])
+    })
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    for (let i = 0; i < 1000 && !raw.includes('\r\n\r\n'); i++) await new Promise((ok) => setTimeout(ok, 2))
+    await new Promise((ok) => setTimeout(ok, 30))
+    socket.destroy()
+    const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString()
+    t.match(head, /content-encoding: gzip/i)
+    t.notOk(raw.includes('never'))
+  },
+)
 
 t.test('detachResponse(): is idempotent and keeps reading methods', async (t) => {
   const url = await serve(t, (req, res) => {

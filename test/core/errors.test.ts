@@ -33,7 +33,10 @@ t.test('describeValue(): short, typed renderings', async (t) => {
   t.equal(describeValue(0), '0 (number)')
   t.equal(describeValue(null), 'null')
   t.equal(describeValue(undefined), 'undefined (undefined)')
-  t.equal(describeValue(() => 1), 'a function')
+  t.equal(
+    describeValue(() => 1),
+    'a function',
+  )
   t.equal(describeValue([1, 2]), 'an array of 2')
   t.equal(describeValue(/a/g), '/a/g (RegExp)')
   t.equal(describeValue({ a: 1, b: 2 }), 'an object (a, b)')

@@ -5,9 +5,15 @@ import { h2Request, serveH2 } from '../helpers/h2.js'
 
 t.test('core over HTTP/2: compose, response-start listeners, writeHead headers', async (t) => {
   const app = compose((next) => (req, res) => {
-    onResponseStart(res, (res) => { res.setHeader('x-listener', String(res.getHeader('x-given'))); res.statusCode = 202 })
+    onResponseStart(res, (res) => {
+      res.setHeader('x-listener', String(res.getHeader('x-given')))
+      res.statusCode = 202
+    })
     return next(req, res)
-  })((_req, res) => { res.writeHead(200, { 'x-given': 'yes' }); res.end('h2') })
+  })((_req, res) => {
+    res.writeHead(200, { 'x-given': 'yes' })
+    res.end('h2')
+  })
   const res = await h2Request(await serveH2(t, app))
   t.equal(res.status, 202)
   t.equal(res.headers['x-listener'], 'yes')
@@ -16,7 +22,9 @@ t.test('core over HTTP/2: compose, response-start listeners, writeHead headers',
 
 t.test('core over HTTP/2: onResponseEnd reports a finished exchange', async (t) => {
   let resolve!: (info: ResponseEndInfo) => void
-  const ended = new Promise<ResponseEndInfo>((ok) => { resolve = ok })
+  const ended = new Promise<ResponseEndInfo>((ok) => {
+    resolve = ok
+  })
   const url = await serveH2(t, (_req, res) => {
     onResponseEnd(res, (info) => resolve(info))
     res.end('x')
@@ -30,11 +38,15 @@ t.test('core over HTTP/2: onResponseEnd reports a finished exchange', async (t) 
 
 t.test('core over HTTP/2: transformBody gzips and keeps the decision rules', async (t) => {
   const url = await serveH2(t, (_req, res) => {
-    transformBody(res, (res, body) => {
-      if (body.length !== undefined && body.length < 16) return null
-      res.setHeader('content-encoding', 'gzip')
-      return createGzip()
-    }, { holdBack: 16 })
+    transformBody(
+      res,
+      (res, body) => {
+        if (body.length !== undefined && body.length < 16) return null
+        res.setHeader('content-encoding', 'gzip')
+        return createGzip()
+      },
+      { holdBack: 16 },
+    )
     res.end(res.req.url === '/big' ? 'y'.repeat(1000) : 'small')
   })
   const small = await h2Request(url)
@@ -47,9 +59,13 @@ t.test('core over HTTP/2: transformBody gzips and keeps the decision rules', asy
 
 t.test('core over HTTP/2: an aborted stream is reported as aborted, and a late listener still runs', async (t) => {
   let resolve!: (info: ResponseEndInfo) => void
-  const ended = new Promise<ResponseEndInfo>((ok) => { resolve = ok })
+  const ended = new Promise<ResponseEndInfo>((ok) => {
+    resolve = ok
+  })
   let late!: (outcome: string) => void
-  const lateRan = new Promise<string>((ok) => { late = ok })
+  const lateRan = new Promise<string>((ok) => {
+    late = ok
+  })
   const url = await serveH2(t, (_req, res) => {
     onResponseEnd(res, (info) => {
       resolve(info)

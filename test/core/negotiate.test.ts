@@ -3,7 +3,9 @@ import { mediaTypeQuality, parseQualityList } from '../../lib/index.js'
 
 t.test('parseQualityList(): values, weights and order', async (t) => {
   t.same(parseQualityList('br;q=1.0, GZIP ; q=0.5,*;q=0'), [
-    { value: 'br', q: 1, order: 0 }, { value: 'gzip', q: 0.5, order: 1 }, { value: '*', q: 0, order: 2 },
+    { value: 'br', q: 1, order: 0 },
+    { value: 'gzip', q: 0.5, order: 1 },
+    { value: '*', q: 0, order: 2 },
   ])
   t.same(parseQualityList('text/html;level=1;q=0.7'), [{ value: 'text/html', q: 0.7, order: 0 }])
   t.same(parseQualityList(undefined), [])
@@ -14,7 +16,7 @@ t.test('parseQualityList(): drops entries whose weight is malformed rather than 
   for (const bad of ['gzip;q=2', 'gzip;q=1.5', 'gzip;q=0.1234', 'gzip;q=abc', 'gzip;q=', 'gzip;q=-0', 'gzip;q=.5']) {
     t.same(parseQualityList(bad), [], bad)
   }
-  t.same(parseQualityList('gzip;q=0.', )[0]?.q, 0)
+  t.same(parseQualityList('gzip;q=0.')[0]?.q, 0)
   t.same(parseQualityList('gzip;Q=0.250')[0]?.q, 0.25)
 })
 

@@ -1,8 +1,17 @@
 import t from 'tap'
 import { ConfigError, withDefaults } from '../../lib/index.js'
 import {
-  expectArray, expectBoolean, expectFunction, expectHeaderName, expectHeaderValue, expectInteger, expectNumber,
-  expectOneOf, expectString, isHeaderValue, isToken,
+  expectArray,
+  expectBoolean,
+  expectFunction,
+  expectHeaderName,
+  expectHeaderValue,
+  expectInteger,
+  expectNumber,
+  expectOneOf,
+  expectString,
+  isHeaderValue,
+  isToken,
 } from '../../lib/core/options.js'
 
 const defaults = Object.freeze({ maxAge: 600, origins: ['*'] as string[], credentials: false })
@@ -15,22 +24,36 @@ t.test('withDefaults(): merges, and an undefined option takes its default', asyn
 })
 
 t.test('withDefaults(): config: unknown keys are refused with a guess', async (t) => {
-  t.throws(() => withDefaults('cors', defaults, { maxAgeSeconds: 5 }), { name: 'ConfigError', message: 'cors(): option "maxAgeSeconds" must be a known option; received 5 (number). Unknown option; did you mean "maxAge"?' })
+  t.throws(() => withDefaults('cors', defaults, { maxAgeSeconds: 5 }), {
+    name: 'ConfigError',
+    message:
+      'cors(): option "maxAgeSeconds" must be a known option; received 5 (number). Unknown option; did you mean "maxAge"?',
+  })
   t.throws(() => withDefaults('cors', defaults, { origin: 'x' }), { message: /did you mean "origins"\?/ })
-  t.throws(() => withDefaults('cors', defaults, { zzzzzzzz: 1 }), { message: /known options are maxAge, origins, credentials/ })
+  t.throws(() => withDefaults('cors', defaults, { zzzzzzzz: 1 }), {
+    message: /known options are maxAge, origins, credentials/,
+  })
 })
 
 t.test('withDefaults(): config: options must be an object', async (t) => {
-  t.throws(() => withDefaults('cors', defaults, 'x' as never), { name: 'TypeError', message: /cors\(\): options must be an object; received "x" \(string\)/ })
+  t.throws(() => withDefaults('cors', defaults, 'x' as never), {
+    name: 'TypeError',
+    message: /cors\(\): options must be an object; received "x" \(string\)/,
+  })
   t.throws(() => withDefaults('cors', defaults, [] as never), { message: /received an array of 0/ })
   t.throws(() => withDefaults('cors', defaults, null as never), { message: /received null/ })
 })
 
 t.test('validators: pass good values through and name option, expectation and value otherwise', async (t) => {
   t.equal(expectInteger('m', 'o', 3, 1), 3)
-  t.throws(() => expectInteger('rateLimit', 'windowMs', '1m', 1, Number.MAX_SAFE_INTEGER, 'Use 60_000 for one minute.'), {
-    name: 'ConfigError', message: 'rateLimit(): option "windowMs" must be a positive integer; received "1m" (string). Use 60_000 for one minute.',
-  })
+  t.throws(
+    () => expectInteger('rateLimit', 'windowMs', '1m', 1, Number.MAX_SAFE_INTEGER, 'Use 60_000 for one minute.'),
+    {
+      name: 'ConfigError',
+      message:
+        'rateLimit(): option "windowMs" must be a positive integer; received "1m" (string). Use 60_000 for one minute.',
+    },
+  )
   t.throws(() => expectInteger('m', 'o', 1.5), { message: /must be an integer ≥ 0; received 1.5 \(number\)/ })
   t.throws(() => expectInteger('m', 'o', 11, 0, 10), { message: /must be an integer from 0 to 10/ })
   t.throws(() => expectInteger('m', 'o', 1, 5), { message: /must be an integer ≥ 5/ })
@@ -51,7 +74,10 @@ t.test('validators: pass good values through and name option, expectation and va
   t.throws(() => expectHeaderName('m', 'o', 'x id'), { message: /a header name/ })
   t.equal(expectHeaderValue('m', 'o', 'a b'), 'a b')
   t.throws(() => expectHeaderValue('m', 'o', 'a\r\nb'), { message: /no CR, LF/ })
-  t.same(expectArray('m', 'o', [1, 2], (x) => Number(x) * 2), [2, 4])
+  t.same(
+    expectArray('m', 'o', [1, 2], (x) => Number(x) * 2),
+    [2, 4],
+  )
   t.throws(() => expectArray('m', 'o', 'x', (x) => x), { message: /must be an array/ })
   t.ok(isToken('x-id') && !isToken('x id') && !isToken(''))
   t.ok(isHeaderValue('ok') && !isHeaderValue('a\nb') && !isHeaderValue('\u0000'))
@@ -61,12 +87,30 @@ t.test('validators: pass good values through and name option, expectation and va
 t.test('validators: config: every one ends its message with the fix it is given', async (t) => {
   const fix = 'Do this instead.'
   const cases: Array<[() => unknown, string]> = [
-    [() => expectBoolean('m', 'o', 'yes', fix), 'm(): option "o" must be true or false; received "yes" (string). Do this instead.'],
-    [() => expectFunction('m', 'o', 1, fix), 'm(): option "o" must be a function; received 1 (number). Do this instead.'],
-    [() => expectOneOf('m', 'o', 'c', ['a', 'b'], fix), 'm(): option "o" must be one of "a", "b"; received "c" (string). Do this instead.'],
-    [() => expectString('m', 'o', '', false, fix), 'm(): option "o" must be a non-empty string; received "" (string). Do this instead.'],
-    [() => expectHeaderName('m', 'o', 'x id', fix), 'm(): option "o" must be a header name (RFC 9110 token characters only); received "x id" (string). Do this instead.'],
-    [() => expectNumber('m', 'o', -1, 0, 1, fix), 'm(): option "o" must be a number from 0 to 1; received -1 (number). Do this instead.'],
+    [
+      () => expectBoolean('m', 'o', 'yes', fix),
+      'm(): option "o" must be true or false; received "yes" (string). Do this instead.',
+    ],
+    [
+      () => expectFunction('m', 'o', 1, fix),
+      'm(): option "o" must be a function; received 1 (number). Do this instead.',
+    ],
+    [
+      () => expectOneOf('m', 'o', 'c', ['a', 'b'], fix),
+      'm(): option "o" must be one of "a", "b"; received "c" (string). Do this instead.',
+    ],
+    [
+      () => expectString('m', 'o', '', false, fix),
+      'm(): option "o" must be a non-empty string; received "" (string). Do this instead.',
+    ],
+    [
+      () => expectHeaderName('m', 'o', 'x id', fix),
+      'm(): option "o" must be a header name (RFC 9110 token characters only); received "x id" (string). Do this instead.',
+    ],
+    [
+      () => expectNumber('m', 'o', -1, 0, 1, fix),
+      'm(): option "o" must be a number from 0 to 1; received -1 (number). Do this instead.',
+    ],
   ]
   for (const [call, message] of cases) t.throws(call, { name: 'ConfigError', message }, message)
 })

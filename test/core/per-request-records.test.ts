@@ -8,8 +8,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
 import {
-  accessLog, compose, compression, cors, errorBoundary, memoryStore, onRequestBody, onResponseEnd, proxyHeaders,
-  rateLimit, requestId, securityHeaders, timing, transformBody, type AccessLogEntry, type BodyInfo, type RawHandler,
+  accessLog,
+  compose,
+  compression,
+  cors,
+  errorBoundary,
+  memoryStore,
+  onRequestBody,
+  onResponseEnd,
+  proxyHeaders,
+  rateLimit,
+  requestId,
+  securityHeaders,
+  timing,
+  transformBody,
+  type AccessLogEntry,
+  type BodyInfo,
+  type RawHandler,
   type ResponseEndInfo,
 } from '../../lib/index.js'
 import { httpRequest } from '../helpers/http.js'
@@ -38,8 +53,17 @@ t.test('per-request records of the production stack are class instances, not lit
   const handler: RawHandler = (req, res) => {
     seen.push({ req, res })
     onRequestBody(req, () => undefined)
-    onResponseEnd(res, (info: ResponseEndInfo) => { passed.endInfo!.push(info) })
-    transformBody(res, (_res, body: BodyInfo) => { passed.bodyInfo!.push(body); return null }, { holdBack: 64 })
+    onResponseEnd(res, (info: ResponseEndInfo) => {
+      passed.endInfo!.push(info)
+    })
+    transformBody(
+      res,
+      (_res, body: BodyInfo) => {
+        passed.bodyInfo!.push(body)
+        return null
+      },
+      { holdBack: 64 },
+    )
     res.setHeader('content-type', 'application/json')
     req.resume()
     req.on('end', () => res.end(JSON.stringify({ items: 'x'.repeat(2000) })))
@@ -49,7 +73,11 @@ t.test('per-request records of the production stack are class instances, not lit
     proxyHeaders({ trustedProxies: ['loopback'] }),
     requestId(),
     timing(),
-    accessLog({ sink: (_line: string, entry: AccessLogEntry) => { passed.entry!.push(entry) } }),
+    accessLog({
+      sink: (_line: string, entry: AccessLogEntry) => {
+        passed.entry!.push(entry)
+      },
+    }),
     securityHeaders(),
     cors({ origins: ['https://app.example'], credentials: true }),
     rateLimit({ limit: 100, windowMs: 60_000, store: memoryStore() }),
@@ -70,7 +98,10 @@ t.test('per-request records of the production stack are class instances, not lit
 
   t.equal(seen.length, 2)
   for (const { req, res } of seen) {
-    t.ok(Object.getOwnPropertySymbols(res).some((k) => k.description?.startsWith('http-onion.')), 'the response carries records')
+    t.ok(
+      Object.getOwnPropertySymbols(res).some((k) => k.description?.startsWith('http-onion.')),
+      'the response carries records',
+    )
     t.same(literalSlots(req), [], 'request slots')
     t.same(literalSlots(res), [], 'response slots')
   }

@@ -7,7 +7,9 @@ t.test('reportError(): a process warning, never a throw', async (t) => {
   const warnings: Error[] = []
   const onWarning = (w: Error) => warnings.push(w)
   process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
   t.doesNotThrow(() => reportError('log sink', new Error('disk full')))
   t.doesNotThrow(() => reportError('teardown hook', 'a string'))
   await new Promise((ok) => setImmediate(ok))
@@ -20,8 +22,21 @@ t.test('reportError(): a process warning, never a throw', async (t) => {
 function driven(limit: number, windowMs: number) {
   let clock = 1000
   const scheduled: Array<{ callback: () => void; ms: number }> = []
-  const report = rateLimitedReporter({ limit, windowMs, now: () => clock, schedule: (callback, ms) => { scheduled.push({ callback, ms }) } })
-  return { report, scheduled, advance: (ms: number) => { clock += ms } }
+  const report = rateLimitedReporter({
+    limit,
+    windowMs,
+    now: () => clock,
+    schedule: (callback, ms) => {
+      scheduled.push({ callback, ms })
+    },
+  })
+  return {
+    report,
+    scheduled,
+    advance: (ms: number) => {
+      clock += ms
+    },
+  }
 }
 
 const settle = () => new Promise((ok) => setImmediate(ok))
@@ -30,9 +45,15 @@ const codeOf = (w: Error) => (w as Error & { code?: string }).code
 t.test('rateLimitedReporter(): at most limit warnings per window, then one summary of what was dropped', async (t) => {
   const seen = captureWarnings(t)
   const { report, scheduled, advance } = driven(3, 1000)
-  for (let i = 0; i < 10; i++) { report('hot route', new Error(`failure ${i}`)); advance(10) }
+  for (let i = 0; i < 10; i++) {
+    report('hot route', new Error(`failure ${i}`))
+    advance(10)
+  }
   await settle()
-  t.same(seen.map((w) => w.message), ['hot route: failure 0', 'hot route: failure 1', 'hot route: failure 2'])
+  t.same(
+    seen.map((w) => w.message),
+    ['hot route: failure 0', 'hot route: failure 1', 'hot route: failure 2'],
+  )
   t.equal(scheduled.length, 1, 'one timer, at the first dropped report')
   t.equal(scheduled[0]!.ms, 1000 - 30, 'due when the window ends')
   scheduled[0]!.callback()
@@ -47,18 +68,24 @@ t.test('rateLimitedReporter(): at most limit warnings per window, then one summa
   t.equal(codeOf(seen[4]!), 'HTTP_ONION_REPORTED')
 })
 
-t.test('rateLimitedReporter(): no timer while under the limit; a window that starts before the timer ran summarises first', async (t) => {
-  const seen = captureWarnings(t)
-  const { report, scheduled, advance } = driven(1, 100)
-  report('sink', new Error('a'))
-  t.equal(scheduled.length, 0)
-  report('sink', new Error('b'))
-  report('sink', new Error('c'))
-  advance(150)
-  report('sink', new Error('d'))
-  await settle()
-  t.same(seen.map((w) => w.message), ['sink: a', 'suppressed 2 reports: at most 1 are reported per 100 ms', 'sink: d'])
-  scheduled[0]!.callback()
-  await settle()
-  t.equal(seen.length, 3, 'the late timer finds nothing left to summarise')
-})
+t.test(
+  'rateLimitedReporter(): no timer while under the limit; a window that starts before the timer ran summarises first',
+  async (t) => {
+    const seen = captureWarnings(t)
+    const { report, scheduled, advance } = driven(1, 100)
+    report('sink', new Error('a'))
+    t.equal(scheduled.length, 0)
+    report('sink', new Error('b'))
+    report('sink', new Error('c'))
+    advance(150)
+    report('sink', new Error('d'))
+    await settle()
+    t.same(
+      seen.map((w) => w.message),
+      ['sink: a', 'suppressed 2 reports: at most 1 are reported per 100 ms', 'sink: d'],
+    )
+    scheduled[0]!.callback()
+    await settle()
+    t.equal(seen.length, 3, 'the late timer finds nothing left to summarise')
+  },
+)

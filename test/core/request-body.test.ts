@@ -9,10 +9,18 @@ t.test('onRequestBody(): sees every chunk before the reader, in registration ord
   const order: string[] = []
   let seen = 0
   const url = await serve(t, async (req, res) => {
-    onRequestBody(req, (chunk) => { order.push('outer'); seen += chunk.length })
-    onRequestBody(req, () => { order.push('inner') })
+    onRequestBody(req, (chunk) => {
+      order.push('outer')
+      seen += chunk.length
+    })
+    onRequestBody(req, () => {
+      order.push('inner')
+    })
     let read = 0
-    for await (const chunk of req) { order.push('reader'); read += (chunk as Buffer).length }
+    for await (const chunk of req) {
+      order.push('reader')
+      read += (chunk as Buffer).length
+    }
     res.end(String(read))
   })
   const res = await httpRequest(url, { method: 'POST', body: 'x'.repeat(100_000) })
@@ -26,7 +34,9 @@ t.test('onRequestBody(): registering reads nothing: an unread body stays unread'
   let reqRef: import('node:http').IncomingMessage | undefined
   const url = await serve(t, (req) => {
     reqRef = req
-    onRequestBody(req, (chunk) => { seen += chunk.length })
+    onRequestBody(req, (chunk) => {
+      seen += chunk.length
+    })
     // Never reads: the stream buffers up to its high-water mark and the socket stops.
   })
   const socket = await openSocket(url)
@@ -46,14 +56,22 @@ t.test('onRequestBody(): a refused chunk never reaches the reader and the socket
   let refused = 0
   const url = await serve(t, (req, res) => {
     onRequestBody(req, (chunk) => {
-      if (delivered + chunk.length > 1000) { refused++; return false }
+      if (delivered + chunk.length > 1000) {
+        refused++
+        return false
+      }
       return true
     })
-    req.on('data', (d: Buffer) => { delivered += d.length })
+    req.on('data', (d: Buffer) => {
+      delivered += d.length
+    })
     setTimeout(() => res.end(String(delivered)), 50)
   })
-  const res = await rawExchange(url, `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
-    `1f4\r\n${'a'.repeat(500)}\r\n1f4\r\n${'b'.repeat(500)}\r\n1f4\r\n${'c'.repeat(500)}\r\n0\r\n\r\n`)
+  const res = await rawExchange(
+    url,
+    `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+      `1f4\r\n${'a'.repeat(500)}\r\n1f4\r\n${'b'.repeat(500)}\r\n1f4\r\n${'c'.repeat(500)}\r\n0\r\n\r\n`,
+  )
   t.equal(parseRawResponse(res).body.toString(), '1000')
   t.ok(refused >= 1)
 })
@@ -62,7 +80,10 @@ t.test('onRequestBody(): a refused chunk never reaches the reader and the socket
 // stopping the socket when it returns false. If Node changes that, this fails.
 t.test('onRequestBody(): pins the parser behaviour it relies on', async (t) => {
   const require = createRequire(import.meta.url)
-  const common = require('_http_common') as { parsers: { alloc(): Record<number, () => void> }; HTTPParser: { kOnBody: number } }
+  const common = require('_http_common') as {
+    parsers: { alloc(): Record<number, () => void> }
+    HTTPParser: { kOnBody: number }
+  }
   const parser = common.parsers.alloc()
   const onBody = parser[common.HTTPParser.kOnBody]!.toString()
   t.match(onBody, /stream\.push\(b\)/)

@@ -10,9 +10,14 @@ import { captureWarnings, tick, until } from '../helpers/wait.js'
 async function track(t: Test, respond: RawHandler) {
   const infos: ResponseEndInfo[] = []
   let resolve!: (info: ResponseEndInfo) => void
-  const ended = new Promise<ResponseEndInfo>((ok) => { resolve = ok })
+  const ended = new Promise<ResponseEndInfo>((ok) => {
+    resolve = ok
+  })
   const url = await serve(t, (req, res) => {
-    onResponseEnd(res, (info) => { infos.push(info); resolve(info) })
+    onResponseEnd(res, (info) => {
+      infos.push(info)
+      resolve(info)
+    })
     return respond(req, res)
   })
   return { url, infos, ended }
@@ -43,11 +48,16 @@ t.test('onResponseEnd(): counts bytes per response on a keep-alive connection wi
     const delay = req.url === '/big' ? 20 : 0
     setTimeout(() => res.end('x'.repeat(size)), delay)
   })
-  const received = await rawExchange(url,
-    'GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  const received = await rawExchange(
+    url,
+    'GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  )
   await new Promise((ok) => setTimeout(ok, 20))
   t.equal(infos.length, 2)
-  t.equal(infos.reduce((sum, info) => sum + info.bytesWritten!, 0), received.length)
+  t.equal(
+    infos.reduce((sum, info) => sum + info.bytesWritten!, 0),
+    received.length,
+  )
   t.ok(infos.every((info) => info.outcome === 'finished'))
 })
 
@@ -105,10 +115,19 @@ t.test('onResponseEnd(): a source stream that errors gives outcome error, with t
 t.test('onResponseEnd(): listeners run once each, innermost first, with their context', async (t) => {
   const order: string[] = []
   let done!: () => void
-  const all = new Promise<void>((ok) => { done = ok })
+  const all = new Promise<void>((ok) => {
+    done = ok
+  })
   const url = await serve(t, (_q, res) => {
     for (const name of ['outer', 'inner']) {
-      onResponseEnd(res, (_info, _res, who) => { order.push(who); if (who === 'outer') done() }, name)
+      onResponseEnd(
+        res,
+        (_info, _res, who) => {
+          order.push(who)
+          if (who === 'outer') done()
+        },
+        name,
+      )
     }
     res.end()
   })
@@ -119,14 +138,22 @@ t.test('onResponseEnd(): listeners run once each, innermost first, with their co
 
 t.test('onResponseEnd(): a throwing listener is reported as a warning and the others still run', async (t) => {
   const warnings: Error[] = []
-  const onWarning = (w: Error) => { if (w.name === 'HttpOnionError') warnings.push(w) }
+  const onWarning = (w: Error) => {
+    if (w.name === 'HttpOnionError') warnings.push(w)
+  }
   process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
   let otherRan!: () => void
-  const ran = new Promise<void>((ok) => { otherRan = ok })
+  const ran = new Promise<void>((ok) => {
+    otherRan = ok
+  })
   const url = await serve(t, (_q, res) => {
     onResponseEnd(res, () => otherRan())
-    onResponseEnd(res, () => { throw new Error('logger broke') })
+    onResponseEnd(res, () => {
+      throw new Error('logger broke')
+    })
     res.end()
   })
   await (await fetch(url)).text()
@@ -138,11 +165,18 @@ t.test('onResponseEnd(): a throwing listener is reported as a warning and the ot
 
 t.test('onResponseEnd(): registered after the exchange is over, it still runs once', async (t) => {
   let late!: (info: ResponseEndInfo) => void
-  const got = new Promise<ResponseEndInfo>((ok) => { late = ok })
+  const got = new Promise<ResponseEndInfo>((ok) => {
+    late = ok
+  })
   let calls = 0
   const url = await serve(t, (_q, res) => {
     res.end('done')
-    res.once('close', () => onResponseEnd(res, (info) => { calls++; late(info) }))
+    res.once('close', () =>
+      onResponseEnd(res, (info) => {
+        calls++
+        late(info)
+      }),
+    )
   })
   await (await fetch(url)).text()
   const info = await got
@@ -154,75 +188,136 @@ t.test('onResponseEnd(): registered after the exchange is over, it still runs on
 /** `paths` as pipelined GETs, in one write. */
 const pipelined = (paths: string[]): string => paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join('')
 
-t.test('onResponseEnd(): pipelined responses cut while still queued end as aborted, once each, with no bytes', async (t) => {
-  const ends: Array<[string, ResponseEndInfo]> = []
-  const url = await serve(t, (req, res) => {
-    onResponseEnd(res, (info, _res, path) => { ends.push([path, info]) }, req.url!)
-    // The first answer stalls, so the others stay queued behind it (Node gives them no
-    // socket, and never emits 'close' on them).
-    if (req.url === '/0') res.write('started')
-    else res.end(`answer ${req.url}`)
-  })
-  const socket = await openSocket(url)
-  socket.write(pipelined(['/0', '/1', '/2']))
-  await new Promise((ok) => socket.once('data', ok))
-  socket.resetAndDestroy()
-  await until(() => ends.length === 3)
-  await tick(20)
-  t.same(ends.map(([path, info]) => [path, info.outcome]), [['/0', 'aborted'], ['/1', 'aborted'], ['/2', 'aborted']])
-  t.ok(ends[0]![1].bytesWritten! > 0, 'the first one was on the wire')
-  t.same(ends.slice(1).map(([, info]) => info.bytesWritten), [0, 0], 'the queued ones never were')
-  t.ok(ends.every(([, info]) => info.durationMs >= 0))
-})
+t.test(
+  'onResponseEnd(): pipelined responses cut while still queued end as aborted, once each, with no bytes',
+  async (t) => {
+    const ends: Array<[string, ResponseEndInfo]> = []
+    const url = await serve(t, (req, res) => {
+      onResponseEnd(
+        res,
+        (info, _res, path) => {
+          ends.push([path, info])
+        },
+        req.url!,
+      )
+      // The first answer stalls, so the others stay queued behind it (Node gives them no
+      // socket, and never emits 'close' on them).
+      if (req.url === '/0') res.write('started')
+      else res.end(`answer ${req.url}`)
+    })
+    const socket = await openSocket(url)
+    socket.write(pipelined(['/0', '/1', '/2']))
+    await new Promise((ok) => socket.once('data', ok))
+    socket.resetAndDestroy()
+    await until(() => ends.length === 3)
+    await tick(20)
+    t.same(
+      ends.map(([path, info]) => [path, info.outcome]),
+      [
+        ['/0', 'aborted'],
+        ['/1', 'aborted'],
+        ['/2', 'aborted'],
+      ],
+    )
+    t.ok(ends[0]![1].bytesWritten! > 0, 'the first one was on the wire')
+    t.same(
+      ends.slice(1).map(([, info]) => info.bytesWritten),
+      [0, 0],
+      'the queued ones never were',
+    )
+    t.ok(ends.every(([, info]) => info.durationMs >= 0))
+  },
+)
 
-t.test('onResponseEnd(): registered on a queued response after its connection closed, it still runs once', async (t) => {
-  const infos: ResponseEndInfo[] = []
-  const url = await serve(t, (req, res) => {
-    if (req.url === '/0') res.write('started')
-    // A slow layer that gets to the queued request only after the client left.
-    else req.once('close', () => setImmediate(() => onResponseEnd(res, (info) => { infos.push(info) })))
-  })
-  const socket = await openSocket(url)
-  socket.write(pipelined(['/0', '/1']))
-  await new Promise((ok) => socket.once('data', ok))
-  socket.resetAndDestroy()
-  await until(() => infos.length > 0)
-  await tick(20)
-  t.equal(infos.length, 1)
-  t.equal(infos[0]?.outcome, 'aborted')
-})
+t.test(
+  'onResponseEnd(): registered on a queued response after its connection closed, it still runs once',
+  async (t) => {
+    const infos: ResponseEndInfo[] = []
+    const url = await serve(t, (req, res) => {
+      if (req.url === '/0') res.write('started')
+      // A slow layer that gets to the queued request only after the client left.
+      else
+        req.once('close', () =>
+          setImmediate(() =>
+            onResponseEnd(res, (info) => {
+              infos.push(info)
+            }),
+          ),
+        )
+    })
+    const socket = await openSocket(url)
+    socket.write(pipelined(['/0', '/1']))
+    await new Promise((ok) => socket.once('data', ok))
+    socket.resetAndDestroy()
+    await until(() => infos.length > 0)
+    await tick(20)
+    t.equal(infos.length, 1)
+    t.equal(infos[0]?.outcome, 'aborted')
+  },
+)
 
-t.test('onResponseEnd(): 50 pipelined requests answered out of order each finish once, one listener on the connection', async (t) => {
-  const warnings = captureWarnings(t)
-  const ends: string[] = []
-  const count = 50
-  const url = await serve(t, (req, res) => {
-    onResponseEnd(res, (info, _res, path) => { ends.push(`${path} ${info.outcome}`) }, req.url!)
-    const n = Number(req.url!.slice(1))
-    // Later requests answer first: each waits in Node's queue for the ones before it.
-    setTimeout(() => res.end(String(n)), count - n)
-  })
-  const paths = Array.from({ length: count }, (_, i) => `/${i}`)
-  const received = await rawExchange(url, pipelined(paths).replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n'))
-  await until(() => ends.length === count)
-  t.same(ends, paths.map((p) => `${p} finished`), 'in request order, each once')
-  t.equal((received.toString().match(/HTTP\/1\.1 200 OK/g) ?? []).length, count)
-  t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning'), [], 'no listener per queued response on the socket')
-})
+t.test(
+  'onResponseEnd(): 50 pipelined requests answered out of order each finish once, one listener on the connection',
+  async (t) => {
+    const warnings = captureWarnings(t)
+    const ends: string[] = []
+    const count = 50
+    const url = await serve(t, (req, res) => {
+      onResponseEnd(
+        res,
+        (info, _res, path) => {
+          ends.push(`${path} ${info.outcome}`)
+        },
+        req.url!,
+      )
+      const n = Number(req.url!.slice(1))
+      // Later requests answer first: each waits in Node's queue for the ones before it.
+      setTimeout(() => res.end(String(n)), count - n)
+    })
+    const paths = Array.from({ length: count }, (_, i) => `/${i}`)
+    const received = await rawExchange(url, pipelined(paths).replace(/\r\n\r\n$/, '\r\nConnection: close\r\n\r\n'))
+    await until(() => ends.length === count)
+    t.same(
+      ends,
+      paths.map((p) => `${p} finished`),
+      'in request order, each once',
+    )
+    t.equal((received.toString().match(/HTTP\/1\.1 200 OK/g) ?? []).length, count)
+    t.same(
+      warnings.filter((w) => w.name === 'MaxListenersExceededWarning'),
+      [],
+      'no listener per queued response on the socket',
+    )
+  },
+)
 
-t.test('onResponseEnd(): registered between finish and close, it runs once and the connection keeps no record of it', async (t) => {
-  const infos: ResponseEndInfo[] = []
-  const sockets = new Set<Socket>()
-  const url = await serve(t, (req, res) => {
-    sockets.add(req.socket)
-    // Node detaches the socket on 'finish' and emits 'close' on the next tick.
-    res.once('finish', () => onResponseEnd(res, (info) => { infos.push(info) }))
-    res.end('done')
-  })
-  await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-  await until(() => infos.length === 2)
-  t.same(infos.map((i) => i.outcome), ['finished', 'finished'])
-  for (const socket of sockets) {
-    t.same(Object.getOwnPropertySymbols(socket).filter((s) => s.description === 'http-onion.queuedResponses'), [], 'not taken for a queued response')
-  }
-})
+t.test(
+  'onResponseEnd(): registered between finish and close, it runs once and the connection keeps no record of it',
+  async (t) => {
+    const infos: ResponseEndInfo[] = []
+    const sockets = new Set<Socket>()
+    const url = await serve(t, (req, res) => {
+      sockets.add(req.socket)
+      // Node detaches the socket on 'finish' and emits 'close' on the next tick.
+      res.once('finish', () =>
+        onResponseEnd(res, (info) => {
+          infos.push(info)
+        }),
+      )
+      res.end('done')
+    })
+    await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    await until(() => infos.length === 2)
+    t.same(
+      infos.map((i) => i.outcome),
+      ['finished', 'finished'],
+    )
+    for (const socket of sockets) {
+      t.same(
+        Object.getOwnPropertySymbols(socket).filter((s) => s.description === 'http-onion.queuedResponses'),
+        [],
+        'not taken for a queued response',
+      )
+    }
+  },
+)

@@ -21,7 +21,11 @@ t.test('defineState(): get() names what to mount when nothing set the value', as
   const tenant = defineState<string>('tenant', 'tenantResolver()')
   let error: unknown
   const url = await serve(t, (req, res) => {
-    try { tenant.get(req) } catch (err) { error = err }
+    try {
+      tenant.get(req)
+    } catch (err) {
+      error = err
+    }
     res.end()
   })
   await (await fetch(url)).text()

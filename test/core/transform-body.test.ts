@@ -12,64 +12,104 @@ import { until } from '../helpers/wait.js'
 const get = (url: string, method = 'GET') =>
   rawExchange(url, `${method} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
 
-const upper = () => new Transform({ transform(chunk: Buffer, _enc, done) { done(null, chunk.toString().toUpperCase()) } })
-
-t.test('transformBody(): a body that ends within holdBack is decided on whole and sent with an exact Content-Length', async (t) => {
-  const seen: BodyInfo[] = []
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (_res, body) => { seen.push(body); return null }, { holdBack: 1024 })
-    res.write('hello ')
-    res.end('world')
-  }))
-  t.same(seen, [{ length: 11, ended: true, hasBody: true }])
-  t.equal(res.headers['content-length'], '11')
-  t.equal(res.headers['transfer-encoding'], undefined)
-  t.equal(res.body.toString(), 'hello world')
-})
-
-t.test('transformBody(): a body given whole goes out transformed in one socket write; past the limit it streams', async (t) => {
-  // Counts the writes that reach the connection: corked pieces arrive as one _writev.
-  const writes: number[] = []
-  const counting = (socket: import('node:net').Socket): number => {
-    const at = writes.push(0) - 1
-    const { _write, _writev } = socket as unknown as Record<string, (...args: unknown[]) => void>
-    Object.assign(socket, {
-      _write(...args: unknown[]) { writes[at]!++; return _write!.apply(socket, args) },
-      _writev(...args: unknown[]) { writes[at]!++; return _writev!.apply(socket, args) },
-    })
-    return at
-  }
-  // Output in several chunks (a transform that splits), none of them written before the end.
-  const pieces = () => new Transform({
+const upper = () =>
+  new Transform({
     transform(chunk: Buffer, _enc, done) {
-      for (let at = 0; at < chunk.length; at += 1000) this.push(chunk.subarray(at, at + 1000))
-      done()
+      done(null, chunk.toString().toUpperCase())
     },
   })
-  const url = await serve(t, (req, res) => {
-    counting(req.socket)
-    transformBody(res, () => pieces(), { holdBack: 1024 })
-    res.setHeader('content-type', 'text/plain')
-    res.end(Buffer.alloc(req.url === '/large' ? 300 * 1024 : 5000, 'a'))
-  })
-  const small = await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').then(parseRawResponse)
-  t.equal(small.body.toString(), 'a'.repeat(5000))
-  t.equal(small.headers['transfer-encoding'], 'chunked')
-  t.equal(writes[0], 1, 'headers, five output chunks and the end: one write')
-  const large = await rawExchange(url, 'GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').then(parseRawResponse)
-  t.equal(large.body.length, 300 * 1024, 'past 256 KiB of output the rest streams, in order')
-  t.ok(large.body.every((byte) => byte === 0x61))
-  t.ok(writes[1]! > 1, `streamed in ${writes[1]} writes`)
-})
+
+t.test(
+  'transformBody(): a body that ends within holdBack is decided on whole and sent with an exact Content-Length',
+  async (t) => {
+    const seen: BodyInfo[] = []
+    const res = await get(
+      await serve(t, (_q, res) => {
+        transformBody(
+          res,
+          (_res, body) => {
+            seen.push(body)
+            return null
+          },
+          { holdBack: 1024 },
+        )
+        res.write('hello ')
+        res.end('world')
+      }),
+    )
+    t.same(seen, [{ length: 11, ended: true, hasBody: true }])
+    t.equal(res.headers['content-length'], '11')
+    t.equal(res.headers['transfer-encoding'], undefined)
+    t.equal(res.body.toString(), 'hello world')
+  },
+)
+
+t.test(
+  'transformBody(): a body given whole goes out transformed in one socket write; past the limit it streams',
+  async (t) => {
+    // Counts the writes that reach the connection: corked pieces arrive as one _writev.
+    const writes: number[] = []
+    const counting = (socket: import('node:net').Socket): number => {
+      const at = writes.push(0) - 1
+      const { _write, _writev } = socket as unknown as Record<string, (...args: unknown[]) => void>
+      Object.assign(socket, {
+        _write(...args: unknown[]) {
+          writes[at]!++
+          return _write!.apply(socket, args)
+        },
+        _writev(...args: unknown[]) {
+          writes[at]!++
+          return _writev!.apply(socket, args)
+        },
+      })
+      return at
+    }
+    // Output in several chunks (a transform that splits), none of them written before the end.
+    const pieces = () =>
+      new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          for (let at = 0; at < chunk.length; at += 1000) this.push(chunk.subarray(at, at + 1000))
+          done()
+        },
+      })
+    const url = await serve(t, (req, res) => {
+      counting(req.socket)
+      transformBody(res, () => pieces(), { holdBack: 1024 })
+      res.setHeader('content-type', 'text/plain')
+      res.end(Buffer.alloc(req.url === '/large' ? 300 * 1024 : 5000, 'a'))
+    })
+    const small = await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').then(
+      parseRawResponse,
+    )
+    t.equal(small.body.toString(), 'a'.repeat(5000))
+    t.equal(small.headers['transfer-encoding'], 'chunked')
+    t.equal(writes[0], 1, 'headers, five output chunks and the end: one write')
+    const large = await rawExchange(url, 'GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').then(
+      parseRawResponse,
+    )
+    t.equal(large.body.length, 300 * 1024, 'past 256 KiB of output the rest streams, in order')
+    t.ok(large.body.every((byte) => byte === 0x61))
+    t.ok(writes[1]! > 1, `streamed in ${writes[1]} writes`)
+  },
+)
 
 t.test('transformBody(): a body past holdBack is decided on without a length, then transformed', async (t) => {
   const seen: BodyInfo[] = []
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (_res, body) => { seen.push(body); return upper() }, { holdBack: 8 })
-    res.write('abcd')
-    res.write('efghij')
-    res.end('klm')
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(
+        res,
+        (_res, body) => {
+          seen.push(body)
+          return upper()
+        },
+        { holdBack: 8 },
+      )
+      res.write('abcd')
+      res.write('efghij')
+      res.end('klm')
+    }),
+  )
   t.same(seen, [{ length: undefined, ended: false, hasBody: true }])
   t.equal(res.body.toString(), 'ABCDEFGHIJKLM')
   t.equal(res.headers['transfer-encoding'], 'chunked')
@@ -77,12 +117,21 @@ t.test('transformBody(): a body past holdBack is decided on without a length, th
 
 t.test('transformBody(): with Content-Length set, decides at once and removes it when transforming', async (t) => {
   const seen: BodyInfo[] = []
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (_res, body) => { seen.push(body); return upper() }, { holdBack: 1024 })
-    res.setHeader('content-length', '5')
-    res.write('ab')
-    res.end('cde')
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(
+        res,
+        (_res, body) => {
+          seen.push(body)
+          return upper()
+        },
+        { holdBack: 1024 },
+      )
+      res.setHeader('content-length', '5')
+      res.write('ab')
+      res.end('cde')
+    }),
+  )
   t.same(seen, [{ length: 5, ended: false, hasBody: true }])
   t.equal(res.headers['content-length'], undefined)
   t.equal(res.body.toString(), 'ABCDE')
@@ -90,29 +139,43 @@ t.test('transformBody(): with Content-Length set, decides at once and removes it
 
 t.test('transformBody(): an empty end() is decided with length 0', async (t) => {
   const seen: BodyInfo[] = []
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (_res, body) => { seen.push(body); return null })
-    res.end()
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, (_res, body) => {
+        seen.push(body)
+        return null
+      })
+      res.end()
+    }),
+  )
   t.same(seen, [{ length: 0, ended: true, hasBody: true }])
   t.equal(res.headers['content-length'], '0')
 })
 
-for (const [name, status, method] of [['HEAD', 200, 'HEAD'], ['204', 204, 'GET'], ['304', 304, 'GET']] as const) {
+for (const [name, status, method] of [
+  ['HEAD', 200, 'HEAD'],
+  ['204', 204, 'GET'],
+  ['304', 304, 'GET'],
+] as const) {
   t.test(`transformBody(): a ${name} response is decided on as bodiless and never transformed`, async (t) => {
     const seen: BodyInfo[] = []
     let destroyed = false
-    const res = await get(await serve(t, (_q, res) => {
-      transformBody(res, (res, body) => {
-        seen.push(body)
-        res.setHeader('x-decided', 'yes')
-        const stream = upper()
-        stream.on('close', () => { destroyed = true })
-        return stream
-      })
-      res.statusCode = status
-      res.end()
-    }), method)
+    const res = await get(
+      await serve(t, (_q, res) => {
+        transformBody(res, (res, body) => {
+          seen.push(body)
+          res.setHeader('x-decided', 'yes')
+          const stream = upper()
+          stream.on('close', () => {
+            destroyed = true
+          })
+          return stream
+        })
+        res.statusCode = status
+        res.end()
+      }),
+      method,
+    )
     t.equal(seen[0]!.hasBody, false)
     t.equal(res.status, status)
     t.equal(res.headers['x-decided'], 'yes')
@@ -123,11 +186,20 @@ for (const [name, status, method] of [['HEAD', 200, 'HEAD'], ['204', 204, 'GET']
 }
 
 t.test('transformBody(): writeHead(status, headers) decides at that moment', async (t) => {
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (res) => { res.setHeader('x-transformed', '1'); return upper() }, { holdBack: 1024 })
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '3' })
-    res.end('abc')
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(
+        res,
+        (res) => {
+          res.setHeader('x-transformed', '1')
+          return upper()
+        },
+        { holdBack: 1024 },
+      )
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '3' })
+      res.end('abc')
+    }),
+  )
   t.equal(res.headers['x-transformed'], '1')
   t.equal(res.headers['content-length'], undefined)
   t.equal(res.body.toString(), 'ABC')
@@ -136,7 +208,14 @@ t.test('transformBody(): writeHead(status, headers) decides at that moment', asy
 t.test('transformBody(): gzip round trip with the client decoding it', async (t) => {
   const body = 'lorem ipsum '.repeat(5000)
   const url = await serve(t, (_q, res) => {
-    transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() }, { holdBack: 1024 })
+    transformBody(
+      res,
+      (res) => {
+        res.setHeader('content-encoding', 'gzip')
+        return createGzip()
+      },
+      { holdBack: 1024 },
+    )
     for (let i = 0; i < body.length; i += 777) res.write(body.slice(i, i + 777))
     res.end()
   })
@@ -153,13 +232,19 @@ t.test('transformBody(): a slow reader gets every byte in order; write returns f
   const url = await serve(t, (_q, res) => {
     transformBody(res, () => new PassThrough())
     let i = 0
-    res.on('drain', () => { stats.drains++; pump() })
+    res.on('drain', () => {
+      stats.drains++
+      pump()
+    })
     const pump = () => {
       while (i < total) {
         chunk.fill(i % 251)
         sent.update(chunk)
         i++
-        if (!res.write(Buffer.from(chunk))) { stats.falses++; return }
+        if (!res.write(Buffer.from(chunk))) {
+          stats.falses++
+          return
+        }
       }
       res.end()
     }
@@ -181,14 +266,16 @@ t.test('transformBody(): a slow reader gets every byte in order; write returns f
   t.equal(stats.drains, stats.falses, 'one drain per false')
 })
 
-t.test('transformBody(): the connection\'s own drain resumes the stream, never the handler', async (t) => {
+t.test("transformBody(): the connection's own drain resumes the stream, never the handler", async (t) => {
   // A stream that never fills (huge high-water mark): the handler's writes always succeed,
   // while the socket does fill. The handler must then hear no drain at all.
   let handlerDrains = 0
   let falses = 0
   const url = await serve(t, (_q, res) => {
     transformBody(res, () => new PassThrough({ highWaterMark: 64 * 1024 * 1024 }))
-    res.on('drain', () => { handlerDrains++ })
+    res.on('drain', () => {
+      handlerDrains++
+    })
     const big = Buffer.alloc(1024 * 1024, 97)
     for (let i = 0; i < 8; i++) if (!res.write(big)) falses++
     res.end()
@@ -198,7 +285,9 @@ t.test('transformBody(): the connection\'s own drain resumes the stream, never t
   socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
   await new Promise((ok) => setTimeout(ok, 50))
   let bytes = 0
-  socket.on('data', (d: Buffer) => { bytes += d.length })
+  socket.on('data', (d: Buffer) => {
+    bytes += d.length
+  })
   socket.resume()
   await new Promise((ok) => socket.on('close', ok))
   t.ok(bytes > 8 * 1024 * 1024)
@@ -210,13 +299,20 @@ t.test('transformBody(): end(chunk, callback) calls back once the response finis
   for (const transform of [true, false]) {
     let finishedFirst: boolean | undefined
     let resolve!: () => void
-    const called = new Promise<void>((ok) => { resolve = ok })
+    const called = new Promise<void>((ok) => {
+      resolve = ok
+    })
     const url = await serve(t, (_q, res) => {
       let finished = false
-      res.on('finish', () => { finished = true })
+      res.on('finish', () => {
+        finished = true
+      })
       transformBody(res, () => (transform ? upper() : null))
       res.write('a')
-      res.end('b', () => { finishedFirst = finished; resolve() })
+      res.end('b', () => {
+        finishedFirst = finished
+        resolve()
+      })
     })
     const res = await get(url)
     await called
@@ -225,9 +321,11 @@ t.test('transformBody(): end(chunk, callback) calls back once the response finis
   }
 })
 
-t.test('transformBody(): res.flush() pushes a gzip stream\'s pending output out before the end', async (t) => {
+t.test("transformBody(): res.flush() pushes a gzip stream's pending output out before the end", async (t) => {
   let release!: () => void
-  const released = new Promise<void>((ok) => { release = ok })
+  const released = new Promise<void>((ok) => {
+    release = ok
+  })
   const url = await serve(t, async (_q, res) => {
     transformBody(res, () => createGzip())
     res.setHeader('content-type', 'text/event-stream')
@@ -258,16 +356,22 @@ t.test('transformBody(): a client abort destroys the stream, for many aborted re
   let destroyed = 0
   let aborted = 0
   let allAborted!: () => void
-  const done = new Promise<void>((ok) => { allAborted = ok })
+  const done = new Promise<void>((ok) => {
+    allAborted = ok
+  })
   const baseline = process.getActiveResourcesInfo().filter((r) => r !== 'TCPSocketWrap' && r !== 'Timeout').length
   const url = await serve(t, (_q, res) => {
     transformBody(res, () => {
       created++
       const gzip = createGzip()
-      gzip.on('close', () => { destroyed++ })
+      gzip.on('close', () => {
+        destroyed++
+      })
       return gzip
     })
-    onResponseEnd(res, (info) => { if (info.outcome === 'aborted' && ++aborted === count) allAborted() })
+    onResponseEnd(res, (info) => {
+      if (info.outcome === 'aborted' && ++aborted === count) allAborted()
+    })
     const tick = () => {
       if (res.destroyed) return
       res.write(Buffer.alloc(16 * 1024, 1))
@@ -275,12 +379,14 @@ t.test('transformBody(): a client abort destroys the stream, for many aborted re
     }
     tick()
   })
-  await Promise.all(Array.from({ length: count }, async () => {
-    const socket = await openSocket(url)
-    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-    await new Promise((ok) => socket.once('data', ok))
-    socket.destroy()
-  }))
+  await Promise.all(
+    Array.from({ length: count }, async () => {
+      const socket = await openSocket(url)
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+      await new Promise((ok) => socket.once('data', ok))
+      socket.destroy()
+    }),
+  )
   await done
   await new Promise((ok) => setTimeout(ok, 20))
   t.equal(created, count)
@@ -307,52 +413,83 @@ t.test('transformBody(): a pipelined response cut while still queued destroys it
   socket.resetAndDestroy()
   await until(() => streams.length === 4 && streams.every((s) => s.destroyed))
   t.equal(streams.length, 4)
-  t.same(streams.map((s) => s.destroyed), [true, true, true, true], 'Node never emits close on the queued responses; the end of the exchange still comes')
+  t.same(
+    streams.map((s) => s.destroyed),
+    [true, true, true, true],
+    'Node never emits close on the queued responses; the end of the exchange still comes',
+  )
 })
 
 t.test('transformBody(): two routes on one response apply the inner transform first', async (t) => {
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() })
-    transformBody(res, () => upper())
-    res.write('abc')
-    res.end('def')
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, (res) => {
+        res.setHeader('content-encoding', 'gzip')
+        return createGzip()
+      })
+      transformBody(res, () => upper())
+      res.write('abc')
+      res.end('def')
+    }),
+  )
   t.equal(gunzipSync(res.body).toString(), 'ABCDEF')
 })
 
 t.test('transformBody(): an inner passthrough does not undo an outer transform', async (t) => {
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, () => upper())
-    transformBody(res, () => null)
-    res.end('abc')
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, () => upper())
+      transformBody(res, () => null)
+      res.end('abc')
+    }),
+  )
   t.equal(res.body.toString(), 'ABC')
 })
 
-t.test('transformBody(): a decider that throws surfaces from the write, and the response can still answer', async (t) => {
-  let thrown: unknown
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, () => { throw new Error('cannot decide') })
-    try {
-      res.end('body')
-    } catch (err) {
-      thrown = err
-      res.statusCode = 500
-      res.end('fallback')
-    }
-  }))
-  t.match(thrown, { message: 'cannot decide' })
-  t.equal(res.status, 500)
-  t.equal(res.body.toString(), 'fallback')
-})
+t.test(
+  'transformBody(): a decider that throws surfaces from the write, and the response can still answer',
+  async (t) => {
+    let thrown: unknown
+    const res = await get(
+      await serve(t, (_q, res) => {
+        transformBody(res, () => {
+          throw new Error('cannot decide')
+        })
+        try {
+          res.end('body')
+        } catch (err) {
+          thrown = err
+          res.statusCode = 500
+          res.end('fallback')
+        }
+      }),
+    )
+    t.match(thrown, { message: 'cannot decide' })
+    t.equal(res.status, 500)
+    t.equal(res.body.toString(), 'fallback')
+  },
+)
 
 t.test('transformBody(): a transform that fails destroys the response', async (t) => {
   let outcome: string | undefined
   let resolve!: () => void
-  const ended = new Promise<void>((ok) => { resolve = ok })
+  const ended = new Promise<void>((ok) => {
+    resolve = ok
+  })
   const url = await serve(t, (_q, res) => {
-    onResponseEnd(res, (info) => { outcome = info.outcome; resolve() })
-    transformBody(res, () => new Transform({ transform(_c, _e, done) { done(new Error('transform broke')) } }))
+    onResponseEnd(res, (info) => {
+      outcome = info.outcome
+      resolve()
+    })
+    transformBody(
+      res,
+      () =>
+        new Transform({
+          transform(_c, _e, done) {
+            done(new Error('transform broke'))
+          },
+        }),
+    )
     res.write('abc')
   })
   await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -364,12 +501,19 @@ t.test('transformBody(): write after end calls back with an error and does not c
   let error: unknown
   let returned: boolean | undefined
   let resolve!: () => void
-  const called = new Promise<void>((ok) => { resolve = ok })
-  await get(await serve(t, (_q, res) => {
-    transformBody(res, () => upper())
-    res.end('a')
-    returned = res.write('b', (err) => { error = err; resolve() })
-  }))
+  const called = new Promise<void>((ok) => {
+    resolve = ok
+  })
+  await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, () => upper())
+      res.end('a')
+      returned = res.write('b', (err) => {
+        error = err
+        resolve()
+      })
+    }),
+  )
   await called
   t.equal(returned, false)
   t.match(error, { code: 'ERR_STREAM_WRITE_AFTER_END' })
@@ -377,17 +521,21 @@ t.test('transformBody(): write after end calls back with an error and does not c
 
 t.test('transformBody(): returns false once headers are sent', async (t) => {
   let result: boolean | undefined
-  await get(await serve(t, (_q, res) => {
-    res.flushHeaders()
-    result = transformBody(res, () => upper())
-    res.end('x')
-  }))
+  await get(
+    await serve(t, (_q, res) => {
+      res.flushHeaders()
+      result = transformBody(res, () => upper())
+      res.end('x')
+    }),
+  )
   t.equal(result, false)
 })
 
 t.test('transformBody(): bytes held when headers are flushed by hand go out right after them', async (t) => {
   let release!: () => void
-  const released = new Promise<void>((ok) => { release = ok })
+  const released = new Promise<void>((ok) => {
+    release = ok
+  })
   const url = await serve(t, async (_q, res) => {
     transformBody(res, () => null, { holdBack: 1024 })
     res.write('early')
@@ -404,14 +552,23 @@ t.test('transformBody(): bytes held when headers are flushed by hand go out righ
 
 t.test('transformBody(): a holdBack function is asked at the first write', async (t) => {
   const seen: BodyInfo[] = []
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (_res, body) => { seen.push(body); return null }, {
-      holdBack: (res) => (res.getHeader('content-type') === 'text/event-stream' ? 0 : 1024),
-    })
-    res.setHeader('content-type', 'text/event-stream')
-    res.write('data: 1\n\n')
-    res.end()
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(
+        res,
+        (_res, body) => {
+          seen.push(body)
+          return null
+        },
+        {
+          holdBack: (res) => (res.getHeader('content-type') === 'text/event-stream' ? 0 : 1024),
+        },
+      )
+      res.setHeader('content-type', 'text/event-stream')
+      res.write('data: 1\n\n')
+      res.end()
+    }),
+  )
   t.same(seen, [{ length: undefined, ended: false, hasBody: true }])
   t.equal(res.body.toString(), 'data: 1\n\n')
 })
@@ -419,11 +576,22 @@ t.test('transformBody(): a holdBack function is asked at the first write', async
 t.test('transformBody(): works with Express res.send and res.json', async (t) => {
   const app = express()
   app.use((_req, res, next) => {
-    transformBody(res, (res) => { res.setHeader('content-encoding', 'gzip'); return createGzip() }, { holdBack: 16 })
+    transformBody(
+      res,
+      (res) => {
+        res.setHeader('content-encoding', 'gzip')
+        return createGzip()
+      },
+      { holdBack: 16 },
+    )
     next()
   })
-  app.get('/', (_req, res) => { res.json({ message: 'x'.repeat(100) }) })
-  const handler: RawHandler = (req, res) => { app(req as never, res as never) }
+  app.get('/', (_req, res) => {
+    res.json({ message: 'x'.repeat(100) })
+  })
+  const handler: RawHandler = (req, res) => {
+    app(req as never, res as never)
+  }
   const res = await get(await serve(t, handler))
   t.equal(res.headers['content-encoding'], 'gzip')
   t.same(JSON.parse(gunzipSync(res.body).toString()), { message: 'x'.repeat(100) })
@@ -432,13 +600,22 @@ t.test('transformBody(): works with Express res.send and res.json', async (t) =>
 t.test('transformBody(): flush() before any write sends the headers and decides', async (t) => {
   const seen: BodyInfo[] = []
   let headersSentAfterFlush: boolean | undefined
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (_res, body) => { seen.push(body); return upper() }, { holdBack: 1024 })
-    ;(res as unknown as { flush(): void }).flush()
-    headersSentAfterFlush = res.headersSent
-    res.end('abc')
-    ;(res as unknown as { flush(): void }).flush() // after end: nothing to do
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(
+        res,
+        (_res, body) => {
+          seen.push(body)
+          return upper()
+        },
+        { holdBack: 1024 },
+      )
+      ;(res as unknown as { flush(): void }).flush()
+      headersSentAfterFlush = res.headersSent
+      res.end('abc')
+      ;(res as unknown as { flush(): void }).flush() // after end: nothing to do
+    }),
+  )
   t.equal(headersSentAfterFlush, true)
   t.same(seen, [{ length: undefined, ended: false, hasBody: true }])
   t.equal(res.body.toString(), 'ABC')
@@ -446,11 +623,20 @@ t.test('transformBody(): flush() before any write sends the headers and decides'
 
 t.test('transformBody(): typed-array chunks are held and counted by bytes', async (t) => {
   const seen: BodyInfo[] = []
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, (_res, body) => { seen.push(body); return null }, { holdBack: 1024 })
-    res.write(new Uint8Array([104, 105]))
-    res.end('é', 'utf8')
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(
+        res,
+        (_res, body) => {
+          seen.push(body)
+          return null
+        },
+        { holdBack: 1024 },
+      )
+      res.write(new Uint8Array([104, 105]))
+      res.end('é', 'utf8')
+    }),
+  )
   t.same(seen, [{ length: 4, ended: true, hasBody: true }])
   t.equal(res.body.toString(), 'hié')
 })
@@ -458,69 +644,100 @@ t.test('transformBody(): typed-array chunks are held and counted by bytes', asyn
 t.test('transformBody(): a second end() waits for the first; end(data) after end is an error', async (t) => {
   const calls: string[] = []
   let resolve!: () => void
-  const both = new Promise<void>((ok) => { resolve = ok })
-  await get(await serve(t, (_q, res) => {
-    transformBody(res, () => upper())
-    res.end('a')
-    res.end(() => { calls.push('second end'); if (calls.length === 2) resolve() })
-    res.end('more', (err?: Error | null) => { calls.push(`third: ${err && (err as NodeJS.ErrnoException).code}`); if (calls.length === 2) resolve() })
-  }))
+  const both = new Promise<void>((ok) => {
+    resolve = ok
+  })
+  await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, () => upper())
+      res.end('a')
+      res.end(() => {
+        calls.push('second end')
+        if (calls.length === 2) resolve()
+      })
+      res.end('more', (err?: Error | null) => {
+        calls.push(`third: ${err && (err as NodeJS.ErrnoException).code}`)
+        if (calls.length === 2) resolve()
+      })
+    }),
+  )
   await both
   t.same(calls.sort(), ['second end', 'third: ERR_STREAM_WRITE_AFTER_END'])
 })
 
 t.test('transformBody(): an invalid chunk is refused the way Node refuses it', async (t) => {
   const errors: unknown[] = []
-  await get(await serve(t, (_q, res) => {
-    transformBody(res, () => null, { holdBack: 10 })
-    try { res.write(42 as never) } catch (err) { errors.push(err) }
-    try { res.end({} as never) } catch (err) { errors.push(err) }
-    if (!res.writableEnded) res.end()
-  }))
+  await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, () => null, { holdBack: 10 })
+      try {
+        res.write(42 as never)
+      } catch (err) {
+        errors.push(err)
+      }
+      try {
+        res.end({} as never)
+      } catch (err) {
+        errors.push(err)
+      }
+      if (!res.writableEnded) res.end()
+    }),
+  )
   t.equal(errors.length, 2)
   t.match(errors[0], { code: 'ERR_INVALID_ARG_TYPE' })
 })
 
-t.test('transformBody(): an outer passthrough carries an inner transform\'s output unchanged', async (t) => {
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, () => null, { holdBack: 4 })
-    transformBody(res, () => upper())
-    res.write('abc')
-    res.end('def')
-  }))
+t.test("transformBody(): an outer passthrough carries an inner transform's output unchanged", async (t) => {
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, () => null, { holdBack: 4 })
+      transformBody(res, () => upper())
+      res.write('abc')
+      res.end('def')
+    }),
+  )
   t.equal(res.body.toString(), 'ABCDEF')
 })
 
-t.test('transformBody(): discardHeldBody drops a held prefix, so an answer that replaces the body goes out alone', async (t) => {
-  const { discardHeldBody } = await import('../../lib/index.js')
-  const errors: unknown[] = []
-  let dropped: number | undefined
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, () => null, { holdBack: 1024 })
-    transformBody(res, () => null, { holdBack: 1024 })
-    res.write('partial body ', (err) => { errors.push(err) })
-    dropped = discardHeldBody(res)
-    res.statusCode = 500
-    res.setHeader('content-length', '5')
-    res.end('error')
-  }))
-  await new Promise((ok) => setImmediate(ok))
-  t.equal(dropped, 13)
-  t.equal(res.status, 500)
-  t.equal(res.headers['content-length'], '5')
-  t.equal(res.body.toString(), 'error')
-  t.match(errors, [{ code: 'ERR_STREAM_DESTROYED' }])
-})
+t.test(
+  'transformBody(): discardHeldBody drops a held prefix, so an answer that replaces the body goes out alone',
+  async (t) => {
+    const { discardHeldBody } = await import('../../lib/index.js')
+    const errors: unknown[] = []
+    let dropped: number | undefined
+    const res = await get(
+      await serve(t, (_q, res) => {
+        transformBody(res, () => null, { holdBack: 1024 })
+        transformBody(res, () => null, { holdBack: 1024 })
+        res.write('partial body ', (err) => {
+          errors.push(err)
+        })
+        dropped = discardHeldBody(res)
+        res.statusCode = 500
+        res.setHeader('content-length', '5')
+        res.end('error')
+      }),
+    )
+    await new Promise((ok) => setImmediate(ok))
+    t.equal(dropped, 13)
+    t.equal(res.status, 500)
+    t.equal(res.headers['content-length'], '5')
+    t.equal(res.body.toString(), 'error')
+    t.match(errors, [{ code: 'ERR_STREAM_DESTROYED' }])
+  },
+)
 
 t.test('transformBody(): discardHeldBody leaves decided routes alone', async (t) => {
   const { discardHeldBody } = await import('../../lib/index.js')
   let dropped: number | undefined
-  const res = await get(await serve(t, (_q, res) => {
-    transformBody(res, () => upper(), { holdBack: 4 })
-    res.write('abcdef')
-    dropped = discardHeldBody(res)
-    res.end('g')
-  }))
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, () => upper(), { holdBack: 4 })
+      res.write('abcdef')
+      dropped = discardHeldBody(res)
+      res.end('g')
+    }),
+  )
   t.equal(dropped, 0)
   t.equal(res.body.toString(), 'ABCDEFG')
 })

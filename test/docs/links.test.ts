@@ -16,14 +16,23 @@ function walk(dir: string): string[] {
 const pages = ['README.md', ...walk('docs').filter((f) => f.endsWith('.md'))]
 
 /** The markdown of `file` without its code (fenced blocks and inline code). */
-const prose = (file: string) => readFileSync(file, 'utf8').replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '')
+const prose = (file: string) =>
+  readFileSync(file, 'utf8')
+    .replace(/```[\s\S]*?```/g, '')
+    .replace(/`[^`\n]*`/g, '')
 
 /** GitHub's anchors for the headings of `file` (lower case, punctuation dropped, spaces as dashes, repeats numbered). */
 function anchors(file: string): Set<string> {
   const seen = new Map<string, number>()
   const found = new Set<string>()
-  for (const m of readFileSync(file, 'utf8').replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6} (.+)$/gm)) {
-    const base = m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')
+  for (const m of readFileSync(file, 'utf8')
+    .replace(/```[\s\S]*?```/g, '')
+    .matchAll(/^#{1,6} (.+)$/gm)) {
+    const base = m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-')
     const n = seen.get(base) ?? 0
     seen.set(base, n + 1)
     found.add(n === 0 ? base : `${base}-${n}`)

@@ -6,15 +6,24 @@ import t from 'tap'
 // (test/docs/options-tables.test.ts checks the tables against the code, examples-in-sync.test.ts
 // the examples.)
 
-for (const page of readdirSync('docs/middleware').filter((f) => f.endsWith('.md')).sort()) {
+for (const page of readdirSync('docs/middleware')
+  .filter((f) => f.endsWith('.md'))
+  .sort()) {
   t.test(`docs/middleware/${page}: has every section`, async (t) => {
     const text = readFileSync(`docs/middleware/${page}`, 'utf8')
     t.match(text, /^# .+\n\n[A-Z][^\n]+\n/, 'a title, then the purpose in prose')
-    t.match(text, /^\| *Name *\| *Type *\| *Default *\| *Description *\|$|^## Options\n+None/m, 'an options table with defaults (or "None")')
+    t.match(
+      text,
+      /^\| *Name *\| *Type *\| *Default *\| *Description *\|$|^## Options\n+None/m,
+      'an options table with defaults (or "None")',
+    )
     t.match(text, /^```ts\n/m, 'an example')
     t.match(text, /^## Ordering\n/m, 'its ordering constraints')
     t.match(text, /^## Security notes\n\n- /m, 'security notes')
     t.match(text, /^## Pitfalls\n\n- /m, 'pitfalls')
-    t.ok(text.includes(`](../../lib/middleware/${page.replace(/\.md$/, '')}/`), 'a link into its source folder, lib/middleware/<page name>/')
+    t.ok(
+      text.includes(`](../../lib/middleware/${page.replace(/\.md$/, '')}/`),
+      'a link into its source folder, lib/middleware/<page name>/',
+    )
   })
 }

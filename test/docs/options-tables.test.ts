@@ -26,7 +26,10 @@ const handler: RawHandler = (_req, res) => res.end()
 const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false })
 t.teardown(() => redis.disconnect())
 
-const call = <O>(factory: (options: O) => unknown) => (options: Record<string, unknown>) => factory(options as O)
+const call =
+  <O>(factory: (options: O) => unknown) =>
+  (options: Record<string, unknown>) =>
+    factory(options as O)
 
 const factories: Record<string, Factory> = {
   accessLog: { build: call(onion.accessLog), base: { sink: () => undefined }, defaults: onion.accessLogDefaults },
@@ -46,7 +49,11 @@ const factories: Record<string, Factory> = {
     defaults: onion.mountDefaults,
     positional: ['prefix', 'handler'],
   },
-  proxyHeaders: { build: call(onion.proxyHeaders), base: { trustedProxies: ['loopback'] }, defaults: onion.proxyHeadersDefaults },
+  proxyHeaders: {
+    build: call(onion.proxyHeaders),
+    base: { trustedProxies: ['loopback'] },
+    defaults: onion.proxyHeadersDefaults,
+  },
   rateLimit: { build: call(onion.rateLimit), base: {}, defaults: onion.rateLimitDefaults },
   memoryStore: { build: call(onion.memoryStore), base: {}, defaults: onion.memoryStoreDefaults },
   redisStore: { build: call(onion.redisStore), base: { client: redis }, defaults: onion.redisStoreDefaults },
@@ -55,11 +62,19 @@ const factories: Record<string, Factory> = {
   securityHeaders: { build: call(onion.securityHeaders), base: {}, defaults: onion.securityHeadersDefaults },
   session: { build: call(onion.session), base: { secrets: ['s'.repeat(32)] }, defaults: onion.sessionDefaults },
   memorySessionStore: { build: call(onion.memorySessionStore), base: {}, defaults: onion.memorySessionStoreDefaults },
-  redisSessionStore: { build: call(onion.redisSessionStore), base: { client: redis }, defaults: onion.redisSessionStoreDefaults },
+  redisSessionStore: {
+    build: call(onion.redisSessionStore),
+    base: { client: redis },
+    defaults: onion.redisSessionStoreDefaults,
+  },
   timeout: { build: call(onion.timeout), base: {}, defaults: onion.timeoutDefaults },
   timing: { build: call(onion.timing), base: {}, defaults: onion.timingDefaults },
   traceContext: { build: call(onion.traceContext), base: {}, defaults: onion.traceContextDefaults },
-  trustedHost: { build: call(onion.trustedHost), base: { allowedHosts: ['localhost'] }, defaults: onion.trustedHostDefaults },
+  trustedHost: {
+    build: call(onion.trustedHost),
+    base: { allowedHosts: ['localhost'] },
+    defaults: onion.trustedHostDefaults,
+  },
   // when/unless take a filter { paths, methods, caseSensitive }; its defaults are not exported.
   when: {
     build: (filter) => onion.when(filter as onion.RequestFilter, onion.timing()),
@@ -87,7 +102,10 @@ function accepts(factory: Factory, option: string): { ok: boolean; why?: string 
   }
 }
 
-interface OptionsTable { readonly factory: string; readonly rows: ReadonlyArray<{ name: string; cells: string[] }> }
+interface OptionsTable {
+  readonly factory: string
+  readonly rows: ReadonlyArray<{ name: string; cells: string[] }>
+}
 
 /** Every `| Name | Type | Default | Description |` table of a page, with the factory it documents. */
 function optionsTables(markdown: string, pageFactory: string): OptionsTable[] {
@@ -112,11 +130,16 @@ function optionsTables(markdown: string, pageFactory: string): OptionsTable[] {
 
 /** Cells of a table row; `\|` inside a cell is not a separator. */
 function splitRow(row: string): string[] {
-  return row.replace(/^\||\|$/g, '').split(/(?<!\\)\|/).map((cell) => cell.trim())
+  return row
+    .replace(/^\||\|$/g, '')
+    .split(/(?<!\\)\|/)
+    .map((cell) => cell.trim())
 }
 
 const camel = (file: string) => file.replace(/\.md$/, '').replace(/-(\w)/g, (_m, c: string) => c.toUpperCase())
-const pages = readdirSync('docs/middleware').filter((f) => f.endsWith('.md')).sort()
+const pages = readdirSync('docs/middleware')
+  .filter((f) => f.endsWith('.md'))
+  .sort()
 
 t.test('options tables: every middleware page has a factory checked here', async (t) => {
   for (const page of pages) t.ok(factories[camel(page)], `docs/middleware/${page} documents ${camel(page)}()`)
@@ -124,7 +147,11 @@ t.test('options tables: every middleware page has a factory checked here', async
 
 t.test('options tables: an unknown option is refused by every factory (the check below means something)', async (t) => {
   for (const [name, factory] of Object.entries(factories)) {
-    t.throws(() => construct(factory, { notAnOptionOfAnyFactory: 1 }), { name: 'ConfigError', message: /Unknown option/ }, name)
+    t.throws(
+      () => construct(factory, { notAnOptionOfAnyFactory: 1 }),
+      { name: 'ConfigError', message: /Unknown option/ },
+      name,
+    )
   }
 })
 
@@ -135,16 +162,25 @@ for (const page of pages) {
     const documented = new Map<string, Set<string>>()
     for (const table of tables) {
       const factory = factories[table.factory]
-      if (!factory) { t.fail(`${page}: a table documents ${table.factory}(), which this test does not know`); continue }
+      if (!factory) {
+        t.fail(`${page}: a table documents ${table.factory}(), which this test does not know`)
+        continue
+      }
       const names = documented.get(table.factory) ?? new Set<string>()
       documented.set(table.factory, names)
       for (const row of table.rows) {
         names.add(row.name)
         t.match(row.name, /^[a-zA-Z]\w*$/, `${page}: the option column names one option: ${row.name}`)
-        t.ok(row.cells.length === 4 && row.cells[2] !== '', `${page}: ${row.name} has a type, a default and a description`)
+        t.ok(
+          row.cells.length === 4 && row.cells[2] !== '',
+          `${page}: ${row.name} has a type, a default and a description`,
+        )
         if (factory.positional?.includes(row.name)) continue
         const verdict = accepts(factory, row.name)
-        t.ok(verdict.ok, `${page}: ${table.factory}() accepts the documented option ${row.name}${verdict.why ? ` (${verdict.why})` : ''}`)
+        t.ok(
+          verdict.ok,
+          `${page}: ${table.factory}() accepts the documented option ${row.name}${verdict.why ? ` (${verdict.why})` : ''}`,
+        )
       }
     }
     // Every exported default is documented on the page that documents its factory.
@@ -155,7 +191,11 @@ for (const page of pages) {
     }
     if (tables.length === 0) {
       // A factory without options says so, and has no defaults to document.
-      t.same(Object.keys(factories[camel(page)]?.defaults ?? { missing: true }), [], `${page}: no table, so no defaults`)
+      t.same(
+        Object.keys(factories[camel(page)]?.defaults ?? { missing: true }),
+        [],
+        `${page}: no table, so no defaults`,
+      )
       t.match(markdown, /^## Options\n+None/m, `${page}: says it has no options`)
     }
   })
@@ -169,7 +209,10 @@ function citedOptions(markdown: string): Array<{ factory: string; option: string
     if (!lines[i]!.startsWith('|')) continue
     const header = splitRow(lines[i]!)
     const column = header.findIndex((cell) => /^http-onion$/i.test(cell))
-    if (column < 0) { while (i + 1 < lines.length && lines[i + 1]!.startsWith('|')) i++; continue }
+    if (column < 0) {
+      while (i + 1 < lines.length && lines[i + 1]!.startsWith('|')) i++
+      continue
+    }
     for (i += 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
       const cell = splitRow(lines[i]!)[column] ?? ''
       for (const m of cell.matchAll(/`(\w+)\(\{ ?([^`]*?) ?\}\)`/g)) {
@@ -185,14 +228,23 @@ function citedOptions(markdown: string): Array<{ factory: string; option: string
 function topLevelKeys(text: string): string[] {
   let flat = text.replace(/'[^']*'|"[^"]*"/g, "''")
   // Drop nested brackets innermost first, so their commas and keys do not count.
-  for (let before = ''; before !== flat;) { before = flat; flat = flat.replace(/\[[^[\]{}()]*\]|\{[^[\]{}()]*\}|\([^[\]{}()]*\)/g, '0') }
-  return flat.split(',').map((part) => /^\s*(\w+)/.exec(part)?.[1]).filter((key): key is string => key !== undefined)
+  for (let before = ''; before !== flat; ) {
+    before = flat
+    flat = flat.replace(/\[[^[\]{}()]*\]|\{[^[\]{}()]*\}|\([^[\]{}()]*\)/g, '0')
+  }
+  return flat
+    .split(',')
+    .map((part) => /^\s*(\w+)/.exec(part)?.[1])
+    .filter((key): key is string => key !== undefined)
 }
 
 t.test('options tables: the http-onion options cited in docs/migrating.md exist and are documented', async (t) => {
   const markdown = readFileSync('docs/migrating.md', 'utf8')
   const cited = citedOptions(markdown)
-  t.ok(cited.length >= 60, `docs/migrating.md cites its options as factory({ option }) in http-onion columns (${cited.length} found)`)
+  t.ok(
+    cited.length >= 60,
+    `docs/migrating.md cites its options as factory({ option }) in http-onion columns (${cited.length} found)`,
+  )
   const tableOptions = new Map<string, Set<string>>()
   for (const page of pages) {
     for (const table of optionsTables(readFileSync(`docs/middleware/${page}`, 'utf8'), camel(page))) {
@@ -203,10 +255,14 @@ t.test('options tables: the http-onion options cited in docs/migrating.md exist 
   }
   for (const { factory: name, option, cell } of cited) {
     const factory = factories[name]
-    if (!factory) { t.fail(`migrating.md cites ${name}(), which is no factory of http-onion: ${cell}`); continue }
+    if (!factory) {
+      t.fail(`migrating.md cites ${name}(), which is no factory of http-onion: ${cell}`)
+      continue
+    }
     const verdict = accepts(factory, option)
     t.ok(verdict.ok, `migrating.md: ${name}() accepts ${option}${verdict.why ? ` (${verdict.why})` : ''}`)
     // The session stores are documented in prose on the session page, not in a table.
-    if (tableOptions.has(name)) t.ok(tableOptions.get(name)!.has(option), `migrating.md: ${name}({ ${option} }) is in its page's options table`)
+    if (tableOptions.has(name))
+      t.ok(tableOptions.get(name)!.has(option), `migrating.md: ${name}({ ${option} }) is in its page's options table`)
   }
 })

@@ -10,7 +10,7 @@ import { documentedStack, documentedSvg } from '../helpers/ordering-svg.js'
 const markdown = readFileSync('docs/ordering.md', 'utf8')
 const svg = readFileSync('docs/ordering.svg', 'utf8')
 
-t.test('ordering.md: its text block is the production stack\'s explain(), exactly', async (t) => {
+t.test("ordering.md: its text block is the production stack's explain(), exactly", async (t) => {
   const blocks = [...markdown.matchAll(/```text\n([\s\S]*?)\n```/g)].map((m) => m[1])
   t.equal(blocks.length, 1, 'ordering.md has one ```text block')
   t.equal(blocks[0], documentedStack().explain())
@@ -39,7 +39,11 @@ t.test('ordering.svg: is well-formed XML with an <svg> root in the SVG namespace
 t.test('ordering.svg: is what test/helpers/ordering-svg.ts draws from the production stack', async (t) => {
   t.equal(svg, documentedSvg(), 'regenerate: node --import @tapjs/typescript/import test/helpers/ordering-svg.ts')
   const drawn = [...svg.matchAll(/<g class="layer" data-name="([^"]+)">/g)].map((m) => m[1])
-  t.same(drawn, documentedStack().layers.map((layer) => middlewareInfo(layer).name), 'one band per layer, outermost first')
+  t.same(
+    drawn,
+    documentedStack().layers.map((layer) => middlewareInfo(layer).name),
+    'one band per layer, outermost first',
+  )
 })
 
 t.test('ordering.svg: a browser parses it as SVG', async (t) => {
@@ -57,21 +61,39 @@ t.test('ordering.svg: a browser parses it as SVG', async (t) => {
 
 t.test('parseXml (the checker above): refuses what is not well-formed', async (t) => {
   t.equal(parseXml('<?xml version="1.0"?><!-- c --><a x="1"><b/>t &amp; u<![CDATA[<x>]]></a>').name, 'a')
-  for (const bad of ['<a>', '<a></b>', '<a x=1/>', '<a x="1" x="2"/>', '<a>&nope;</a>', '<a>x < y</a>', '<a/><b/>',
-    'text<a/>', '<a x="<"/>', '<a><b></a></b>', '<a>&#xZZ;</a>', '']) {
+  for (const bad of [
+    '<a>',
+    '<a></b>',
+    '<a x=1/>',
+    '<a x="1" x="2"/>',
+    '<a>&nope;</a>',
+    '<a>x < y</a>',
+    '<a/><b/>',
+    'text<a/>',
+    '<a x="<"/>',
+    '<a><b></a></b>',
+    '<a>&#xZZ;</a>',
+    '',
+  ]) {
     t.throws(() => parseXml(bad), { name: 'Error' }, JSON.stringify(bad))
   }
 })
 
 /** The part of the browser's DOMParser the test uses (this project compiles without the DOM types). */
 interface BrowserXmlParser {
-  parseFromString(text: string, type: string): {
+  parseFromString(
+    text: string,
+    type: string,
+  ): {
     documentElement: { localName: string }
     getElementsByTagName(name: string): { length: number }
   }
 }
 
-interface XmlElement { readonly name: string; readonly attributes: Map<string, string> }
+interface XmlElement {
+  readonly name: string
+  readonly attributes: Map<string, string>
+}
 
 /**
  * A strict well-formedness check of an XML document (XML 1.0 §2.1, without DTDs): one root
@@ -151,6 +173,7 @@ function parseXml(text: string): XmlElement {
       }
     }
   }
-  if (!root || open.length > 0) throw new Error(open.length > 0 ? `<${open.at(-1)}> is never closed` : 'no root element')
+  if (!root || open.length > 0)
+    throw new Error(open.length > 0 ? `<${open.at(-1)}> is never closed` : 'no root element')
   return root
 }

@@ -17,17 +17,25 @@ const testCommand = /```sh\n(npm ci && npm (?:run )?test\b[^\n]*)\n```/.exec(rea
 
 // The copy must not inherit this run's tap, TypeScript-loader or npm settings: its own
 // `npm test` starts a tap of its own.
-const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env)
-  .filter(([key]) => !/^(TAP_|_TAPJS_|TS_NODE_|npm_|NODE_OPTIONS$|NODE_V8_COVERAGE$|HTTP_ONION_)/i.test(key)))
+const env: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([key]) => !/^(TAP_|_TAPJS_|TS_NODE_|npm_|NODE_OPTIONS$|NODE_V8_COVERAGE$|HTTP_ONION_)/i.test(key),
+  ),
+)
 
 /** Run `command` (a shell line) in `cwd`; resolves with its output, rejects on a non-zero exit. */
 function sh(command: string, cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((ok, fail) => {
-    execFile('/bin/sh', ['-c', command], { cwd, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const output = `${stdout}${stderr}`
-      if (err) fail(new Error(`${command} failed (${err.code ?? err.signal}):\n${output.slice(-4000)}`))
-      else ok(output)
-    })
+    execFile(
+      '/bin/sh',
+      ['-c', command],
+      { cwd, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const output = `${stdout}${stderr}`
+        if (err) fail(new Error(`${command} failed (${err.code ?? err.signal}):\n${output.slice(-4000)}`))
+        else ok(output)
+      },
+    )
   })
 }
 
@@ -37,14 +45,18 @@ t.test('README: both commands are there, each starting with npm ci', async (t) =
 })
 
 t.test('README: the two commands work in a clean copy of the repository', async (t) => {
-  if (!startCommand || !testCommand) return t.fail('README.md must show `npm ci && npm start` and `npm ci && npm test` in ```sh blocks')
+  if (!startCommand || !testCommand)
+    return t.fail('README.md must show `npm ci && npm start` and `npm ci && npm test` in ```sh blocks')
   const dir = mkdtempSync(join(tmpdir(), 'http-onion-readme-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   // The tracked files as git holds them (the index): work in progress other people have not
   // staged in a shared checkout stays out, as it would from a fresh clone.
   const tracked = execFileSync('git', ['ls-files', '-z'])
   execFileSync('git', ['checkout-index', '-z', '--stdin', `--prefix=${dir}/`], { input: tracked })
-  t.ok(readFileSync(join(dir, 'package-lock.json')).length > 0, `copied ${tracked.toString().split('\0').filter(Boolean).length} tracked files`)
+  t.ok(
+    readFileSync(join(dir, 'package-lock.json')).length > 0,
+    `copied ${tracked.toString().split('\0').filter(Boolean).length} tracked files`,
+  )
 
   // `npm ci` once for both commands, with flags that keep it local and quiet.
   await sh('npm ci --prefer-offline --no-audit --no-fund', dir)
@@ -52,7 +64,12 @@ t.test('README: the two commands work in a clean copy of the repository', async 
 
   await t.test(`\`${startCommand}\`: the demo serves /health`, async (t) => {
     // Its own process group, so stopping it by PID stops npm, the build's shell and node.
-    const child = spawn('/bin/sh', ['-c', afterCi(startCommand)], { cwd: dir, env: { ...env, PORT: '0' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('/bin/sh', ['-c', afterCi(startCommand)], {
+      cwd: dir,
+      env: { ...env, PORT: '0' },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let output = ''
     const url = await new Promise<string>((ok, fail) => {
       const collect = (chunk: Buffer) => {
@@ -62,9 +79,17 @@ t.test('README: the two commands work in a clean copy of the repository', async 
       }
       child.stdout!.on('data', collect)
       child.stderr!.on('data', collect)
-      child.once('exit', (code) => fail(new Error(`npm start exited with ${code} before listening:\n${output.slice(-4000)}`)))
+      child.once('exit', (code) =>
+        fail(new Error(`npm start exited with ${code} before listening:\n${output.slice(-4000)}`)),
+      )
     })
-    t.teardown(() => { try { process.kill(-child.pid!, 'SIGTERM') } catch { /* already gone */ } })
+    t.teardown(() => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM')
+      } catch {
+        /* already gone */
+      }
+    })
     t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'it prints its URL')
     const res = await fetch(`${url}/health`)
     t.equal(res.status, 200)

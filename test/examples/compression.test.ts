@@ -17,10 +17,15 @@ t.test('docs/middleware/compression.md example: JSON, a flushed page, events, a 
   const head = await new Promise<string>((ok, fail) => {
     request(`${example.url}/page`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
       const gunzip = createGunzip()
-      gunzip.once('data', (d: Buffer) => { ok(d.toString()); res.destroy() })
+      gunzip.once('data', (d: Buffer) => {
+        ok(d.toString())
+        res.destroy()
+      })
       gunzip.on('error', () => undefined)
       res.pipe(gunzip)
-    }).on('error', fail).end()
+    })
+      .on('error', fail)
+      .end()
   })
   t.match(head, /<p>Loading…<\/p>$/, 'the flushed head arrives before the rest')
 

@@ -13,5 +13,8 @@ t.test('docs/core.md example: state, start and end hooks, transformBody', async 
   const big = await httpRequest(`${example.url}/big`)
   t.equal(big.headers['content-encoding'], 'gzip')
   t.equal(gunzipSync(big.body).toString(), 'x'.repeat(4096))
-  t.match(await example.waitForOutput(/"status":200,"outcome":"finished","bytes":\d+\}\n.*"bytes":\d+/), /"ip":"127\.0\.0\.1"/)
+  t.match(
+    await example.waitForOutput(/"status":200,"outcome":"finished","bytes":\d+\}\n.*"bytes":\d+/),
+    /"ip":"127\.0\.0\.1"/,
+  )
 })

@@ -9,15 +9,23 @@ const secrets = { jwtSecret: 'j'.repeat(40), adminKey: 'admin-key-0123456789abcd
 
 t.test('demo server: every route through the production stack', async (t) => {
   const lines: Array<{ path: string; status: number }> = []
-  const { server, explain, token } = await createDemoServer(secrets, (line) => { lines.push(JSON.parse(line) as { path: string; status: number }) })
-  t.match(server, { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, timeout: 120_000 }, 'serverTimeouts() defaults, set before listening')
+  const { server, explain, token } = await createDemoServer(secrets, (line) => {
+    lines.push(JSON.parse(line) as { path: string; status: number })
+  })
+  t.match(
+    server,
+    { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, timeout: 120_000 },
+    'serverTimeouts() defaults, set before listening',
+  )
   const { url } = await listen(t, server)
   const home = await httpRequest(url)
   t.equal(home.status, 200)
   t.match(JSON.parse(home.text), { hello: 'http-onion', requestId: home.headers['x-request-id'] })
   t.match(home.headers, {
-    'x-request-id': /^[0-9a-f-]{36}$/, 'x-content-type-options': 'nosniff',
-    'ratelimit-policy': /q=600/, 'x-served-by': 'http-onion-demo',
+    'x-request-id': /^[0-9a-f-]{36}$/,
+    'x-content-type-options': 'nosniff',
+    'ratelimit-policy': /q=600/,
+    'x-served-by': 'http-onion-demo',
   })
   t.equal((await httpRequest(`${url}/health`)).text, 'ok')
   t.equal((await httpRequest(`${url}/stream`)).text, 'line 1\nline 2\nline 3\nline 4\nline 5\n')
@@ -27,7 +35,13 @@ t.test('demo server: every route through the production stack', async (t) => {
   t.same(JSON.parse(first.text), { visits: 1 })
   t.same(JSON.parse((await httpRequest(`${url}/visits`, { headers: { cookie } })).text), { visits: 2 })
 
-  t.same(JSON.parse((await httpRequest(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' })).text), { received: 'hi' })
+  t.same(
+    JSON.parse(
+      (await httpRequest(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }))
+        .text,
+    ),
+    { received: 'hi' },
+  )
   t.same(JSON.parse((await httpRequest(`${url}/slow?ms=5`)).text), { waitedMs: 5 })
 
   const boom = await httpRequest(`${url}/boom`)
@@ -52,7 +66,10 @@ t.test('demo server: every route through the production stack', async (t) => {
   t.match(explain, /request path/)
   await new Promise((ok) => setTimeout(ok, 20))
   t.equal(lines.length, 14, 'one access log line per request')
-  t.match(lines.find((l) => l.path === '/boom'), { status: 500 })
+  t.match(
+    lines.find((l) => l.path === '/boom'),
+    { status: 500 },
+  )
 })
 
 t.test('demo server: the entry point listens and prints its URL, a token, a key and explain()', async (t) => {
@@ -68,14 +85,20 @@ t.test('demo server: the entry point listens and prints its URL, a token, a key 
 t.test('demo server: no preflight-shaped OPTIONS reaches /admin/stats without the key', async (t) => {
   const { server } = await createDemoServer(secrets, () => undefined)
   const { url } = await listen(t, server)
-  const send = (origins: string[], key?: string) => rawRequest(url, 'OPTIONS', '/admin/stats', [
-    ['Host', '127.0.0.1'], ...origins.map((o) => ['Origin', o] as const), ['Access-Control-Request-Method', 'GET'],
-    ...(key === undefined ? [] : [['X-Api-Key', key] as const]),
-  ])
+  const send = (origins: string[], key?: string) =>
+    rawRequest(url, 'OPTIONS', '/admin/stats', [
+      ['Host', '127.0.0.1'],
+      ...origins.map((o) => ['Origin', o] as const),
+      ['Access-Control-Request-Method', 'GET'],
+      ...(key === undefined ? [] : [['X-Api-Key', key] as const]),
+    ])
   const allowed = 'http://localhost:3000'
   const cases: Array<[string[], number]> = [
-    [[allowed, allowed], 400], [[allowed, 'http://evil.example'], 400], [['http://evil.example', allowed], 400],
-    [[allowed], 204], [['http://evil.example'], 403],
+    [[allowed, allowed], 400],
+    [[allowed, 'http://evil.example'], 400],
+    [['http://evil.example', allowed], 400],
+    [[allowed], 204],
+    [['http://evil.example'], 403],
   ]
   for (const [origins, status] of cases) {
     const res = await send(origins)

@@ -14,7 +14,9 @@ t.test('docs errorBoundary example: mapped 404, hidden 500, a cut stream, one re
   t.equal(bug.status, 500)
   t.notOk(bug.text.includes('db-3'), 'the 500 does not leak the message')
   t.equal(bug.headers['x-request-id'], (JSON.parse(bug.text) as Record<string, string>).requestId)
-  const cut = (await rawExchange(`${example.url}`, 'GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toString('latin1')
+  const cut = (
+    await rawExchange(`${example.url}`, 'GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  ).toString('latin1')
   t.match(cut, /^HTTP\/1\.1 200[\s\S]*first rows\n/)
   t.notOk(cut.endsWith('0\r\n\r\n'), 'the client sees a broken body, not a short success')
   const output = await example.waitForOutput(/"status":500,"action":"destroyed"/)

@@ -11,7 +11,7 @@ t.test('docs hooks example: a before hook answers, after hooks touch every answe
   const refused = await httpRequest(`${example.url}/orders`)
   t.equal(refused.status, 503)
   t.equal(refused.headers['retry-after'], '60')
-  t.equal(refused.headers['x-served-by'], 'api-1', 'after hooks see the before hook\'s answer')
+  t.equal(refused.headers['x-served-by'], 'api-1', "after hooks see the before hook's answer")
   t.equal(refused.headers['cache-control'], 'no-store')
   t.equal((await httpRequest(`${example.url}/maintenance/off`)).text, 'maintenance off\n')
   await example.waitForOutput(/GET \/maintenance\/off 200 finished/)

@@ -8,6 +8,8 @@ t.test('docs https-redirect example: redirects http, serves https and health che
   t.equal(plain.status, 308)
   t.equal(plain.headers.location, 'https://example.com/account?tab=2')
   t.equal((await httpRequest(`${example.url}/health`, { headers: { host: 'example.com' } })).text, 'healthy\n')
-  const tls = await httpRequest(`${example.url}/account`, { headers: { host: 'example.com', 'x-forwarded-for': '203.0.113.5', 'x-forwarded-proto': 'https' } })
+  const tls = await httpRequest(`${example.url}/account`, {
+    headers: { host: 'example.com', 'x-forwarded-for': '203.0.113.5', 'x-forwarded-proto': 'https' },
+  })
   t.equal(tls.text, 'secure\n')
 })

@@ -22,7 +22,8 @@ t.test('docs rateLimit example: an address limit outside apiKey, a token bucket 
   t.equal(health.headers['ratelimit'], undefined)
   // Bad keys count against the address: the 18 left go, then 429.
   const statuses = []
-  for (let i = 0; i < 19; i++) statuses.push((await httpRequest(`${example.url}/`, { headers: { 'x-api-key': 'guess-000000000000000' } })).status)
+  for (let i = 0; i < 19; i++)
+    statuses.push((await httpRequest(`${example.url}/`, { headers: { 'x-api-key': 'guess-000000000000000' } })).status)
   t.same(statuses, [...Array(18).fill(401), 429])
 })
 

@@ -22,7 +22,13 @@ t.test('README example: a compressed JSON answer with an id, CORS and rate-limit
   t.equal(body.hello, 'world')
   t.equal(body.items.length, 200)
   const line = JSON.parse(await example.waitForOutput(/\{[^\n]*"path":"\/items"[^\n]*\}/)) as Record<string, unknown>
-  t.match(line, { method: 'GET', path: '/items', status: 200, outcome: 'finished', requestId: res.headers['x-request-id'] })
+  t.match(line, {
+    method: 'GET',
+    path: '/items',
+    status: 200,
+    outcome: 'finished',
+    requestId: res.headers['x-request-id'],
+  })
 })
 
 t.test('README example: a failing handler gets a 500 that hides the error, with the request id', async (t) => {

@@ -9,10 +9,20 @@ t.test('docs requestContext example: the logger finds the request id deep in the
     httpRequest(example.url, { method: 'POST', body: 'y'.repeat(10) }),
   ])
   await example.waitForOutput(/(card charged[\s\S]*){2}/)
-  const lines = example.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { requestId: string; message: string })
-  for (const [res, size] of [[a, 100_000], [b, 10]] as const) {
+  const lines = example
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { requestId: string; message: string })
+  for (const [res, size] of [
+    [a, 100_000],
+    [b, 10],
+  ] as const) {
     const id = res.text.trim()
-    const mine = lines.filter((l) => l.requestId === id).map((l) => l.message).sort()
+    const mine = lines
+      .filter((l) => l.requestId === id)
+      .map((l) => l.message)
+      .sort()
     t.same(mine, [`body of ${size} bytes read`, 'card charged'])
   }
 })

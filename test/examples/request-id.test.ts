@@ -9,9 +9,13 @@ t.test('docs requestId example: proxy ids kept, client ids replaced, refusals ca
   const direct = await httpRequest(example.url, { headers: { 'x-request-id': 'chosen-by-client' } })
   t.match(direct.headers['x-request-id'], UUID_V7)
   t.equal(direct.text, `request ${direct.headers['x-request-id']}\n`)
-  const proxied = await httpRequest(example.url, { headers: { 'x-correlation-id': 'lb-7f3a', 'x-forwarded-for': '203.0.113.5' } })
+  const proxied = await httpRequest(example.url, {
+    headers: { 'x-correlation-id': 'lb-7f3a', 'x-forwarded-for': '203.0.113.5' },
+  })
   t.equal(proxied.headers['x-request-id'], 'lb-7f3a')
-  const invalid = await httpRequest(example.url, { headers: { 'x-request-id': 'has spaces in it', 'x-forwarded-for': '203.0.113.5' } })
+  const invalid = await httpRequest(example.url, {
+    headers: { 'x-request-id': 'has spaces in it', 'x-forwarded-for': '203.0.113.5' },
+  })
   t.match(invalid.headers['x-request-id'], UUID_V7)
   const refused = await httpRequest(`${example.url}/private`)
   t.equal(refused.status, 401)

@@ -4,7 +4,10 @@ import { httpRequest } from '../helpers/http.js'
 
 t.test('docs trusted-host example: listed hosts served, apex redirected, others refused', async (t) => {
   const example = await runExample(t, 'trusted-host.ts')
-  t.equal((await httpRequest(example.url, { headers: { host: 'www.example.com' } })).text, 'hello from www.example.com\n')
+  t.equal(
+    (await httpRequest(example.url, { headers: { host: 'www.example.com' } })).text,
+    'hello from www.example.com\n',
+  )
   t.equal((await httpRequest(example.url, { headers: { host: 'eu.api.example.com' } })).status, 200)
   const apex = await httpRequest(`${example.url}/pricing?plan=pro`, { headers: { host: 'example.com' } })
   t.equal(apex.status, 308)

@@ -7,7 +7,9 @@ t.test('docs when/unless example: the deadline for /api however it is spelled, n
   const example = await runExample(t, 'when.ts')
   t.equal((await httpRequest(`${example.url}/pages/slow`)).text, 'done /pages/slow\n', 'no deadline outside /api')
   t.equal((await httpRequest(`${example.url}/api/slow`)).status, 503)
-  const spelled = parseRawResponse(await rawExchange(example.url, 'GET //API/%73low HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
+  const spelled = parseRawResponse(
+    await rawExchange(example.url, 'GET //API/%73low HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+  )
   t.equal(spelled.status, 503, 'another spelling of /api/slow gets the same deadline')
   await httpRequest(`${example.url}/health`)
   await httpRequest(`${example.url}/done`)

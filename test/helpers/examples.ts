@@ -23,12 +23,19 @@ export async function runExample(t: Test, file: string, env: Record<string, stri
   })
   let output = ''
   const waiters: Array<() => void> = []
-  const collect = (d: Buffer) => { output += d.toString(); for (const w of waiters.splice(0)) w() }
+  const collect = (d: Buffer) => {
+    output += d.toString()
+    for (const w of waiters.splice(0)) w()
+  }
   child.stdout!.on('data', collect)
   child.stderr!.on('data', collect)
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGTERM') })
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGTERM')
+  })
   const port = await new Promise<number>((ok, fail) => {
-    child.on('message', (m: { type: string; port: number }) => { if (m.type === 'listening') ok(m.port) })
+    child.on('message', (m: { type: string; port: number }) => {
+      if (m.type === 'listening') ok(m.port)
+    })
     child.once('exit', (code) => fail(new Error(`${file} exited with ${code} before listening:\n${output}`)))
   })
   return {
@@ -36,7 +43,11 @@ export async function runExample(t: Test, file: string, env: Record<string, stri
     output: () => output,
     waitForOutput(pattern) {
       return new Promise((ok) => {
-        const check = () => { const m = pattern.exec(output); if (m) ok(m[0]); else waiters.push(check) }
+        const check = () => {
+          const m = pattern.exec(output)
+          if (m) ok(m[0])
+          else waiters.push(check)
+        }
         check()
       })
     },

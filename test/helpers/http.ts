@@ -22,19 +22,23 @@ export interface HttpOptions {
 /** Make one request and read the whole response, undecoded. */
 export function httpRequest(url: string, options: HttpOptions = {}): Promise<HttpResult> {
   return new Promise((ok, fail) => {
-    const req = request(url, {
-      method: options.method ?? 'GET',
-      headers: options.headers,
-      agent: options.close === false ? undefined : false,
-    }, (res) => {
-      const parts: Buffer[] = []
-      res.on('data', (d: Buffer) => parts.push(d))
-      res.on('end', () => {
-        const body = Buffer.concat(parts)
-        ok({ status: res.statusCode!, headers: res.headers, body, text: body.toString() })
-      })
-      res.on('error', fail)
-    })
+    const req = request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: options.close === false ? undefined : false,
+      },
+      (res) => {
+        const parts: Buffer[] = []
+        res.on('data', (d: Buffer) => parts.push(d))
+        res.on('end', () => {
+          const body = Buffer.concat(parts)
+          ok({ status: res.statusCode!, headers: res.headers, body, text: body.toString() })
+        })
+        res.on('error', fail)
+      },
+    )
     req.on('error', fail)
     req.end(options.body)
   })

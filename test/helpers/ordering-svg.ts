@@ -27,13 +27,30 @@ const GROUPS: Record<string, { readonly label: string; readonly fill: string; re
   identity: { label: 'identity', fill: '#f8e3e6', stroke: '#a8334a' },
 }
 const GROUP_OF: Record<string, string> = {
-  errorBoundary: 'flow', hooks: 'flow', when: 'flow', unless: 'flow', mount: 'flow',
-  proxyHeaders: 'edge', trustedHost: 'edge', httpsRedirect: 'edge', cors: 'edge', securityHeaders: 'edge',
-  requestId: 'observability', traceContext: 'observability', timing: 'observability', accessLog: 'observability',
+  errorBoundary: 'flow',
+  hooks: 'flow',
+  when: 'flow',
+  unless: 'flow',
+  mount: 'flow',
+  proxyHeaders: 'edge',
+  trustedHost: 'edge',
+  httpsRedirect: 'edge',
+  cors: 'edge',
+  securityHeaders: 'edge',
+  requestId: 'observability',
+  traceContext: 'observability',
+  timing: 'observability',
+  accessLog: 'observability',
   requestContext: 'observability',
-  compression: 'traffic', rateLimit: 'traffic', bodyLimit: 'traffic', bodyCapture: 'traffic', timeout: 'traffic',
+  compression: 'traffic',
+  rateLimit: 'traffic',
+  bodyLimit: 'traffic',
+  bodyCapture: 'traffic',
+  timeout: 'traffic',
   loadShedding: 'traffic',
-  jwtAuth: 'identity', apiKey: 'identity', session: 'identity',
+  jwtAuth: 'identity',
+  apiKey: 'identity',
+  session: 'identity',
 }
 
 const WIDTH = 960
@@ -50,7 +67,8 @@ const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif
 const NAME_CHAR = 8.4
 const DETAIL_CHAR = 6
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+const escape = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 /** The SVG text for `stack`'s layers around a handler described by `handlerLabel`. */
 export function renderOrderingSvg(stack: ComposedMiddleware, handlerLabel: string): string {
@@ -87,12 +105,14 @@ export function renderOrderingSvg(stack: ComposedMiddleware, handlerLabel: strin
     const bandHeight = boxBottom - i * FOOT - y
     const label = `${i + 1}. ${info.name}`
     const room = Math.floor((width - 24 - label.length * NAME_CHAR - 10) / DETAIL_CHAR)
-    const detail = info.detail && info.detail.length > room ? `${info.detail.slice(0, Math.max(room - 1, 0))}…` : info.detail
+    const detail =
+      info.detail && info.detail.length > room ? `${info.detail.slice(0, Math.max(room - 1, 0))}…` : info.detail
     out.push(
       `  <g class="layer" data-name="${escape(info.name)}">`,
       `    <rect x="${x}" y="${y}" width="${width}" height="${bandHeight}" rx="10" fill="${group.fill}" stroke="${group.stroke}" stroke-width="1.5"/>`,
       `    <text x="${x + 12}" y="${y + 20}" font-size="14" fill="#1b1b1b"><tspan font-weight="600">${escape(label)}</tspan>` +
-        (detail ? `<tspan dx="10" font-size="11.5" fill="#555">${escape(detail)}</tspan>` : '') + '</text>',
+        (detail ? `<tspan dx="10" font-size="11.5" fill="#555">${escape(detail)}</tspan>` : '') +
+        '</text>',
       '  </g>',
     )
   })

@@ -75,8 +75,15 @@ export const rawGet = (url: string, path = '/', method = 'GET'): Promise<RawResp
  * One request with exactly these header lines, in order and with repeats kept (two `Origin`
  * lines stay two), on a fresh connection, parsed. `Host: x` is added when no Host is given.
  */
-export function rawRequest(url: string, method: string, target: string, headers: ReadonlyArray<readonly [string, string]> = []): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  method: string,
+  target: string,
+  headers: ReadonlyArray<readonly [string, string]> = [],
+): Promise<RawResponse> {
   const lines = headers.some(([name]) => name.toLowerCase() === 'host') ? [] : ['Host: x']
   for (const [name, value] of headers) lines.push(`${name}: ${value}`)
-  return rawExchange(url, `${method} ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`).then(parseRawResponse)
+  return rawExchange(url, `${method} ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`).then(
+    parseRawResponse,
+  )
 }

@@ -43,13 +43,20 @@ export async function startRedis(t: Test): Promise<RedisServer | undefined> {
   const clients: Redis[] = []
 
   const launch = async () => {
-    const started = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const started = spawn(
+      binary,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     child = started
     await new Promise<void>((ok, fail) => {
       let output = ''
       const onData = (d: Buffer) => {
         output += d.toString()
-        if (output.includes('Ready to accept connections')) { started.stdout!.off('data', onData); ok() }
+        if (output.includes('Ready to accept connections')) {
+          started.stdout!.off('data', onData)
+          ok()
+        }
       }
       started.stdout!.on('data', onData)
       started.once('exit', (code) => fail(new Error(`redis-server exited with ${code}: ${output}`)))
@@ -84,8 +91,12 @@ export async function startRedis(t: Test): Promise<RedisServer | undefined> {
       current.kill('SIGKILL')
       await exited
     },
-    pause() { child!.kill('SIGSTOP') },
-    resume() { child!.kill('SIGCONT') },
+    pause() {
+      child!.kill('SIGSTOP')
+    },
+    resume() {
+      child!.kill('SIGCONT')
+    },
     restart: launch,
   }
 }

@@ -14,7 +14,12 @@ export function findProgram(program: string, candidates: readonly string[] = [])
 }
 
 /** Returns the program's path, or skips `t` (fails it under CI) and returns undefined. */
-export function requireProgram(t: Test, program: string, why: string, candidates: readonly string[] = []): string | undefined {
+export function requireProgram(
+  t: Test,
+  program: string,
+  why: string,
+  candidates: readonly string[] = [],
+): string | undefined {
   const path = findProgram(program, candidates)
   if (path) return path
   const message = `${program} is not installed: ${why} cannot run. Install it (apt-get install ${program}); .ci/run does.`

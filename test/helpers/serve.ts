@@ -13,7 +13,10 @@ export async function serve(t: Test, handler: RawHandler): Promise<string> {
 }
 
 /** Like {@link serve}, also returning the server and its port. */
-export async function serveWithServer(t: Test, handler: RawHandler): Promise<{ url: string; server: Server; port: number }> {
+export async function serveWithServer(
+  t: Test,
+  handler: RawHandler,
+): Promise<{ url: string; server: Server; port: number }> {
   const server = createServer((req, res) => {
     Promise.resolve(handler(req, res)).catch((err: unknown) => {
       // A test handler that fails without answering: make the failure visible to the client.
@@ -31,10 +34,13 @@ export async function serveWithServer(t: Test, handler: RawHandler): Promise<{ u
 /** Start `server` on 127.0.0.1:0 and register its teardown. */
 export async function listen<S extends Server>(t: Test, server: S): Promise<{ url: string; server: S; port: number }> {
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
-  t.teardown(() => new Promise<void>((ok) => {
-    server.closeAllConnections()
-    server.close(() => ok())
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections()
+        server.close(() => ok())
+      }),
+  )
   const { port } = server.address() as AddressInfo
   return { url: `http://127.0.0.1:${port}`, server, port }
 }

@@ -41,7 +41,11 @@ export class CookieJar {
     const res = await fetch(url, { headers: { ...(cookie ? { cookie } : {}), ...headers } })
     const text = await res.text()
     let body: Record<string, unknown>
-    try { body = JSON.parse(text) as Record<string, unknown> } catch { body = { text } }
+    try {
+      body = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      body = { text }
+    }
     const setCookie = res.headers.getSetCookie()
     this.take(setCookie)
     return { status: res.status, body, setCookie }
@@ -59,30 +63,54 @@ export const sessionApp: RawHandler = async (req, res) => {
   const q = Object.fromEntries(url.searchParams)
   let extra: Record<string, unknown> = {}
   switch (url.pathname) {
-    case '/set': for (const [k, v] of Object.entries(q)) s.set(k, v); break
-    case '/incr': s.set('count', (Number(s.get('count') ?? 0)) + 1); break
+    case '/set':
+      for (const [k, v] of Object.entries(q)) s.set(k, v)
+      break
+    case '/incr':
+      s.set('count', Number(s.get('count') ?? 0) + 1)
+      break
     case '/push': {
       const cart = s.get('cart') as string[] | undefined
       if (cart) cart.push(q.item!)
       else s.set('cart', [q.item!])
       break
     }
-    case '/login': await s.regenerate({ keepData: q.keep === '1' }); s.set('userId', q.user!); break
-    case '/logout': await s.destroy(); break
-    case '/touch': s.touch(); break
-    case '/save': for (const [k, v] of Object.entries(q)) s.set(k, v); extra = { saved: await s.save() }; break
-    case '/delete': s.delete(q.k!); break
-    case '/clear': s.clear(); break
+    case '/login':
+      await s.regenerate({ keepData: q.keep === '1' })
+      s.set('userId', q.user!)
+      break
+    case '/logout':
+      await s.destroy()
+      break
+    case '/touch':
+      s.touch()
+      break
+    case '/save':
+      for (const [k, v] of Object.entries(q)) s.set(k, v)
+      extra = { saved: await s.save() }
+      break
+    case '/delete':
+      s.delete(q.k!)
+      break
+    case '/clear':
+      s.clear()
+      break
     case '/big':
-      try { s.set('blob', 'x'.repeat(Number(q.size))) } catch (err) { extra = { error: (err as Error).name, message: (err as Error).message } }
+      try {
+        s.set('blob', 'x'.repeat(Number(q.size)))
+      } catch (err) {
+        extra = { error: (err as Error).name, message: (err as Error).message }
+      }
       break
   }
   res.setHeader('content-type', 'application/json')
-  res.end(JSON.stringify({
-    ...extra,
-    data: Object.fromEntries(s.keys().map((k) => [k, s.get(k)])),
-    id: s.id ?? null,
-    isNew: s.isNew,
-    user: userIdState.tryGet(req) ?? null,
-  }))
+  res.end(
+    JSON.stringify({
+      ...extra,
+      data: Object.fromEntries(s.keys().map((k) => [k, s.get(k)])),
+      id: s.id ?? null,
+      isNew: s.isNew,
+      user: userIdState.tryGet(req) ?? null,
+    }),
+  )
 }

@@ -13,6 +13,8 @@ export function captureWarnings(t: Test): Error[] {
   const seen: Error[] = []
   const listener = (w: Error) => seen.push(w)
   process.on('warning', listener)
-  t.teardown(() => { process.off('warning', listener) })
+  t.teardown(() => {
+    process.off('warning', listener)
+  })
   return seen
 }

@@ -15,9 +15,30 @@ import Koa from 'koa'
 import Koa2 from 'koa2'
 import type { Test } from 'tap'
 import {
-  apiKey, compose, cors, defineState, errorBoundary, getJwtClaims, getRequestId, getRequestSignal, HttpError,
-  currentRequest, bodyLimit, jwtAuth, memoryStore, rateLimit, requestContext, requestId, securityHeaders, sendError, compression, timeout, when,
-  type ErrorReport, type Middleware, type RawHandler,
+  apiKey,
+  compose,
+  cors,
+  defineState,
+  errorBoundary,
+  getJwtClaims,
+  getRequestId,
+  getRequestSignal,
+  HttpError,
+  currentRequest,
+  bodyLimit,
+  jwtAuth,
+  memoryStore,
+  rateLimit,
+  requestContext,
+  requestId,
+  securityHeaders,
+  sendError,
+  compression,
+  timeout,
+  when,
+  type ErrorReport,
+  type Middleware,
+  type RawHandler,
 } from '../../lib/index.js'
 import { toExpress } from '../../adapters/express.js'
 import { toFastify } from '../../adapters/fastify.js'
@@ -33,7 +54,9 @@ export const BODY_LIMIT = 4096
 const FIXED_NOW = Date.UTC(2026, 0, 1)
 
 /** ~20 KB of JSON: compressible and above the threshold. */
-export const bigJson = JSON.stringify({ rows: Array.from({ length: 300 }, (_, i) => ({ id: i, name: `row ${i}`, tags: ['a', 'b'] })) })
+export const bigJson = JSON.stringify({
+  rows: Array.from({ length: 300 }, (_, i) => ({ id: i, name: `row ${i}`, tags: ['a', 'b'] })),
+})
 /** The streamed body: 32 chunks of 64 KiB of text, written honouring backpressure. */
 export const STREAM_CHUNKS = 32
 export const streamChunk = (i: number): Buffer => Buffer.alloc(65536, `chunk ${i % 10};`)
@@ -56,7 +79,11 @@ export interface Observed {
  */
 export function layers(observed: Observed): Middleware[] {
   return [
-    errorBoundary({ onError: (report) => { observed.reports.push(report) } }),
+    errorBoundary({
+      onError: (report) => {
+        observed.reports.push(report)
+      },
+    }),
     requestId({ trustIncoming: true }),
     requestContext(),
     securityHeaders(),
@@ -64,7 +91,12 @@ export function layers(observed: Observed): Middleware[] {
     // A clock that stands still: the window never turns over, so `t=60` everywhere. One route
     // is limited, chosen by `skip` on the raw target: an `exempt` list never exempts an
     // ambiguous target (the detour scenarios send many), which would spend the shared quota.
-    rateLimit({ limit: RATE_LIMIT, windowMs: 60_000, skip: (req) => pathOf(req.url) !== '/public/limited', store: memoryStore({ now: () => FIXED_NOW }) }),
+    rateLimit({
+      limit: RATE_LIMIT,
+      windowMs: 60_000,
+      skip: (req) => pathOf(req.url) !== '/public/limited',
+      store: memoryStore({ now: () => FIXED_NOW }),
+    }),
     bodyLimit({ limit: BODY_LIMIT }),
     compression(),
     // Only the slow route has a deadline, of 1 ms: it never answers by itself, so the 503
@@ -84,7 +116,11 @@ function writeStream(res: import('node:http').ServerResponse, observed: Observed
   res.setHeader('content-type', 'text/plain; charset=utf-8')
   const pump = () => {
     while (i < STREAM_CHUNKS) {
-      if (!res.write(streamChunk(i++))) { observed.fullWrites++; res.once('drain', pump); return }
+      if (!res.write(streamChunk(i++))) {
+        observed.fullWrites++
+        res.once('drain', pump)
+        return
+      }
     }
     res.end()
   }
@@ -94,17 +130,32 @@ function writeStream(res: import('node:http').ServerResponse, observed: Observed
 /** The streamed body as a Readable, for frameworks that send streams (Koa's ctx.body, Fastify's reply.send). */
 function readableStream(): Readable {
   let i = 0
-  return new Readable({ read() { this.push(i < STREAM_CHUNKS ? streamChunk(i++) : null) } })
+  return new Readable({
+    read() {
+      this.push(i < STREAM_CHUNKS ? streamChunk(i++) : null)
+    },
+  })
 }
 
 const countDrains = (res: { on(event: 'drain', listener: () => void): unknown }, observed: Observed) => {
-  res.on('drain', () => { observed.drains++ })
+  res.on('drain', () => {
+    observed.drains++
+  })
 }
 
 // The slow route never answers by itself: it stops when its request signal aborts.
 const untilAborted = (req: import('node:http').IncomingMessage, observed: Observed): Promise<void> => {
   const signal = getRequestSignal(req)
-  return new Promise((ok) => signal.addEventListener('abort', () => { observed.aborted++; ok() }, { once: true }))
+  return new Promise((ok) =>
+    signal.addEventListener(
+      'abort',
+      () => {
+        observed.aborted++
+        ok()
+      },
+      { once: true },
+    ),
+  )
 }
 
 /** Whether code after an await still finds the request in the request context. */
@@ -126,19 +177,35 @@ async function readJson(req: import('node:http').IncomingMessage): Promise<unkno
 /** The routes for node:http and HTTP/2: a plain handler with a 404 in the library's shape. */
 export function rawRoutes(observed: Observed): RawHandler {
   return async function routes(req, res) {
-    const json = (body: unknown) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(body)) }
+    const json = (body: unknown) => {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify(body))
+    }
     switch (pathOf(req.url)) {
-      case '/public/id': return json({ requestId: getRequestId(req) })
-      case '/public/context': return json(await contextSurvives(req))
-      case '/public/echo': return json(echoOf(await readJson(req)))
-      case '/public/big': return json(JSON.parse(bigJson))
-      case '/public/stream': countDrains(res, observed); return writeStream(res, observed)
-      case '/public/throw': throw new Error(SECRET_FAILURE)
-      case '/public/slow': return untilAborted(req, observed)
-      case '/public/limited': res.setHeader('content-type', 'text/plain; charset=utf-8'); return void res.end('ok')
-      case '/me': return json({ sub: getJwtClaims(req).sub })
-      case '/admin': return json({ area: 'admin' })
-      default: sendError(req, res, new HttpError(404))
+      case '/public/id':
+        return json({ requestId: getRequestId(req) })
+      case '/public/context':
+        return json(await contextSurvives(req))
+      case '/public/echo':
+        return json(echoOf(await readJson(req)))
+      case '/public/big':
+        return json(JSON.parse(bigJson))
+      case '/public/stream':
+        countDrains(res, observed)
+        return writeStream(res, observed)
+      case '/public/throw':
+        throw new Error(SECRET_FAILURE)
+      case '/public/slow':
+        return untilAborted(req, observed)
+      case '/public/limited':
+        res.setHeader('content-type', 'text/plain; charset=utf-8')
+        return void res.end('ok')
+      case '/me':
+        return json({ sub: getJwtClaims(req).sub })
+      case '/admin':
+        return json({ area: 'admin' })
+      default:
+        sendError(req, res, new HttpError(404))
     }
   }
 }
@@ -146,9 +213,15 @@ export function rawRoutes(observed: Observed): RawHandler {
 // Framework errors are answered by errorBoundary(): the failure travels in request state
 // into a boundary whose inner handler rethrows it. Same status, body and report as raw.
 const routeError = defineState<unknown>('routeError', 'the framework error handler')
-const rethrow: RawHandler = function rethrowRouteError(req) { throw routeError.get(req) }
+const rethrow: RawHandler = function rethrowRouteError(req) {
+  throw routeError.get(req)
+}
 function boundaryAnswer(observed: Observed): RawHandler {
-  return errorBoundary({ onError: (report) => { observed.reports.push(report) } })(rethrow)
+  return errorBoundary({
+    onError: (report) => {
+      observed.reports.push(report)
+    },
+  })(rethrow)
 }
 
 type ExpressFactory = typeof express
@@ -158,16 +231,37 @@ export function expressApp(make: ExpressFactory, observed: Observed, mode: 'comp
   const app = make()
   if (mode === 'composed') app.use(toExpress(compose(...layers(observed))))
   else for (const layer of layers(observed)) app.use(toExpress(layer))
-  app.get('/public/id', (req, res) => { res.json({ requestId: getRequestId(req) }) })
-  app.get('/public/context', (req, res, next) => { contextSurvives(req).then((body) => res.json(body), next) })
-  app.post('/public/echo', make.json(), (req, res) => { res.json(echoOf(req.body)) })
-  app.get('/public/big', (_req, res) => { res.json(JSON.parse(bigJson)) })
-  app.get('/public/stream', (_req, res) => { countDrains(res, observed); writeStream(res, observed) })
-  app.get('/public/throw', () => { throw new Error(SECRET_FAILURE) })
-  app.get('/public/slow', (req) => { void untilAborted(req, observed) })
-  app.get('/public/limited', (_req, res) => { res.send('ok') })
-  app.get('/me', (req, res) => { res.json({ sub: getJwtClaims(req).sub }) })
-  app.get('/admin', (_req, res) => { res.json({ area: 'admin' }) })
+  app.get('/public/id', (req, res) => {
+    res.json({ requestId: getRequestId(req) })
+  })
+  app.get('/public/context', (req, res, next) => {
+    contextSurvives(req).then((body) => res.json(body), next)
+  })
+  app.post('/public/echo', make.json(), (req, res) => {
+    res.json(echoOf(req.body))
+  })
+  app.get('/public/big', (_req, res) => {
+    res.json(JSON.parse(bigJson))
+  })
+  app.get('/public/stream', (_req, res) => {
+    countDrains(res, observed)
+    writeStream(res, observed)
+  })
+  app.get('/public/throw', () => {
+    throw new Error(SECRET_FAILURE)
+  })
+  app.get('/public/slow', (req) => {
+    void untilAborted(req, observed)
+  })
+  app.get('/public/limited', (_req, res) => {
+    res.send('ok')
+  })
+  app.get('/me', (req, res) => {
+    res.json({ sub: getJwtClaims(req).sub })
+  })
+  app.get('/admin', (_req, res) => {
+    res.json({ area: 'admin' })
+  })
   const answer = boundaryAnswer(observed)
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     routeError.set(req, err)
@@ -183,16 +277,37 @@ export function koaApp(Make: typeof Koa, observed: Observed) {
   app.use(toKoa(compose(...layers(observed))) as never)
   app.use(async (ctx) => {
     switch (ctx.path) {
-      case '/public/id': ctx.body = { requestId: getRequestId(ctx.req) }; break
-      case '/public/context': ctx.body = await contextSurvives(ctx.req); break
-      case '/public/echo': ctx.body = echoOf(await readJson(ctx.req)); break
-      case '/public/big': ctx.body = JSON.parse(bigJson); break
-      case '/public/stream': countDrains(ctx.res, observed); ctx.type = 'text/plain; charset=utf-8'; ctx.body = readableStream(); break
-      case '/public/throw': throw new Error(SECRET_FAILURE)
-      case '/public/slow': await untilAborted(ctx.req, observed); break
-      case '/public/limited': ctx.body = 'ok'; break
-      case '/me': ctx.body = { sub: getJwtClaims(ctx.req).sub }; break
-      case '/admin': ctx.body = { area: 'admin' }; break
+      case '/public/id':
+        ctx.body = { requestId: getRequestId(ctx.req) }
+        break
+      case '/public/context':
+        ctx.body = await contextSurvives(ctx.req)
+        break
+      case '/public/echo':
+        ctx.body = echoOf(await readJson(ctx.req))
+        break
+      case '/public/big':
+        ctx.body = JSON.parse(bigJson)
+        break
+      case '/public/stream':
+        countDrains(ctx.res, observed)
+        ctx.type = 'text/plain; charset=utf-8'
+        ctx.body = readableStream()
+        break
+      case '/public/throw':
+        throw new Error(SECRET_FAILURE)
+      case '/public/slow':
+        await untilAborted(ctx.req, observed)
+        break
+      case '/public/limited':
+        ctx.body = 'ok'
+        break
+      case '/me':
+        ctx.body = { sub: getJwtClaims(ctx.req).sub }
+        break
+      case '/admin':
+        ctx.body = { area: 'admin' }
+        break
       // Anything else: Koa's own 404.
     }
   })
@@ -202,7 +317,7 @@ export function koaApp(Make: typeof Koa, observed: Observed) {
 /** Fastify: the stack as one plugin; route errors reach errorBoundary through setErrorHandler. */
 export async function fastifyApp(observed: Observed, http2 = false) {
   // Fastify's HTTP/2 instance is typed for the http2 request; the routes only use `.raw`.
-  const app: FastifyInstance = http2 ? Fastify({ http2: true }) as unknown as FastifyInstance : Fastify()
+  const app: FastifyInstance = http2 ? (Fastify({ http2: true }) as unknown as FastifyInstance) : Fastify()
   await app.register(toFastify(compose(...layers(observed))) as never)
   const answer = boundaryAnswer(observed)
   app.setErrorHandler((err: Error, request: FastifyRequest, reply: FastifyReply) => {
@@ -214,9 +329,17 @@ export async function fastifyApp(observed: Observed, http2 = false) {
   app.get('/public/context', async (request) => contextSurvives(request.raw))
   app.post('/public/echo', async (request) => echoOf(request.body))
   app.get('/public/big', async () => JSON.parse(bigJson) as unknown)
-  app.get('/public/stream', (request, reply) => { countDrains(reply.raw, observed); reply.type('text/plain; charset=utf-8').send(readableStream()) })
-  app.get('/public/throw', async () => { throw new Error(SECRET_FAILURE) })
-  app.get('/public/slow', async (request, reply) => { await untilAborted(request.raw, observed); return reply })
+  app.get('/public/stream', (request, reply) => {
+    countDrains(reply.raw, observed)
+    reply.type('text/plain; charset=utf-8').send(readableStream())
+  })
+  app.get('/public/throw', async () => {
+    throw new Error(SECRET_FAILURE)
+  })
+  app.get('/public/slow', async (request, reply) => {
+    await untilAborted(request.raw, observed)
+    return reply
+  })
   app.get('/public/limited', async () => 'ok')
   app.get('/me', async (request) => ({ sub: getJwtClaims(request.raw).sub }))
   app.get('/admin', async () => ({ area: 'admin' }))
@@ -224,7 +347,12 @@ export async function fastifyApp(observed: Observed, http2 = false) {
 }
 
 /** A response as the suite compares it: undecoded body. */
-export interface Result { status: number; headers: IncomingHttpHeaders; body: Buffer; text: string }
+export interface Result {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Buffer
+  text: string
+}
 
 export interface RequestSpec {
   /** Sent as is: no URL parsing, so dot segments and escapes reach the server unchanged. */
@@ -258,47 +386,77 @@ function sendBody(out: { write(chunk: string): unknown; end(chunk?: string): unk
 }
 
 function http1Client(port: number) {
-  return (spec: RequestSpec) => new Promise<Result>((ok, fail) => {
-    const req = request({ host: '127.0.0.1', port, path: spec.path, method: spec.method ?? 'GET', headers: spec.headers, agent: false }, (res) => {
-      const parts: Buffer[] = []
-      res.on('data', (d: Buffer) => parts.push(d))
-      res.on('end', () => { const body = Buffer.concat(parts); ok({ status: res.statusCode!, headers: res.headers, body, text: body.toString() }) })
-      res.on('error', fail)
+  return (spec: RequestSpec) =>
+    new Promise<Result>((ok, fail) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: spec.path, method: spec.method ?? 'GET', headers: spec.headers, agent: false },
+        (res) => {
+          const parts: Buffer[] = []
+          res.on('data', (d: Buffer) => parts.push(d))
+          res.on('end', () => {
+            const body = Buffer.concat(parts)
+            ok({ status: res.statusCode!, headers: res.headers, body, text: body.toString() })
+          })
+          res.on('error', fail)
+        },
+      )
+      req.on('error', fail)
+      sendBody(req, spec)
     })
-    req.on('error', fail)
-    sendBody(req, spec)
-  })
 }
 
 function h2Client(url: string) {
-  return (spec: RequestSpec) => new Promise<Result>((ok, fail) => {
-    const session = connect(url)
-    session.on('error', fail)
-    const declared = spec.body !== undefined && !spec.streamed ? { 'content-length': String(Buffer.byteLength(spec.body)) } : {}
-    const stream = session.request({ ':method': spec.method ?? 'GET', ':path': spec.path, ...declared, ...spec.headers })
-    let status = 0
-    let headers: IncomingHttpHeaders = {}
-    const parts: Buffer[] = []
-    stream.on('response', (h) => {
-      status = Number(h[':status'])
-      headers = Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith(':'))) as IncomingHttpHeaders
+  return (spec: RequestSpec) =>
+    new Promise<Result>((ok, fail) => {
+      const session = connect(url)
+      session.on('error', fail)
+      const declared =
+        spec.body !== undefined && !spec.streamed ? { 'content-length': String(Buffer.byteLength(spec.body)) } : {}
+      const stream = session.request({
+        ':method': spec.method ?? 'GET',
+        ':path': spec.path,
+        ...declared,
+        ...spec.headers,
+      })
+      let status = 0
+      let headers: IncomingHttpHeaders = {}
+      const parts: Buffer[] = []
+      stream.on('response', (h) => {
+        status = Number(h[':status'])
+        headers = Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith(':'))) as IncomingHttpHeaders
+      })
+      stream.on('data', (d: Buffer) => parts.push(d))
+      stream.on('end', () => {
+        session.close()
+        const body = Buffer.concat(parts)
+        ok({ status, headers, body, text: body.toString() })
+      })
+      stream.on('error', (err) => {
+        session.close()
+        fail(err)
+      })
+      sendBody(stream, spec)
     })
-    stream.on('data', (d: Buffer) => parts.push(d))
-    stream.on('end', () => { session.close(); const body = Buffer.concat(parts); ok({ status, headers, body, text: body.toString() }) })
-    stream.on('error', (err) => { session.close(); fail(err) })
-    sendBody(stream, spec)
-  })
 }
 
 async function listenHttp1(t: Test, listener: Parameters<typeof createServer>[1] & object): Promise<number> {
   const server = createServer(listener)
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
-  t.teardown(() => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()) }))
+  t.teardown(
+    () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections()
+        server.close(() => ok())
+      }),
+  )
   return (server.address() as AddressInfo).port
 }
 
 /** Serve over h2c; the compatibility API's request and response stand in for node:http's. */
-async function listenH2(t: Test, listener: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void): Promise<string> {
+async function listenH2(
+  t: Test,
+  listener: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
+): Promise<string> {
   const server = createH2Server((req, res) => listener(req as never, res as never))
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
   t.teardown(() => new Promise<void>((ok) => server.close(() => ok())))
@@ -314,17 +472,35 @@ export async function startPlatforms(t: Test): Promise<Platform[]> {
   {
     const observed = newObserved()
     const handler = compose(...layers(observed))(rawRoutes(observed))
-    add('node:http', observed, http1Client(await listenHttp1(t, (req, res) => { void handler(req, res) })))
+    add(
+      'node:http',
+      observed,
+      http1Client(
+        await listenHttp1(t, (req, res) => {
+          void handler(req, res)
+        }),
+      ),
+    )
   }
-  for (const [name, make] of [['Express 4', express4], ['Express 5', express]] as const) {
+  for (const [name, make] of [
+    ['Express 4', express4],
+    ['Express 5', express],
+  ] as const) {
     const observed = newObserved()
     add(name, observed, http1Client(await listenHttp1(t, expressApp(make, observed, 'composed'))))
   }
   {
     const observed = newObserved()
-    add('Express 5, a toExpress per layer', observed, http1Client(await listenHttp1(t, expressApp(express, observed, 'per-layer'))))
+    add(
+      'Express 5, a toExpress per layer',
+      observed,
+      http1Client(await listenHttp1(t, expressApp(express, observed, 'per-layer'))),
+    )
   }
-  for (const [name, Make] of [['Koa 2', Koa2], ['Koa 3', Koa]] as const) {
+  for (const [name, Make] of [
+    ['Koa 2', Koa2],
+    ['Koa 3', Koa],
+  ] as const) {
     const observed = newObserved()
     add(name, observed, http1Client(await listenHttp1(t, koaApp(Make, observed).callback())), 'pipes')
   }
@@ -338,19 +514,41 @@ export async function startPlatforms(t: Test): Promise<Platform[]> {
   {
     const observed = newObserved()
     const handler = compose(...layers(observed))(rawRoutes(observed))
-    add('HTTP/2 (h2c)', observed, h2Client(await listenH2(t, (req, res) => { void handler(req, res) })))
+    add(
+      'HTTP/2 (h2c)',
+      observed,
+      h2Client(
+        await listenH2(t, (req, res) => {
+          void handler(req, res)
+        }),
+      ),
+    )
   }
   {
     const observed = newObserved()
     const callback = koaApp(Koa, observed).callback()
-    add('Koa 3 over HTTP/2 (h2c)', observed, h2Client(await listenH2(t, (req, res) => { void callback(req, res) })), 'pipes')
+    add(
+      'Koa 3 over HTTP/2 (h2c)',
+      observed,
+      h2Client(
+        await listenH2(t, (req, res) => {
+          void callback(req, res)
+        }),
+      ),
+      'pipes',
+    )
   }
   {
     const observed = newObserved()
     const app = await fastifyApp(observed, true)
     await app.listen({ port: 0, host: '127.0.0.1' })
     t.teardown(() => app.close())
-    add('Fastify 5 over HTTP/2 (h2c)', observed, h2Client(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`), 'pipes')
+    add(
+      'Fastify 5 over HTTP/2 (h2c)',
+      observed,
+      h2Client(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`),
+      'pipes',
+    )
   }
   return platforms
 }

@@ -8,8 +8,17 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { SignJWT } from 'jose'
 import type { Test } from 'tap'
 import {
-  ADMIN_KEY, BODY_LIMIT, bigJson, JWT_SECRET, ORIGIN, RATE_LIMIT, SECRET_FAILURE, streamedBody,
-  type Platform, type RequestSpec, type Result,
+  ADMIN_KEY,
+  BODY_LIMIT,
+  bigJson,
+  JWT_SECRET,
+  ORIGIN,
+  RATE_LIMIT,
+  SECRET_FAILURE,
+  streamedBody,
+  type Platform,
+  type RequestSpec,
+  type Result,
 } from './conformance-apps.js'
 
 export interface Scenario {
@@ -24,49 +33,94 @@ export interface Scenario {
 }
 
 /** What the platform had observed before the scenario ran. */
-export interface Snapshot { drains: number; fullWrites: number; aborted: number; reports: number }
+export interface Snapshot {
+  drains: number
+  fullWrites: number
+  aborted: number
+  reports: number
+}
 
-export const snapshot = (p: Platform): Snapshot =>
-  ({ drains: p.observed.drains, fullWrites: p.observed.fullWrites, aborted: p.observed.aborted, reports: p.observed.reports.length })
+export const snapshot = (p: Platform): Snapshot => ({
+  drains: p.observed.drains,
+  fullWrites: p.observed.fullWrites,
+  aborted: p.observed.aborted,
+  reports: p.observed.reports.length,
+})
 
 import { SECURITY_HEADERS } from '../helpers/security-defaults.js'
 export { SECURITY_HEADERS }
 
 /** Headers compared across platforms: the security headers, CORS, auth, limits, coding. */
 const COMPARED = [
-  ...Object.keys(SECURITY_HEADERS), 'strict-transport-security', 'x-powered-by',
-  'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-methods',
-  'access-control-allow-headers', 'access-control-expose-headers', 'access-control-max-age',
-  'www-authenticate', 'retry-after', 'ratelimit-policy', 'ratelimit', 'content-encoding',
+  ...Object.keys(SECURITY_HEADERS),
+  'strict-transport-security',
+  'x-powered-by',
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-expose-headers',
+  'access-control-max-age',
+  'www-authenticate',
+  'retry-after',
+  'ratelimit-policy',
+  'ratelimit',
+  'content-encoding',
 ]
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 /** A result reduced to what must be identical on every platform; `differs` names headers left out. */
-export function outcome(scenario: Scenario, differs: Readonly<Record<string, string>>, spec: RequestSpec, result: Result): Record<string, unknown> {
+export function outcome(
+  scenario: Scenario,
+  differs: Readonly<Record<string, string>>,
+  spec: RequestSpec,
+  result: Result,
+): Record<string, unknown> {
   const headers: Record<string, unknown> = {}
   for (const name of COMPARED) if (!(name in differs)) headers[name] = result.headers[name]
   // Vary is a set: compared without order or case.
   const vary = result.headers.vary
-  headers.vary = vary === undefined ? undefined : vary.split(',').map((v) => v.trim().toLowerCase()).sort()
+  headers.vary =
+    vary === undefined
+      ? undefined
+      : vary
+          .split(',')
+          .map((v) => v.trim().toLowerCase())
+          .sort()
   const id = result.headers['x-request-id']
-  headers['x-request-id'] = id === undefined ? 'absent' : id === spec.headers?.['x-request-id'] ? 'echoed' : UUID_V7.test(String(id)) ? 'minted' : `other: ${String(id)}`
+  headers['x-request-id'] =
+    id === undefined
+      ? 'absent'
+      : id === spec.headers?.['x-request-id']
+        ? 'echoed'
+        : UUID_V7.test(String(id))
+          ? 'minted'
+          : `other: ${String(id)}`
   const out: Record<string, unknown> = { status: result.status, headers }
   if (scenario.compareBody !== false) {
     const body = errorBody(result)
-    out.body = body === undefined ? 'not an error body' : { status: body.status, code: body.code, message: body.message, idMatchesHeader: body.requestId === id }
+    out.body =
+      body === undefined
+        ? 'not an error body'
+        : { status: body.status, code: body.code, message: body.message, idMatchesHeader: body.requestId === id }
   }
   return out
 }
 
-interface ErrorBody { status: number; code: string; message: string; requestId?: string }
+interface ErrorBody {
+  status: number
+  code: string
+  message: string
+  requestId?: string
+}
 
 /** The library's error shape, when the body is one. */
 export function errorBody(result: Result): ErrorBody | undefined {
   if (!String(result.headers['content-type']).startsWith('application/json')) return undefined
   try {
     const body = JSON.parse(result.text) as Partial<ErrorBody>
-    return typeof body.code === 'string' && typeof body.status === 'number' ? body as ErrorBody : undefined
+    return typeof body.code === 'string' && typeof body.status === 'number' ? (body as ErrorBody) : undefined
   } catch {
     return undefined
   }
@@ -74,10 +128,18 @@ export function errorBody(result: Result): ErrorBody | undefined {
 
 const key = new TextEncoder().encode(JWT_SECRET)
 const now = Math.floor(Date.now() / 1000)
-const validToken = await new SignJWT({ scope: 'orders:read' }).setProtectedHeader({ alg: 'HS256' })
-  .setSubject('alice').setIssuedAt(now).setExpirationTime(now + 3600).sign(key)
-const expiredToken = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' })
-  .setSubject('alice').setIssuedAt(now - 7200).setExpirationTime(now - 3600).sign(key)
+const validToken = await new SignJWT({ scope: 'orders:read' })
+  .setProtectedHeader({ alg: 'HS256' })
+  .setSubject('alice')
+  .setIssuedAt(now)
+  .setExpirationTime(now + 3600)
+  .sign(key)
+const expiredToken = await new SignJWT({})
+  .setProtectedHeader({ alg: 'HS256' })
+  .setSubject('alice')
+  .setIssuedAt(now - 7200)
+  .setExpirationTime(now - 3600)
+  .sign(key)
 
 function expectSecurityHeaders(t: Test, result: Result, what: string, except: readonly string[] = []): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
@@ -104,9 +166,29 @@ function expectRefusal(t: Test, result: Result, status: number, code: string, wi
 const withOrigin = { origin: ORIGIN }
 
 /** Spellings of /me that a naive publicPaths check would read as under /public. */
-export const PUBLIC_DETOURS = ['/public/../me', '/public/%2e%2e/me', '/public/%2E%2E/me', '/public/..%2fme', '/public%2f..%2fme', '/PUBLIC/../me', '/public/./../me']
+export const PUBLIC_DETOURS = [
+  '/public/../me',
+  '/public/%2e%2e/me',
+  '/public/%2E%2E/me',
+  '/public/..%2fme',
+  '/public%2f..%2fme',
+  '/PUBLIC/../me',
+  '/public/./../me',
+]
 /** Spellings of /admin that a naive when() filter would not see. */
-export const ADMIN_SPELLINGS = ['/admin', '/%61dmin', '/%61%64%6d%69%6e', '/ADMIN', '/Admin/', '//admin', '/./admin', '/admin/', '/x/../admin', '/%2e/admin', '/admin?from=/public/x']
+export const ADMIN_SPELLINGS = [
+  '/admin',
+  '/%61dmin',
+  '/%61%64%6d%69%6e',
+  '/ADMIN',
+  '/Admin/',
+  '//admin',
+  '/./admin',
+  '/admin/',
+  '/x/../admin',
+  '/%2e/admin',
+  '/admin?from=/public/x',
+]
 
 export const scenarios: readonly Scenario[] = [
   {
@@ -137,8 +219,20 @@ export const scenarios: readonly Scenario[] = [
   {
     name: 'cors: a preflight from an allowed origin is answered 204 before auth; another origin is refused',
     requests: [
-      { path: '/me', method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'Authorization, Content-Type' } },
-      { path: '/me', method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'PUT' } },
+      {
+        path: '/me',
+        method: 'OPTIONS',
+        headers: {
+          origin: ORIGIN,
+          'access-control-request-method': 'PUT',
+          'access-control-request-headers': 'Authorization, Content-Type',
+        },
+      },
+      {
+        path: '/me',
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'PUT' },
+      },
     ],
     check(t, [allowed, refused]) {
       t.equal(allowed!.status, 204)
@@ -204,7 +298,8 @@ export const scenarios: readonly Scenario[] = [
       t.ok(gunzipSync(streamed!.body).equals(streamedBody()), 'every byte, in order')
       t.ok(platform.observed.drains > before.drains, "the response emitted 'drain' to the writer")
       // A route writing itself sees write() return false; a framework's pipe pauses on it.
-      if (platform.streaming === 'writes') t.ok(platform.observed.fullWrites > before.fullWrites, 'write() returned false while the encoder was full')
+      if (platform.streaming === 'writes')
+        t.ok(platform.observed.fullWrites > before.fullWrites, 'write() returned false while the encoder was full')
     },
   },
   {
@@ -234,7 +329,10 @@ export const scenarios: readonly Scenario[] = [
       expectRefusal(t, missing!, 401, 'missing_token')
       t.equal(missing!.headers['www-authenticate'], 'Bearer')
       expectRefusal(t, expired!, 401, 'token_expired')
-      t.match(expired!.headers['www-authenticate'], /^Bearer error="invalid_token", error_description="The access token expired"$/)
+      t.match(
+        expired!.headers['www-authenticate'],
+        /^Bearer error="invalid_token", error_description="The access token expired"$/,
+      )
       expectRefusal(t, forged!, 401, 'invalid_token')
       t.equal(valid!.status, 200)
       t.same(JSON.parse(valid!.text), { sub: 'alice' })
@@ -244,14 +342,33 @@ export const scenarios: readonly Scenario[] = [
   {
     name: "bodyLimit: a body over the limit gets 413, declared or streamed, before the framework's parser takes it",
     requests: [
-      { path: '/public/echo', method: 'POST', headers: { ...withOrigin, 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'a'.repeat(BODY_LIMIT - 100) }) },
-      { path: '/public/echo', method: 'POST', headers: { ...withOrigin, 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'b'.repeat(BODY_LIMIT + 100) }) },
-      { path: '/public/echo', method: 'POST', headers: { ...withOrigin, 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'c'.repeat(BODY_LIMIT * 2) }), streamed: true },
+      {
+        path: '/public/echo',
+        method: 'POST',
+        headers: { ...withOrigin, 'content-type': 'application/json' },
+        body: JSON.stringify({ pad: 'a'.repeat(BODY_LIMIT - 100) }),
+      },
+      {
+        path: '/public/echo',
+        method: 'POST',
+        headers: { ...withOrigin, 'content-type': 'application/json' },
+        body: JSON.stringify({ pad: 'b'.repeat(BODY_LIMIT + 100) }),
+      },
+      {
+        path: '/public/echo',
+        method: 'POST',
+        headers: { ...withOrigin, 'content-type': 'application/json' },
+        body: JSON.stringify({ pad: 'c'.repeat(BODY_LIMIT * 2) }),
+        streamed: true,
+      },
     ],
     check(t, [within, declared, streamed], platform) {
       t.equal(within!.status, 200)
       t.same(JSON.parse(within!.text), { padLength: BODY_LIMIT - 100 }, 'the framework parsed the body')
-      for (const [what, refused] of [['declared', declared!], ['streamed', streamed!]] as const) {
+      for (const [what, refused] of [
+        ['declared', declared!],
+        ['streamed', streamed!],
+      ] as const) {
         t.equal(refused.status, 413, what)
         t.match(errorBody(refused), { code: 'content_too_large' }, what)
         t.equal(refused.headers['access-control-allow-origin'], ORIGIN, what)
@@ -268,7 +385,9 @@ export const scenarios: readonly Scenario[] = [
       t.equal(errorBody(failed!)?.message, 'Internal Server Error')
       t.notMatch(failed!.text, /10\.0\.0\.5|app_rw/, 'the error message stays on the server')
       // Matched by request id: a report of an earlier scenario's request may still be arriving.
-      const reports = platform.observed.reports.slice(before.reports).filter((r) => r.requestId === failed!.headers['x-request-id'])
+      const reports = platform.observed.reports
+        .slice(before.reports)
+        .filter((r) => r.requestId === failed!.headers['x-request-id'])
       t.equal(reports.length, 1, 'reported once')
       t.match(reports[0], { status: 500, action: 'answered', error: { message: SECRET_FAILURE } })
     },
@@ -288,7 +407,10 @@ export const scenarios: readonly Scenario[] = [
     compareBody: false,
     // Express's final handler sets its own Content-Security-Policy on the pages it writes,
     // and securityHeaders() keeps a value the handler set (override: false, the default).
-    differs: (p): Record<string, string> => (p.name.startsWith('Express') ? { 'content-security-policy': "Express's final handler sets default-src 'none'" } : {}),
+    differs: (p): Record<string, string> =>
+      p.name.startsWith('Express')
+        ? { 'content-security-policy': "Express's final handler sets default-src 'none'" }
+        : {},
     check(t, [missing], platform) {
       t.equal(missing!.status, 404)
       t.match(missing!.headers['x-request-id'], UUID_V7)

@@ -13,7 +13,16 @@ import { listen } from '../helpers/serve.js'
 async function stack(t: Test) {
   const entries: AccessLogEntry[] = []
   let handled = 0
-  const app = compose(errorBoundary(), requestId(), securityHeaders(), accessLog({ sink: (_line, entry) => { entries.push(entry) } }))((_req, res) => {
+  const app = compose(
+    errorBoundary(),
+    requestId(),
+    securityHeaders(),
+    accessLog({
+      sink: (_line, entry) => {
+        entries.push(entry)
+      },
+    }),
+  )((_req, res) => {
     handled++
     res.end('handled')
   })
@@ -36,15 +45,26 @@ t.test('Node answers an HTTP/1.1 request without Host with its own 400, before t
 
 t.test('Node answers an unknown Expect with its own 417, before the stack; 100-continue reaches it', async (t) => {
   const { url, entries, handled } = await stack(t)
-  const refused = parseRawResponse(await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nConnection: close\r\n\r\n'))
+  const refused = parseRawResponse(
+    await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nConnection: close\r\n\r\n'),
+  )
   t.equal(refused.status, 417)
   t.equal(refused.headers['x-request-id'], undefined, 'no layer ran')
   t.equal(refused.body.length, 0)
   t.equal(handled(), 0)
   t.equal(entries.length, 0, 'no log line')
 
-  const raw = (await rawExchange(url, 'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndata')).toString('latin1')
-  t.match(raw, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/, 'Node writes the 100 Continue, the stack the answer')
+  const raw = (
+    await rawExchange(
+      url,
+      'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndata',
+    )
+  ).toString('latin1')
+  t.match(
+    raw,
+    /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
+    'Node writes the 100 Continue, the stack the answer',
+  )
   t.match(raw, /x-request-id: /i)
   t.equal(handled(), 1)
 })

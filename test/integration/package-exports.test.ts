@@ -57,7 +57,9 @@ t.test('package exports: the published files contain every target', async (t) =>
 })
 
 t.test('package exports: every adapter has its subpath, named after its file', async (t) => {
-  const adapters = readdirSync('adapters').filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''))
+  const adapters = readdirSync('adapters')
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.replace(/\.ts$/, ''))
   t.ok(adapters.length >= 3)
   for (const name of adapters) {
     const target = pkg.exports[`./${name}`]
@@ -73,21 +75,38 @@ const documented: Record<string, string[]> = {
 }
 
 for (const [subpath, names] of Object.entries(documented)) {
-  t.test(`package exports: ${pkg.name}${subpath.slice(1)} exports ${names.join(', ')}, and the docs name every export`, async (t) => {
-    const target = pkg.exports[subpath] as Record<string, string>
-    const module = await import(pathToFileURL(sourceOf(target.default!)).href) as Record<string, unknown>
-    for (const name of names) t.equal(typeof module[name], 'function', `${name} is a function`)
-    for (const name of Object.keys(module)) t.ok(docs.includes(`\`${name}(`), `docs/adapters.md documents ${name}()`)
-    t.ok(docs.includes(`'${pkg.name}${subpath.slice(1)}'`), `docs/adapters.md imports from '${pkg.name}${subpath.slice(1)}'`)
-  })
+  t.test(
+    `package exports: ${pkg.name}${subpath.slice(1)} exports ${names.join(', ')}, and the docs name every export`,
+    async (t) => {
+      const target = pkg.exports[subpath] as Record<string, string>
+      const module = (await import(pathToFileURL(sourceOf(target.default!)).href)) as Record<string, unknown>
+      for (const name of names) t.equal(typeof module[name], 'function', `${name} is a function`)
+      for (const name of Object.keys(module)) t.ok(docs.includes(`\`${name}(`), `docs/adapters.md documents ${name}()`)
+      t.ok(
+        docs.includes(`'${pkg.name}${subpath.slice(1)}'`),
+        `docs/adapters.md imports from '${pkg.name}${subpath.slice(1)}'`,
+      )
+    },
+  )
 }
 
 t.test('package exports: the main entry exports the core and every middleware factory', async (t) => {
-  const main = await import(pathToFileURL(sourceOf((pkg.exports['.'] as Record<string, string>).default!)).href) as Record<string, unknown>
-  for (const name of ['compose', 'defineMiddleware', 'onResponseStart', 'onResponseEnd', 'transformBody', 'sendError']) {
+  const main = (await import(
+    pathToFileURL(sourceOf((pkg.exports['.'] as Record<string, string>).default!)).href
+  )) as Record<string, unknown>
+  for (const name of [
+    'compose',
+    'defineMiddleware',
+    'onResponseStart',
+    'onResponseEnd',
+    'transformBody',
+    'sendError',
+  ]) {
     t.equal(typeof main[name], 'function', name)
   }
-  const undefinedExports = Object.entries(main).filter(([, value]) => value === undefined).map(([name]) => name)
+  const undefinedExports = Object.entries(main)
+    .filter(([, value]) => value === undefined)
+    .map(([name]) => name)
   t.same(undefinedExports, [], 'no export is undefined (a re-export of a name that does not exist)')
   const factories = readdirSync('lib/middleware')
     .map((f) => f.replace(/\.ts$/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase()))

@@ -6,8 +6,16 @@ import Fastify from 'fastify'
 import { SignJWT } from 'jose'
 import t, { type Test } from 'tap'
 import {
-  compose, jwtAuth, loadShedding, normalizePath, rateLimit, unless, when,
-  type AmbiguousPaths, type Middleware, type RawHandler,
+  compose,
+  jwtAuth,
+  loadShedding,
+  normalizePath,
+  rateLimit,
+  unless,
+  when,
+  type AmbiguousPaths,
+  type Middleware,
+  type RawHandler,
 } from '../../lib/index.js'
 import { toExpress } from '../../adapters/express.js'
 import { toFastify } from '../../adapters/fastify.js'
@@ -24,7 +32,9 @@ import { listen, serve } from '../helpers/serve.js'
 
 const SECRET = 'path-ambiguity-secret-0123456789abcdef'
 const ADMIN_BODY = 'the admin area'
-const token = await new SignJWT({ sub: 'ops' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h')
+const token = await new SignJWT({ sub: 'ops' })
+  .setProtectedHeader({ alg: 'HS256' })
+  .setExpirationTime('1h')
   .sign(new TextEncoder().encode(SECRET))
 
 /** The raw targets, by the trick they use. */
@@ -39,9 +49,20 @@ const TARGETS: Record<string, readonly string[]> = {
 }
 // The targets every router here serves from the protected area, given credentials: the
 // bypasses normalisation alone would have opened.
-const REACH_ADMIN = ['/admin/..%2fhealth', '/admin/..%2f..%2fpublic%2fx', '/admin/..%2Fhealth', '/admin/..%5chealth',
-  '/admin/..%5C..%5Cpublic%5Cx', '/admin/%2e%2e', '/admin/.%2E', '/admin/x/%2e%2e/%2e%2e/health', '/admin/..',
-  '/admin/x/../../health', '/admin/x/../../public/x', '/admin/x%00']
+const REACH_ADMIN = [
+  '/admin/..%2fhealth',
+  '/admin/..%2f..%2fpublic%2fx',
+  '/admin/..%2Fhealth',
+  '/admin/..%5chealth',
+  '/admin/..%5C..%5Cpublic%5Cx',
+  '/admin/%2e%2e',
+  '/admin/.%2E',
+  '/admin/x/%2e%2e/%2e%2e/health',
+  '/admin/..',
+  '/admin/x/../../health',
+  '/admin/x/../../public/x',
+  '/admin/x%00',
+]
 
 /** A guard: layers protecting /admin, the paths they exempt, and the status of a refusal. */
 interface Guard {
@@ -68,7 +89,9 @@ const guards: Record<string, Guard> = {
     exempt: '/health',
   },
   'unless(/public/*, /health) around jwtAuth': {
-    layers: (ambiguousPaths) => [unless({ paths: ['/public/*', '/health'], ambiguousPaths }, jwtAuth({ secret: SECRET }))],
+    layers: (ambiguousPaths) => [
+      unless({ paths: ['/public/*', '/health'], ambiguousPaths }, jwtAuth({ secret: SECRET })),
+    ],
     refused: 401,
     credentials: [['Authorization', `Bearer ${token}`]],
     exempt: '/public/x',
@@ -82,7 +105,12 @@ const guards: Record<string, Guard> = {
   'loadShedding exempt': {
     layers: (ambiguousPaths) => {
       // Always overloaded: a resident set over 1 byte. Every request not exempt is shed.
-      const shedding = loadShedding({ maxEventLoopDelayMs: 0, maxRssBytes: 1, exempt: ['/public/*', '/health'], ambiguousPaths })
+      const shedding = loadShedding({
+        maxEventLoopDelayMs: 0,
+        maxRssBytes: 1,
+        exempt: ['/public/*', '/health'],
+        ambiguousPaths,
+      })
       shedding.sample()
       t.teardown(() => shedding.close())
       return [shedding]
@@ -109,10 +137,18 @@ function expressPlatform(make: typeof express4 | typeof express, wildcard: strin
   return async (t, layers) => {
     const app = make()
     app.use(toExpress(compose(...layers)))
-    app.get('/admin/:page', (_req, res) => { res.send(ADMIN_BODY) })
-    app.get(`/admin/${wildcard}`, (_req, res) => { res.send(ADMIN_BODY) })
-    app.get(`/public/${wildcard}`, (_req, res) => { res.send('public') })
-    app.get('/health', (_req, res) => { res.send('ok') })
+    app.get('/admin/:page', (_req, res) => {
+      res.send(ADMIN_BODY)
+    })
+    app.get(`/admin/${wildcard}`, (_req, res) => {
+      res.send(ADMIN_BODY)
+    })
+    app.get(`/public/${wildcard}`, (_req, res) => {
+      res.send('public')
+    })
+    app.get('/health', (_req, res) => {
+      res.send('ok')
+    })
     return (await listen(t, createServer(app))).url
   }
 }
@@ -135,15 +171,24 @@ const platforms: Record<string, Platform> = {
 }
 
 const allTargets = Object.entries(TARGETS).flatMap(([kind, targets]) => targets.map((target) => ({ kind, target })))
-const send = (url: string, target: string, headers: ReadonlyArray<readonly [string, string]> = []): Promise<RawResponse> =>
-  rawRequest(url, 'GET', target, headers)
+const send = (
+  url: string,
+  target: string,
+  headers: ReadonlyArray<readonly [string, string]> = [],
+): Promise<RawResponse> => rawRequest(url, 'GET', target, headers)
 
-t.test('the targets: normalisation alone reads each outside /admin or as a public path, or cannot read it', async (t) => {
-  for (const { target } of allTargets) {
-    const normal = normalizePath(target)
-    t.ok(normal === undefined || !/^\/admin(\/|$)/.test(normal) || target.startsWith('//') || target.includes(';'), `${target} → ${normal}`)
-  }
-})
+t.test(
+  'the targets: normalisation alone reads each outside /admin or as a public path, or cannot read it',
+  async (t) => {
+    for (const { target } of allTargets) {
+      const normal = normalizePath(target)
+      t.ok(
+        normal === undefined || !/^\/admin(\/|$)/.test(normal) || target.startsWith('//') || target.includes(';'),
+        `${target} → ${normal}`,
+      )
+    }
+  },
+)
 
 for (const [platformName, platform] of Object.entries(platforms)) {
   t.test(`${platformName}: with credentials, the router serves the admin area for the bypass targets`, async (t) => {
@@ -157,20 +202,24 @@ for (const [platformName, platform] of Object.entries(platforms)) {
 
   for (const [guardName, guard] of Object.entries(guards)) {
     for (const ambiguousPaths of ['fail-closed', 'refuse'] as const) {
-      t.test(`${platformName}, ${guardName}, ambiguousPaths ${ambiguousPaths}: no ambiguous target gets past the guard`, async (t) => {
-        const url = await platform(t, guard.layers(ambiguousPaths))
-        const expected = ambiguousPaths === 'refuse' ? 400 : guard.refused
-        for (const { kind, target } of allTargets) {
-          const res = await send(url, target)
-          t.equal(res.status, expected, `${kind}: ${target}`)
-          t.notMatch(res.body.toString(), ADMIN_BODY, `${kind}: ${target}`)
-          if (ambiguousPaths === 'refuse') t.match(res.body.toString(), /"code":"ambiguous_path"/, target)
-        }
-        // The guard still works as configured: its exemption, its protection, its credentials.
-        t.equal((await send(url, guard.exempt)).status, 200, `exempt ${guard.exempt}`)
-        t.equal((await send(url, '/admin/x')).status, guard.refused, '/admin/x without credentials')
-        if (guard.credentials) t.equal((await send(url, '/admin/x', guard.credentials)).body.toString(), ADMIN_BODY, 'with credentials')
-      })
+      t.test(
+        `${platformName}, ${guardName}, ambiguousPaths ${ambiguousPaths}: no ambiguous target gets past the guard`,
+        async (t) => {
+          const url = await platform(t, guard.layers(ambiguousPaths))
+          const expected = ambiguousPaths === 'refuse' ? 400 : guard.refused
+          for (const { kind, target } of allTargets) {
+            const res = await send(url, target)
+            t.equal(res.status, expected, `${kind}: ${target}`)
+            t.notMatch(res.body.toString(), ADMIN_BODY, `${kind}: ${target}`)
+            if (ambiguousPaths === 'refuse') t.match(res.body.toString(), /"code":"ambiguous_path"/, target)
+          }
+          // The guard still works as configured: its exemption, its protection, its credentials.
+          t.equal((await send(url, guard.exempt)).status, 200, `exempt ${guard.exempt}`)
+          t.equal((await send(url, '/admin/x')).status, guard.refused, '/admin/x without credentials')
+          if (guard.credentials)
+            t.equal((await send(url, '/admin/x', guard.credentials)).body.toString(), ADMIN_BODY, 'with credentials')
+        },
+      )
     }
   }
 }

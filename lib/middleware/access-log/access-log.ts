@@ -15,7 +15,13 @@ import { clientIp, socketIp } from '../../core/client.js'
 import { defineMiddleware, type OrderingRule } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import {
-  expectArray, expectFunction, expectHeaderName, expectInteger, expectNumber, expectOneOf, withDefaults,
+  expectArray,
+  expectFunction,
+  expectHeaderName,
+  expectInteger,
+  expectNumber,
+  expectOneOf,
+  withDefaults,
 } from '../../core/options.js'
 import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../../core/response-end.js'
 import { onRequestBody } from '../../core/request-body.js'
@@ -174,18 +180,28 @@ type HeaderSelection = true | false | ReadonlySet<string>
  * const app = compose(errorBoundary(), requestId(), accessLog({ sink: createWriteStream('access.log', { flags: 'a' }) }))(router)
  */
 export function accessLog(options: AccessLogOptions = {}): Middleware {
-  const opts: AccessLogOptions & typeof accessLogDefaults = withDefaults('accessLog', accessLogDefaults, options, ['sink'])
+  const opts: AccessLogOptions & typeof accessLogDefaults = withDefaults('accessLog', accessLogDefaults, options, [
+    'sink',
+  ])
   const sinkTarget = opts.sink === undefined ? process.stdout : opts.sink
   if (typeof sinkTarget !== 'function' && !isWritable(sinkTarget)) {
-    throw new ConfigError('accessLog', 'sink', 'a Writable stream or a function (line, entry) => void', sinkTarget,
-      'For a file use fs.createWriteStream(path, { flags: "a" }).')
+    throw new ConfigError(
+      'accessLog',
+      'sink',
+      'a Writable stream or a function (line, entry) => void',
+      sinkTarget,
+      'For a file use fs.createWriteStream(path, { flags: "a" }).',
+    )
   }
   const query = expectOneOf('accessLog', 'query', opts.query, ['drop', 'redact', 'keep'])
   const sampleRate = expectNumber('accessLog', 'sampleRate', opts.sampleRate, 0, 1)
   const requestHeaders = headerSelection('requestHeaders', opts.requestHeaders)
   const responseHeaders = headerSelection('responseHeaders', opts.responseHeaders)
-  const redact = new Set(expectArray('accessLog', 'redactHeaders', opts.redactHeaders,
-    (name, i) => expectHeaderName('accessLog', `redactHeaders[${i}]`, name)))
+  const redact = new Set(
+    expectArray('accessLog', 'redactHeaders', opts.redactHeaders, (name, i) =>
+      expectHeaderName('accessLog', `redactHeaders[${i}]`, name),
+    ),
+  )
   const maxField = expectInteger('accessLog', 'maxFieldLength', opts.maxFieldLength, 16, 65536)
   const maxBuffered = expectInteger('accessLog', 'maxBufferedLines', opts.maxBufferedLines, 0, 1_000_000)
   const now = expectFunction<() => number>('accessLog', 'now', opts.now)
@@ -223,52 +239,84 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     entry.userId = optional(userIdState.tryGet(req), maxField)
     entry.userAgent = optional(req.headers['user-agent'], maxField)
     entry.referer = optional(req.headers.referer, maxField)
-    entry.error = error === undefined || error === null ? undefined : truncate(error instanceof Error ? error.message || error.name : String(error), maxField)
-    entry.requestHeaders = requestHeaders === false ? undefined : pickHeaders(req.headers, requestHeaders, redact, maxField)
-    entry.responseHeaders = responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField)
+    entry.error =
+      error === undefined || error === null
+        ? undefined
+        : truncate(error instanceof Error ? error.message || error.name : String(error), maxField)
+    entry.requestHeaders =
+      requestHeaders === false ? undefined : pickHeaders(req.headers, requestHeaders, redact, maxField)
+    entry.responseHeaders =
+      responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField)
     const dropped = sink.takeDropped()
     if (dropped > 0) entry.droppedLines = dropped
     sink.write(entryLine(entry), entry, dropped)
   }
 
-  return defineMiddleware({
-    name: 'accessLog',
-    detail: `query ${query}${sampleRate < 1 ? `, sample ${sampleRate}` : ''}`,
-    inside: ACCESS_LOG_INSIDE,
-    wraps: ACCESS_LOG_WRAPS,
-  }, (next) => function accessLogHandler(req, res) {
-    // A mount() outside this layer has already rewritten req.url; it kept the original.
-    const exchange = new Exchange(req.method ?? '', originalUrlState.tryGet(req) ?? req.url ?? '')
-    countBodyBytes(req, exchange)
-    // Pin the peer address now (cached on the connection): once a client has gone, its
-    // socket can no longer say who it was, and the line would name nobody.
-    socketIp(req.socket)
-    onResponseEnd(res, writeLine, exchange)
-    let result: unknown
-    try {
-      result = next(req, res)
-    } catch (err) {
-      exchange.error = err
-      throw err
-    }
-    // Errors travel outward as rejections: note the message on the way to the error boundary,
-    // whose 500 this line then reports.
-    if (result instanceof Promise) return result.catch((err: unknown) => { exchange.error = err; throw err })
-    return result
-  })
+  return defineMiddleware(
+    {
+      name: 'accessLog',
+      detail: `query ${query}${sampleRate < 1 ? `, sample ${sampleRate}` : ''}`,
+      inside: ACCESS_LOG_INSIDE,
+      wraps: ACCESS_LOG_WRAPS,
+    },
+    (next) =>
+      function accessLogHandler(req, res) {
+        // A mount() outside this layer has already rewritten req.url; it kept the original.
+        const exchange = new Exchange(req.method ?? '', originalUrlState.tryGet(req) ?? req.url ?? '')
+        countBodyBytes(req, exchange)
+        // Pin the peer address now (cached on the connection): once a client has gone, its
+        // socket can no longer say who it was, and the line would name nobody.
+        socketIp(req.socket)
+        onResponseEnd(res, writeLine, exchange)
+        let result: unknown
+        try {
+          result = next(req, res)
+        } catch (err) {
+          exchange.error = err
+          throw err
+        }
+        // Errors travel outward as rejections: note the message on the way to the error boundary,
+        // whose 500 this line then reports.
+        if (result instanceof Promise)
+          return result.catch((err: unknown) => {
+            exchange.error = err
+            throw err
+          })
+        return result
+      },
+  )
 }
 
 const ACCESS_LOG_INSIDE: readonly OrderingRule[] = Object.freeze([
-  { name: 'errorBoundary', reason: 'the handler\'s error passes through the log on its way to the boundary, so the line names it, and the boundary\'s answer is over before the line is written' },
-  { name: 'proxyHeaders', reason: 'clientIp must be the address proxyHeaders() establishes, for requests refused between them too' },
+  {
+    name: 'errorBoundary',
+    reason:
+      "the handler's error passes through the log on its way to the boundary, so the line names it, and the boundary's answer is over before the line is written",
+  },
+  {
+    name: 'proxyHeaders',
+    reason: 'clientIp must be the address proxyHeaders() establishes, for requests refused between them too',
+  },
   { name: 'requestId', reason: 'every line must carry the request id' },
   { name: 'traceContext', reason: 'every line must carry the trace id' },
 ])
 
 // Layers that can answer without calling inward: their answers must be logged as well.
 const ACCESS_LOG_WRAPS: readonly OrderingRule[] = Object.freeze(
-  ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', 'jwtAuth', 'apiKey', 'session'].map((name) => ({
-    name, reason: 'requests it answers or refuses on its own must be logged too',
+  [
+    'trustedHost',
+    'httpsRedirect',
+    'cors',
+    'rateLimit',
+    'loadShedding',
+    'bodyLimit',
+    'timeout',
+    'jwtAuth',
+    'apiKey',
+    'session',
+  ].map((name) => ({
+    name,
+    reason: 'requests it answers or refuses on its own must be logged too',
   })),
 )
 
@@ -280,7 +328,12 @@ const ACCESS_LOG_WRAPS: readonly OrderingRule[] = Object.freeze(
  */
 function countBodyBytes(req: IncomingMessage, exchange: Exchange): void {
   const length = req.headers['content-length']
-  if (req.httpVersionMajor < 2 && req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return
+  if (
+    req.httpVersionMajor < 2 &&
+    req.headers['transfer-encoding'] === undefined &&
+    (length === undefined || length === '0')
+  )
+    return
   // Chunks pushed before this layer ran (an outer layer awaited something) are buffered.
   exchange.bytesIn = req.readableLength
   onRequestBody(req, countChunk, exchange)
@@ -292,11 +345,18 @@ function countChunk(chunk: Buffer, _req: IncomingMessage, exchange: Exchange): v
 
 function headerSelection(option: string, value: unknown): HeaderSelection {
   if (typeof value === 'boolean') return value
-  if (!Array.isArray(value)) throw new ConfigError('accessLog', option, 'true, false or an array of header names', value)
-  return new Set(expectArray('accessLog', option, value, (name, i) => expectHeaderName('accessLog', `${option}[${i}]`, name)))
+  if (!Array.isArray(value))
+    throw new ConfigError('accessLog', option, 'true, false or an array of header names', value)
+  return new Set(
+    expectArray('accessLog', option, value, (name, i) => expectHeaderName('accessLog', `${option}[${i}]`, name)),
+  )
 }
 
 function isWritable(value: unknown): value is Writable {
-  return typeof value === 'object' && value !== null &&
-    typeof (value as Writable).write === 'function' && typeof (value as Writable).once === 'function'
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Writable).write === 'function' &&
+    typeof (value as Writable).once === 'function'
+  )
 }

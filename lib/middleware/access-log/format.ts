@@ -13,17 +13,22 @@ export function stripQuery(url: string, query: 'drop' | 'redact'): string {
   const mark = url.indexOf('?')
   if (mark < 0) return url
   if (query === 'drop') return url.slice(0, mark)
-  const params = url.slice(mark + 1).split('&').map((pair) => {
-    const eq = pair.indexOf('=')
-    return eq < 0 ? pair : `${pair.slice(0, eq)}=[redacted]`
-  })
+  const params = url
+    .slice(mark + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=')
+      return eq < 0 ? pair : `${pair.slice(0, eq)}=[redacted]`
+    })
   return `${url.slice(0, mark)}?${params.join('&')}`
 }
 
 /** The selected headers, values redacted or truncated, at most {@link ACCESS_LOG_MAX_HEADERS}. */
 export function pickHeaders(
-  headers: Record<string, string | string[] | number | undefined>, selection: true | ReadonlySet<string>,
-  redact: ReadonlySet<string>, maxField: number,
+  headers: Record<string, string | string[] | number | undefined>,
+  selection: true | ReadonlySet<string>,
+  redact: ReadonlySet<string>,
+  maxField: number,
 ): Record<string, string> {
   const picked: Record<string, string> = {}
   let count = 0
@@ -31,7 +36,9 @@ export function pickHeaders(
     const value = headers[name]
     if (value === undefined) continue
     if (++count > ACCESS_LOG_MAX_HEADERS) break
-    picked[truncate(name, 128)] = redact.has(name) ? '[redacted]' : truncate(Array.isArray(value) ? value.join(', ') : String(value), maxField)
+    picked[truncate(name, 128)] = redact.has(name)
+      ? '[redacted]'
+      : truncate(Array.isArray(value) ? value.join(', ') : String(value), maxField)
   }
   return picked
 }
@@ -39,7 +46,8 @@ export function pickHeaders(
 /** `value` cut to `max` characters, marked with `…` when cut. */
 export const truncate = (value: string, max: number): string => (value.length > max ? `${value.slice(0, max)}…` : value)
 /** {@link truncate} for a value that may be absent. */
-export const optional = (value: string | undefined, max: number): string | undefined => (value === undefined ? undefined : truncate(value, max))
+export const optional = (value: string | undefined, max: number): string | undefined =>
+  value === undefined ? undefined : truncate(value, max)
 // The last whole millisecond formatted, and its text: under load many lines share one.
 let isoMs = Number.NaN
 let isoText = ''
@@ -91,7 +99,8 @@ const jsonNumber = (value: number): string => (Number.isFinite(value) ? `${value
  */
 export function entryLine(entry: AccessLogEntry): string {
   // time is an ISO date, level and outcome come from fixed sets: none needs escaping.
-  let line = `{"time":"${entry.time}","level":"${entry.level}","method":${jsonString(entry.method)},"path":${jsonString(entry.path)}` +
+  let line =
+    `{"time":"${entry.time}","level":"${entry.level}","method":${jsonString(entry.method)},"path":${jsonString(entry.path)}` +
     `,"status":${jsonNumber(entry.status)},"outcome":"${entry.outcome}","durationMs":${jsonNumber(entry.durationMs)}`
   if (entry.ttfbMs !== undefined) line += `,"ttfbMs":${jsonNumber(entry.ttfbMs)}`
   if (entry.bytesOut !== undefined) line += `,"bytesOut":${jsonNumber(entry.bytesOut)}`

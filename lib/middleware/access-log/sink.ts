@@ -49,7 +49,12 @@ export class LineSink<E> {
   get saturated(): boolean {
     const stream = this.#stream
     if (stream === undefined) return false
-    return this.#broken || stream.destroyed || stream.writableEnded || (this.#waiting && this.#queue.length >= this.#maxQueued)
+    return (
+      this.#broken ||
+      stream.destroyed ||
+      stream.writableEnded ||
+      (this.#waiting && this.#queue.length >= this.#maxQueued)
+    )
   }
 
   /** Count one line as dropped. */

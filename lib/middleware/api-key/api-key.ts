@@ -13,7 +13,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
-import { expectBoolean, expectFunction, expectHeaderName, expectInteger, expectString, isToken, withDefaults } from '../../core/options.js'
+import {
+  expectBoolean,
+  expectFunction,
+  expectHeaderName,
+  expectInteger,
+  expectString,
+  isToken,
+  withDefaults,
+} from '../../core/options.js'
 import { expectAmbiguousPaths, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
 import { reportError } from '../../core/report.js'
 import { sendError } from '../../core/send-error.js'
@@ -90,9 +98,11 @@ export const apiKeyDefaults = Object.freeze({
 const identityState = defineState<ApiKeyIdentity>('apiKey', 'apiKey()')
 
 /** The identity of the key `req` presented. Throws when apiKey() did not accept one. */
-export const getApiKey = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I => identityState.get(req) as I
+export const getApiKey = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I =>
+  identityState.get(req) as I
 /** The identity of the key `req` presented, or undefined. */
-export const tryGetApiKey = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I | undefined => identityState.tryGet(req) as I | undefined
+export const tryGetApiKey = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I | undefined =>
+  identityState.tryGet(req) as I | undefined
 
 /** What apiKey() returns: a middleware that also reads its identities with their type. */
 export interface ApiKeyMiddleware<I extends ApiKeyIdentity> extends Middleware {
@@ -113,7 +123,14 @@ const QUOTE_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
  * http.createServer(compose(auth)((req, res) => res.end(auth.identity(req).id)))
  */
 export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKeyOptions<I>): ApiKeyMiddleware<I> {
-  const opts = withDefaults('apiKey', apiKeyDefaults, options, ['scheme', 'query', 'keys', 'hashes', 'lookup', 'realm']) as typeof apiKeyDefaults & ApiKeyOptions<I>
+  const opts = withDefaults('apiKey', apiKeyDefaults, options, [
+    'scheme',
+    'query',
+    'keys',
+    'hashes',
+    'lookup',
+    'realm',
+  ]) as typeof apiKeyDefaults & ApiKeyOptions<I>
   const header = expectHeaderName('apiKey', 'header', opts.header)
   const scheme = opts.scheme === undefined ? undefined : expectScheme(opts.scheme)
   const query = opts.query === undefined ? undefined : expectString('apiKey', 'query', opts.query)
@@ -124,48 +141,110 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
   if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !QUOTE_SAFE.test(opts.realm))) {
     throw new ConfigError('apiKey', 'realm', 'printable ASCII without quotes or backslashes', opts.realm)
   }
-  const isExempt = compileExemption('apiKey', opts.publicPaths, expectBoolean('apiKey', 'caseSensitivePaths', opts.caseSensitivePaths),
-    expectAmbiguousPaths('apiKey', opts.ambiguousPaths))
+  const isExempt = compileExemption(
+    'apiKey',
+    opts.publicPaths,
+    expectBoolean('apiKey', 'caseSensitivePaths', opts.caseSensitivePaths),
+    expectAmbiguousPaths('apiKey', opts.ambiguousPaths),
+  )
 
-  const lookup = opts.lookup === undefined ? undefined : expectFunction<NonNullable<ApiKeyOptions<I>['lookup']>>('apiKey', 'lookup', opts.lookup)
+  const lookup =
+    opts.lookup === undefined
+      ? undefined
+      : expectFunction<NonNullable<ApiKeyOptions<I>['lookup']>>('apiKey', 'lookup', opts.lookup)
   if (lookup !== undefined && (opts.keys !== undefined || opts.hashes !== undefined)) {
-    throw new ConfigError('apiKey', opts.keys !== undefined ? 'keys' : 'hashes', 'unset when lookup is given', opts.keys ?? opts.hashes, 'Check listed keys inside lookup, or drop lookup.')
+    throw new ConfigError(
+      'apiKey',
+      opts.keys !== undefined ? 'keys' : 'hashes',
+      'unset when lookup is given',
+      opts.keys ?? opts.hashes,
+      'Check listed keys inside lookup, or drop lookup.',
+    )
   }
   const digests: Buffer[] = []
   const identities: ApiKeyIdentity[] = []
   const addDigest = (option: string, digest: Buffer, id: string): void => {
-    if (digests.some((d) => d.equals(digest))) throw new ConfigError('apiKey', option, 'distinct keys', `a key listed twice (id "${id}")`, 'Remove the repeat: one key identifies one client.')
-    if (identities.some((known) => known.id === id)) throw new ConfigError('apiKey', option, 'distinct ids', id, 'Give each key its own id: the id is who the request acts for.')
+    if (digests.some((d) => d.equals(digest)))
+      throw new ConfigError(
+        'apiKey',
+        option,
+        'distinct keys',
+        `a key listed twice (id "${id}")`,
+        'Remove the repeat: one key identifies one client.',
+      )
+    if (identities.some((known) => known.id === id))
+      throw new ConfigError(
+        'apiKey',
+        option,
+        'distinct ids',
+        id,
+        'Give each key its own id: the id is who the request acts for.',
+      )
     digests.push(digest)
     identities.push(Object.freeze({ id }))
   }
   for (const entry of listOption('keys', opts.keys)) {
     const key = typeof entry === 'string' ? entry : entry?.key
     if (typeof key !== 'string' || key.length < minKeyLength || key.length > maxKeyLength || !isPrintable(key)) {
-      throw new ConfigError('apiKey', 'keys', `keys of ${minKeyLength} to ${maxKeyLength} printable ASCII characters`, typeof key === 'string' ? `a key of ${key.length} characters` : entry,
-        "Generate one: crypto.randomBytes(32).toString('base64url').")
+      throw new ConfigError(
+        'apiKey',
+        'keys',
+        `keys of ${minKeyLength} to ${maxKeyLength} printable ASCII characters`,
+        typeof key === 'string' ? `a key of ${key.length} characters` : entry,
+        "Generate one: crypto.randomBytes(32).toString('base64url').",
+      )
     }
     const digest = sha256(key)
-    addDigest('keys', digest, typeof entry === 'string' ? `key:${digest.toString('hex').slice(0, 12)}` : expectId('keys', entry.id))
+    addDigest(
+      'keys',
+      digest,
+      typeof entry === 'string' ? `key:${digest.toString('hex').slice(0, 12)}` : expectId('keys', entry.id),
+    )
   }
   for (const entry of listOption('hashes', opts.hashes)) {
     const hex = typeof entry === 'string' ? entry : entry?.sha256
     if (typeof hex !== 'string' || !HEX_DIGEST.test(hex)) {
-      throw new ConfigError('apiKey', 'hashes', 'SHA-256 digests as 64 hex digits', hex ?? entry, "Compute one: crypto.createHash('sha256').update(key).digest('hex').")
+      throw new ConfigError(
+        'apiKey',
+        'hashes',
+        'SHA-256 digests as 64 hex digits',
+        hex ?? entry,
+        "Compute one: crypto.createHash('sha256').update(key).digest('hex').",
+      )
     }
-    addDigest('hashes', Buffer.from(hex, 'hex'), typeof entry === 'string' ? `key:${hex.slice(0, 12).toLowerCase()}` : expectId('hashes', entry.id))
+    addDigest(
+      'hashes',
+      Buffer.from(hex, 'hex'),
+      typeof entry === 'string' ? `key:${hex.slice(0, 12).toLowerCase()}` : expectId('hashes', entry.id),
+    )
   }
   if (lookup === undefined && digests.length === 0) {
-    throw new ConfigError('apiKey', 'keys', 'a non-empty list (or give hashes or lookup)', opts.keys, 'Without keys every request would be refused.')
+    throw new ConfigError(
+      'apiKey',
+      'keys',
+      'a non-empty list (or give hashes or lookup)',
+      opts.keys,
+      'Without keys every request would be refused.',
+    )
   }
 
   const realmParam = opts.realm === undefined ? '' : ` realm="${opts.realm}",`
   // RFC 9110 §15.5.2: a 401 carries a challenge. No scheme is registered for API keys in a
   // custom header, so the challenge names the header to use.
-  const challenge = scheme !== undefined ? `${scheme}${realmParam.replace(/,$/, '')}` : `ApiKey${realmParam} header="${header}"`
-  const missing = new HttpError(401, 'An API key is required', { code: 'missing_api_key', headers: { 'www-authenticate': challenge } })
-  const invalid = new HttpError(401, 'The API key is not valid', { code: 'invalid_api_key', headers: { 'www-authenticate': challenge } })
-  const unavailable = new HttpError(503, 'API keys cannot be checked right now', { code: 'auth_unavailable', headers: { 'retry-after': '5' } })
+  const challenge =
+    scheme !== undefined ? `${scheme}${realmParam.replace(/,$/, '')}` : `ApiKey${realmParam} header="${header}"`
+  const missing = new HttpError(401, 'An API key is required', {
+    code: 'missing_api_key',
+    headers: { 'www-authenticate': challenge },
+  })
+  const invalid = new HttpError(401, 'The API key is not valid', {
+    code: 'invalid_api_key',
+    headers: { 'www-authenticate': challenge },
+  })
+  const unavailable = new HttpError(503, 'API keys cannot be checked right now', {
+    code: 'auth_unavailable',
+    headers: { 'retry-after': '5' },
+  })
   const schemePrefix = scheme === undefined ? '' : `${scheme.toLowerCase()} `
 
   /** The key sent with `req`; undefined when none, `invalid` when what was sent cannot be one. */
@@ -176,7 +255,8 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
       return query === undefined ? undefined : readQuery(req.url, query, invalid)
     }
     if (schemePrefix !== '') {
-      if (value.length <= schemePrefix.length || value.slice(0, schemePrefix.length).toLowerCase() !== schemePrefix) return undefined
+      if (value.length <= schemePrefix.length || value.slice(0, schemePrefix.length).toLowerCase() !== schemePrefix)
+        return undefined
       value = value.slice(schemePrefix.length).trimStart()
     }
     return value === '' ? undefined : value
@@ -199,12 +279,24 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
     return next(req, res)
   }
 
-  async function lookUpThenAdmit(next: RawHandler, req: IncomingMessage, res: ServerResponse, key: string, find: NonNullable<typeof lookup>): Promise<unknown> {
+  async function lookUpThenAdmit(
+    next: RawHandler,
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    find: NonNullable<typeof lookup>,
+  ): Promise<unknown> {
     let identity: I | undefined | null
     try {
       identity = await find(key, req)
-      if (identity !== undefined && identity !== null && (typeof identity !== 'object' || typeof identity.id !== 'string' || identity.id === '')) {
-        throw new TypeError(`apiKey(): lookup must resolve an object with a non-empty string id, or undefined; it resolved ${typeof identity}.`)
+      if (
+        identity !== undefined &&
+        identity !== null &&
+        (typeof identity !== 'object' || typeof identity.id !== 'string' || identity.id === '')
+      ) {
+        throw new TypeError(
+          `apiKey(): lookup must resolve an object with a non-empty string id, or undefined; it resolved ${typeof identity}.`,
+        )
       }
     } catch (err) {
       // The key store failing says nothing about the key: not a 401, which would make
@@ -215,27 +307,31 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
     return identity ? admit(next, req, res, identity) : sendError(req, res, invalid)
   }
 
-  const middleware = defineMiddleware({
-    name: 'apiKey',
-    detail: `${header}${query === undefined ? '' : ` or ?${query}`}, ${lookup ? 'lookup' : `${digests.length} keys`}${optional ? ', optional' : ''}`,
-    security: true,
-    inside: [
-      { name: 'errorBoundary', reason: 'a failing handler must reach the error boundary' },
-      { name: 'cors', reason: 'preflights carry no key, and refusals need CORS headers to be readable' },
-      { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
-    ],
-  }, (next) => function apiKeyHandler(req, res) {
-    const exempt = isExempt(req)
-    if (exempt === true) return next(req, res)
-    if (exempt !== false) return sendError(req, res, exempt)
-    const key = readKey(req)
-    if (key === undefined) return optional ? next(req, res) : sendError(req, res, missing)
-    if (typeof key !== 'string') return sendError(req, res, key)
-    if (key.length > maxKeyLength) return sendError(req, res, invalid)
-    if (lookup !== undefined) return lookUpThenAdmit(next, req, res, key, lookup)
-    const identity = findListed(key)
-    return identity === undefined ? sendError(req, res, invalid) : admit(next, req, res, identity)
-  })
+  const middleware = defineMiddleware(
+    {
+      name: 'apiKey',
+      detail: `${header}${query === undefined ? '' : ` or ?${query}`}, ${lookup ? 'lookup' : `${digests.length} keys`}${optional ? ', optional' : ''}`,
+      security: true,
+      inside: [
+        { name: 'errorBoundary', reason: 'a failing handler must reach the error boundary' },
+        { name: 'cors', reason: 'preflights carry no key, and refusals need CORS headers to be readable' },
+        { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
+      ],
+    },
+    (next) =>
+      function apiKeyHandler(req, res) {
+        const exempt = isExempt(req)
+        if (exempt === true) return next(req, res)
+        if (exempt !== false) return sendError(req, res, exempt)
+        const key = readKey(req)
+        if (key === undefined) return optional ? next(req, res) : sendError(req, res, missing)
+        if (typeof key !== 'string') return sendError(req, res, key)
+        if (key.length > maxKeyLength) return sendError(req, res, invalid)
+        if (lookup !== undefined) return lookUpThenAdmit(next, req, res, key, lookup)
+        const identity = findListed(key)
+        return identity === undefined ? sendError(req, res, invalid) : admit(next, req, res, identity)
+      },
+  )
 
   return Object.assign(middleware, { identity: (req: IncomingMessage): I => identityState.get(req) as I })
 }
@@ -261,11 +357,13 @@ function listOption<T>(option: string, value: readonly T[] | undefined): readonl
 }
 
 function expectId(option: string, id: unknown): string {
-  if (typeof id !== 'string' || id.length === 0 || !QUOTE_SAFE.test(id)) throw new ConfigError('apiKey', option, 'entries whose id is a non-empty printable string', id)
+  if (typeof id !== 'string' || id.length === 0 || !QUOTE_SAFE.test(id))
+    throw new ConfigError('apiKey', option, 'entries whose id is a non-empty printable string', id)
   return id
 }
 
 function expectScheme(value: unknown): string {
-  if (typeof value !== 'string' || !isToken(value)) throw new ConfigError('apiKey', 'scheme', 'an authentication scheme name (a token, e.g. "ApiKey")', value)
+  if (typeof value !== 'string' || !isToken(value))
+    throw new ConfigError('apiKey', 'scheme', 'an authentication scheme name (a token, e.g. "ApiKey")', value)
   return value
 }

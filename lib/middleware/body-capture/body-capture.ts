@@ -42,8 +42,13 @@ export interface BodyCaptureOptions {
 export const bodyCaptureDefaults: Readonly<Required<Omit<BodyCaptureOptions, 'redact'>>> = Object.freeze({
   maxBytes: 2048,
   contentTypes: Object.freeze([
-    'application/json', 'application/*+json', 'application/x-www-form-urlencoded',
-    'application/xml', 'application/*+xml', 'application/graphql', 'text/*',
+    'application/json',
+    'application/*+json',
+    'application/x-www-form-urlencoded',
+    'application/xml',
+    'application/*+xml',
+    'application/graphql',
+    'text/*',
   ]),
 })
 
@@ -97,18 +102,34 @@ export function bodyCapture(options: BodyCaptureOptions = {}): Middleware {
   const opts = withDefaults('bodyCapture', bodyCaptureDefaults as BodyCaptureOptions, options, ['redact'])
   const maxBytes = expectInteger('bodyCapture', 'maxBytes', opts.maxBytes, 1, 1 << 30)
   const matchers = expectArray('bodyCapture', 'contentTypes', opts.contentTypes, (item) => compileMediaRange(item))
-  const redact = opts.redact === undefined ? undefined : expectFunction<NonNullable<BodyCaptureOptions['redact']>>('bodyCapture', 'redact', opts.redact)
+  const redact =
+    opts.redact === undefined
+      ? undefined
+      : expectFunction<NonNullable<BodyCaptureOptions['redact']>>('bodyCapture', 'redact', opts.redact)
 
-  return defineMiddleware({
-    name: 'bodyCapture',
-    detail: `${maxBytes} bytes of ${matchers.length} content types${redact ? ', redacted' : ''}`,
-  }, (next) => function bodyCaptureHandler(req, res) {
-    const skipped = hasBody(req) ? skipReason(req, matchers) : undefined
-    const capture: Capture = { req, maxBytes, redact, skipped, buffer: undefined, kept: 0, seen: req.readableLength, snapshot: undefined }
-    captureState.set(req, capture)
-    if (skipped === undefined) onRequestBody(req, copyChunk, capture)
-    return next(req, res)
-  })
+  return defineMiddleware(
+    {
+      name: 'bodyCapture',
+      detail: `${maxBytes} bytes of ${matchers.length} content types${redact ? ', redacted' : ''}`,
+    },
+    (next) =>
+      function bodyCaptureHandler(req, res) {
+        const skipped = hasBody(req) ? skipReason(req, matchers) : undefined
+        const capture: Capture = {
+          req,
+          maxBytes,
+          redact,
+          skipped,
+          buffer: undefined,
+          kept: 0,
+          seen: req.readableLength,
+          snapshot: undefined,
+        }
+        captureState.set(req, capture)
+        if (skipped === undefined) onRequestBody(req, copyChunk, capture)
+        return next(req, res)
+      },
+  )
 }
 
 /** Whether the request may carry a body: HTTP/1.x says so in its headers (RFC 9112 §6.3). */
@@ -166,7 +187,12 @@ function compileMediaRange(item: unknown): (type: string) => boolean {
   const range = typeof item === 'string' ? item.trim().toLowerCase() : ''
   const match = /^([a-z0-9!#$&^_.+-]+|\*)\/([a-z0-9!#$&^_.+-]+|\*|\*\+[a-z0-9!#$&^_.-]+)$/.exec(range)
   if (!match || (match[1] === '*' && match[2] !== '*')) {
-    throw new ConfigError('bodyCapture', 'contentTypes', "media types like 'application/json', 'text/*' or 'application/*+json'", item)
+    throw new ConfigError(
+      'bodyCapture',
+      'contentTypes',
+      "media types like 'application/json', 'text/*' or 'application/*+json'",
+      item,
+    )
   }
   const [, type, subtype] = match
   if (type === '*') return () => true

@@ -60,43 +60,67 @@ interface Count {
  */
 export function bodyLimit(options: BodyLimitOptions = {}): Middleware {
   const opts = withDefaults('bodyLimit', bodyLimitDefaults, options)
-  const limit = expectInteger('bodyLimit', 'limit', opts.limit, 0, Number.MAX_SAFE_INTEGER, 'Give bytes, e.g. 1_048_576 for 1 MiB.')
+  const limit = expectInteger(
+    'bodyLimit',
+    'limit',
+    opts.limit,
+    0,
+    Number.MAX_SAFE_INTEGER,
+    'Give bytes, e.g. 1_048_576 for 1 MiB.',
+  )
   // HTTP/2 forbids connection-specific headers (RFC 9113 §8.2.2); its streams close alone.
   const error = tooLarge(limit, true)
   const error2 = tooLarge(limit, false)
   const limitText = String(limit)
 
-  return defineMiddleware({
-    name: 'bodyLimit',
-    detail: `${limit} bytes`,
-    security: true,
-    wraps: [{ name: 'bodyCapture', reason: 'the chunk that crosses the limit must be refused before anything copies it' }],
-    inside: [{ name: 'errorBoundary', reason: 'a handler failing on the 413 error of its request stream must not be answered twice' }],
-  }, (next) => function bodyLimitHandler(req, res) {
-    const declared = req.headers['content-length']
-    if (declared !== undefined) {
-      // Node's parser has checked it is one decimal number; compare without parsing
-      // when the lengths differ, so a 30-digit length cannot lose precision.
-      if (declared.length > limitText.length || (declared.length === limitText.length && declared > limitText)) {
-        refuseUpFront(req, res, req.httpVersionMajor < 2 ? error : error2)
-        return
-      }
-      // Within the limit: the parser delivers exactly that many bytes, never more (and
-      // refuses a request carrying Transfer-Encoding too, RFC 9112 §6.3).
-      return next(req, res)
-    } else if (req.httpVersionMajor < 2 && req.headers['transfer-encoding'] === undefined) {
-      // HTTP/1.x with neither header: no body at all (RFC 9112 §6.3).
-      return next(req, res)
-    }
-    const count: Count = { res, limit, error: req.httpVersionMajor < 2 ? error : error2, seen: req.readableLength, over: false }
-    if (count.seen > limit) {
-      overflow(req, count)
-      return
-    }
-    onRequestBody(req, countChunk, count)
-    res.once('prefinish', keepCounting)
-    return next(req, res)
-  })
+  return defineMiddleware(
+    {
+      name: 'bodyLimit',
+      detail: `${limit} bytes`,
+      security: true,
+      wraps: [
+        { name: 'bodyCapture', reason: 'the chunk that crosses the limit must be refused before anything copies it' },
+      ],
+      inside: [
+        {
+          name: 'errorBoundary',
+          reason: 'a handler failing on the 413 error of its request stream must not be answered twice',
+        },
+      ],
+    },
+    (next) =>
+      function bodyLimitHandler(req, res) {
+        const declared = req.headers['content-length']
+        if (declared !== undefined) {
+          // Node's parser has checked it is one decimal number; compare without parsing
+          // when the lengths differ, so a 30-digit length cannot lose precision.
+          if (declared.length > limitText.length || (declared.length === limitText.length && declared > limitText)) {
+            refuseUpFront(req, res, req.httpVersionMajor < 2 ? error : error2)
+            return
+          }
+          // Within the limit: the parser delivers exactly that many bytes, never more (and
+          // refuses a request carrying Transfer-Encoding too, RFC 9112 §6.3).
+          return next(req, res)
+        } else if (req.httpVersionMajor < 2 && req.headers['transfer-encoding'] === undefined) {
+          // HTTP/1.x with neither header: no body at all (RFC 9112 §6.3).
+          return next(req, res)
+        }
+        const count: Count = {
+          res,
+          limit,
+          error: req.httpVersionMajor < 2 ? error : error2,
+          seen: req.readableLength,
+          over: false,
+        }
+        if (count.seen > limit) {
+          overflow(req, count)
+          return
+        }
+        onRequestBody(req, countChunk, count)
+        res.once('prefinish', keepCounting)
+        return next(req, res)
+      },
+  )
 }
 
 /**
@@ -113,7 +137,8 @@ export function decodedSizeLimit(limit: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
       seen += chunk.length
-      if (seen > limit) done(new HttpError(413, `The decoded request body exceeds the limit of ${limit} bytes`, { details: { limit } }))
+      if (seen > limit)
+        done(new HttpError(413, `The decoded request body exceeds the limit of ${limit} bytes`, { details: { limit } }))
       else done(null, chunk)
     },
   })

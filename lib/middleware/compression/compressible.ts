@@ -22,18 +22,46 @@ export type MediaTypePattern = string | RegExp
  */
 export const compressibleTypes: readonly string[] = Object.freeze([
   'text/*',
-  '*/*+json', '*/*+xml', '*/*+yaml', '*/*+text',
-  'application/json', 'application/x-ndjson', 'application/jsonl', 'application/geo+json',
-  'application/javascript', 'application/x-javascript', 'application/ecmascript',
-  'application/xml', 'application/xhtml+xml', 'application/rss+xml', 'application/atom+xml',
-  'application/yaml', 'application/x-yaml', 'application/toml', 'application/sql', 'application/graphql',
-  'application/x-www-form-urlencoded', 'application/rtf', 'application/x-sh', 'application/x-tar',
-  'application/wasm', 'application/vnd.ms-fontobject', 'application/x-font-ttf', 'application/x-font-otf',
-  'application/postscript', 'application/x-httpd-php',
+  '*/*+json',
+  '*/*+xml',
+  '*/*+yaml',
+  '*/*+text',
+  'application/json',
+  'application/x-ndjson',
+  'application/jsonl',
+  'application/geo+json',
+  'application/javascript',
+  'application/x-javascript',
+  'application/ecmascript',
+  'application/xml',
+  'application/xhtml+xml',
+  'application/rss+xml',
+  'application/atom+xml',
+  'application/yaml',
+  'application/x-yaml',
+  'application/toml',
+  'application/sql',
+  'application/graphql',
+  'application/x-www-form-urlencoded',
+  'application/rtf',
+  'application/x-sh',
+  'application/x-tar',
+  'application/wasm',
+  'application/vnd.ms-fontobject',
+  'application/x-font-ttf',
+  'application/x-font-otf',
+  'application/postscript',
+  'application/x-httpd-php',
   // TrueType and OpenType fonts are not compressed inside (WOFF and WOFF2 are).
-  'font/ttf', 'font/otf', 'font/collection', 'font/sfnt',
+  'font/ttf',
+  'font/otf',
+  'font/collection',
+  'font/sfnt',
   // Bitmaps and icons stored raw.
-  'image/bmp', 'image/x-icon', 'image/vnd.microsoft.icon', 'image/x-ms-bmp',
+  'image/bmp',
+  'image/x-icon',
+  'image/vnd.microsoft.icon',
+  'image/x-ms-bmp',
 ])
 
 // RFC 6838 §4.2: type and subtype names are restricted tokens.
@@ -46,7 +74,11 @@ const SUFFIX = /^\*\/\*\+([a-z0-9][a-z0-9!#$&^_.-]*)$/
  * Compile `patterns` into a predicate over bare media types (lower-case, no parameters).
  * Throws a `ConfigError` naming `middleware` and `option` for a pattern it cannot read.
  */
-export function compileMediaTypeFilter(middleware: string, option: string, patterns: readonly MediaTypePattern[]): (mediaType: string) => boolean {
+export function compileMediaTypeFilter(
+  middleware: string,
+  option: string,
+  patterns: readonly MediaTypePattern[],
+): (mediaType: string) => boolean {
   const exact = new Set<string>()
   const types = new Set<string>()
   const suffixes = new Set<string>()
@@ -56,8 +88,13 @@ export function compileMediaTypeFilter(middleware: string, option: string, patte
       // An unanchored expression matches more than its author meant ('json' inside
       // 'application/x-jsonish'); a stateful one answers differently on every call.
       if (!pattern.source.startsWith('^') || !pattern.source.endsWith('$') || pattern.global || pattern.sticky) {
-        throw new ConfigError(middleware, option, 'patterns such as "text/*", "*/*+json", "application/json" or an anchored RegExp without g or y', pattern,
-          'Anchor the expression with ^ and $, e.g. /^application\\/vnd\\.acme\\.[a-z]+$/.')
+        throw new ConfigError(
+          middleware,
+          option,
+          'patterns such as "text/*", "*/*+json", "application/json" or an anchored RegExp without g or y',
+          pattern,
+          'Anchor the expression with ^ and $, e.g. /^application\\/vnd\\.acme\\.[a-z]+$/.',
+        )
       }
       expressions.push(pattern)
       continue
@@ -68,7 +105,12 @@ export function compileMediaTypeFilter(middleware: string, option: string, patte
     else if (ANY_SUBTYPE.test(text)) types.add(text.slice(0, -2))
     else if (EXACT.test(text)) exact.add(text)
     else {
-      throw new ConfigError(middleware, option, 'patterns such as "text/*", "*/*+json", "application/json" or an anchored RegExp', pattern)
+      throw new ConfigError(
+        middleware,
+        option,
+        'patterns such as "text/*", "*/*+json", "application/json" or an anchored RegExp',
+        pattern,
+      )
     }
   }
   return function isCompressibleType(mediaType: string): boolean {

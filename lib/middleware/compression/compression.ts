@@ -17,7 +17,13 @@ import { ConfigError } from '../../core/errors.js'
 import { appendVary } from '../../core/headers.js'
 import { expectArray, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
-import { transformBody, type BodyDecision, type BodyInfo, type BodyTransform, type TransformBodyOptions } from '../../core/transform-body.js'
+import {
+  transformBody,
+  type BodyDecision,
+  type BodyInfo,
+  type BodyTransform,
+  type TransformBodyOptions,
+} from '../../core/transform-body.js'
 import { compileMediaTypeFilter, compressibleTypes, mediaTypeOf, type MediaTypePattern } from './compressible.js'
 import { createNegotiator, type Encoding, type EncodingChoice } from './negotiation.js'
 import { encoderMakers, flushKinds, paddableEncodings, zstdSupported, type MakeEncoder } from './encoders.js'
@@ -122,20 +128,56 @@ const ENCODINGS: readonly Encoding[] = ['br', 'zstd', 'gzip', 'deflate']
  */
 export function compression(options: CompressionOptions = {}): Middleware {
   const opts = withDefaults('compression', compressionDefaults, options)
-  const threshold = expectInteger('compression', 'threshold', opts.threshold, 0, 16 * 1024 * 1024,
-    'It is held back per request; 1024 to 8192 suits most APIs.')
-  const brotliQuality = expectInteger('compression', 'brotliQuality', opts.brotliQuality, 0, 9,
-    'Quality 10 and 11 take many milliseconds per response; precompress static assets with them at build time instead.')
-  const gzipLevel = expectInteger('compression', 'gzipLevel', opts.gzipLevel, 1, 9,
-    'zlib levels run from 1 (fastest) to 9 (smallest); 6, the default, is within a few percent of 9 at a fraction of its cost. Level 0 would send gzip framing without compressing: leave gzip out of encodings instead.')
-  const zstdLevel = expectInteger('compression', 'zstdLevel', opts.zstdLevel, 1, 19,
-    'Levels above 19 need zstd\'s ultra mode and much memory; 3 (the default) suits responses made per request.')
-  const jitter = expectInteger('compression', 'jitter', opts.jitter, 0, 256, 'Use 0 (off) or a padding of up to 256 bytes; 32 is typical.')
+  const threshold = expectInteger(
+    'compression',
+    'threshold',
+    opts.threshold,
+    0,
+    16 * 1024 * 1024,
+    'It is held back per request; 1024 to 8192 suits most APIs.',
+  )
+  const brotliQuality = expectInteger(
+    'compression',
+    'brotliQuality',
+    opts.brotliQuality,
+    0,
+    9,
+    'Quality 10 and 11 take many milliseconds per response; precompress static assets with them at build time instead.',
+  )
+  const gzipLevel = expectInteger(
+    'compression',
+    'gzipLevel',
+    opts.gzipLevel,
+    1,
+    9,
+    'zlib levels run from 1 (fastest) to 9 (smallest); 6, the default, is within a few percent of 9 at a fraction of its cost. Level 0 would send gzip framing without compressing: leave gzip out of encodings instead.',
+  )
+  const zstdLevel = expectInteger(
+    'compression',
+    'zstdLevel',
+    opts.zstdLevel,
+    1,
+    19,
+    "Levels above 19 need zstd's ultra mode and much memory; 3 (the default) suits responses made per request.",
+  )
+  const jitter = expectInteger(
+    'compression',
+    'jitter',
+    opts.jitter,
+    0,
+    256,
+    'Use 0 (off) or a padding of up to 256 bytes; 32 is typical.',
+  )
   const eventStream = expectOneOf('compression', 'eventStream', opts.eventStream, ['flush', 'skip'] as const)
   const encodings = offeredEncodings(opts.encodings, options.encodings !== undefined, jitter)
-  const isCompressible = typeof opts.types === 'function'
-    ? expectFunction<(mediaType: string, res: ServerResponse) => boolean>('compression', 'types', opts.types)
-    : compileMediaTypeFilter('compression', 'types', expectArray('compression', 'types', opts.types, (p) => p as MediaTypePattern))
+  const isCompressible =
+    typeof opts.types === 'function'
+      ? expectFunction<(mediaType: string, res: ServerResponse) => boolean>('compression', 'types', opts.types)
+      : compileMediaTypeFilter(
+          'compression',
+          'types',
+          expectArray('compression', 'types', opts.types, (p) => p as MediaTypePattern),
+        )
 
   const settings: Settings = Object.freeze({
     threshold,
@@ -145,33 +187,49 @@ export function compression(options: CompressionOptions = {}): Middleware {
   })
   const holdBack = (res: ServerResponse): number => (isEventStream(res) ? 0 : threshold)
   const negotiate = createNegotiator(encodings, (choice: EncodingChoice): Plan => {
-    const route: { holdBack: TransformBodyOptions<Plan>['holdBack']; context?: Plan } = { holdBack: choice.identityRefused ? 0 : holdBack }
-    const plan: Plan = Object.freeze({ settings, encoding: choice.encoding, token: choice.token, force: choice.identityRefused, route })
+    const route: { holdBack: TransformBodyOptions<Plan>['holdBack']; context?: Plan } = {
+      holdBack: choice.identityRefused ? 0 : holdBack,
+    }
+    const plan: Plan = Object.freeze({
+      settings,
+      encoding: choice.encoding,
+      token: choice.token,
+      force: choice.identityRefused,
+      route,
+    })
     route.context = plan
     Object.freeze(route)
     return plan
   })
-  const detail = `${encodings.join(', ')}; threshold ${threshold} B; br q${brotliQuality}, gzip ${gzipLevel}` +
+  const detail =
+    `${encodings.join(', ')}; threshold ${threshold} B; br q${brotliQuality}, gzip ${gzipLevel}` +
     `${encodings.includes('zstd') ? `, zstd ${zstdLevel}` : ''}${jitter > 0 ? `; jitter ≤ ${jitter} B` : ''}`
 
-  return defineMiddleware({
-    name: 'compression',
-    detail,
-    wraps: [{
-      name: 'hooks',
-      reason: 'after-hooks set headers at response start and inner listeners run first, so only from inside does compression see the Content-Type, Cache-Control: no-transform or Content-Encoding they set',
-    }],
-  }, (next) => function compressionHandler(req, res) {
-    const plan = negotiate(req.headers['accept-encoding'])
-    if (plan.encoding === undefined) {
-      // Identity: nothing to route, but the answer still depends on Accept-Encoding.
-      onResponseStart(res, addVary, settings)
-      if ((res as Flushable).flush === undefined) (res as Flushable).flush = flushNothing
-    } else {
-      transformBody(res, decideEncoding, plan.route)
-    }
-    return next(req, res)
-  })
+  return defineMiddleware(
+    {
+      name: 'compression',
+      detail,
+      wraps: [
+        {
+          name: 'hooks',
+          reason:
+            'after-hooks set headers at response start and inner listeners run first, so only from inside does compression see the Content-Type, Cache-Control: no-transform or Content-Encoding they set',
+        },
+      ],
+    },
+    (next) =>
+      function compressionHandler(req, res) {
+        const plan = negotiate(req.headers['accept-encoding'])
+        if (plan.encoding === undefined) {
+          // Identity: nothing to route, but the answer still depends on Accept-Encoding.
+          onResponseStart(res, addVary, settings)
+          if ((res as Flushable).flush === undefined) (res as Flushable).flush = flushNothing
+        } else {
+          transformBody(res, decideEncoding, plan.route)
+        }
+        return next(req, res)
+      },
+  )
 }
 
 /**
@@ -250,18 +308,38 @@ function flushNothing(): void {}
 
 /** The offered codings, validated; with padding on, those that cannot carry it leave (or are refused if asked for). */
 function offeredEncodings(value: unknown, explicit: boolean, jitter: number): readonly Encoding[] {
-  const list = expectArray('compression', 'encodings', value, (item) => expectOneOf('compression', 'encodings', item, ENCODINGS))
-  if (list.length === 0) throw new ConfigError('compression', 'encodings', 'a non-empty list', value, 'Leave compression() out to send everything uncompressed.')
-  if (new Set(list).size !== list.length) throw new ConfigError('compression', 'encodings', 'a list without repeats', value)
+  const list = expectArray('compression', 'encodings', value, (item) =>
+    expectOneOf('compression', 'encodings', item, ENCODINGS),
+  )
+  if (list.length === 0)
+    throw new ConfigError(
+      'compression',
+      'encodings',
+      'a non-empty list',
+      value,
+      'Leave compression() out to send everything uncompressed.',
+    )
+  if (new Set(list).size !== list.length)
+    throw new ConfigError('compression', 'encodings', 'a list without repeats', value)
   if (list.includes('zstd') && !zstdSupported) {
-    throw new ConfigError('compression', 'encodings', 'codings this Node can produce', value,
-      `Node ${process.versions.node} has no zlib.createZstdCompress (Node 22.15 and 23.8 do); remove "zstd".`)
+    throw new ConfigError(
+      'compression',
+      'encodings',
+      'codings this Node can produce',
+      value,
+      `Node ${process.versions.node} has no zlib.createZstdCompress (Node 22.15 and 23.8 do); remove "zstd".`,
+    )
   }
   if (jitter === 0) return list
   const unpadded = list.filter((e) => !paddableEncodings.includes(e))
   if (explicit && unpadded.length > 0) {
-    throw new ConfigError('compression', 'jitter', '0 when offering codings that cannot carry padding', jitter,
-      `Remove ${unpadded.map((e) => `"${e}"`).join(', ')} from encodings, or set jitter to 0.`)
+    throw new ConfigError(
+      'compression',
+      'jitter',
+      '0 when offering codings that cannot carry padding',
+      jitter,
+      `Remove ${unpadded.map((e) => `"${e}"`).join(', ')} from encodings, or set jitter to 0.`,
+    )
   }
   return Object.freeze(list.filter((e) => paddableEncodings.includes(e)))
 }

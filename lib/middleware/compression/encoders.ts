@@ -50,7 +50,12 @@ export const zstdSupported: boolean = typeof createZstdCompress === 'function'
 export const paddableEncodings: readonly Encoding[] = Object.freeze(['br', 'gzip'])
 
 // Length tiers: a known body of at most `limit` bytes gets a window of 2^bits bytes.
-const TIERS = [{ limit: 1024, bits: 10 }, { limit: 4096, bits: 12 }, { limit: 16384, bits: 14 }, { limit: 65536, bits: 15 }] as const
+const TIERS = [
+  { limit: 1024, bits: 10 },
+  { limit: 4096, bits: 12 },
+  { limit: 16384, bits: 14 },
+  { limit: 65536, bits: 15 },
+] as const
 /** log2 of the brotli window for bodies of unknown length. */
 const BROTLI_STREAM_WINDOW = 19
 /**
@@ -67,39 +72,55 @@ const tierOf = (length: number | undefined): number => {
 
 /** One encoder maker per coding, with every option object made here, none per response. */
 export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encoding, MakeEncoder>> {
-  const { Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH, BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_PARAM_LGWIN } = zlib.constants
+  const { Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH, BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_PARAM_LGWIN } =
+    zlib.constants
   // [tier][flushEveryWrite ? 1 : 0]
   const table = <O>(make: (tier: number, flush: boolean) => O): O[][] =>
     Array.from({ length: TIERS.length + 1 }, (_, tier) => [make(tier, false), make(tier, true)])
-  const deflateOptions = table((tier, flush): zlib.ZlibOptions => Object.freeze({
-    level: settings.gzipLevel,
-    ...(tier < TIERS.length ? { windowBits: TIERS[tier]!.bits } : {}),
-    ...(flush ? { flush: Z_SYNC_FLUSH } : {}),
-  }))
-  const brotliOptions = table((tier, flush): zlib.BrotliOptions => Object.freeze({
-    params: tier < TIERS.length
-      ? { [BROTLI_PARAM_QUALITY]: settings.brotliQuality, [BROTLI_PARAM_SIZE_HINT]: TIERS[tier]!.limit }
-      // Unknown length: a 512 KiB window (nginx's default) instead of brotli's 4 MiB. At
-      // quality 4 the encoder then needs ~5 MiB instead of ~29 MiB per stream, and text
-      // and JSON compress as well: their repeats are near.
-      : { [BROTLI_PARAM_QUALITY]: settings.brotliQuality, [BROTLI_PARAM_LGWIN]: BROTLI_STREAM_WINDOW, [BROTLI_PARAM_SIZE_HINT]: BROTLI_STREAM_SIZE_HINT },
-    ...(flush ? { flush: BROTLI_OPERATION_FLUSH } : {}),
-  }))
+  const deflateOptions = table(
+    (tier, flush): zlib.ZlibOptions =>
+      Object.freeze({
+        level: settings.gzipLevel,
+        ...(tier < TIERS.length ? { windowBits: TIERS[tier]!.bits } : {}),
+        ...(flush ? { flush: Z_SYNC_FLUSH } : {}),
+      }),
+  )
+  const brotliOptions = table(
+    (tier, flush): zlib.BrotliOptions =>
+      Object.freeze({
+        params:
+          tier < TIERS.length
+            ? { [BROTLI_PARAM_QUALITY]: settings.brotliQuality, [BROTLI_PARAM_SIZE_HINT]: TIERS[tier]!.limit }
+            : // Unknown length: a 512 KiB window (nginx's default) instead of brotli's 4 MiB. At
+              // quality 4 the encoder then needs ~5 MiB instead of ~29 MiB per stream, and text
+              // and JSON compress as well: their repeats are near.
+              {
+                [BROTLI_PARAM_QUALITY]: settings.brotliQuality,
+                [BROTLI_PARAM_LGWIN]: BROTLI_STREAM_WINDOW,
+                [BROTLI_PARAM_SIZE_HINT]: BROTLI_STREAM_SIZE_HINT,
+              },
+        ...(flush ? { flush: BROTLI_OPERATION_FLUSH } : {}),
+      }),
+  )
   const constants = zlib.constants as Record<string, number>
-  const zstdOptions = table((_tier, flush) => Object.freeze({
-    params: { [constants.ZSTD_c_compressionLevel ?? 100]: settings.zstdLevel },
-    ...(flush ? { flush: flushKinds.zstd } : {}),
-  }))
+  const zstdOptions = table((_tier, flush) =>
+    Object.freeze({
+      params: { [constants.ZSTD_c_compressionLevel ?? 100]: settings.zstdLevel },
+      ...(flush ? { flush: flushKinds.zstd } : {}),
+    }),
+  )
   const jitter = settings.jitter
   const padding = (): number => randomInt(1, jitter + 1)
 
   return Object.freeze({
-    br: jitter > 0
-      ? (length, flush) => new PaddedBrotli(brotliOptions[tierOf(length)]![flush ? 1 : 0]!, padding())
-      : (length, flush) => zlib.createBrotliCompress(brotliOptions[tierOf(length)]![flush ? 1 : 0]),
-    gzip: jitter > 0
-      ? (length, flush) => new PaddedGzip(deflateOptions[tierOf(length)]![flush ? 1 : 0]!, padding())
-      : (length, flush) => zlib.createGzip(deflateOptions[tierOf(length)]![flush ? 1 : 0]),
+    br:
+      jitter > 0
+        ? (length, flush) => new PaddedBrotli(brotliOptions[tierOf(length)]![flush ? 1 : 0]!, padding())
+        : (length, flush) => zlib.createBrotliCompress(brotliOptions[tierOf(length)]![flush ? 1 : 0]),
+    gzip:
+      jitter > 0
+        ? (length, flush) => new PaddedGzip(deflateOptions[tierOf(length)]![flush ? 1 : 0]!, padding())
+        : (length, flush) => zlib.createGzip(deflateOptions[tierOf(length)]![flush ? 1 : 0]),
     deflate: (length, flush) => zlib.createDeflate(deflateOptions[tierOf(length)]![flush ? 1 : 0]),
     zstd: (_length, flush) => createZstdCompress!(zstdOptions[0]![flush ? 1 : 0]!),
   })
@@ -129,7 +150,10 @@ class PaddedGzip extends zlib.Gzip {
     if (this.#header === undefined || chunk === null) return super.push(chunk, encoding)
     const seen = this.#header.length === 0 ? chunk : Buffer.concat([this.#header, chunk])
     // The header is written at once in practice; should it ever arrive split, wait for all ten bytes.
-    if (seen.length < GZIP_HEADER) { this.#header = seen; return true }
+    if (seen.length < GZIP_HEADER) {
+      this.#header = seen
+      return true
+    }
     this.#header = undefined
     const comment = Buffer.alloc(this.#padding, 0x2d) // '-' … then the terminating zero
     comment[this.#padding - 1] = 0

@@ -61,10 +61,17 @@ export function negotiateEncoding(header: string | undefined, offered: readonly 
   for (const encoding of offered) {
     let weight = weights.get(encoding)
     let alias = false
-    if (weight === undefined && encoding === 'gzip' && xgzip !== undefined) { weight = xgzip; alias = true }
+    if (weight === undefined && encoding === 'gzip' && xgzip !== undefined) {
+      weight = xgzip
+      alias = true
+    }
     weight ??= star ?? 0
     // Strictly heavier: on a tie the earlier (server-preferred) coding stays.
-    if (weight > bestWeight) { best = encoding; bestWeight = weight; viaXgzip = alias }
+    if (weight > bestWeight) {
+      best = encoding
+      bestWeight = weight
+      viaXgzip = alias
+    }
   }
   const identityWeight = identity ?? star
   if (best === undefined || (identityWeight !== undefined && identityWeight > bestWeight)) return IDENTITY
@@ -75,12 +82,18 @@ export function negotiateEncoding(header: string | undefined, offered: readonly 
  * A memoised negotiator: `make` turns each distinct choice into what the caller keeps per
  * choice (built once), and header values seen before cost one map lookup.
  */
-export function createNegotiator<T>(offered: readonly Encoding[], make: (choice: EncodingChoice) => T): (header: string | undefined) => T {
+export function createNegotiator<T>(
+  offered: readonly Encoding[],
+  make: (choice: EncodingChoice) => T,
+): (header: string | undefined) => T {
   const byChoice = new Map<EncodingChoice, T>()
   const memo = new Map<string, T>()
   const made = (c: EncodingChoice): T => {
     let value = byChoice.get(c)
-    if (value === undefined) { value = make(c); byChoice.set(c, value) }
+    if (value === undefined) {
+      value = make(c)
+      byChoice.set(c, value)
+    }
     return value
   }
   const none = made(IDENTITY)

@@ -10,7 +10,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { appendVary, isCorsPreflight, singleHeader } from '../../core/headers.js'
-import { expectArray, expectBoolean, expectHeaderName, expectInteger, isToken, withDefaults } from '../../core/options.js'
+import {
+  expectArray,
+  expectBoolean,
+  expectHeaderName,
+  expectInteger,
+  isToken,
+  withDefaults,
+} from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { sendError } from '../../core/send-error.js'
 import { corsPreflightState } from '../../core/shared-state.js'
@@ -92,45 +99,80 @@ type Decision = string | undefined
 export function cors(options: CorsOptions = {}): Middleware {
   const opts = withDefaults('cors', corsDefaults, options)
   const credentials = expectBoolean('cors', 'credentials', opts.credentials)
-  const reflectAny = expectBoolean('cors', 'dangerouslyAllowAnyOriginWithCredentials', opts.dangerouslyAllowAnyOriginWithCredentials)
+  const reflectAny = expectBoolean(
+    'cors',
+    'dangerouslyAllowAnyOriginWithCredentials',
+    opts.dangerouslyAllowAnyOriginWithCredentials,
+  )
   const privateNetwork = expectBoolean('cors', 'privateNetwork', opts.privateNetwork)
   const preflightContinue = expectBoolean('cors', 'preflightContinue', opts.preflightContinue)
-  const maxAge = String(expectInteger('cors', 'maxAge', opts.maxAge, 0, 86_400, 'maxAge is in seconds, e.g. 600 for ten minutes.'))
+  const maxAge = String(
+    expectInteger('cors', 'maxAge', opts.maxAge, 0, 86_400, 'maxAge is in seconds, e.g. 600 for ten minutes.'),
+  )
   const anyOrigin = opts.origins === '*'
   if (reflectAny && (!anyOrigin || !credentials)) {
-    throw new ConfigError('cors', 'dangerouslyAllowAnyOriginWithCredentials', 'used only with credentials: true and origins left at "*"',
-      reflectAny, anyOrigin ? 'Without credentials, origins: "*" already allows everyone.' : 'You listed origins: drop this option.')
+    throw new ConfigError(
+      'cors',
+      'dangerouslyAllowAnyOriginWithCredentials',
+      'used only with credentials: true and origins left at "*"',
+      reflectAny,
+      anyOrigin
+        ? 'Without credentials, origins: "*" already allows everyone.'
+        : 'You listed origins: drop this option.',
+    )
   }
   if (anyOrigin && credentials && !reflectAny) {
     // Fetch §3.2.5: "*" with credentials is refused by browsers; reflecting the Origin
     // instead (Starlette, Hono's reverted change) lets every site act as the user.
-    throw new ConfigError('cors', 'origins', 'a list of origins when credentials is true', '*',
+    throw new ConfigError(
+      'cors',
+      'origins',
+      'a list of origins when credentials is true',
+      '*',
       'List the origins that may send credentials, e.g. origins: ["https://app.example.com"]. ' +
-      'Reflecting any origin is possible only with dangerouslyAllowAnyOriginWithCredentials: true.')
+        'Reflecting any origin is possible only with dangerouslyAllowAnyOriginWithCredentials: true.',
+    )
   }
   const predicate = typeof opts.origins === 'function' ? opts.origins : undefined
-  const originList = anyOrigin || predicate ? undefined
-    : typeof opts.origins === 'string' || opts.origins instanceof RegExp ? [opts.origins] : opts.origins as readonly OriginEntry[]
+  const originList =
+    anyOrigin || predicate
+      ? undefined
+      : typeof opts.origins === 'string' || opts.origins instanceof RegExp
+        ? [opts.origins]
+        : (opts.origins as readonly OriginEntry[])
   const matches = originList === undefined ? undefined : compileOriginList('origins', originList)
   if (credentials && matches?.('null') === true) {
     // Fetch §3.2: "null" is the origin of sandboxed iframes, data: URLs and file: pages, so
     // any site can send it (from an <iframe sandbox> of its own): with credentials, every
     // site could act as the user, as with a reflected "*".
-    throw new ConfigError('cors', 'origins', 'origins other than "null" when credentials is true',
+    throw new ConfigError(
+      'cors',
+      'origins',
+      'origins other than "null" when credentials is true',
       originList!.find((e) => e === 'null' || (e instanceof RegExp && e.test('null'))),
       'Any site can send Origin: null from a sandboxed iframe, so allowing it with credentials lets every site act as your users. ' +
-      'Remove "null" (or the RegExp that matches it) from origins, or set credentials: false.')
+        'Remove "null" (or the RegExp that matches it) from origins, or set credentials: false.',
+    )
   }
   const methods = compileList('methods', opts.methods, (m, i) => {
-    if (typeof m !== 'string' || !isToken(m)) throw new ConfigError('cors', `methods[${i}]`, 'an HTTP method (a token)', m)
+    if (typeof m !== 'string' || !isToken(m))
+      throw new ConfigError('cors', `methods[${i}]`, 'an HTTP method (a token)', m)
     return STANDARD_METHODS.has(m.toUpperCase()) ? m.toUpperCase() : m
   })
-  const allowedHeaders = compileList('allowedHeaders', opts.allowedHeaders, (h, i) => expectHeaderName('cors', `allowedHeaders[${i}]`, h))
+  const allowedHeaders = compileList('allowedHeaders', opts.allowedHeaders, (h, i) =>
+    expectHeaderName('cors', `allowedHeaders[${i}]`, h),
+  )
   const exposed = expectArray('cors', 'exposedHeaders', opts.exposedHeaders, (h, i) => {
     if (h !== '*') return expectHeaderName('cors', `exposedHeaders[${i}]`, h)
     if (!credentials) return '*'
     // Fetch §3.2.3: with credentials, "*" is the literal header name "*".
-    throw new ConfigError('cors', `exposedHeaders[${i}]`, 'header names when credentials is true', h, 'List the headers scripts may read, e.g. ["x-request-id"].')
+    throw new ConfigError(
+      'cors',
+      `exposedHeaders[${i}]`,
+      'header names when credentials is true',
+      h,
+      'List the headers scripts may read, e.g. ["x-request-id"].',
+    )
   })
 
   // Precomputed header values.
@@ -170,9 +212,11 @@ export function cors(options: CorsOptions = {}): Middleware {
   function preflight(req: IncomingMessage, res: ServerResponse, allowed: Decision): HttpError | undefined {
     if (allowed === undefined) return refused('cors_origin_not_allowed', 'Origin not allowed')
     const method = singleHeader(req, 'access-control-request-method')
-    if (method === undefined || !isToken(method)) return new HttpError(400, 'Invalid Access-Control-Request-Method', { code: 'cors_preflight_invalid' })
+    if (method === undefined || !isToken(method))
+      return new HttpError(400, 'Invalid Access-Control-Request-Method', { code: 'cors_preflight_invalid' })
     const normalMethod = STANDARD_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : method
-    if (methods !== '*' && !methods.has(normalMethod)) return refused('cors_method_not_allowed', `Method ${normalMethod} not allowed`)
+    if (methods !== '*' && !methods.has(normalMethod))
+      return refused('cors_method_not_allowed', `Method ${normalMethod} not allowed`)
     const requested = req.headers['access-control-request-headers']
     let allowHeaders: string | undefined
     if (typeof requested === 'string' && requested.length > 0) {
@@ -184,8 +228,10 @@ export function cors(options: CorsOptions = {}): Middleware {
       for (const part of requested.split(',')) {
         const name = part.trim().toLowerCase()
         if (name === '') continue
-        if (!isToken(name)) return new HttpError(400, 'Invalid Access-Control-Request-Headers', { code: 'cors_preflight_invalid' })
-        if (allowedHeaders !== '*' && !allowedHeaders.has(name)) return refused('cors_header_not_allowed', `Header ${name} not allowed`)
+        if (!isToken(name))
+          return new HttpError(400, 'Invalid Access-Control-Request-Headers', { code: 'cors_preflight_invalid' })
+        if (allowedHeaders !== '*' && !allowedHeaders.has(name))
+          return refused('cors_header_not_allowed', `Header ${name} not allowed`)
         names.push(name)
       }
       if (names.length > 0) allowHeaders = names.join(', ')
@@ -202,7 +248,12 @@ export function cors(options: CorsOptions = {}): Middleware {
     return undefined
   }
 
-  function handlePreflight(req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => unknown, allowed: Decision): unknown {
+  function handlePreflight(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (req: IncomingMessage, res: ServerResponse) => unknown,
+    allowed: Decision,
+  ): unknown {
     onResponseStart(res, preflightVaryListener)
     const error = preflight(req, res, allowed)
     if (preflightContinue) {
@@ -216,47 +267,64 @@ export function cors(options: CorsOptions = {}): Middleware {
     res.end()
   }
 
-  const detail = predicate ? 'origins by function' : anyOrigin ? (reflectAny ? 'DANGEROUSLY reflecting any origin with credentials' : 'any origin') : 'listed origins'
-  return defineMiddleware({
-    name: 'cors',
-    detail: `${detail}${credentials ? ', credentials' : ''}`,
-    security: true,
-    wraps: [
-      { name: 'jwtAuth', reason: 'preflights carry no token and must be answered before auth' },
-      { name: 'apiKey', reason: 'preflights carry no API key and must be answered before auth' },
-      { name: 'session', reason: 'preflights carry no cookie and must be answered before the session check' },
-      { name: 'rateLimit', reason: 'a 429 must carry CORS headers for the browser to show it, and preflights should not spend quota' },
-    ],
-    inside: [{ name: 'errorBoundary', reason: 'a 500 must still carry CORS headers (Starlette#1116)' }],
-  }, (next) =>
-    function corsHandler(req, res) {
-      const origin = singleHeader(req, 'origin')
-      const isPreflight = origin !== undefined && isCorsPreflight(req)
-      if (origin === undefined) {
-        if (req.headers.origin !== undefined && isCorsPreflight(req)) return void sendError(req, res, REPEATED_ORIGIN)
-        // Not a CORS request, but a cache must not serve this answer to one.
-        onResponseStart(res, actualHeaders, fixedOrigin)
-        return next(req, res)
-      }
-      const allowed = decide(origin, req)
-      if (typeof allowed === 'object') {
-        return allowed.then((decided) => {
-          if (isPreflight) return handlePreflight(req, res, next, decided)
-          onResponseStart(res, actualHeaders, decided)
+  const detail = predicate
+    ? 'origins by function'
+    : anyOrigin
+      ? reflectAny
+        ? 'DANGEROUSLY reflecting any origin with credentials'
+        : 'any origin'
+      : 'listed origins'
+  return defineMiddleware(
+    {
+      name: 'cors',
+      detail: `${detail}${credentials ? ', credentials' : ''}`,
+      security: true,
+      wraps: [
+        { name: 'jwtAuth', reason: 'preflights carry no token and must be answered before auth' },
+        { name: 'apiKey', reason: 'preflights carry no API key and must be answered before auth' },
+        { name: 'session', reason: 'preflights carry no cookie and must be answered before the session check' },
+        {
+          name: 'rateLimit',
+          reason: 'a 429 must carry CORS headers for the browser to show it, and preflights should not spend quota',
+        },
+      ],
+      inside: [{ name: 'errorBoundary', reason: 'a 500 must still carry CORS headers (Starlette#1116)' }],
+    },
+    (next) =>
+      function corsHandler(req, res) {
+        const origin = singleHeader(req, 'origin')
+        const isPreflight = origin !== undefined && isCorsPreflight(req)
+        if (origin === undefined) {
+          if (req.headers.origin !== undefined && isCorsPreflight(req)) return void sendError(req, res, REPEATED_ORIGIN)
+          // Not a CORS request, but a cache must not serve this answer to one.
+          onResponseStart(res, actualHeaders, fixedOrigin)
           return next(req, res)
-        })
-      }
-      if (isPreflight) return handlePreflight(req, res, next, allowed)
-      onResponseStart(res, actualHeaders, allowed)
-      return next(req, res)
-    })
+        }
+        const allowed = decide(origin, req)
+        if (typeof allowed === 'object') {
+          return allowed.then((decided) => {
+            if (isPreflight) return handlePreflight(req, res, next, decided)
+            onResponseStart(res, actualHeaders, decided)
+            return next(req, res)
+          })
+        }
+        if (isPreflight) return handlePreflight(req, res, next, allowed)
+        onResponseStart(res, actualHeaders, allowed)
+        return next(req, res)
+      },
+  )
 }
 
 /** A validated list as a Set, or `'*'`. */
-function compileList(option: string, value: readonly string[] | '*', each: (item: unknown, index: number) => string): Set<string> | '*' {
+function compileList(
+  option: string,
+  value: readonly string[] | '*',
+  each: (item: unknown, index: number) => string,
+): Set<string> | '*' {
   if (value === '*') return '*'
   const list = expectArray('cors', option, value, each)
-  if (list.length === 0 && option === 'methods') throw new ConfigError('cors', option, 'a non-empty list of methods or "*"', value)
+  if (list.length === 0 && option === 'methods')
+    throw new ConfigError('cors', option, 'a non-empty list of methods or "*"', value)
   return new Set(list)
 }
 

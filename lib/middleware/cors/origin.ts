@@ -20,7 +20,11 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443, 
 /** Longest `Origin` looked at; longer ones are refused before any regex runs. */
 export const MAX_ORIGIN_LENGTH = 1024
 
-interface Wildcard { readonly scheme: string; readonly suffix: string; readonly port: number | undefined }
+interface Wildcard {
+  readonly scheme: string
+  readonly suffix: string
+  readonly port: number | undefined
+}
 
 /**
  * Compile `entries` (validated now: a bad entry throws a ConfigError naming it and the
@@ -31,13 +35,24 @@ interface Wildcard { readonly scheme: string; readonly suffix: string; readonly 
 export function compileOriginList(option: string, entries: readonly OriginEntry[]): (origin: string) => boolean {
   if (!Array.isArray(entries)) {
     // expressjs/cors reads `origin: true` as "reflect any origin" and `false` as "off".
-    throw new ConfigError('cors', option, 'an origin, a list of origins, "*", a RegExp or a function', entries,
+    throw new ConfigError(
+      'cors',
+      option,
+      'an origin, a list of origins, "*", a RegExp or a function',
+      entries,
       typeof entries === 'boolean'
         ? 'To switch CORS off, do not mount cors(); to reflect origins, list them or pass a predicate that decides.'
-        : 'List the origins allowed, e.g. ["https://app.example.com"].')
+        : 'List the origins allowed, e.g. ["https://app.example.com"].',
+    )
   }
   if (entries.length === 0) {
-    throw new ConfigError('cors', option, 'a non-empty list of origins', entries, 'List the origins allowed, e.g. ["https://app.example.com"].')
+    throw new ConfigError(
+      'cors',
+      option,
+      'a non-empty list of origins',
+      entries,
+      'List the origins allowed, e.g. ["https://app.example.com"].',
+    )
   }
   const exact = new Set<string>()
   const wildcards: Wildcard[] = []
@@ -46,9 +61,14 @@ export function compileOriginList(option: string, entries: readonly OriginEntry[
     if (entry instanceof RegExp) {
       const problem = regexProblem(entry)
       if (problem !== undefined) {
-        throw new ConfigError('cors', option, 'RegExps anchored with ^ and $, without g, y or m flags', entry,
+        throw new ConfigError(
+          'cors',
+          option,
+          'RegExps anchored with ^ and $, without g, y or m flags',
+          entry,
           `This one ${problem}; an unanchored origin pattern also matches https://attacker.example/?https://app.example.com. ` +
-          'Write it like /^https:\\/\\/(?:app|admin)\\.example\\.com$/.')
+            'Write it like /^https:\\/\\/(?:app|admin)\\.example\\.com$/.',
+        )
       }
       regexes.push(entry)
     } else if (typeof entry === 'string') {
@@ -56,7 +76,13 @@ export function compileOriginList(option: string, entries: readonly OriginEntry[
       if (typeof compiled === 'string') exact.add(compiled)
       else wildcards.push(compiled)
     } else {
-      throw new ConfigError('cors', option, 'origins (strings) or RegExps', entry, 'Pass a function as `origins` itself, not inside a list.')
+      throw new ConfigError(
+        'cors',
+        option,
+        'origins (strings) or RegExps',
+        entry,
+        'Pass a function as `origins` itself, not inside a list.',
+      )
     }
   }
   // The common case, a few exact origins, is one Set lookup.
@@ -70,7 +96,8 @@ export function compileOriginList(option: string, entries: readonly OriginEntry[
         const host = parts[2]!
         const port = parts[3] === undefined ? undefined : Number(parts[3])
         for (const w of wildcards) {
-          if (w.scheme === parts[1] && w.port === port && host.length > w.suffix.length && host.endsWith(w.suffix)) return true
+          if (w.scheme === parts[1] && w.port === port && host.length > w.suffix.length && host.endsWith(w.suffix))
+            return true
         }
       }
     }
@@ -83,31 +110,61 @@ export function compileOriginList(option: string, entries: readonly OriginEntry[
 function compileEntry(option: string, entry: string): string | Wildcard {
   if (entry === 'null') return 'null'
   const expected = 'origins like "https://app.example.com", "https://*.example.com" or "null"'
-  if (entry === '*') throw new ConfigError('cors', option, expected, entry, 'To allow every origin, pass origins: "*" itself, not in a list.')
+  if (entry === '*')
+    throw new ConfigError(
+      'cors',
+      option,
+      expected,
+      entry,
+      'To allow every origin, pass origins: "*" itself, not in a list.',
+    )
   const lower = entry.toLowerCase()
   const parts = CONFIG_ORIGIN.exec(lower)
-  if (parts === null) throw new ConfigError('cors', option, expected, entry, `An origin has a scheme: write "https://${entry}".`)
+  if (parts === null)
+    throw new ConfigError('cors', option, expected, entry, `An origin has a scheme: write "https://${entry}".`)
   const scheme = parts[1]!
   const rest = parts[2]!
   const slash = rest.indexOf('/')
   if (slash >= 0) {
-    throw new ConfigError('cors', option, expected, entry,
-      `An origin has no path, not even a trailing slash (browsers never send one): write "${scheme}://${rest.slice(0, slash)}".`)
+    throw new ConfigError(
+      'cors',
+      option,
+      expected,
+      entry,
+      `An origin has no path, not even a trailing slash (browsers never send one): write "${scheme}://${rest.slice(0, slash)}".`,
+    )
   }
   const wildcard = rest.startsWith('*.')
   const hostPort = wildcard ? rest.slice(2) : rest
   const host = parseHost(hostPort)
   const bare = hostPort.replace(/:\d+$/, '')
   if (host === undefined || hostPort.includes('*') || hostPort.includes('@') || bare.endsWith('.')) {
-    throw new ConfigError('cors', option, expected, entry, '"*" may only be the whole first label ("https://*.example.com").')
+    throw new ConfigError(
+      'cors',
+      option,
+      expected,
+      entry,
+      '"*" may only be the whole first label ("https://*.example.com").',
+    )
   }
   if (host.port !== undefined && host.port === DEFAULT_PORTS[scheme]) {
-    throw new ConfigError('cors', option, expected, entry,
-      `Browsers leave the default port out of the Origin header: write "${scheme}://${formatHost(host, host.port)}".`)
+    throw new ConfigError(
+      'cors',
+      option,
+      expected,
+      entry,
+      `Browsers leave the default port out of the Origin header: write "${scheme}://${formatHost(host, host.port)}".`,
+    )
   }
   if (!wildcard) return `${scheme}://${formatHost(host)}`
   if (host.kind !== 'name' || (!host.hostname.includes('.') && host.hostname !== 'localhost')) {
-    throw new ConfigError('cors', option, expected, entry, 'A wildcard needs a domain of two labels or more under it ("https://*.example.com").')
+    throw new ConfigError(
+      'cors',
+      option,
+      expected,
+      entry,
+      'A wildcard needs a domain of two labels or more under it ("https://*.example.com").',
+    )
   }
   return { scheme, suffix: `.${host.hostname}`, port: host.port }
 }
@@ -129,8 +186,14 @@ export function regexProblem(regex: RegExp): string | undefined {
   for (let i = 0; i < source.length; i++) {
     const c = source[i]!
     endsAnchored = false
-    if (c === '\\') { i++; continue }
-    if (inClass) { if (c === ']') inClass = false; continue }
+    if (c === '\\') {
+      i++
+      continue
+    }
+    if (inClass) {
+      if (c === ']') inClass = false
+      continue
+    }
     if (c === '[') inClass = true
     else if (c === '(') depth++
     else if (c === ')') depth--

@@ -94,7 +94,10 @@ function reportServerErrors(report: ErrorReport): void {
   const target = originalUrlState.tryGet(report.req) ?? report.req.url ?? ''
   const path = target.split('?', 1)[0]
   const id = report.requestId === undefined ? '' : `, request ${report.requestId}`
-  reportError(`errorBoundary(): ${report.req.method} ${path} failed (${report.status}, ${report.action}${id})`, report.error)
+  reportError(
+    `errorBoundary(): ${report.req.method} ${path} failed (${report.status}, ${report.action}${id})`,
+    report.error,
+  )
 }
 
 export const errorBoundaryDefaults: Readonly<Required<Omit<ErrorBoundaryOptions, 'map'>>> = Object.freeze({
@@ -123,33 +126,43 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
   const settings: Settings = {
     map: opts.map === undefined ? undefined : expectFunction('errorBoundary', 'map', opts.map),
     onError: expectFunction('errorBoundary', 'onError', opts.onError),
-    development: expectBoolean('errorBoundary', 'development', opts.development,
-      "Pass a boolean, e.g. development: process.env.NODE_ENV === 'development'; it sends error details to clients, so never turn it on in production."),
+    development: expectBoolean(
+      'errorBoundary',
+      'development',
+      opts.development,
+      "Pass a boolean, e.g. development: process.env.NODE_ENV === 'development'; it sends error details to clients, so never turn it on in production.",
+    ),
   }
   // One listener per middleware, not per request: the response is `this`.
   function onResponseError(this: ServerResponse, err: unknown): void {
     handleError(settings, this.req, this, err, 'response')
   }
 
-  return defineMiddleware({
-    name: 'errorBoundary',
-    detail: settings.development ? 'development: 5xx details shown' : undefined,
-    wraps: WRAPPED.map(([name, reason]) => ({ name, reason })),
-  }, (next) => function errorBoundaryHandler(req, res) {
-    res.on('error', onResponseError)
-    let result: unknown
-    try {
-      result = next(req, res)
-    } catch (err) {
-      handleError(settings, req, res, err, 'handler')
-      return
-    }
-    // Not an async function: a stack that answers synchronously then costs no promise
-    // and no microtask per request; only a pending answer gets a rejection handler.
-    if (isThenable(result)) {
-      return result.then(undefined, (err: unknown) => { handleError(settings, req, res, err, 'handler') })
-    }
-  })
+  return defineMiddleware(
+    {
+      name: 'errorBoundary',
+      detail: settings.development ? 'development: 5xx details shown' : undefined,
+      wraps: WRAPPED.map(([name, reason]) => ({ name, reason })),
+    },
+    (next) =>
+      function errorBoundaryHandler(req, res) {
+        res.on('error', onResponseError)
+        let result: unknown
+        try {
+          result = next(req, res)
+        } catch (err) {
+          handleError(settings, req, res, err, 'handler')
+          return
+        }
+        // Not an async function: a stack that answers synchronously then costs no promise
+        // and no microtask per request; only a pending answer gets a rejection handler.
+        if (isThenable(result)) {
+          return result.then(undefined, (err: unknown) => {
+            handleError(settings, req, res, err, 'handler')
+          })
+        }
+      },
+  )
 }
 
 // The layers whose failures it must answer, with why the order matters.
@@ -167,11 +180,26 @@ const WRAPPED: ReadonlyArray<readonly [string, string]> = [
   ['hooks', 'errors of before and after hooks must be answered'],
 ]
 
-function handleError(settings: Settings, req: IncomingMessage, res: ServerResponse, err: unknown, source: ErrorReport['source']): void {
+function handleError(
+  settings: Settings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+  source: ErrorReport['source'],
+): void {
   try {
     if (isClientAbort(req, res, err)) {
       // Nothing to answer, nobody to answer; and not the server's failure.
-      notify(settings, { error: err, status: 499, httpError: CLIENT_CLOSED, requestId: requestIdState.tryGet(req), action: 'none', source, req, res })
+      notify(settings, {
+        error: err,
+        status: 499,
+        httpError: CLIENT_CLOSED,
+        requestId: requestIdState.tryGet(req),
+        action: 'none',
+        source,
+        req,
+        res,
+      })
       return
     }
     const httpError = toHttpError(settings, err, req)
@@ -183,7 +211,16 @@ function handleError(settings: Settings, req: IncomingMessage, res: ServerRespon
       res.destroy(asError(err))
       action = 'destroyed'
     }
-    notify(settings, { error: err, status: httpError.status, httpError, requestId: requestIdState.tryGet(req), action, source, req, res })
+    notify(settings, {
+      error: err,
+      status: httpError.status,
+      httpError,
+      requestId: requestIdState.tryGet(req),
+      action,
+      source,
+      req,
+      res,
+    })
   } catch (failure) {
     reportError('errorBoundary(): failed while handling an error', failure)
   }
@@ -210,19 +247,29 @@ function toHttpError(settings: Settings, err: unknown, req: IncomingMessage): Ht
     try {
       const result = settings.map(err, req)
       if (result instanceof HttpError) mapped = result
-      else if (result !== undefined) reportError('errorBoundary(): map() must return an HttpError or undefined', new TypeError(`map() returned ${typeof result}`))
+      else if (result !== undefined)
+        reportError(
+          'errorBoundary(): map() must return an HttpError or undefined',
+          new TypeError(`map() returned ${typeof result}`),
+        )
     } catch (failure) {
       reportError('errorBoundary(): map() threw', failure)
     }
   }
-  const httpError = mapped ?? (err instanceof HttpError ? err : fromStatusCarrier(err) ?? new HttpError(500, undefined, { cause: err }))
+  const httpError =
+    mapped ??
+    (err instanceof HttpError ? err : (fromStatusCarrier(err) ?? new HttpError(500, undefined, { cause: err })))
   if (!settings.development || httpError.status < 500) return httpError
   const e = err instanceof Error ? err : undefined
   return new HttpError(httpError.status, e?.message ?? String(err), {
     code: httpError.code,
     expose: true,
     headers: httpError.headers,
-    details: { ...httpError.details, error: e?.name ?? typeof err, stack: e?.stack?.split('\n').map((line) => line.trim()) ?? [] },
+    details: {
+      ...httpError.details,
+      error: e?.name ?? typeof err,
+      stack: e?.stack?.split('\n').map((line) => line.trim()) ?? [],
+    },
     cause: err,
   })
 }
@@ -236,7 +283,10 @@ function fromStatusCarrier(err: unknown): HttpError | undefined {
   const carrier = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown }
   const status = typeof carrier.status === 'number' ? carrier.status : carrier.statusCode
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599) return undefined
-  return new HttpError(status, typeof carrier.message === 'string' ? carrier.message : undefined, { expose: carrier.expose === true, cause: err })
+  return new HttpError(status, typeof carrier.message === 'string' ? carrier.message : undefined, {
+    expose: carrier.expose === true,
+    cause: err,
+  })
 }
 
 function notify(settings: Settings, report: ErrorReport): void {
@@ -270,8 +320,14 @@ function isClientAbort(req: IncomingMessage, res: ServerResponse, err: unknown):
 // Errors of a peer that went away: a reset or closed socket, a stream cut before its end
 // (`pipeline`'s premature close), a write to a destroyed stream, a cancelled HTTP/2 stream.
 const CONNECTION_LOSS = new Set([
-  'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED',
-  'ERR_HTTP2_STREAM_CANCEL', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_INVALID_STREAM',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_STREAM_DESTROYED',
+  'ERR_HTTP2_STREAM_CANCEL',
+  'ERR_HTTP2_STREAM_ERROR',
+  'ERR_HTTP2_INVALID_STREAM',
 ])
 
 /** A connection-loss error, or an `AbortError` (a signal aborted because the client left), itself or as a cause. */

@@ -64,13 +64,24 @@ export function hooks(options: HooksOptions): Middleware {
   const after = functions<AfterHook>('after', opts.after)
   const teardown = functions<TeardownHook>('teardown', opts.teardown)
   if (before.length + after.length + teardown.length === 0) {
-    throw new ConfigError('hooks', 'before', 'at least one hook among before, after and teardown', undefined, 'Without hooks the layer does nothing: remove it.')
+    throw new ConfigError(
+      'hooks',
+      'before',
+      'at least one hook among before, after and teardown',
+      undefined,
+      'Without hooks the layer does nothing: remove it.',
+    )
   }
   // Response-start listeners run last registered first: registered in the order given,
   // the last hook given runs first, as Flask runs its after-request functions.
   const afterListeners = after.map((hook) => (res: ServerResponse) => hook(res.req, res))
-  const detail = [before.length && `${before.length} before`, after.length && `${after.length} after`, teardown.length && `${teardown.length} teardown`]
-    .filter(Boolean).join(', ')
+  const detail = [
+    before.length && `${before.length} before`,
+    after.length && `${after.length} after`,
+    teardown.length && `${teardown.length} teardown`,
+  ]
+    .filter(Boolean)
+    .join(', ')
 
   return defineMiddleware({ name: 'hooks', detail }, (next) => {
     function hooksHandler(req: IncomingMessage, res: ServerResponse): unknown {
@@ -85,12 +96,18 @@ export function hooks(options: HooksOptions): Middleware {
 }
 
 /** Run before hooks from `i`, synchronously while they return no promise. */
-function runBefore(before: readonly BeforeHook[], i: number, req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => unknown): unknown {
+function runBefore(
+  before: readonly BeforeHook[],
+  i: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (req: IncomingMessage, res: ServerResponse) => unknown,
+): unknown {
   for (; i < before.length; i++) {
     const result = before[i]!(req, res)
     if (isThenable(result)) {
       const from = i + 1
-      return Promise.resolve(result).then(() => answered(res) ? undefined : runBefore(before, from, req, res, next))
+      return Promise.resolve(result).then(() => (answered(res) ? undefined : runBefore(before, from, req, res, next)))
     }
     if (answered(res)) return undefined
   }
@@ -119,4 +136,3 @@ function functions<F>(option: string, value: unknown): readonly F[] {
   })
   return Object.freeze([...list]) as readonly F[]
 }
-

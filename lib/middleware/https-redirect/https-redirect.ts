@@ -9,7 +9,14 @@ import { defineMiddleware } from '../../core/define.js'
 import { HttpError } from '../../core/errors.js'
 import { formatHost, parseHost, redirectPath } from '../../core/host.js'
 import { expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import {
+  AMBIGUOUS_PATH_ERROR,
+  compilePathPatterns,
+  expectAmbiguousPaths,
+  matchablePath,
+  type AmbiguousPaths,
+  type PathPattern,
+} from '../../core/path.js'
 import { sendError } from '../../core/send-error.js'
 import type { Middleware } from '../../core/types.js'
 
@@ -65,30 +72,35 @@ export function httpsRedirect(options: HttpsRedirectOptions = {}): Middleware {
   const opts = withDefaults('httpsRedirect', httpsRedirectDefaults, options)
   const status = expectOneOf('httpsRedirect', 'status', opts.status, [308, 307, 301] as const)
   const httpsPort = expectInteger('httpsRedirect', 'httpsPort', opts.httpsPort, 1, 65535)
-  const exempt = opts.exemptPaths.length === 0 ? undefined : compilePathPatterns('httpsRedirect', 'exemptPaths', opts.exemptPaths)
+  const exempt =
+    opts.exemptPaths.length === 0 ? undefined : compilePathPatterns('httpsRedirect', 'exemptPaths', opts.exemptPaths)
   const refuseAmbiguous = expectAmbiguousPaths('httpsRedirect', opts.ambiguousPaths)
 
-  return defineMiddleware({
-    name: 'httpsRedirect',
-    detail: `${status}${httpsPort === 443 ? '' : ` to port ${httpsPort}`}${opts.exemptPaths.length ? `, ${opts.exemptPaths.length} exempt path(s)` : ''}`,
-    security: true,
-  }, (next) =>
-    function httpsRedirectHandler(req, res) {
-      if (refuseAmbiguous && matchablePath(req.url) === undefined) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
-      const identity = clientIdentity(req)
-      if (identity.scheme === 'https') return next(req, res)
-      if (exempt !== undefined) {
-        // An ambiguous target, or one that cannot be normalised, is not exempt: fail towards https.
-        const path = matchablePath(req.url)
-        if (path !== undefined && exempt(path)) return next(req, res)
-      }
-      const host = identity.host === undefined ? undefined : parseHost(identity.host)
-      if (host === undefined) return void sendError(req, res, BAD_HOST)
-      // The location is always absolute, with a host that parsed and a path that starts
-      // with exactly one slash: `//evil.example` or `/\evil.example` stay on this host.
-      res.statusCode = status
-      res.setHeader('location', `https://${formatHost({ ...host, port: httpsPort }, 443)}${redirectPath(req.url)}`)
-      res.setHeader('content-length', '0')
-      res.end()
-    })
+  return defineMiddleware(
+    {
+      name: 'httpsRedirect',
+      detail: `${status}${httpsPort === 443 ? '' : ` to port ${httpsPort}`}${opts.exemptPaths.length ? `, ${opts.exemptPaths.length} exempt path(s)` : ''}`,
+      security: true,
+    },
+    (next) =>
+      function httpsRedirectHandler(req, res) {
+        if (refuseAmbiguous && matchablePath(req.url) === undefined)
+          return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
+        const identity = clientIdentity(req)
+        if (identity.scheme === 'https') return next(req, res)
+        if (exempt !== undefined) {
+          // An ambiguous target, or one that cannot be normalised, is not exempt: fail towards https.
+          const path = matchablePath(req.url)
+          if (path !== undefined && exempt(path)) return next(req, res)
+        }
+        const host = identity.host === undefined ? undefined : parseHost(identity.host)
+        if (host === undefined) return void sendError(req, res, BAD_HOST)
+        // The location is always absolute, with a host that parsed and a path that starts
+        // with exactly one slash: `//evil.example` or `/\evil.example` stay on this host.
+        res.statusCode = status
+        res.setHeader('location', `https://${formatHost({ ...host, port: httpsPort }, 443)}${redirectPath(req.url)}`)
+        res.setHeader('content-length', '0')
+        res.end()
+      },
+  )
 }

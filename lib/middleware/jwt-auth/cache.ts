@@ -58,10 +58,17 @@ export class TokenCache {
  * Until when a token verified at `now` stays acceptable, in epoch ms: the earliest of
  * `exp` + tolerance, `iat` + maxAge + tolerance, and `now` + the cache's own limit.
  */
-export function acceptableUntil(claims: JWTPayload, now: number, toleranceSeconds: number, maxAgeSeconds: number | undefined, cacheMaxAgeMs: number): number {
+export function acceptableUntil(
+  claims: JWTPayload,
+  now: number,
+  toleranceSeconds: number,
+  maxAgeSeconds: number | undefined,
+  cacheMaxAgeMs: number,
+): number {
   let until = now + cacheMaxAgeMs
   if (typeof claims.exp === 'number') until = Math.min(until, (claims.exp + toleranceSeconds) * 1000)
-  if (maxAgeSeconds !== undefined && typeof claims.iat === 'number') until = Math.min(until, (claims.iat + maxAgeSeconds + toleranceSeconds) * 1000)
+  if (maxAgeSeconds !== undefined && typeof claims.iat === 'number')
+    until = Math.min(until, (claims.iat + maxAgeSeconds + toleranceSeconds) * 1000)
   return until
 }
 

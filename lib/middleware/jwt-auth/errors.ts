@@ -38,12 +38,17 @@ export function buildRefusals(realm: string | undefined, scopes: readonly string
   const invalid = (code: string, description: string): HttpError =>
     new HttpError(401, description, {
       code,
-      headers: { 'www-authenticate': `Bearer${realmParam}${realmParam ? ',' : ''} error="invalid_token", error_description="${description}"` },
+      headers: {
+        'www-authenticate': `Bearer${realmParam}${realmParam ? ',' : ''} error="invalid_token", error_description="${description}"`,
+      },
     })
   const scopeParam = scopes.length > 0 ? `, scope="${scopes.join(' ')}"` : ''
   return Object.freeze({
     // RFC 6750 §3.1: a request without credentials gets a challenge with no error code.
-    missing: new HttpError(401, 'An access token is required', { code: 'missing_token', headers: { 'www-authenticate': `Bearer${realmParam}` } }),
+    missing: new HttpError(401, 'An access token is required', {
+      code: 'missing_token',
+      headers: { 'www-authenticate': `Bearer${realmParam}` },
+    }),
     malformed: invalid('invalid_token', 'The access token is malformed'),
     repeated: invalid('invalid_token', 'The request carries several Authorization headers'),
     tooLong: invalid('invalid_token', 'The access token is too long'),
@@ -73,13 +78,17 @@ export function buildRefusals(realm: string | undefined, scopes: readonly string
  */
 export function refusalFor(err: unknown, refusals: Refusals, remote: boolean): HttpError {
   if (err instanceof errors.JWTExpired) return refusals.expired
-  if (err instanceof errors.JWTClaimValidationFailed) return err.claim === 'nbf' ? refusals.notYetValid : refusals.claims
+  if (err instanceof errors.JWTClaimValidationFailed)
+    return err.claim === 'nbf' ? refusals.notYetValid : refusals.claims
   if (err instanceof errors.JWSSignatureVerificationFailed) return refusals.signature
   if (err instanceof errors.JOSEAlgNotAllowed) return refusals.algorithm
   if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) return refusals.noKey
   if (err instanceof errors.JWKSTimeout) return refusals.keysUnavailable
   if (err instanceof errors.JOSENotSupported) return refusals.unsupported
-  if (remote && (!(err instanceof errors.JOSEError) || err.code === 'ERR_JOSE_GENERIC' || err instanceof errors.JWKSInvalid)) {
+  if (
+    remote &&
+    (!(err instanceof errors.JOSEError) || err.code === 'ERR_JOSE_GENERIC' || err instanceof errors.JWKSInvalid)
+  ) {
     return refusals.keysUnavailable
   }
   return refusals.malformed

@@ -13,7 +13,15 @@ import { getCookie, isCookieName } from '../../core/cookies.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, type HttpError } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
-import { expectArray, expectBoolean, expectFunction, expectInteger, expectNumber, expectString, withDefaults } from '../../core/options.js'
+import {
+  expectArray,
+  expectBoolean,
+  expectFunction,
+  expectInteger,
+  expectNumber,
+  expectString,
+  withDefaults,
+} from '../../core/options.js'
 import { expectAmbiguousPaths, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
 import { sendError } from '../../core/send-error.js'
 import { userIdState } from '../../core/shared-state.js'
@@ -123,14 +131,29 @@ export const jwtAuthDefaults = Object.freeze({
   now: Date.now as () => number,
 })
 
-const OPTIONAL_KEYS = ['secret', 'publicKey', 'jwks', 'jwksUrl', 'algorithms', 'issuer', 'audience', 'maxTokenAgeSeconds', 'typ', 'cookie', 'getToken', 'realm', 'validate']
+const OPTIONAL_KEYS = [
+  'secret',
+  'publicKey',
+  'jwks',
+  'jwksUrl',
+  'algorithms',
+  'issuer',
+  'audience',
+  'maxTokenAgeSeconds',
+  'typ',
+  'cookie',
+  'getToken',
+  'realm',
+  'validate',
+]
 
 const claimsState = defineState<JWTPayload>('jwtClaims', 'jwtAuth()')
 
 /** The verified claims of `req`. Throws when jwtAuth() did not verify a token for it. */
 export const getJwtClaims = <C extends object = JWTPayload>(req: IncomingMessage): C => claimsState.get(req) as C
 /** The verified claims of `req`, or undefined (no jwtAuth(), optional mode without a token, a public path). */
-export const tryGetJwtClaims = <C extends object = JWTPayload>(req: IncomingMessage): C | undefined => claimsState.tryGet(req) as C | undefined
+export const tryGetJwtClaims = <C extends object = JWTPayload>(req: IncomingMessage): C | undefined =>
+  claimsState.tryGet(req) as C | undefined
 
 /** What jwtAuth() returns: a middleware that also reads its claims with their type. */
 export interface JwtAuthMiddleware<C extends object> extends Middleware {
@@ -157,46 +180,95 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
  * http.createServer(compose(cors(), auth)((req, res) => res.end(auth.claims(req).tenant)))
  */
 export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C>): JwtAuthMiddleware<C> {
-  const opts = withDefaults('jwtAuth', jwtAuthDefaults, options, OPTIONAL_KEYS) as typeof jwtAuthDefaults & JwtAuthOptions<C>
+  const opts = withDefaults('jwtAuth', jwtAuthDefaults, options, OPTIONAL_KEYS) as typeof jwtAuthDefaults &
+    JwtAuthOptions<C>
   expectInteger('jwtAuth', 'jwksCooldownMs', opts.jwksCooldownMs, 0)
   expectInteger('jwtAuth', 'jwksTimeoutMs', opts.jwksTimeoutMs, 1)
   expectInteger('jwtAuth', 'jwksMaxAgeMs', opts.jwksMaxAgeMs, 0)
   for (const key of ['jwksCooldownMs', 'jwksTimeoutMs', 'jwksMaxAgeMs'] as const) {
     if (options[key] !== undefined && options.jwksUrl === undefined) {
-      throw new ConfigError('jwtAuth', key, 'set only together with jwksUrl', options[key], 'It tunes fetching a remote key set: remove it, or give the issuer\'s jwksUrl.')
+      throw new ConfigError(
+        'jwtAuth',
+        key,
+        'set only together with jwksUrl',
+        options[key],
+        "It tunes fetching a remote key set: remove it, or give the issuer's jwksUrl.",
+      )
     }
   }
   const now = expectFunction<() => number>('jwtAuth', 'now', opts.now)
   const keys = resolveKeys(opts, now)
   const remote = opts.jwksUrl !== undefined
-  const tolerance = expectNumber('jwtAuth', 'clockToleranceSeconds', opts.clockToleranceSeconds, 0, 300,
-    'It is in seconds: 5 (the default) to 60 covers servers whose clocks are kept by NTP; every second more keeps expired tokens working a second longer.')
-  const maxAge = opts.maxTokenAgeSeconds === undefined ? undefined : expectNumber('jwtAuth', 'maxTokenAgeSeconds', opts.maxTokenAgeSeconds, 1)
+  const tolerance = expectNumber(
+    'jwtAuth',
+    'clockToleranceSeconds',
+    opts.clockToleranceSeconds,
+    0,
+    300,
+    'It is in seconds: 5 (the default) to 60 covers servers whose clocks are kept by NTP; every second more keeps expired tokens working a second longer.',
+  )
+  const maxAge =
+    opts.maxTokenAgeSeconds === undefined
+      ? undefined
+      : expectNumber('jwtAuth', 'maxTokenAgeSeconds', opts.maxTokenAgeSeconds, 1)
   const issuer = opts.issuer === undefined ? undefined : stringOrList('issuer', opts.issuer)
   const audience = opts.audience === undefined ? undefined : stringOrList('audience', opts.audience)
-  const requiredClaims = expectArray('jwtAuth', 'requiredClaims', opts.requiredClaims, (c) => expectString('jwtAuth', 'requiredClaims', c))
-  const claimsRequired = expectBoolean('jwtAuth', 'requireExpiry', opts.requireExpiry) ? [...new Set(['exp', ...requiredClaims])] : [...requiredClaims]
+  const requiredClaims = expectArray('jwtAuth', 'requiredClaims', opts.requiredClaims, (c) =>
+    expectString('jwtAuth', 'requiredClaims', c),
+  )
+  const claimsRequired = expectBoolean('jwtAuth', 'requireExpiry', opts.requireExpiry)
+    ? [...new Set(['exp', ...requiredClaims])]
+    : [...requiredClaims]
   const scopes = expectArray('jwtAuth', 'scopes', opts.scopes, (s) => {
-    if (typeof s !== 'string' || !SCOPE_TOKEN.test(s)) throw new ConfigError('jwtAuth', 'scopes', 'scope tokens (printable ASCII without spaces, quotes or backslashes; RFC 6749 §3.3)', s)
+    if (typeof s !== 'string' || !SCOPE_TOKEN.test(s))
+      throw new ConfigError(
+        'jwtAuth',
+        'scopes',
+        'scope tokens (printable ASCII without spaces, quotes or backslashes; RFC 6749 §3.3)',
+        s,
+      )
     return s
   })
   const scopeClaim = expectString('jwtAuth', 'scopeClaim', opts.scopeClaim)
   const typ = opts.typ === undefined ? undefined : expectString('jwtAuth', 'typ', opts.typ)
   if (opts.cookie !== undefined && (typeof opts.cookie !== 'string' || !isCookieName(opts.cookie))) {
-    throw new ConfigError('jwtAuth', 'cookie', 'a cookie name (RFC 9110 token characters)', opts.cookie, 'Give the name of the cookie holding the token, e.g. "access_token".')
+    throw new ConfigError(
+      'jwtAuth',
+      'cookie',
+      'a cookie name (RFC 9110 token characters)',
+      opts.cookie,
+      'Give the name of the cookie holding the token, e.g. "access_token".',
+    )
   }
-  const getToken = opts.getToken === undefined ? undefined : expectFunction<NonNullable<JwtAuthOptions['getToken']>>('jwtAuth', 'getToken', opts.getToken)
+  const getToken =
+    opts.getToken === undefined
+      ? undefined
+      : expectFunction<NonNullable<JwtAuthOptions['getToken']>>('jwtAuth', 'getToken', opts.getToken)
   if (getToken !== undefined) {
-    if (opts.cookie !== undefined) throw new ConfigError('jwtAuth', 'cookie', 'unset when getToken is given', opts.cookie, 'getToken replaces the header and the cookie; read the cookie in it.')
+    if (opts.cookie !== undefined)
+      throw new ConfigError(
+        'jwtAuth',
+        'cookie',
+        'unset when getToken is given',
+        opts.cookie,
+        'getToken replaces the header and the cookie; read the cookie in it.',
+      )
   }
-  const isExempt = compileExemption('jwtAuth', opts.publicPaths, expectBoolean('jwtAuth', 'caseSensitivePaths', opts.caseSensitivePaths),
-    expectAmbiguousPaths('jwtAuth', opts.ambiguousPaths))
+  const isExempt = compileExemption(
+    'jwtAuth',
+    opts.publicPaths,
+    expectBoolean('jwtAuth', 'caseSensitivePaths', opts.caseSensitivePaths),
+    expectAmbiguousPaths('jwtAuth', opts.ambiguousPaths),
+  )
   const optional = expectBoolean('jwtAuth', 'optional', opts.optional)
   const userIdClaim = opts.userIdClaim === false ? false : expectString('jwtAuth', 'userIdClaim', opts.userIdClaim)
   if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !isChallengeSafe(opts.realm))) {
     throw new ConfigError('jwtAuth', 'realm', 'printable ASCII without quotes or backslashes (RFC 6750 §3)', opts.realm)
   }
-  const validate = opts.validate === undefined ? undefined : expectFunction<NonNullable<JwtAuthOptions<C>['validate']>>('jwtAuth', 'validate', opts.validate)
+  const validate =
+    opts.validate === undefined
+      ? undefined
+      : expectFunction<NonNullable<JwtAuthOptions<C>['validate']>>('jwtAuth', 'validate', opts.validate)
   const maxTokenLength = expectInteger('jwtAuth', 'maxTokenLength', opts.maxTokenLength, 16, 1 << 20)
   const cacheSize = expectInteger('jwtAuth', 'cacheSize', opts.cacheSize, 0, 1_000_000)
   const cacheMaxAgeMs = expectInteger('jwtAuth', 'cacheMaxAgeMs', opts.cacheMaxAgeMs, 1)
@@ -215,20 +287,24 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
   }
 
   /** The token sent with `req`; undefined when there is none, a refusal when what was sent is unusable. */
-  const readToken = getToken !== undefined
-    ? (req: IncomingMessage): string | undefined => { const token = getToken(req); return typeof token === 'string' ? token : undefined }
-    : function readToken(req: IncomingMessage): string | HttpError | undefined {
-    const header = singleHeader(req, 'authorization')
-    if (header === undefined) {
-      // Node keeps the first of repeated Authorization lines; singleHeader refuses them.
-      if (req.headers.authorization !== undefined) return refusals.repeated
-      return opts.cookie === undefined ? undefined : getCookie(req.headers.cookie, opts.cookie) || undefined
-    }
-    const match = BEARER.exec(header)
-    if (match) return match[1]!
-    // Another scheme (Basic, …) carries no bearer token; a malformed Bearer is an invalid one.
-    return SCHEME.test(header) ? refusals.malformed : undefined
-  }
+  const readToken =
+    getToken !== undefined
+      ? (req: IncomingMessage): string | undefined => {
+          const token = getToken(req)
+          return typeof token === 'string' ? token : undefined
+        }
+      : function readToken(req: IncomingMessage): string | HttpError | undefined {
+          const header = singleHeader(req, 'authorization')
+          if (header === undefined) {
+            // Node keeps the first of repeated Authorization lines; singleHeader refuses them.
+            if (req.headers.authorization !== undefined) return refusals.repeated
+            return opts.cookie === undefined ? undefined : getCookie(req.headers.cookie, opts.cookie) || undefined
+          }
+          const match = BEARER.exec(header)
+          if (match) return match[1]!
+          // Another scheme (Basic, …) carries no bearer token; a malformed Bearer is an invalid one.
+          return SCHEME.test(header) ? refusals.malformed : undefined
+        }
 
   function hasScopes(claims: JWTPayload): boolean {
     if (scopes.length === 0) return true
@@ -244,7 +320,13 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
     return pass(next, req, res, entry)
   }
 
-  async function validateThenPass(next: RawHandler, req: IncomingMessage, res: ServerResponse, entry: CachedToken, check: NonNullable<typeof validate>): Promise<unknown> {
+  async function validateThenPass(
+    next: RawHandler,
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: CachedToken,
+    check: NonNullable<typeof validate>,
+  ): Promise<unknown> {
     if ((await check(entry.claims as C, req)) !== true) return sendError(req, res, refusals.refused)
     return pass(next, req, res, entry)
   }
@@ -259,7 +341,12 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
     return next(req, res)
   }
 
-  async function verifyThenAdmit(next: RawHandler, req: IncomingMessage, res: ServerResponse, token: string): Promise<unknown> {
+  async function verifyThenAdmit(
+    next: RawHandler,
+    req: IncomingMessage,
+    res: ServerResponse,
+    token: string,
+  ): Promise<unknown> {
     let entry: CachedToken
     try {
       const options = customClock ? { ...verifyOptions, currentDate: new Date(now()) } : verifyOptions
@@ -268,7 +355,11 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
       // of 1e400 passes `exp > now` forever. RFC 7519 §2: a NumericDate is a number of seconds.
       if (!hasFiniteDates(payload)) return sendError(req, res, refusals.claims)
       const at = now()
-      entry = { claims: deepFreeze(payload), expiresAt: acceptableUntil(payload, at, tolerance, maxAge, cacheMaxAgeMs), scopesOk: hasScopes(payload) }
+      entry = {
+        claims: deepFreeze(payload),
+        expiresAt: acceptableUntil(payload, at, tolerance, maxAge, cacheMaxAgeMs),
+        scopesOk: hasScopes(payload),
+      }
     } catch (err) {
       return sendError(req, res, refusalFor(err, refusals, remote))
     }
@@ -276,28 +367,33 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
     return admit(next, req, res, entry)
   }
 
-  const middleware = defineMiddleware({
-    name: 'jwtAuth',
-    detail: `${keys.detail}${optional ? ', optional' : ''}${scopes.length > 0 ? `, scopes ${scopes.join(' ')}` : ''}`,
-    security: true,
-    inside: [
-      { name: 'errorBoundary', reason: 'a failing validate() or handler must reach the error boundary' },
-      { name: 'cors', reason: 'preflights carry no token, and refusals need CORS headers to be readable' },
-      { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
-    ],
-  }, (next) => function jwtAuthHandler(req, res) {
-    const exempt = isExempt(req)
-    if (exempt === true) return next(req, res)
-    if (exempt !== false) return sendError(req, res, exempt)
-    const found = readToken(req)
-    if (found === undefined || found === null || found === '') return optional ? next(req, res) : sendError(req, res, refusals.missing)
-    if (typeof found !== 'string') return sendError(req, res, found)
-    if (found.length > maxTokenLength) return sendError(req, res, refusals.tooLong)
-    if (!COMPACT_JWS.test(found)) return sendError(req, res, refusals.malformed)
-    const cached = cache?.get(found, now())
-    if (cached !== undefined) return admit(next, req, res, cached)
-    return verifyThenAdmit(next, req, res, found)
-  })
+  const middleware = defineMiddleware(
+    {
+      name: 'jwtAuth',
+      detail: `${keys.detail}${optional ? ', optional' : ''}${scopes.length > 0 ? `, scopes ${scopes.join(' ')}` : ''}`,
+      security: true,
+      inside: [
+        { name: 'errorBoundary', reason: 'a failing validate() or handler must reach the error boundary' },
+        { name: 'cors', reason: 'preflights carry no token, and refusals need CORS headers to be readable' },
+        { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
+      ],
+    },
+    (next) =>
+      function jwtAuthHandler(req, res) {
+        const exempt = isExempt(req)
+        if (exempt === true) return next(req, res)
+        if (exempt !== false) return sendError(req, res, exempt)
+        const found = readToken(req)
+        if (found === undefined || found === null || found === '')
+          return optional ? next(req, res) : sendError(req, res, refusals.missing)
+        if (typeof found !== 'string') return sendError(req, res, found)
+        if (found.length > maxTokenLength) return sendError(req, res, refusals.tooLong)
+        if (!COMPACT_JWS.test(found)) return sendError(req, res, refusals.malformed)
+        const cached = cache?.get(found, now())
+        if (cached !== undefined) return admit(next, req, res, cached)
+        return verifyThenAdmit(next, req, res, found)
+      },
+  )
 
   return Object.assign(middleware, {
     claims: (req: IncomingMessage): C => claimsState.get(req) as C,
@@ -307,13 +403,16 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
 
 /** Whether every NumericDate claim present (`exp`, `nbf`, `iat`) is a finite number. */
 function hasFiniteDates(claims: JWTPayload): boolean {
-  return (claims.exp === undefined || Number.isFinite(claims.exp)) &&
+  return (
+    (claims.exp === undefined || Number.isFinite(claims.exp)) &&
     (claims.nbf === undefined || Number.isFinite(claims.nbf)) &&
     (claims.iat === undefined || Number.isFinite(claims.iat))
+  )
 }
 
 function stringOrList(option: string, value: unknown): string | string[] {
   if (typeof value === 'string' && value.length > 0) return value
-  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v.length > 0)) return [...value]
+  if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v.length > 0))
+    return [...value]
   throw new ConfigError('jwtAuth', option, 'a non-empty string or array of strings', value)
 }

@@ -7,7 +7,14 @@
  * @module
  */
 import { createPublicKey, createSecretKey, KeyObject, type webcrypto } from 'node:crypto'
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose'
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTVerifyGetKey,
+} from 'jose'
 import { ConfigError, describeValue } from '../../core/errors.js'
 import { reportError } from '../../core/report.js'
 
@@ -42,7 +49,11 @@ const HMAC = ['HS256', 'HS384', 'HS512']
 // RSASSA-PKCS1-v1_5 and RSASSA-PSS (RFC 7518 §3.3, §3.5) share RSA keys.
 const RSA = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
 // RFC 7518 §3.4: each ECDSA algorithm is bound to one curve; Node names them by OpenSSL name.
-const EC_BY_CURVE: Readonly<Record<string, readonly string[]>> = { prime256v1: ['ES256'], secp384r1: ['ES384'], secp521r1: ['ES512'] }
+const EC_BY_CURVE: Readonly<Record<string, readonly string[]>> = {
+  prime256v1: ['ES256'],
+  secp384r1: ['ES384'],
+  secp521r1: ['ES512'],
+}
 // EdDSA (RFC 8037 §3.1), and Ed25519, its fully specified name, which jose also accepts.
 const OKP = ['EdDSA', 'Ed25519']
 const ASYMMETRIC = [...RSA, 'ES256', 'ES384', 'ES512', ...OKP]
@@ -52,15 +63,21 @@ export const MIN_SECRET_BYTES = 32
 
 /** Smallest RSA modulus: RFC 7518 §3.3 requires 2048 bits, and jose refuses smaller keys when it verifies. */
 export const MIN_RSA_BITS = 2048
-const SHORT_RSA_FIX = `jose refuses RSA keys under ${MIN_RSA_BITS} bits (RFC 7518 §3.3), so every token they sign would get 401 at run time; ` +
+const SHORT_RSA_FIX =
+  `jose refuses RSA keys under ${MIN_RSA_BITS} bits (RFC 7518 §3.3), so every token they sign would get 401 at run time; ` +
   `have the issuer rotate to a key of ${MIN_RSA_BITS} bits or more.`
 
 /** Validate the key options and build the key jose verifies with. Throws ConfigError. */
 export function resolveKeys(options: JwtKeyOptions, now: () => number): ResolvedKeys {
   const given = (['secret', 'publicKey', 'jwks', 'jwksUrl'] as const).filter((k) => options[k] !== undefined)
   if (given.length !== 1) {
-    throw new ConfigError(NAME, given.length === 0 ? 'secret' : given[1]!, 'exactly one of secret, publicKey, jwks or jwksUrl',
-      given.length === 0 ? undefined : options[given[1]!], given.length === 0 ? 'Tokens cannot be verified without a key.' : `Also given: ${given.join(', ')}; keep one.`)
+    throw new ConfigError(
+      NAME,
+      given.length === 0 ? 'secret' : given[1]!,
+      'exactly one of secret, publicKey, jwks or jwksUrl',
+      given.length === 0 ? undefined : options[given[1]!],
+      given.length === 0 ? 'Tokens cannot be verified without a key.' : `Also given: ${given.join(', ')}; keep one.`,
+    )
   }
   if (options.secret !== undefined) {
     const key = secretKey(options.secret)
@@ -75,7 +92,11 @@ export function resolveKeys(options: JwtKeyOptions, now: () => number): Resolved
   }
   if (options.jwks !== undefined) {
     const algorithms = allowList(options.algorithms, ASYMMETRIC, 'a JSON Web Key Set', true)
-    return { key: localSet(options.jwks), algorithms, detail: `${algorithms.join(',')} jwks (${options.jwks.keys.length} keys)` }
+    return {
+      key: localSet(options.jwks),
+      algorithms,
+      detail: `${algorithms.join(',')} jwks (${options.jwks.keys.length} keys)`,
+    }
   }
   const algorithms = allowList(options.algorithms, ASYMMETRIC, 'a JSON Web Key Set', true)
   const url = jwksUrl(options.jwksUrl!)
@@ -83,24 +104,53 @@ export function resolveKeys(options: JwtKeyOptions, now: () => number): Resolved
 }
 
 /** The algorithms to accept: the user's list, each checked against the key's family. */
-function allowList(list: readonly string[] | undefined, family: readonly string[], what: string, required: boolean): readonly string[] {
+function allowList(
+  list: readonly string[] | undefined,
+  family: readonly string[],
+  what: string,
+  required: boolean,
+): readonly string[] {
   // A secret can only ever be an HMAC key, so its whole family is safe as a default; for
   // public keys and key sets the issuer's algorithm must be named (RFC 8725 §3.1).
   if (list === undefined) {
     if (!required) return Object.freeze([...family])
-    throw new ConfigError(NAME, 'algorithms', `an explicit list for ${what}`, list,
-      `Name the algorithms your issuer signs with, e.g. ['${family[0]}']; the token's own "alg" header must never choose.`)
+    throw new ConfigError(
+      NAME,
+      'algorithms',
+      `an explicit list for ${what}`,
+      list,
+      `Name the algorithms your issuer signs with, e.g. ['${family[0]}']; the token's own "alg" header must never choose.`,
+    )
   }
   if (!Array.isArray(list) || list.length === 0) {
-    throw new ConfigError(NAME, 'algorithms', 'a non-empty array of JWS algorithm names', list, `Name the algorithms your issuer signs with, e.g. ['${family[0]}'].`)
+    throw new ConfigError(
+      NAME,
+      'algorithms',
+      'a non-empty array of JWS algorithm names',
+      list,
+      `Name the algorithms your issuer signs with, e.g. ['${family[0]}'].`,
+    )
   }
   for (const alg of list) {
     if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
-      throw new ConfigError(NAME, 'algorithms', 'signing algorithms', alg, 'Unsigned tokens ("alg": "none") are never accepted.')
+      throw new ConfigError(
+        NAME,
+        'algorithms',
+        'signing algorithms',
+        alg,
+        'Unsigned tokens ("alg": "none") are never accepted.',
+      )
     }
     if (typeof alg !== 'string' || !family.includes(alg)) {
-      throw new ConfigError(NAME, 'algorithms', `algorithms usable with ${what} (${family.join(', ')})`, alg,
-        HMAC.includes(alg as string) || family === HMAC ? 'A key is only used with its own family: mixing HMAC and public-key algorithms lets a public key be used as an HMAC secret.' : '')
+      throw new ConfigError(
+        NAME,
+        'algorithms',
+        `algorithms usable with ${what} (${family.join(', ')})`,
+        alg,
+        HMAC.includes(alg as string) || family === HMAC
+          ? 'A key is only used with its own family: mixing HMAC and public-key algorithms lets a public key be used as an HMAC secret.'
+          : '',
+      )
     }
   }
   return Object.freeze([...new Set(list)])
@@ -111,23 +161,47 @@ function secretKey(secret: JwtSecret): KeyObject {
   let key: KeyObject
   if (typeof secret === 'string') {
     // A PEM passed as an HMAC secret is the RS/HS confusion set up by configuration.
-    if (secret.includes('-----BEGIN')) throw new ConfigError(NAME, 'secret', 'an HMAC secret, not a PEM key', '(a PEM key)', 'Pass public keys as publicKey.')
+    if (secret.includes('-----BEGIN'))
+      throw new ConfigError(
+        NAME,
+        'secret',
+        'an HMAC secret, not a PEM key',
+        '(a PEM key)',
+        'Pass public keys as publicKey.',
+      )
     key = createSecretKey(Buffer.from(secret, 'utf8'))
   } else if (secret instanceof Uint8Array) {
     key = createSecretKey(Buffer.from(secret))
   } else if (secret instanceof KeyObject) {
-    if (secret.type !== 'secret') throw new ConfigError(NAME, 'secret', 'a secret KeyObject', `a ${secret.type} KeyObject`, 'Pass public keys as publicKey.')
+    if (secret.type !== 'secret')
+      throw new ConfigError(
+        NAME,
+        'secret',
+        'a secret KeyObject',
+        `a ${secret.type} KeyObject`,
+        'Pass public keys as publicKey.',
+      )
     key = secret
   } else if (isJwk(secret) && secret.kty === 'oct' && typeof secret.k === 'string') {
     key = createSecretKey(Buffer.from(secret.k, 'base64url'))
   } else {
-    throw new ConfigError(NAME, 'secret', 'a string, bytes, a secret KeyObject or an "oct" JWK', secret,
-      isJwk(secret) ? 'Pass public keys as publicKey.' : '')
+    throw new ConfigError(
+      NAME,
+      'secret',
+      'a string, bytes, a secret KeyObject or an "oct" JWK',
+      secret,
+      isJwk(secret) ? 'Pass public keys as publicKey.' : '',
+    )
   }
   const size = key.symmetricKeySize ?? 0
   if (size < MIN_SECRET_BYTES) {
-    throw new ConfigError(NAME, 'secret', `at least ${MIN_SECRET_BYTES} bytes`, `${size} bytes`,
-      "A short secret can be brute-forced from one token. Generate one: crypto.randomBytes(32).toString('base64url').")
+    throw new ConfigError(
+      NAME,
+      'secret',
+      `at least ${MIN_SECRET_BYTES} bytes`,
+      `${size} bytes`,
+      "A short secret can be brute-forced from one token. Generate one: crypto.randomBytes(32).toString('base64url').",
+    )
   }
   return key
 }
@@ -140,25 +214,60 @@ function secretKey(secret: JwtSecret): KeyObject {
 function publicKey(input: JwtPublicKey): KeyObject {
   try {
     if (typeof input === 'string') {
-      if (/PRIVATE KEY-----/.test(input)) throw new ConfigError(NAME, 'publicKey', 'a public key', '(a private key PEM)', 'A verifier needs only the public key; keep the private key with the issuer.')
+      if (/PRIVATE KEY-----/.test(input))
+        throw new ConfigError(
+          NAME,
+          'publicKey',
+          'a public key',
+          '(a private key PEM)',
+          'A verifier needs only the public key; keep the private key with the issuer.',
+        )
       return createPublicKey(input)
     }
     if (input instanceof KeyObject) {
-      if (input.type !== 'public') throw new ConfigError(NAME, 'publicKey', 'a public KeyObject', `a ${input.type} KeyObject`, input.type === 'secret' ? 'Pass HMAC secrets as secret.' : 'Derive it: crypto.createPublicKey(privateKey).')
+      if (input.type !== 'public')
+        throw new ConfigError(
+          NAME,
+          'publicKey',
+          'a public KeyObject',
+          `a ${input.type} KeyObject`,
+          input.type === 'secret' ? 'Pass HMAC secrets as secret.' : 'Derive it: crypto.createPublicKey(privateKey).',
+        )
       return input
     }
     if (isCryptoKey(input)) {
-      if (input.type !== 'public') throw new ConfigError(NAME, 'publicKey', 'a public CryptoKey', `a ${input.type} CryptoKey`)
+      if (input.type !== 'public')
+        throw new ConfigError(NAME, 'publicKey', 'a public CryptoKey', `a ${input.type} CryptoKey`)
       return KeyObject.from(input)
     }
     if (isJwk(input)) {
-      if (input.kty === 'oct') throw new ConfigError(NAME, 'publicKey', 'a public JWK', 'an "oct" (secret) JWK', 'Pass HMAC secrets as secret.')
-      if (input.d !== undefined) throw new ConfigError(NAME, 'publicKey', 'a public JWK', 'a private JWK (it has "d")', 'Remove the private members.')
+      if (input.kty === 'oct')
+        throw new ConfigError(
+          NAME,
+          'publicKey',
+          'a public JWK',
+          'an "oct" (secret) JWK',
+          'Pass HMAC secrets as secret.',
+        )
+      if (input.d !== undefined)
+        throw new ConfigError(
+          NAME,
+          'publicKey',
+          'a public JWK',
+          'a private JWK (it has "d")',
+          'Remove the private members.',
+        )
       return createPublicKey({ key: input as import('node:crypto').JsonWebKey, format: 'jwk' })
     }
   } catch (err) {
     if (err instanceof ConfigError) throw err
-    throw new ConfigError(NAME, 'publicKey', 'a valid public key (PEM, JWK, KeyObject or CryptoKey)', input, `It could not be read: ${(err as Error).message}`)
+    throw new ConfigError(
+      NAME,
+      'publicKey',
+      'a valid public key (PEM, JWK, KeyObject or CryptoKey)',
+      input,
+      `It could not be read: ${(err as Error).message}`,
+    )
   }
   throw new ConfigError(NAME, 'publicKey', 'a PEM string, a JWK, a public KeyObject or CryptoKey', input)
 }
@@ -168,20 +277,47 @@ function keyFamily(key: KeyObject): readonly string[] {
   switch (key.asymmetricKeyType) {
     case 'rsa': {
       const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
-      if (bits < MIN_RSA_BITS) throw new ConfigError(NAME, 'publicKey', `an RSA key of at least ${MIN_RSA_BITS} bits`, `a ${bits}-bit RSA key`, SHORT_RSA_FIX)
+      if (bits < MIN_RSA_BITS)
+        throw new ConfigError(
+          NAME,
+          'publicKey',
+          `an RSA key of at least ${MIN_RSA_BITS} bits`,
+          `a ${bits}-bit RSA key`,
+          SHORT_RSA_FIX,
+        )
       return RSA
     }
     // WebCrypto (which jose verifies with) cannot import RSASSA-PSS-only SPKI keys;
     // PS256/384/512 verify with an ordinary RSA key.
-    case 'rsa-pss': throw new ConfigError(NAME, 'publicKey', 'an RSA key in rsaEncryption form', 'an RSA-PSS-only key', 'Export the key as an ordinary RSA public key; PS256 works with it.')
+    case 'rsa-pss':
+      throw new ConfigError(
+        NAME,
+        'publicKey',
+        'an RSA key in rsaEncryption form',
+        'an RSA-PSS-only key',
+        'Export the key as an ordinary RSA public key; PS256 works with it.',
+      )
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve ?? ''
       const family = EC_BY_CURVE[curve]
       if (family) return family
-      throw new ConfigError(NAME, 'publicKey', 'an EC key on P-256, P-384 or P-521', `a key on ${curve}`, 'ES256, ES384 and ES512 are defined on these curves only (RFC 7518 §3.4).')
+      throw new ConfigError(
+        NAME,
+        'publicKey',
+        'an EC key on P-256, P-384 or P-521',
+        `a key on ${curve}`,
+        'ES256, ES384 and ES512 are defined on these curves only (RFC 7518 §3.4).',
+      )
     }
-    case 'ed25519': return OKP
-    default: throw new ConfigError(NAME, 'publicKey', 'an RSA, EC or Ed25519 key', `a ${describeValue(key.asymmetricKeyType)} key`)
+    case 'ed25519':
+      return OKP
+    default:
+      throw new ConfigError(
+        NAME,
+        'publicKey',
+        'an RSA, EC or Ed25519 key',
+        `a ${describeValue(key.asymmetricKeyType)} key`,
+      )
   }
 }
 
@@ -192,11 +328,23 @@ function localSet(jwks: JSONWebKeySet): JWTVerifyGetKey {
   }
   for (const key of jwks.keys) {
     if (!isJwk(key) || key.kty === 'oct' || key.d !== undefined) {
-      throw new ConfigError(NAME, 'jwks', 'a set of public keys', key, 'Secret ("oct") and private keys do not belong in a verifier\'s key set.')
+      throw new ConfigError(
+        NAME,
+        'jwks',
+        'a set of public keys',
+        key,
+        'Secret ("oct") and private keys do not belong in a verifier\'s key set.',
+      )
     }
     const bits = rsaBits(key)
     if (bits !== undefined && bits < MIN_RSA_BITS) {
-      throw new ConfigError(NAME, 'jwks', `RSA keys of at least ${MIN_RSA_BITS} bits`, `a ${bits}-bit RSA key${typeof key.kid === 'string' ? ` (kid ${JSON.stringify(key.kid)})` : ''}`, SHORT_RSA_FIX)
+      throw new ConfigError(
+        NAME,
+        'jwks',
+        `RSA keys of at least ${MIN_RSA_BITS} bits`,
+        `a ${bits}-bit RSA key${typeof key.kid === 'string' ? ` (kid ${JSON.stringify(key.kid)})` : ''}`,
+        SHORT_RSA_FIX,
+      )
     }
   }
   return createLocalJWKSet(jwks)
@@ -218,10 +366,18 @@ function rsaBits(key: JWK): number | undefined {
 function reportShortRsaKeys(url: URL, body: unknown): void {
   const keys = (body as { keys?: unknown } | null)?.keys
   if (!Array.isArray(keys)) return
-  const short = keys.filter(isJwk).map((key) => [key, rsaBits(key)] as const).filter(([, bits]) => bits !== undefined && bits < MIN_RSA_BITS)
+  const short = keys
+    .filter(isJwk)
+    .map((key) => [key, rsaBits(key)] as const)
+    .filter(([, bits]) => bits !== undefined && bits < MIN_RSA_BITS)
   if (short.length === 0) return
-  const list = short.map(([key, bits]) => `${bits} bits${typeof key.kid === 'string' ? ` (kid ${JSON.stringify(key.kid)})` : ''}`).join(', ')
-  reportError(`jwtAuth(): the JWKS at ${url.href} holds RSA keys under ${MIN_RSA_BITS} bits: ${list}`, new Error(SHORT_RSA_FIX))
+  const list = short
+    .map(([key, bits]) => `${bits} bits${typeof key.kid === 'string' ? ` (kid ${JSON.stringify(key.kid)})` : ''}`)
+    .join(', ')
+  reportError(
+    `jwtAuth(): the JWKS at ${url.href} holds RSA keys under ${MIN_RSA_BITS} bits: ${list}`,
+    new Error(SHORT_RSA_FIX),
+  )
 }
 
 /** The JWKS location: absolute, and https unless it is on this machine. */
@@ -230,12 +386,24 @@ function jwksUrl(input: string | URL): URL {
   try {
     url = new URL(String(input))
   } catch {
-    throw new ConfigError(NAME, 'jwksUrl', 'an absolute https URL', input, 'Give the full URL, e.g. "https://id.example.com/.well-known/jwks.json" (the issuer\'s jwks_uri).')
+    throw new ConfigError(
+      NAME,
+      'jwksUrl',
+      'an absolute https URL',
+      input,
+      'Give the full URL, e.g. "https://id.example.com/.well-known/jwks.json" (the issuer\'s jwks_uri).',
+    )
   }
   // Keys fetched over plain http can be swapped by anyone on the path; only loopback is exempt (tests, sidecars).
   const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(url.hostname)
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new ConfigError(NAME, 'jwksUrl', 'an https URL (http only on loopback)', input, 'Keys fetched over http can be replaced in transit.')
+    throw new ConfigError(
+      NAME,
+      'jwksUrl',
+      'an https URL (http only on loopback)',
+      input,
+      'Keys fetched over http can be replaced in transit.',
+    )
   }
   return url
 }
@@ -251,12 +419,16 @@ function remoteSet(url: URL, options: JwtKeyOptions, now: () => number): JWTVeri
   let retryAt = 0
   const failed = (reason: unknown): void => {
     retryAt = now() + options.jwksCooldownMs
-    reportError(`jwtAuth(): fetching the JWKS from ${url.href} failed; no new attempt for ${options.jwksCooldownMs} ms`, reason)
+    reportError(
+      `jwtAuth(): fetching the JWKS from ${url.href} failed; no new attempt for ${options.jwksCooldownMs} ms`,
+      reason,
+    )
   }
   // jose's own fetch, wrapped (through its documented customFetch hook): the request and
   // its timeout signal are jose's; only the decision to send it at all is added here.
   const fetchWithBackoff = async (input: string, init: RequestInit): Promise<Response> => {
-    if (now() < retryAt) throw new Error(`JWKS fetch suppressed after a recent failure (until ${new Date(retryAt).toISOString()})`)
+    if (now() < retryAt)
+      throw new Error(`JWKS fetch suppressed after a recent failure (until ${new Date(retryAt).toISOString()})`)
     let response: Response
     try {
       response = await fetch(input, init)
@@ -266,7 +438,14 @@ function remoteSet(url: URL, options: JwtKeyOptions, now: () => number): JWTVeri
     }
     if (response.status !== 200) failed(new Error(`HTTP ${response.status}`))
     // Read from a copy, without delaying jose, which parses (and validates) the original.
-    else response.clone().json().then((body: unknown) => reportShortRsaKeys(url, body), () => undefined)
+    else
+      response
+        .clone()
+        .json()
+        .then(
+          (body: unknown) => reportShortRsaKeys(url, body),
+          () => undefined,
+        )
     return response
   }
   return createRemoteJWKSet(url, {

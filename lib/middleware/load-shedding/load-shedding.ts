@@ -23,7 +23,14 @@ import { monotonicNow } from '../../core/clock.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { expectBoolean, expectFunction, expectInteger, expectNumber, withDefaults } from '../../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import {
+  AMBIGUOUS_PATH_ERROR,
+  compilePathPatterns,
+  expectAmbiguousPaths,
+  matchablePath,
+  type AmbiguousPaths,
+  type PathPattern,
+} from '../../core/path.js'
 import { sendError } from '../../core/send-error.js'
 import { onResponseEnd } from '../../core/response-end.js'
 import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from './queue.js'
@@ -126,19 +133,53 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
   const maxHeap = expectInteger(name, 'maxHeapUsedBytes', opts.maxHeapUsedBytes, 0)
   const maxRss = expectInteger(name, 'maxRssBytes', opts.maxRssBytes, 0)
   const maxInFlight = expectInteger(name, 'maxInFlight', opts.maxInFlight, 0)
-  const maxQueue = expectInteger(name, 'maxQueue', opts.maxQueue, 0, 10_000, 'A long queue only turns refusals into timeouts.')
-  if (maxQueue > 0 && maxInFlight === 0) throw new ConfigError(name, 'maxQueue', '0 when maxInFlight is 0', maxQueue, 'Set maxInFlight too: the queue holds requests beyond it.')
+  const maxQueue = expectInteger(
+    name,
+    'maxQueue',
+    opts.maxQueue,
+    0,
+    10_000,
+    'A long queue only turns refusals into timeouts.',
+  )
+  if (maxQueue > 0 && maxInFlight === 0)
+    throw new ConfigError(
+      name,
+      'maxQueue',
+      '0 when maxInFlight is 0',
+      maxQueue,
+      'Set maxInFlight too: the queue holds requests beyond it.',
+    )
   const queueTimeoutMs = expectInteger(name, 'queueTimeoutMs', opts.queueTimeoutMs, 1, 2_147_483_647)
   const interval = expectInteger(name, 'sampleIntervalMs', opts.sampleIntervalMs, 10, 60_000)
   const retryAfter = expectInteger(name, 'retryAfterSeconds', opts.retryAfterSeconds, 0, 86_400)
-  const isExempt = compilePathPatterns(name, 'exempt', opts.exempt ?? [], { caseSensitive: expectBoolean(name, 'caseSensitive', opts.caseSensitive) })
+  const isExempt = compilePathPatterns(name, 'exempt', opts.exempt ?? [], {
+    caseSensitive: expectBoolean(name, 'caseSensitive', opts.caseSensitive),
+  })
   const refuseAmbiguous = expectAmbiguousPaths(name, opts.ambiguousPaths)
-  const onShed = opts.onShed === undefined ? undefined : expectFunction<NonNullable<LoadSheddingOptions['onShed']>>(name, 'onShed', opts.onShed)
+  const onShed =
+    opts.onShed === undefined
+      ? undefined
+      : expectFunction<NonNullable<LoadSheddingOptions['onShed']>>(name, 'onShed', opts.onShed)
 
   const shedder: Shedder = {
-    overloaded: undefined, eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0,
-    inFlight: 0, shed: 0, sampledAt: monotonicNow(), sampling: false, queue: [], maxInFlight, maxQueue, queueTimeoutMs,
-    error: new HttpError(503, 'The server is overloaded; retry later', { code: 'overloaded', expose: true, headers: { 'retry-after': String(retryAfter) } }),
+    overloaded: undefined,
+    eventLoopDelayMs: 0,
+    eventLoopUtilization: 0,
+    heapUsedBytes: 0,
+    rssBytes: 0,
+    inFlight: 0,
+    shed: 0,
+    sampledAt: monotonicNow(),
+    sampling: false,
+    queue: [],
+    maxInFlight,
+    maxQueue,
+    queueTimeoutMs,
+    error: new HttpError(503, 'The server is overloaded; retry later', {
+      code: 'overloaded',
+      expose: true,
+      headers: { 'retry-after': String(retryAfter) },
+    }),
     onShed,
   }
   shedder.sampling = maxDelay > 0 || maxElu > 0 || maxHeap > 0 || maxRss > 0
@@ -147,33 +188,47 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
   const staleAfter = 2 * interval + maxDelay
   const sampler = shedder.sampling ? startSampler(shedder, interval, { maxDelay, maxElu, maxHeap, maxRss }) : undefined
 
-  const detail = [maxDelay > 0 && `delay ${maxDelay} ms`, maxElu > 0 && `elu ${maxElu}`, maxHeap > 0 && `heap ${maxHeap} B`,
-    maxRss > 0 && `rss ${maxRss} B`, maxInFlight > 0 && `${maxInFlight} in flight${maxQueue > 0 ? ` + ${maxQueue} queued` : ''}`]
-    .filter(Boolean).join(', ') || 'no limits'
+  const detail =
+    [
+      maxDelay > 0 && `delay ${maxDelay} ms`,
+      maxElu > 0 && `elu ${maxElu}`,
+      maxHeap > 0 && `heap ${maxHeap} B`,
+      maxRss > 0 && `rss ${maxRss} B`,
+      maxInFlight > 0 && `${maxInFlight} in flight${maxQueue > 0 ? ` + ${maxQueue} queued` : ''}`,
+    ]
+      .filter(Boolean)
+      .join(', ') || 'no limits'
 
-  const middleware = defineMiddleware({
-    name,
-    detail,
-    wraps: ['rateLimit', 'jwtAuth', 'apiKey', 'session', 'bodyLimit', 'timeout', 'compression'].map((layer) => ({
-      name: layer, reason: 'a refused request must cost nothing: no store round trip, no token check, no timer, no stream',
-    })),
-    inside: [{ name: 'errorBoundary', reason: 'errors of the requests it lets through must be answered' }],
-  }, (next) => function loadSheddingHandler(req, res) {
-    if (refuseAmbiguous && matchablePath(req.url) === undefined) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
-    let reason = shedder.overloaded
-    if (reason === undefined && shedder.sampling && monotonicNow() - shedder.sampledAt > staleAfter) reason = 'eventLoopDelay'
-    if (reason !== undefined) {
-      if (!exempt(req, isExempt)) return refuse(shedder, req, res, reason)
-    } else if (maxInFlight > 0 && shedder.inFlight >= maxInFlight && !exempt(req, isExempt)) {
-      if (shedder.queue.length < maxQueue) return enqueue(shedder, req, res, next)
-      return refuse(shedder, req, res, 'inFlight')
-    }
-    if (maxInFlight === 0) return next(req, res)
-    // Exempt requests count too: they hold a slot while they run.
-    shedder.inFlight++
-    onResponseEnd(res, releaseSlot, shedder)
-    return next(req, res)
-  })
+  const middleware = defineMiddleware(
+    {
+      name,
+      detail,
+      wraps: ['rateLimit', 'jwtAuth', 'apiKey', 'session', 'bodyLimit', 'timeout', 'compression'].map((layer) => ({
+        name: layer,
+        reason: 'a refused request must cost nothing: no store round trip, no token check, no timer, no stream',
+      })),
+      inside: [{ name: 'errorBoundary', reason: 'errors of the requests it lets through must be answered' }],
+    },
+    (next) =>
+      function loadSheddingHandler(req, res) {
+        if (refuseAmbiguous && matchablePath(req.url) === undefined)
+          return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
+        let reason = shedder.overloaded
+        if (reason === undefined && shedder.sampling && monotonicNow() - shedder.sampledAt > staleAfter)
+          reason = 'eventLoopDelay'
+        if (reason !== undefined) {
+          if (!exempt(req, isExempt)) return refuse(shedder, req, res, reason)
+        } else if (maxInFlight > 0 && shedder.inFlight >= maxInFlight && !exempt(req, isExempt)) {
+          if (shedder.queue.length < maxQueue) return enqueue(shedder, req, res, next)
+          return refuse(shedder, req, res, 'inFlight')
+        }
+        if (maxInFlight === 0) return next(req, res)
+        // Exempt requests count too: they hold a slot while they run.
+        shedder.inFlight++
+        onResponseEnd(res, releaseSlot, shedder)
+        return next(req, res)
+      },
+  )
 
   return Object.assign(middleware, {
     stats: () => stats(shedder),
@@ -197,7 +252,13 @@ function exempt(req: IncomingMessage, isExempt: (path: string) => boolean): bool
 
 function stats(s: Shedder): LoadStats {
   return {
-    overloaded: s.overloaded, eventLoopDelayMs: s.eventLoopDelayMs, eventLoopUtilization: s.eventLoopUtilization,
-    heapUsedBytes: s.heapUsedBytes, rssBytes: s.rssBytes, inFlight: s.inFlight, queued: s.queue.length, shed: s.shed,
+    overloaded: s.overloaded,
+    eventLoopDelayMs: s.eventLoopDelayMs,
+    eventLoopUtilization: s.eventLoopUtilization,
+    heapUsedBytes: s.heapUsedBytes,
+    rssBytes: s.rssBytes,
+    inFlight: s.inFlight,
+    queued: s.queue.length,
+    shed: s.shed,
   }
 }

@@ -78,7 +78,12 @@ function startWaiting(shedder: Shedder): void {
 }
 
 /** Wait for a slot; resolves with what the handler returns once it ran, or after a refusal. */
-export function enqueue(shedder: Shedder, req: IncomingMessage, res: ServerResponse, next: RawHandler): Promise<unknown> {
+export function enqueue(
+  shedder: Shedder,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: RawHandler,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const waiter: Waiter = { req, res, next, shedder, state: 'queued', timer: undefined, resolve, reject }
     waiter.timer = setTimeout(queueTimedOut, shedder.queueTimeoutMs, waiter)

@@ -39,7 +39,8 @@ export interface Thresholds {
 
 /** The sampler: an unref'd interval timer and, when delay is watched, a histogram. */
 export function startSampler(shedder: Signals, interval: number, limits: Thresholds): Sampler {
-  const histogram: IntervalHistogram | undefined = limits.maxDelay > 0 ? monitorEventLoopDelay({ resolution: 10 }) : undefined
+  const histogram: IntervalHistogram | undefined =
+    limits.maxDelay > 0 ? monitorEventLoopDelay({ resolution: 10 }) : undefined
   histogram?.enable()
   let elu = performance.eventLoopUtilization()
   const sample = (lateness: number): void => {
@@ -59,11 +60,15 @@ export function startSampler(shedder: Signals, interval: number, limits: Thresho
     }
     shedder.sampledAt = now
     shedder.overloaded =
-      limits.maxDelay > 0 && shedder.eventLoopDelayMs > limits.maxDelay ? 'eventLoopDelay'
-      : limits.maxElu > 0 && shedder.eventLoopUtilization > limits.maxElu ? 'eventLoopUtilization'
-      : limits.maxHeap > 0 && shedder.heapUsedBytes > limits.maxHeap ? 'heapUsed'
-      : limits.maxRss > 0 && shedder.rssBytes > limits.maxRss ? 'rss'
-      : undefined
+      limits.maxDelay > 0 && shedder.eventLoopDelayMs > limits.maxDelay
+        ? 'eventLoopDelay'
+        : limits.maxElu > 0 && shedder.eventLoopUtilization > limits.maxElu
+          ? 'eventLoopUtilization'
+          : limits.maxHeap > 0 && shedder.heapUsedBytes > limits.maxHeap
+            ? 'heapUsed'
+            : limits.maxRss > 0 && shedder.rssBytes > limits.maxRss
+              ? 'rss'
+              : undefined
   }
   let expected = monotonicNow() + interval
   const timer = setInterval(() => {

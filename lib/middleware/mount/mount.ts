@@ -60,27 +60,41 @@ export function mount(prefix: string, handler: RawHandler, options: MountOptions
   const opts = withDefaults('mount', mountDefaults, options)
   const caseSensitive = expectBoolean('mount', 'caseSensitive', opts.caseSensitive)
   if (typeof prefix !== 'string' || !prefix.startsWith('/') || /[?#*]/.test(prefix)) {
-    throw new ConfigError('mount', 'prefix', 'a path starting with "/", without query, fragment or wildcard', prefix,
-      typeof prefix === 'string' && !prefix.startsWith('/') && !/[?#*]/.test(prefix) ? `Write "/${prefix}".` : '')
+    throw new ConfigError(
+      'mount',
+      'prefix',
+      'a path starting with "/", without query, fragment or wildcard',
+      prefix,
+      typeof prefix === 'string' && !prefix.startsWith('/') && !/[?#*]/.test(prefix) ? `Write "/${prefix}".` : '',
+    )
   }
   const normal = normalizePath(prefix)
   if (normal === undefined || normal === '/' || normal !== prefix.replace(/\/$/, '')) {
-    throw new ConfigError('mount', 'prefix', 'a normalised path other than "/" (no "..", "//", escapes or trailing slash)', prefix,
-      normal === '/' ? 'Mounting at "/" strips nothing: use the handler itself.' : normal ? `Write "${normal}".` : '')
+    throw new ConfigError(
+      'mount',
+      'prefix',
+      'a normalised path other than "/" (no "..", "//", escapes or trailing slash)',
+      prefix,
+      normal === '/' ? 'Mounting at "/" strips nothing: use the handler itself.' : normal ? `Write "${normal}".` : '',
+    )
   }
-  if (typeof handler !== 'function') throw new ConfigError('mount', 'handler', 'a handler (req, res) => ...; compose(...)(router) makes one', handler)
+  if (typeof handler !== 'function')
+    throw new ConfigError('mount', 'handler', 'a handler (req, res) => ...; compose(...)(router) makes one', handler)
   const folded = caseSensitive ? normal : normal.toLowerCase()
 
-  return defineMiddleware({ name: 'mount', detail: `${normal} → ${handler.name || 'handler'}` }, (next) =>
-    function mountHandler(req, res) {
-      const url = req.url ?? '/'
-      const rest = strip(url, folded, caseSensitive)
-      if (rest === undefined) return next(req, res)
-      if (!originalUrlState.has(req)) originalUrlState.set(req, url)
-      mountPathState.set(req, getMountPath(req) + normal)
-      req.url = rest
-      return handler(req, res)
-    })
+  return defineMiddleware(
+    { name: 'mount', detail: `${normal} → ${handler.name || 'handler'}` },
+    (next) =>
+      function mountHandler(req, res) {
+        const url = req.url ?? '/'
+        const rest = strip(url, folded, caseSensitive)
+        if (rest === undefined) return next(req, res)
+        if (!originalUrlState.has(req)) originalUrlState.set(req, url)
+        mountPathState.set(req, getMountPath(req) + normal)
+        req.url = rest
+        return handler(req, res)
+      },
+  )
 }
 
 /** The target without the prefix, or undefined when the prefix does not match. */

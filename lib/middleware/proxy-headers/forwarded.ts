@@ -73,7 +73,10 @@ export function parseForwardedElement(element: string): ForwardedElement | undef
       for (;;) {
         if (i >= n) return undefined
         const c = element.charCodeAt(i)
-        if (c === 0x22) { i++; break }
+        if (c === 0x22) {
+          i++
+          break
+        }
         if (c === 0x5c) {
           if (i + 1 >= n) return undefined
           text += element[i + 1]
@@ -193,15 +196,24 @@ const TRUST_PROBES: readonly string[] = Object.freeze(['192.0.2.1', '198.51.100.
 /** A hop no real chain reaches: a function trusting a probe there trusts every hop. */
 const TRUST_PROBE_DEEP_HOP = 1000
 
-const TRUST_ALL_FIX = 'To trust every hop (any client then chooses its own address, scheme and host), say so explicitly: ' +
+const TRUST_ALL_FIX =
+  'To trust every hop (any client then chooses its own address, scheme and host), say so explicitly: ' +
   'proxyHeaders({ dangerouslyTrustAllProxies: true }), without trustedProxies. Otherwise list your proxies, e.g. ["loopback"] or ["10.0.0.0/8"].'
 
 /** Validate and compile the trust settings of proxyHeaders(); throws a ConfigError naming the fix. */
-export function compileTrust(value: readonly string[] | ((ip: string, hop: number) => boolean) | undefined, trustAll: boolean): CompiledTrust {
+export function compileTrust(
+  value: readonly string[] | ((ip: string, hop: number) => boolean) | undefined,
+  trustAll: boolean,
+): CompiledTrust {
   if (trustAll) {
     if (value !== undefined) {
-      throw new ConfigError('proxyHeaders', 'trustedProxies', 'absent when dangerouslyTrustAllProxies is true', value,
-        'Keep one: the list (recommended) or dangerouslyTrustAllProxies.')
+      throw new ConfigError(
+        'proxyHeaders',
+        'trustedProxies',
+        'absent when dangerouslyTrustAllProxies is true',
+        value,
+        'Keep one: the list (recommended) or dangerouslyTrustAllProxies.',
+      )
     }
     return { ranges: () => true, text: 'DANGEROUSLY trusting every hop' }
   }
@@ -209,15 +221,37 @@ export function compileTrust(value: readonly string[] | ((ip: string, hop: numbe
     probeTrustFunction(value)
     return { fn: value, text: 'trust by function' }
   }
-  if ((value as unknown) === true) throw new ConfigError('proxyHeaders', 'trustedProxies', 'a list of proxy addresses or a function', value, TRUST_ALL_FIX)
-  const fix = 'List the addresses or CIDR ranges of your proxies, e.g. trustedProxies: ["loopback"] for a proxy on this machine, ' +
+  if ((value as unknown) === true)
+    throw new ConfigError(
+      'proxyHeaders',
+      'trustedProxies',
+      'a list of proxy addresses or a function',
+      value,
+      TRUST_ALL_FIX,
+    )
+  const fix =
+    'List the addresses or CIDR ranges of your proxies, e.g. trustedProxies: ["loopback"] for a proxy on this machine, ' +
     'or ["10.0.0.0/8"]; named ranges: loopback, private, linklocal, cgnat.'
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    throw new ConfigError('proxyHeaders', 'trustedProxies', 'a non-empty list of proxy addresses or a function', value, fix)
+    throw new ConfigError(
+      'proxyHeaders',
+      'trustedProxies',
+      'a non-empty list of proxy addresses or a function',
+      value,
+      fix,
+    )
   }
   const entries = expectArray('proxyHeaders', 'trustedProxies', value, (entry) => {
-    if (typeof entry !== 'string') throw new ConfigError('proxyHeaders', 'trustedProxies', 'a list of strings', entry, fix)
-    if (entry.trim() === '*') throw new ConfigError('proxyHeaders', 'trustedProxies', 'addresses, CIDR ranges or named ranges', entry, TRUST_ALL_FIX)
+    if (typeof entry !== 'string')
+      throw new ConfigError('proxyHeaders', 'trustedProxies', 'a list of strings', entry, fix)
+    if (entry.trim() === '*')
+      throw new ConfigError(
+        'proxyHeaders',
+        'trustedProxies',
+        'addresses, CIDR ranges or named ranges',
+        entry,
+        TRUST_ALL_FIX,
+      )
     return entry
   })
   const { match, invalid } = compileRanges(entries)
@@ -230,11 +264,19 @@ export function compileTrust(value: readonly string[] | ((ip: string, hop: numbe
     // 0.0.0.0/0, ::/0 (and ::ffff:0.0.0.0/96, which is IPv4's /0) trust every address
     // of the family: the '*' that is refused above, spelled as a range.
     if (range.prefix === 0) {
-      throw new ConfigError('proxyHeaders', 'trustedProxies', 'ranges narrower than /0', entry, `A /0 range trusts every address. ${TRUST_ALL_FIX}`)
+      throw new ConfigError(
+        'proxyHeaders',
+        'trustedProxies',
+        'ranges narrower than /0',
+        entry,
+        `A /0 range trusts every address. ${TRUST_ALL_FIX}`,
+      )
     }
     if (range.prefix < WIDE_PREFIX[range.version] && !insideNamedRange(range)) {
-      warnOnce(`proxyHeaders(): trustedProxies entry "${entry}" is wider than /${WIDE_PREFIX[range.version]}: every client with an address in it ` +
-        'chooses its own address, scheme and host. List your proxies\' own addresses or ranges.')
+      warnOnce(
+        `proxyHeaders(): trustedProxies entry "${entry}" is wider than /${WIDE_PREFIX[range.version]}: every client with an address in it ` +
+          "chooses its own address, scheme and host. List your proxies' own addresses or ranges.",
+      )
     }
   }
   return { ranges: match, text: `trust ${entries.join(', ')}` }
@@ -249,20 +291,31 @@ export function compileTrust(value: readonly string[] | ((ip: string, hop: numbe
  */
 function probeTrustFunction(fn: (ip: string, hop: number) => boolean): void {
   const trusts = (ip: string, hop: number): boolean => {
-    try { return Boolean(fn(ip, hop)) } catch { return false }
+    try {
+      return Boolean(fn(ip, hop))
+    } catch {
+      return false
+    }
   }
   const everywhere = TRUST_PROBES.find((ip) => trusts(ip, TRUST_PROBE_DEEP_HOP))
   if (everywhere !== undefined) {
-    throw new ConfigError('proxyHeaders', 'trustedProxies', 'a function that trusts only your proxies', fn,
+    throw new ConfigError(
+      'proxyHeaders',
+      'trustedProxies',
+      'a function that trusts only your proxies',
+      fn,
       `It trusts ${everywhere} (a documentation address no proxy has, standing for any client) even ${TRUST_PROBE_DEEP_HOP} hops away, ` +
-      `so every hop of every chain is believed. ${TRUST_ALL_FIX}`)
+        `so every hop of every chain is believed. ${TRUST_ALL_FIX}`,
+    )
   }
   for (const hop of [0, 1]) {
     const near = TRUST_PROBES.find((ip) => trusts(ip, hop))
     if (near !== undefined) {
-      warnOnce(`proxyHeaders(): the trustedProxies function trusts ${near} (a documentation address, standing for any client) at hop ${hop}: ` +
-        'trust by position is safe only if no client can reach this server except through your proxies; one that can chooses its own ' +
-        'address, scheme and host. Prefer checking the hop\'s address.')
+      warnOnce(
+        `proxyHeaders(): the trustedProxies function trusts ${near} (a documentation address, standing for any client) at hop ${hop}: ` +
+          'trust by position is safe only if no client can reach this server except through your proxies; one that can chooses its own ' +
+          "address, scheme and host. Prefer checking the hop's address.",
+      )
       return
     }
   }
@@ -270,10 +323,12 @@ function probeTrustFunction(fn: (ip: string, hop: number) => boolean): void {
 
 /** Whether `range` lies inside one of the named ranges, none of which an Internet client can have. */
 function insideNamedRange(range: IpRange): boolean {
-  return Object.values(namedRanges).some((texts) => texts.some((text) => {
-    const named = parseCidr(text)!
-    return named.version === range.version && range.prefix >= named.prefix && inRange(range, named)
-  }))
+  return Object.values(namedRanges).some((texts) =>
+    texts.some((text) => {
+      const named = parseCidr(text)!
+      return named.version === range.version && range.prefix >= named.prefix && inRange(range, named)
+    }),
+  )
 }
 
 // Process-wide on purpose, as compose's ordering warnings: a stack built per test or per

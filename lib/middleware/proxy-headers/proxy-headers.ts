@@ -13,14 +13,28 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { makeIdentity, setClientIdentity, socketIp, socketScheme, requestHost, type ClientIdentity } from '../../core/client.js'
+import {
+  makeIdentity,
+  setClientIdentity,
+  socketIp,
+  socketScheme,
+  requestHost,
+  type ClientIdentity,
+} from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import { formatHost, parseHost } from '../../core/host.js'
 import { formatIp, parseIp, type IpBytes } from '../../core/ip.js'
 import { expectArray, expectBoolean, expectOneOf, withDefaults } from '../../core/options.js'
 import type { Middleware } from '../../core/types.js'
-import { commaBefore, compileTrust, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from './forwarded.js'
+import {
+  commaBefore,
+  compileTrust,
+  entryFromRight,
+  parseForwardedElement,
+  parseNode,
+  splitForwarded,
+} from './forwarded.js'
 
 /** A forwarded field besides the client address. */
 export type ForwardedField = 'proto' | 'host' | 'port' | 'prefix'
@@ -79,13 +93,13 @@ const HTTP_SCHEME = /^https?$/i
 /** What layers read after this one, because it reads the client's address, scheme or host. */
 const READERS = [
   { name: 'trustedHost', reason: 'trustedHost checks the host a trusted proxy reports' },
-  { name: 'httpsRedirect', reason: 'httpsRedirect must see the scheme the client used, not the proxy\'s' },
+  { name: 'httpsRedirect', reason: "httpsRedirect must see the scheme the client used, not the proxy's" },
   { name: 'securityHeaders', reason: 'Strict-Transport-Security is only sent when the client used https' },
-  { name: 'rateLimit', reason: 'rate limits key by the client address, not the proxy\'s' },
+  { name: 'rateLimit', reason: "rate limits key by the client address, not the proxy's" },
   { name: 'requestId', reason: 'requestId trusts incoming ids by the client identity' },
   { name: 'traceContext', reason: 'traceContext trusts an incoming traceparent by the client identity' },
   { name: 'accessLog', reason: 'the access log records the client address' },
-  { name: 'session', reason: 'session cookies are marked Secure by the client\'s scheme' },
+  { name: 'session', reason: "session cookies are marked Secure by the client's scheme" },
   { name: 'jwtAuth', reason: 'jwtAuth may check the client address and scheme' },
 ]
 
@@ -101,13 +115,21 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
   const opts = withDefaults<ProxyHeadersOptions>('proxyHeaders', proxyHeadersDefaults, options, ['trustedProxies'])
   const trustAll = expectBoolean('proxyHeaders', 'dangerouslyTrustAllProxies', opts.dangerouslyTrustAllProxies)
   const header = expectOneOf('proxyHeaders', 'header', opts.header, ['x-forwarded', 'forwarded'] as const)
-  const fields = new Set(expectArray('proxyHeaders', 'fields', opts.fields, (f) =>
-    expectOneOf('proxyHeaders', 'fields', f, ['proto', 'host', 'port', 'prefix'] as const)))
+  const fields = new Set(
+    expectArray('proxyHeaders', 'fields', opts.fields, (f) =>
+      expectOneOf('proxyHeaders', 'fields', f, ['proto', 'host', 'port', 'prefix'] as const),
+    ),
+  )
   if (header === 'forwarded') {
     for (const field of ['port', 'prefix'] as const) {
       if (fields.has(field)) {
-        throw new ConfigError('proxyHeaders', 'fields', `"proto" or "host" with header "forwarded" (RFC 7239 has no ${field} parameter)`, field,
-          `Remove "${field}", or use header: "x-forwarded" if your proxy sends X-Forwarded-${field === 'port' ? 'Port' : 'Prefix'}.`)
+        throw new ConfigError(
+          'proxyHeaders',
+          'fields',
+          `"proto" or "host" with header "forwarded" (RFC 7239 has no ${field} parameter)`,
+          field,
+          `Remove "${field}", or use header: "x-forwarded" if your proxy sends X-Forwarded-${field === 'port' ? 'Port' : 'Prefix'}.`,
+        )
       }
     }
   }
@@ -152,7 +174,10 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
       const comma = commaBefore(chain, end)
       const ip = parseNode(chain.slice(comma + 1, end).trim(), true)
       if (ip === undefined) return undefined
-      if (comma < 0 || !isTrusted(ip, hop + 1)) { client = ip; break }
+      if (comma < 0 || !isTrusted(ip, hop + 1)) {
+        client = ip
+        break
+      }
       end = comma
       hop++
     }
@@ -230,16 +255,19 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
   const resolve = header === 'forwarded' ? fromForwarded : fromXForwarded
   const detail = `${trust.text} via ${header}${fields.size > 0 ? ` (${[...fields].join(', ')})` : ''}`
 
-  return defineMiddleware({ name: 'proxyHeaders', detail, security: true, wraps: READERS }, (next) =>
-    function proxyHeadersHandler(req, res) {
-      const socket = req.socket
-      // An untrusted peer is the client, whatever its headers say.
-      if (socket && peerTrusted(socket, socketIp(socket))) {
-        const identity = resolve(req)
-        if (identity !== undefined) setClientIdentity(req, identity)
-      }
-      return next(req, res)
-    })
+  return defineMiddleware(
+    { name: 'proxyHeaders', detail, security: true, wraps: READERS },
+    (next) =>
+      function proxyHeadersHandler(req, res) {
+        const socket = req.socket
+        // An untrusted peer is the client, whatever its headers say.
+        if (socket && peerTrusted(socket, socketIp(socket))) {
+          const identity = resolve(req)
+          if (identity !== undefined) setClientIdentity(req, identity)
+        }
+        return next(req, res)
+      },
+  )
 }
 
 /** A forwarded list header's entry at `hop` from the right, or undefined if absent or too short. */

@@ -43,7 +43,13 @@ export interface HeaderWriter {
 }
 
 /** A writer for policy `name` with window `windowMs`, per the options chosen. */
-export function headerWriter(name: string, windowMs: number, standard: boolean, legacy: boolean, now: () => number): HeaderWriter {
+export function headerWriter(
+  name: string,
+  windowMs: number,
+  standard: boolean,
+  legacy: boolean,
+  now: () => number,
+): HeaderWriter {
   const prefix = `"${name}";r=`
   return {
     write(res, values, policy) {

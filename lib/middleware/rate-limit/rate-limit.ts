@@ -17,7 +17,14 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { ipPrefixKey } from '../../core/ip.js'
 import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import {
+  AMBIGUOUS_PATH_ERROR,
+  compilePathPatterns,
+  expectAmbiguousPaths,
+  matchablePath,
+  type AmbiguousPaths,
+  type PathPattern,
+} from '../../core/path.js'
 import { reportError } from '../../core/report.js'
 import { monotonicNow } from '../../core/clock.js'
 import { onResponseEnd, type ResponseEndInfo } from '../../core/response-end.js'
@@ -112,7 +119,9 @@ export interface RateLimitOptions {
 
 type Optional = 'skip' | 'store' | 'refundIf'
 
-export const rateLimitDefaults: Readonly<Required<Omit<RateLimitOptions, Optional>> & Pick<RateLimitOptions, Optional>> = Object.freeze({
+export const rateLimitDefaults: Readonly<
+  Required<Omit<RateLimitOptions, Optional>> & Pick<RateLimitOptions, Optional>
+> = Object.freeze({
   limit: 100,
   windowMs: 60_000,
   algorithm: 'fixed-window',
@@ -171,36 +180,81 @@ const MAX_KEY_LENGTH = 200
 export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
   const opts = withDefaults(NAME, rateLimitDefaults, options)
   const windowMs = expectInteger(NAME, 'windowMs', opts.windowMs, 1, 366 * 86_400_000, 'Use 60_000 for one minute.')
-  const algorithm = expectOneOf(NAME, 'algorithm', opts.algorithm, ['fixed-window', 'sliding-window', 'token-bucket'] as const)
-  const limitOption = perRequest(opts.limit, 'limit', 'an integer ≥ 0 or a function of the request', 'Use 100 for 100 requests per window.')
+  const algorithm = expectOneOf(NAME, 'algorithm', opts.algorithm, [
+    'fixed-window',
+    'sliding-window',
+    'token-bucket',
+  ] as const)
+  const limitOption = perRequest(
+    opts.limit,
+    'limit',
+    'an integer ≥ 0 or a function of the request',
+    'Use 100 for 100 requests per window.',
+  )
   const costOption = perRequest(opts.cost, 'cost', 'an integer ≥ 0 or a function of the request')
   // Longer than /64 gives one customer 2^(128 - n) buckets of its own /64 (at /128, 2^64);
   // shorter than /32 (an ISP's whole allocation) puts unrelated customers in one bucket.
-  const ipv6Subnet = expectInteger(NAME, 'ipv6Subnet', opts.ipv6Subnet, 32, 64,
+  const ipv6Subnet = expectInteger(
+    NAME,
+    'ipv6Subnet',
+    opts.ipv6Subnet,
+    32,
+    64,
     'Use 64, the prefix one customer (a home, a VM) gets and can use every address of; 56 or 48 against clients holding larger blocks. ' +
-    'Above 64, one customer gets a bucket per address it chooses.')
+      'Above 64, one customer gets a bucket per address it chooses.',
+  )
   if (opts.key !== 'ip' && opts.key !== 'user' && typeof opts.key !== 'function') {
-    throw new ConfigError(NAME, 'key', '"ip", "user" or a function returning a key', opts.key,
-      'To count by something else, return it from a function, e.g. key: (req) => tenantOf(req).')
+    throw new ConfigError(
+      NAME,
+      'key',
+      '"ip", "user" or a function returning a key',
+      opts.key,
+      'To count by something else, return it from a function, e.g. key: (req) => tenantOf(req).',
+    )
   }
   const keyMode = typeof opts.key === 'function' ? 'function' : opts.key
   const keyFunction = typeof opts.key === 'function' ? opts.key : undefined
-  const skip = opts.skip === undefined ? undefined : expectFunction<(req: IncomingMessage) => unknown>(NAME, 'skip', opts.skip)
+  const skip =
+    opts.skip === undefined ? undefined : expectFunction<(req: IncomingMessage) => unknown>(NAME, 'skip', opts.skip)
   const exempt = opts.exempt.length === 0 ? undefined : compilePathPatterns(NAME, 'exempt', opts.exempt)
   const refuseAmbiguous = expectAmbiguousPaths(NAME, opts.ambiguousPaths)
   if (typeof opts.name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(opts.name)) {
-    throw new ConfigError(NAME, 'name', 'letters, digits, "_", ".", ":" or "-" (1 to 64)', opts.name, 'Name the policy, e.g. "api" or "login"; it is part of every store key.')
+    throw new ConfigError(
+      NAME,
+      'name',
+      'letters, digits, "_", ".", ":" or "-" (1 to 64)',
+      opts.name,
+      'Name the policy, e.g. "api" or "login"; it is part of every store key.',
+    )
   }
   const ownStore = opts.store === undefined
   const store = opts.store ?? memoryStore()
   if (!isStore(store)) {
-    throw new ConfigError(NAME, 'store', 'a RateLimitStore (memoryStore(), redisStore({ client }))', store,
-      'Leave it unset for a memory store of this process, or pass redisStore({ client }) to share counts between processes.')
+    throw new ConfigError(
+      NAME,
+      'store',
+      'a RateLimitStore (memoryStore(), redisStore({ client }))',
+      store,
+      'Leave it unset for a memory store of this process, or pass redisStore({ client }) to share counts between processes.',
+    )
   }
-  const failOpen = expectOneOf(NAME, 'onStoreFailure', opts.onStoreFailure, ['fail-open', 'fail-closed'] as const) === 'fail-open'
-  const failureRetryAfter = String(expectInteger(NAME, 'failureRetryAfter', opts.failureRetryAfter, 1, 86_400, 'It is in seconds (Retry-After), e.g. 5.'))
+  const failOpen =
+    expectOneOf(NAME, 'onStoreFailure', opts.onStoreFailure, ['fail-open', 'fail-closed'] as const) === 'fail-open'
+  const failureRetryAfter = String(
+    expectInteger(
+      NAME,
+      'failureRetryAfter',
+      opts.failureRetryAfter,
+      1,
+      86_400,
+      'It is in seconds (Retry-After), e.g. 5.',
+    ),
+  )
   const warningIntervalMs = expectInteger(NAME, 'warningIntervalMs', opts.warningIntervalMs, 0)
-  const refundIf = opts.refundIf === undefined ? undefined : expectFunction<(req: IncomingMessage, res: ServerResponse) => boolean>(NAME, 'refundIf', opts.refundIf)
+  const refundIf =
+    opts.refundIf === undefined
+      ? undefined
+      : expectFunction<(req: IncomingMessage, res: ServerResponse) => boolean>(NAME, 'refundIf', opts.refundIf)
   expectBoolean(NAME, 'headers', opts.headers)
   expectBoolean(NAME, 'legacyHeaders', opts.legacyHeaders)
 
@@ -227,8 +281,11 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     unreported++
     const at = monotonicNow()
     if (at - lastWarning < warningIntervalMs) return
-    reportError(`${NAME}(): the ${store.kind} store failed ${unreported} time(s) since the last warning; ` +
-      (failOpen ? 'requests are served without limiting (fail-open)' : 'requests are refused with 503 (fail-closed)'), err)
+    reportError(
+      `${NAME}(): the ${store.kind} store failed ${unreported} time(s) since the last warning; ` +
+        (failOpen ? 'requests are served without limiting (fail-open)' : 'requests are refused with 503 (fail-closed)'),
+      err,
+    )
     lastWarning = at
     unreported = 0
   }
@@ -239,82 +296,103 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
   }
 
   const { wraps, inside } = orderingRules(keyMode)
-  const detail = `${typeof limitOption === 'number' ? limitOption : 'limit(req)'} per ${windowMs} ms, ${algorithm}, ` +
+  const detail =
+    `${typeof limitOption === 'number' ? limitOption : 'limit(req)'} per ${windowMs} ms, ${algorithm}, ` +
     `by ${keyMode === 'function' ? 'key(req)' : keyMode}, ${store.kind} store, ${failOpen ? 'fail-open' : 'fail-closed'}`
 
-  const middleware = defineMiddleware({ name: NAME, detail, wraps, inside, security: true }, (next) =>
-    async function rateLimitHandler(req, res) {
-      if (exempt !== undefined || refuseAmbiguous) {
-        // An ambiguous target, or one that cannot be normalised, matches no exemption: it is
-        // limited (fail closed), or refused.
-        const path = matchablePath(req.url)
-        if (path === undefined && refuseAmbiguous) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
-        if (path !== undefined && exempt?.(path) === true) {
-          stats.skipped++
-          return next(req, res)
+  const middleware = defineMiddleware(
+    { name: NAME, detail, wraps, inside, security: true },
+    (next) =>
+      async function rateLimitHandler(req, res) {
+        if (exempt !== undefined || refuseAmbiguous) {
+          // An ambiguous target, or one that cannot be normalised, matches no exemption: it is
+          // limited (fail closed), or refused.
+          const path = matchablePath(req.url)
+          if (path === undefined && refuseAmbiguous) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
+          if (path !== undefined && exempt?.(path) === true) {
+            stats.skipped++
+            return next(req, res)
+          }
         }
-      }
-      if (skip !== undefined) {
-        let skipped = skip(req)
-        if (typeof skipped !== 'boolean') skipped = await skipped
-        if (skipped === true) {
-          stats.skipped++
-          return next(req, res)
+        if (skip !== undefined) {
+          let skipped = skip(req)
+          if (typeof skipped !== 'boolean') skipped = await skipped
+          if (skipped === true) {
+            stats.skipped++
+            return next(req, res)
+          }
         }
-      }
-      let key = keyOf(req)
-      if (typeof key !== 'string') key = checkKey(await key)
-      if (key.length > MAX_KEY_LENGTH) key = `sha256:${createHash('sha256').update(key).digest('base64url')}`
-      const limit = typeof limitOption === 'number' ? limitOption : checkCount(await limitOption(req), 'limit')
-      const cost = typeof costOption === 'number' ? costOption : checkCount(await costOption(req), 'cost')
+        let key = keyOf(req)
+        if (typeof key !== 'string') key = checkKey(await key)
+        if (key.length > MAX_KEY_LENGTH) key = `sha256:${createHash('sha256').update(key).digest('base64url')}`
+        const limit = typeof limitOption === 'number' ? limitOption : checkCount(await limitOption(req), 'limit')
+        const cost = typeof costOption === 'number' ? costOption : checkCount(await costOption(req), 'cost')
 
-      let decision: RateLimitDecision
-      try {
-        decision = await store.consume(key, policy, limit, cost)
-      } catch (err) {
-        storeFailed(err)
-        headers.writePolicy(res, limit, fixedPolicy)
-        if (failOpen) return next(req, res)
-        sendError(req, res, new HttpError(503, 'Rate limiting is unavailable', {
-          code: 'rate_limit_unavailable',
-          headers: { 'retry-after': failureRetryAfter },
-          details: { retryAfterSeconds: Number(failureRetryAfter) },
-          cause: err,
-        }))
-        return
-      }
-      if (decision.overflow === true) {
-        stats.overflowRefused++
-        const seconds = Math.ceil(decision.retryAfterMs / 1000)
-        sendError(req, res, new HttpError(503, 'Rate limiting is at capacity', {
-          code: 'rate_limit_capacity', headers: { 'retry-after': String(seconds) }, details: { retryAfterSeconds: seconds },
-        }))
-        return
-      }
-      if (!decision.allowed) {
-        stats.limited++
-        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
-        // draft-11 §6: Retry-After must not point before the end of the effective window,
-        // so a refusal reports the retry time as the window.
-        headers.write(res, { limit, remaining: decision.remaining, resetSeconds: seconds }, fixedPolicy)
-        sendError(req, res, new HttpError(429, undefined, {
-          headers: { 'retry-after': String(seconds) },
-          details: { retryAfterSeconds: seconds },
-        }))
-        return
-      }
-      stats.allowed++
-      // Set before the handler runs: the values describe this request's decision, and an
-      // error answered further in (sendError keeps such headers) still reports them.
-      headers.write(res, { limit, remaining: decision.remaining, resetSeconds: Math.ceil(decision.resetMs / 1000) }, fixedPolicy)
-      if (refundIf !== undefined && cost > 0) onResponseEnd(res, refundListener, { key, limit, cost })
-      return next(req, res)
-    })
+        let decision: RateLimitDecision
+        try {
+          decision = await store.consume(key, policy, limit, cost)
+        } catch (err) {
+          storeFailed(err)
+          headers.writePolicy(res, limit, fixedPolicy)
+          if (failOpen) return next(req, res)
+          sendError(
+            req,
+            res,
+            new HttpError(503, 'Rate limiting is unavailable', {
+              code: 'rate_limit_unavailable',
+              headers: { 'retry-after': failureRetryAfter },
+              details: { retryAfterSeconds: Number(failureRetryAfter) },
+              cause: err,
+            }),
+          )
+          return
+        }
+        if (decision.overflow === true) {
+          stats.overflowRefused++
+          const seconds = Math.ceil(decision.retryAfterMs / 1000)
+          sendError(
+            req,
+            res,
+            new HttpError(503, 'Rate limiting is at capacity', {
+              code: 'rate_limit_capacity',
+              headers: { 'retry-after': String(seconds) },
+              details: { retryAfterSeconds: seconds },
+            }),
+          )
+          return
+        }
+        if (!decision.allowed) {
+          stats.limited++
+          const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
+          // draft-11 §6: Retry-After must not point before the end of the effective window,
+          // so a refusal reports the retry time as the window.
+          headers.write(res, { limit, remaining: decision.remaining, resetSeconds: seconds }, fixedPolicy)
+          sendError(
+            req,
+            res,
+            new HttpError(429, undefined, {
+              headers: { 'retry-after': String(seconds) },
+              details: { retryAfterSeconds: seconds },
+            }),
+          )
+          return
+        }
+        stats.allowed++
+        // Set before the handler runs: the values describe this request's decision, and an
+        // error answered further in (sendError keeps such headers) still reports them.
+        headers.write(
+          res,
+          { limit, remaining: decision.remaining, resetSeconds: Math.ceil(decision.resetMs / 1000) },
+          fixedPolicy,
+        )
+        if (refundIf !== undefined && cost > 0) onResponseEnd(res, refundListener, { key, limit, cost })
+        return next(req, res)
+      },
+  )
 
   return Object.assign(middleware, {
     stats: (): RateLimitStats => ({ ...stats }),
     resetKey: (key: string) => store.reset(key, policy),
     close: () => (ownStore ? store.close() : Promise.resolve()),
   })
-
 }

@@ -27,7 +27,11 @@ export const requestContextDefaults: Readonly<Required<RequestContextOptions>> =
 const RESOURCE = Symbol('http-onion.requestResource')
 const EMIT = Symbol('http-onion.emitBeforeContext')
 type Emit = (event: string | symbol, ...args: unknown[]) => boolean
-interface Scoped { [RESOURCE]?: AsyncResource; [EMIT]?: Emit; emit: Emit }
+interface Scoped {
+  [RESOURCE]?: AsyncResource
+  [EMIT]?: Emit
+  emit: Emit
+}
 
 /**
  * Make `currentRequest()` and `currentContext()` work for the layers and handler inside this
@@ -43,18 +47,22 @@ interface Scoped { [RESOURCE]?: AsyncResource; [EMIT]?: Emit; emit: Emit }
  */
 export function requestContext(options: RequestContextOptions = {}): Middleware {
   withDefaults('requestContext', requestContextDefaults, options)
-  return defineMiddleware({ name: 'requestContext' }, (next) => function requestContextHandler(req, res) {
-    // Already inside this request's context (a second requestContext()): nothing to add.
-    if (currentContext()?.req === req) return next(req, res)
-    return runInContext(req, res, () => {
-      // Made here, the resource captures the new context, as does every async operation
-      // the handler starts from this call.
-      const resource = new AsyncResource('HttpOnionRequest')
-      scopeEvents(req, resource)
-      scopeEvents(res, resource)
-      return next(req, res)
-    })
-  })
+  return defineMiddleware(
+    { name: 'requestContext' },
+    (next) =>
+      function requestContextHandler(req, res) {
+        // Already inside this request's context (a second requestContext()): nothing to add.
+        if (currentContext()?.req === req) return next(req, res)
+        return runInContext(req, res, () => {
+          // Made here, the resource captures the new context, as does every async operation
+          // the handler starts from this call.
+          const resource = new AsyncResource('HttpOnionRequest')
+          scopeEvents(req, resource)
+          scopeEvents(res, resource)
+          return next(req, res)
+        })
+      },
+  )
 }
 
 /**

@@ -15,7 +15,14 @@ import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware, type OrderingRule } from '../../core/define.js'
 import { ConfigError, describeValue } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
-import { expectArray, expectFunction, expectHeaderName, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import {
+  expectArray,
+  expectFunction,
+  expectHeaderName,
+  expectInteger,
+  expectOneOf,
+  withDefaults,
+} from '../../core/options.js'
 import { reportError } from '../../core/report.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { requestIdState } from '../../core/shared-state.js'
@@ -89,10 +96,12 @@ const ID_PATTERN = /^[A-Za-z0-9._:=-]+$/
  * isRequestId('a b') // false
  */
 export function isRequestId(value: unknown, maxLength = REQUEST_ID_MAX_LENGTH): value is string {
-  return typeof value === 'string' &&
+  return (
+    typeof value === 'string' &&
     value.length > 0 &&
     value.length <= Math.min(maxLength, REQUEST_ID_MAX_LENGTH) &&
     ID_PATTERN.test(value)
+  )
 }
 
 /** The id of `req`; throws, naming what to mount, when `requestId()` has not run for it. */
@@ -112,17 +121,36 @@ export const tryGetRequestId = (req: IncomingMessage): string | undefined => req
  * const app = compose(proxyHeaders({ trust: ['10.0.0.0/8'] }), requestId(), accessLog())(router)
  */
 export function requestId(options: RequestIdOptions = {}): Middleware {
-  const opts: RequestIdOptions & typeof requestIdDefaults = withDefaults('requestId', requestIdDefaults, options, ['incomingHeaders'])
-  const header = expectHeaderName('requestId', 'header', opts.header, 'Give a header name such as "x-request-id" (the default) or "x-correlation-id".')
-  const incoming = expectArray('requestId', 'incomingHeaders', opts.incomingHeaders ?? [header],
-    (name, i) => expectHeaderName('requestId', `incomingHeaders[${i}]`, name))
+  const opts: RequestIdOptions & typeof requestIdDefaults = withDefaults('requestId', requestIdDefaults, options, [
+    'incomingHeaders',
+  ])
+  const header = expectHeaderName(
+    'requestId',
+    'header',
+    opts.header,
+    'Give a header name such as "x-request-id" (the default) or "x-correlation-id".',
+  )
+  const incoming = expectArray('requestId', 'incomingHeaders', opts.incomingHeaders ?? [header], (name, i) =>
+    expectHeaderName('requestId', `incomingHeaders[${i}]`, name),
+  )
   if (incoming.length === 0) {
-    throw new ConfigError('requestId', 'incomingHeaders', 'a non-empty array of header names', opts.incomingHeaders,
-      'To never keep an incoming id, set trustIncoming: false instead.')
+    throw new ConfigError(
+      'requestId',
+      'incomingHeaders',
+      'a non-empty array of header names',
+      opts.incomingHeaders,
+      'To never keep an incoming id, set trustIncoming: false instead.',
+    )
   }
   const trust = expectOneOf('requestId', 'trustIncoming', opts.trustIncoming, [true, false, 'proxy'])
-  const maxLength = expectInteger('requestId', 'maxLength', opts.maxLength, 1, REQUEST_ID_MAX_LENGTH,
-    'Ids longer than 128 characters are never kept.')
+  const maxLength = expectInteger(
+    'requestId',
+    'maxLength',
+    opts.maxLength,
+    1,
+    REQUEST_ID_MAX_LENGTH,
+    'Ids longer than 128 characters are never kept.',
+  )
   const generate = expectFunction<() => string>('requestId', 'generate', opts.generate)
   const echo = opts.echo
   if (typeof echo !== 'boolean') throw new ConfigError('requestId', 'echo', 'true or false', echo)
@@ -130,49 +158,77 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
   checkGenerator(generate)
 
   let generatorReported = false
-  const mint = generate === uuidv7 ? pooledUuidv7() : function mintChecked(): string {
-    let id: unknown
-    let failure: unknown
-    try { id = generate() } catch (err) { failure = err }
-    if (isRequestId(id)) return id
-    if (!generatorReported) {
-      generatorReported = true
-      reportError('requestId() generate', failure ?? new Error(`returned ${describeValue(id)}, not a valid request id; using a UUID v7 instead`))
-    }
-    return uuidv7()
-  }
+  const mint =
+    generate === uuidv7
+      ? pooledUuidv7()
+      : function mintChecked(): string {
+          let id: unknown
+          let failure: unknown
+          try {
+            id = generate()
+          } catch (err) {
+            failure = err
+          }
+          if (isRequestId(id)) return id
+          if (!generatorReported) {
+            generatorReported = true
+            reportError(
+              'requestId() generate',
+              failure ?? new Error(`returned ${describeValue(id)}, not a valid request id; using a UUID v7 instead`),
+            )
+          }
+          return uuidv7()
+        }
 
   // One listener for every request: the id travels as the listener's context.
-  const echoId = (res: ServerResponse, id: string): void => { res.setHeader(header, id) }
+  const echoId = (res: ServerResponse, id: string): void => {
+    res.setHeader(header, id)
+  }
 
-  const inside: OrderingRule[] = trust === 'proxy'
-    ? [{ name: 'proxyHeaders', reason: 'trustIncoming: "proxy" keeps an incoming id only when proxyHeaders() vouches for the request' }]
-    : []
-  return defineMiddleware({
-    name: 'requestId',
-    detail: `${header}, trust ${trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'}`,
-    wraps: REQUEST_ID_WRAPS,
-    inside,
-  }, (next) => function requestIdHandler(req, res) {
-    // A second requestId() (a mounted sub-app) keeps the id the first one chose.
-    let id = requestIdState.tryGet(req)
-    if (id === undefined) {
-      id = trusted(req, trust) ? incomingId(req, incoming, maxLength) : undefined
-      if (id === undefined) id = mint()
-      requestIdState.set(req, id)
-    }
-    if (echo) onResponseStart(res, echoId, id)
-    return next(req, res)
-  })
+  const inside: OrderingRule[] =
+    trust === 'proxy'
+      ? [
+          {
+            name: 'proxyHeaders',
+            reason: 'trustIncoming: "proxy" keeps an incoming id only when proxyHeaders() vouches for the request',
+          },
+        ]
+      : []
+  return defineMiddleware(
+    {
+      name: 'requestId',
+      detail: `${header}, trust ${trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'}`,
+      wraps: REQUEST_ID_WRAPS,
+      inside,
+    },
+    (next) =>
+      function requestIdHandler(req, res) {
+        // A second requestId() (a mounted sub-app) keeps the id the first one chose.
+        let id = requestIdState.tryGet(req)
+        if (id === undefined) {
+          id = trusted(req, trust) ? incomingId(req, incoming, maxLength) : undefined
+          if (id === undefined) id = mint()
+          requestIdState.set(req, id)
+        }
+        if (echo) onResponseStart(res, echoId, id)
+        return next(req, res)
+      },
+  )
 }
 
 // Layers that may answer without calling inward: their answers carry the id only when this
 // layer ran first, and the access log must find an id on every line.
 const REQUEST_ID_WRAPS: readonly OrderingRule[] = Object.freeze([
-  { name: 'accessLog', reason: 'every access-log line must carry the id, including lines of requests refused by layers between them' },
-  ...['trustedHost', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', 'jwtAuth', 'apiKey', 'session'].map((name) => ({
-    name, reason: 'its refusals (400, 401, 403, 413, 429, 503) must carry the request id in the header and the error body',
-  })),
+  {
+    name: 'accessLog',
+    reason: 'every access-log line must carry the id, including lines of requests refused by layers between them',
+  },
+  ...['trustedHost', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', 'jwtAuth', 'apiKey', 'session'].map(
+    (name) => ({
+      name,
+      reason: 'its refusals (400, 401, 403, 413, 429, 503) must carry the request id in the header and the error body',
+    }),
+  ),
 ])
 
 function trusted(req: IncomingMessage, trust: boolean | 'proxy'): boolean {
@@ -197,12 +253,22 @@ function checkGenerator(generate: () => string): void {
   try {
     id = generate()
   } catch (err) {
-    throw new ConfigError('requestId', 'generate', 'a function returning an id', generate,
-      `It threw when called once at construction: ${err instanceof Error ? err.message : String(err)}`)
+    throw new ConfigError(
+      'requestId',
+      'generate',
+      'a function returning an id',
+      generate,
+      `It threw when called once at construction: ${err instanceof Error ? err.message : String(err)}`,
+    )
   }
   if (!isRequestId(id)) {
-    throw new ConfigError('requestId', 'generate', 'a function returning 1 to 128 characters of A-Z a-z 0-9 . _ : = -',
-      id, 'Ids go into headers and log lines, so they are restricted to that alphabet.')
+    throw new ConfigError(
+      'requestId',
+      'generate',
+      'a function returning 1 to 128 characters of A-Z a-z 0-9 . _ : = -',
+      id,
+      'Ids go into headers and log lines, so they are restricted to that alphabet.',
+    )
   }
 }
 
@@ -223,7 +289,7 @@ function pooledUuidv7(): () => string {
       webcrypto.getRandomValues(pool)
       offset = 0
     }
-    const random = pool.subarray(offset, offset += 16)
+    const random = pool.subarray(offset, (offset += 16))
     const now = Date.now()
     if (now > msecs) {
       msecs = now

@@ -39,19 +39,45 @@ export const cspSiteDefaults: CspDirectives = Object.freeze({
 
 // CSP Level 3 §6 and the directives defined elsewhere (Trusted Types, Mixed Content, Fenced Frames).
 const SOURCE_LIST = new Set([
-  'default-src', 'script-src', 'script-src-elem', 'script-src-attr', 'style-src', 'style-src-elem', 'style-src-attr',
-  'img-src', 'font-src', 'connect-src', 'media-src', 'object-src', 'frame-src', 'child-src', 'worker-src',
-  'manifest-src', 'prefetch-src', 'fenced-frame-src', 'base-uri', 'form-action', 'frame-ancestors',
+  'default-src',
+  'script-src',
+  'script-src-elem',
+  'script-src-attr',
+  'style-src',
+  'style-src-elem',
+  'style-src-attr',
+  'img-src',
+  'font-src',
+  'connect-src',
+  'media-src',
+  'object-src',
+  'frame-src',
+  'child-src',
+  'worker-src',
+  'manifest-src',
+  'prefetch-src',
+  'fenced-frame-src',
+  'base-uri',
+  'form-action',
+  'frame-ancestors',
 ])
 const OTHER = new Set([
-  'sandbox', 'report-uri', 'report-to', 'require-trusted-types-for', 'trusted-types', 'webrtc',
-  'upgrade-insecure-requests', 'block-all-mixed-content',
+  'sandbox',
+  'report-uri',
+  'report-to',
+  'require-trusted-types-for',
+  'trusted-types',
+  'webrtc',
+  'upgrade-insecure-requests',
+  'block-all-mixed-content',
 ])
 const NO_VALUE = new Set(['upgrade-insecure-requests', 'block-all-mixed-content', 'sandbox', 'trusted-types'])
 
 // CSP3 §2.3.1 keyword-source, plus 'allow-duplicates' (Trusted Types); nonce and hash sources.
-const QUOTED = /^'(?:self|none|unsafe-inline|unsafe-eval|strict-dynamic|unsafe-hashes|report-sample|unsafe-allow-redirects|wasm-unsafe-eval|inline-speculation-rules|allow-duplicates|script|nonce-[A-Za-z0-9+/_-]+={0,2}|sha(?:256|384|512)-[A-Za-z0-9+/_-]+={0,2})'$/
-const UNQUOTED_KEYWORD = /^(?:self|none|unsafe-inline|unsafe-eval|strict-dynamic|unsafe-hashes|report-sample|wasm-unsafe-eval|nonce-.*|sha(?:256|384|512)-.*)$/
+const QUOTED =
+  /^'(?:self|none|unsafe-inline|unsafe-eval|strict-dynamic|unsafe-hashes|report-sample|unsafe-allow-redirects|wasm-unsafe-eval|inline-speculation-rules|allow-duplicates|script|nonce-[A-Za-z0-9+/_-]+={0,2}|sha(?:256|384|512)-[A-Za-z0-9+/_-]+={0,2})'$/
+const UNQUOTED_KEYWORD =
+  /^(?:self|none|unsafe-inline|unsafe-eval|strict-dynamic|unsafe-hashes|report-sample|wasm-unsafe-eval|nonce-.*|sha(?:256|384|512)-.*)$/
 // Visible ASCII except the two separators: ";" ends a directive, "," ends a policy (CSP3 §2.2.1).
 const SOURCE_CHARS = /^[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/
 
@@ -68,45 +94,91 @@ export function compileCsp(option: string, directives: CspDirectives, useDefault
     if (value === false || value === null || value === undefined) continue
     const where = `${option}.directives["${name}"]`
     if (value === true) {
-      if (!NO_VALUE.has(name)) throw new ConfigError('securityHeaders', where, 'a list of sources (true is for directives without value)', value)
+      if (!NO_VALUE.has(name))
+        throw new ConfigError(
+          'securityHeaders',
+          where,
+          'a list of sources (true is for directives without value)',
+          value,
+        )
       parts.push(name)
       continue
     }
     const sources = typeof value === 'string' ? value.split(/[ \t]+/).filter(Boolean) : value
-    if (!Array.isArray(sources)) throw new ConfigError('securityHeaders', where, 'a list of sources, a string, true or false', value)
+    if (!Array.isArray(sources))
+      throw new ConfigError('securityHeaders', where, 'a list of sources, a string, true or false', value)
     if (sources.length === 0) {
-      throw new ConfigError('securityHeaders', where, 'a non-empty list of sources', value, `To allow nothing, write ["'none'"].`)
+      throw new ConfigError(
+        'securityHeaders',
+        where,
+        'a non-empty list of sources',
+        value,
+        `To allow nothing, write ["'none'"].`,
+      )
     }
     for (const source of sources as unknown[]) checkSource(where, name, source)
     if (sources.length > 1 && sources.includes("'none'")) {
-      throw new ConfigError('securityHeaders', where, `"'none'" alone`, sources.join(' '), `'none' combined with other sources is ignored by browsers; remove one.`)
+      throw new ConfigError(
+        'securityHeaders',
+        where,
+        `"'none'" alone`,
+        sources.join(' '),
+        `'none' combined with other sources is ignored by browsers; remove one.`,
+      )
     }
     parts.push(`${name} ${sources.join(' ')}`)
   }
-  if (parts.length === 0) throw new ConfigError('securityHeaders', option, 'at least one directive', directives, 'To send no policy, set contentSecurityPolicy: false.')
+  if (parts.length === 0)
+    throw new ConfigError(
+      'securityHeaders',
+      option,
+      'at least one directive',
+      directives,
+      'To send no policy, set contentSecurityPolicy: false.',
+    )
   return parts.join('; ')
 }
 
 function directiveName(option: string, key: string): string {
   const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
   if (!SOURCE_LIST.has(name) && !OTHER.has(name)) {
-    throw new ConfigError('securityHeaders', `${option}.directives`, 'known CSP directives', key,
-      `Known: ${[...SOURCE_LIST, ...OTHER].join(', ')}.`)
+    throw new ConfigError(
+      'securityHeaders',
+      `${option}.directives`,
+      'known CSP directives',
+      key,
+      `Known: ${[...SOURCE_LIST, ...OTHER].join(', ')}.`,
+    )
   }
   return name
 }
 
 function checkSource(where: string, directive: string, source: unknown): void {
   if (typeof source !== 'string' || !SOURCE_CHARS.test(source)) {
-    throw new ConfigError('securityHeaders', where, 'sources of visible ASCII without spaces, ";" or ","', source,
-      'Give each source as its own list item; ";" and "," would start a new directive or policy.')
+    throw new ConfigError(
+      'securityHeaders',
+      where,
+      'sources of visible ASCII without spaces, ";" or ","',
+      source,
+      'Give each source as its own list item; ";" and "," would start a new directive or policy.',
+    )
   }
   if (source.startsWith("'")) {
     if (!QUOTED.test(source)) {
-      throw new ConfigError('securityHeaders', where, "known quoted keywords ('self', 'none', 'unsafe-inline', 'nonce-…', 'sha256-…', …)", source)
+      throw new ConfigError(
+        'securityHeaders',
+        where,
+        "known quoted keywords ('self', 'none', 'unsafe-inline', 'nonce-…', 'sha256-…', …)",
+        source,
+      )
     }
   } else if (SOURCE_LIST.has(directive) && UNQUOTED_KEYWORD.test(source)) {
-    throw new ConfigError('securityHeaders', where, 'keywords in single quotes', source,
-      `Unquoted, "${source}" is a host name; write "'${source}'".`)
+    throw new ConfigError(
+      'securityHeaders',
+      where,
+      'keywords in single quotes',
+      source,
+      `Unquoted, "${source}" is a host name; write "'${source}'".`,
+    )
   }
 }

@@ -34,8 +34,15 @@ export interface HstsOptions {
   preload?: boolean
 }
 
-export type ReferrerPolicyValue = 'no-referrer' | 'no-referrer-when-downgrade' | 'origin' | 'origin-when-cross-origin'
-  | 'same-origin' | 'strict-origin' | 'strict-origin-when-cross-origin' | 'unsafe-url'
+export type ReferrerPolicyValue =
+  | 'no-referrer'
+  | 'no-referrer-when-downgrade'
+  | 'origin'
+  | 'origin-when-cross-origin'
+  | 'same-origin'
+  | 'strict-origin'
+  | 'strict-origin-when-cross-origin'
+  | 'unsafe-url'
 
 /** Options for {@link securityHeaders}. Every header can be changed, or turned off with `false`. */
 export interface SecurityHeadersOptions {
@@ -86,10 +93,26 @@ export const securityHeadersDefaults: Readonly<Required<SecurityHeadersOptions>>
   override: false,
 })
 
-const REFERRER_POLICIES = ['no-referrer', 'no-referrer-when-downgrade', 'origin', 'origin-when-cross-origin',
-  'same-origin', 'strict-origin', 'strict-origin-when-cross-origin', 'unsafe-url'] as const
-const HSTS_DEFAULTS: Readonly<Required<HstsOptions>> = Object.freeze({ maxAge: 31_536_000, includeSubDomains: true, preload: false })
-const CSP_DEFAULTS: Readonly<Required<CspOptions>> = Object.freeze({ directives: Object.freeze({}), useDefaults: true, reportOnly: false })
+const REFERRER_POLICIES = [
+  'no-referrer',
+  'no-referrer-when-downgrade',
+  'origin',
+  'origin-when-cross-origin',
+  'same-origin',
+  'strict-origin',
+  'strict-origin-when-cross-origin',
+  'unsafe-url',
+] as const
+const HSTS_DEFAULTS: Readonly<Required<HstsOptions>> = Object.freeze({
+  maxAge: 31_536_000,
+  includeSubDomains: true,
+  preload: false,
+})
+const CSP_DEFAULTS: Readonly<Required<CspOptions>> = Object.freeze({
+  directives: Object.freeze({}),
+  useDefaults: true,
+  reportOnly: false,
+})
 
 /**
  * Add helmet's security headers to every response, and drop `X-Powered-By`.
@@ -101,7 +124,9 @@ const CSP_DEFAULTS: Readonly<Required<CspOptions>> = Object.freeze({ directives:
 export function securityHeaders(options: SecurityHeadersOptions = {}): Middleware {
   const opts = withDefaults('securityHeaders', securityHeadersDefaults, options)
   const headers: Array<[string, string]> = []
-  const add = (name: string, value: string | false) => { if (value !== false) headers.push([name, value]) }
+  const add = (name: string, value: string | false) => {
+    if (value !== false) headers.push([name, value])
+  }
   const pick = <C extends string>(option: keyof SecurityHeadersOptions, choices: readonly C[]) =>
     expectOneOf('securityHeaders', option, opts[option], [...choices, false as const])
 
@@ -109,17 +134,40 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
     const csp = nested('contentSecurityPolicy', CSP_DEFAULTS, opts.contentSecurityPolicy)
     const useDefaults = expectBoolean('securityHeaders', 'contentSecurityPolicy.useDefaults', csp.useDefaults)
     const reportOnly = expectBoolean('securityHeaders', 'contentSecurityPolicy.reportOnly', csp.reportOnly)
-    add(reportOnly ? 'content-security-policy-report-only' : 'content-security-policy', compileCsp('contentSecurityPolicy', csp.directives, useDefaults))
+    add(
+      reportOnly ? 'content-security-policy-report-only' : 'content-security-policy',
+      compileCsp('contentSecurityPolicy', csp.directives, useDefaults),
+    )
   }
-  add('x-content-type-options', expectBoolean('securityHeaders', 'xContentTypeOptions', opts.xContentTypeOptions) && 'nosniff')
+  add(
+    'x-content-type-options',
+    expectBoolean('securityHeaders', 'xContentTypeOptions', opts.xContentTypeOptions) && 'nosniff',
+  )
   add('x-frame-options', pick('xFrameOptions', ['DENY', 'SAMEORIGIN'] as const))
   add('referrer-policy', referrerPolicy(opts.referrerPolicy))
-  add('cross-origin-opener-policy', pick('crossOriginOpenerPolicy', ['same-origin', 'same-origin-allow-popups', 'noopener-allow-popups', 'unsafe-none'] as const))
-  add('cross-origin-resource-policy', pick('crossOriginResourcePolicy', ['same-origin', 'same-site', 'cross-origin'] as const))
-  add('cross-origin-embedder-policy', pick('crossOriginEmbedderPolicy', ['require-corp', 'credentialless', 'unsafe-none'] as const))
+  add(
+    'cross-origin-opener-policy',
+    pick('crossOriginOpenerPolicy', [
+      'same-origin',
+      'same-origin-allow-popups',
+      'noopener-allow-popups',
+      'unsafe-none',
+    ] as const),
+  )
+  add(
+    'cross-origin-resource-policy',
+    pick('crossOriginResourcePolicy', ['same-origin', 'same-site', 'cross-origin'] as const),
+  )
+  add(
+    'cross-origin-embedder-policy',
+    pick('crossOriginEmbedderPolicy', ['require-corp', 'credentialless', 'unsafe-none'] as const),
+  )
   add('origin-agent-cluster', expectBoolean('securityHeaders', 'originAgentCluster', opts.originAgentCluster) && '?1')
   add('x-dns-prefetch-control', pick('xDnsPrefetchControl', ['off', 'on'] as const))
-  add('x-permitted-cross-domain-policies', pick('xPermittedCrossDomainPolicies', ['none', 'master-only', 'by-content-type', 'all'] as const))
+  add(
+    'x-permitted-cross-domain-policies',
+    pick('xPermittedCrossDomainPolicies', ['none', 'master-only', 'by-content-type', 'all'] as const),
+  )
   add('x-xss-protection', expectBoolean('securityHeaders', 'xXssProtection', opts.xXssProtection) && '0')
   const hsts = opts.strictTransportSecurity === false ? undefined : hstsValue(opts.strictTransportSecurity)
   const removePoweredBy = expectBoolean('securityHeaders', 'removePoweredBy', opts.removePoweredBy)
@@ -135,38 +183,57 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
     }
     // RFC 6797 §7.2: an HSTS header received over plain http must be ignored, and a
     // proxy-terminated https request only looks like http to us: hence the identity.
-    if (https && (override || !res.hasHeader('strict-transport-security'))) res.setHeader('strict-transport-security', hsts!)
+    if (https && (override || !res.hasHeader('strict-transport-security')))
+      res.setHeader('strict-transport-security', hsts!)
     if (removePoweredBy) res.removeHeader('x-powered-by')
   }
 
-  return defineMiddleware({
-    name: 'securityHeaders',
-    detail: `${names.length + (hsts ? 1 : 0)} headers${override ? ', override' : ''}`,
-    security: true,
-  }, (next) =>
-    function securityHeadersHandler(req, res) {
-      onResponseStart(res, applySecurityHeaders, hsts !== undefined && clientIdentity(req).scheme === 'https')
-      return next(req, res)
-    })
+  return defineMiddleware(
+    {
+      name: 'securityHeaders',
+      detail: `${names.length + (hsts ? 1 : 0)} headers${override ? ', override' : ''}`,
+      security: true,
+    },
+    (next) =>
+      function securityHeadersHandler(req, res) {
+        onResponseStart(res, applySecurityHeaders, hsts !== undefined && clientIdentity(req).scheme === 'https')
+        return next(req, res)
+      },
+  )
 }
 
 function nested<T extends object>(option: string, defaults: Readonly<Required<T>>, value: unknown): Required<T> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError('securityHeaders', option, 'an object of settings or false', value)
   }
-  return withDefaults("securityHeaders", defaults as Required<T>, value)
+  return withDefaults('securityHeaders', defaults as Required<T>, value)
 }
 
 function hstsValue(value: unknown): string {
   const hsts = nested('strictTransportSecurity', HSTS_DEFAULTS, value)
-  const maxAge = expectInteger('securityHeaders', 'strictTransportSecurity.maxAge', hsts.maxAge, 0, 2 ** 31 - 1,
-    'maxAge is in seconds: 31536000 is one year.')
-  const includeSubDomains = expectBoolean('securityHeaders', 'strictTransportSecurity.includeSubDomains', hsts.includeSubDomains)
+  const maxAge = expectInteger(
+    'securityHeaders',
+    'strictTransportSecurity.maxAge',
+    hsts.maxAge,
+    0,
+    2 ** 31 - 1,
+    'maxAge is in seconds: 31536000 is one year.',
+  )
+  const includeSubDomains = expectBoolean(
+    'securityHeaders',
+    'strictTransportSecurity.includeSubDomains',
+    hsts.includeSubDomains,
+  )
   const preload = expectBoolean('securityHeaders', 'strictTransportSecurity.preload', hsts.preload)
   // hstspreload.org refuses sites without a year's max-age and includeSubDomains.
   if (preload && (maxAge < 31_536_000 || !includeSubDomains)) {
-    throw new ConfigError('securityHeaders', 'strictTransportSecurity.preload', 'used with maxAge ≥ 31536000 and includeSubDomains', preload,
-      'Preload lists require both; set them, or drop preload.')
+    throw new ConfigError(
+      'securityHeaders',
+      'strictTransportSecurity.preload',
+      'used with maxAge ≥ 31536000 and includeSubDomains',
+      preload,
+      'Preload lists require both; set them, or drop preload.',
+    )
   }
   return `max-age=${maxAge}${includeSubDomains ? '; includeSubDomains' : ''}${preload ? '; preload' : ''}`
 }
@@ -174,7 +241,13 @@ function hstsValue(value: unknown): string {
 function referrerPolicy(value: unknown): string | false {
   if (value === false) return false
   const list = Array.isArray(value) ? value : [value]
-  if (list.length === 0) throw new ConfigError('securityHeaders', 'referrerPolicy', 'a referrer policy, a non-empty list of them, or false', value)
+  if (list.length === 0)
+    throw new ConfigError(
+      'securityHeaders',
+      'referrerPolicy',
+      'a referrer policy, a non-empty list of them, or false',
+      value,
+    )
   for (const item of list) expectOneOf('securityHeaders', 'referrerPolicy', item, REFERRER_POLICIES)
   return list.join(', ')
 }

@@ -35,7 +35,8 @@ export interface CookieCodec {
 export const MIN_SESSION_SECRET_BYTES = 32
 
 // Said whenever secrets are missing or unusable: where they come from, and how to make one.
-const SECRETS_FIX = `Pass secrets: [process.env.SESSION_SECRET], each at least ${MIN_SESSION_SECRET_BYTES} bytes, kept out of the code; ` +
+const SECRETS_FIX =
+  `Pass secrets: [process.env.SESSION_SECRET], each at least ${MIN_SESSION_SECRET_BYTES} bytes, kept out of the code; ` +
   "generate one: crypto.randomBytes(32).toString('base64url'). Add a new one in front to rotate."
 
 const SIGNATURE_LENGTH = 43 // base64url of 32 bytes, unpadded
@@ -52,8 +53,13 @@ export function createCookieCodec(middleware: string, name: string, secrets: unk
     }
     const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret)
     if (bytes.length < MIN_SESSION_SECRET_BYTES) {
-      throw new ConfigError(middleware, 'secrets', `secrets of at least ${MIN_SESSION_SECRET_BYTES} bytes`, `${bytes.length} bytes (secret ${i + 1})`,
-        "Generate one: crypto.randomBytes(32).toString('base64url').")
+      throw new ConfigError(
+        middleware,
+        'secrets',
+        `secrets of at least ${MIN_SESSION_SECRET_BYTES} bytes`,
+        `${bytes.length} bytes (secret ${i + 1})`,
+        "Generate one: crypto.randomBytes(32).toString('base64url').",
+      )
     }
     return {
       mac: Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), 'http-onion session mac', 32)),
@@ -100,7 +106,10 @@ export function createCookieCodec(middleware: string, name: string, secrets: unk
     try {
       const decipher = createDecipheriv('aes-256-gcm', keys[verified.key]!.enc, bytes.subarray(0, IV_BYTES))
       decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES))
-      const plain = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()])
+      const plain = Buffer.concat([
+        decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)),
+        decipher.final(),
+      ])
       return { plain: plain.toString('utf8'), key: verified.key }
     } catch {
       // Only reachable with a valid MAC over a bad ciphertext, i.e. a secret leak or a bug.

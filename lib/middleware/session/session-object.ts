@@ -61,8 +61,10 @@ export interface Session<D extends object = SessionData> {
 export class SessionTooLargeError extends RangeError {
   readonly code = 'ERR_SESSION_TOO_LARGE'
   constructor(bytes: number, limit: number) {
-    super(`session(): the session cookie would be ${bytes} bytes, over the ${limit} bytes browsers keep (RFC 6265 §6.1); ` +
-      'store less in it, or use a store (session({ store: redisSessionStore(...) })).')
+    super(
+      `session(): the session cookie would be ${bytes} bytes, over the ${limit} bytes browsers keep (RFC 6265 §6.1); ` +
+        'store less in it, or use a store (session({ store: redisSessionStore(...) })).',
+    )
     this.name = 'SessionTooLargeError'
   }
 }
@@ -82,7 +84,11 @@ export interface SessionContext {
 }
 
 const unavailable = (cause: unknown): HttpError =>
-  new HttpError(503, 'The session store is unavailable', { code: 'session_unavailable', headers: { 'retry-after': '5' }, cause })
+  new HttpError(503, 'The session store is unavailable', {
+    code: 'session_unavailable',
+    headers: { 'retry-after': '5' },
+    cause,
+  })
 
 /** The implementation of {@link Session}; the middleware reads its bookkeeping. */
 export class SessionImpl implements Session<SessionData> {
@@ -114,7 +120,7 @@ export class SessionImpl implements Session<SessionData> {
     const now = ctx.now()
     this.isNew = record === undefined
     this.cookieDue = record === undefined
-    this.id = ctx.store === undefined ? undefined : (record === undefined ? ctx.newId() : id)
+    this.id = ctx.store === undefined ? undefined : record === undefined ? ctx.newId() : id
     this.createdAt = record?.createdAt ?? now
     this.seenAt = record?.seenAt ?? now
     if (record !== undefined) {
@@ -139,7 +145,10 @@ export class SessionImpl implements Session<SessionData> {
     }
     // Fail here, at the call, for values JSON cannot carry (BigInt, cycles).
     const text = JSON.stringify(value)
-    if (text === undefined) throw new TypeError(`session(): the value of "${key}" cannot be stored: JSON.stringify gives nothing for a ${typeof value}.`)
+    if (text === undefined)
+      throw new TypeError(
+        `session(): the value of "${key}" cannot be stored: JSON.stringify gives nothing for a ${typeof value}.`,
+      )
     const previous = this.values.get(key)
     this.values.set(key, value)
     this.dirty.add(key)
@@ -228,13 +237,18 @@ export class SessionImpl implements Session<SessionData> {
     for (const key of this.dirty) {
       if (this.values.has(key)) {
         const text = JSON.stringify(this.values.get(key))
-        if (text !== this.texts.get(key)) { set.set(key, text); this.texts.set(key, text) }
+        if (text !== this.texts.get(key)) {
+          set.set(key, text)
+          this.texts.set(key, text)
+        }
       } else if (this.texts.delete(key)) {
         remove.push(key)
       }
     }
     this.dirty.clear()
-    const patch: SessionPatch = this.isNew ? { createdAt: this.createdAt, seenAt: now, set, remove } : { seenAt: now, set, remove }
+    const patch: SessionPatch = this.isNew
+      ? { createdAt: this.createdAt, seenAt: now, set, remove }
+      : { seenAt: now, set, remove }
     this.isNew = false
     this.seenAt = now
     return store.save(this.id!, patch, this.ttlMs(now))

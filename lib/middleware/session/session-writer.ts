@@ -61,11 +61,20 @@ export function writeCookieSession(res: ServerResponse, s: SessionImpl, writer: 
   }
   const json = s.changedJson()
   if (json === undefined && !s.resign && !isTouchDue(writer, s, at)) return
-  const line = writer.cookie.serialize(writer.codec.seal(`${s.createdAt}|${at}|${json ?? s.json()}`), s.req, maxAgeFor(writer, s, at))
+  const line = writer.cookie.serialize(
+    writer.codec.seal(`${s.createdAt}|${at}|${json ?? s.json()}`),
+    s.req,
+    maxAgeFor(writer, s, at),
+  )
   if (Buffer.byteLength(line) > MAX_COOKIE_BYTES) {
     // Reached in 'warn' mode, or when a value grew in place after set() checked it:
     // throwing here would fail a response the handler believes sent, so report instead.
-    reportError('session()', new Error(`the session cookie would be ${Buffer.byteLength(line)} bytes, over the ${MAX_COOKIE_BYTES} bytes browsers keep; it was not sent, and the previous cookie stays.`))
+    reportError(
+      'session()',
+      new Error(
+        `the session cookie would be ${Buffer.byteLength(line)} bytes, over the ${MAX_COOKIE_BYTES} bytes browsers keep; it was not sent, and the previous cookie stays.`,
+      ),
+    )
     return
   }
   appendSetCookie(res, line)
@@ -87,7 +96,8 @@ export function writeStoredSession(res: ServerResponse, s: SessionImpl, writer: 
     if (s.hadCookie) appendSetCookie(res, writer.cookie.clear(s.req))
     return
   }
-  if (s.cookieDue || due || s.resign) appendSetCookie(res, writer.cookie.serialize(writer.codec.sign(s.id!), s.req, maxAgeFor(writer, s, at)))
+  if (s.cookieDue || due || s.resign)
+    appendSetCookie(res, writer.cookie.serialize(writer.codec.sign(s.id!), s.req, maxAgeFor(writer, s, at)))
 }
 
 /** Add a Set-Cookie line, keeping those of other layers and the handler. */

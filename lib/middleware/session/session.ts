@@ -18,7 +18,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { compileCookie, getCookies, MAX_COOKIE_BYTES, type CookieAttributes } from '../../core/cookies.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { expectBoolean, expectFunction, expectInteger, expectOneOf, expectString, withDefaults } from '../../core/options.js'
+import {
+  expectBoolean,
+  expectFunction,
+  expectInteger,
+  expectOneOf,
+  expectString,
+  withDefaults,
+} from '../../core/options.js'
 import { reportError } from '../../core/report.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { sendError } from '../../core/send-error.js'
@@ -76,9 +83,11 @@ export const sessionDefaults = Object.freeze({
 const sessionState = defineState<Session<SessionData>>('session', 'session()')
 
 /** The session of `req`. Throws when session() is not mounted above the caller. */
-export const getSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> => sessionState.get(req) as unknown as Session<D>
+export const getSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> =>
+  sessionState.get(req) as unknown as Session<D>
 /** The session of `req`, or undefined. */
-export const tryGetSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> | undefined => sessionState.tryGet(req) as unknown as Session<D> | undefined
+export const tryGetSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> | undefined =>
+  sessionState.tryGet(req) as unknown as Session<D> | undefined
 
 /** What session() returns: a middleware that also reads its sessions with their type. */
 export interface SessionMiddleware<D extends object> extends Middleware {
@@ -91,7 +100,6 @@ const ID_BYTES = 24
 const ID_PATTERN = /^[A-Za-z0-9_-]{32}$/
 const newId = (): string => randomBytes(ID_BYTES).toString('base64url')
 
-
 /**
  * Sessions for every request, available through {@link getSession}. Pitfalls: call
  * `regenerate()` at login; cookie sessions cannot be revoked before their timeouts (a
@@ -102,22 +110,57 @@ const newId = (): string => randomBytes(ID_BYTES).toString('base64url')
  * http.createServer(compose(sessions)((req, res) => res.end(sessions.get(req).get('userId') ?? 'anonymous')))
  */
 export function session<D extends object = SessionData>(options: SessionOptions): SessionMiddleware<D> {
-  const opts = withDefaults('session', sessionDefaults, options, ['secrets', 'store', 'userIdKey']) as typeof sessionDefaults & SessionOptions
-  const name = expectString('session', 'name', opts.name, false, 'Give the cookie a name, e.g. "session" (the default) or "__Host-session".')
+  const opts = withDefaults('session', sessionDefaults, options, [
+    'secrets',
+    'store',
+    'userIdKey',
+  ]) as typeof sessionDefaults & SessionOptions
+  const name = expectString(
+    'session',
+    'name',
+    opts.name,
+    false,
+    'Give the cookie a name, e.g. "session" (the default) or "__Host-session".',
+  )
   const cookie = compileCookie('session', 'cookie', name, opts.cookie)
   const encrypt = expectBoolean('session', 'encrypt', opts.encrypt)
   const store = opts.store
-  if (store !== undefined && (store === null || typeof store !== 'object' || typeof store.load !== 'function' || typeof store.save !== 'function' || typeof store.destroy !== 'function')) {
-    throw new ConfigError('session', 'store', 'a session store (memorySessionStore(), redisSessionStore() or your own SessionStore)', store,
-      'Leave store unset to keep the (signed) data in the cookie itself.')
+  if (
+    store !== undefined &&
+    (store === null ||
+      typeof store !== 'object' ||
+      typeof store.load !== 'function' ||
+      typeof store.save !== 'function' ||
+      typeof store.destroy !== 'function')
+  ) {
+    throw new ConfigError(
+      'session',
+      'store',
+      'a session store (memorySessionStore(), redisSessionStore() or your own SessionStore)',
+      store,
+      'Leave store unset to keep the (signed) data in the cookie itself.',
+    )
   }
-  if (store !== undefined && encrypt) throw new ConfigError('session', 'encrypt', 'false with a store', encrypt, 'The cookie then holds only a signed id; the data stays in the store.')
+  if (store !== undefined && encrypt)
+    throw new ConfigError(
+      'session',
+      'encrypt',
+      'false with a store',
+      encrypt,
+      'The cookie then holds only a signed id; the data stays in the store.',
+    )
   const codec = createCookieCodec('session', name, opts.secrets, encrypt)
   const absoluteSeconds = expectInteger('session', 'absoluteTimeoutSeconds', opts.absoluteTimeoutSeconds, 1)
   const idleSeconds = expectInteger('session', 'idleTimeoutSeconds', opts.idleTimeoutSeconds, 0)
   const touchAfterSeconds = expectInteger('session', 'touchAfterSeconds', opts.touchAfterSeconds, 0)
   if (idleSeconds > 0 && touchAfterSeconds >= idleSeconds) {
-    throw new ConfigError('session', 'touchAfterSeconds', `less than idleTimeoutSeconds (${idleSeconds})`, touchAfterSeconds, 'Active sessions would otherwise expire while in use.')
+    throw new ConfigError(
+      'session',
+      'touchAfterSeconds',
+      `less than idleTimeoutSeconds (${idleSeconds})`,
+      touchAfterSeconds,
+      'Active sessions would otherwise expire while in use.',
+    )
   }
   const rolling = expectBoolean('session', 'rolling', opts.rolling)
   const oversize = expectOneOf('session', 'oversize', opts.oversize, ['error', 'warn'] as const)
@@ -134,17 +177,33 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     maxCookieBytes: MAX_COOKIE_BYTES,
     // The cookie's exact length, computed without encrypting: `created|seen|json` sealed,
     // plus the name and the attributes (with the widest Max-Age).
-    cookieBytes: store === undefined && oversize === 'error'
-      ? (req, s) => codec.sealedLength(Buffer.byteLength(`${s.createdAt}|${now()}|${s.json()}`)) + cookie.serialize('', req, 34_560_000).length
-      : undefined,
+    cookieBytes:
+      store === undefined && oversize === 'error'
+        ? (req, s) =>
+            codec.sealedLength(Buffer.byteLength(`${s.createdAt}|${now()}|${s.json()}`)) +
+            cookie.serialize('', req, 34_560_000).length
+        : undefined,
   }
-  const writer: Writer = { codec, cookie, fixedMaxAge: opts.cookie.maxAge !== undefined, rolling, touchAfterMs: touchAfterSeconds * 1000, oversize }
+  const writer: Writer = {
+    codec,
+    cookie,
+    fixedMaxAge: opts.cookie.maxAge !== undefined,
+    rolling,
+    touchAfterMs: touchAfterSeconds * 1000,
+    oversize,
+  }
   const writeCookie = (res: ServerResponse, s: SessionImpl): void => writeCookieSession(res, s, writer)
   const writeStored = (res: ServerResponse, s: SessionImpl): void => writeStoredSession(res, s, writer)
-  const unavailable = new HttpError(503, 'The session store is unavailable', { code: 'session_unavailable', headers: { 'retry-after': '5' } })
+  const unavailable = new HttpError(503, 'The session store is unavailable', {
+    code: 'session_unavailable',
+    headers: { 'retry-after': '5' },
+  })
 
   /** A fresh session, or the one the cookie carries; for stores this only verifies the id. */
-  function fromCookies(values: string[], req: IncomingMessage): SessionImpl | { readonly id: string; readonly key: number } {
+  function fromCookies(
+    values: string[],
+    req: IncomingMessage,
+  ): SessionImpl | { readonly id: string; readonly key: number } {
     for (const value of values) {
       if (store !== undefined) {
         const verified = codec.verify(value)
@@ -167,7 +226,9 @@ export function session<D extends object = SessionData>(options: SessionOptions)
   }
 
   function expired(record: { session: SessionRecord }, at: number): boolean {
-    return at >= record.session.createdAt + ctx.absoluteMs || (ctx.idleMs > 0 && at >= record.session.seenAt + ctx.idleMs)
+    return (
+      at >= record.session.createdAt + ctx.absoluteMs || (ctx.idleMs > 0 && at >= record.session.seenAt + ctx.idleMs)
+    )
   }
 
   function start(next: RawHandler, req: IncomingMessage, res: ServerResponse, s: SessionImpl): unknown {
@@ -176,7 +237,12 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     return next(req, res)
   }
 
-  async function loadThenStart(next: RawHandler, req: IncomingMessage, res: ServerResponse, { id, key }: { id: string; key: number }): Promise<unknown> {
+  async function loadThenStart(
+    next: RawHandler,
+    req: IncomingMessage,
+    res: ServerResponse,
+    { id, key }: { id: string; key: number },
+  ): Promise<unknown> {
     let record: SessionRecord | undefined
     try {
       record = await store!.load(id)
@@ -190,25 +256,32 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     const s = new SessionImpl(ctx, req, live ? record : undefined, id)
     s.hadCookie = true
     s.resign = live && key > 0
-    if (record !== undefined && !live) store!.destroy(id).catch((err: unknown) => reportError('session(): deleting an expired session failed', err))
+    if (record !== undefined && !live)
+      store!.destroy(id).catch((err: unknown) => reportError('session(): deleting an expired session failed', err))
     return start(next, req, res, s)
   }
 
-  const middleware = defineMiddleware({
-    name: 'session',
-    detail: `${store === undefined ? `cookie${encrypt ? ', encrypted' : ''}` : `store ${store.kind}`}, ${absoluteSeconds}s absolute, ${idleSeconds > 0 ? `${idleSeconds}s idle` : 'no idle timeout'}${rolling ? ', rolling' : ''}`,
-    security: true,
-    inside: [
-      { name: 'errorBoundary', reason: 'a failing store or handler must reach the error boundary' },
-      { name: 'cors', reason: 'preflights need no session, and 503 answers need CORS headers to be readable' },
-      { name: 'proxyHeaders', reason: 'the cookie is Secure when the client\'s real scheme is https' },
-    ],
-  }, (next) => function sessionHandler(req, res) {
-    const values = getCookies(req.headers.cookie, name)
-    const found = fromCookies(values, req)
-    if (found instanceof SessionImpl) return start(next, req, res, found)
-    return loadThenStart(next, req, res, found)
-  })
+  const middleware = defineMiddleware(
+    {
+      name: 'session',
+      detail: `${store === undefined ? `cookie${encrypt ? ', encrypted' : ''}` : `store ${store.kind}`}, ${absoluteSeconds}s absolute, ${idleSeconds > 0 ? `${idleSeconds}s idle` : 'no idle timeout'}${rolling ? ', rolling' : ''}`,
+      security: true,
+      inside: [
+        { name: 'errorBoundary', reason: 'a failing store or handler must reach the error boundary' },
+        { name: 'cors', reason: 'preflights need no session, and 503 answers need CORS headers to be readable' },
+        { name: 'proxyHeaders', reason: "the cookie is Secure when the client's real scheme is https" },
+      ],
+    },
+    (next) =>
+      function sessionHandler(req, res) {
+        const values = getCookies(req.headers.cookie, name)
+        const found = fromCookies(values, req)
+        if (found instanceof SessionImpl) return start(next, req, res, found)
+        return loadThenStart(next, req, res, found)
+      },
+  )
 
-  return Object.assign(middleware, { get: (req: IncomingMessage): Session<D> => sessionState.get(req) as unknown as Session<D> })
+  return Object.assign(middleware, {
+    get: (req: IncomingMessage): Session<D> => sessionState.get(req) as unknown as Session<D>,
+  })
 }

@@ -72,7 +72,12 @@ export function onDeadline(deadline: Deadline): void {
     return
   }
   // Already answering: the deadline is met. Only a maximum duration can still cut it.
-  if (deadline.second > 0) deadline.timer = settings.timers.setTimeout(onMaxDuration as (arg: never) => void, deadline.second, deadline as never)
+  if (deadline.second > 0)
+    deadline.timer = settings.timers.setTimeout(
+      onMaxDuration as (arg: never) => void,
+      deadline.second,
+      deadline as never,
+    )
 }
 
 /** Second timer (or the only one): the whole exchange took too long. */
@@ -85,7 +90,10 @@ export function onMaxDuration(deadline: Deadline): void {
     answer(deadline, 'maxDuration', `the maximum duration of ${deadline.first} ms passed before an answer`)
     return
   }
-  const reason = new RequestAbortError('maxDuration', 'the maximum duration of the exchange passed; the connection was closed')
+  const reason = new RequestAbortError(
+    'maxDuration',
+    'the maximum duration of the exchange passed; the connection was closed',
+  )
   abort(deadline, reason)
   res.destroy(reason)
 }
@@ -102,9 +110,12 @@ function answer(deadline: Deadline, kind: 'deadline' | 'maxDuration', passed: st
   const { req, res, settings } = deadline
   const stalled = clientStalled(req)
   const error = !stalled ? settings.error : req.httpVersionMajor < 2 ? settings.stalled : settings.stalled2
-  const reason = new RequestAbortError(kind, stalled
-    ? `${passed} with the request body still incomplete; the client was answered ${error.status} and the connection closed`
-    : `${passed}; the client was answered ${error.status}`)
+  const reason = new RequestAbortError(
+    kind,
+    stalled
+      ? `${passed} with the request body still incomplete; the client was answered ${error.status} and the connection closed`
+      : `${passed}; the client was answered ${error.status}`,
+  )
   try {
     if (sendError(req, res, error)) {
       detachResponse(res)
@@ -125,8 +136,10 @@ export function endDeadline(info: ResponseEndInfo, _res: ServerResponse, deadlin
     d.settings.timers.clearTimeout(d.timer)
     d.timer = undefined
   }
-  if (info.outcome === 'aborted') abort(d, new RequestAbortError('clientGone', 'the client disconnected before the response was complete'))
-  else if (info.outcome === 'error') abort(d, new RequestAbortError('responseError', `the response failed: ${info.error?.message ?? 'unknown error'}`))
+  if (info.outcome === 'aborted')
+    abort(d, new RequestAbortError('clientGone', 'the client disconnected before the response was complete'))
+  else if (info.outcome === 'error')
+    abort(d, new RequestAbortError('responseError', `the response failed: ${info.error?.message ?? 'unknown error'}`))
 }
 
 /**
@@ -150,7 +163,12 @@ function clientStalled(req: IncomingMessage): boolean {
 
 /** HTTP/2 compatibility requests carry their stream. */
 type Http2Request = IncomingMessage & {
-  stream?: { readonly destroyed: boolean; readonly closed: boolean; readonly state?: { remoteClose?: number }; close(code?: number): void }
+  stream?: {
+    readonly destroyed: boolean
+    readonly closed: boolean
+    readonly state?: { remoteClose?: number }
+    close(code?: number): void
+  }
 }
 
 /**

@@ -23,14 +23,27 @@ import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import {
+  AMBIGUOUS_PATH_ERROR,
+  compilePathPatterns,
+  expectAmbiguousPaths,
+  matchablePath,
+  type AmbiguousPaths,
+  type PathPattern,
+} from '../../core/path.js'
 import { sendError } from '../../core/send-error.js'
 import { onResponseEnd } from '../../core/response-end.js'
 import { defineState } from '../../core/state.js'
 import { isThenable } from '../../core/thenable.js'
 import {
-  endDeadline, onDeadline, onMaxDuration, rethrowUnlessAborted, signalOf,
-  type Deadline, type DeadlineSettings, type TimeoutTimers,
+  endDeadline,
+  onDeadline,
+  onMaxDuration,
+  rethrowUnlessAborted,
+  signalOf,
+  type Deadline,
+  type DeadlineSettings,
+  type TimeoutTimers,
 } from './deadline.js'
 
 export { RequestAbortError, type RequestAbortKind, type TimeoutTimers } from './deadline.js'
@@ -113,7 +126,8 @@ const deadlineState = defineState<Deadline>('requestSignal', 'timeout()')
  */
 export function getRequestSignal(req: IncomingMessage): AbortSignal {
   const deadline = deadlineState.tryGet(req)
-  if (deadline === undefined) throw new Error('getRequestSignal(): no signal on this request; mount timeout() before this handler.')
+  if (deadline === undefined)
+    throw new Error('getRequestSignal(): no signal on this request; mount timeout() before this handler.')
   return signalOf(deadline)
 }
 
@@ -135,77 +149,126 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
   const base = plan('ms', 'maxDurationMs', opts.ms, opts.maxDurationMs)
   const caseSensitive = expectBoolean('timeout', 'caseSensitive', opts.caseSensitive)
   const refuseAmbiguous = expectAmbiguousPaths('timeout', opts.ambiguousPaths)
-  if (!Array.isArray(opts.perPath)) throw new ConfigError('timeout', 'perPath', 'an array of { paths, ms?, maxDurationMs? }', opts.perPath)
+  if (!Array.isArray(opts.perPath))
+    throw new ConfigError('timeout', 'perPath', 'an array of { paths, ms?, maxDurationMs? }', opts.perPath)
   const routes = opts.perPath.map((route: TimeoutRoute, i) => {
-    if (typeof route !== 'object' || route === null) throw new ConfigError('timeout', `perPath[${i}]`, 'an object { paths, ms?, maxDurationMs? }', route)
+    if (typeof route !== 'object' || route === null)
+      throw new ConfigError('timeout', `perPath[${i}]`, 'an object { paths, ms?, maxDurationMs? }', route)
     const unknown = Object.keys(route).find((key) => !['paths', 'ms', 'maxDurationMs'].includes(key))
-    if (unknown !== undefined) throw new ConfigError('timeout', `perPath[${i}].${unknown}`, 'one of paths, ms, maxDurationMs', route[unknown as keyof TimeoutRoute])
+    if (unknown !== undefined)
+      throw new ConfigError(
+        'timeout',
+        `perPath[${i}].${unknown}`,
+        'one of paths, ms, maxDurationMs',
+        route[unknown as keyof TimeoutRoute],
+      )
     return {
       matches: compilePathPatterns('timeout', `perPath[${i}].paths`, route.paths, { caseSensitive }),
-      plan: plan(`perPath[${i}].ms`, `perPath[${i}].maxDurationMs`, route.ms ?? base.ms, route.maxDurationMs ?? base.maxDurationMs),
+      plan: plan(
+        `perPath[${i}].ms`,
+        `perPath[${i}].maxDurationMs`,
+        route.ms ?? base.ms,
+        route.maxDurationMs ?? base.maxDurationMs,
+      ),
     }
   })
   const status = expectOneOf('timeout', 'status', opts.status, [503, 504] as const)
-  const retryAfter = opts.retryAfterSeconds === undefined ? undefined
-    : expectInteger('timeout', 'retryAfterSeconds', opts.retryAfterSeconds, 0, 86_400 * 365)
+  const retryAfter =
+    opts.retryAfterSeconds === undefined
+      ? undefined
+      : expectInteger('timeout', 'retryAfterSeconds', opts.retryAfterSeconds, 0, 86_400 * 365)
   const timers = opts.timers
-  if (typeof timers !== 'object' || timers === null) throw new ConfigError('timeout', 'timers', 'an object { setTimeout, clearTimeout }', timers)
+  if (typeof timers !== 'object' || timers === null)
+    throw new ConfigError('timeout', 'timers', 'an object { setTimeout, clearTimeout }', timers)
   expectFunction('timeout', 'timers.setTimeout', timers.setTimeout)
   expectFunction('timeout', 'timers.clearTimeout', timers.clearTimeout)
   const settings: DeadlineSettings = {
     timers,
     // One error for every timeout: the answer does not depend on the request.
-    error: new HttpError(status, status === 504 ? 'The server did not get an answer in time' : 'The server did not answer in time', {
-      code: 'timeout',
-      expose: true,
-      headers: retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
-    }),
+    error: new HttpError(
+      status,
+      status === 504 ? 'The server did not get an answer in time' : 'The server did not answer in time',
+      {
+        code: 'timeout',
+        expose: true,
+        headers: retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
+      },
+    ),
     // The deadline passed while the request body was still arriving: the client's stall.
     stalled: requestTimeout(true),
     stalled2: requestTimeout(false),
   }
 
-  const detail = [`${base.ms > 0 ? `${base.ms} ms` : 'no deadline'}`, base.maxDurationMs > 0 ? `max ${base.maxDurationMs} ms` : '',
-    routes.length > 0 ? `${routes.length} per-path` : '', `${status}`].filter(Boolean).join(', ')
+  const detail = [
+    `${base.ms > 0 ? `${base.ms} ms` : 'no deadline'}`,
+    base.maxDurationMs > 0 ? `max ${base.maxDurationMs} ms` : '',
+    routes.length > 0 ? `${routes.length} per-path` : '',
+    `${status}`,
+  ]
+    .filter(Boolean)
+    .join(', ')
 
-  return defineMiddleware({
-    name: 'timeout',
-    detail,
-    inside: [{ name: 'errorBoundary', reason: 'a handler that fails after the deadline must be reported, and its rejection must not be answered twice' }],
-  }, (next) => function timeoutHandler(req, res) {
-    let chosen = base
-    if (routes.length > 0 || refuseAmbiguous) {
-      const path = matchablePath(req.url)
-      if (path === undefined && refuseAmbiguous) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
-      // An ambiguous target, or one that cannot be normalised, gets the top-level deadline.
-      if (path !== undefined) for (const route of routes) if (route.matches(path)) { chosen = route.plan; break }
-    }
-    const first = chosen.ms > 0 ? chosen.ms : chosen.maxDurationMs
-    const deadline: Deadline = {
-      req, res, settings, first,
-      second: chosen.ms > 0 && chosen.maxDurationMs > 0 ? chosen.maxDurationMs - chosen.ms : 0,
-      timer: undefined,
-      controller: undefined,
-      reason: undefined,
-      inner: undefined,
-    }
-    // A timeout() inside another: the handler holds this one's signal, so the outer
-    // deadline must abort it too; the earlier of the two wins.
-    const outer = deadlineState.tryGet(req)
-    if (outer !== undefined) {
-      outer.inner = deadline
-      deadline.reason = outer.reason
-    }
-    deadlineState.set(req, deadline)
-    onResponseEnd(res, endDeadline, deadline)
-    if (first > 0) {
-      deadline.timer = timers.setTimeout(chosen.ms > 0 ? onDeadline as (arg: never) => void : onMaxDuration as (arg: never) => void, first, deadline as never)
-    }
-    const result = next(req, res)
-    // The handler's rejection with our own abort reason is the signal working, not a failure.
-    if (isThenable(result)) return Promise.resolve(result).catch((err: unknown) => rethrowUnlessAborted(deadline, err))
-    return result
-  })
+  return defineMiddleware(
+    {
+      name: 'timeout',
+      detail,
+      inside: [
+        {
+          name: 'errorBoundary',
+          reason:
+            'a handler that fails after the deadline must be reported, and its rejection must not be answered twice',
+        },
+      ],
+    },
+    (next) =>
+      function timeoutHandler(req, res) {
+        let chosen = base
+        if (routes.length > 0 || refuseAmbiguous) {
+          const path = matchablePath(req.url)
+          if (path === undefined && refuseAmbiguous) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
+          // An ambiguous target, or one that cannot be normalised, gets the top-level deadline.
+          if (path !== undefined)
+            for (const route of routes)
+              if (route.matches(path)) {
+                chosen = route.plan
+                break
+              }
+        }
+        const first = chosen.ms > 0 ? chosen.ms : chosen.maxDurationMs
+        const deadline: Deadline = {
+          req,
+          res,
+          settings,
+          first,
+          second: chosen.ms > 0 && chosen.maxDurationMs > 0 ? chosen.maxDurationMs - chosen.ms : 0,
+          timer: undefined,
+          controller: undefined,
+          reason: undefined,
+          inner: undefined,
+        }
+        // A timeout() inside another: the handler holds this one's signal, so the outer
+        // deadline must abort it too; the earlier of the two wins.
+        const outer = deadlineState.tryGet(req)
+        if (outer !== undefined) {
+          outer.inner = deadline
+          deadline.reason = outer.reason
+        }
+        deadlineState.set(req, deadline)
+        onResponseEnd(res, endDeadline, deadline)
+        if (first > 0) {
+          deadline.timer = timers.setTimeout(
+            chosen.ms > 0 ? (onDeadline as (arg: never) => void) : (onMaxDuration as (arg: never) => void),
+            first,
+            deadline as never,
+          )
+        }
+        const result = next(req, res)
+        // The handler's rejection with our own abort reason is the signal working, not a failure.
+        if (isThenable(result))
+          return Promise.resolve(result).catch((err: unknown) => rethrowUnlessAborted(deadline, err))
+        return result
+      },
+  )
 }
 
 /**
@@ -225,8 +288,13 @@ function plan(msName: string, maxName: string, ms: unknown, maxDurationMs: unkno
   const a = expectInteger('timeout', msName, ms, 0, 2_147_483_647, 'Use 0 for no deadline.')
   const b = expectInteger('timeout', maxName, maxDurationMs, 0, 2_147_483_647, 'Use 0 for no maximum.')
   if (b > 0 && a > b) {
-    throw new ConfigError('timeout', maxName, `0 or at least ${msName} (${a})`, b, 'The maximum duration covers the whole exchange, the deadline only its start.')
+    throw new ConfigError(
+      'timeout',
+      maxName,
+      `0 or at least ${msName} (${a})`,
+      b,
+      'The maximum duration covers the whole exchange, the deadline only its start.',
+    )
   }
   return { ms: a, maxDurationMs: b }
 }
-

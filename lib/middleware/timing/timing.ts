@@ -119,18 +119,34 @@ export function timing(options: TimingOptions = {}): Middleware {
   const opts = withDefaults('timing', timingDefaults, options)
   const serverTiming = opts.serverTiming
   if (serverTiming !== true && serverTiming !== false && serverTiming !== 'authenticated') {
-    throw new ConfigError('timing', 'serverTiming', 'true, false or "authenticated"', serverTiming,
-      'Use "authenticated" (the default) to time only requests an identity layer authenticated, or true for every client.')
+    throw new ConfigError(
+      'timing',
+      'serverTiming',
+      'true, false or "authenticated"',
+      serverTiming,
+      'Use "authenticated" (the default) to time only requests an identity layer authenticated, or true for every client.',
+    )
   }
   const onlyAuthenticated = serverTiming === 'authenticated'
   const responseTime = expectBoolean('timing', 'responseTime', opts.responseTime)
   if (!serverTiming && !responseTime) {
-    throw new ConfigError('timing', 'serverTiming', 'true when responseTime is false', serverTiming,
-      'With both headers off timing() does nothing; remove it instead.')
+    throw new ConfigError(
+      'timing',
+      'serverTiming',
+      'true when responseTime is false',
+      serverTiming,
+      'With both headers off timing() does nothing; remove it instead.',
+    )
   }
   const metricName = opts.metricName
   if (typeof metricName !== 'string' || !isToken(metricName)) {
-    throw new ConfigError('timing', 'metricName', 'a metric name (RFC 9110 token characters only)', metricName, 'Use letters, digits and "-", e.g. "total" or "app".')
+    throw new ConfigError(
+      'timing',
+      'metricName',
+      'a metric name (RFC 9110 token characters only)',
+      metricName,
+      'Use letters, digits and "-", e.g. "total" or "app".',
+    )
   }
   const digits = expectInteger('timing', 'digits', opts.digits, 0, 6)
   const now = expectFunction<() => number>('timing', 'now', opts.now)
@@ -151,27 +167,37 @@ export function timing(options: TimingOptions = {}): Middleware {
     if (responseTime) res.setHeader('x-response-time', `${elapsed}ms`)
   }
 
-  return defineMiddleware({
-    name: 'timing',
-    detail: [serverTiming && `Server-Timing${onlyAuthenticated ? ' (authenticated)' : ''}`, responseTime && 'X-Response-Time'].filter(Boolean).join(' + '),
-    wraps: TIMING_WRAPS,
-  }, (next) => function timingHandler(req, res) {
-    const slot = req as unknown as MetricsSlot
-    // A second timing() for the same request (a mounted sub-app) would send a second total.
-    if (slot[METRICS] !== undefined) return next(req, res)
-    // Pin the arrival now, unless an outer layer already did.
-    arrivalTime(req)
-    slot[METRICS] = OPEN
-    onResponseStart(res, writeTiming)
-    return next(req, res)
-  })
+  return defineMiddleware(
+    {
+      name: 'timing',
+      detail: [
+        serverTiming && `Server-Timing${onlyAuthenticated ? ' (authenticated)' : ''}`,
+        responseTime && 'X-Response-Time',
+      ]
+        .filter(Boolean)
+        .join(' + '),
+      wraps: TIMING_WRAPS,
+    },
+    (next) =>
+      function timingHandler(req, res) {
+        const slot = req as unknown as MetricsSlot
+        // A second timing() for the same request (a mounted sub-app) would send a second total.
+        if (slot[METRICS] !== undefined) return next(req, res)
+        // Pin the arrival now, unless an outer layer already did.
+        arrivalTime(req)
+        slot[METRICS] = OPEN
+        onResponseStart(res, writeTiming)
+        return next(req, res)
+      },
+  )
 }
 
 // Layers that spend time (network round trips, waiting, reading bodies) before the handler
 // runs: the total is only honest when it includes them.
 const TIMING_WRAPS: readonly OrderingRule[] = Object.freeze(
   ['rateLimit', 'loadShedding', 'timeout', 'bodyLimit', 'bodyCapture', 'jwtAuth', 'apiKey', 'session'].map((name) => ({
-    name, reason: 'the total must include the time spent in it',
+    name,
+    reason: 'the total must include the time spent in it',
   })),
 )
 
@@ -186,22 +212,30 @@ function appendServerTiming(res: ServerResponse, value: string): void {
 /** `name;dur=1.2;desc="…"`, after validating every part. */
 function formatMetric(metric: ServerTimingMetric): string {
   if (metric === null || typeof metric !== 'object') {
-    throw new TypeError(`addServerTiming(): the metric must be an object { name, dur?, desc? }; received ${describeValue(metric)}.`)
+    throw new TypeError(
+      `addServerTiming(): the metric must be an object { name, dur?, desc? }; received ${describeValue(metric)}.`,
+    )
   }
   const { name, dur, desc } = metric
   if (typeof name !== 'string' || !isToken(name)) {
-    throw new TypeError(`addServerTiming(): metric name must be a token (letters, digits, !#$%&'*+-.^_\`|~); received ${describeValue(name)}.`)
+    throw new TypeError(
+      `addServerTiming(): metric name must be a token (letters, digits, !#$%&'*+-.^_\`|~); received ${describeValue(name)}.`,
+    )
   }
   let text = name
   if (dur !== undefined) {
     if (typeof dur !== 'number' || !Number.isFinite(dur) || dur < 0) {
-      throw new TypeError(`addServerTiming(): "dur" of metric "${name}" must be a finite number of milliseconds ≥ 0; received ${describeValue(dur)}.`)
+      throw new TypeError(
+        `addServerTiming(): "dur" of metric "${name}" must be a finite number of milliseconds ≥ 0; received ${describeValue(dur)}.`,
+      )
     }
     text += `;dur=${Math.round(dur * 1000) / 1000}`
   }
   if (desc !== undefined) {
     if (typeof desc !== 'string' || desc.length > DESC_MAX_LENGTH || !DESC_PATTERN.test(desc)) {
-      throw new TypeError(`addServerTiming(): "desc" of metric "${name}" must be at most ${DESC_MAX_LENGTH} characters of printable ASCII, space or tab; received ${describeValue(desc)}.`)
+      throw new TypeError(
+        `addServerTiming(): "desc" of metric "${name}" must be at most ${DESC_MAX_LENGTH} characters of printable ASCII, space or tab; received ${describeValue(desc)}.`,
+      )
     }
     // RFC 9110 §5.6.4: a token goes as is; anything else as a quoted-string with `"` and `\` escaped.
     text += isToken(desc) ? `;desc=${desc}` : `;desc="${desc.replace(/["\\]/g, '\\$&')}"`

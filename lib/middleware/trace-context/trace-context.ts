@@ -16,7 +16,14 @@ import { defineMiddleware, type OrderingRule } from '../../core/define.js'
 import { describeValue } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
 import {
-  expectBoolean, expectFunction, expectHeaderName, expectInteger, expectNumber, expectOneOf, isToken, withDefaults,
+  expectBoolean,
+  expectFunction,
+  expectHeaderName,
+  expectInteger,
+  expectNumber,
+  expectOneOf,
+  isToken,
+  withDefaults,
 } from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { requestIdState, traceState, type TraceInfo } from '../../core/shared-state.js'
@@ -87,10 +94,15 @@ export interface PropagationOptions {
  *   method: 'POST', headers: { ...propagationHeaders(req), 'content-type': 'application/json' }, body,
  * })
  */
-export function propagationHeaders(req: IncomingMessage = currentRequest(), options: PropagationOptions = {}): Record<string, string> {
+export function propagationHeaders(
+  req: IncomingMessage = currentRequest(),
+  options: PropagationOptions = {},
+): Record<string, string> {
   const idHeader = options.requestIdHeader ?? 'x-request-id'
   if (idHeader !== false && (typeof idHeader !== 'string' || !isToken(idHeader))) {
-    throw new TypeError(`propagationHeaders(): "requestIdHeader" must be a header name or false; received ${describeValue(idHeader)}.`)
+    throw new TypeError(
+      `propagationHeaders(): "requestIdHeader" must be a header name or false; received ${describeValue(idHeader)}.`,
+    )
   }
   const headers: Record<string, string> = {}
   const trace = traceState.tryGet(req)
@@ -115,8 +127,14 @@ export function traceContext(options: TraceContextOptions = {}): Middleware {
   const sampleRate = expectNumber('traceContext', 'sampleRate', opts.sampleRate, 0, 1)
   const echo = expectBoolean('traceContext', 'echo', opts.echo)
   const echoHeader = expectHeaderName('traceContext', 'echoHeader', opts.echoHeader)
-  const maxStateLength = expectInteger('traceContext', 'maxTraceStateLength', opts.maxTraceStateLength, TRACESTATE_MAX_LENGTH, 8192,
-    'The spec asks every vendor to propagate at least 512 characters.')
+  const maxStateLength = expectInteger(
+    'traceContext',
+    'maxTraceStateLength',
+    opts.maxTraceStateLength,
+    TRACESTATE_MAX_LENGTH,
+    8192,
+    'The spec asks every vendor to propagate at least 512 characters.',
+  )
   const random = expectFunction<() => number>('traceContext', 'random', opts.random)
   const ids = idSource()
 
@@ -124,30 +142,60 @@ export function traceContext(options: TraceContextOptions = {}): Middleware {
     res.setHeader(echoHeader, formatTraceparent(trace.traceId, trace.spanId, trace.sampled ? 1 : 0))
   }
 
-  const inside: OrderingRule[] = trust === 'proxy'
-    ? [{ name: 'proxyHeaders', reason: 'trustIncoming: "proxy" continues a trace only when proxyHeaders() vouches for the request' }]
-    : []
-  return defineMiddleware({
-    name: 'traceContext',
-    detail: `trust ${trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'}, sample ${sampleRate}${echo ? `, echo ${echoHeader}` : ''}`,
-    wraps: [{ name: 'accessLog', reason: 'every access-log line must carry the trace id, including lines of requests refused by layers between them' }],
-    inside,
-  }, (next) => function traceContextHandler(req, res) {
-    let trace = traceState.tryGet(req)
-    // A second traceContext() (a mounted sub-app) stays in the span the first one opened.
-    if (trace === undefined) {
-      const parent = trust === true || (trust === 'proxy' && clientIdentity(req).viaTrustedProxy)
-        ? parseTraceparent(singleHeader(req, 'traceparent'))
-        : undefined
-      trace = parent === undefined
-        ? { traceId: ids.traceId(), spanId: ids.spanId(), parentSpanId: undefined, sampled: sampleRate === 1 || random() < sampleRate, traceState: undefined }
-        // §3.3.1: tracestate is read only along with a valid traceparent.
-        : { traceId: parent.traceId, spanId: ids.spanId(), parentSpanId: parent.parentId, sampled: parent.sampled, traceState: parseTracestate(joinedHeader(req, 'tracestate'), maxStateLength) }
-      traceState.set(req, trace)
-    }
-    if (echo) onResponseStart(res, echoTrace, trace)
-    return next(req, res)
-  })
+  const inside: OrderingRule[] =
+    trust === 'proxy'
+      ? [
+          {
+            name: 'proxyHeaders',
+            reason: 'trustIncoming: "proxy" continues a trace only when proxyHeaders() vouches for the request',
+          },
+        ]
+      : []
+  return defineMiddleware(
+    {
+      name: 'traceContext',
+      detail: `trust ${trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'}, sample ${sampleRate}${echo ? `, echo ${echoHeader}` : ''}`,
+      wraps: [
+        {
+          name: 'accessLog',
+          reason:
+            'every access-log line must carry the trace id, including lines of requests refused by layers between them',
+        },
+      ],
+      inside,
+    },
+    (next) =>
+      function traceContextHandler(req, res) {
+        let trace = traceState.tryGet(req)
+        // A second traceContext() (a mounted sub-app) stays in the span the first one opened.
+        if (trace === undefined) {
+          const parent =
+            trust === true || (trust === 'proxy' && clientIdentity(req).viaTrustedProxy)
+              ? parseTraceparent(singleHeader(req, 'traceparent'))
+              : undefined
+          trace =
+            parent === undefined
+              ? {
+                  traceId: ids.traceId(),
+                  spanId: ids.spanId(),
+                  parentSpanId: undefined,
+                  sampled: sampleRate === 1 || random() < sampleRate,
+                  traceState: undefined,
+                }
+              : // §3.3.1: tracestate is read only along with a valid traceparent.
+                {
+                  traceId: parent.traceId,
+                  spanId: ids.spanId(),
+                  parentSpanId: parent.parentId,
+                  sampled: parent.sampled,
+                  traceState: parseTracestate(joinedHeader(req, 'tracestate'), maxStateLength),
+                }
+          traceState.set(req, trace)
+        }
+        if (echo) onResponseStart(res, echoTrace, trace)
+        return next(req, res)
+      },
+  )
 }
 
 /** A header's lines joined with `,` as RFC 9110 §5.3 combines them (Node joins most with ', '). */

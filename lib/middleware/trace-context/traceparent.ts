@@ -39,7 +39,14 @@ export function parseTraceparent(value: string | undefined): Traceparent | undef
   if (typeof value !== 'string' || value.length < 55) return undefined
   const match = TRACEPARENT.exec(value)
   if (match === null) return undefined
-  const [, version, traceId, parentId, flagsHex, rest] = match as unknown as [string, string, string, string, string, string | undefined]
+  const [, version, traceId, parentId, flagsHex, rest] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ]
   if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined
   if (traceId === ZERO_TRACE_ID || parentId === ZERO_SPAN_ID) return undefined
   const flags = parseInt(flagsHex, 16)
@@ -58,7 +65,7 @@ export function formatTraceparent(traceId: string, parentId: string, flags: numb
 // printable ASCII but "," and "=", and nblk-chr is chr without the space.
 const MEMBER = new RegExp(
   '^(?:[a-z][a-z0-9_\\-*/]{0,255}|[a-z0-9][a-z0-9_\\-*/]{0,240}@[a-z][a-z0-9_\\-*/]{0,13})' +
-  '=[\\x20-\\x2b\\x2d-\\x3c\\x3e-\\x7e]{0,255}[\\x21-\\x2b\\x2d-\\x3c\\x3e-\\x7e]$',
+    '=[\\x20-\\x2b\\x2d-\\x3c\\x3e-\\x7e]{0,255}[\\x21-\\x2b\\x2d-\\x3c\\x3e-\\x7e]$',
 )
 
 const OWS = /^[ \t]+|[ \t]+$/g

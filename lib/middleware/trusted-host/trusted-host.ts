@@ -68,7 +68,11 @@ export function trustedHost(options: TrustedHostOptions = {}): Middleware {
   let lastAllowedPort = 0
 
   /** Why `host` cannot be served, or undefined when it can. */
-  function refusal(req: IncomingMessage, host: string | undefined, defaultPort: number): HttpError | ParsedHost | undefined {
+  function refusal(
+    req: IncomingMessage,
+    host: string | undefined,
+    defaultPort: number,
+  ): HttpError | ParsedHost | undefined {
     if (host === undefined) return req.headers.host === undefined && !req.headers[':authority'] ? MISSING : INVALID
     if (host !== lastAllowed || defaultPort !== lastAllowedPort) {
       const parsed = parseHost(host)
@@ -91,40 +95,52 @@ export function trustedHost(options: TrustedHostOptions = {}): Middleware {
     return undefined
   }
 
-  return defineMiddleware({
-    name: 'trustedHost',
-    detail: opts.allowedHosts!.map((h) => (typeof h === 'string' ? h : 'a function')).join(', ') + (wwwRedirect ? '; www redirect' : ''),
-    security: true,
-    wraps: [{ name: 'httpsRedirect', reason: 'a redirect must never point at a host this server does not serve' }],
-  }, (next) =>
-    function trustedHostHandler(req, res) {
-      // Node keeps the first of several Host lines and drops the rest; RFC 9112 §3.2
-      // says to answer 400 to more than one. singleHeader sees the raw lines.
-      if (req.headers.host !== undefined && singleHeader(req, 'host') === undefined) return void sendError(req, res, INVALID)
-      const identity = clientIdentity(req)
-      const defaultPort = identity.scheme === 'https' ? 443 : 80
-      const problem = refusal(req, identity.host, defaultPort)
-      if (problem === undefined) return next(req, res)
-      if (problem instanceof HttpError) return void sendError(req, res, problem)
-      if (wwwRedirect && problem.kind === 'name' && !problem.hostname.startsWith('www.')) {
-        const www: ParsedHost = { hostname: `www.${problem.hostname}`, port: problem.port, kind: 'name' }
-        if (isAllowed(www, defaultPort)) {
-          res.statusCode = 308
-          res.setHeader('location', `${identity.scheme}://${formatHost(www, defaultPort)}${redirectPath(req.url)}`)
-          res.setHeader('content-length', '0')
-          res.end()
-          return
+  return defineMiddleware(
+    {
+      name: 'trustedHost',
+      detail:
+        opts.allowedHosts!.map((h) => (typeof h === 'string' ? h : 'a function')).join(', ') +
+        (wwwRedirect ? '; www redirect' : ''),
+      security: true,
+      wraps: [{ name: 'httpsRedirect', reason: 'a redirect must never point at a host this server does not serve' }],
+    },
+    (next) =>
+      function trustedHostHandler(req, res) {
+        // Node keeps the first of several Host lines and drops the rest; RFC 9112 §3.2
+        // says to answer 400 to more than one. singleHeader sees the raw lines.
+        if (req.headers.host !== undefined && singleHeader(req, 'host') === undefined)
+          return void sendError(req, res, INVALID)
+        const identity = clientIdentity(req)
+        const defaultPort = identity.scheme === 'https' ? 443 : 80
+        const problem = refusal(req, identity.host, defaultPort)
+        if (problem === undefined) return next(req, res)
+        if (problem instanceof HttpError) return void sendError(req, res, problem)
+        if (wwwRedirect && problem.kind === 'name' && !problem.hostname.startsWith('www.')) {
+          const www: ParsedHost = { hostname: `www.${problem.hostname}`, port: problem.port, kind: 'name' }
+          if (isAllowed(www, defaultPort)) {
+            res.statusCode = 308
+            res.setHeader('location', `${identity.scheme}://${formatHost(www, defaultPort)}${redirectPath(req.url)}`)
+            res.setHeader('content-length', '0')
+            res.end()
+            return
+          }
         }
-      }
-      sendError(req, res, NOT_ALLOWED)
-    })
+        sendError(req, res, NOT_ALLOWED)
+      },
+  )
 }
 
 /** One test for every allowed-host entry, validated now. */
 function compileHosts(entries: TrustedHostOptions['allowedHosts']): (host: ParsedHost, defaultPort: number) => boolean {
   const example = 'e.g. allowedHosts: ["example.com", "*.example.com"]'
   if (!Array.isArray(entries) || entries.length === 0) {
-    throw new ConfigError('trustedHost', 'allowedHosts', 'a non-empty array of hosts', entries, `List the hosts you serve, ${example}.`)
+    throw new ConfigError(
+      'trustedHost',
+      'allowedHosts',
+      'a non-empty array of hosts',
+      entries,
+      `List the hosts you serve, ${example}.`,
+    )
   }
   let any = false
   // hostname -> allowed ports (null: any port)
@@ -132,20 +148,39 @@ function compileHosts(entries: TrustedHostOptions['allowedHosts']): (host: Parse
   const wildcards: Array<{ suffix: string; port: number | undefined }> = []
   const predicates: HostPredicate[] = []
   for (const entry of entries as readonly unknown[]) {
-    if (typeof entry === 'function') { predicates.push(entry as HostPredicate); continue }
-    if (typeof entry !== 'string') throw new ConfigError('trustedHost', 'allowedHosts', 'hosts (strings) or functions', entry, example)
-    if (entry === '*') { any = true; continue }
+    if (typeof entry === 'function') {
+      predicates.push(entry as HostPredicate)
+      continue
+    }
+    if (typeof entry !== 'string')
+      throw new ConfigError('trustedHost', 'allowedHosts', 'hosts (strings) or functions', entry, example)
+    if (entry === '*') {
+      any = true
+      continue
+    }
     const wildcard = entry.startsWith('*.')
     const parsed = parseHost(wildcard ? entry.slice(2) : entry)
     if (parsed === undefined || entry.includes('*', wildcard ? 1 : 0) || (wildcard && parsed.kind !== 'name')) {
-      throw new ConfigError('trustedHost', 'allowedHosts', 'hosts like "example.com", "example.com:8443", "*.example.com", "[::1]" or "*"', entry,
-        entry.includes('://') || entry.includes('/') ? 'Give the host alone, without scheme or path.' : '"*" is allowed only as the whole first label ("*.example.com"); IPv6 needs brackets.')
+      throw new ConfigError(
+        'trustedHost',
+        'allowedHosts',
+        'hosts like "example.com", "example.com:8443", "*.example.com", "[::1]" or "*"',
+        entry,
+        entry.includes('://') || entry.includes('/')
+          ? 'Give the host alone, without scheme or path.'
+          : '"*" is allowed only as the whole first label ("*.example.com"); IPv6 needs brackets.',
+      )
     }
     if (wildcard) {
       // "*.com" would accept every host under a public suffix: surely a typo.
       if (!parsed.hostname.includes('.') && parsed.hostname !== 'localhost') {
-        throw new ConfigError('trustedHost', 'allowedHosts', 'wildcards under a domain of two labels or more ("*.example.com")', entry,
-          'A wildcard over a top-level domain accepts every site under it.')
+        throw new ConfigError(
+          'trustedHost',
+          'allowedHosts',
+          'wildcards under a domain of two labels or more ("*.example.com")',
+          entry,
+          'A wildcard over a top-level domain accepts every site under it.',
+        )
       }
       wildcards.push({ suffix: `.${parsed.hostname}`, port: parsed.port })
       continue
@@ -162,7 +197,12 @@ function compileHosts(entries: TrustedHostOptions['allowedHosts']): (host: Parse
     if (host.kind === 'name') {
       for (const w of wildcards) {
         // The suffix starts with a dot, and the host's labels are valid: a match is a subdomain.
-        if (host.hostname.length > w.suffix.length && host.hostname.endsWith(w.suffix) && (w.port === undefined || w.port === port)) return true
+        if (
+          host.hostname.length > w.suffix.length &&
+          host.hostname.endsWith(w.suffix) &&
+          (w.port === undefined || w.port === port)
+        )
+          return true
       }
     }
     for (const predicate of predicates) if (predicate(host) === true) return true

@@ -24,7 +24,14 @@ import { compose } from '../../core/compose.js'
 import { defineMiddleware, middlewareInfo, type MiddlewareInfo } from '../../core/define.js'
 import { ConfigError, describeValue, type HttpError } from '../../core/errors.js'
 import { expectArray, expectBoolean, isToken, withDefaults } from '../../core/options.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, expectAmbiguousPaths, matchablePath, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
+import {
+  AMBIGUOUS_PATH_ERROR,
+  compilePathPatterns,
+  expectAmbiguousPaths,
+  matchablePath,
+  type AmbiguousPaths,
+  type PathPattern,
+} from '../../core/path.js'
 import { sendError } from '../../core/send-error.js'
 
 /** A filter on path and method; both must match when both are given. */
@@ -66,9 +73,15 @@ export function unless(condition: RequestCondition, ...layers: Middleware[]): Mi
   return conditional('unless', condition, layers, true)
 }
 
-function conditional(name: 'when' | 'unless', condition: RequestCondition, layers: Middleware[], negate: boolean): Middleware {
+function conditional(
+  name: 'when' | 'unless',
+  condition: RequestCondition,
+  layers: Middleware[],
+  negate: boolean,
+): Middleware {
   const { test, description } = compileCondition(name, condition, negate)
-  if (layers.length === 0) throw new ConfigError(name, 'layers', 'at least one middleware after the condition', undefined)
+  if (layers.length === 0)
+    throw new ConfigError(name, 'layers', 'at least one middleware after the condition', undefined)
   const stack = compose(...layers)
   const infos = stack.layers.map((layer, i) => middlewareInfo(layer, i + 1))
   for (const info of infos) if (info.security) warnSecurity(name, info.name, description)
@@ -92,7 +105,11 @@ function conditional(name: 'when' | 'unless', condition: RequestCondition, layer
 }
 
 /** The test deciding whether the layers run (already negated for `unless`), or the refusal to answer. */
-function compileCondition(name: string, condition: RequestCondition, negate: boolean): { test: (req: IncomingMessage) => boolean | HttpError; description: string } {
+function compileCondition(
+  name: string,
+  condition: RequestCondition,
+  negate: boolean,
+): { test: (req: IncomingMessage) => boolean | HttpError; description: string } {
   if (typeof condition === 'function') {
     const predicate = condition
     return {
@@ -101,23 +118,45 @@ function compileCondition(name: string, condition: RequestCondition, negate: boo
     }
   }
   if (typeof condition !== 'object' || condition === null || Array.isArray(condition)) {
-    throw new ConfigError(name, 'condition', 'a predicate (req) => boolean or a filter { paths, methods }', condition,
-      Array.isArray(condition) ? 'Wrap the paths: { paths: [...] }.' : '')
+    throw new ConfigError(
+      name,
+      'condition',
+      'a predicate (req) => boolean or a filter { paths, methods }',
+      condition,
+      Array.isArray(condition) ? 'Wrap the paths: { paths: [...] }.' : '',
+    )
   }
   const opts = withDefaults(name, filterDefaults, condition, ['paths', 'methods'])
   const caseSensitive = expectBoolean(name, 'caseSensitive', opts.caseSensitive)
   const refuseAmbiguous = expectAmbiguousPaths(name, opts.ambiguousPaths)
-  const matchesPath = opts.paths === undefined ? undefined : compilePathPatterns(name, 'paths', opts.paths, { caseSensitive })
-  const methods = opts.methods === undefined ? undefined : new Set(expectArray(name, 'methods', opts.methods, (m) => {
-    if (typeof m !== 'string' || !isToken(m)) throw new ConfigError(name, 'methods', 'HTTP method names', m)
-    return m.toUpperCase()
-  }))
+  const matchesPath =
+    opts.paths === undefined ? undefined : compilePathPatterns(name, 'paths', opts.paths, { caseSensitive })
+  const methods =
+    opts.methods === undefined
+      ? undefined
+      : new Set(
+          expectArray(name, 'methods', opts.methods, (m) => {
+            if (typeof m !== 'string' || !isToken(m)) throw new ConfigError(name, 'methods', 'HTTP method names', m)
+            return m.toUpperCase()
+          }),
+        )
   if (methods?.has('GET')) methods.add('HEAD')
   if (matchesPath === undefined && methods === undefined) {
-    throw new ConfigError(name, 'condition', 'a filter with paths, methods or both', condition, 'An empty filter matches every request.')
+    throw new ConfigError(
+      name,
+      'condition',
+      'a filter with paths, methods or both',
+      condition,
+      'An empty filter matches every request.',
+    )
   }
-  const description = [opts.paths && `paths ${opts.paths.map(describePattern).join(', ')}`, methods && `methods ${[...methods].join(', ')}`]
-    .filter(Boolean).join(' and ') + (refuseAmbiguous ? ', ambiguous paths refused' : '')
+  const description =
+    [
+      opts.paths && `paths ${opts.paths.map(describePattern).join(', ')}`,
+      methods && `methods ${[...methods].join(', ')}`,
+    ]
+      .filter(Boolean)
+      .join(' and ') + (refuseAmbiguous ? ', ambiguous paths refused' : '')
 
   const readsPath = matchesPath !== undefined || refuseAmbiguous
   const test = (req: IncomingMessage): boolean | HttpError => {
@@ -140,7 +179,8 @@ const describePattern = (pattern: PathPattern): string =>
 const warned = new Set<string>()
 
 function warnSecurity(name: string, layer: string, description: string): void {
-  const message = `${name}(): ${layer} is a security layer, and ${name}(${description}) makes it conditional: ` +
+  const message =
+    `${name}(): ${layer} is a security layer, and ${name}(${description}) makes it conditional: ` +
     `any request the filter lets past runs without it. Prefer ${layer}'s own exemptions, or check the filter ` +
     `against every path your router serves.`
   if (warned.has(message)) return

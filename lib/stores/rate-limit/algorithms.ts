@@ -11,19 +11,32 @@ import type { RateLimitDecision, RateLimitPolicy } from './store.js'
 const EPSILON = 1e-9
 
 /** Mutable state the algorithms read and, when allowing, update. A fresh key has `s` NaN. */
-export interface State { s: number; p: number; c: number }
+export interface State {
+  s: number
+  p: number
+  c: number
+}
 
 /**
  * Decide one hit and update `state` in place when it is allowed. The same arithmetic
  * runs in the Redis store's Lua scripts; the contract suite holds both to it.
  */
-export function decide(policy: RateLimitPolicy, state: State, limit: number, cost: number, at: number): RateLimitDecision {
+export function decide(
+  policy: RateLimitPolicy,
+  state: State,
+  limit: number,
+  cost: number,
+  at: number,
+): RateLimitDecision {
   const window = policy.windowMs
   if (limit <= 0) return { allowed: cost <= 0, remaining: 0, resetMs: 0, retryAfterMs: cost <= 0 ? 0 : window }
   switch (policy.algorithm) {
-    case 'fixed-window': return fixedWindow(state, window, limit, cost, at)
-    case 'sliding-window': return slidingWindow(state, window, limit, cost, at)
-    default: return tokenBucket(state, window, limit, cost, at)
+    case 'fixed-window':
+      return fixedWindow(state, window, limit, cost, at)
+    case 'sliding-window':
+      return slidingWindow(state, window, limit, cost, at)
+    default:
+      return tokenBucket(state, window, limit, cost, at)
   }
 }
 

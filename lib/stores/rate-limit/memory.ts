@@ -133,10 +133,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       lane = new Lane(policy)
       lanes.set(policy.name, lane)
       schedule(policy.windowMs)
-    } else if (lane.policy !== policy && (lane.policy.algorithm !== policy.algorithm || lane.policy.windowMs !== policy.windowMs)) {
+    } else if (
+      lane.policy !== policy &&
+      (lane.policy.algorithm !== policy.algorithm || lane.policy.windowMs !== policy.windowMs)
+    ) {
       // One name, two meanings: the counters would be read with the wrong arithmetic.
-      throw new Error(`${NAME}(): policy "${policy.name}" is used as ${policy.algorithm}/${policy.windowMs}ms and as ` +
-        `${lane.policy.algorithm}/${lane.policy.windowMs}ms; give each limiter sharing a store its own name.`)
+      throw new Error(
+        `${NAME}(): policy "${policy.name}" is used as ${policy.algorithm}/${policy.windowMs}ms and as ` +
+          `${lane.policy.algorithm}/${lane.policy.windowMs}ms; give each limiter sharing a store its own name.`,
+      )
     }
     return lane
   }
@@ -260,7 +265,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
 function checkOptions(options: MemoryStoreOptions): Required<MemoryStoreOptions> {
   const opts = withDefaults(NAME, memoryStoreDefaults, options)
-  expectInteger(NAME, 'maxKeys', opts.maxKeys, 1, Number.MAX_SAFE_INTEGER, 'It is the hard bound on keys held; 100_000 keys take at most 30 MB.')
+  expectInteger(
+    NAME,
+    'maxKeys',
+    opts.maxKeys,
+    1,
+    Number.MAX_SAFE_INTEGER,
+    'It is the hard bound on keys held; 100_000 keys take at most 30 MB.',
+  )
   expectOneOf(NAME, 'overflow', opts.overflow, ['evict-oldest', 'refuse'] as const)
   expectFunction(NAME, 'now', opts.now)
   return opts
@@ -271,9 +283,21 @@ const closedError = () => new Error(`${NAME}(): the store is closed.`)
 // The state a decision works on, reused for every hit (the store is synchronous inside),
 // so deciding allocates nothing. A fresh key has `s` NaN.
 const SCRATCH = {
-  s: 0, p: 0, c: 0,
-  fresh() { this.s = Number.NaN; this.p = 0; this.c = 0; return this },
-  copy(entry: Entry) { this.s = entry.s; this.p = entry.p; this.c = entry.c; return this },
+  s: 0,
+  p: 0,
+  c: 0,
+  fresh() {
+    this.s = Number.NaN
+    this.p = 0
+    this.c = 0
+    return this
+  },
+  copy(entry: Entry) {
+    this.s = entry.s
+    this.p = entry.p
+    this.c = entry.c
+    return this
+  },
 }
 
 const LATIN1 = /^[\x00-\xff]*$/
@@ -290,9 +314,12 @@ function ownCopy(key: string): string {
 /** When a key's state no longer differs from a fresh key's. */
 function deathOf(policy: RateLimitPolicy, entry: Entry): number {
   switch (policy.algorithm) {
-    case 'fixed-window': return entry.s + policy.windowMs
-    case 'sliding-window': return entry.s + 2 * policy.windowMs
-    default: return entry.s
+    case 'fixed-window':
+      return entry.s + policy.windowMs
+    case 'sliding-window':
+      return entry.s + 2 * policy.windowMs
+    default:
+      return entry.s
   }
 }
 

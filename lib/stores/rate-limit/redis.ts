@@ -15,8 +15,14 @@ import { expectFunction, expectInteger, withDefaults } from '../../core/options.
 import { ConfigError } from '../../core/errors.js'
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './store.js'
 import {
-  defineRedisScript, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall, RedisGate,
-  type RedisClient, type RedisScript,
+  defineRedisScript,
+  hashTagKey,
+  isRedisClient,
+  isValidKeyPrefix,
+  redisCall,
+  RedisGate,
+  type RedisClient,
+  type RedisScript,
 } from '../redis-client.js'
 
 /** Options for {@link redisStore}. */
@@ -203,18 +209,43 @@ export interface RedisStore extends RateLimitStore {
 export function redisStore(options: RedisStoreOptions): RedisStore {
   const opts = withDefaults(NAME, redisStoreDefaults, options)
   if (!isRedisClient(opts.client)) {
-    throw new ConfigError(NAME, 'client', 'an ioredis Redis or Cluster instance', opts.client,
-      "Pass your client: redisStore({ client: new Redis(url) }).")
+    throw new ConfigError(
+      NAME,
+      'client',
+      'an ioredis Redis or Cluster instance',
+      opts.client,
+      'Pass your client: redisStore({ client: new Redis(url) }).',
+    )
   }
   const client = opts.client
   if (!isValidKeyPrefix(opts.prefix)) {
-    throw new ConfigError(NAME, 'prefix', 'printable text without spaces or braces, at most 64 characters', opts.prefix,
-      'Braces would make the prefix the Cluster hash tag, putting every key in one slot.')
+    throw new ConfigError(
+      NAME,
+      'prefix',
+      'printable text without spaces or braces, at most 64 characters',
+      opts.prefix,
+      'Braces would make the prefix the Cluster hash tag, putting every key in one slot.',
+    )
   }
   const prefix = opts.prefix
-  const timeoutMs = expectInteger(NAME, 'commandTimeoutMs', opts.commandTimeoutMs, 1, 60_000, 'Use tens or hundreds of milliseconds.')
-  const gate = new RedisGate(expectInteger(NAME, 'maxInFlight', opts.maxInFlight, 1, 1_000_000,
-    'Use 1000 (the default), or about your requests per second times one second: it bounds the hits a frozen Redis runs late.'))
+  const timeoutMs = expectInteger(
+    NAME,
+    'commandTimeoutMs',
+    opts.commandTimeoutMs,
+    1,
+    60_000,
+    'Use tens or hundreds of milliseconds.',
+  )
+  const gate = new RedisGate(
+    expectInteger(
+      NAME,
+      'maxInFlight',
+      opts.maxInFlight,
+      1,
+      1_000_000,
+      'Use 1000 (the default), or about your requests per second times one second: it bounds the hits a frozen Redis runs late.',
+    ),
+  )
   const now = opts.now === undefined ? undefined : expectFunction<() => number>(NAME, 'now', opts.now)
 
   const scripts: Readonly<Record<RateLimitAlgorithm, RedisScript>> = {

@@ -69,7 +69,9 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Mem
 
   return {
     kind: 'memory',
-    get size() { return sessions.size },
+    get size() {
+      return sessions.size
+    },
     async load(id: string): Promise<SessionRecord | undefined> {
       assertOpen()
       const entry = live(id)

@@ -15,8 +15,15 @@ import { expectInteger, withDefaults } from '../../core/options.js'
 import { ConfigError } from '../../core/errors.js'
 import type { SessionPatch, SessionRecord, SessionStore } from './store.js'
 import {
-  defineRedisScript, hashTagKey, isRedisClient, isValidKeyPrefix, redisCall, RedisGate,
-  type RedisArgument, type RedisClient, type RedisScript,
+  defineRedisScript,
+  hashTagKey,
+  isRedisClient,
+  isValidKeyPrefix,
+  redisCall,
+  RedisGate,
+  type RedisArgument,
+  type RedisClient,
+  type RedisScript,
 } from '../redis-client.js'
 
 /** Options for {@link redisSessionStore}. */
@@ -84,16 +91,43 @@ return 1
 export function redisSessionStore(options: RedisSessionStoreOptions): SessionStore {
   const opts = withDefaults(NAME, redisSessionStoreDefaults, options)
   if (!isRedisClient(opts.client)) {
-    throw new ConfigError(NAME, 'client', 'an ioredis Redis or Cluster client', opts.client, 'Pass new Redis(url); the store never creates or closes clients.')
+    throw new ConfigError(
+      NAME,
+      'client',
+      'an ioredis Redis or Cluster client',
+      opts.client,
+      'Pass new Redis(url); the store never creates or closes clients.',
+    )
   }
   const client = opts.client
   if (!isValidKeyPrefix(opts.prefix)) {
-    throw new ConfigError(NAME, 'prefix', 'at most 64 printable characters without braces', opts.prefix, 'Braces would make every key share one Cluster slot.')
+    throw new ConfigError(
+      NAME,
+      'prefix',
+      'at most 64 printable characters without braces',
+      opts.prefix,
+      'Braces would make every key share one Cluster slot.',
+    )
   }
   const prefix = opts.prefix
-  const timeoutMs = expectInteger(NAME, 'commandTimeoutMs', opts.commandTimeoutMs, 1, 60_000, 'Use hundreds of milliseconds: past it the request gets 503.')
-  const gate = new RedisGate(expectInteger(NAME, 'maxInFlight', opts.maxInFlight, 1, 1_000_000,
-    'Use 1000 (the default), or about your requests per second times one second: it bounds what a frozen Redis runs late.'))
+  const timeoutMs = expectInteger(
+    NAME,
+    'commandTimeoutMs',
+    opts.commandTimeoutMs,
+    1,
+    60_000,
+    'Use hundreds of milliseconds: past it the request gets 503.',
+  )
+  const gate = new RedisGate(
+    expectInteger(
+      NAME,
+      'maxInFlight',
+      opts.maxInFlight,
+      1,
+      1_000_000,
+      'Use 1000 (the default), or about your requests per second times one second: it bounds what a frozen Redis runs late.',
+    ),
+  )
   const save: RedisScript = defineRedisScript(client, SAVE, 1)
   const calls = {
     load: { timeoutMs, gate, what: `${NAME}(): load` },
@@ -116,7 +150,13 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SessionSto
       return { createdAt, seenAt, fields }
     },
     async save(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
-      const args: RedisArgument[] = [patch.createdAt === undefined ? '0' : '1', Math.max(1, Math.ceil(ttlMs)), patch.createdAt ?? 0, patch.seenAt, patch.set.size]
+      const args: RedisArgument[] = [
+        patch.createdAt === undefined ? '0' : '1',
+        Math.max(1, Math.ceil(ttlMs)),
+        patch.createdAt ?? 0,
+        patch.seenAt,
+        patch.set.size,
+      ]
       for (const [name, value] of patch.set) args.push(FIELD + name, value)
       for (const name of patch.remove) args.push(FIELD + name)
       const k = key(id)

@@ -3,9 +3,22 @@ import { Writable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import t, { type Test } from 'tap'
 import {
-  accessLog, compose, defineMiddleware, errorBoundary, HttpError, originalUrlState, requestId, sendError, timeout, traceContext,
-  transformBody, userIdState,
-  type AccessLogEntry, type AccessLogOptions, type Middleware, type RawHandler,
+  accessLog,
+  compose,
+  defineMiddleware,
+  errorBoundary,
+  HttpError,
+  originalUrlState,
+  requestId,
+  sendError,
+  timeout,
+  traceContext,
+  transformBody,
+  userIdState,
+  type AccessLogEntry,
+  type AccessLogOptions,
+  type Middleware,
+  type RawHandler,
 } from '../../../lib/index.js'
 import { httpRequest } from '../../helpers/http.js'
 import { h2Request, serveH2 } from '../../helpers/h2.js'
@@ -25,7 +38,10 @@ async function until(check: () => boolean, ms = 3000): Promise<void> {
 function collector() {
   const lines: string[] = []
   const entries: AccessLogEntry[] = []
-  const sink = (line: string, entry: AccessLogEntry) => { lines.push(line); entries.push(entry) }
+  const sink = (line: string, entry: AccessLogEntry) => {
+    lines.push(line)
+    entries.push(entry)
+  }
   const parsed = () => lines.map((l) => JSON.parse(l) as AccessLogEntry & Record<string, unknown>)
   return { sink, lines, entries, parsed }
 }
@@ -38,44 +54,90 @@ async function logged(t: Test, handler: RawHandler, options: AccessLogOptions = 
 }
 
 /** Answers failures the way an error boundary does: 500 before headers, destroy after. */
-const boundary: Middleware = defineMiddleware({ name: 'errorBoundary' }, (next) => async function boundaryHandler(req, res) {
-  try {
-    await next(req, res)
-  } catch (err) {
-    if (!res.headersSent) sendError(req, res, err instanceof HttpError ? err : new HttpError(500))
-    else res.destroy(err as Error)
-  }
-})
+const boundary: Middleware = defineMiddleware(
+  { name: 'errorBoundary' },
+  (next) =>
+    async function boundaryHandler(req, res) {
+      try {
+        await next(req, res)
+      } catch (err) {
+        if (!res.headersSent) sendError(req, res, err instanceof HttpError ? err : new HttpError(500))
+        else res.destroy(err as Error)
+      }
+    },
+)
 
-const asUser: Middleware = (next) => (req, res) => { userIdState.set(req, 'user-7'); return next(req, res) }
+const asUser: Middleware = (next) => (req, res) => {
+  userIdState.set(req, 'user-7')
+  return next(req, res)
+}
 
 t.test('accessLog(): one line with every field, written when the exchange ends', async (t) => {
   const wall = 1_700_000_000_000
   const c = collector()
   let linesWhenHandlerReturned = -1
-  const url = await serve(t, compose(requestId(), traceContext(), accessLog({ sink: c.sink, now: () => wall }), asUser)((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.write('hello ')
-    setTimeout(() => res.end('world'), 5)
-    linesWhenHandlerReturned = c.lines.length
-  }))
-  const received = await rawExchange(url, 'GET /items/7?token=secret&q=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1.0\r\nReferer: https://ref.example/\r\nConnection: close\r\n\r\n')
+  const url = await serve(
+    t,
+    compose(
+      requestId(),
+      traceContext(),
+      accessLog({ sink: c.sink, now: () => wall }),
+      asUser,
+    )((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.write('hello ')
+      setTimeout(() => res.end('world'), 5)
+      linesWhenHandlerReturned = c.lines.length
+    }),
+  )
+  const received = await rawExchange(
+    url,
+    'GET /items/7?token=secret&q=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1.0\r\nReferer: https://ref.example/\r\nConnection: close\r\n\r\n',
+  )
   await until(() => c.lines.length === 1)
   t.equal(linesWhenHandlerReturned, 0)
   t.notMatch(c.lines[0], /\n/)
   const line = c.parsed()[0]!
   const head = received.toString('latin1')
   t.match(line, {
-    level: 'info', method: 'GET', path: '/items/7', status: 200, outcome: 'finished', bytesIn: 0, bytesOut: received.length,
-    clientIp: '127.0.0.1', requestId: /^[0-9a-f-]{36}$/, traceId: /^[0-9a-f]{32}$/, spanId: /^[0-9a-f]{16}$/,
-    userId: 'user-7', userAgent: 'probe/1.0', referer: 'https://ref.example/',
+    level: 'info',
+    method: 'GET',
+    path: '/items/7',
+    status: 200,
+    outcome: 'finished',
+    bytesIn: 0,
+    bytesOut: received.length,
+    clientIp: '127.0.0.1',
+    requestId: /^[0-9a-f-]{36}$/,
+    traceId: /^[0-9a-f]{32}$/,
+    spanId: /^[0-9a-f]{16}$/,
+    userId: 'user-7',
+    userAgent: 'probe/1.0',
+    referer: 'https://ref.example/',
   })
   t.ok(head.includes(`x-request-id: ${line.requestId}`))
   t.ok(line.durationMs >= line.ttfbMs! && line.ttfbMs! >= 0)
   t.ok(Math.abs(Date.parse(line.time) - (wall - line.durationMs)) <= 1)
   t.equal(line.error, undefined)
-  t.same(Object.keys(line), ['time', 'level', 'method', 'path', 'status', 'outcome', 'durationMs', 'ttfbMs', 'bytesOut', 'bytesIn',
-    'clientIp', 'requestId', 'traceId', 'spanId', 'userId', 'userAgent', 'referer'])
+  t.same(Object.keys(line), [
+    'time',
+    'level',
+    'method',
+    'path',
+    'status',
+    'outcome',
+    'durationMs',
+    'ttfbMs',
+    'bytesOut',
+    'bytesIn',
+    'clientIp',
+    'requestId',
+    'traceId',
+    'spanId',
+    'userId',
+    'userAgent',
+    'referer',
+  ])
 })
 
 t.test('accessLog(): query "drop", "redact" and "keep"', async (t) => {
@@ -91,9 +153,15 @@ t.test('accessLog(): query "drop", "redact" and "keep"', async (t) => {
 })
 
 t.test('accessLog(): logs the target as it arrived, even when an inner layer rewrites req.url', async (t) => {
-  const mount: Middleware = (next) => (req, res) => { req.url = req.url!.replace(/^\/api/, '') || '/'; return next(req, res) }
+  const mount: Middleware = (next) => (req, res) => {
+    req.url = req.url!.replace(/^\/api/, '') || '/'
+    return next(req, res)
+  }
   const c = collector()
-  const app = await serve(t, compose(accessLog({ sink: c.sink }), mount)((req, res) => res.end(req.url)))
+  const app = await serve(
+    t,
+    compose(accessLog({ sink: c.sink }), mount)((req, res) => res.end(req.url)),
+  )
   t.equal(await (await fetch(`${app}/api/users`)).text(), '/users')
   await until(() => c.lines.length === 1)
   t.equal(c.parsed()[0]!.path, '/api/users')
@@ -104,35 +172,57 @@ t.test('accessLog(): logs the target as it arrived, even when an inner layer rew
     return next(req, res)
   }
   const c2 = collector()
-  const nested = await serve(t, compose(outerMount, accessLog({ sink: c2.sink, query: 'keep' }))((req, res) => res.end(req.url)))
+  const nested = await serve(
+    t,
+    compose(outerMount, accessLog({ sink: c2.sink, query: 'keep' }))((req, res) => res.end(req.url)),
+  )
   t.equal(await (await fetch(`${nested}/v2/orders?page=2`)).text(), '/orders?page=2')
   await until(() => c2.lines.length === 1)
   t.equal(c2.parsed()[0]!.path, '/v2/orders?page=2')
 })
 
 t.test('accessLog(): level by status; sampling drops only info lines', async (t) => {
-  const handler: RawHandler = (req, res) => { res.statusCode = Number(req.url!.slice(1)); res.end() }
+  const handler: RawHandler = (req, res) => {
+    res.statusCode = Number(req.url!.slice(1))
+    res.end()
+  }
   const all = await logged(t, handler)
   for (const status of [200, 302, 404, 503]) await (await fetch(`${all.url}/${status}`, { redirect: 'manual' })).text()
   await until(() => all.lines.length === 4)
-  t.same(all.parsed().map((l) => [l.status, l.level]), [[200, 'info'], [302, 'info'], [404, 'warn'], [503, 'error']])
+  t.same(
+    all.parsed().map((l) => [l.status, l.level]),
+    [
+      [200, 'info'],
+      [302, 'info'],
+      [404, 'warn'],
+      [503, 'error'],
+    ],
+  )
 
   const none = await logged(t, handler, { sampleRate: 0 })
   for (const status of [200, 201, 404, 500]) await (await fetch(`${none.url}/${status}`)).text()
   await until(() => none.lines.length === 2)
   await new Promise((ok) => setTimeout(ok, 20))
-  t.same(none.parsed().map((l) => l.status), [404, 500])
+  t.same(
+    none.parsed().map((l) => l.status),
+    [404, 500],
+  )
 
   const draws = [0.1, 0.7, 0.2, 0.9]
   const half = await logged(t, handler, { sampleRate: 0.5, random: () => draws.shift()! })
   for (const path of ['/200', '/201', '/202', '/203', '/400']) await (await fetch(half.url + path)).text()
   await until(() => half.lines.length === 3)
-  t.same(half.parsed().map((l) => l.status), [200, 202, 400])
+  t.same(
+    half.parsed().map((l) => l.status),
+    [200, 202, 400],
+  )
 })
 
 t.test('accessLog(): a client aborting mid-stream is logged as 499 aborted', async (t) => {
   let stop = false
-  t.teardown(() => { stop = true })
+  t.teardown(() => {
+    stop = true
+  })
   const { url, lines, parsed } = await logged(t, (_q, res) => {
     const tick = () => {
       if (stop || res.destroyed) return
@@ -164,12 +254,17 @@ t.test('accessLog(): a client gone before the headers: 499 without ttfbMs', asyn
   t.equal(line.ttfbMs, undefined)
 })
 
-t.test('accessLog(): a handler that throws: the boundary\'s 500, with the error message', async (t) => {
-  const { url, lines, parsed } = await logged(t, async (req) => {
-    if (req.url === '/sync') throw new TypeError('sync failure')
-    await Promise.resolve()
-    throw new Error('database unreachable')
-  }, {}, [boundary])
+t.test("accessLog(): a handler that throws: the boundary's 500, with the error message", async (t) => {
+  const { url, lines, parsed } = await logged(
+    t,
+    async (req) => {
+      if (req.url === '/sync') throw new TypeError('sync failure')
+      await Promise.resolve()
+      throw new Error('database unreachable')
+    },
+    {},
+    [boundary],
+  )
   t.equal((await fetch(url)).status, 500)
   t.equal((await fetch(`${url}/sync`)).status, 500)
   await until(() => lines.length === 2)
@@ -180,18 +275,27 @@ t.test('accessLog(): a handler that throws: the boundary\'s 500, with the error 
 })
 
 t.test('accessLog(): a handler failing after the headers: outcome error at level error', async (t) => {
-  const { url, lines, parsed } = await logged(t, async (_req, res) => {
-    res.write('partial')
-    await new Promise((ok) => setTimeout(ok, 5))
-    throw new Error('stream source failed')
-  }, {}, [boundary])
-  await fetch(url).then((r) => r.text()).catch(() => 'cut')
+  const { url, lines, parsed } = await logged(
+    t,
+    async (_req, res) => {
+      res.write('partial')
+      await new Promise((ok) => setTimeout(ok, 5))
+      throw new Error('stream source failed')
+    },
+    {},
+    [boundary],
+  )
+  await fetch(url)
+    .then((r) => r.text())
+    .catch(() => 'cut')
   await until(() => lines.length === 1)
   t.match(parsed()[0], { status: 200, outcome: 'error', level: 'error', error: 'stream source failed' })
 })
 
 t.test('accessLog(): a response destroyed before its headers is a 500', async (t) => {
-  const { url, lines, parsed } = await logged(t, (_req, res) => { res.destroy(new Error('gave up')) })
+  const { url, lines, parsed } = await logged(t, (_req, res) => {
+    res.destroy(new Error('gave up'))
+  })
   await fetch(url).catch(() => undefined)
   await until(() => lines.length === 1)
   t.match(parsed()[0], { status: 500, outcome: 'error', level: 'error', error: 'gave up' })
@@ -205,7 +309,10 @@ t.test('accessLog(): a request answered by a timeout layer is logged once with i
     return next(req, res)
   }
   const c = collector()
-  const app = await serve(t, compose(accessLog({ sink: c.sink }), deadline)(() => undefined))
+  const app = await serve(
+    t,
+    compose(accessLog({ sink: c.sink }), deadline)(() => undefined),
+  )
   t.equal((await fetch(app)).status, 503)
   await until(() => c.lines.length === 1)
   await new Promise((ok) => setTimeout(ok, 20))
@@ -215,7 +322,10 @@ t.test('accessLog(): a request answered by a timeout layer is logged once with i
 
 t.test('accessLog(): bytesIn counts the body received, read or not, without consuming it', async (t) => {
   const { url, lines, parsed } = await logged(t, async (req, res) => {
-    if (req.url === '/ignore') { res.end('ignored'); return }
+    if (req.url === '/ignore') {
+      res.end('ignored')
+      return
+    }
     let size = 0
     for await (const chunk of req) size += (chunk as Buffer).length
     res.end(String(size))
@@ -223,23 +333,38 @@ t.test('accessLog(): bytesIn counts the body received, read or not, without cons
   t.equal(await (await fetch(url, { method: 'POST', body: 'a'.repeat(5000) })).text(), '5000')
   await until(() => lines.length === 1)
   // Chunked: the count is of body bytes, without the chunk framing.
-  const chunked = await rawExchange(url, 'POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n')
+  const chunked = await rawExchange(
+    url,
+    'POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+  )
   t.match(chunked.toString(), /\r\n\r\n(?:2\r\n)?11/)
   await until(() => lines.length === 2)
   await (await fetch(`${url}/ignore`, { method: 'POST', body: 'b'.repeat(300) })).text()
   await until(() => lines.length === 3)
-  t.same(parsed().map((l) => l.bytesIn), [5000, 11, 300])
+  t.same(
+    parsed().map((l) => l.bytesIn),
+    [5000, 11, 300],
+  )
 })
 
 t.test('accessLog(): bytesIn includes body bytes that arrived before the log layer ran', async (t) => {
   const c = collector()
   // An outer layer that waits before calling inward: the body is already buffered by then.
-  const slow: Middleware = (next) => async (req, res) => { await new Promise((ok) => setTimeout(ok, 20)); return next(req, res) }
-  const url = await serve(t, compose(slow, accessLog({ sink: c.sink }))(async (req, res) => {
-    let size = 0
-    for await (const chunk of req) size += (chunk as Buffer).length
-    res.end(String(size))
-  }))
+  const slow: Middleware = (next) => async (req, res) => {
+    await new Promise((ok) => setTimeout(ok, 20))
+    return next(req, res)
+  }
+  const url = await serve(
+    t,
+    compose(
+      slow,
+      accessLog({ sink: c.sink }),
+    )(async (req, res) => {
+      let size = 0
+      for await (const chunk of req) size += (chunk as Buffer).length
+      res.end(String(size))
+    }),
+  )
   t.equal(await (await fetch(url, { method: 'POST', body: 'c'.repeat(1000) })).text(), '1000')
   await until(() => c.lines.length === 1)
   t.equal(c.parsed()[0]!.bytesIn, 1000)
@@ -247,54 +372,103 @@ t.test('accessLog(): bytesIn includes body bytes that arrived before the log lay
 
 t.test('accessLog(): bytesOut is what went on the wire, after compression', async (t) => {
   const gzip: Middleware = (next) => (req, res) => {
-    transformBody(res, () => { res.setHeader('content-encoding', 'gzip'); return createGzip() })
+    transformBody(res, () => {
+      res.setHeader('content-encoding', 'gzip')
+      return createGzip()
+    })
     return next(req, res)
   }
   const c = collector()
-  const url = await serve(t, compose(accessLog({ sink: c.sink }), gzip)((_q, res) => res.end('z'.repeat(100_000))))
+  const url = await serve(
+    t,
+    compose(accessLog({ sink: c.sink }), gzip)((_q, res) => res.end('z'.repeat(100_000))),
+  )
   const received = await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
   await until(() => c.lines.length === 1)
   t.equal(c.parsed()[0]!.bytesOut, received.length)
   t.ok(received.length < 10_000)
 })
 
-t.test('accessLog(): empty end(), HEAD, 204, 304, writeHead with headers, and a streamed body with backpressure', async (t) => {
-  const chunk = 's'.repeat(64 * 1024)
-  let sawBackpressure = false
-  const { url, lines, parsed } = await logged(t, async (req, res) => {
-    if (req.url === '/204') { res.statusCode = 204; res.end(); return }
-    if (req.url === '/304') { res.writeHead(304, { etag: '"e"' }); res.end(); return }
-    if (req.url === '/wh') { res.writeHead(201, { 'content-type': 'text/plain' }); res.end('made'); return }
-    if (req.url === '/stream') {
-      for (let i = 0; i < 32; i++) {
-        if (!res.write(chunk)) { sawBackpressure = true; await new Promise((ok) => res.once('drain', ok)) }
+t.test(
+  'accessLog(): empty end(), HEAD, 204, 304, writeHead with headers, and a streamed body with backpressure',
+  async (t) => {
+    const chunk = 's'.repeat(64 * 1024)
+    let sawBackpressure = false
+    const { url, lines, parsed } = await logged(t, async (req, res) => {
+      if (req.url === '/204') {
+        res.statusCode = 204
+        res.end()
+        return
+      }
+      if (req.url === '/304') {
+        res.writeHead(304, { etag: '"e"' })
+        res.end()
+        return
+      }
+      if (req.url === '/wh') {
+        res.writeHead(201, { 'content-type': 'text/plain' })
+        res.end('made')
+        return
+      }
+      if (req.url === '/stream') {
+        for (let i = 0; i < 32; i++) {
+          if (!res.write(chunk)) {
+            sawBackpressure = true
+            await new Promise((ok) => res.once('drain', ok))
+          }
+        }
+        res.end()
+        return
       }
       res.end()
-      return
-    }
-    res.end()
-  })
-  await (await fetch(url)).text()
-  await httpRequest(url, { method: 'HEAD' })
-  for (const path of ['/204', '/304', '/wh', '/stream']) await (await fetch(url + path)).arrayBuffer()
-  await until(() => lines.length === 6)
-  t.same(parsed().map((l) => [l.method, l.path, l.status, l.outcome]), [
-    ['GET', '/', 200, 'finished'], ['HEAD', '/', 200, 'finished'], ['GET', '/204', 204, 'finished'],
-    ['GET', '/304', 304, 'finished'], ['GET', '/wh', 201, 'finished'], ['GET', '/stream', 200, 'finished'],
-  ])
-  t.ok(parsed()[5]!.bytesOut! > 32 * chunk.length)
-  t.ok(sawBackpressure)
-})
+    })
+    await (await fetch(url)).text()
+    await httpRequest(url, { method: 'HEAD' })
+    for (const path of ['/204', '/304', '/wh', '/stream']) await (await fetch(url + path)).arrayBuffer()
+    await until(() => lines.length === 6)
+    t.same(
+      parsed().map((l) => [l.method, l.path, l.status, l.outcome]),
+      [
+        ['GET', '/', 200, 'finished'],
+        ['HEAD', '/', 200, 'finished'],
+        ['GET', '/204', 204, 'finished'],
+        ['GET', '/304', 304, 'finished'],
+        ['GET', '/wh', 201, 'finished'],
+        ['GET', '/stream', 200, 'finished'],
+      ],
+    )
+    t.ok(parsed()[5]!.bytesOut! > 32 * chunk.length)
+    t.ok(sawBackpressure)
+  },
+)
 
 t.test('accessLog(): headers logged on request, with redaction, selection and a bound', async (t) => {
-  const { url, lines, parsed } = await logged(t, (_q, res) => {
-    res.setHeader('set-cookie', ['sid=secret; HttpOnly', 'b=2'])
-    res.setHeader('x-served-by', 'edge-1')
-    res.end()
-  }, { requestHeaders: true, responseHeaders: ['x-served-by', 'set-cookie', 'x-absent'], redactHeaders: ['authorization', 'cookie', 'set-cookie', 'x-api-key'] })
+  const { url, lines, parsed } = await logged(
+    t,
+    (_q, res) => {
+      res.setHeader('set-cookie', ['sid=secret; HttpOnly', 'b=2'])
+      res.setHeader('x-served-by', 'edge-1')
+      res.end()
+    },
+    {
+      requestHeaders: true,
+      responseHeaders: ['x-served-by', 'set-cookie', 'x-absent'],
+      redactHeaders: ['authorization', 'cookie', 'set-cookie', 'x-api-key'],
+    },
+  )
   const many: Record<string, string> = {}
   for (let i = 0; i < 80; i++) many[`x-h${i}`] = String(i)
-  await (await fetch(url, { headers: { authorization: 'Bearer secret', cookie: 'sid=secret', 'x-api-key': 'k-secret', 'x-long': 'l'.repeat(3000), ...many } })).text()
+  await (
+    await fetch(url, {
+      headers: {
+        authorization: 'Bearer secret',
+        cookie: 'sid=secret',
+        'x-api-key': 'k-secret',
+        'x-long': 'l'.repeat(3000),
+        ...many,
+      },
+    })
+  ).text()
   await until(() => lines.length === 1)
   t.notMatch(lines[0], /secret/)
   const line = parsed()[0]!
@@ -309,11 +483,24 @@ t.test('accessLog(): headers logged on request, with redaction, selection and a 
 })
 
 t.test('accessLog(): one parseable line of bounded size whatever the request carries', async (t) => {
-  const { url, lines, parsed } = await logged(t, () => { throw new Error('multi\nline\r\n\x1b[31merror') }, { maxFieldLength: 100, query: 'keep' }, [boundary])
+  const { url, lines, parsed } = await logged(
+    t,
+    () => {
+      throw new Error('multi\nline\r\n\x1b[31merror')
+    },
+    { maxFieldLength: 100, query: 'keep' },
+    [boundary],
+  )
   // Latin-1 bytes (Node's parser refuses C0 controls and DEL, but lets obs-text through):
   // a C1 CSI (0x9b, a terminal escape) and ordinary accents.
   const ua = 'agent\x9b31m caf\xe9 \x85end'
-  await rawExchange(url, Buffer.from(`GET /${'p'.repeat(5000)}?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: ${ua}\r\nConnection: close\r\n\r\n`, 'latin1'))
+  await rawExchange(
+    url,
+    Buffer.from(
+      `GET /${'p'.repeat(5000)}?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: ${ua}\r\nConnection: close\r\n\r\n`,
+      'latin1',
+    ),
+  )
   await until(() => lines.length === 1)
   const text = lines[0]!
   t.notMatch(text, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
@@ -325,44 +512,72 @@ t.test('accessLog(): one parseable line of bounded size whatever the request car
   t.ok(text.length < 1000)
 })
 
-t.test('accessLog(): a throwing function sink never reaches the request; drops are reported on the next line', async (t) => {
-  const lines: string[] = []
-  let fail = 2
-  const warnings: Error[] = []
-  const onWarning = (w: Error) => warnings.push(w)
-  process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
-  const url = await serve(t, compose(accessLog({ sink: (line) => { if (fail-- > 0) throw new Error('sink down'); lines.push(line) } }))((_q, res) => res.end('fine')))
-  for (let i = 0; i < 3; i++) t.equal(await (await fetch(url)).text(), 'fine')
-  await until(() => lines.length === 1)
-  t.equal((JSON.parse(lines[0]!) as AccessLogEntry).droppedLines, 2)
-  await new Promise((ok) => setImmediate(ok))
-  t.equal(warnings.filter((w) => /accessLog\(\) sink: sink down/.test(w.message)).length, 1)
-})
+t.test(
+  'accessLog(): a throwing function sink never reaches the request; drops are reported on the next line',
+  async (t) => {
+    const lines: string[] = []
+    let fail = 2
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    t.teardown(() => {
+      process.off('warning', onWarning)
+    })
+    const url = await serve(
+      t,
+      compose(
+        accessLog({
+          sink: (line) => {
+            if (fail-- > 0) throw new Error('sink down')
+            lines.push(line)
+          },
+        }),
+      )((_q, res) => res.end('fine')),
+    )
+    for (let i = 0; i < 3; i++) t.equal(await (await fetch(url)).text(), 'fine')
+    await until(() => lines.length === 1)
+    t.equal((JSON.parse(lines[0]!) as AccessLogEntry).droppedLines, 2)
+    await new Promise((ok) => setImmediate(ok))
+    t.equal(warnings.filter((w) => /accessLog\(\) sink: sink down/.test(w.message)).length, 1)
+  },
+)
 
 /** A Writable that takes lines but calls back only when released: backpressure on demand. */
 class HeldSink extends Writable {
   readonly lines: string[] = []
   readonly #held: Array<() => void> = []
-  constructor() { super({ highWaterMark: 1, decodeStrings: false }) }
+  constructor() {
+    super({ highWaterMark: 1, decodeStrings: false })
+  }
   override _write(chunk: string, _encoding: BufferEncoding, callback: () => void): void {
     this.lines.push(...chunk.split('\n').filter(Boolean))
     this.#held.push(callback)
   }
-  release(): void { for (const callback of this.#held.splice(0)) callback() }
+  release(): void {
+    for (const callback of this.#held.splice(0)) callback()
+  }
 }
 
 t.test('accessLog(): under backpressure lines queue up to the bound, the rest are dropped and counted', async (t) => {
   const sink = new HeldSink()
-  const url = await serve(t, compose(accessLog({ sink, maxBufferedLines: 2 }))((req, res) => res.end(req.url)))
+  const url = await serve(
+    t,
+    compose(accessLog({ sink, maxBufferedLines: 2 }))((req, res) => res.end(req.url)),
+  )
   const logged = () => sink.lines.map((l) => JSON.parse(l) as AccessLogEntry)
   for (let i = 1; i <= 6; i++) t.equal(await (await fetch(`${url}/${i}`)).text(), `/${i}`)
   // Line 1 went to the stream, which pushes back; 2 and 3 wait; 4, 5 and 6 are dropped.
   await new Promise((ok) => setTimeout(ok, 10))
-  t.same(logged().map((l) => l.path), ['/1'])
+  t.same(
+    logged().map((l) => l.path),
+    ['/1'],
+  )
   sink.release()
   await until(() => sink.lines.length === 3)
-  t.same(logged().map((l) => l.path), ['/1', '/2', '/3'])
+  t.same(
+    logged().map((l) => l.path),
+    ['/1', '/2', '/3'],
+  )
   sink.release()
   await new Promise((ok) => setImmediate(ok))
   await (await fetch(`${url}/7`)).text()
@@ -372,12 +587,21 @@ t.test('accessLog(): under backpressure lines queue up to the bound, the rest ar
 })
 
 t.test('accessLog(): a Writable sink that fails is reported once; requests go on', async (t) => {
-  const sink = new Writable({ write(_chunk, _encoding, callback) { callback(new Error('disk full')) } })
+  const sink = new Writable({
+    write(_chunk, _encoding, callback) {
+      callback(new Error('disk full'))
+    },
+  })
   const warnings: Error[] = []
   const onWarning = (w: Error) => warnings.push(w)
   process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
-  const url = await serve(t, compose(accessLog({ sink }))((_q, res) => res.end('ok')))
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
+  const url = await serve(
+    t,
+    compose(accessLog({ sink }))((_q, res) => res.end('ok')),
+  )
   for (let i = 0; i < 3; i++) t.equal(await (await fetch(url)).text(), 'ok')
   await until(() => warnings.some((w) => /accessLog\(\) sink: disk full/.test(w.message)))
   await new Promise((ok) => setTimeout(ok, 10))
@@ -385,81 +609,122 @@ t.test('accessLog(): a Writable sink that fails is reported once; requests go on
   t.ok(sink.destroyed)
 })
 
-t.test('accessLog(): 200 concurrent requests, some aborted mid-stream, some throwing: one valid line each', async (t) => {
-  const { sink, lines } = collector()
-  const stopAll = { stop: false }
-  t.teardown(() => { stopAll.stop = true })
-  const app = compose(errorBoundary({ onError: () => undefined }), requestId(), accessLog({ sink }))(async (req, res) => {
-    const [, kind] = req.url!.split('/')
-    if (kind === 'throw') {
-      await new Promise((ok) => setImmediate(ok))
-      throw new Error(`failed ${req.url}`)
-    }
-    if (kind === 'abort') {
-      // Streams until the client goes away.
-      const tick = () => {
-        if (stopAll.stop || res.destroyed) return
-        res.write('a'.repeat(512))
-        setTimeout(tick, 2)
+t.test(
+  'accessLog(): 200 concurrent requests, some aborted mid-stream, some throwing: one valid line each',
+  async (t) => {
+    const { sink, lines } = collector()
+    const stopAll = { stop: false }
+    t.teardown(() => {
+      stopAll.stop = true
+    })
+    const app = compose(
+      errorBoundary({ onError: () => undefined }),
+      requestId(),
+      accessLog({ sink }),
+    )(async (req, res) => {
+      const [, kind] = req.url!.split('/')
+      if (kind === 'throw') {
+        await new Promise((ok) => setImmediate(ok))
+        throw new Error(`failed ${req.url}`)
       }
-      tick()
-      return
-    }
-    res.write('part one,')
-    await new Promise((ok) => setImmediate(ok))
-    res.end('part two')
-  })
-  const url = await serve(t, app)
-  const kindOf = (i: number) => (i % 5 === 0 ? 'abort' : i % 7 === 0 ? 'throw' : 'ok')
-  const headerIds = new Map<string, string>()
-  const exchange = (i: number) => new Promise<void>((ok, fail) => {
-    const path = `/${kindOf(i)}/${i}`
-    const req = request(`${url}${path}`, { agent: false }, (res) => {
-      headerIds.set(path, String(res.headers['x-request-id']))
-      if (kindOf(i) === 'abort') {
-        res.once('data', () => { req.destroy(); ok() })
+      if (kind === 'abort') {
+        // Streams until the client goes away.
+        const tick = () => {
+          if (stopAll.stop || res.destroyed) return
+          res.write('a'.repeat(512))
+          setTimeout(tick, 2)
+        }
+        tick()
         return
       }
-      res.resume()
-      res.on('end', () => ok())
+      res.write('part one,')
+      await new Promise((ok) => setImmediate(ok))
+      res.end('part two')
     })
-    req.on('error', (err) => (kindOf(i) === 'abort' ? ok() : fail(err)))
-    req.end()
-  })
-  await Promise.all(Array.from({ length: 200 }, (_, i) => exchange(i)))
-  await until(() => lines.length >= 200, 10_000)
-  await new Promise((ok) => setTimeout(ok, 50))
-  t.equal(lines.length, 200, 'exactly one line per request')
-  const parsed = lines.map((line) => JSON.parse(line) as AccessLogEntry)
-  const ids = new Set(parsed.map((l) => l.requestId))
-  t.equal(ids.size, 200, 'ids are unique')
-  t.equal(new Set(parsed.map((l) => l.path)).size, 200, 'every request logged')
-  let mismatches = 0
-  let wrongShape = 0
-  for (const line of parsed) {
-    if (headerIds.get(line.path) !== line.requestId) mismatches++
-    const kind = line.path.split('/')[1]
-    const expected = kind === 'abort' ? { status: 499, outcome: 'aborted' }
-      : kind === 'throw' ? { status: 500, outcome: 'finished', error: `failed ${line.path}` }
-        : { status: 200, outcome: 'finished' }
-    if (Object.entries(expected).some(([k, v]) => (line as unknown as Record<string, unknown>)[k] !== v)) wrongShape++
-  }
-  t.equal(mismatches, 0, 'ids match the response headers')
-  t.equal(wrongShape, 0, 'aborted ones are 499/aborted, thrown ones 500 with their error, others 200')
-  t.equal(parsed.filter((l) => l.outcome === 'aborted').length, 40)
-  t.same(new Set(parsed.map((l) => l.clientIp)), new Set(['127.0.0.1']), 'the client address, also of aborted exchanges')
-})
+    const url = await serve(t, app)
+    const kindOf = (i: number) => (i % 5 === 0 ? 'abort' : i % 7 === 0 ? 'throw' : 'ok')
+    const headerIds = new Map<string, string>()
+    const exchange = (i: number) =>
+      new Promise<void>((ok, fail) => {
+        const path = `/${kindOf(i)}/${i}`
+        const req = request(`${url}${path}`, { agent: false }, (res) => {
+          headerIds.set(path, String(res.headers['x-request-id']))
+          if (kindOf(i) === 'abort') {
+            res.once('data', () => {
+              req.destroy()
+              ok()
+            })
+            return
+          }
+          res.resume()
+          res.on('end', () => ok())
+        })
+        req.on('error', (err) => (kindOf(i) === 'abort' ? ok() : fail(err)))
+        req.end()
+      })
+    await Promise.all(Array.from({ length: 200 }, (_, i) => exchange(i)))
+    await until(() => lines.length >= 200, 10_000)
+    await new Promise((ok) => setTimeout(ok, 50))
+    t.equal(lines.length, 200, 'exactly one line per request')
+    const parsed = lines.map((line) => JSON.parse(line) as AccessLogEntry)
+    const ids = new Set(parsed.map((l) => l.requestId))
+    t.equal(ids.size, 200, 'ids are unique')
+    t.equal(new Set(parsed.map((l) => l.path)).size, 200, 'every request logged')
+    let mismatches = 0
+    let wrongShape = 0
+    for (const line of parsed) {
+      if (headerIds.get(line.path) !== line.requestId) mismatches++
+      const kind = line.path.split('/')[1]
+      const expected =
+        kind === 'abort'
+          ? { status: 499, outcome: 'aborted' }
+          : kind === 'throw'
+            ? { status: 500, outcome: 'finished', error: `failed ${line.path}` }
+            : { status: 200, outcome: 'finished' }
+      if (Object.entries(expected).some(([k, v]) => (line as unknown as Record<string, unknown>)[k] !== v)) wrongShape++
+    }
+    t.equal(mismatches, 0, 'ids match the response headers')
+    t.equal(wrongShape, 0, 'aborted ones are 499/aborted, thrown ones 500 with their error, others 200')
+    t.equal(parsed.filter((l) => l.outcome === 'aborted').length, 40)
+    t.same(
+      new Set(parsed.map((l) => l.clientIp)),
+      new Set(['127.0.0.1']),
+      'the client address, also of aborted exchanges',
+    )
+  },
+)
 
-t.test('accessLog(): ordering: inside errorBoundary, proxyHeaders, requestId, traceContext; outside refusing layers', async (t) => {
-  const named = (name: string) => defineMiddleware({ name }, (next) => next)
-  for (const outer of ['errorBoundary', 'proxyHeaders', 'requestId', 'traceContext']) {
-    t.throws(() => compose({ strict: true }, accessLog({ sink: () => undefined }), named(outer)), { name: 'OrderingError', message: new RegExp(`${outer} \\(layer 2\\) must wrap accessLog`) }, outer)
-  }
-  for (const inner of ['rateLimit', 'jwtAuth', 'timeout', 'cors']) {
-    t.throws(() => compose({ strict: true }, named(inner), accessLog({ sink: () => undefined })), { name: 'OrderingError', message: new RegExp(`accessLog \\(layer 2\\) must wrap ${inner}`) }, inner)
-  }
-  t.doesNotThrow(() => compose({ strict: true }, named('errorBoundary'), named('proxyHeaders'), requestId(), traceContext(), accessLog({ sink: () => undefined }), named('rateLimit')))
-})
+t.test(
+  'accessLog(): ordering: inside errorBoundary, proxyHeaders, requestId, traceContext; outside refusing layers',
+  async (t) => {
+    const named = (name: string) => defineMiddleware({ name }, (next) => next)
+    for (const outer of ['errorBoundary', 'proxyHeaders', 'requestId', 'traceContext']) {
+      t.throws(
+        () => compose({ strict: true }, accessLog({ sink: () => undefined }), named(outer)),
+        { name: 'OrderingError', message: new RegExp(`${outer} \\(layer 2\\) must wrap accessLog`) },
+        outer,
+      )
+    }
+    for (const inner of ['rateLimit', 'jwtAuth', 'timeout', 'cors']) {
+      t.throws(
+        () => compose({ strict: true }, named(inner), accessLog({ sink: () => undefined })),
+        { name: 'OrderingError', message: new RegExp(`accessLog \\(layer 2\\) must wrap ${inner}`) },
+        inner,
+      )
+    }
+    t.doesNotThrow(() =>
+      compose(
+        { strict: true },
+        named('errorBoundary'),
+        named('proxyHeaders'),
+        requestId(),
+        traceContext(),
+        accessLog({ sink: () => undefined }),
+        named('rateLimit'),
+      ),
+    )
+  },
+)
 
 t.test('accessLog(): the default sink is process.stdout', async (t) => {
   // Constructing with no sink must not throw or write; the docs example test runs it for real.
@@ -468,7 +733,10 @@ t.test('accessLog(): the default sink is process.stdout', async (t) => {
 
 t.test('accessLog(): config: rejects bad options with the option named', async (t) => {
   const bad: Array<[object, RegExp]> = [
-    [{ sink: 'stdout' }, /accessLog\(\): option "sink" must be a Writable stream or a function .*received "stdout" \(string\)\. For a file use fs\.createWriteStream/],
+    [
+      { sink: 'stdout' },
+      /accessLog\(\): option "sink" must be a Writable stream or a function .*received "stdout" \(string\)\. For a file use fs\.createWriteStream/,
+    ],
     [{ sink: null }, /option "sink" must be a Writable stream or a function/],
     [{ query: 'hide' }, /option "query" must be one of "drop", "redact", "keep"; received "hide"/],
     [{ sampleRate: 2 }, /option "sampleRate" must be a number from 0 to 1; received 2/],
@@ -482,12 +750,15 @@ t.test('accessLog(): config: rejects bad options with the option named', async (
     [{ random: 1 }, /option "random" must be a function/],
     [{ sampleRatio: 1 }, /must be a known option.*did you mean "sampleRate"/],
   ]
-  for (const [options, message] of bad) t.throws(() => accessLog(options), { name: 'ConfigError', message }, JSON.stringify(options))
+  for (const [options, message] of bad)
+    t.throws(() => accessLog(options), { name: 'ConfigError', message }, JSON.stringify(options))
 })
 
 t.test('accessLog(): used without compose, a sync throw is noted and rethrown', async (t) => {
   const c = collector()
-  const handler = accessLog({ sink: c.sink })(() => { throw new Error('raw throw') })
+  const handler = accessLog({ sink: c.sink })(() => {
+    throw new Error('raw throw')
+  })
   // serve() answers 599 for a handler that rejects without answering.
   const res = await fetch(await serve(t, async (req, res) => handler(req, res)))
   t.equal(res.status, 599)
@@ -499,12 +770,22 @@ t.test('accessLog(): with the real errorBoundary and timeout, a timed-out reques
   // Timers the test fires by hand: no waiting for a deadline.
   const pending: Array<() => void> = []
   const timers = {
-    setTimeout: (callback: (arg: never) => void, _ms: number, arg: never) => { pending.push(() => callback(arg)); return pending.length },
+    setTimeout: (callback: (arg: never) => void, _ms: number, arg: never) => {
+      pending.push(() => callback(arg))
+      return pending.length
+    },
     clearTimeout: () => undefined,
   }
-  const fire = () => { for (const run of pending.splice(0)) run() }
+  const fire = () => {
+    for (const run of pending.splice(0)) run()
+  }
   const c = collector()
-  const app = compose(errorBoundary({ onError: () => undefined }), requestId(), accessLog({ sink: c.sink }), timeout({ ms: 1000, maxDurationMs: 2000, timers }))((req, res) => {
+  const app = compose(
+    errorBoundary({ onError: () => undefined }),
+    requestId(),
+    accessLog({ sink: c.sink }),
+    timeout({ ms: 1000, maxDurationMs: 2000, timers }),
+  )((req, res) => {
     if (req.url === '/stall') res.write('started')
     // Neither answers nor ends: the deadline (or the maximum duration) must.
   })
@@ -516,13 +797,22 @@ t.test('accessLog(): with the real errorBoundary and timeout, a timed-out reques
   t.equal(answered.status, 503)
   await answered.text()
   await until(() => c.lines.length === 1)
-  t.match(c.parsed()[0], { path: '/slow', status: 503, outcome: 'finished', level: 'error', requestId: answered.headers.get('x-request-id') })
+  t.match(c.parsed()[0], {
+    path: '/slow',
+    status: 503,
+    outcome: 'finished',
+    level: 'error',
+    requestId: answered.headers.get('x-request-id'),
+  })
 
   const stalled = await fetch(`${url}/stall`)
   const body = stalled.text().catch(() => 'cut')
   // The deadline passes while the body is already streaming (left alone), then the
   // maximum duration cuts the connection.
-  await until(() => { fire(); return c.lines.length === 2 })
+  await until(() => {
+    fire()
+    return c.lines.length === 2
+  })
   await body
   await until(() => c.lines.length === 2)
   await new Promise((ok) => setTimeout(ok, 20))
@@ -532,15 +822,28 @@ t.test('accessLog(): with the real errorBoundary and timeout, a timed-out reques
 
 t.test('accessLog(): over HTTP/2, body bytes are counted and bytesOut is absent', async (t) => {
   const c = collector()
-  const url = await serveH2(t, compose(requestId(), accessLog({ sink: c.sink }))(async (req, res) => {
-    let size = 0
-    for await (const chunk of req) size += (chunk as Buffer).length
-    res.end(String(size))
-  }))
+  const url = await serveH2(
+    t,
+    compose(
+      requestId(),
+      accessLog({ sink: c.sink }),
+    )(async (req, res) => {
+      let size = 0
+      for await (const chunk of req) size += (chunk as Buffer).length
+      res.end(String(size))
+    }),
+  )
   const res = await h2Request(`${url}/upload`, { ':method': 'POST' }, 'h'.repeat(3000))
   t.equal(res.text, '3000')
   await until(() => c.lines.length === 1)
   const line = c.parsed()[0]!
-  t.match(line, { method: 'POST', path: '/upload', status: 200, outcome: 'finished', bytesIn: 3000, requestId: res.headers['x-request-id'] })
+  t.match(line, {
+    method: 'POST',
+    path: '/upload',
+    status: 200,
+    outcome: 'finished',
+    bytesIn: 3000,
+    requestId: res.headers['x-request-id'],
+  })
   t.equal(line.bytesOut, undefined)
 })

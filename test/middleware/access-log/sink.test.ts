@@ -7,17 +7,24 @@ import { LineSink } from '../../../lib/middleware/access-log/sink.js'
 class HeldSink extends Writable {
   readonly chunks: string[] = []
   readonly #held: Array<() => void> = []
-  constructor() { super({ highWaterMark: 1, decodeStrings: false }) }
+  constructor() {
+    super({ highWaterMark: 1, decodeStrings: false })
+  }
   override _write(chunk: string, _encoding: BufferEncoding, callback: () => void): void {
     this.chunks.push(chunk)
     this.#held.push(callback)
   }
-  release(): void { for (const callback of this.#held.splice(0)) callback() }
+  release(): void {
+    for (const callback of this.#held.splice(0)) callback()
+  }
 }
 
 /** Write `line` the way accessLog() does: check saturation, carry the dropped count. */
 function offer(sink: LineSink<unknown>, line: string): boolean {
-  if (sink.saturated) { sink.drop(); return false }
+  if (sink.saturated) {
+    sink.drop()
+    return false
+  }
   sink.write(line, {}, sink.takeDropped())
   return true
 }
@@ -26,13 +33,20 @@ function warningsOf(t: Test): Error[] {
   const warnings: Error[] = []
   const onWarning = (w: Error) => warnings.push(w)
   process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
   return warnings
 }
 
 t.test('LineSink: writes the lines of one event-loop turn, each with a newline, in one write', async (t) => {
   const chunks: string[] = []
-  const stream = new Writable({ write(chunk, _e, cb) { chunks.push(String(chunk)); cb() } })
+  const stream = new Writable({
+    write(chunk, _e, cb) {
+      chunks.push(String(chunk))
+      cb()
+    },
+  })
   const sink = new LineSink<unknown>(stream, 10)
   t.ok(offer(sink, 'a'))
   t.ok(offer(sink, 'b'))
@@ -46,7 +60,12 @@ t.test('LineSink: writes the lines of one event-loop turn, each with a newline, 
 
 t.test('LineSink: a full batch is written at once, without waiting for the turn to end', async (t) => {
   const chunks: string[] = []
-  const stream = new Writable({ write(chunk, _e, cb) { chunks.push(String(chunk)); cb() } })
+  const stream = new Writable({
+    write(chunk, _e, cb) {
+      chunks.push(String(chunk))
+      cb()
+    },
+  })
   const sink = new LineSink<unknown>(stream, 3)
   for (const line of ['1', '2', '3', '4']) t.ok(offer(sink, line))
   t.same(chunks, ['1\n2\n3\n'])
@@ -54,33 +73,39 @@ t.test('LineSink: a full batch is written at once, without waiting for the turn 
   t.same(chunks, ['1\n2\n3\n', '4\n'])
 })
 
-t.test('LineSink: queues up to the bound under backpressure, then drops; flushes the queue as one write on drain', async (t) => {
-  const stream = new HeldSink()
-  const sink = new LineSink<unknown>(stream, 2)
-  // 1 and 2 fill a batch, which is written at once and meets backpressure (high-water mark 1);
-  // 3 and 4 queue up to the bound; 5 is dropped.
-  t.same(['1', '2', '3', '4', '5'].map((l) => offer(sink, l)), [true, true, true, true, false])
-  t.equal(sink.saturated, true)
-  t.same(stream.chunks, ['1\n2\n'])
-  // The release calls back synchronously, so 'drain' comes during it: listen first.
-  let drained = once(stream, 'drain')
-  stream.release()
-  await drained
-  t.same(stream.chunks, ['1\n2\n', '3\n4\n'])
-  // Still pushing back (the flush wrote more than the high-water mark), with room to queue.
-  t.equal(sink.saturated, false)
-  t.equal(sink.takeDropped(), 1)
-  sink.drop()
-  sink.drop()
-  t.ok(offer(sink, '6'))
-  drained = once(stream, 'drain')
-  stream.release()
-  await drained
-  t.same(stream.chunks, ['1\n2\n', '3\n4\n', '6\n'])
-  stream.release()
-  await new Promise((ok) => setImmediate(ok))
-  t.equal(sink.takeDropped(), 0, 'the drops rode on line 6')
-})
+t.test(
+  'LineSink: queues up to the bound under backpressure, then drops; flushes the queue as one write on drain',
+  async (t) => {
+    const stream = new HeldSink()
+    const sink = new LineSink<unknown>(stream, 2)
+    // 1 and 2 fill a batch, which is written at once and meets backpressure (high-water mark 1);
+    // 3 and 4 queue up to the bound; 5 is dropped.
+    t.same(
+      ['1', '2', '3', '4', '5'].map((l) => offer(sink, l)),
+      [true, true, true, true, false],
+    )
+    t.equal(sink.saturated, true)
+    t.same(stream.chunks, ['1\n2\n'])
+    // The release calls back synchronously, so 'drain' comes during it: listen first.
+    let drained = once(stream, 'drain')
+    stream.release()
+    await drained
+    t.same(stream.chunks, ['1\n2\n', '3\n4\n'])
+    // Still pushing back (the flush wrote more than the high-water mark), with room to queue.
+    t.equal(sink.saturated, false)
+    t.equal(sink.takeDropped(), 1)
+    sink.drop()
+    sink.drop()
+    t.ok(offer(sink, '6'))
+    drained = once(stream, 'drain')
+    stream.release()
+    await drained
+    t.same(stream.chunks, ['1\n2\n', '3\n4\n', '6\n'])
+    stream.release()
+    await new Promise((ok) => setImmediate(ok))
+    t.equal(sink.takeDropped(), 0, 'the drops rode on line 6')
+  },
+)
 
 t.test('LineSink: maxQueued 0 drops every line while the stream pushes back', async (t) => {
   const stream = new HeldSink()
@@ -92,11 +117,19 @@ t.test('LineSink: maxQueued 0 drops every line while the stream pushes back', as
 
 t.test('LineSink: a closed or failed stream drops lines and is reported once', async (t) => {
   const warnings = warningsOf(t)
-  const ended = new Writable({ write(_c, _e, cb) { cb() } })
+  const ended = new Writable({
+    write(_c, _e, cb) {
+      cb()
+    },
+  })
   ended.end()
   const a = new LineSink<unknown>(ended, 5)
   t.equal(a.saturated, true)
-  const failing = new Writable({ write(_c, _e, cb) { cb(new Error('EIO')) } })
+  const failing = new Writable({
+    write(_c, _e, cb) {
+      cb(new Error('EIO'))
+    },
+  })
   const b = new LineSink<unknown>(failing, 5)
   offer(b, 'one')
   await new Promise((ok) => setImmediate(ok))
@@ -109,8 +142,14 @@ t.test('LineSink: a closed or failed stream drops lines and is reported once', a
 
 t.test('LineSink: a write() that throws synchronously is handled like an error event', async (t) => {
   const warnings = warningsOf(t)
-  const stream = new Writable({ write(_c, _e, cb) { cb() } })
-  stream.write = () => { throw new Error('sync write failure') }
+  const stream = new Writable({
+    write(_c, _e, cb) {
+      cb()
+    },
+  })
+  stream.write = () => {
+    throw new Error('sync write failure')
+  }
   const sink = new LineSink<unknown>(stream, 5)
   t.doesNotThrow(() => offer(sink, 'x'))
   await new Promise((ok) => setImmediate(ok))

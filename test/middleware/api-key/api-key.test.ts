@@ -14,16 +14,28 @@ const echo: RawHandler = (req, res) => {
   res.end(JSON.stringify({ identity: tryGetApiKey(req) ?? null, user: userIdState.tryGet(req) ?? null }))
 }
 
-async function ask(url: string, headers: Record<string, string> = {}, path = '/'): Promise<{ status: number; body: Record<string, unknown>; challenge: string | null }> {
+async function ask(
+  url: string,
+  headers: Record<string, string> = {},
+  path = '/',
+): Promise<{ status: number; body: Record<string, unknown>; challenge: string | null }> {
   const res = await fetch(url + path, { headers })
-  return { status: res.status, body: JSON.parse(await res.text()) as Record<string, unknown>, challenge: res.headers.get('www-authenticate') }
+  return {
+    status: res.status,
+    body: JSON.parse(await res.text()) as Record<string, unknown>,
+    challenge: res.headers.get('www-authenticate'),
+  }
 }
 
 t.test('apiKey(): a listed key passes with its identity and user id', async (t) => {
   const url = await serve(t, compose(apiKey({ keys: [{ key: KEY_A, id: 'partner-a' }, KEY_B] }))(echo))
   t.same((await ask(url, { 'x-api-key': KEY_A })).body, { identity: { id: 'partner-a' }, user: 'partner-a' })
   const b = await ask(url, { 'x-api-key': KEY_B })
-  t.same(b.body, { identity: { id: `key:${sha(KEY_B).slice(0, 12)}` }, user: `key:${sha(KEY_B).slice(0, 12)}` }, 'an unnamed key gets an id from its hash, never the key')
+  t.same(
+    b.body,
+    { identity: { id: `key:${sha(KEY_B).slice(0, 12)}` }, user: `key:${sha(KEY_B).slice(0, 12)}` },
+    'an unnamed key gets an id from its hash, never the key',
+  )
 })
 
 t.test('apiKey(): missing and wrong keys are 401 with a challenge', async (t) => {
@@ -44,25 +56,36 @@ t.test('apiKey(): missing and wrong keys are 401 with a challenge', async (t) =>
 })
 
 t.test('apiKey(): SHA-256 hashes, plain and named', async (t) => {
-  const url = await serve(t, compose(apiKey({ hashes: [sha(KEY_A), { sha256: sha(KEY_B).toUpperCase(), id: 'b' }] }))(echo))
+  const url = await serve(
+    t,
+    compose(apiKey({ hashes: [sha(KEY_A), { sha256: sha(KEY_B).toUpperCase(), id: 'b' }] }))(echo),
+  )
   t.same((await ask(url, { 'x-api-key': KEY_A })).body.identity, { id: `key:${sha(KEY_A).slice(0, 12)}` })
   t.same((await ask(url, { 'x-api-key': KEY_B })).body.identity, { id: 'b' })
   t.equal((await ask(url, { 'x-api-key': sha(KEY_A) })).status, 401, 'the hash itself is not a key')
 })
 
 t.test('apiKey(): keys and hashes together', async (t) => {
-  const url = await serve(t, compose(apiKey({ keys: [{ key: KEY_A, id: 'a' }], hashes: [{ sha256: sha(KEY_B), id: 'b' }] }))(echo))
+  const url = await serve(
+    t,
+    compose(apiKey({ keys: [{ key: KEY_A, id: 'a' }], hashes: [{ sha256: sha(KEY_B), id: 'b' }] }))(echo),
+  )
   t.same((await ask(url, { 'x-api-key': KEY_A })).body.identity, { id: 'a' })
   t.same((await ask(url, { 'x-api-key': KEY_B })).body.identity, { id: 'b' })
 })
 
 t.test('apiKey(): an async lookup, typed identities, and 503 when it fails', async (t) => {
-  interface Client { id: string; plan: 'free' | 'pro' }
+  interface Client {
+    id: string
+    plan: 'free' | 'pro'
+  }
   const db = new Map<string, Client>([[sha(KEY_A), { id: 'client-7', plan: 'pro' }]])
   const warnings: string[] = []
   const onWarning = (w: Error) => warnings.push(w.message)
   process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
   const auth = apiKey<Client>({
     lookup: async (key, req) => {
       if (req.headers['x-fail']) throw new Error('database down')
@@ -70,24 +93,38 @@ t.test('apiKey(): an async lookup, typed identities, and 503 when it fails', asy
       return db.get(sha(key))
     },
   })
-  const url = await serve(t, compose(auth)((req, res) => {
-    const plan: 'free' | 'pro' = auth.identity(req).plan
-    res.end(JSON.stringify({ plan, id: getApiKey<Client>(req).id, user: userIdState.get(req) }))
-  }))
-  t.same(JSON.parse(await (await fetch(url, { headers: { 'x-api-key': KEY_A } })).text()), { plan: 'pro', id: 'client-7', user: 'client-7' })
+  const url = await serve(
+    t,
+    compose(auth)((req, res) => {
+      const plan: 'free' | 'pro' = auth.identity(req).plan
+      res.end(JSON.stringify({ plan, id: getApiKey<Client>(req).id, user: userIdState.get(req) }))
+    }),
+  )
+  t.same(JSON.parse(await (await fetch(url, { headers: { 'x-api-key': KEY_A } })).text()), {
+    plan: 'pro',
+    id: 'client-7',
+    user: 'client-7',
+  })
   t.equal((await fetch(url, { headers: { 'x-api-key': KEY_B } })).status, 401)
   const failed = await fetch(url, { headers: { 'x-api-key': KEY_A, 'x-fail': '1' } })
   t.equal(failed.status, 503)
   t.equal(failed.headers.get('retry-after'), '5')
   t.match(JSON.parse(await failed.text()), { code: 'auth_unavailable' })
-  t.equal((await fetch(url, { headers: { 'x-api-key': KEY_A, 'x-odd': '1' } })).status, 503, 'an identity without id is a lookup bug')
+  t.equal(
+    (await fetch(url, { headers: { 'x-api-key': KEY_A, 'x-odd': '1' } })).status,
+    503,
+    'an identity without id is a lookup bug',
+  )
   await new Promise((ok) => setImmediate(ok))
   t.match(warnings.join('\n'), /apiKey\(\): lookup failed: database down/)
   t.match(warnings.join('\n'), /lookup must resolve an object with a non-empty string id/)
 })
 
 t.test('apiKey(): a custom header with a scheme', async (t) => {
-  const url = await serve(t, compose(apiKey({ header: 'Authorization', scheme: 'ApiKey', keys: [{ key: KEY_A, id: 'a' }] }))(echo))
+  const url = await serve(
+    t,
+    compose(apiKey({ header: 'Authorization', scheme: 'ApiKey', keys: [{ key: KEY_A, id: 'a' }] }))(echo),
+  )
   t.equal((await ask(url, { authorization: `ApiKey ${KEY_A}` })).status, 200)
   t.equal((await ask(url, { authorization: `apikey   ${KEY_A}` })).status, 200, 'scheme case-insensitive')
   const other = await ask(url, { authorization: `Bearer ${KEY_A}` })
@@ -97,32 +134,68 @@ t.test('apiKey(): a custom header with a scheme', async (t) => {
   t.equal((await ask(url, { authorization: `ApiKey ${KEY_B}` })).body.code, 'invalid_api_key')
 })
 
-t.test('apiKey(): the query parameter only when opted in; the header wins; repeated parameters are refused', async (t) => {
-  const off = await serve(t, compose(apiKey({ keys: [KEY_A] }))(echo))
-  t.equal((await ask(off, {}, `/?api_key=${KEY_A}`)).status, 401)
-  const on = await serve(t, compose(apiKey({ keys: [{ key: KEY_A, id: 'a' }, { key: KEY_B, id: 'b' }], query: 'api_key' }))(echo))
-  t.same((await ask(on, {}, `/?x=1&api_key=${KEY_A}`)).body.identity, { id: 'a' })
-  t.same((await ask(on, { 'x-api-key': KEY_B }, `/?api_key=${KEY_A}`)).body.identity, { id: 'b' })
-  t.equal((await ask(on, {}, `/?api_key=${KEY_A}&api_key=${KEY_B}`)).body.code, 'invalid_api_key')
-  t.equal((await ask(on, {}, '/?api_key=')).body.code, 'missing_api_key')
-  t.equal((await ask(on, {}, '/')).body.code, 'missing_api_key')
-})
+t.test(
+  'apiKey(): the query parameter only when opted in; the header wins; repeated parameters are refused',
+  async (t) => {
+    const off = await serve(t, compose(apiKey({ keys: [KEY_A] }))(echo))
+    t.equal((await ask(off, {}, `/?api_key=${KEY_A}`)).status, 401)
+    const on = await serve(
+      t,
+      compose(
+        apiKey({
+          keys: [
+            { key: KEY_A, id: 'a' },
+            { key: KEY_B, id: 'b' },
+          ],
+          query: 'api_key',
+        }),
+      )(echo),
+    )
+    t.same((await ask(on, {}, `/?x=1&api_key=${KEY_A}`)).body.identity, { id: 'a' })
+    t.same((await ask(on, { 'x-api-key': KEY_B }, `/?api_key=${KEY_A}`)).body.identity, { id: 'b' })
+    t.equal((await ask(on, {}, `/?api_key=${KEY_A}&api_key=${KEY_B}`)).body.code, 'invalid_api_key')
+    t.equal((await ask(on, {}, '/?api_key=')).body.code, 'missing_api_key')
+    t.equal((await ask(on, {}, '/')).body.code, 'missing_api_key')
+  },
+)
 
 t.test('apiKey(): public paths, preflights and optional mode', async (t) => {
   const url = await serve(t, compose(apiKey({ keys: [KEY_A], publicPaths: ['/status', '/open/*'] }))(echo))
   t.equal((await httpRequest(`${url}/status`)).status, 200)
   t.equal((await httpRequest(`${url}/open/x`)).status, 200)
-  t.equal((await httpRequest(`${url}/STATUS/`)).status, 200, 'case and a trailing slash are spellings every router reads alike')
-  t.equal((await rawGet(url, '/%73tatus')).status, 401, 'an escaped unreserved character is ambiguous (Fastify decodes it, Express does not): not public')
+  t.equal(
+    (await httpRequest(`${url}/STATUS/`)).status,
+    200,
+    'case and a trailing slash are spellings every router reads alike',
+  )
+  t.equal(
+    (await rawGet(url, '/%73tatus')).status,
+    401,
+    'an escaped unreserved character is ambiguous (Fastify decodes it, Express does not): not public',
+  )
   t.equal((await rawGet(url, '/admin/..%2fstatus')).status, 401, 'routers serve it under /admin: not public')
   t.equal((await rawGet(url, '/admin/x/../../open/x')).status, 401, 'nor is a raw dot segment')
   t.equal((await rawGet(url, '/open/../admin')).status, 401)
   t.equal((await httpRequest(`${url}//admin`)).status, 401)
   t.equal((await httpRequest(`${url}/%zz`)).status, 401, 'a path that cannot be normalised is protected')
   const preflightHeaders = { origin: 'https://a.test', 'access-control-request-method': 'GET' }
-  t.equal((await httpRequest(url, { method: 'OPTIONS', headers: preflightHeaders })).status, 401, 'no cors(): the shape alone exempts nothing')
-  const withCors = await serve(t, compose(cors({ origins: ['https://a.test'], preflightContinue: true }), apiKey({ keys: [KEY_A], publicPaths: ['/status'] }))(echo))
-  t.equal((await httpRequest(withCors, { method: 'OPTIONS', headers: preflightHeaders })).status, 200, 'a preflight cors() validated')
+  t.equal(
+    (await httpRequest(url, { method: 'OPTIONS', headers: preflightHeaders })).status,
+    401,
+    'no cors(): the shape alone exempts nothing',
+  )
+  const withCors = await serve(
+    t,
+    compose(
+      cors({ origins: ['https://a.test'], preflightContinue: true }),
+      apiKey({ keys: [KEY_A], publicPaths: ['/status'] }),
+    )(echo),
+  )
+  t.equal(
+    (await httpRequest(withCors, { method: 'OPTIONS', headers: preflightHeaders })).status,
+    200,
+    'a preflight cors() validated',
+  )
   t.equal((await httpRequest(url, { method: 'OPTIONS' })).status, 401)
   const optional = await serve(t, compose(apiKey({ keys: [KEY_A], optional: true, setUserId: false }))(echo))
   t.same((await ask(optional)).body, { identity: null, user: null })
@@ -131,7 +204,10 @@ t.test('apiKey(): public paths, preflights and optional mode', async (t) => {
 })
 
 t.test('apiKey(): ambiguousPaths "refuse" answers ambiguous targets 400, key or not', async (t) => {
-  const url = await serve(t, compose(apiKey({ keys: [KEY_A], publicPaths: ['/open/*'], ambiguousPaths: 'refuse' }))(echo))
+  const url = await serve(
+    t,
+    compose(apiKey({ keys: [KEY_A], publicPaths: ['/open/*'], ambiguousPaths: 'refuse' }))(echo),
+  )
   for (const path of ['/admin/..%2fopen', '/open/x/..', '/open;x', '/%zz']) {
     for (const headers of [[], [['X-Api-Key', KEY_A]]] as Array<Array<[string, string]>>) {
       const res = await rawRequest(url, 'GET', path, headers)
@@ -141,25 +217,42 @@ t.test('apiKey(): ambiguousPaths "refuse" answers ambiguous targets 400, key or 
   }
   t.equal((await rawGet(url, '/open/x')).status, 200)
   t.equal((await rawRequest(url, 'GET', '/admin', [['X-Api-Key', KEY_A]])).status, 200)
-  t.throws(() => apiKey({ keys: [KEY_A], ambiguousPaths: 'ignore' as never }), { name: 'ConfigError', message: /apiKey\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/ })
+  t.throws(() => apiKey({ keys: [KEY_A], ambiguousPaths: 'ignore' as never }), {
+    name: 'ConfigError',
+    message: /apiKey\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/,
+  })
 })
 
 t.test('apiKey(): refusals for HEAD, plain text; successful responses untouched', async (t) => {
-  const url = await serve(t, compose(apiKey({ keys: [KEY_A] }))((req, res) => {
-    if (req.url === '/204') { res.writeHead(204, { 'x-a': '1' }); res.end(); return }
-    if (req.url === '/throw') throw new Error('boom')
-    let i = 0
-    const chunk = Buffer.alloc(65_536, 'y')
-    const write = () => {
-      while (i++ < 32) if (!res.write(chunk)) { res.once('drain', write); return }
-      res.end()
-    }
-    write()
-  }))
+  const url = await serve(
+    t,
+    compose(apiKey({ keys: [KEY_A] }))((req, res) => {
+      if (req.url === '/204') {
+        res.writeHead(204, { 'x-a': '1' })
+        res.end()
+        return
+      }
+      if (req.url === '/throw') throw new Error('boom')
+      let i = 0
+      const chunk = Buffer.alloc(65_536, 'y')
+      const write = () => {
+        while (i++ < 32)
+          if (!res.write(chunk)) {
+            res.once('drain', write)
+            return
+          }
+        res.end()
+      }
+      write()
+    }),
+  )
   const head = await httpRequest(url, { method: 'HEAD' })
   t.equal(head.status, 401)
   t.equal(head.body.length, 0)
-  t.equal((await httpRequest(url, { headers: { accept: 'text/plain' } })).text, '401 missing_api_key: An API key is required\n')
+  t.equal(
+    (await httpRequest(url, { headers: { accept: 'text/plain' } })).text,
+    '401 missing_api_key: An API key is required\n',
+  )
   const headers = { 'x-api-key': KEY_A }
   t.equal((await httpRequest(url, { headers })).body.length, 32 * 65_536)
   t.equal((await httpRequest(`${url}/204`, { headers })).headers['x-a'], '1')
@@ -167,10 +260,18 @@ t.test('apiKey(): refusals for HEAD, plain text; successful responses untouched'
 })
 
 t.test('apiKey(): explain() and an unmounted accessor', async (t) => {
-  t.match(compose(apiKey({ keys: [KEY_A], query: 'k', optional: true })).explain(), /apiKey \(x-api-key or \?k, 1 keys, optional\)/)
+  t.match(
+    compose(apiKey({ keys: [KEY_A], query: 'k', optional: true })).explain(),
+    /apiKey \(x-api-key or \?k, 1 keys, optional\)/,
+  )
   t.match(compose(apiKey({ lookup: () => undefined })).explain(), /apiKey \(x-api-key, lookup\)/)
   const url = await serve(t, (req, res) => {
-    try { getApiKey(req); res.end('no throw') } catch (err) { res.end((err as Error).message) }
+    try {
+      getApiKey(req)
+      res.end('no throw')
+    } catch (err) {
+      res.end((err as Error).message)
+    }
   })
   t.match(await (await fetch(url)).text(), /getApiKey\(\): no apiKey on this request; mount apiKey\(\)/)
 })
@@ -180,14 +281,31 @@ t.test('apiKey(): config: each rule', async (t) => {
     [{}, /option "keys" must be a non-empty list \(or give hashes or lookup\)/],
     [{ keys: [] }, /option "keys" must be a non-empty list/],
     [{ keys: 'abc' }, /option "keys" must be an array/],
-    [{ keys: ['short'] }, /option "keys" must be keys of 16 to 256 printable ASCII characters; received "a key of 5 characters".*randomBytes/],
+    [
+      { keys: ['short'] },
+      /option "keys" must be keys of 16 to 256 printable ASCII characters; received "a key of 5 characters".*randomBytes/,
+    ],
     [{ keys: [`${KEY_A} space`] }, /option "keys" must be keys of 16 to 256 printable/],
     [{ keys: [42] }, /option "keys" must be keys of/],
-    [{ keys: [KEY_A, KEY_A] }, /option "keys" must be distinct keys; received "a key listed twice.*Remove the repeat: one key identifies one client\./],
-    [{ keys: [{ key: KEY_A, id: 'x' }, { key: KEY_B, id: 'x' }] }, /option "keys" must be distinct ids; received "x" \(string\)\. Give each key its own id/],
+    [
+      { keys: [KEY_A, KEY_A] },
+      /option "keys" must be distinct keys; received "a key listed twice.*Remove the repeat: one key identifies one client\./,
+    ],
+    [
+      {
+        keys: [
+          { key: KEY_A, id: 'x' },
+          { key: KEY_B, id: 'x' },
+        ],
+      },
+      /option "keys" must be distinct ids; received "x" \(string\)\. Give each key its own id/,
+    ],
     [{ keys: [{ key: KEY_A, id: '' }] }, /option "keys" must be entries whose id is a non-empty printable string/],
     [{ keys: [KEY_A], hashes: [sha(KEY_A)] }, /option "hashes" must be distinct keys/],
-    [{ hashes: ['abc'] }, /option "hashes" must be SHA-256 digests as 64 hex digits; received "abc" \(string\)\. Compute one: crypto\.createHash\('sha256'\)/],
+    [
+      { hashes: ['abc'] },
+      /option "hashes" must be SHA-256 digests as 64 hex digits; received "abc" \(string\)\. Compute one: crypto\.createHash\('sha256'\)/,
+    ],
     [{ hashes: [{ sha256: sha(KEY_A), id: 5 }] }, /option "hashes" must be entries whose id/],
     [{ lookup: 'db' }, /option "lookup" must be a function/],
     [{ lookup: () => undefined, keys: [KEY_A] }, /option "keys" must be unset when lookup is given/],
@@ -203,5 +321,6 @@ t.test('apiKey(): config: each rule', async (t) => {
     [{ keys: [KEY_A], publicPaths: ['x'] }, /option "publicPaths" must be path patterns/],
     [{ keys: [KEY_A], key: KEY_A }, /option "key".*did you mean "keys"/],
   ]
-  for (const [options, message] of cases) t.throws(() => apiKey(options as never), { name: 'ConfigError', message }, JSON.stringify(options).slice(0, 90))
+  for (const [options, message] of cases)
+    t.throws(() => apiKey(options as never), { name: 'ConfigError', message }, JSON.stringify(options).slice(0, 90))
 })

@@ -2,8 +2,17 @@ import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import t, { type Test } from 'tap'
 import {
-  bodyCapture, bodyLimit, compose, errorBoundary, getCapturedBody, onResponseEnd, tryGetCapturedBody,
-  type BodyCaptureOptions, type CapturedBody, type ErrorReport, type RawHandler,
+  bodyCapture,
+  bodyLimit,
+  compose,
+  errorBoundary,
+  getCapturedBody,
+  onResponseEnd,
+  tryGetCapturedBody,
+  type BodyCaptureOptions,
+  type CapturedBody,
+  type ErrorReport,
+  type RawHandler,
 } from '../../../lib/index.js'
 import { httpRequest } from '../../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange } from '../../helpers/raw.js'
@@ -15,7 +24,11 @@ async function capturing(t: Test, options: BodyCaptureOptions, handler: RawHandl
   const captured: CapturedBody[] = []
   const waiters: Array<(c: CapturedBody) => void> = []
   const recordAtEnd: RawHandler = (req, res) => {
-    onResponseEnd(res, () => { const c = getCapturedBody(req); captured.push(c); waiters.shift()?.(c) })
+    onResponseEnd(res, () => {
+      const c = getCapturedBody(req)
+      captured.push(c)
+      waiters.shift()?.(c)
+    })
     return handler(req, res)
   }
   const url = await serve(t, compose(bodyCapture(options))(recordAtEnd))
@@ -26,7 +39,10 @@ async function capturing(t: Test, options: BodyCaptureOptions, handler: RawHandl
 const readAll: RawHandler = async (req, res) => {
   const hash = createHash('sha256')
   let n = 0
-  for await (const chunk of req) { hash.update(chunk as Buffer); n += (chunk as Buffer).length }
+  for await (const chunk of req) {
+    hash.update(chunk as Buffer)
+    n += (chunk as Buffer).length
+  }
   res.end(`${n} ${hash.digest('hex')}`)
 }
 
@@ -47,7 +63,11 @@ t.test('bodyCapture(): keeps the first maxBytes of a JSON body; the handler read
 t.test('bodyCapture(): a body shorter than maxBytes is kept whole, not truncated', async (t) => {
   const { url, next } = await capturing(t, {})
   const ended = next()
-  await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&b=2' })
+  await httpRequest(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'a=1&b=2',
+  })
   const c = await ended
   t.equal(c.text(), 'a=1&b=2')
   t.equal(c.truncated, false)
@@ -90,13 +110,23 @@ t.test('bodyCapture(): type patterns: text/*, application/*+json, case and param
 
 t.test('bodyCapture(): redact rewrites the copy, never the body the handler reads', async (t) => {
   const calls: number[] = []
-  const { url, next } = await capturing(t, {
-    redact: (bytes) => { calls.push(bytes.length); return bytes.toString().replace(/"password":"[^"]*"/, '"password":"***"') },
-  }, async (req, res) => {
-    await readAll(req, res)
-    // Read twice after the body is complete: one redact call.
-    onResponseEnd(res, () => { getCapturedBody(req); getCapturedBody(req) })
-  })
+  const { url, next } = await capturing(
+    t,
+    {
+      redact: (bytes) => {
+        calls.push(bytes.length)
+        return bytes.toString().replace(/"password":"[^"]*"/, '"password":"***"')
+      },
+    },
+    async (req, res) => {
+      await readAll(req, res)
+      // Read twice after the body is complete: one redact call.
+      onResponseEnd(res, () => {
+        getCapturedBody(req)
+        getCapturedBody(req)
+      })
+    },
+  )
   const body = JSON.stringify({ user: 'ada', password: 'hunter2' })
   const ended = next()
   const res = await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
@@ -108,7 +138,12 @@ t.test('bodyCapture(): redact rewrites the copy, never the body the handler read
 
 t.test('bodyCapture(): never reads ahead: a handler that reads nothing leaves the stream untouched', async (t) => {
   let req!: IncomingMessage
-  const url = await serve(t, compose(bodyCapture({ maxBytes: 1 << 20 }))((r) => { req = r }))
+  const url = await serve(
+    t,
+    compose(bodyCapture({ maxBytes: 1 << 20 }))((r) => {
+      req = r
+    }),
+  )
   const socket = await openSocket(url)
   socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n')
   const chunk = `4000\r\n${'z'.repeat(0x4000)}\r\n`
@@ -143,10 +178,24 @@ t.test('bodyCapture(): a slow reader gets every byte, at its own pace; the copy 
 
 t.test('bodyCapture(): the prefix is in the error report of a handler that failed mid-body', async (t) => {
   const reports: ErrorReport[] = []
-  const url = await serve(t, compose(errorBoundary({ onError: (r) => { reports.push(r) } }), bodyCapture())(async (req) => {
-    for await (const chunk of req) if ((chunk as Buffer).includes('"bad"')) throw new Error('invalid item')
-  }))
-  const res = await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"items":["ok","bad"]}' })
+  const url = await serve(
+    t,
+    compose(
+      errorBoundary({
+        onError: (r) => {
+          reports.push(r)
+        },
+      }),
+      bodyCapture(),
+    )(async (req) => {
+      for await (const chunk of req) if ((chunk as Buffer).includes('"bad"')) throw new Error('invalid item')
+    }),
+  )
+  const res = await httpRequest(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"items":["ok","bad"]}',
+  })
   t.equal(res.status, 500)
   t.equal(tryGetCapturedBody(reports[0]!.req)?.text(), '{"items":["ok","bad"]}')
 })
@@ -162,26 +211,54 @@ t.test('bodyCapture(): a bodiless request has an empty capture, not a skip', asy
 })
 
 t.test('bodyCapture(): bytes buffered before it ran are not guessed at: skipped, saying why', async (t) => {
-  const slow = (next: RawHandler): RawHandler => async (req, res) => { await tick(30); return next(req, res) }
+  const slow =
+    (next: RawHandler): RawHandler =>
+    async (req, res) => {
+      await tick(30)
+      return next(req, res)
+    }
   let c: CapturedBody | undefined
-  const url = await serve(t, compose(slow, bodyCapture())(async (req, res) => {
-    c = getCapturedBody(req)
-    for await (const _ of req) void _
-    res.end()
-  }))
-  await rawExchange(url, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello')
+  const url = await serve(
+    t,
+    compose(
+      slow,
+      bodyCapture(),
+    )(async (req, res) => {
+      c = getCapturedBody(req)
+      for await (const _ of req) void _
+      res.end()
+    }),
+  )
+  await rawExchange(
+    url,
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+  )
   t.equal(c?.skipped, 'buffered before capture')
 })
 
 t.test('bodyCapture(): behind bodyLimit, the chunk crossing the limit is never copied', async (t) => {
   let c: CapturedBody | undefined
-  const url = await serve(t, compose(errorBoundary({ onError: () => undefined }), bodyLimit({ limit: 10 }), bodyCapture({ maxBytes: 100 }))(async (req, res) => {
-    onResponseEnd(res, () => { c = getCapturedBody(req) })
-    for await (const _ of req) void _
-    res.end()
-  }))
-  const res = parseRawResponse(await rawExchange(url, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n' +
-    '8\r\n12345678\r\n8\r\nabcdefgh\r\n0\r\n\r\n'))
+  const url = await serve(
+    t,
+    compose(
+      errorBoundary({ onError: () => undefined }),
+      bodyLimit({ limit: 10 }),
+      bodyCapture({ maxBytes: 100 }),
+    )(async (req, res) => {
+      onResponseEnd(res, () => {
+        c = getCapturedBody(req)
+      })
+      for await (const _ of req) void _
+      res.end()
+    }),
+  )
+  const res = parseRawResponse(
+    await rawExchange(
+      url,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n' +
+        '8\r\n12345678\r\n8\r\nabcdefgh\r\n0\r\n\r\n',
+    ),
+  )
   t.equal(res.status, 413)
   await until(() => c !== undefined)
   t.equal(c?.text(), '12345678')
@@ -191,7 +268,11 @@ t.test('bodyCapture(): getCapturedBody without bodyCapture() says what to mount'
   let message = ''
   let tried: CapturedBody | undefined
   const url = await serve(t, (req, res) => {
-    try { getCapturedBody(req) } catch (err) { message = (err as Error).message }
+    try {
+      getCapturedBody(req)
+    } catch (err) {
+      message = (err as Error).message
+    }
     tried = tryGetCapturedBody(req)
     res.end()
   })
@@ -201,14 +282,32 @@ t.test('bodyCapture(): getCapturedBody without bodyCapture() says what to mount'
 })
 
 t.test('bodyCapture(): explain() shows its bound', async (t) => {
-  t.match(compose(bodyCapture({ maxBytes: 64, redact: (b) => b })).explain(), /bodyCapture \(64 bytes of 7 content types, redacted\)/)
+  t.match(
+    compose(bodyCapture({ maxBytes: 64, redact: (b) => b })).explain(),
+    /bodyCapture \(64 bytes of 7 content types, redacted\)/,
+  )
 })
 
 t.test('bodyCapture(): config: rejects bad options', async (t) => {
-  t.throws(() => bodyCapture({ maxBytes: 0 }), { name: 'ConfigError', message: /bodyCapture\(\): option "maxBytes" must be an integer from 1 to 1073741824; received 0/ })
-  t.throws(() => bodyCapture({ contentTypes: 'text/*' as never }), { name: 'ConfigError', message: /option "contentTypes" must be an array/ })
-  t.throws(() => bodyCapture({ contentTypes: ['json'] }), { name: 'ConfigError', message: /option "contentTypes" must be media types like/ })
-  t.throws(() => bodyCapture({ contentTypes: ['*/json'] }), { name: 'ConfigError', message: /option "contentTypes" must be media types/ })
-  t.throws(() => bodyCapture({ redact: 'mask' as never }), { name: 'ConfigError', message: /option "redact" must be a function/ })
+  t.throws(() => bodyCapture({ maxBytes: 0 }), {
+    name: 'ConfigError',
+    message: /bodyCapture\(\): option "maxBytes" must be an integer from 1 to 1073741824; received 0/,
+  })
+  t.throws(() => bodyCapture({ contentTypes: 'text/*' as never }), {
+    name: 'ConfigError',
+    message: /option "contentTypes" must be an array/,
+  })
+  t.throws(() => bodyCapture({ contentTypes: ['json'] }), {
+    name: 'ConfigError',
+    message: /option "contentTypes" must be media types like/,
+  })
+  t.throws(() => bodyCapture({ contentTypes: ['*/json'] }), {
+    name: 'ConfigError',
+    message: /option "contentTypes" must be media types/,
+  })
+  t.throws(() => bodyCapture({ redact: 'mask' as never }), {
+    name: 'ConfigError',
+    message: /option "redact" must be a function/,
+  })
   t.throws(() => bodyCapture({ limit: 5 } as never), { name: 'ConfigError', message: /unknown option|known option/i })
 })

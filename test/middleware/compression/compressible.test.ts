@@ -1,22 +1,60 @@
 import t from 'tap'
-import { compileMediaTypeFilter, compressibleTypes, mediaTypeOf } from '../../../lib/middleware/compression/compressible.js'
+import {
+  compileMediaTypeFilter,
+  compressibleTypes,
+  mediaTypeOf,
+} from '../../../lib/middleware/compression/compressible.js'
 
 t.test('compileMediaTypeFilter(): the default list takes text, structured suffixes and known types only', async (t) => {
   const isCompressible = compileMediaTypeFilter('compression', 'types', compressibleTypes)
-  for (const type of ['text/html', 'text/css', 'text/event-stream', 'application/json', 'application/ld+json',
-    'application/problem+json', 'image/svg+xml', 'application/atom+xml', 'application/javascript', 'application/wasm',
-    'font/ttf', 'application/x-ndjson', 'application/vnd.api+json', 'image/bmp']) {
+  for (const type of [
+    'text/html',
+    'text/css',
+    'text/event-stream',
+    'application/json',
+    'application/ld+json',
+    'application/problem+json',
+    'image/svg+xml',
+    'application/atom+xml',
+    'application/javascript',
+    'application/wasm',
+    'font/ttf',
+    'application/x-ndjson',
+    'application/vnd.api+json',
+    'image/bmp',
+  ]) {
     t.ok(isCompressible(type), type)
   }
-  for (const type of ['image/png', 'image/jpeg', 'image/webp', 'image/avif', 'audio/mpeg', 'video/mp4', 'application/zip',
-    'application/gzip', 'application/x-7z-compressed', 'font/woff', 'font/woff2', 'application/octet-stream', 'application/pdf',
-    'application/jsonx', 'textual/plain', 'application/json+zip', '']) {
+  for (const type of [
+    'image/png',
+    'image/jpeg',
+    'image/webp',
+    'image/avif',
+    'audio/mpeg',
+    'video/mp4',
+    'application/zip',
+    'application/gzip',
+    'application/x-7z-compressed',
+    'font/woff',
+    'font/woff2',
+    'application/octet-stream',
+    'application/pdf',
+    'application/jsonx',
+    'textual/plain',
+    'application/json+zip',
+    '',
+  ]) {
     t.notOk(isCompressible(type), type || 'empty')
   }
 })
 
 t.test('compileMediaTypeFilter(): exact, type/*, */*+suffix and anchored RegExp patterns', async (t) => {
-  const f = compileMediaTypeFilter('x', 'types', ['Application/Foo', 'model/*', '*/*+cbor', /^application\/vnd\.acme\.[a-z]+$/])
+  const f = compileMediaTypeFilter('x', 'types', [
+    'Application/Foo',
+    'model/*',
+    '*/*+cbor',
+    /^application\/vnd\.acme\.[a-z]+$/,
+  ])
   t.ok(f('application/foo'))
   t.ok(f('model/gltf+json'))
   t.ok(f('application/thing+cbor'))
@@ -29,12 +67,21 @@ t.test('compileMediaTypeFilter(): exact, type/*, */*+suffix and anchored RegExp 
 
 t.test('compileMediaTypeFilter(): config: refuses patterns it cannot read', async (t) => {
   for (const pattern of ['json', 'text/', '*/json', 'text/**', '', 42, null]) {
-    t.throws(() => compileMediaTypeFilter('compression', 'types', [pattern as string]), {
-      name: 'ConfigError', message: /^compression\(\): option "types" must be patterns such as "text\/\*"/,
-    }, String(pattern))
+    t.throws(
+      () => compileMediaTypeFilter('compression', 'types', [pattern as string]),
+      {
+        name: 'ConfigError',
+        message: /^compression\(\): option "types" must be patterns such as "text\/\*"/,
+      },
+      String(pattern),
+    )
   }
   for (const pattern of [/json/, /^json/, /json$/, /^a$/g, /^a$/y]) {
-    t.throws(() => compileMediaTypeFilter('compression', 'types', [pattern]), { name: 'ConfigError', message: /anchored RegExp/ }, String(pattern))
+    t.throws(
+      () => compileMediaTypeFilter('compression', 'types', [pattern]),
+      { name: 'ConfigError', message: /anchored RegExp/ },
+      String(pattern),
+    )
   }
 })
 

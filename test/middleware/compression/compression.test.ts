@@ -8,8 +8,19 @@ import express from 'express'
 import fc from 'fast-check'
 import t from 'tap'
 import {
-  compose, compressibleTypes, compression, compressionDefaults, defineMiddleware, flushResponse, HttpError,
-  onResponseEnd, sendError, zstdSupported, type CompressionOptions, type Encoding, type RawHandler,
+  compose,
+  compressibleTypes,
+  compression,
+  compressionDefaults,
+  defineMiddleware,
+  flushResponse,
+  HttpError,
+  onResponseEnd,
+  sendError,
+  zstdSupported,
+  type CompressionOptions,
+  type Encoding,
+  type RawHandler,
 } from '../../../lib/index.js'
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
 import { openSocket } from '../../helpers/raw.js'
@@ -23,11 +34,16 @@ const text = 'The quick brown fox jumps over the lazy dog. '.repeat(200) // 9,00
 type Decoder = (body: Buffer) => Buffer
 const zstdDecompressSync = (zlib as unknown as { zstdDecompressSync?: Decoder }).zstdDecompressSync
 const decoders: Record<string, Decoder> = {
-  br: zlib.brotliDecompressSync, gzip: zlib.gunzipSync, 'x-gzip': zlib.gunzipSync, deflate: zlib.inflateSync,
+  br: zlib.brotliDecompressSync,
+  gzip: zlib.gunzipSync,
+  'x-gzip': zlib.gunzipSync,
+  deflate: zlib.inflateSync,
   ...(zstdDecompressSync ? { zstd: zstdDecompressSync } : {}),
 }
 const streamDecoders: Record<string, () => Duplex> = {
-  br: zlib.createBrotliDecompress, gzip: zlib.createGunzip, deflate: zlib.createInflate,
+  br: zlib.createBrotliDecompress,
+  gzip: zlib.createGunzip,
+  deflate: zlib.createInflate,
   ...(zstdSupported ? { zstd: (zlib as unknown as { createZstdDecompress: () => Duplex }).createZstdDecompress } : {}),
 }
 
@@ -63,34 +79,55 @@ t.test('compression(): compresses with each coding, drops Content-Length, varies
 
 t.test('compression(): round trip of random bodies in random chunkings, for each coding (property)', async (t) => {
   let current: { chunks: Uint8Array[]; length: boolean } = { chunks: [], length: false }
-  const url = await serve(t, compose(compression({ threshold: 64 }))(async (_req, res) => {
-    const { chunks, length } = current
-    res.setHeader('content-type', 'application/json')
-    if (length) res.setHeader('content-length', chunks.reduce((n, c) => n + c.length, 0))
-    for (const chunk of chunks) {
-      if (!res.write(chunk)) await new Promise((ok) => res.once('drain', ok))
-    }
-    res.end()
-  }))
-  await fc.assert(fc.asyncProperty(
-    fc.uint8Array({ maxLength: 40_000 }).chain((body) => fc.tuple(
-      fc.constant(body),
-      fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, body.length - 1) }), { maxLength: 12 }),
-    )),
-    fc.boolean(), fc.constantFrom(...offered), fc.boolean(),
-    async ([body, cuts], length, encoding, compressible) => {
-      const bytes = compressible ? Buffer.from(Buffer.from(body).toString('base64').slice(0, body.length)) : Buffer.from(body)
-      const points = [0, ...cuts.filter((c) => c < bytes.length).sort((a, b) => a - b), bytes.length]
-      current = { chunks: points.slice(1).map((end, i) => bytes.subarray(points[i]!, end)), length }
-      const res = await get(url, `${encoding}, identity;q=0.5`)
-      const expected = bytes.length >= 64 ? encoding : undefined
-      if (res.headers['content-encoding'] !== expected) throw new Error(`coding ${res.headers['content-encoding']} for ${bytes.length} bytes`)
-      if (!decoded(res).equals(bytes)) throw new Error('decoded body differs')
-      if (expected === undefined && res.headers['content-length'] !== String(bytes.length)) throw new Error('no exact Content-Length')
-      if (expected !== undefined && res.headers['content-length'] !== undefined) throw new Error('Content-Length kept')
-      if (res.headers.vary !== 'Accept-Encoding') throw new Error(`Vary: ${res.headers.vary}`)
-    },
-  ), { numRuns: 120 })
+  const url = await serve(
+    t,
+    compose(compression({ threshold: 64 }))(async (_req, res) => {
+      const { chunks, length } = current
+      res.setHeader('content-type', 'application/json')
+      if (length)
+        res.setHeader(
+          'content-length',
+          chunks.reduce((n, c) => n + c.length, 0),
+        )
+      for (const chunk of chunks) {
+        if (!res.write(chunk)) await new Promise((ok) => res.once('drain', ok))
+      }
+      res.end()
+    }),
+  )
+  await fc.assert(
+    fc.asyncProperty(
+      fc
+        .uint8Array({ maxLength: 40_000 })
+        .chain((body) =>
+          fc.tuple(
+            fc.constant(body),
+            fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, body.length - 1) }), { maxLength: 12 }),
+          ),
+        ),
+      fc.boolean(),
+      fc.constantFrom(...offered),
+      fc.boolean(),
+      async ([body, cuts], length, encoding, compressible) => {
+        const bytes = compressible
+          ? Buffer.from(Buffer.from(body).toString('base64').slice(0, body.length))
+          : Buffer.from(body)
+        const points = [0, ...cuts.filter((c) => c < bytes.length).sort((a, b) => a - b), bytes.length]
+        current = { chunks: points.slice(1).map((end, i) => bytes.subarray(points[i]!, end)), length }
+        const res = await get(url, `${encoding}, identity;q=0.5`)
+        const expected = bytes.length >= 64 ? encoding : undefined
+        if (res.headers['content-encoding'] !== expected)
+          throw new Error(`coding ${res.headers['content-encoding']} for ${bytes.length} bytes`)
+        if (!decoded(res).equals(bytes)) throw new Error('decoded body differs')
+        if (expected === undefined && res.headers['content-length'] !== String(bytes.length))
+          throw new Error('no exact Content-Length')
+        if (expected !== undefined && res.headers['content-length'] !== undefined)
+          throw new Error('Content-Length kept')
+        if (res.headers.vary !== 'Accept-Encoding') throw new Error(`Vary: ${res.headers.vary}`)
+      },
+    ),
+    { numRuns: 120 },
+  )
   t.pass('every body decoded to the bytes written')
 })
 
@@ -125,10 +162,13 @@ t.test('compression(): the negotiation table, end to end', async (t) => {
 })
 
 t.test('compression(): encodings order is the server preference for ties', async (t) => {
-  const url = await serve(t, compose(compression({ encodings: ['gzip', 'br'] }))((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.end(text)
-  }))
+  const url = await serve(
+    t,
+    compose(compression({ encodings: ['gzip', 'br'] }))((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.end(text)
+    }),
+  )
   t.equal((await get(url, 'br, gzip')).headers['content-encoding'], 'gzip')
   t.equal((await get(url, 'br, gzip;q=0.9')).headers['content-encoding'], 'br')
   t.equal((await get(url, 'deflate')).headers['content-encoding'], undefined)
@@ -148,11 +188,14 @@ t.test('compression(): when identity is refused, compresses below the threshold 
 
 t.test('compression(): threshold without Content-Length holds back at most threshold bytes', async (t) => {
   let size = 0
-  const url = await serve(t, compose(compression({ threshold: 1024 }))((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    for (let i = 0; i < size; i += 100) res.write('a'.repeat(Math.min(100, size - i)))
-    res.end()
-  }))
+  const url = await serve(
+    t,
+    compose(compression({ threshold: 1024 }))((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      for (let i = 0; i < size; i += 100) res.write('a'.repeat(Math.min(100, size - i)))
+      res.end()
+    }),
+  )
   for (const n of [0, 1, 1023]) {
     size = n
     const res = await get(url, 'gzip')
@@ -172,17 +215,24 @@ t.test('compression(): threshold without Content-Length holds back at most thres
 
 t.test('compression(): with Content-Length the decision is made at once, bytes are never held', async (t) => {
   let release!: () => void
-  const url = await serve(t, compose(compression({ threshold: 1024 }))(async (_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.setHeader('content-length', '10')
-    res.write('12345')
-    await new Promise<void>((ok) => { release = ok })
-    res.end('67890')
-  }))
+  const url = await serve(
+    t,
+    compose(compression({ threshold: 1024 }))(async (_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.setHeader('content-length', '10')
+      res.write('12345')
+      await new Promise<void>((ok) => {
+        release = ok
+      })
+      res.end('67890')
+    }),
+  )
   const first = await new Promise<{ res: IncomingMessage; data: string }>((ok, fail) => {
     request(url, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
       res.once('data', (d: Buffer) => ok({ res, data: d.toString() }))
-    }).on('error', fail).end()
+    })
+      .on('error', fail)
+      .end()
   })
   t.equal(first.data, '12345', 'the first write went out before the end')
   t.equal(first.res.headers['content-length'], '10')
@@ -202,11 +252,14 @@ t.test('compression(): skips HEAD, but answers with the headers a GET would vary
 })
 
 t.test('compression(): skips 204 without Vary, and varies a 304', async (t) => {
-  const url = await serve(t, compose(compression())((req, res) => {
-    res.statusCode = req.url === '/204' ? 204 : 304
-    res.setHeader('etag', '"v1"')
-    res.end()
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((req, res) => {
+      res.statusCode = req.url === '/204' ? 204 : 304
+      res.setHeader('etag', '"v1"')
+      res.end()
+    }),
+  )
   const none = await get(`${url}/204`, 'gzip')
   t.equal(none.status, 204)
   t.equal(none.headers.vary, undefined)
@@ -219,12 +272,15 @@ t.test('compression(): skips 204 without Vary, and varies a 304', async (t) => {
 })
 
 t.test('compression(): skips a 206 and any Content-Range', async (t) => {
-  const url = await serve(t, compose(compression())((req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    if (req.url === '/206') res.statusCode = 206
-    res.setHeader('content-range', `bytes 0-${text.length - 1}/${text.length * 2}`)
-    res.end(text)
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      if (req.url === '/206') res.statusCode = 206
+      res.setHeader('content-range', `bytes 0-${text.length - 1}/${text.length * 2}`)
+      res.end(text)
+    }),
+  )
   for (const path of ['/206', '/200']) {
     const res = await get(`${url}${path}`, 'gzip')
     t.equal(res.headers['content-encoding'], undefined, path)
@@ -235,11 +291,14 @@ t.test('compression(): skips a 206 and any Content-Range', async (t) => {
 
 t.test('compression(): leaves a body the handler encoded itself alone', async (t) => {
   const gz = zlib.gzipSync(text)
-  const url = await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.setHeader('content-encoding', 'gzip')
-    res.end(gz)
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.setHeader('content-encoding', 'gzip')
+      res.end(gz)
+    }),
+  )
   const res = await get(url, 'br')
   t.equal(res.headers['content-encoding'], 'gzip')
   t.ok(res.body.equals(gz))
@@ -247,22 +306,34 @@ t.test('compression(): leaves a body the handler encoded itself alone', async (t
 })
 
 t.test('compression(): honours Cache-Control: no-transform', async (t) => {
-  const url = await serve(t, compose(compression())((req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.setHeader('cache-control', req.url === '/list' ? ['public', 'No-Transform'] : 'public, no-transform, max-age=60')
-    res.end(text)
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.setHeader(
+        'cache-control',
+        req.url === '/list' ? ['public', 'No-Transform'] : 'public, no-transform, max-age=60',
+      )
+      res.end(text)
+    }),
+  )
   for (const path of ['/', '/list']) {
     const res = await get(`${url}${path}`, 'gzip')
     t.equal(res.headers['content-encoding'], undefined)
     t.equal(res.headers.vary, undefined)
     t.equal(res.body.toString(), text)
   }
-  const lookalike = await get(await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.setHeader('cache-control', 'x-no-transform-ish')
-    res.end(text)
-  })), 'gzip')
+  const lookalike = await get(
+    await serve(
+      t,
+      compose(compression())((_req, res) => {
+        res.setHeader('content-type', 'text/plain')
+        res.setHeader('cache-control', 'x-no-transform-ish')
+        res.end(text)
+      }),
+    ),
+    'gzip',
+  )
   t.equal(lookalike.headers['content-encoding'], 'gzip')
 })
 
@@ -274,22 +345,37 @@ t.test('compression(): skips types that do not compress, and bodies without a ty
     t.equal(res.headers.vary, undefined)
     t.ok(res.body.equals(png))
   }
-  for (const type of ['text/html; charset=utf-8', 'application/json', 'application/problem+json', 'image/svg+xml', 'application/javascript', 'application/wasm', 'TEXT/CSS']) {
+  for (const type of [
+    'text/html; charset=utf-8',
+    'application/json',
+    'application/problem+json',
+    'image/svg+xml',
+    'application/javascript',
+    'application/wasm',
+    'TEXT/CSS',
+  ]) {
     const res = await get(await serve(t, textHandler(text, { type })), 'gzip')
     t.equal(res.headers['content-encoding'], 'gzip', type)
   }
 })
 
 t.test('compression(): types accepts patterns or a predicate', async (t) => {
-  const handler = (types: CompressionOptions['types']) => compose(compression({ types }))((req, res) => {
-    res.setHeader('content-type', req.url === '/a' ? 'application/vnd.acme.report' : 'text/plain')
-    res.end(text)
-  })
+  const handler = (types: CompressionOptions['types']) =>
+    compose(compression({ types }))((req, res) => {
+      res.setHeader('content-type', req.url === '/a' ? 'application/vnd.acme.report' : 'text/plain')
+      res.end(text)
+    })
   const patterns = await serve(t, handler([/^application\/vnd\.acme\.[a-z]+$/]))
   t.equal((await get(`${patterns}/a`, 'gzip')).headers['content-encoding'], 'gzip')
   t.equal((await get(`${patterns}/b`, 'gzip')).headers['content-encoding'], undefined)
   const seen: string[] = []
-  const predicate = await serve(t, handler((type: string) => { seen.push(type); return type === 'text/plain' }))
+  const predicate = await serve(
+    t,
+    handler((type: string) => {
+      seen.push(type)
+      return type === 'text/plain'
+    }),
+  )
   t.equal((await get(`${predicate}/a`, 'gzip')).headers['content-encoding'], undefined)
   t.equal((await get(`${predicate}/b`, 'gzip')).headers['content-encoding'], 'gzip')
   t.same(seen, ['application/vnd.acme.report', 'text/plain'])
@@ -300,12 +386,15 @@ t.test('compression(): types accepts patterns or a predicate', async (t) => {
 
 t.test('compression(): makes a strong ETag weak when compressing, only then', async (t) => {
   let size = text.length
-  const url = await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.setHeader('etag', '"abc"')
-    res.setHeader('accept-ranges', 'bytes')
-    res.end(text.slice(0, size))
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.setHeader('etag', '"abc"')
+      res.setHeader('accept-ranges', 'bytes')
+      res.end(text.slice(0, size))
+    }),
+  )
   const compressed = await get(url, 'gzip')
   t.equal(compressed.headers.etag, 'W/"abc"')
   t.equal(compressed.headers['accept-ranges'], undefined)
@@ -314,29 +403,38 @@ t.test('compression(): makes a strong ETag weak when compressing, only then', as
   t.equal(plain.headers['accept-ranges'], 'bytes')
   size = 10
   t.equal((await get(url, 'gzip')).headers.etag, '"abc"', 'below the threshold')
-  const weak = await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.setHeader('etag', 'W/"abc"')
-    res.end(text)
-  }))
+  const weak = await serve(
+    t,
+    compose(compression())((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.setHeader('etag', 'W/"abc"')
+      res.end(text)
+    }),
+  )
   t.equal((await get(weak, 'gzip')).headers.etag, 'W/"abc"')
 })
 
 t.test('compression(): merges Vary with what the handler set', async (t) => {
-  const url = await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.setHeader('vary', 'Origin')
-    res.end(text)
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.setHeader('vary', 'Origin')
+      res.end(text)
+    }),
+  )
   t.equal((await get(url, 'gzip')).headers.vary, 'Origin, Accept-Encoding')
   t.equal((await get(url)).headers.vary, 'Origin, Accept-Encoding')
 })
 
 t.test('compression(): an empty end() goes out empty, with Vary', async (t) => {
-  const url = await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.end()
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.end()
+    }),
+  )
   const res = await get(url, 'gzip', 'GET')
   t.equal(res.headers['content-encoding'], undefined)
   t.equal(res.headers['content-length'], '0')
@@ -345,12 +443,16 @@ t.test('compression(): an empty end() goes out empty, with Vary', async (t) => {
 })
 
 t.test('compression(): writeHead(status, headers) is decided on with those headers', async (t) => {
-  const url = await serve(t, compose(compression())((req, res) => {
-    if (req.url === '/length') res.writeHead(201, { 'content-type': 'text/plain', 'content-length': String(text.length) })
-    else if (req.url === '/png') res.writeHead(200, { 'content-type': 'image/png' })
-    else res.writeHead(200, { 'content-type': 'text/plain' })
-    res.end(text)
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((req, res) => {
+      if (req.url === '/length')
+        res.writeHead(201, { 'content-type': 'text/plain', 'content-length': String(text.length) })
+      else if (req.url === '/png') res.writeHead(200, { 'content-type': 'image/png' })
+      else res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end(text)
+    }),
+  )
   const withLength = await get(`${url}/length`, 'br')
   t.equal(withLength.status, 201)
   t.equal(withLength.headers['content-encoding'], 'br')
@@ -363,30 +465,44 @@ t.test('compression(): writeHead(status, headers) is decided on with those heade
 })
 
 /** A minimal error boundary: what errorBoundary() does before headers are sent. */
-const boundary = defineMiddleware({ name: 'testBoundary' }, (next) => async function testBoundaryHandler(req, res) {
-  try {
-    await next(req, res)
-  } catch (err) {
-    if (!sendError(req, res, err instanceof HttpError ? err : new HttpError(500))) res.destroy(err as Error)
-  }
-})
+const boundary = defineMiddleware(
+  { name: 'testBoundary' },
+  (next) =>
+    async function testBoundaryHandler(req, res) {
+      try {
+        await next(req, res)
+      } catch (err) {
+        if (!sendError(req, res, err instanceof HttpError ? err : new HttpError(500))) res.destroy(err as Error)
+      }
+    },
+)
 
 t.test('compression(): a handler that throws after writing part of a body gets a clean error answer', async (t) => {
-  const url = await serve(t, compose(boundary, compression())(async (req, res) => {
-    res.setHeader('content-type', 'text/html')
-    res.setHeader('etag', '"page"')
-    res.write('<html><body>partial page, held back under the threshold')
-    await new Promise((ok) => setImmediate(ok))
-    if (req.url === '/conflict') throw new HttpError(409, 'conflict')
-    throw new Error('database down')
-  }))
+  const url = await serve(
+    t,
+    compose(
+      boundary,
+      compression(),
+    )(async (req, res) => {
+      res.setHeader('content-type', 'text/html')
+      res.setHeader('etag', '"page"')
+      res.write('<html><body>partial page, held back under the threshold')
+      await new Promise((ok) => setImmediate(ok))
+      if (req.url === '/conflict') throw new HttpError(409, 'conflict')
+      throw new Error('database down')
+    }),
+  )
   for (const encoding of offered) {
     const res = await get(url, encoding)
     t.equal(res.status, 500)
     t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
     t.equal(res.headers['content-length'], String(res.body.length))
     t.equal(res.headers.etag, undefined)
-    t.same(JSON.parse(res.body.toString()), { status: 500, code: 'internal_server_error', message: 'Internal Server Error' })
+    t.same(JSON.parse(res.body.toString()), {
+      status: 500,
+      code: 'internal_server_error',
+      message: 'Internal Server Error',
+    })
   }
   const conflict = await get(`${url}/conflict`, 'gzip')
   t.equal(conflict.status, 409)
@@ -395,40 +511,58 @@ t.test('compression(): a handler that throws after writing part of a body gets a
   await t.rejects(get(url), { code: 'ECONNRESET' })
 })
 
-t.test('compression(): a handler that throws after the headers leaves a broken response, never a short success', async (t) => {
-  let ended: string | undefined
-  const url = await serve(t, compose(boundary, compression())(async (_req, res) => {
-    onResponseEnd(res, (info) => { ended = info.outcome })
-    res.setHeader('content-type', 'text/plain')
-    res.write(text)
-    await new Promise((ok) => setTimeout(ok, 10))
-    throw new Error('late failure')
-  }))
-  const outcome = await new Promise<string>((ok) => {
-    request(url, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
-      res.on('data', () => undefined)
-      res.on('end', () => ok('complete'))
-      res.on('error', () => ok('broken'))
-      res.on('aborted', () => ok('broken'))
-    }).on('error', () => ok('broken')).end()
-  })
-  t.equal(outcome, 'broken')
-  await new Promise((ok) => setTimeout(ok, 20))
-  t.not(ended, 'finished')
-})
+t.test(
+  'compression(): a handler that throws after the headers leaves a broken response, never a short success',
+  async (t) => {
+    let ended: string | undefined
+    const url = await serve(
+      t,
+      compose(
+        boundary,
+        compression(),
+      )(async (_req, res) => {
+        onResponseEnd(res, (info) => {
+          ended = info.outcome
+        })
+        res.setHeader('content-type', 'text/plain')
+        res.write(text)
+        await new Promise((ok) => setTimeout(ok, 10))
+        throw new Error('late failure')
+      }),
+    )
+    const outcome = await new Promise<string>((ok) => {
+      request(url, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        res.on('data', () => undefined)
+        res.on('end', () => ok('complete'))
+        res.on('error', () => ok('broken'))
+        res.on('aborted', () => ok('broken'))
+      })
+        .on('error', () => ok('broken'))
+        .end()
+    })
+    t.equal(outcome, 'broken')
+    await new Promise((ok) => setTimeout(ok, 20))
+    t.not(ended, 'finished')
+  },
+)
 
 t.test('compression(): text/event-stream events arrive one by one, decoded, before the end', async (t) => {
   for (const encoding of offered) {
     let next!: () => void
-    const url = await serve(t, compose(compression())(async (_req, res) => {
-      res.setHeader('content-type', 'text/event-stream')
-      res.setHeader('cache-control', 'no-cache')
-      for (let i = 1; i <= 3; i++) {
-        res.write(`id: ${i}\ndata: event ${i}\n\n`)
-        await new Promise<void>((ok) => { next = ok })
-      }
-      res.end()
-    }))
+    const url = await serve(
+      t,
+      compose(compression())(async (_req, res) => {
+        res.setHeader('content-type', 'text/event-stream')
+        res.setHeader('cache-control', 'no-cache')
+        for (let i = 1; i <= 3; i++) {
+          res.write(`id: ${i}\ndata: event ${i}\n\n`)
+          await new Promise<void>((ok) => {
+            next = ok
+          })
+        }
+        res.end()
+      }),
+    )
     const received = await new Promise<string[]>((ok, fail) => {
       request(url, { headers: { 'accept-encoding': encoding } }, (res) => {
         if (res.headers['content-encoding'] !== encoding) fail(new Error(`coding ${res.headers['content-encoding']}`))
@@ -447,17 +581,26 @@ t.test('compression(): text/event-stream events arrive one by one, decoded, befo
         decoder.on('end', () => ok(events))
         decoder.on('error', fail)
         res.pipe(decoder)
-      }).on('error', fail).end()
+      })
+        .on('error', fail)
+        .end()
     })
-    t.same(received, [1, 2, 3].map((i) => `id: ${i}\ndata: event ${i}`), encoding)
+    t.same(
+      received,
+      [1, 2, 3].map((i) => `id: ${i}\ndata: event ${i}`),
+      encoding,
+    )
   }
 })
 
 t.test('compression(): eventStream "skip" sends events uncompressed', async (t) => {
-  const url = await serve(t, compose(compression({ eventStream: 'skip' }))((_req, res) => {
-    res.setHeader('content-type', 'text/event-stream')
-    res.end('data: x\n\n'.repeat(500))
-  }))
+  const url = await serve(
+    t,
+    compose(compression({ eventStream: 'skip' }))((_req, res) => {
+      res.setHeader('content-type', 'text/event-stream')
+      res.end('data: x\n\n'.repeat(500))
+    }),
+  )
   const res = await get(url, 'gzip')
   t.equal(res.headers['content-encoding'], undefined)
   t.equal(res.headers.vary, undefined)
@@ -465,14 +608,19 @@ t.test('compression(): eventStream "skip" sends events uncompressed', async (t) 
 
 t.test('compression(): res.flush() and flushResponse() push pending output out before the end', async (t) => {
   let release!: () => void
-  const url = await serve(t, compose(compression())(async (req, res) => {
-    res.setHeader('content-type', 'text/html')
-    res.write(`<p>${'first part '.repeat(200)}</p>`)
-    if (req.url === '/helper') flushResponse(res)
-    else (res as unknown as { flush(): void }).flush()
-    await new Promise<void>((ok) => { release = ok })
-    res.end('<p>last</p>')
-  }))
+  const url = await serve(
+    t,
+    compose(compression())(async (req, res) => {
+      res.setHeader('content-type', 'text/html')
+      res.write(`<p>${'first part '.repeat(200)}</p>`)
+      if (req.url === '/helper') flushResponse(res)
+      else (res as unknown as { flush(): void }).flush()
+      await new Promise<void>((ok) => {
+        release = ok
+      })
+      res.end('<p>last</p>')
+    }),
+  )
   for (const path of ['/method', '/helper']) {
     for (const encoding of offered) {
       const first = await new Promise<string>((ok, fail) => {
@@ -481,81 +629,108 @@ t.test('compression(): res.flush() and flushResponse() push pending output out b
           let seen = ''
           decoder.on('data', (d: Buffer) => {
             seen += d.toString()
-            if (seen.endsWith('</p>') && !seen.includes('last')) { ok(seen); release() }
+            if (seen.endsWith('</p>') && !seen.includes('last')) {
+              ok(seen)
+              release()
+            }
           })
           decoder.on('error', fail)
           res.pipe(decoder)
-        }).on('error', fail).end()
+        })
+          .on('error', fail)
+          .end()
       })
       t.match(first, /^<p>first part/, `${path} ${encoding}`)
     }
   }
   // With identity negotiated nothing is routed, yet res.flush() exists and does no harm.
-  const identity = await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    ;(res as unknown as { flush(): void }).flush()
-    res.end('ok')
-  }))
+  const identity = await serve(
+    t,
+    compose(compression())((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      ;(res as unknown as { flush(): void }).flush()
+      res.end('ok')
+    }),
+  )
   t.equal((await get(identity)).text, 'ok')
 })
 
-t.test('compression(): a streamed body with backpressure: write returns false, drain comes, every byte arrives', async (t) => {
-  const chunk = randomBytes(64 * 1024)
-  const total = 160 // 10 MiB of incompressible bytes: the connection, not zlib, is the bottleneck
-  const stats = { falses: 0, drains: 0 }
-  const sent = createHash('sha256')
-  const url = await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'application/json')
-    let i = 0
-    res.on('drain', () => { stats.drains++; pump() })
-    const pump = () => {
-      while (i < total) {
-        const piece = Buffer.from(chunk)
-        piece.writeUInt32BE(i++)
-        sent.update(piece)
-        if (!res.write(piece)) { stats.falses++; return }
-      }
-      res.end()
-    }
-    pump()
-  }))
-  const socket = await openSocket(url)
-  socket.pause()
-  socket.write('GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n')
-  await new Promise((ok) => setTimeout(ok, 100))
-  const parts: Buffer[] = []
-  socket.on('data', (d: Buffer) => parts.push(d))
-  socket.resume()
-  await new Promise((ok) => socket.on('close', ok))
-  const raw = Buffer.concat(parts)
-  const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString()
-  t.match(head, /content-encoding: gzip/i)
-  const { decodeChunked } = await import('../../helpers/raw.js')
-  const body = zlib.gunzipSync(decodeChunked(raw.subarray(raw.indexOf('\r\n\r\n') + 4)))
-  t.equal(body.length, total * chunk.length)
-  t.equal(createHash('sha256').update(body).digest('hex'), sent.digest('hex'))
-  t.ok(stats.falses > 0, `write returned false ${stats.falses} times`)
-  t.equal(stats.drains, stats.falses, 'one drain per false')
-})
+t.test(
+  'compression(): a streamed body with backpressure: write returns false, drain comes, every byte arrives',
+  async (t) => {
+    const chunk = randomBytes(64 * 1024)
+    const total = 160 // 10 MiB of incompressible bytes: the connection, not zlib, is the bottleneck
+    const stats = { falses: 0, drains: 0 }
+    const sent = createHash('sha256')
+    const url = await serve(
+      t,
+      compose(compression())((_req, res) => {
+        res.setHeader('content-type', 'application/json')
+        let i = 0
+        res.on('drain', () => {
+          stats.drains++
+          pump()
+        })
+        const pump = () => {
+          while (i < total) {
+            const piece = Buffer.from(chunk)
+            piece.writeUInt32BE(i++)
+            sent.update(piece)
+            if (!res.write(piece)) {
+              stats.falses++
+              return
+            }
+          }
+          res.end()
+        }
+        pump()
+      }),
+    )
+    const socket = await openSocket(url)
+    socket.pause()
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n')
+    await new Promise((ok) => setTimeout(ok, 100))
+    const parts: Buffer[] = []
+    socket.on('data', (d: Buffer) => parts.push(d))
+    socket.resume()
+    await new Promise((ok) => socket.on('close', ok))
+    const raw = Buffer.concat(parts)
+    const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString()
+    t.match(head, /content-encoding: gzip/i)
+    const { decodeChunked } = await import('../../helpers/raw.js')
+    const body = zlib.gunzipSync(decodeChunked(raw.subarray(raw.indexOf('\r\n\r\n') + 4)))
+    t.equal(body.length, total * chunk.length)
+    t.equal(createHash('sha256').update(body).digest('hex'), sent.digest('hex'))
+    t.ok(stats.falses > 0, `write returned false ${stats.falses} times`)
+    t.equal(stats.drains, stats.falses, 'one drain per false')
+  },
+)
 
 t.test('compression(): a slow reader slows the handler and memory stays flat', async (t) => {
   const total = 96 * 1024 * 1024
   const pieces = Array.from({ length: 8 }, () => Buffer.from(randomBytes(48 * 1024).toString('base64')))
   let written = 0
   let falses = 0
-  const url = await serve(t, compose(compression())((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    let i = 0
-    const pump = () => {
-      while (written < total) {
-        const piece = pieces[i++ % pieces.length]!
-        written += piece.length
-        if (!res.write(piece)) { falses++; res.once('drain', pump); return }
+  const url = await serve(
+    t,
+    compose(compression())((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      let i = 0
+      const pump = () => {
+        while (written < total) {
+          const piece = pieces[i++ % pieces.length]!
+          written += piece.length
+          if (!res.write(piece)) {
+            falses++
+            res.once('drain', pump)
+            return
+          }
+        }
+        res.end()
       }
-      res.end()
-    }
-    pump()
-  }))
+      pump()
+    }),
+  )
   globalThis.gc?.()
   const baseline = process.memoryUsage().rss
   let peak = baseline
@@ -572,59 +747,98 @@ t.test('compression(): a slow reader slows the handler and memory stays flat', a
         if (gunzip.isPaused()) gunzip.resume()
         else gunzip.pause()
       }, 5)
-      gunzip.on('data', (d: Buffer) => { received += d.length })
-      gunzip.on('end', () => { clearInterval(slow); ok() })
-      gunzip.on('error', (err) => { clearInterval(slow); fail(err) })
-    }).on('error', fail).end()
+      gunzip.on('data', (d: Buffer) => {
+        received += d.length
+      })
+      gunzip.on('end', () => {
+        clearInterval(slow)
+        ok()
+      })
+      gunzip.on('error', (err) => {
+        clearInterval(slow)
+        fail(err)
+      })
+    })
+      .on('error', fail)
+      .end()
   })
   t.equal(received, written)
   t.ok(falses > 10, `the handler was held back ${falses} times`)
-  t.ok(maxAhead < 16 * 1024 * 1024, `the handler ran at most ${(maxAhead / 2 ** 20).toFixed(1)} MiB ahead of the reader`)
-  t.ok(peak - baseline < 48 * 1024 * 1024, `RSS grew by ${((peak - baseline) / 2 ** 20).toFixed(1)} MiB for ${total / 2 ** 20} MiB streamed`)
+  t.ok(
+    maxAhead < 16 * 1024 * 1024,
+    `the handler ran at most ${(maxAhead / 2 ** 20).toFixed(1)} MiB ahead of the reader`,
+  )
+  t.ok(
+    peak - baseline < 48 * 1024 * 1024,
+    `RSS grew by ${((peak - baseline) / 2 ** 20).toFixed(1)} MiB for ${total / 2 ** 20} MiB streamed`,
+  )
 })
 
 t.test('compression(): 1,000 clients aborting mid-stream leave no zlib stream or handle behind', async (t) => {
   const count = 1000
   // Every zlib stream Node makes, and every one closed (its native memory freed) before GC.
-  const zlibBase = Object.getPrototypeOf(Object.getPrototypeOf(zlib.Gzip.prototype)) as { _destroy: (...a: unknown[]) => unknown }
-  t.ok(Object.hasOwn(zlibBase, '_destroy'), 'found the zlib streams\' _destroy')
+  const zlibBase = Object.getPrototypeOf(Object.getPrototypeOf(zlib.Gzip.prototype)) as {
+    _destroy: (...a: unknown[]) => unknown
+  }
+  t.ok(Object.hasOwn(zlibBase, '_destroy'), "found the zlib streams' _destroy")
   const destroy = zlibBase._destroy
   let closed = 0
   zlibBase._destroy = function countedDestroy(this: { _handle: unknown }, ...args: unknown[]) {
     if (this._handle) closed++
     return destroy.apply(this, args)
   }
-  t.teardown(() => { zlibBase._destroy = destroy })
+  t.teardown(() => {
+    zlibBase._destroy = destroy
+  })
   let created = 0
-  const hook = createHook({ init(_id, type) { if (type === 'ZLIB') created++ } }).enable()
-  t.teardown(() => { hook.disable() })
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'ZLIB') created++
+    },
+  }).enable()
+  t.teardown(() => {
+    hook.disable()
+  })
 
   let aborted = 0
   let allAborted!: () => void
-  const done = new Promise<void>((ok) => { allAborted = ok })
-  const settle = () => process.getActiveResourcesInfo().filter((r) => r !== 'TCPSocketWrap' && r !== 'TCPServerWrap').sort()
+  const done = new Promise<void>((ok) => {
+    allAborted = ok
+  })
+  const settle = () =>
+    process
+      .getActiveResourcesInfo()
+      .filter((r) => r !== 'TCPSocketWrap' && r !== 'TCPServerWrap')
+      .sort()
   const baseline = settle()
-  const url = await serve(t, compose(compression())((_req, res) => {
-    onResponseEnd(res, (info) => { if (info.outcome === 'aborted' && ++aborted === count) allAborted() })
-    res.setHeader('content-type', 'text/plain')
-    res.write(text)
-    flushResponse(res) // the client hears from the server at once, then aborts
-    let n = 0
-    const tick = () => {
-      if (res.destroyed) return
-      res.write(`line ${n++}\n`)
-      setTimeout(tick, 5)
-    }
-    tick()
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((_req, res) => {
+      onResponseEnd(res, (info) => {
+        if (info.outcome === 'aborted' && ++aborted === count) allAborted()
+      })
+      res.setHeader('content-type', 'text/plain')
+      res.write(text)
+      flushResponse(res) // the client hears from the server at once, then aborts
+      let n = 0
+      const tick = () => {
+        if (res.destroyed) return
+        res.write(`line ${n++}\n`)
+        setTimeout(tick, 5)
+      }
+      tick()
+    }),
+  )
   const encodings = ['gzip', 'br', 'deflate']
   for (let batch = 0; batch < count; batch += 100) {
-    await Promise.all(Array.from({ length: 100 }, async (_, i) => {
-      const socket = await openSocket(url)
-      socket.write(`GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: ${encodings[(batch + i) % 3]}\r\n\r\n`)
-      await new Promise((ok) => socket.once('data', ok))
-      socket.destroy()
-    }))
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const socket = await openSocket(url)
+        socket.write(`GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: ${encodings[(batch + i) % 3]}\r\n\r\n`)
+        await new Promise((ok) => socket.once('data', ok))
+        socket.destroy()
+      }),
+    )
   }
   await done
   await new Promise((ok) => setTimeout(ok, 50))
@@ -634,10 +848,13 @@ t.test('compression(): 1,000 clients aborting mid-stream leave no zlib stream or
 })
 
 t.test('compression(): BREACH jitter pads gzip and br by a random length, and clients still decode', async (t) => {
-  const url = await serve(t, compose(compression({ jitter: 64 }))((_req, res) => {
-    res.setHeader('content-type', 'text/html')
-    res.end(text)
-  }))
+  const url = await serve(
+    t,
+    compose(compression({ jitter: 64 }))((_req, res) => {
+      res.setHeader('content-type', 'text/html')
+      res.end(text)
+    }),
+  )
   for (const encoding of ['gzip', 'br']) {
     const lengths = new Set<number>()
     for (let i = 0; i < 30; i++) {
@@ -658,15 +875,20 @@ t.test('compression(): curl --compressed decodes it', async (t) => {
   const curl = requireProgram(t, 'curl', 'the curl --compressed test')
   if (!curl) return
   const url = await serve(t, textHandler(text))
-  const run = (args: string[]) => new Promise<{ out: string; err: string }>((ok, fail) => {
-    const child = spawn(curl, args)
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    child.on('error', fail)
-    child.on('close', () => ok({ out, err }))
-  })
+  const run = (args: string[]) =>
+    new Promise<{ out: string; err: string }>((ok, fail) => {
+      const child = spawn(curl, args)
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+      })
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString()
+      })
+      child.on('error', fail)
+      child.on('close', () => ok({ out, err }))
+    })
   const { out, err } = await run(['-sS', '--compressed', '-v', url])
   t.equal(out, text)
   t.match(err, /< content-encoding: (br|gzip|zstd|deflate)/i)
@@ -679,17 +901,28 @@ t.test('compression(): Chromium decodes it', async (t) => {
   const browser = await launchBrowser(t)
   if (!browser) return
   const json = JSON.stringify({ items: Array.from({ length: 300 }, (_, i) => ({ id: i, name: `item ${i}` })) })
-  const url = await serve(t, compose(compression())((req, res) => {
-    if (req.url === '/') { res.setHeader('content-type', 'text/html'); res.end('<!doctype html><title>t</title>'); return }
-    res.setHeader('content-type', 'application/json')
-    res.setHeader('x-seen-accept-encoding', req.headers['accept-encoding'] ?? '')
-    res.end(json)
-  }))
+  const url = await serve(
+    t,
+    compose(compression())((req, res) => {
+      if (req.url === '/') {
+        res.setHeader('content-type', 'text/html')
+        res.end('<!doctype html><title>t</title>')
+        return
+      }
+      res.setHeader('content-type', 'application/json')
+      res.setHeader('x-seen-accept-encoding', req.headers['accept-encoding'] ?? '')
+      res.end(json)
+    }),
+  )
   const page = await browser.newPage()
   await page.goto(url)
   const result = await page.evaluate(async () => {
     const res = await fetch('/data')
-    return { text: await res.text(), encoding: res.headers.get('content-encoding'), asked: res.headers.get('x-seen-accept-encoding') }
+    return {
+      text: await res.text(),
+      encoding: res.headers.get('content-encoding'),
+      asked: res.headers.get('x-seen-accept-encoding'),
+    }
   })
   t.equal(result.text, json)
   t.match(result.asked, /br/)
@@ -697,51 +930,87 @@ t.test('compression(): Chromium decodes it', async (t) => {
   await page.close()
 })
 
-t.test('compression(): pipelined Expect: 100-continue requests get their 100 Continue strictly before the final status line', async (t) => {
-  // Node 20 puts the head of a queued response in front of its buffered 100 Continue when
-  // the first body chunk is a Buffer, which compression's output and its held-back bodies
-  // always are; the core sends the head after it instead.
-  let answered = 0
-  const url = await serve(t, compose(compression({ encodings: ['gzip'] }))((req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    if (req.url === '/slow') {
-      const wait = setInterval(() => { if (answered === 3) { clearInterval(wait); res.end('slow') } }, 1)
-      return
+t.test(
+  'compression(): pipelined Expect: 100-continue requests get their 100 Continue strictly before the final status line',
+  async (t) => {
+    // Node 20 puts the head of a queued response in front of its buffered 100 Continue when
+    // the first body chunk is a Buffer, which compression's output and its held-back bodies
+    // always are; the core sends the head after it instead.
+    let answered = 0
+    const url = await serve(
+      t,
+      compose(compression({ encodings: ['gzip'] }))((req, res) => {
+        res.setHeader('content-type', 'text/plain')
+        if (req.url === '/slow') {
+          const wait = setInterval(() => {
+            if (answered === 3) {
+              clearInterval(wait)
+              res.end('slow')
+            }
+          }, 1)
+          return
+        }
+        req.resume()
+        req.on('end', () => {
+          if (req.url === '/small') res.end('held back, then sent as is')
+          else if (req.url === '/big') res.end(text)
+          else {
+            res.write(text)
+            res.end(text)
+          }
+          answered++
+        })
+      }),
+    )
+    const uploads = ['/small', '/big', '/streamed']
+    const request =
+      'GET /slow HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n' +
+      uploads
+        .map(
+          (path, i) =>
+            `POST ${path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nAccept-Encoding: gzip\r\nContent-Length: 4\r\n` +
+            `${i === uploads.length - 1 ? 'Connection: close\r\n' : ''}\r\ndata`,
+        )
+        .join('')
+    const socket = await openSocket(url)
+    const parts: Buffer[] = []
+    socket.on('data', (d: Buffer) => parts.push(d))
+    socket.write(request)
+    await new Promise((ok) => socket.once('close', ok))
+    const raw = Buffer.concat(parts).toString('latin1')
+    const lines = [...raw.matchAll(/HTTP\/1\.1 (\d{3})[^\r]*\r\n/g)]
+    t.same(
+      lines.map((m) => m[1]),
+      ['200', '100', '200', '100', '200', '100', '200'],
+      'each upload: 100 Continue, then its answer',
+    )
+    for (const m of lines.filter((m) => m[1] === '100')) {
+      t.equal(
+        raw.slice(m.index, m.index! + 25),
+        'HTTP/1.1 100 Continue\r\n\r\n',
+        'a complete interim response, directly followed by the final status line',
+      )
+      t.match(raw.slice(m.index! + 25, m.index! + 34), /^HTTP\/1\.1/)
     }
-    req.resume()
-    req.on('end', () => {
-      if (req.url === '/small') res.end('held back, then sent as is')
-      else if (req.url === '/big') res.end(text)
-      else { res.write(text); res.end(text) }
-      answered++
-    })
-  }))
-  const uploads = ['/small', '/big', '/streamed']
-  const request = 'GET /slow HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n' + uploads.map((path, i) =>
-    `POST ${path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nAccept-Encoding: gzip\r\nContent-Length: 4\r\n` +
-    `${i === uploads.length - 1 ? 'Connection: close\r\n' : ''}\r\ndata`).join('')
-  const socket = await openSocket(url)
-  const parts: Buffer[] = []
-  socket.on('data', (d: Buffer) => parts.push(d))
-  socket.write(request)
-  await new Promise((ok) => socket.once('close', ok))
-  const raw = Buffer.concat(parts).toString('latin1')
-  const lines = [...raw.matchAll(/HTTP\/1\.1 (\d{3})[^\r]*\r\n/g)]
-  t.same(lines.map((m) => m[1]), ['200', '100', '200', '100', '200', '100', '200'], 'each upload: 100 Continue, then its answer')
-  for (const m of lines.filter((m) => m[1] === '100')) {
-    t.equal(raw.slice(m.index, m.index! + 25), 'HTTP/1.1 100 Continue\r\n\r\n', 'a complete interim response, directly followed by the final status line')
-    t.match(raw.slice(m.index! + 25, m.index! + 34), /^HTTP\/1\.1/)
-  }
-  t.match(raw, /Content-Encoding: gzip/i, 'the big ones were compressed')
-})
+    t.match(raw, /Content-Encoding: gzip/i, 'the big ones were compressed')
+  },
+)
 
 t.test('compression(): works under Express res.json and res.send', async (t) => {
   const app = express()
   const layer = compression()
-  app.use((req, res, next) => { void layer(() => next())(req, res) })
-  app.get('/json', (_req, res) => { res.json({ text }) })
-  app.get('/send', (_req, res) => { res.type('html').send(text) })
-  const url = await serve(t, (req, res) => { app(req as never, res as never) })
+  app.use((req, res, next) => {
+    void layer(() => next())(req, res)
+  })
+  app.get('/json', (_req, res) => {
+    res.json({ text })
+  })
+  app.get('/send', (_req, res) => {
+    res.type('html').send(text)
+  })
+  const url = await serve(t, (req, res) => {
+    app(req as never, res as never)
+  })
   const json = await get(`${url}/json`, 'br')
   t.equal(json.headers['content-encoding'], 'br')
   t.same(JSON.parse(decoded(json).toString()), { text })
@@ -761,23 +1030,39 @@ t.test('compression(): config: rejects bad options with the fix', async (t) => {
     [{ treshold: 10 }, /compression\(\): option "treshold" must be a known option; .*did you mean "threshold"/],
     [{ threshold: -1 }, /option "threshold" must be an integer from 0 to 16777216; received -1 \(number\)/],
     [{ threshold: 1.5 }, /option "threshold" must be an integer/],
-    [{ brotliQuality: 11 }, /option "brotliQuality" must be an integer from 0 to 9; received 11 \(number\)\. Quality 10 and 11/],
-    [{ gzipLevel: 0 }, /option "gzipLevel" must be an integer from 1 to 9; received 0 \(number\)\. zlib levels run from 1 \(fastest\) to 9 \(smallest\).*leave gzip out of encodings/],
+    [
+      { brotliQuality: 11 },
+      /option "brotliQuality" must be an integer from 0 to 9; received 11 \(number\)\. Quality 10 and 11/,
+    ],
+    [
+      { gzipLevel: 0 },
+      /option "gzipLevel" must be an integer from 1 to 9; received 0 \(number\)\. zlib levels run from 1 \(fastest\) to 9 \(smallest\).*leave gzip out of encodings/,
+    ],
     [{ gzipLevel: 10 }, /option "gzipLevel" must be an integer from 1 to 9; received 10 \(number\)\. zlib levels run/],
-    [{ zstdLevel: 20 }, /option "zstdLevel" must be an integer from 1 to 19; received 20 \(number\)\. Levels above 19 need zstd's ultra mode/],
+    [
+      { zstdLevel: 20 },
+      /option "zstdLevel" must be an integer from 1 to 19; received 20 \(number\)\. Levels above 19 need zstd's ultra mode/,
+    ],
     [{ jitter: 300 }, /option "jitter" must be an integer from 0 to 256/],
     [{ eventStream: 'buffer' }, /option "eventStream" must be one of "flush", "skip"; received "buffer"/],
     [{ encodings: [] }, /option "encodings" must be a non-empty list/],
     [{ encodings: 'gzip' }, /option "encodings" must be an array/],
     [{ encodings: ['gzip', 'gzip'] }, /option "encodings" must be a list without repeats/],
     [{ encodings: ['lzma'] }, /option "encodings" must be one of "br", "zstd", "gzip", "deflate"; received "lzma"/],
-    [{ encodings: ['gzip', 'deflate'], jitter: 16 }, /option "jitter" must be 0 when offering codings that cannot carry padding; received 16 \(number\)\. Remove "deflate"/],
+    [
+      { encodings: ['gzip', 'deflate'], jitter: 16 },
+      /option "jitter" must be 0 when offering codings that cannot carry padding; received 16 \(number\)\. Remove "deflate"/,
+    ],
     [{ types: ['json'] }, /option "types" must be patterns such as/],
     [{ types: [/json/] }, /option "types" must be .*anchored RegExp.*Anchor the expression/],
     [{ types: [/^a\/b$/g] }, /option "types" must be .*without g or y/],
     [{ types: 'text/*' }, /option "types" must be an array/],
   ]
-  if (!zstdSupported) rules.push([{ encodings: ['zstd', 'gzip'] }, /option "encodings" must be codings this Node can produce; .*remove "zstd"/])
+  if (!zstdSupported)
+    rules.push([
+      { encodings: ['zstd', 'gzip'] },
+      /option "encodings" must be codings this Node can produce; .*remove "zstd"/,
+    ])
   for (const [options, message] of rules) {
     t.throws(() => compression(options as never), { name: 'ConfigError', message }, JSON.stringify(options))
   }
@@ -787,10 +1072,13 @@ t.test('compression(): config: rejects bad options with the fix', async (t) => {
 
 t.test('compression(): over HTTP/2 (compatibility API), each coding and the threshold', async (t) => {
   const { h2Request, serveH2 } = await import('../../helpers/h2.js')
-  const url = await serveH2(t, compose(compression())((req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.end(req.url === '/small' ? 'small' : text)
-  }))
+  const url = await serveH2(
+    t,
+    compose(compression())((req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.end(req.url === '/small' ? 'small' : text)
+    }),
+  )
   for (const encoding of offered) {
     const res = await h2Request(url, { 'accept-encoding': encoding })
     t.equal(res.headers['content-encoding'], encoding)
@@ -805,12 +1093,25 @@ t.test('compression(): over HTTP/2 (compatibility API), each coding and the thre
 
 t.test('compression(): an after-hook inside is seen when deciding; the order is checked', async (t) => {
   const { hooks } = await import('../../../lib/index.js')
-  const noTransform = hooks({ after: (_req, res) => { res.setHeader('cache-control', 'no-transform') } })
-  const inside = await serve(t, compose(compression(), noTransform)((_req, res) => {
-    res.setHeader('content-type', 'text/plain')
-    res.end(text)
-  }))
-  t.equal((await get(inside, 'gzip')).headers['content-encoding'], undefined, 'the hook\'s no-transform was seen')
-  t.throws(() => compose({ strict: true }, noTransform, compression()), { name: 'OrderingError', message: /compression.*hooks/ })
+  const noTransform = hooks({
+    after: (_req, res) => {
+      res.setHeader('cache-control', 'no-transform')
+    },
+  })
+  const inside = await serve(
+    t,
+    compose(
+      compression(),
+      noTransform,
+    )((_req, res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.end(text)
+    }),
+  )
+  t.equal((await get(inside, 'gzip')).headers['content-encoding'], undefined, "the hook's no-transform was seen")
+  t.throws(() => compose({ strict: true }, noTransform, compression()), {
+    name: 'OrderingError',
+    message: /compression.*hooks/,
+  })
   t.match(compose(compression(), noTransform).explain(), /ok\s+compression wraps hooks/)
 })

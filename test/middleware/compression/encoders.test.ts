@@ -2,7 +2,12 @@ import { Readable } from 'node:stream'
 import { text as streamText, buffer as streamBuffer } from 'node:stream/consumers'
 import * as zlib from 'node:zlib'
 import t from 'tap'
-import { encoderMakers, metadataBlocks, paddableEncodings, zstdSupported } from '../../../lib/middleware/compression/encoders.js'
+import {
+  encoderMakers,
+  metadataBlocks,
+  paddableEncodings,
+  zstdSupported,
+} from '../../../lib/middleware/compression/encoders.js'
 import type { Duplex } from 'node:stream'
 
 const body = Buffer.from('{"id":1,"name":"item","tags":["alpha","beta"]} '.repeat(3000))
@@ -20,9 +25,15 @@ t.test('encoderMakers(): every coding and length tier round-trips', async (t) =>
   for (const length of [undefined, 10, 1000, 4000, 16000, 60000, 1e6]) {
     const input = body.subarray(0, length === undefined ? body.length : Math.min(length, body.length))
     for (const flush of [false, true]) {
-      t.ok(zlib.brotliDecompressSync(await encode(make.br(length, flush), input)).equals(input), `br ${length} ${flush}`)
+      t.ok(
+        zlib.brotliDecompressSync(await encode(make.br(length, flush), input)).equals(input),
+        `br ${length} ${flush}`,
+      )
       t.ok(zlib.gunzipSync(await encode(make.gzip(length, flush), input)).equals(input), `gzip ${length} ${flush}`)
-      t.ok(zlib.inflateSync(await encode(make.deflate(length, flush), input)).equals(input), `deflate ${length} ${flush}`)
+      t.ok(
+        zlib.inflateSync(await encode(make.deflate(length, flush), input)).equals(input),
+        `deflate ${length} ${flush}`,
+      )
     }
   }
   // A window cut to a known length that turns out wrong still decodes, only compresses less.
@@ -43,7 +54,9 @@ t.test('encoderMakers(): a brotli stream of unknown length does not size its enc
   // quality 4 a first write of 1 MiB or more picks its large hasher (4 MiB more memory per
   // stream). With the hint the encoder is the same, so its output is too, however the
   // body is split. The lines never repeat, so the hasher's choice shows in the output.
-  const lines = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `{"id":${i},"user":"u${(i * 7919) % 100_003}"}\n`).join(''))
+  const lines = Buffer.from(
+    Array.from({ length: 40_000 }, (_, i) => `{"id":${i},"user":"u${(i * 7919) % 100_003}"}\n`).join(''),
+  )
   const write = async (first: number): Promise<Buffer> => {
     const stream = encoderMakers(settings).br(undefined, false)
     const out = streamBuffer(stream)
@@ -61,7 +74,11 @@ t.test('encoderMakers(): a brotli stream of unknown length does not size its enc
 
 t.test('encoderMakers(): flushEveryWrite emits each write at once', async (t) => {
   const make = encoderMakers(settings)
-  for (const [name, decoder] of [['br', zlib.createBrotliDecompress], ['gzip', zlib.createGunzip], ['deflate', zlib.createInflate]] as const) {
+  for (const [name, decoder] of [
+    ['br', zlib.createBrotliDecompress],
+    ['gzip', zlib.createGunzip],
+    ['deflate', zlib.createInflate],
+  ] as const) {
     const stream = make[name](undefined, true)
     const out = decoder()
     stream.pipe(out)
@@ -95,7 +112,10 @@ t.test('encoderMakers(): jitter pads gzip in the header comment and br in a meta
     if (!zlib.gunzipSync(pg).equals(body)) t.fail('padded gzip does not decode')
     const pb = await encode(padded.br(undefined, i % 2 === 0), body)
     if (!zlib.brotliDecompressSync(pb).equals(body)) t.fail('padded br does not decode')
-    if (i % 2 === 1) { extraGzip.add(pg.length - gz.length); extraBr.add(pb.length - br.length) }
+    if (i % 2 === 1) {
+      extraGzip.add(pg.length - gz.length)
+      extraBr.add(pb.length - br.length)
+    }
   }
   const all = [...extraGzip, ...extraBr]
   t.ok(Math.min(...all) >= 1, `at least 1 byte of padding (${Math.min(...all)})`)

@@ -48,34 +48,47 @@ t.test('negotiateEncoding(): the table of RFC 9110 §12.5.3 cases', async (t) =>
   ]
   for (const [header, offered, token, refused] of table) {
     const choice = negotiateEncoding(header, offered)
-    t.equal(choice.encoding === undefined ? undefined : choice.token, token, `${JSON.stringify(header)} against ${offered.join(',')}`)
+    t.equal(
+      choice.encoding === undefined ? undefined : choice.token,
+      token,
+      `${JSON.stringify(header)} against ${offered.join(',')}`,
+    )
     if (refused !== undefined) t.equal(choice.identityRefused, refused, `${header}: identity refused`)
   }
 })
 
-t.test('negotiateEncoding(): never picks a coding the client weighed 0 or the server does not offer (property)', async (t) => {
-  const token = fc.constantFrom('br', 'gzip', 'deflate', 'zstd', 'identity', '*', 'x-gzip', 'compress', 'bgzip')
-  const weight = fc.option(fc.constantFrom('0', '0.5', '1', '0.001', '1.0', 'x'), { nil: undefined })
-  await fc.assert(fc.property(
-    fc.array(fc.tuple(token, weight), { maxLength: 8 }),
-    fc.shuffledSubarray(all, { minLength: 1 }),
-    (entries, offered) => {
-      const header = entries.map(([v, q]) => (q === undefined ? v : `${v};q=${q}`)).join(', ')
-      const choice = negotiateEncoding(header, offered)
-      if (choice.encoding === undefined) return true
-      if (!offered.includes(choice.encoding)) return false
-      // Its weight, as the first well-formed entry naming it (or *) gives it, is above zero.
-      const valid = entries.filter(([, q]) => q !== 'x')
-      const entry = valid.find(([v]) => v === choice.token) ?? valid.find(([v]) => v === '*')
-      return entry !== undefined && entry[1] !== '0'
-    },
-  ), { numRuns: 2000 })
-  t.pass()
-})
+t.test(
+  'negotiateEncoding(): never picks a coding the client weighed 0 or the server does not offer (property)',
+  async (t) => {
+    const token = fc.constantFrom('br', 'gzip', 'deflate', 'zstd', 'identity', '*', 'x-gzip', 'compress', 'bgzip')
+    const weight = fc.option(fc.constantFrom('0', '0.5', '1', '0.001', '1.0', 'x'), { nil: undefined })
+    await fc.assert(
+      fc.property(
+        fc.array(fc.tuple(token, weight), { maxLength: 8 }),
+        fc.shuffledSubarray(all, { minLength: 1 }),
+        (entries, offered) => {
+          const header = entries.map(([v, q]) => (q === undefined ? v : `${v};q=${q}`)).join(', ')
+          const choice = negotiateEncoding(header, offered)
+          if (choice.encoding === undefined) return true
+          if (!offered.includes(choice.encoding)) return false
+          // Its weight, as the first well-formed entry naming it (or *) gives it, is above zero.
+          const valid = entries.filter(([, q]) => q !== 'x')
+          const entry = valid.find(([v]) => v === choice.token) ?? valid.find(([v]) => v === '*')
+          return entry !== undefined && entry[1] !== '0'
+        },
+      ),
+      { numRuns: 2000 },
+    )
+    t.pass()
+  },
+)
 
 t.test('createNegotiator(): one made value per distinct choice, memoised per header, bounded', async (t) => {
   let made = 0
-  const negotiate = createNegotiator(classic, (choice) => { made++; return { token: choice.token } })
+  const negotiate = createNegotiator(classic, (choice) => {
+    made++
+    return { token: choice.token }
+  })
   t.equal(made, 1, 'identity is made up front')
   const a = negotiate('gzip, br')
   t.equal(a.token, 'br')

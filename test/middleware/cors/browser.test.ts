@@ -8,16 +8,25 @@ import { serveWithServer } from '../../helpers/serve.js'
 // 'include'), and another page on http://127.0.0.1:<c> (cross-origin and cross-site).
 const browser = await launchBrowser(t)
 
-interface Api { url: string; preflights: number; actual: number; cookies: string[] }
+interface Api {
+  url: string
+  preflights: number
+  actual: number
+  cookies: string[]
+}
 
 async function startApi(options: CorsOptions): Promise<Api> {
   const api: Api = { url: '', preflights: 0, actual: 0, cookies: [] }
   // Counts what reaches the server, outside cors, so answered preflights are counted too.
-  const counter = defineMiddleware({ name: 'counter' }, (next) => function counterHandler(req, res) {
-    if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) api.preflights++
-    else api.actual++
-    return next(req, res)
-  })
+  const counter = defineMiddleware(
+    { name: 'counter' },
+    (next) =>
+      function counterHandler(req, res) {
+        if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) api.preflights++
+        else api.actual++
+        return next(req, res)
+      },
+  )
   const handler: RawHandler = (req, res) => {
     api.cookies.push(req.headers.cookie ?? '')
     res.setHeader('content-type', 'application/json')
@@ -37,7 +46,13 @@ async function startPage(host: string): Promise<string> {
   return `http://${host}:${port}`
 }
 
-interface Outcome { ok: boolean; status?: number; body?: string; exposed?: string | null; error?: string }
+interface Outcome {
+  ok: boolean
+  status?: number
+  body?: string
+  exposed?: string | null
+  error?: string
+}
 
 /** From a page at `pageOrigin`, PUT to `apiUrl` with credentials and a custom header. */
 async function callFrom(pageOrigin: string, apiUrl: string, times = 1): Promise<Outcome[]> {
@@ -47,18 +62,31 @@ async function callFrom(pageOrigin: string, apiUrl: string, times = 1): Promise<
   await context.addCookies([{ name: 'sid', value: 'abc', domain: 'localhost', path: '/', sameSite: 'Lax' }])
   const page = await context.newPage()
   await page.goto(`${pageOrigin}/`)
-  return page.evaluate(async ({ url, times }) => {
-    const results: Outcome[] = []
-    for (let i = 0; i < times; i++) {
-      try {
-        const res = await fetch(url, { method: 'PUT', credentials: 'include', headers: { 'x-custom': 'yes', 'content-type': 'application/json' }, body: '{}' })
-        results.push({ ok: true, status: res.status, body: await res.text(), exposed: res.headers.get('x-request-id') })
-      } catch (err) {
-        results.push({ ok: false, error: String(err) })
+  return page.evaluate(
+    async ({ url, times }) => {
+      const results: Outcome[] = []
+      for (let i = 0; i < times; i++) {
+        try {
+          const res = await fetch(url, {
+            method: 'PUT',
+            credentials: 'include',
+            headers: { 'x-custom': 'yes', 'content-type': 'application/json' },
+            body: '{}',
+          })
+          results.push({
+            ok: true,
+            status: res.status,
+            body: await res.text(),
+            exposed: res.headers.get('x-request-id'),
+          })
+        } catch (err) {
+          results.push({ ok: false, error: String(err) })
+        }
       }
-    }
-    return results
-  }, { url: apiUrl, times })
+      return results
+    },
+    { url: apiUrl, times },
+  )
 }
 
 if (browser) {
@@ -67,7 +95,12 @@ if (browser) {
   const allowHeaders = ['content-type', 'x-custom']
 
   t.test('cors() in Chromium: an allowed origin calls with credentials and a custom header', async (t) => {
-    const api = await startApi({ origins: [page], credentials: true, allowedHeaders: allowHeaders, exposedHeaders: ['x-request-id'] })
+    const api = await startApi({
+      origins: [page],
+      credentials: true,
+      allowedHeaders: allowHeaders,
+      exposedHeaders: ['x-request-id'],
+    })
     const [result] = await callFrom(page, api.url)
     t.same(result, { ok: true, status: 200, body: '{"method":"PUT","custom":"yes"}', exposed: 'req-1' })
     t.equal(api.preflights, 1)
@@ -101,11 +134,17 @@ if (browser) {
   t.test('cors() in Chromium: the preflight is cached for maxAge', async (t) => {
     const cached = await startApi({ origins: [page], credentials: true, allowedHeaders: allowHeaders, maxAge: 600 })
     const results = await callFrom(page, cached.url, 3)
-    t.same(results.map((r) => r.ok), [true, true, true])
+    t.same(
+      results.map((r) => r.ok),
+      [true, true, true],
+    )
     t.equal(cached.preflights, 1, 'one preflight for three calls')
     t.equal(cached.actual, 3)
     const uncached = await startApi({ origins: [page], credentials: true, allowedHeaders: allowHeaders, maxAge: 0 })
-    t.same((await callFrom(page, uncached.url, 3)).map((r) => r.ok), [true, true, true])
+    t.same(
+      (await callFrom(page, uncached.url, 3)).map((r) => r.ok),
+      [true, true, true],
+    )
     t.equal(uncached.preflights, 3, 'maxAge 0: a preflight before every call')
   })
 }

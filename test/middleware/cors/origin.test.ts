@@ -3,13 +3,28 @@ import t from 'tap'
 import { compileOriginList, MAX_ORIGIN_LENGTH, regexProblem } from '../../../lib/middleware/cors/origin.js'
 
 t.test('compileOriginList(): exact origins match as browsers serialise them', async (t) => {
-  const match = compileOriginList('origins', ['https://App.Example.com', 'http://localhost:3000', 'http://[::1]:8080', 'null'])
+  const match = compileOriginList('origins', [
+    'https://App.Example.com',
+    'http://localhost:3000',
+    'http://[::1]:8080',
+    'null',
+  ])
   t.ok(match('https://app.example.com'))
   t.ok(match('http://localhost:3000'))
   t.ok(match('http://[::1]:8080'))
   t.ok(match('null'))
-  for (const no of ['https://APP.example.com', 'https://app.example.com/', 'https://app.example.com.', 'https://app.example.com:443',
-    'http://app.example.com', 'http://localhost:3001', 'http://localhost', 'https://app.example.com.evil.test', 'Null', '']) {
+  for (const no of [
+    'https://APP.example.com',
+    'https://app.example.com/',
+    'https://app.example.com.',
+    'https://app.example.com:443',
+    'http://app.example.com',
+    'http://localhost:3001',
+    'http://localhost',
+    'https://app.example.com.evil.test',
+    'Null',
+    '',
+  ]) {
     t.notOk(match(no), no)
   }
 })
@@ -19,10 +34,24 @@ t.test('compileOriginList(): wildcards match subdomains on a label boundary, sam
   t.ok(match('https://a.example.com'))
   t.ok(match('https://a.b.example.com'))
   t.ok(match('http://x.dev.test:8080'))
-  for (const no of ['https://example.com', 'https://evil-example.com', 'https://aexample.com', 'http://a.example.com',
-    'https://a.example.com:8443', 'https://A.example.com', 'https://a.example.com.', 'https://.example.com',
-    'https://a..example.com', 'https://user@a.example.com', 'https://a.example.com/', 'http://x.dev.test', 'http://x.dev.test:8081',
-    'https://a.example.com.evil.test', 'https://ä.example.com', `https://${'a'.repeat(MAX_ORIGIN_LENGTH)}.example.com`]) {
+  for (const no of [
+    'https://example.com',
+    'https://evil-example.com',
+    'https://aexample.com',
+    'http://a.example.com',
+    'https://a.example.com:8443',
+    'https://A.example.com',
+    'https://a.example.com.',
+    'https://.example.com',
+    'https://a..example.com',
+    'https://user@a.example.com',
+    'https://a.example.com/',
+    'http://x.dev.test',
+    'http://x.dev.test:8081',
+    'https://a.example.com.evil.test',
+    'https://ä.example.com',
+    `https://${'a'.repeat(MAX_ORIGIN_LENGTH)}.example.com`,
+  ]) {
     t.notOk(match(no), no)
   }
 })
@@ -54,27 +83,64 @@ t.test('regexProblem(): names what makes a pattern unsafe', async (t) => {
 const ALLOWED = 'https://app.example.com'
 const mutation = fc.oneof(
   fc.string({ minLength: 1, maxLength: 8 }).map((s) => s + ALLOWED),
-  fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !/^[a-z0-9-]*(?:\.[a-z0-9-]+)*$/.test(s) || !s.startsWith('.')).map((s) => ALLOWED + s),
-  fc.integer({ min: 0, max: ALLOWED.length - 1 }).filter((i) => /[a-z]/.test(ALLOWED[i]!)).map((i) => ALLOWED.slice(0, i) + ALLOWED[i]!.toUpperCase() + ALLOWED.slice(i + 1)),
+  fc
+    .string({ minLength: 1, maxLength: 8 })
+    .filter((s) => !/^[a-z0-9-]*(?:\.[a-z0-9-]+)*$/.test(s) || !s.startsWith('.'))
+    .map((s) => ALLOWED + s),
+  fc
+    .integer({ min: 0, max: ALLOWED.length - 1 })
+    .filter((i) => /[a-z]/.test(ALLOWED[i]!))
+    .map((i) => ALLOWED.slice(0, i) + ALLOWED[i]!.toUpperCase() + ALLOWED.slice(i + 1)),
   fc.integer({ min: 1, max: 65535 }).map((p) => `${ALLOWED}:${p}`),
-  fc.constantFrom(`${ALLOWED}.`, `${ALLOWED}/`, `${ALLOWED}./`, 'https://user@app.example.com', 'https://app.example.com@evil.test',
-    'https://app.еxample.com', 'https://аpp.example.com', 'https://app.example.com\u0000', 'null', 'http://app.example.com', 'https:/app.example.com',
-    'https://app.example.co', 'https://pp.example.com', 'https://app-example.com', 'https://appexample.com'),
-  fc.tuple(fc.integer({ min: 8, max: ALLOWED.length }), fc.constantFrom('\u00e4', '\u0430', '\uff0e', '\u3002', '%2e', '\\', '_', '-')).map(([i, c]) => ALLOWED.slice(0, i) + c + ALLOWED.slice(i)),
+  fc.constantFrom(
+    `${ALLOWED}.`,
+    `${ALLOWED}/`,
+    `${ALLOWED}./`,
+    'https://user@app.example.com',
+    'https://app.example.com@evil.test',
+    'https://app.еxample.com',
+    'https://аpp.example.com',
+    'https://app.example.com\u0000',
+    'null',
+    'http://app.example.com',
+    'https:/app.example.com',
+    'https://app.example.co',
+    'https://pp.example.com',
+    'https://app-example.com',
+    'https://appexample.com',
+  ),
+  fc
+    .tuple(
+      fc.integer({ min: 8, max: ALLOWED.length }),
+      fc.constantFrom('\u00e4', '\u0430', '\uff0e', '\u3002', '%2e', '\\', '_', '-'),
+    )
+    .map(([i, c]) => ALLOWED.slice(0, i) + c + ALLOWED.slice(i)),
 )
 
 t.test('compileOriginList(): property: mutations of an allowed exact origin never match', async (t) => {
   const match = compileOriginList('origins', [ALLOWED, 'http://localhost:3000'])
-  fc.assert(fc.property(mutation, (o) => !match(o)), { numRuns: 2000 })
+  fc.assert(
+    fc.property(mutation, (o) => !match(o)),
+    { numRuns: 2000 },
+  )
 })
 
 t.test('compileOriginList(): property: mutations outside a wildcard never match', async (t) => {
   const match = compileOriginList('origins', ['https://*.example.com'])
   // A suffix that ends in ".example.com" makes a real subdomain; every other mutation must fail.
-  fc.assert(fc.property(mutation.filter((o) => !/^https:\/\/[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.example\.com$/.test(o)), (o) => !match(o)), { numRuns: 2000 })
+  fc.assert(
+    fc.property(
+      mutation.filter((o) => !/^https:\/\/[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.example\.com$/.test(o)),
+      (o) => !match(o),
+    ),
+    { numRuns: 2000 },
+  )
 })
 
 t.test('compileOriginList(): property: mutations never match an anchored RegExp', async (t) => {
   const match = compileOriginList('origins', [/^https:\/\/app\.example\.com$/])
-  fc.assert(fc.property(mutation, (o) => !match(o)), { numRuns: 2000 })
+  fc.assert(
+    fc.property(mutation, (o) => !match(o)),
+    { numRuns: 2000 },
+  )
 })

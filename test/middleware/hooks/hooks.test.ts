@@ -1,7 +1,13 @@
 import t from 'tap'
 import {
-  compose, errorBoundary, hooks, HttpError, sendError,
-  type HooksOptions, type RawHandler, type ResponseEndInfo,
+  compose,
+  errorBoundary,
+  hooks,
+  HttpError,
+  sendError,
+  type HooksOptions,
+  type RawHandler,
+  type ResponseEndInfo,
 } from '../../../lib/index.js'
 import { openSocket, rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
@@ -10,11 +16,28 @@ import { captureWarnings, tick, until } from '../../helpers/wait.js'
 t.test('hooks(): before, handler, after and teardown run in that order', async (t) => {
   const order: string[] = []
   let info: ResponseEndInfo | undefined
-  const url = await serve(t, compose(hooks({
-    before: () => { order.push('before') },
-    after: (_req, res) => { order.push('after'); res.setHeader('x-after', String(res.statusCode)) },
-    teardown: (_req, _res, i) => { order.push('teardown'); info = i },
-  }))((_req, res) => { order.push('handler'); res.statusCode = 201; res.end('made') }))
+  const url = await serve(
+    t,
+    compose(
+      hooks({
+        before: () => {
+          order.push('before')
+        },
+        after: (_req, res) => {
+          order.push('after')
+          res.setHeader('x-after', String(res.statusCode))
+        },
+        teardown: (_req, _res, i) => {
+          order.push('teardown')
+          info = i
+        },
+      }),
+    )((_req, res) => {
+      order.push('handler')
+      res.statusCode = 201
+      res.end('made')
+    }),
+  )
   const res = await rawGet(url)
   t.equal(res.status, 201)
   t.equal(res.headers['x-after'], '201')
@@ -26,13 +49,25 @@ t.test('hooks(): before, handler, after and teardown run in that order', async (
 
 t.test('hooks(): a before hook that answers stops the chain; after hooks still see its answer', async (t) => {
   let handlerRan = false
-  const url = await serve(t, compose(hooks({
-    before: [
-      (req, res) => { if (req.url === '/blocked') sendError(req, res, new HttpError(403, 'Not here')) },
-      () => { throw new Error('the second before never runs for /blocked') },
-    ],
-    after: (_req, res) => res.setHeader('x-after', 'ran'),
-  }))((_req, res) => { handlerRan = true; res.end('handler') }))
+  const url = await serve(
+    t,
+    compose(
+      hooks({
+        before: [
+          (req, res) => {
+            if (req.url === '/blocked') sendError(req, res, new HttpError(403, 'Not here'))
+          },
+          () => {
+            throw new Error('the second before never runs for /blocked')
+          },
+        ],
+        after: (_req, res) => res.setHeader('x-after', 'ran'),
+      }),
+    )((_req, res) => {
+      handlerRan = true
+      res.end('handler')
+    }),
+  )
   const res = await rawGet(url, '/blocked')
   t.equal(res.status, 403)
   t.equal(res.headers['x-after'], 'ran')
@@ -41,13 +76,30 @@ t.test('hooks(): a before hook that answers stops the chain; after hooks still s
 
 t.test('hooks(): async before hooks are awaited in order; one answering stops the rest', async (t) => {
   const order: string[] = []
-  const url = await serve(t, compose(hooks({
-    before: [
-      async () => { await tick(5); order.push('one') },
-      async (req, res) => { await tick(5); order.push('two'); if (req.url === '/stop') res.end('stopped by two') },
-      () => { order.push('three') },
-    ],
-  }))((_req, res) => { order.push('handler'); res.end('handler') }))
+  const url = await serve(
+    t,
+    compose(
+      hooks({
+        before: [
+          async () => {
+            await tick(5)
+            order.push('one')
+          },
+          async (req, res) => {
+            await tick(5)
+            order.push('two')
+            if (req.url === '/stop') res.end('stopped by two')
+          },
+          () => {
+            order.push('three')
+          },
+        ],
+      }),
+    )((_req, res) => {
+      order.push('handler')
+      res.end('handler')
+    }),
+  )
   t.equal((await rawGet(url)).body.toString(), 'handler')
   t.same(order, ['one', 'two', 'three', 'handler'])
   order.length = 0
@@ -59,8 +111,18 @@ t.test('hooks(): the chain stops when the client left during an async before hoo
   let handlerRan = false
   let started = false
   let finished = false
-  const before = async () => { started = true; await tick(40); finished = true }
-  const url = await serve(t, compose(hooks({ before }))((_req, res) => { handlerRan = true; res.end() }))
+  const before = async () => {
+    started = true
+    await tick(40)
+    finished = true
+  }
+  const url = await serve(
+    t,
+    compose(hooks({ before }))((_req, res) => {
+      handlerRan = true
+      res.end()
+    }),
+  )
   const socket = await openSocket(url)
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
   await until(() => started)
@@ -72,27 +134,41 @@ t.test('hooks(): the chain stops when the client left during an async before hoo
 
 t.test('hooks(): several after hooks run in reverse registration order, within and across layers', async (t) => {
   const order: string[] = []
-  const mark = (name: string) => () => { order.push(name) }
-  const url = await serve(t, compose(
-    hooks({ after: [mark('outer 1'), mark('outer 2')] }),
-    hooks({ after: [mark('inner 1'), mark('inner 2')] }),
-  )((_req, res) => res.end()))
+  const mark = (name: string) => () => {
+    order.push(name)
+  }
+  const url = await serve(
+    t,
+    compose(
+      hooks({ after: [mark('outer 1'), mark('outer 2')] }),
+      hooks({ after: [mark('inner 1'), mark('inner 2')] }),
+    )((_req, res) => res.end()),
+  )
   await rawGet(url)
   t.same(order, ['inner 2', 'inner 1', 'outer 2', 'outer 1'])
 })
 
 t.test('hooks(): after hooks change status and headers of every answer, writeHead with headers included', async (t) => {
-  const url = await serve(t, compose(hooks({
-    after: (_req, res) => {
-      res.setHeader('x-seen', String(res.getHeader('x-given') ?? 'none'))
-      if (res.statusCode === 201) res.statusCode = 202
-    },
-  }))((req, res) => {
-    if (req.url === '/writehead') res.writeHead(201, { 'x-given': 'yes' }).end()
-    else if (req.url === '/204') { res.statusCode = 204; res.end() }
-    else if (req.url === '/304') { res.statusCode = 304; res.end() }
-    else res.end()
-  }))
+  const url = await serve(
+    t,
+    compose(
+      hooks({
+        after: (_req, res) => {
+          res.setHeader('x-seen', String(res.getHeader('x-given') ?? 'none'))
+          if (res.statusCode === 201) res.statusCode = 202
+        },
+      }),
+    )((req, res) => {
+      if (req.url === '/writehead') res.writeHead(201, { 'x-given': 'yes' }).end()
+      else if (req.url === '/204') {
+        res.statusCode = 204
+        res.end()
+      } else if (req.url === '/304') {
+        res.statusCode = 304
+        res.end()
+      } else res.end()
+    }),
+  )
   const made = await rawGet(url, '/writehead')
   t.equal(made.status, 202)
   t.equal(made.headers['x-seen'], 'yes')
@@ -104,9 +180,17 @@ t.test('hooks(): after hooks change status and headers of every answer, writeHea
 })
 
 t.test('hooks(): an after hook that throws stops the headers and reaches the error boundary', async (t) => {
-  const url = await serve(t, compose(errorBoundary({ onError: () => undefined }), hooks({
-    after: (_req, res) => { if (res.statusCode === 200) throw new Error('after failed') },
-  }))((_req, res) => res.end('never sent')))
+  const url = await serve(
+    t,
+    compose(
+      errorBoundary({ onError: () => undefined }),
+      hooks({
+        after: (_req, res) => {
+          if (res.statusCode === 200) throw new Error('after failed')
+        },
+      }),
+    )((_req, res) => res.end('never sent')),
+  )
   const res = await rawGet(url)
   t.equal(res.status, 500)
   t.notOk(res.body.toString().includes('never sent'))
@@ -114,9 +198,18 @@ t.test('hooks(): an after hook that throws stops the headers and reaches the err
 
 t.test('hooks(): teardown runs once on abort, with outcome aborted', async (t) => {
   const infos: ResponseEndInfo[] = []
-  const url = await serve(t, compose(hooks({ teardown: (_q, _r, info) => { infos.push(info) } }))((_req, res) => {
-    res.write('partial')
-  }))
+  const url = await serve(
+    t,
+    compose(
+      hooks({
+        teardown: (_q, _r, info) => {
+          infos.push(info)
+        },
+      }),
+    )((_req, res) => {
+      res.write('partial')
+    }),
+  )
   const socket = await openSocket(url)
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
   await new Promise((ok) => socket.once('data', ok))
@@ -129,9 +222,19 @@ t.test('hooks(): teardown runs once on abort, with outcome aborted', async (t) =
 
 t.test('hooks(): teardown runs after a handler that threw, once the boundary answered', async (t) => {
   const infos: ResponseEndInfo[] = []
-  const url = await serve(t, compose(errorBoundary({ onError: () => undefined }), hooks({
-    teardown: (_q, _r, info) => { infos.push(info) },
-  }))(() => { throw new Error('boom') }))
+  const url = await serve(
+    t,
+    compose(
+      errorBoundary({ onError: () => undefined }),
+      hooks({
+        teardown: (_q, _r, info) => {
+          infos.push(info)
+        },
+      }),
+    )(() => {
+      throw new Error('boom')
+    }),
+  )
   t.equal((await rawGet(url)).status, 500)
   await until(() => infos.length > 0)
   t.equal(infos.length, 1)
@@ -141,13 +244,24 @@ t.test('hooks(): teardown runs after a handler that threw, once the boundary ans
 t.test('hooks(): teardown errors and rejections are reported, never thrown; later teardowns still run', async (t) => {
   const seen = captureWarnings(t)
   const ran: string[] = []
-  const url = await serve(t, compose(hooks({
-    teardown: [
-      () => { throw new Error('close failed') },
-      async () => { throw new Error('flush failed') },
-      () => { ran.push('third') },
-    ],
-  }))((_req, res) => res.end('fine')))
+  const url = await serve(
+    t,
+    compose(
+      hooks({
+        teardown: [
+          () => {
+            throw new Error('close failed')
+          },
+          async () => {
+            throw new Error('flush failed')
+          },
+          () => {
+            ran.push('third')
+          },
+        ],
+      }),
+    )((_req, res) => res.end('fine')),
+  )
   t.equal((await rawGet(url)).body.toString(), 'fine')
   await until(() => ran.length > 0 && seen.length >= 2)
   t.same(ran, ['third'])
@@ -156,9 +270,28 @@ t.test('hooks(): teardown errors and rejections are reported, never thrown; late
 })
 
 t.test('hooks(): a throwing before hook propagates to the layer outside', async (t) => {
-  const url = await serve(t, compose(hooks({ before: () => { throw new HttpError(401) } }))((_req, res) => res.end()))
+  const url = await serve(
+    t,
+    compose(
+      hooks({
+        before: () => {
+          throw new HttpError(401)
+        },
+      }),
+    )((_req, res) => res.end()),
+  )
   t.equal((await rawGet(url)).status, 599)
-  const viaBoundary = await serve(t, compose(errorBoundary(), hooks({ before: () => { throw new HttpError(401) } }))((_req, res) => res.end()))
+  const viaBoundary = await serve(
+    t,
+    compose(
+      errorBoundary(),
+      hooks({
+        before: () => {
+          throw new HttpError(401)
+        },
+      }),
+    )((_req, res) => res.end()),
+  )
   t.equal((await rawGet(viaBoundary)).status, 401)
 })
 
@@ -166,7 +299,11 @@ t.test('hooks(): a streamed body with backpressure passes through', async (t) =>
   const handler: RawHandler = async (_req, res) => {
     const chunk = Buffer.alloc(64 * 1024, 'x')
     let waited = false
-    for (let i = 0; i < 64; i++) if (!res.write(chunk)) { waited = true; await new Promise((ok) => res.once('drain', ok)) }
+    for (let i = 0; i < 64; i++)
+      if (!res.write(chunk)) {
+        waited = true
+        await new Promise((ok) => res.once('drain', ok))
+      }
     res.end(`waited ${waited}`)
   }
   const url = await serve(t, compose(hooks({ after: () => undefined, teardown: () => undefined }))(handler))
@@ -175,19 +312,28 @@ t.test('hooks(): a streamed body with backpressure passes through', async (t) =>
   socket.pause()
   await tick(50)
   let tail = ''
-  socket.on('data', (d: Buffer) => { tail = (tail + d.toString('latin1')).slice(-50) })
+  socket.on('data', (d: Buffer) => {
+    tail = (tail + d.toString('latin1')).slice(-50)
+  })
   socket.resume()
   await new Promise((ok) => socket.once('close', ok))
   t.match(tail, /waited true/)
 })
 
 t.test('hooks(): explain() lists its hooks', async (t) => {
-  t.match(compose(hooks({ before: [() => undefined, () => undefined], teardown: () => undefined })).explain(), /hooks \(2 before, 1 teardown\)/)
+  t.match(
+    compose(hooks({ before: [() => undefined, () => undefined], teardown: () => undefined })).explain(),
+    /hooks \(2 before, 1 teardown\)/,
+  )
 })
 
 t.test('hooks(): config: rejects bad options', async (t) => {
-  const bad = (options: HooksOptions, message: RegExp) => t.throws(() => hooks(options), { name: 'ConfigError', message })
-  bad({}, /hooks\(\): option "before" must be at least one hook among before, after and teardown; received undefined \(undefined\)\. Without hooks the layer does nothing: remove it\./)
+  const bad = (options: HooksOptions, message: RegExp) =>
+    t.throws(() => hooks(options), { name: 'ConfigError', message })
+  bad(
+    {},
+    /hooks\(\): option "before" must be at least one hook among before, after and teardown; received undefined \(undefined\)\. Without hooks the layer does nothing: remove it\./,
+  )
   bad({ before: 'x' as never }, /option "before" must be a function or an array of functions; received "x"/)
   bad({ after: [() => undefined, 5 as never] }, /option "after\[1\]" must be a function; received 5/)
   bad({ teardown: null as never }, /option "teardown" must be a function or an array of functions; received null/)

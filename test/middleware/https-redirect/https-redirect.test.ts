@@ -1,5 +1,12 @@
 import t, { type Test } from 'tap'
-import { compose, httpsRedirect, OrderingError, proxyHeaders, trustedHost, type HttpsRedirectOptions } from '../../../lib/index.js'
+import {
+  compose,
+  httpsRedirect,
+  OrderingError,
+  proxyHeaders,
+  trustedHost,
+  type HttpsRedirectOptions,
+} from '../../../lib/index.js'
 import { httpRequest } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange, rawRequest } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
@@ -17,7 +24,12 @@ async function location(url: string, path: string, host = 'example.com', method 
 
 t.test('httpsRedirect(): 308 to https with the same host, path and query', async (t) => {
   const url = await server(t)
-  t.same(await location(url, '/a/b?c=d&e'), { status: 308, location: 'https://example.com/a/b?c=d&e', length: '0', body: '' })
+  t.same(await location(url, '/a/b?c=d&e'), {
+    status: 308,
+    location: 'https://example.com/a/b?c=d&e',
+    length: '0',
+    body: '',
+  })
 })
 
 t.test('httpsRedirect(): keeps the method with 308 for POST and HEAD', async (t) => {
@@ -50,7 +62,9 @@ t.test('httpsRedirect(): paths starting with // never leave the host', async (t)
 
 t.test('httpsRedirect(): absolute-form targets keep only their path', async (t) => {
   const url = await server(t)
-  const res = parseRawResponse(await rawExchange(url, 'GET http://evil.test//x?y HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n'))
+  const res = parseRawResponse(
+    await rawExchange(url, 'GET http://evil.test//x?y HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n'),
+  )
   t.equal(res.status, 308)
   t.equal(res.headers.location, 'https://example.com/x?y')
 })
@@ -68,24 +82,32 @@ t.test('httpsRedirect(): a missing or malformed host is 400, never a redirect', 
 
 t.test('httpsRedirect(): never reads X-Forwarded-Proto itself', async (t) => {
   const url = await server(t)
-  const res = await httpRequest(url, { headers: { host: 'example.com', 'x-forwarded-proto': 'https', forwarded: 'proto=https' } })
+  const res = await httpRequest(url, {
+    headers: { host: 'example.com', 'x-forwarded-proto': 'https', forwarded: 'proto=https' },
+  })
   t.equal(res.status, 308)
 })
 
 t.test('httpsRedirect(): passes requests a trusted proxy received over https', async (t) => {
   const app = compose(proxyHeaders({ trustedProxies: ['loopback'] }), httpsRedirect())(ok)
   const url = await serve(t, app)
-  const res = await httpRequest(url, { headers: { host: 'example.com', 'x-forwarded-for': '203.0.113.1', 'x-forwarded-proto': 'https' } })
+  const res = await httpRequest(url, {
+    headers: { host: 'example.com', 'x-forwarded-for': '203.0.113.1', 'x-forwarded-proto': 'https' },
+  })
   t.equal(res.status, 200)
   t.equal(res.text, 'ok')
-  const plain = await httpRequest(url, { headers: { host: 'example.com', 'x-forwarded-for': '203.0.113.1', 'x-forwarded-proto': 'http' } })
+  const plain = await httpRequest(url, {
+    headers: { host: 'example.com', 'x-forwarded-for': '203.0.113.1', 'x-forwarded-proto': 'http' },
+  })
   t.equal(plain.status, 308)
 })
 
 t.test('httpsRedirect(): redirects when the https claim comes from an untrusted peer', async (t) => {
   const app = compose(proxyHeaders({ trustedProxies: ['10.0.0.0/8'] }), httpsRedirect())(ok)
   const url = await serve(t, app)
-  const res = await httpRequest(url, { headers: { host: 'example.com', 'x-forwarded-for': '203.0.113.1', 'x-forwarded-proto': 'https' } })
+  const res = await httpRequest(url, {
+    headers: { host: 'example.com', 'x-forwarded-for': '203.0.113.1', 'x-forwarded-proto': 'https' },
+  })
   t.equal(res.status, 308)
 })
 
@@ -99,45 +121,90 @@ t.test('httpsRedirect(): exempt paths are served over http, matched on the match
   t.equal((await location(url, '/%zz/health')).status, 308, 'a path that cannot be normalised is not exempt')
   // Sent raw (a URL parser would resolve the dots): ambiguous targets are never exempt, since
   // routers serve /admin/..%2fhealth as /admin/:page, which must not be answered over http.
-  for (const path of ['/./health?probe=1', '/admin/../health', '/admin/..%2fhealth', '/admin/%2e%2e/health', '//health', '/health;x']) {
+  for (const path of [
+    '/./health?probe=1',
+    '/admin/../health',
+    '/admin/..%2fhealth',
+    '/admin/%2e%2e/health',
+    '//health',
+    '/health;x',
+  ]) {
     t.equal((await rawRequest(url, 'GET', path, [['Host', 'example.com']])).status, 308, path)
   }
 })
 
 t.test('httpsRedirect(): ambiguousPaths "refuse" answers ambiguous targets 400, over http and https', async (t) => {
-  const url = await serve(t, compose(
-    proxyHeaders({ trustedProxies: ['loopback'] }),
-    httpsRedirect({ exemptPaths: ['/health'], ambiguousPaths: 'refuse' }),
-  )(ok))
+  const url = await serve(
+    t,
+    compose(
+      proxyHeaders({ trustedProxies: ['loopback'] }),
+      httpsRedirect({ exemptPaths: ['/health'], ambiguousPaths: 'refuse' }),
+    )(ok),
+  )
   for (const proto of ['http', 'https']) {
     for (const path of ['/admin/..%2fhealth', '//health', '/%zz']) {
-      const res = await rawRequest(url, 'GET', path, [['Host', 'example.com'], ['X-Forwarded-Proto', proto]])
+      const res = await rawRequest(url, 'GET', path, [
+        ['Host', 'example.com'],
+        ['X-Forwarded-Proto', proto],
+      ])
       t.equal(res.status, 400, `${proto} ${path}`)
       t.match(JSON.parse(res.body.toString()), { code: 'ambiguous_path' })
     }
-    t.equal((await rawRequest(url, 'GET', '/health', [['Host', 'example.com'], ['X-Forwarded-Proto', proto]])).status, 200)
+    t.equal(
+      (
+        await rawRequest(url, 'GET', '/health', [
+          ['Host', 'example.com'],
+          ['X-Forwarded-Proto', proto],
+        ])
+      ).status,
+      200,
+    )
   }
-  t.throws(() => httpsRedirect({ ambiguousPaths: 'redirect' as never }), { name: 'ConfigError', message: /httpsRedirect\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/ })
+  t.throws(() => httpsRedirect({ ambiguousPaths: 'redirect' as never }), {
+    name: 'ConfigError',
+    message: /httpsRedirect\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/,
+  })
 })
 
 t.test('httpsRedirect(): must be inside trustedHost', async (t) => {
-  t.throws(() => compose({ strict: true }, httpsRedirect(), trustedHost({ allowedHosts: ['example.com'] })), OrderingError)
+  t.throws(
+    () => compose({ strict: true }, httpsRedirect(), trustedHost({ allowedHosts: ['example.com'] })),
+    OrderingError,
+  )
 })
 
 t.test('httpsRedirect(): config: status must be 308, 307 or 301', async (t) => {
-  t.throws(() => httpsRedirect({ status: 302 as 308 }), { name: 'ConfigError', message: /^httpsRedirect\(\): option "status" must be one of 308, 307, 301; received 302 \(number\)/ })
+  t.throws(() => httpsRedirect({ status: 302 as 308 }), {
+    name: 'ConfigError',
+    message: /^httpsRedirect\(\): option "status" must be one of 308, 307, 301; received 302 \(number\)/,
+  })
 })
 
 t.test('httpsRedirect(): config: httpsPort must be a port', async (t) => {
-  t.throws(() => httpsRedirect({ httpsPort: 0 }), { name: 'ConfigError', message: /option "httpsPort" must be an integer from 1 to 65535; received 0/ })
-  t.throws(() => httpsRedirect({ httpsPort: 70000 }), { name: 'ConfigError', message: /option "httpsPort" must be an integer from 1 to 65535; received 70000/ })
+  t.throws(() => httpsRedirect({ httpsPort: 0 }), {
+    name: 'ConfigError',
+    message: /option "httpsPort" must be an integer from 1 to 65535; received 0/,
+  })
+  t.throws(() => httpsRedirect({ httpsPort: 70000 }), {
+    name: 'ConfigError',
+    message: /option "httpsPort" must be an integer from 1 to 65535; received 70000/,
+  })
 })
 
 t.test('httpsRedirect(): config: exemptPaths must be path patterns', async (t) => {
-  t.throws(() => httpsRedirect({ exemptPaths: ['health'] }), { name: 'ConfigError', message: /option "exemptPaths" must be path patterns.*write "\/health"/ })
-  t.throws(() => httpsRedirect({ exemptPaths: [/health/] }), { name: 'ConfigError', message: /option "exemptPaths" must be patterns whose RegExps start with \^/ })
+  t.throws(() => httpsRedirect({ exemptPaths: ['health'] }), {
+    name: 'ConfigError',
+    message: /option "exemptPaths" must be path patterns.*write "\/health"/,
+  })
+  t.throws(() => httpsRedirect({ exemptPaths: [/health/] }), {
+    name: 'ConfigError',
+    message: /option "exemptPaths" must be patterns whose RegExps start with \^/,
+  })
 })
 
 t.test('httpsRedirect(): config: unknown options are refused', async (t) => {
-  t.throws(() => httpsRedirect({ port: 443 } as HttpsRedirectOptions), { name: 'ConfigError', message: /option "port"/ })
+  t.throws(() => httpsRedirect({ port: 443 } as HttpsRedirectOptions), {
+    name: 'ConfigError',
+    message: /option "port"/,
+  })
 })

@@ -31,8 +31,16 @@ t.test('acceptableUntil(): the earliest of exp, iat + max age and the cache limi
   t.equal(acceptableUntil({}, now, 5, undefined, 60_000), now + 60_000, 'no exp: the cache limit')
   t.equal(acceptableUntil({ exp: 1010 }, now, 5, undefined, 60_000), 1_015_000, 'exp plus tolerance')
   t.equal(acceptableUntil({ exp: 5000, iat: 990 }, now, 0, 20, 60_000), 1_010_000, 'iat plus max age')
-  t.equal(acceptableUntil({ exp: 5000 }, now, 0, 20, 60_000), now + 60_000, 'max age without iat: jose refuses those anyway')
-  t.equal(acceptableUntil({ exp: '1010' as never }, now, 0, undefined, 1_000), now + 1_000, 'a non-numeric exp is ignored')
+  t.equal(
+    acceptableUntil({ exp: 5000 }, now, 0, 20, 60_000),
+    now + 60_000,
+    'max age without iat: jose refuses those anyway',
+  )
+  t.equal(
+    acceptableUntil({ exp: '1010' as never }, now, 0, undefined, 1_000),
+    now + 1_000,
+    'a non-numeric exp is ignored',
+  )
 })
 
 t.test('deepFreeze(): freezes nested objects and arrays, leaves primitives', async (t) => {

@@ -20,7 +20,8 @@ t.test('refusalFor(): maps each jose error to its refusal', async (t) => {
     [new TypeError('odd input'), 'malformed'],
     ['not even an error', 'malformed'],
   ]
-  for (const [err, name] of cases) t.equal(refusalFor(err, refusals, false), refusals[name], `${String((err as Error).name ?? err)} → ${name}`)
+  for (const [err, name] of cases)
+    t.equal(refusalFor(err, refusals, false), refusals[name], `${String((err as Error).name ?? err)} → ${name}`)
 })
 
 t.test('refusalFor(): with a remote key set, fetch failures mean the keys are unavailable', async (t) => {
@@ -31,13 +32,26 @@ t.test('refusalFor(): with a remote key set, fetch failures mean the keys are un
 })
 
 t.test('buildRefusals(): statuses, codes and RFC 6750 challenges', async (t) => {
-  t.match(refusals.missing, { status: 401, code: 'missing_token', headers: { 'www-authenticate': 'Bearer realm="api"' } })
-  t.match(refusals.expired, { status: 401, code: 'token_expired', headers: { 'www-authenticate': 'Bearer realm="api", error="invalid_token", error_description="The access token expired"' } })
+  t.match(refusals.missing, {
+    status: 401,
+    code: 'missing_token',
+    headers: { 'www-authenticate': 'Bearer realm="api"' },
+  })
+  t.match(refusals.expired, {
+    status: 401,
+    code: 'token_expired',
+    headers: {
+      'www-authenticate': 'Bearer realm="api", error="invalid_token", error_description="The access token expired"',
+    },
+  })
   t.match(refusals.insufficientScope, { status: 403, code: 'insufficient_scope' })
   t.match(refusals.insufficientScope.headers['www-authenticate'], /, scope="read"$/)
   const bare = buildRefusals(undefined, [])
   t.equal(bare.missing.headers['www-authenticate'], 'Bearer')
-  t.equal(bare.signature.headers['www-authenticate'], 'Bearer error="invalid_token", error_description="The access token signature is invalid"')
+  t.equal(
+    bare.signature.headers['www-authenticate'],
+    'Bearer error="invalid_token", error_description="The access token signature is invalid"',
+  )
   t.notMatch(bare.insufficientScope.headers['www-authenticate'], /scope=/)
   for (const refusal of Object.values(refusals)) {
     t.ok(isChallengeSafe(refusal.message), refusal.message)

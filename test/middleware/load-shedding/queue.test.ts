@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
 import { HttpError, onResponseEnd } from '../../../lib/index.js'
-import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from '../../../lib/middleware/load-shedding/queue.js'
+import {
+  enqueue,
+  refuse,
+  releaseSlot,
+  type ShedReason,
+  type Shedder,
+} from '../../../lib/middleware/load-shedding/queue.js'
 import { rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { until } from '../../helpers/wait.js'
@@ -9,16 +15,29 @@ import { until } from '../../helpers/wait.js'
 function shedder(overrides: Partial<Shedder> = {}): Shedder & { reasons: ShedReason[] } {
   const reasons: ShedReason[] = []
   return {
-    overloaded: undefined, eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0, sampledAt: 0,
-    inFlight: 0, shed: 0, sampling: false, queue: [], maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 1000,
+    overloaded: undefined,
+    eventLoopDelayMs: 0,
+    eventLoopUtilization: 0,
+    heapUsedBytes: 0,
+    rssBytes: 0,
+    sampledAt: 0,
+    inFlight: 0,
+    shed: 0,
+    sampling: false,
+    queue: [],
+    maxInFlight: 1,
+    maxQueue: 2,
+    queueTimeoutMs: 1000,
     error: new HttpError(503, 'busy', { code: 'overloaded', expose: true, headers: { 'retry-after': '2' } }),
-    onShed: (_req, reason) => { reasons.push(reason) },
+    onShed: (_req, reason) => {
+      reasons.push(reason)
+    },
     reasons,
     ...overrides,
   }
 }
 
-t.test('refuse(): answers the instance\'s 503, counts it and tells onShed', async (t) => {
+t.test("refuse(): answers the instance's 503, counts it and tells onShed", async (t) => {
   const s = shedder()
   const url = await serve(t, (req, res) => refuse(s, req, res, 'rss'))
   const res = await rawGet(url)
@@ -34,7 +53,10 @@ t.test('enqueue() and releaseSlot(): a waiter runs when the slot frees; the coun
   let releaseFirst!: () => void
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     order.push(`run ${req.url}`)
-    if (req.url === '/first') await new Promise<void>((ok) => { releaseFirst = ok })
+    if (req.url === '/first')
+      await new Promise<void>((ok) => {
+        releaseFirst = ok
+      })
     res.end(req.url)
   }
   const url = await serve(t, (req, res) => {
@@ -61,8 +83,13 @@ t.test('enqueue(): a handler that throws synchronously when started rejects the 
   const s = shedder({ inFlight: 1 })
   let outcome: unknown
   const url = await serve(t, (req, res) => {
-    const waiting = enqueue(s, req, res, () => { throw new Error('sync boom') })
-    waiting.catch((err: unknown) => { outcome = err; res.end('caught') })
+    const waiting = enqueue(s, req, res, () => {
+      throw new Error('sync boom')
+    })
+    waiting.catch((err: unknown) => {
+      outcome = err
+      res.end('caught')
+    })
     // Free the slot, as the end of another exchange would: the waiter starts and throws.
     releaseSlot(undefined as never, res, s)
   })

@@ -1,13 +1,22 @@
 import t from 'tap'
 import { startSampler, type Signals } from '../../../lib/middleware/load-shedding/sampler.js'
 
-const fresh = (): Signals => ({ overloaded: undefined, eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsedBytes: 0, rssBytes: 0, sampledAt: 0 })
+const fresh = (): Signals => ({
+  overloaded: undefined,
+  eventLoopDelayMs: 0,
+  eventLoopUtilization: 0,
+  heapUsedBytes: 0,
+  rssBytes: 0,
+  sampledAt: 0,
+})
 const off = { maxDelay: 0, maxElu: 0, maxHeap: 0, maxRss: 0 }
 const tick = (ms: number) => new Promise((ok) => setTimeout(ok, ms))
 
 function blockFor(ms: number): void {
   const end = performance.now() + ms
-  while (performance.now() < end) { /* busy */ }
+  while (performance.now() < end) {
+    /* busy */
+  }
 }
 
 t.test('startSampler(): a manual sample reads memory only when a memory threshold is set', async (t) => {
@@ -33,7 +42,7 @@ t.test('startSampler(): the first signal over its threshold wins, in a fixed ord
   s.close()
 })
 
-t.test('startSampler(): the timer\'s own lateness sees a block; the next calm window recovers', async (t) => {
+t.test("startSampler(): the timer's own lateness sees a block; the next calm window recovers", async (t) => {
   const signals = fresh()
   const s = startSampler(signals, 30, { ...off, maxDelay: 100 })
   t.teardown(() => s.close())

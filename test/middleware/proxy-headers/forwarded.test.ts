@@ -1,8 +1,17 @@
 import t from 'tap'
 import { formatIp } from '../../../lib/index.js'
-import { commaBefore, entryFromRight, parseForwardedElement, parseNode, splitForwarded } from '../../../lib/middleware/proxy-headers/forwarded.js'
+import {
+  commaBefore,
+  entryFromRight,
+  parseForwardedElement,
+  parseNode,
+  splitForwarded,
+} from '../../../lib/middleware/proxy-headers/forwarded.js'
 
-const node = (text: string, bare = false) => { const ip = parseNode(text, bare); return ip && formatIp(ip) }
+const node = (text: string, bare = false) => {
+  const ip = parseNode(text, bare)
+  return ip && formatIp(ip)
+}
 
 t.test('splitForwarded(): splits on commas outside quoted strings, dropping empty elements', async (t) => {
   t.same(splitForwarded('for=a, for="b,c";proto=https ,, for=d'), ['for=a', 'for="b,c";proto=https', 'for=d'])
@@ -15,16 +24,32 @@ t.test('splitForwarded(): an unclosed quote makes the whole value unreadable', a
 })
 
 t.test('parseForwardedElement(): tokens and quoted strings, names case-insensitive', async (t) => {
-  t.same(parseForwardedElement('For=192.0.2.60;Proto=http;by=203.0.113.43'), { for: '192.0.2.60', proto: 'http', by: '203.0.113.43' })
-  t.same(parseForwardedElement('for="[2001:db8:cafe::17]:4711"; host="example.com:8080"'), { for: '[2001:db8:cafe::17]:4711', host: 'example.com:8080' })
+  t.same(parseForwardedElement('For=192.0.2.60;Proto=http;by=203.0.113.43'), {
+    for: '192.0.2.60',
+    proto: 'http',
+    by: '203.0.113.43',
+  })
+  t.same(parseForwardedElement('for="[2001:db8:cafe::17]:4711"; host="example.com:8080"'), {
+    for: '[2001:db8:cafe::17]:4711',
+    host: 'example.com:8080',
+  })
   t.same(parseForwardedElement('for="a\\"b"'), { for: 'a"b' })
   t.same(parseForwardedElement('for=1.2.3.4;ext=x'), { for: '1.2.3.4' }, 'extensions are ignored')
   t.same(parseForwardedElement('for=1.2.3.4;'), { for: '1.2.3.4' })
 })
 
 t.test('parseForwardedElement(): refuses malformed elements', async (t) => {
-  for (const bad of ['for', 'for=1.2.3.4;for=5.6.7.8', 'for=[::1]', 'for="1.2.3.4', 'for="1.2.3.4\\', 'for=1.2.3.4 proto=http',
-    'f r=1', 'for="a\u0001"', 'for=a;;']) {
+  for (const bad of [
+    'for',
+    'for=1.2.3.4;for=5.6.7.8',
+    'for=[::1]',
+    'for="1.2.3.4',
+    'for="1.2.3.4\\',
+    'for=1.2.3.4 proto=http',
+    'f r=1',
+    'for="a\u0001"',
+    'for=a;;',
+  ]) {
     t.equal(parseForwardedElement(bad), undefined, JSON.stringify(bad))
   }
 })
@@ -40,8 +65,23 @@ t.test('parseNode(): addresses with ports, canonical, zone ids dropped', async (
 })
 
 t.test('parseNode(): no address for unknown, obfuscated or malformed nodes', async (t) => {
-  for (const bad of ['unknown', '_hidden', '', '192.0.2.43:', '192.0.2.43:99999', '192.0.2.43:0', '[192.0.2.43]', '[::1', '[::1]x',
-    '[::1]:x', '2001:db8::1', '1.2.3.4%eth0', 'example.com', '01.2.3.4', 'x'.repeat(81)]) {
+  for (const bad of [
+    'unknown',
+    '_hidden',
+    '',
+    '192.0.2.43:',
+    '192.0.2.43:99999',
+    '192.0.2.43:0',
+    '[192.0.2.43]',
+    '[::1',
+    '[::1]x',
+    '[::1]:x',
+    '2001:db8::1',
+    '1.2.3.4%eth0',
+    'example.com',
+    '01.2.3.4',
+    'x'.repeat(81),
+  ]) {
     t.equal(node(bad), undefined, JSON.stringify(bad))
   }
 })

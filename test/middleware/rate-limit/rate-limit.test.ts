@@ -2,8 +2,21 @@ import { request } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import t, { type Test } from 'tap'
 import {
-  checkOrdering, compose, defineMiddleware, memoryStore, middlewareInfo, normalizeIp, rateLimit, setClientIdentity,
-  userIdState, type Middleware, type RateLimitDecision, type RateLimitOptions, type RateLimitPolicy, type RateLimitStore, type RawHandler,
+  checkOrdering,
+  compose,
+  defineMiddleware,
+  memoryStore,
+  middlewareInfo,
+  normalizeIp,
+  rateLimit,
+  setClientIdentity,
+  userIdState,
+  type Middleware,
+  type RateLimitDecision,
+  type RateLimitOptions,
+  type RateLimitPolicy,
+  type RateLimitStore,
+  type RawHandler,
 } from '../../../lib/index.js'
 import { httpRequest } from '../../helpers/http.js'
 import { rawGet } from '../../helpers/raw.js'
@@ -20,13 +33,23 @@ async function limited(t: Test, options: RateLimitOptions, handler: RawHandler =
 }
 
 // Stands in for proxyHeaders(): records the address a trusted proxy would have vouched for.
-const asClient = defineMiddleware({ name: 'testClientAddress' }, (next) => function asClientHandler(req, res) {
-  const ip = req.headers['x-test-client']
-  if (typeof ip === 'string') {
-    setClientIdentity(req, { ip: normalizeIp(ip) ?? ip, scheme: 'http', host: req.headers.host, prefix: '', viaTrustedProxy: true })
-  }
-  return next(req, res)
-})
+const asClient = defineMiddleware(
+  { name: 'testClientAddress' },
+  (next) =>
+    function asClientHandler(req, res) {
+      const ip = req.headers['x-test-client']
+      if (typeof ip === 'string') {
+        setClientIdentity(req, {
+          ip: normalizeIp(ip) ?? ip,
+          scheme: 'http',
+          host: req.headers.host,
+          prefix: '',
+          viaTrustedProxy: true,
+        })
+      }
+      return next(req, res)
+    },
+)
 
 const statuses = async (url: string, count: number, init: RequestInit = {}) => {
   const out: number[] = []
@@ -41,8 +64,12 @@ const statuses = async (url: string, count: number, init: RequestInit = {}) => {
 /** GET from a chosen loopback source address (Linux routes all of 127/8 to lo). */
 function fromAddress(url: string, localAddress: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((ok, fail) => {
-    request(url, { localAddress, headers, agent: false }, (res) => { res.resume(); res.on('end', () => ok(res.statusCode!)) })
-      .on('error', fail).end()
+    request(url, { localAddress, headers, agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => ok(res.statusCode!))
+    })
+      .on('error', fail)
+      .end()
   })
 }
 
@@ -67,48 +94,76 @@ t.test('rateLimit(): the request past the limit gets 429 in the library JSON sha
   t.equal(res.headers.get('ratelimit'), '"default";r=0;t=20')
   t.equal(res.headers.get('ratelimit-policy'), '"default";q=2;w=30')
   t.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
-  t.same(await res.json(), { status: 429, code: 'too_many_requests', message: 'Too Many Requests', retryAfterSeconds: 20 })
+  t.same(await res.json(), {
+    status: 429,
+    code: 'too_many_requests',
+    message: 'Too Many Requests',
+    retryAfterSeconds: 20,
+  })
   t.match(limiter.stats(), { allowed: 2, limited: 1, skipped: 0, storeFailures: 0 })
 })
 
-t.test('rateLimit(): 500 concurrent requests with limit 100 get exactly 100 answers of 200 (memory store)', async (t) => {
-  const { url } = await limited(t, { limit: 100, windowMs: 3_600_000 })
-  const results = await Promise.all(Array.from({ length: 500 }, async () => {
-    const res = await fetch(url)
-    await res.arrayBuffer()
-    return { status: res.status, remaining: res.headers.get('ratelimit') }
-  }))
-  t.equal(results.filter((r) => r.status === 200).length, 100)
-  t.equal(results.filter((r) => r.status === 429).length, 400)
-  const remaining = results.filter((r) => r.status === 200).map((r) => Number(/r=(\d+)/.exec(r.remaining!)![1])).sort((a, b) => a - b)
-  t.same(remaining, Array.from({ length: 100 }, (_, i) => i), 'each allowed request saw its own remaining')
-})
+t.test(
+  'rateLimit(): 500 concurrent requests with limit 100 get exactly 100 answers of 200 (memory store)',
+  async (t) => {
+    const { url } = await limited(t, { limit: 100, windowMs: 3_600_000 })
+    const results = await Promise.all(
+      Array.from({ length: 500 }, async () => {
+        const res = await fetch(url)
+        await res.arrayBuffer()
+        return { status: res.status, remaining: res.headers.get('ratelimit') }
+      }),
+    )
+    t.equal(results.filter((r) => r.status === 200).length, 100)
+    t.equal(results.filter((r) => r.status === 429).length, 400)
+    const remaining = results
+      .filter((r) => r.status === 200)
+      .map((r) => Number(/r=(\d+)/.exec(r.remaining!)![1]))
+      .sort((a, b) => a - b)
+    t.same(
+      remaining,
+      Array.from({ length: 100 }, (_, i) => i),
+      'each allowed request saw its own remaining',
+    )
+  },
+)
 
-t.test('rateLimit(): remaining never increases within a window, and the window rolls over on the injected clock', async (t) => {
-  let clock = 5_000_000
-  const { url } = await limited(t, { limit: 5, windowMs: 10_000, store: memoryStore({ now: () => clock }) })
-  const seen: number[] = []
-  for (let i = 0; i < 8; i++) {
-    clock += 1000
+t.test(
+  'rateLimit(): remaining never increases within a window, and the window rolls over on the injected clock',
+  async (t) => {
+    let clock = 5_000_000
+    const { url } = await limited(t, { limit: 5, windowMs: 10_000, store: memoryStore({ now: () => clock }) })
+    const seen: number[] = []
+    for (let i = 0; i < 8; i++) {
+      clock += 1000
+      const res = await fetch(url)
+      await res.arrayBuffer()
+      seen.push(Number(/r=(\d+)/.exec(res.headers.get('ratelimit')!)![1]))
+    }
+    t.same(seen, [4, 3, 2, 1, 0, 0, 0, 0])
+    clock += 3000 // 10 s after the first request of the window
     const res = await fetch(url)
-    await res.arrayBuffer()
-    seen.push(Number(/r=(\d+)/.exec(res.headers.get('ratelimit')!)![1]))
-  }
-  t.same(seen, [4, 3, 2, 1, 0, 0, 0, 0])
-  clock += 3000 // 10 s after the first request of the window
-  const res = await fetch(url)
-  t.equal(res.status, 200)
-  t.equal(res.headers.get('ratelimit'), '"default";r=4;t=10')
-})
+    t.equal(res.status, 200)
+    t.equal(res.headers.get('ratelimit'), '"default";r=4;t=10')
+  },
+)
 
 for (const algorithm of ['sliding-window', 'token-bucket'] as const) {
-  t.test(`rateLimit(): ${algorithm} over HTTP: refuses past the limit, then lets requests through as quota returns`, async (t) => {
-    let clock = 9_000_000
-    const { url } = await limited(t, { limit: 4, windowMs: 4000, algorithm, store: memoryStore({ now: () => clock }) })
-    t.same(await statuses(url, 5), [200, 200, 200, 200, 429])
-    clock += algorithm === 'token-bucket' ? 1000 : 5000
-    t.same(await statuses(url, 2), [200, 429])
-  })
+  t.test(
+    `rateLimit(): ${algorithm} over HTTP: refuses past the limit, then lets requests through as quota returns`,
+    async (t) => {
+      let clock = 9_000_000
+      const { url } = await limited(t, {
+        limit: 4,
+        windowMs: 4000,
+        algorithm,
+        store: memoryStore({ now: () => clock }),
+      })
+      t.same(await statuses(url, 5), [200, 200, 200, 200, 429])
+      clock += algorithm === 'token-bucket' ? 1000 : 5000
+      t.same(await statuses(url, 2), [200, 429])
+    },
+  )
 }
 
 t.test('rateLimit(): legacyHeaders adds X-RateLimit-*; headers: false drops the draft fields', async (t) => {
@@ -134,16 +189,22 @@ t.test('rateLimit(): X-Forwarded-For from a peer never changes the key without p
   const { url } = await limited(t, { limit: 2 })
   const spoofed = ['1.1.1.1', '2.2.2.2', '3.3.3.3', '2001:db8::1']
   const got = []
-  for (const ip of spoofed) got.push((await httpRequest(url, { headers: { 'x-forwarded-for': ip, forwarded: `for=${ip}`, 'x-real-ip': ip } })).status)
+  for (const ip of spoofed)
+    got.push(
+      (await httpRequest(url, { headers: { 'x-forwarded-for': ip, forwarded: `for=${ip}`, 'x-real-ip': ip } })).status,
+    )
   t.same(got, [200, 200, 429, 429])
 })
 
-t.test('rateLimit(): distinct IPv4 peers get distinct quotas (real source addresses 127.0.0.2 and 127.0.0.3)', async (t) => {
-  const { url } = await limited(t, { limit: 1 })
-  t.equal(await fromAddress(url, '127.0.0.2'), 200)
-  t.equal(await fromAddress(url, '127.0.0.2', { 'x-forwarded-for': '127.0.0.3' }), 429)
-  t.equal(await fromAddress(url, '127.0.0.3'), 200)
-})
+t.test(
+  'rateLimit(): distinct IPv4 peers get distinct quotas (real source addresses 127.0.0.2 and 127.0.0.3)',
+  async (t) => {
+    const { url } = await limited(t, { limit: 1 })
+    t.equal(await fromAddress(url, '127.0.0.2'), 200)
+    t.equal(await fromAddress(url, '127.0.0.2', { 'x-forwarded-for': '127.0.0.3' }), 429)
+    t.equal(await fromAddress(url, '127.0.0.3'), 200)
+  },
+)
 
 t.test('rateLimit(): IPv6 addresses of one /64 share a key, however written; other /64s do not', async (t) => {
   const { url } = await limited(t, { limit: 2 }, ok, [asClient])
@@ -166,11 +227,15 @@ t.test('rateLimit(): ipv6Subnet 48 groups a whole /48', async (t) => {
 })
 
 t.test('rateLimit(): key "user" counts per user id, falling back to the address for anonymous requests', async (t) => {
-  const fakeAuth = defineMiddleware({ name: 'fakeAuth' }, (next) => function fakeAuthHandler(req, res) {
-    const user = req.headers['x-user']
-    if (typeof user === 'string') userIdState.set(req, user)
-    return next(req, res)
-  })
+  const fakeAuth = defineMiddleware(
+    { name: 'fakeAuth' },
+    (next) =>
+      function fakeAuthHandler(req, res) {
+        const user = req.headers['x-user']
+        if (typeof user === 'string') userIdState.set(req, user)
+        return next(req, res)
+      },
+  )
   const { url } = await limited(t, { limit: 1, key: 'user' }, ok, [fakeAuth])
   const as = (user?: string) => httpRequest(url, { headers: user ? { 'x-user': user } : {} }).then((r) => r.status)
   t.equal(await as('alice'), 200)
@@ -184,7 +249,10 @@ t.test('rateLimit(): a sync or async key function chooses the key; over-long key
   const keys: string[] = []
   const spy: RateLimitStore = { ...memoryStore(), kind: 'spy' }
   const inner = memoryStore()
-  spy.consume = (key, policy, limit, cost) => { keys.push(key); return inner.consume(key, policy, limit, cost) }
+  spy.consume = (key, policy, limit, cost) => {
+    keys.push(key)
+    return inner.consume(key, policy, limit, cost)
+  }
   const { url } = await limited(t, { limit: 1, store: spy, key: async (req) => String(req.headers['x-tenant'] ?? '') })
   const as = (tenant: string) => httpRequest(url, { headers: { 'x-tenant': tenant } }).then((r) => r.status)
   t.equal(await as('acme'), 200)
@@ -203,14 +271,20 @@ t.test('rateLimit(): a limit function sets per-request quotas (per-tenant limits
   const plans: Record<string, number> = { free: 1, pro: 3 }
   const { url } = await limited(t, {
     key: (req) => String(req.headers['x-tenant']),
-    limit: async (req) => { await new Promise((ok) => setImmediate(ok)); return plans[String(req.headers['x-tenant'])] ?? 0 },
+    limit: async (req) => {
+      await new Promise((ok) => setImmediate(ok))
+      return plans[String(req.headers['x-tenant'])] ?? 0
+    },
   })
   const as = (tenant: string) => httpRequest(url, { headers: { 'x-tenant': tenant } })
   const free = await as('free')
   t.equal(free.headers['ratelimit-policy'], '"default";q=1;w=60')
   t.equal((await as('free')).status, 429)
   const pro = [await as('pro'), await as('pro'), await as('pro'), await as('pro')]
-  t.same(pro.map((r) => r.status), [200, 200, 200, 429])
+  t.same(
+    pro.map((r) => r.status),
+    [200, 200, 200, 429],
+  )
   t.equal(pro[0]!.headers['ratelimit-policy'], '"default";q=3;w=60')
   t.equal((await as('unknown')).status, 429, 'limit 0 refuses')
 })
@@ -242,7 +316,15 @@ t.test('rateLimit(): skip and exempt paths are not counted and get no headers', 
   t.equal((await httpRequest(`${url}/healthz`)).status, 429)
   // Ambiguous targets are limited whatever their normal form: Express serves
   // /api/..%2fhealth as /api/:action, so an exemption would give unlimited attempts.
-  for (const path of ['/api/..%2fhealth', '/api/login/..%2f..%2fhealth', '/api/x/../../health', '/api/%2e%2e', '//health', '/%68ealth', '/static/x/../y.css']) {
+  for (const path of [
+    '/api/..%2fhealth',
+    '/api/login/..%2f..%2fhealth',
+    '/api/x/../../health',
+    '/api/%2e%2e',
+    '//health',
+    '/%68ealth',
+    '/static/x/../y.css',
+  ]) {
     t.equal((await rawGet(url, path)).status, 429, path)
   }
   t.match(limiter.stats(), { skipped: 6, allowed: 1, limited: 10 })
@@ -260,7 +342,10 @@ t.test('rateLimit(): ambiguousPaths "refuse" answers ambiguous targets 400, unco
   t.match(limiter.stats(), { skipped: 1, allowed: 1, limited: 0 })
   const noExempt = await limited(t, { limit: 1, ambiguousPaths: 'refuse' })
   t.equal((await rawGet(noExempt.url, '/a/../b')).status, 400, 'without exempt paths too')
-  t.throws(() => rateLimit({ ambiguousPaths: true as never }), { name: 'ConfigError', message: /rateLimit\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/ })
+  t.throws(() => rateLimit({ ambiguousPaths: true as never }), {
+    name: 'ConfigError',
+    message: /rateLimit\(\): option "ambiguousPaths" must be one of "fail-closed", "refuse"/,
+  })
 })
 
 t.test('rateLimit(): a sync skip predicate', async (t) => {
@@ -288,8 +373,12 @@ function flakyStore(): RateLimitStore & { failing: boolean } {
   return {
     kind: 'flaky',
     failing: true,
-    consume(key, policy, limit, cost) { return this.failing ? Promise.reject(new Error('store down')) : inner.consume(key, policy, limit, cost) },
-    refund(key, policy, limit, cost) { return this.failing ? Promise.reject(new Error('store down')) : inner.refund(key, policy, limit, cost) },
+    consume(key, policy, limit, cost) {
+      return this.failing ? Promise.reject(new Error('store down')) : inner.consume(key, policy, limit, cost)
+    },
+    refund(key, policy, limit, cost) {
+      return this.failing ? Promise.reject(new Error('store down')) : inner.refund(key, policy, limit, cost)
+    },
     reset: (key, policy) => inner.reset(key, policy),
     close: () => inner.close(),
   }
@@ -297,37 +386,54 @@ function flakyStore(): RateLimitStore & { failing: boolean } {
 
 function captureWarnings(t: Test) {
   const warnings: Error[] = []
-  const listener = (w: Error) => { if (w.name === 'HttpOnionError') warnings.push(w) }
+  const listener = (w: Error) => {
+    if (w.name === 'HttpOnionError') warnings.push(w)
+  }
   process.on('warning', listener)
-  t.teardown(() => { process.off('warning', listener) })
+  t.teardown(() => {
+    process.off('warning', listener)
+  })
   return warnings
 }
 
-t.test('rateLimit(): fail-open serves while the store fails, counts every failure and warns once per interval', async (t) => {
-  const warnings = captureWarnings(t)
-  const store = flakyStore()
-  const { url, limiter } = await limited(t, { limit: 1, store })
-  const res = await fetch(url)
-  t.equal(res.status, 200)
-  t.equal(res.headers.get('ratelimit-policy'), '"default";q=1;w=60', 'the policy is still announced')
-  t.equal(res.headers.get('ratelimit'), null, 'but no remaining: it is unknown')
-  t.same(await statuses(url, 9), Array(9).fill(200))
-  await new Promise((ok) => setImmediate(ok))
-  t.equal(limiter.stats().storeFailures, 10)
-  t.equal(warnings.length, 1)
-  t.match(warnings[0]!.message, /rateLimit\(\): the flaky store failed 1 time\(s\).*fail-open.*store down/)
-  store.failing = false
-  t.same(await statuses(url, 2), [200, 429], 'limiting resumes with the store')
-})
+t.test(
+  'rateLimit(): fail-open serves while the store fails, counts every failure and warns once per interval',
+  async (t) => {
+    const warnings = captureWarnings(t)
+    const store = flakyStore()
+    const { url, limiter } = await limited(t, { limit: 1, store })
+    const res = await fetch(url)
+    t.equal(res.status, 200)
+    t.equal(res.headers.get('ratelimit-policy'), '"default";q=1;w=60', 'the policy is still announced')
+    t.equal(res.headers.get('ratelimit'), null, 'but no remaining: it is unknown')
+    t.same(await statuses(url, 9), Array(9).fill(200))
+    await new Promise((ok) => setImmediate(ok))
+    t.equal(limiter.stats().storeFailures, 10)
+    t.equal(warnings.length, 1)
+    t.match(warnings[0]!.message, /rateLimit\(\): the flaky store failed 1 time\(s\).*fail-open.*store down/)
+    store.failing = false
+    t.same(await statuses(url, 2), [200, 429], 'limiting resumes with the store')
+  },
+)
 
 t.test('rateLimit(): fail-closed answers 503 with Retry-After while the store fails', async (t) => {
   const warnings = captureWarnings(t)
   const store = flakyStore()
-  const { url, limiter } = await limited(t, { store, onStoreFailure: 'fail-closed', failureRetryAfter: 7, warningIntervalMs: 0 })
+  const { url, limiter } = await limited(t, {
+    store,
+    onStoreFailure: 'fail-closed',
+    failureRetryAfter: 7,
+    warningIntervalMs: 0,
+  })
   const res = await fetch(url)
   t.equal(res.status, 503)
   t.equal(res.headers.get('retry-after'), '7')
-  t.same(await res.json(), { status: 503, code: 'rate_limit_unavailable', message: 'Service Unavailable', retryAfterSeconds: 7 })
+  t.same(await res.json(), {
+    status: 503,
+    code: 'rate_limit_unavailable',
+    message: 'Service Unavailable',
+    retryAfterSeconds: 7,
+  })
   await fetch(url).then((r) => r.arrayBuffer())
   await new Promise((ok) => setImmediate(ok))
   t.equal(warnings.length, 2, 'warningIntervalMs 0 warns on every failure')
@@ -339,7 +445,13 @@ t.test('rateLimit(): a failing refund is counted as a store failure, never throw
   captureWarnings(t)
   const store = flakyStore()
   store.failing = false
-  const { url, limiter } = await limited(t, { store, refundIf: () => { store.failing = true; return true } })
+  const { url, limiter } = await limited(t, {
+    store,
+    refundIf: () => {
+      store.failing = true
+      return true
+    },
+  })
   t.equal((await fetch(url)).status, 200)
   await new Promise((ok) => setTimeout(ok, 20))
   t.equal(limiter.stats().storeFailures, 1)
@@ -359,31 +471,36 @@ t.test('rateLimit(): a full memory store that refuses new keys answers 503 with 
   t.equal(limiter.stats().overflowRefused, 1)
 })
 
-t.test('rateLimit(): key, limit and cost functions that misbehave reject (an error boundary answers 500)', async (t) => {
-  const results: string[] = []
-  const capture = (options: RateLimitOptions) => rateLimit(options)(ok)
-  for (const options of [
-    { key: () => 42 as unknown as string },
-    { key: async () => undefined as unknown as string },
-    { limit: async () => -1 },
-    { limit: () => 1.5 },
-    { cost: () => Number.NaN },
-  ] as RateLimitOptions[]) {
-    const url = await serve(t, (req, res) => Promise.resolve(capture(options)(req, res)).catch((err: Error) => {
-      results.push(err.message)
-      res.statusCode = 500
-      res.end()
-    }))
-    t.equal((await fetch(url)).status, 500)
-  }
-  t.match(results, [
-    /option "key" returned number; it must return a string/,
-    /option "key" returned undefined/,
-    /option "limit" returned -1; it must return an integer ≥ 0/,
-    /option "limit" returned 1\.5/,
-    /option "cost" returned NaN/,
-  ])
-})
+t.test(
+  'rateLimit(): key, limit and cost functions that misbehave reject (an error boundary answers 500)',
+  async (t) => {
+    const results: string[] = []
+    const capture = (options: RateLimitOptions) => rateLimit(options)(ok)
+    for (const options of [
+      { key: () => 42 as unknown as string },
+      { key: async () => undefined as unknown as string },
+      { limit: async () => -1 },
+      { limit: () => 1.5 },
+      { cost: () => Number.NaN },
+    ] as RateLimitOptions[]) {
+      const url = await serve(t, (req, res) =>
+        Promise.resolve(capture(options)(req, res)).catch((err: Error) => {
+          results.push(err.message)
+          res.statusCode = 500
+          res.end()
+        }),
+      )
+      t.equal((await fetch(url)).status, 500)
+    }
+    t.match(results, [
+      /option "key" returned number; it must return a string/,
+      /option "key" returned undefined/,
+      /option "limit" returned -1; it must return an integer ≥ 0/,
+      /option "limit" returned 1\.5/,
+      /option "cost" returned NaN/,
+    ])
+  },
+)
 
 t.test('rateLimit(): resetKey() restores a client quota; stats() and close()', async (t) => {
   const { url, limiter } = await limited(t, { limit: 1 })
@@ -395,7 +512,10 @@ t.test('rateLimit(): resetKey() restores a client quota; stats() and close()', a
   const shared = memoryStore()
   const own = rateLimit({ store: shared })
   await own.close()
-  t.ok((await shared.consume('k', { name: 'x', algorithm: 'fixed-window', windowMs: 1000 }, 1, 1)).allowed, 'a store you pass stays open')
+  t.ok(
+    (await shared.consume('k', { name: 'x', algorithm: 'fixed-window', windowMs: 1000 }, 1, 1)).allowed,
+    'a store you pass stays open',
+  )
   await shared.close()
 })
 
@@ -407,41 +527,74 @@ t.test('rateLimit(): limiters sharing a store and a name share counters; differi
   const url = await serve(t, (req, res) => (req.url === '/a' ? a(ok) : b(ok))(req, res))
   t.same(await statuses(`${url}/a`, 1), [200])
   t.same(await statuses(`${url}/b`, 2), [200, 429])
-  t.throws(() => rateLimit({ store, windowMs: 1000 }), { name: 'ConfigError', message: /option "name" must be a name not used on this store.*"default" counts fixed-window over 60000 ms/ })
+  t.throws(() => rateLimit({ store, windowMs: 1000 }), {
+    name: 'ConfigError',
+    message: /option "name" must be a name not used on this store.*"default" counts fixed-window over 60000 ms/,
+  })
   t.throws(() => rateLimit({ store, algorithm: 'token-bucket' }), { name: 'ConfigError' })
   t.doesNotThrow(() => rateLimit({ store, algorithm: 'token-bucket', name: 'smooth' }))
 })
 
 // The response cases every layer that touches the response covers (STYLE §7).
-t.test('rateLimit(): headers survive an empty end(), HEAD, 204, 304 and writeHead(status, headersObject)', async (t) => {
-  const { url } = await limited(t, { limit: 100 }, (req, res) => {
-    if (req.url === '/204') { res.statusCode = 204; res.end(); return }
-    if (req.url === '/304') { res.statusCode = 304; res.end(); return }
-    if (req.url === '/head') { res.writeHead(201, { 'x-custom': 'yes', 'content-type': 'text/plain' }); res.end('made'); return }
-    res.end()
-  })
-  for (const [path, method, status] of [['/', 'GET', 200], ['/', 'HEAD', 200], ['/204', 'GET', 204], ['/304', 'GET', 304], ['/head', 'GET', 201]] as const) {
-    const res = await httpRequest(`${url}${path}`, { method })
-    t.equal(res.status, status, `${method} ${path}`)
-    t.match(res.headers.ratelimit, /^"default";r=\d+;t=60$/, `${method} ${path}`)
-    t.equal(res.headers['ratelimit-policy'], '"default";q=100;w=60')
-  }
-  const made = await httpRequest(`${url}/head`)
-  t.equal(made.headers['x-custom'], 'yes')
-  t.equal(made.text, 'made')
-})
+t.test(
+  'rateLimit(): headers survive an empty end(), HEAD, 204, 304 and writeHead(status, headersObject)',
+  async (t) => {
+    const { url } = await limited(t, { limit: 100 }, (req, res) => {
+      if (req.url === '/204') {
+        res.statusCode = 204
+        res.end()
+        return
+      }
+      if (req.url === '/304') {
+        res.statusCode = 304
+        res.end()
+        return
+      }
+      if (req.url === '/head') {
+        res.writeHead(201, { 'x-custom': 'yes', 'content-type': 'text/plain' })
+        res.end('made')
+        return
+      }
+      res.end()
+    })
+    for (const [path, method, status] of [
+      ['/', 'GET', 200],
+      ['/', 'HEAD', 200],
+      ['/204', 'GET', 204],
+      ['/304', 'GET', 304],
+      ['/head', 'GET', 201],
+    ] as const) {
+      const res = await httpRequest(`${url}${path}`, { method })
+      t.equal(res.status, status, `${method} ${path}`)
+      t.match(res.headers.ratelimit, /^"default";r=\d+;t=60$/, `${method} ${path}`)
+      t.equal(res.headers['ratelimit-policy'], '"default";q=100;w=60')
+    }
+    const made = await httpRequest(`${url}/head`)
+    t.equal(made.headers['x-custom'], 'yes')
+    t.equal(made.text, 'made')
+  },
+)
 
-t.test('rateLimit(): a handler that throws: the error travels outward, the headers stay for the error answer', async (t) => {
-  const limiter = rateLimit({ limit: 5 })
-  const url = await serve(t, (req, res) => Promise.resolve(limiter(() => { throw new Error('boom') })(req, res)).catch((err: Error) => {
-    res.statusCode = 500
-    res.end(err.message)
-  }))
-  const res = await fetch(url)
-  t.equal(res.status, 500)
-  t.equal(await res.text(), 'boom')
-  t.equal(res.headers.get('ratelimit'), '"default";r=4;t=60')
-})
+t.test(
+  'rateLimit(): a handler that throws: the error travels outward, the headers stay for the error answer',
+  async (t) => {
+    const limiter = rateLimit({ limit: 5 })
+    const url = await serve(t, (req, res) =>
+      Promise.resolve(
+        limiter(() => {
+          throw new Error('boom')
+        })(req, res),
+      ).catch((err: Error) => {
+        res.statusCode = 500
+        res.end(err.message)
+      }),
+    )
+    const res = await fetch(url)
+    t.equal(res.status, 500)
+    t.equal(await res.text(), 'boom')
+    t.equal(res.headers.get('ratelimit'), '"default";r=4;t=60')
+  },
+)
 
 t.test('rateLimit(): a streamed body with backpressure passes through untouched', async (t) => {
   let drained = false
@@ -452,7 +605,10 @@ t.test('rateLimit(): a streamed body with backpressure passes through untouched'
       while (sent < 64) {
         sent++
         if (!res.write(chunk)) {
-          res.once('drain', () => { drained = true; write() })
+          res.once('drain', () => {
+            drained = true
+            write()
+          })
           return
         }
       }
@@ -478,48 +634,91 @@ t.test('rateLimit(): ordering constraints follow the key option', async (t) => {
   const named = (name: string) => defineMiddleware({ name }, (next) => next)
   const names = (middleware: Middleware) => middlewareInfo(middleware)
   const byIp = names(rateLimit())
-  t.same(byIp.inside!.map((r) => r.name), ['proxyHeaders', 'cors', 'requestId'])
-  t.same(byIp.wraps!.map((r) => r.name), ['jwtAuth', 'apiKey', 'session'])
+  t.same(
+    byIp.inside!.map((r) => r.name),
+    ['proxyHeaders', 'cors', 'requestId'],
+  )
+  t.same(
+    byIp.wraps!.map((r) => r.name),
+    ['jwtAuth', 'apiKey', 'session'],
+  )
   t.equal(byIp.security, true)
   t.match(byIp.detail, /100 per 60000 ms, fixed-window, by ip, memory store, fail-open/)
   const byUser = names(rateLimit({ key: 'user' }))
-  t.same(byUser.inside!.map((r) => r.name), ['proxyHeaders', 'cors', 'requestId', 'jwtAuth', 'apiKey', 'session'])
+  t.same(
+    byUser.inside!.map((r) => r.name),
+    ['proxyHeaders', 'cors', 'requestId', 'jwtAuth', 'apiKey', 'session'],
+  )
   t.same(byUser.wraps, [])
-  const byFunction = names(rateLimit({ key: (req: IncomingMessage) => String(req.headers['x-api-key']), limit: () => 5 }))
-  t.same(byFunction.inside!.map((r) => r.name), ['cors', 'requestId'])
+  const byFunction = names(
+    rateLimit({ key: (req: IncomingMessage) => String(req.headers['x-api-key']), limit: () => 5 }),
+  )
+  t.same(
+    byFunction.inside!.map((r) => r.name),
+    ['cors', 'requestId'],
+  )
   t.match(byFunction.detail, /limit\(req\) per 60000 ms, fixed-window, by key\(req\)/)
 
   const infos = (...layers: Middleware[]) => layers.map((l) => middlewareInfo(l))
-  t.same(checkOrdering(infos(named('proxyHeaders'), named('cors'), rateLimit(), named('jwtAuth'), rateLimit({ key: 'user' }))).violations, [])
+  t.same(
+    checkOrdering(
+      infos(named('proxyHeaders'), named('cors'), rateLimit(), named('jwtAuth'), rateLimit({ key: 'user' })),
+    ).violations,
+    [],
+  )
   const wrong = checkOrdering(infos(named('jwtAuth'), rateLimit(), named('proxyHeaders'))).violations
   t.same(wrong.map((v) => `${v.outer.name}>${v.inner.name}`).sort(), ['proxyHeaders>rateLimit', 'rateLimit>jwtAuth'])
   const userOutside = checkOrdering(infos(rateLimit({ key: 'user' }), named('jwtAuth'))).violations
-  t.match(userOutside[0]!.message, /jwtAuth \(layer 2\) must wrap rateLimit \(layer 1\) because it counts per user, which jwtAuth identifies/)
+  t.match(
+    userOutside[0]!.message,
+    /jwtAuth \(layer 2\) must wrap rateLimit \(layer 1\) because it counts per user, which jwtAuth identifies/,
+  )
 })
 
 t.test('rateLimit(): config: every option is validated at construction', async (t) => {
   const bad: Array<[RateLimitOptions | Record<string, unknown>, RegExp]> = [
-    [{ windowMs: '1m' }, /option "windowMs" must be an integer from 1 to .*received "1m" \(string\)\. Use 60_000 for one minute\./],
+    [
+      { windowMs: '1m' },
+      /option "windowMs" must be an integer from 1 to .*received "1m" \(string\)\. Use 60_000 for one minute\./,
+    ],
     [{ windowMs: 0 }, /option "windowMs" must be an integer from 1/],
     [{ limit: -1 }, /option "limit" must be an integer ≥ 0 or a function of the request; received -1 \(number\)/],
     [{ limit: 2.5 }, /option "limit" must be an integer ≥ 0/],
     [{ cost: '1' }, /option "cost" must be an integer ≥ 0 or a function/],
-    [{ algorithm: 'leaky-bucket' }, /option "algorithm" must be one of "fixed-window", "sliding-window", "token-bucket"/],
-    [{ key: 'address' }, /option "key" must be "ip", "user" or a function returning a key; received "address" \(string\)\. To count by something else, return it from a function/],
+    [
+      { algorithm: 'leaky-bucket' },
+      /option "algorithm" must be one of "fixed-window", "sliding-window", "token-bucket"/,
+    ],
+    [
+      { key: 'address' },
+      /option "key" must be "ip", "user" or a function returning a key; received "address" \(string\)\. To count by something else, return it from a function/,
+    ],
     [{ ipv6Subnet: 129 }, /option "ipv6Subnet" must be an integer from 32 to 64/],
-    [{ ipv6Subnet: 128 }, /option "ipv6Subnet" must be an integer from 32 to 64; received 128 \(number\)\. Use 64, the prefix one customer.*Above 64, one customer gets a bucket per address/],
+    [
+      { ipv6Subnet: 128 },
+      /option "ipv6Subnet" must be an integer from 32 to 64; received 128 \(number\)\. Use 64, the prefix one customer.*Above 64, one customer gets a bucket per address/,
+    ],
     [{ ipv6Subnet: 65 }, /option "ipv6Subnet" must be an integer from 32 to 64; received 65/],
     [{ ipv6Subnet: 31 }, /option "ipv6Subnet" must be an integer from 32 to 64; received 31 \(number\)\. Use 64/],
     [{ skip: true }, /option "skip" must be a function/],
     [{ exempt: ['health'] }, /option "exempt" must be path patterns.*Paths start with "\/"/],
     [{ exempt: [/admin/] }, /option "exempt" must be patterns whose RegExps start with \^/],
-    [{ store: {} }, /option "store" must be a RateLimitStore.*received an object \(no keys\)\. Leave it unset for a memory store of this process, or pass redisStore/],
-    [{ name: 'has space' }, /option "name" must be letters, digits.*received "has space" \(string\)\. Name the policy, e\.g\. "api" or "login"/],
+    [
+      { store: {} },
+      /option "store" must be a RateLimitStore.*received an object \(no keys\)\. Leave it unset for a memory store of this process, or pass redisStore/,
+    ],
+    [
+      { name: 'has space' },
+      /option "name" must be letters, digits.*received "has space" \(string\)\. Name the policy, e\.g\. "api" or "login"/,
+    ],
     [{ name: '' }, /option "name" must be letters, digits/],
     [{ headers: 'yes' }, /option "headers" must be true or false/],
     [{ legacyHeaders: 1 }, /option "legacyHeaders" must be true or false/],
     [{ onStoreFailure: 'open' }, /option "onStoreFailure" must be one of "fail-open", "fail-closed"/],
-    [{ failureRetryAfter: 0 }, /option "failureRetryAfter" must be an integer from 1 to 86400; received 0 \(number\)\. It is in seconds \(Retry-After\)/],
+    [
+      { failureRetryAfter: 0 },
+      /option "failureRetryAfter" must be an integer from 1 to 86400; received 0 \(number\)\. It is in seconds \(Retry-After\)/,
+    ],
     [{ warningIntervalMs: -1 }, /option "warningIntervalMs" must be an integer ≥ 0/],
     [{ refundIf: 'never' }, /option "refundIf" must be a function/],
     [{ windowMS: 1000 }, /unknown option|option "windowMS" must be a known option.*did you mean "windowMs"/],
@@ -530,40 +729,62 @@ t.test('rateLimit(): config: every option is validated at construction', async (
   t.throws(() => rateLimit(null as unknown as RateLimitOptions), /rateLimit\(\): options must be an object/)
 })
 
-t.test('rateLimit(): a custom store sees one policy object per limiter, with the limit and cost of each request', async (t) => {
-  const calls: Array<[string, RateLimitPolicy, number, number]> = []
-  const decision: RateLimitDecision = { allowed: true, remaining: 1, resetMs: 1500, retryAfterMs: 0 }
-  const store: RateLimitStore = {
-    kind: 'custom',
-    consume: async (key, policy, limit, cost) => { calls.push([key, policy, limit, cost]); return decision },
-    refund: async () => undefined,
-    reset: async () => undefined,
-    close: async () => undefined,
-  }
-  const { url } = await limited(t, { store, limit: 7, cost: 2, windowMs: 2500, algorithm: 'sliding-window', name: 'api' })
-  const res = await fetch(url)
-  t.equal(res.headers.get('ratelimit'), '"api";r=1;t=2')
-  t.equal(res.headers.get('ratelimit-policy'), '"api";q=7;w=3')
-  await fetch(url)
-  t.equal(calls.length, 2)
-  t.equal(calls[0]![1], calls[1]![1], 'the same policy object')
-  t.same(calls[0], ['127.0.0.1', { name: 'api', algorithm: 'sliding-window', windowMs: 2500 }, 7, 2])
-})
+t.test(
+  'rateLimit(): a custom store sees one policy object per limiter, with the limit and cost of each request',
+  async (t) => {
+    const calls: Array<[string, RateLimitPolicy, number, number]> = []
+    const decision: RateLimitDecision = { allowed: true, remaining: 1, resetMs: 1500, retryAfterMs: 0 }
+    const store: RateLimitStore = {
+      kind: 'custom',
+      consume: async (key, policy, limit, cost) => {
+        calls.push([key, policy, limit, cost])
+        return decision
+      },
+      refund: async () => undefined,
+      reset: async () => undefined,
+      close: async () => undefined,
+    }
+    const { url } = await limited(t, {
+      store,
+      limit: 7,
+      cost: 2,
+      windowMs: 2500,
+      algorithm: 'sliding-window',
+      name: 'api',
+    })
+    const res = await fetch(url)
+    t.equal(res.headers.get('ratelimit'), '"api";r=1;t=2')
+    t.equal(res.headers.get('ratelimit-policy'), '"api";q=7;w=3')
+    await fetch(url)
+    t.equal(calls.length, 2)
+    t.equal(calls[0]![1], calls[1]![1], 'the same policy object')
+    t.same(calls[0], ['127.0.0.1', { name: 'api', algorithm: 'sliding-window', windowMs: 2500 }, 7, 2])
+  },
+)
 
-t.test('rateLimit(): two limiters on one request each add their item; the legacy fields show the one with least left', async (t) => {
-  const outer = rateLimit({ limit: 10, legacyHeaders: true })
-  const inner = rateLimit({ limit: 3, windowMs: 1000, name: 'burst', legacyHeaders: true })
-  const url = await serve(t, compose(outer, inner)(ok))
-  const res = await httpRequest(url)
-  t.equal(res.headers['ratelimit-policy'], '"default";q=10;w=60, "burst";q=3;w=1')
-  t.equal(res.headers.ratelimit, '"default";r=9;t=60, "burst";r=2;t=1')
-  t.equal(res.headers['x-ratelimit-limit'], '3')
-  t.equal(res.headers['x-ratelimit-remaining'], '2')
-  const reversed = await serve(t, compose(rateLimit({ limit: 3, name: 'a', legacyHeaders: true }), rateLimit({ limit: 10, name: 'b', legacyHeaders: true }))(ok))
-  const second = await httpRequest(reversed)
-  t.equal(second.headers['x-ratelimit-limit'], '3', 'an inner limiter with more left does not overwrite')
-  t.equal(second.headers['x-ratelimit-remaining'], '2')
-})
+t.test(
+  'rateLimit(): two limiters on one request each add their item; the legacy fields show the one with least left',
+  async (t) => {
+    const outer = rateLimit({ limit: 10, legacyHeaders: true })
+    const inner = rateLimit({ limit: 3, windowMs: 1000, name: 'burst', legacyHeaders: true })
+    const url = await serve(t, compose(outer, inner)(ok))
+    const res = await httpRequest(url)
+    t.equal(res.headers['ratelimit-policy'], '"default";q=10;w=60, "burst";q=3;w=1')
+    t.equal(res.headers.ratelimit, '"default";r=9;t=60, "burst";r=2;t=1')
+    t.equal(res.headers['x-ratelimit-limit'], '3')
+    t.equal(res.headers['x-ratelimit-remaining'], '2')
+    const reversed = await serve(
+      t,
+      compose(
+        rateLimit({ limit: 3, name: 'a', legacyHeaders: true }),
+        rateLimit({ limit: 10, name: 'b', legacyHeaders: true }),
+      )(ok),
+    )
+    const second = await httpRequest(reversed)
+    t.equal(second.headers['x-ratelimit-limit'], '3', 'an inner limiter with more left does not overwrite')
+    t.equal(second.headers['x-ratelimit-remaining'], '2')
+  },
+)
 
 t.test('rateLimit(): fail-open with legacy headers still announces the limit', async (t) => {
   captureWarnings(t)

@@ -1,12 +1,29 @@
 import t, { type Test } from 'tap'
-import { compose, defineMiddleware, HttpError, proxyHeaders, securityHeaders, sendError, type RawHandler, type SecurityHeadersOptions } from '../../../lib/index.js'
+import {
+  compose,
+  defineMiddleware,
+  HttpError,
+  proxyHeaders,
+  securityHeaders,
+  sendError,
+  type RawHandler,
+  type SecurityHeadersOptions,
+} from '../../../lib/index.js'
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
 import { SECURITY_HEADERS } from '../../helpers/security-defaults.js'
 import { serve } from '../../helpers/serve.js'
 
-const json: RawHandler = (_req, res) => { res.setHeader('content-type', 'application/json'); res.end('{}') }
+const json: RawHandler = (_req, res) => {
+  res.setHeader('content-type', 'application/json')
+  res.end('{}')
+}
 
-async function headersOf(t: Test, options: SecurityHeadersOptions = {}, handler: RawHandler = json, request: { method?: string; headers?: Record<string, string> } = {}): Promise<HttpResult> {
+async function headersOf(
+  t: Test,
+  options: SecurityHeadersOptions = {},
+  handler: RawHandler = json,
+  request: { method?: string; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
   const url = await serve(t, securityHeaders(options)(handler))
   return httpRequest(url, request)
 }
@@ -22,14 +39,25 @@ t.test('securityHeaders(): the default set for APIs, without HSTS over http', as
 })
 
 t.test('securityHeaders(): HSTS when a trusted proxy says the client used https', async (t) => {
-  const app = (options: SecurityHeadersOptions, trusted: string) => compose(proxyHeaders({ trustedProxies: [trusted] }), securityHeaders(options))(json)
+  const app = (options: SecurityHeadersOptions, trusted: string) =>
+    compose(proxyHeaders({ trustedProxies: [trusted] }), securityHeaders(options))(json)
   const trustedUrl = await serve(t, app({}, 'loopback'))
   const https = { 'x-forwarded-for': '203.0.113.1', 'x-forwarded-proto': 'https' }
-  t.equal((await httpRequest(trustedUrl, { headers: https })).headers['strict-transport-security'], 'max-age=31536000; includeSubDomains')
+  t.equal(
+    (await httpRequest(trustedUrl, { headers: https })).headers['strict-transport-security'],
+    'max-age=31536000; includeSubDomains',
+  )
   const untrusted = await serve(t, app({}, '10.0.0.0/8'))
-  t.equal((await httpRequest(untrusted, { headers: https })).headers['strict-transport-security'], undefined, 'a forged X-Forwarded-Proto is not https')
+  t.equal(
+    (await httpRequest(untrusted, { headers: https })).headers['strict-transport-security'],
+    undefined,
+    'a forged X-Forwarded-Proto is not https',
+  )
   const custom = await serve(t, app({ strictTransportSecurity: { maxAge: 63_072_000, preload: true } }, 'loopback'))
-  t.equal((await httpRequest(custom, { headers: https })).headers['strict-transport-security'], 'max-age=63072000; includeSubDomains; preload')
+  t.equal(
+    (await httpRequest(custom, { headers: https })).headers['strict-transport-security'],
+    'max-age=63072000; includeSubDomains; preload',
+  )
   const noSub = await serve(t, app({ strictTransportSecurity: { maxAge: 300, includeSubDomains: false } }, 'loopback'))
   t.equal((await httpRequest(noSub, { headers: https })).headers['strict-transport-security'], 'max-age=300')
   const off = await serve(t, app({ strictTransportSecurity: false }, 'loopback'))
@@ -37,17 +65,44 @@ t.test('securityHeaders(): HSTS when a trusted proxy says the client used https'
 })
 
 t.test('securityHeaders(): on errors from inner layers and from an error boundary outside', async (t) => {
-  const auth = defineMiddleware({ name: 'jwtAuth' }, () => function authHandler(req, res) { sendError(req, res, new HttpError(401)) })
+  const auth = defineMiddleware(
+    { name: 'jwtAuth' },
+    () =>
+      function authHandler(req, res) {
+        sendError(req, res, new HttpError(401))
+      },
+  )
   const unauthorized = await httpRequest(await serve(t, compose(securityHeaders(), auth)(json)))
   t.equal(unauthorized.status, 401)
   t.match(unauthorized.headers, DEFAULTS)
-  const boundary = defineMiddleware({ name: 'errorBoundary' }, (next) => async function boundaryHandler(req, res) {
-    try { await next(req, res) } catch { sendError(req, res, new HttpError(500)) }
-  })
-  const failed = await httpRequest(await serve(t, compose(boundary, securityHeaders())(() => { throw new Error('boom') })))
+  const boundary = defineMiddleware(
+    { name: 'errorBoundary' },
+    (next) =>
+      async function boundaryHandler(req, res) {
+        try {
+          await next(req, res)
+        } catch {
+          sendError(req, res, new HttpError(500))
+        }
+      },
+  )
+  const failed = await httpRequest(
+    await serve(
+      t,
+      compose(
+        boundary,
+        securityHeaders(),
+      )(() => {
+        throw new Error('boom')
+      }),
+    ),
+  )
   t.equal(failed.status, 500)
   t.match(failed.headers, DEFAULTS)
-  const notFound = await headersOf(t, {}, (_req, res) => { res.statusCode = 404; res.end('nope') })
+  const notFound = await headersOf(t, {}, (_req, res) => {
+    res.statusCode = 404
+    res.end('nope')
+  })
   t.equal(notFound.status, 404)
   t.match(notFound.headers, DEFAULTS)
 })
@@ -67,7 +122,10 @@ t.test('securityHeaders(): keeps values the handler set, unless override', async
 })
 
 t.test('securityHeaders(): removes X-Powered-By, unless told not to', async (t) => {
-  const handler: RawHandler = (_req, res) => { res.setHeader('x-powered-by', 'Express'); res.end() }
+  const handler: RawHandler = (_req, res) => {
+    res.setHeader('x-powered-by', 'Express')
+    res.end()
+  }
   t.equal((await headersOf(t, {}, handler)).headers['x-powered-by'], undefined)
   t.equal((await headersOf(t, { removePoweredBy: false }, handler)).headers['x-powered-by'], 'Express')
 })
@@ -95,55 +153,105 @@ t.test('securityHeaders(): every header can be changed', async (t) => {
 
 t.test('securityHeaders(): every header can be turned off', async (t) => {
   const res = await headersOf(t, {
-    contentSecurityPolicy: false, xContentTypeOptions: false, xFrameOptions: false, referrerPolicy: false,
-    crossOriginOpenerPolicy: false, crossOriginResourcePolicy: false, originAgentCluster: false, xDnsPrefetchControl: false,
-    xPermittedCrossDomainPolicies: false, xXssProtection: false,
+    contentSecurityPolicy: false,
+    xContentTypeOptions: false,
+    xFrameOptions: false,
+    referrerPolicy: false,
+    crossOriginOpenerPolicy: false,
+    crossOriginResourcePolicy: false,
+    originAgentCluster: false,
+    xDnsPrefetchControl: false,
+    xPermittedCrossDomainPolicies: false,
+    xXssProtection: false,
   })
   for (const name of Object.keys(DEFAULTS)) t.equal(res.headers[name], undefined, name)
 })
 
 t.test('securityHeaders(): CSP directives merge over the defaults', async (t) => {
-  const res = await headersOf(t, { contentSecurityPolicy: { directives: { imgSrc: ["'self'", 'data:'], 'form-action': null, connectSrc: "'self' https://api.example.com" } } })
-  t.equal(res.headers['content-security-policy'], "default-src 'none'; base-uri 'none'; frame-ancestors 'none'; img-src 'self' data:; connect-src 'self' https://api.example.com")
+  const res = await headersOf(t, {
+    contentSecurityPolicy: {
+      directives: { imgSrc: ["'self'", 'data:'], 'form-action': null, connectSrc: "'self' https://api.example.com" },
+    },
+  })
+  t.equal(
+    res.headers['content-security-policy'],
+    "default-src 'none'; base-uri 'none'; frame-ancestors 'none'; img-src 'self' data:; connect-src 'self' https://api.example.com",
+  )
 })
 
 t.test('securityHeaders(): CSP without defaults, and report-only', async (t) => {
-  const res = await headersOf(t, { contentSecurityPolicy: { useDefaults: false, reportOnly: true, directives: { 'default-src': ["'self'"], upgradeInsecureRequests: true, 'report-uri': '/csp' } } })
+  const res = await headersOf(t, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      reportOnly: true,
+      directives: { 'default-src': ["'self'"], upgradeInsecureRequests: true, 'report-uri': '/csp' },
+    },
+  })
   t.equal(res.headers['content-security-policy'], undefined)
-  t.equal(res.headers['content-security-policy-report-only'], "default-src 'self'; upgrade-insecure-requests; report-uri /csp")
+  t.equal(
+    res.headers['content-security-policy-report-only'],
+    "default-src 'self'; upgrade-insecure-requests; report-uri /csp",
+  )
 })
 
 t.test('securityHeaders(): on empty, HEAD, 204, 304 and writeHead(status, headers) responses', async (t) => {
   const cases: Array<[string, RawHandler, string]> = [
     ['empty end()', (_req, res) => res.end(), 'GET'],
     ['HEAD', json, 'HEAD'],
-    ['204', (_req, res) => { res.statusCode = 204; res.end() }, 'GET'],
-    ['304', (_req, res) => { res.statusCode = 304; res.end() }, 'GET'],
-    ['writeHead object', (_req, res) => { res.writeHead(201, { 'x-frame-options': 'SAMEORIGIN', 'x-powered-by': 'me' }); res.end('x') }, 'GET'],
+    [
+      '204',
+      (_req, res) => {
+        res.statusCode = 204
+        res.end()
+      },
+      'GET',
+    ],
+    [
+      '304',
+      (_req, res) => {
+        res.statusCode = 304
+        res.end()
+      },
+      'GET',
+    ],
+    [
+      'writeHead object',
+      (_req, res) => {
+        res.writeHead(201, { 'x-frame-options': 'SAMEORIGIN', 'x-powered-by': 'me' })
+        res.end('x')
+      },
+      'GET',
+    ],
   ]
   for (const [name, handler, method] of cases) {
     const res = await headersOf(t, {}, handler, { method })
     t.equal(res.headers['x-content-type-options'], 'nosniff', name)
     t.equal(res.headers['content-security-policy'], DEFAULTS['content-security-policy'], name)
     t.equal(res.headers['x-powered-by'], undefined, name)
-    if (name === 'writeHead object') t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', 'headers given to writeHead count as the handler\'s')
+    if (name === 'writeHead object')
+      t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', "headers given to writeHead count as the handler's")
   }
 })
 
 t.test('securityHeaders(): a streamed body with backpressure passes through whole', async (t) => {
   const chunk = Buffer.alloc(64 * 1024, 'b')
   let sawFalse = false
-  const handler: RawHandler = (_req, res) => new Promise<void>((done) => {
-    let sent = 0
-    const pump = () => {
-      while (sent < 64) {
-        sent++
-        if (!res.write(chunk)) { sawFalse = true; res.once('drain', pump); return }
+  const handler: RawHandler = (_req, res) =>
+    new Promise<void>((done) => {
+      let sent = 0
+      const pump = () => {
+        while (sent < 64) {
+          sent++
+          if (!res.write(chunk)) {
+            sawFalse = true
+            res.once('drain', pump)
+            return
+          }
+        }
+        res.end(done)
       }
-      res.end(done)
-    }
-    pump()
-  })
+      pump()
+    })
   const res = await fetch(await serve(t, securityHeaders()(handler)))
   t.equal(res.headers.get('x-frame-options'), 'DENY')
   t.equal((await res.arrayBuffer()).byteLength, 64 * chunk.length)
@@ -151,35 +259,77 @@ t.test('securityHeaders(): a streamed body with backpressure passes through whol
 })
 
 t.test('securityHeaders(): config: choices are checked', async (t) => {
-  t.throws(() => securityHeaders({ xFrameOptions: 'ALLOW-FROM x' as 'DENY' }), { name: 'ConfigError', message: /^securityHeaders\(\): option "xFrameOptions" must be one of "DENY", "SAMEORIGIN", false; received "ALLOW-FROM x"/ })
-  t.throws(() => securityHeaders({ crossOriginResourcePolicy: 'same' as 'same-site' }), { name: 'ConfigError', message: /option "crossOriginResourcePolicy" must be one of/ })
-  t.throws(() => securityHeaders({ xContentTypeOptions: 'nosniff' as unknown as boolean }), { name: 'ConfigError', message: /option "xContentTypeOptions" must be true or false/ })
+  t.throws(() => securityHeaders({ xFrameOptions: 'ALLOW-FROM x' as 'DENY' }), {
+    name: 'ConfigError',
+    message:
+      /^securityHeaders\(\): option "xFrameOptions" must be one of "DENY", "SAMEORIGIN", false; received "ALLOW-FROM x"/,
+  })
+  t.throws(() => securityHeaders({ crossOriginResourcePolicy: 'same' as 'same-site' }), {
+    name: 'ConfigError',
+    message: /option "crossOriginResourcePolicy" must be one of/,
+  })
+  t.throws(() => securityHeaders({ xContentTypeOptions: 'nosniff' as unknown as boolean }), {
+    name: 'ConfigError',
+    message: /option "xContentTypeOptions" must be true or false/,
+  })
 })
 
 t.test('securityHeaders(): config: referrer policies are known tokens', async (t) => {
-  t.throws(() => securityHeaders({ referrerPolicy: 'never' as 'origin' }), { name: 'ConfigError', message: /option "referrerPolicy" must be one of "no-referrer".*received "never"/ })
-  t.throws(() => securityHeaders({ referrerPolicy: [] }), { name: 'ConfigError', message: /option "referrerPolicy" must be a referrer policy, a non-empty list of them, or false/ })
+  t.throws(() => securityHeaders({ referrerPolicy: 'never' as 'origin' }), {
+    name: 'ConfigError',
+    message: /option "referrerPolicy" must be one of "no-referrer".*received "never"/,
+  })
+  t.throws(() => securityHeaders({ referrerPolicy: [] }), {
+    name: 'ConfigError',
+    message: /option "referrerPolicy" must be a referrer policy, a non-empty list of them, or false/,
+  })
 })
 
 t.test('securityHeaders(): config: HSTS max-age is whole seconds', async (t) => {
-  t.throws(() => securityHeaders({ strictTransportSecurity: { maxAge: -1 } }), { name: 'ConfigError', message: /option "strictTransportSecurity\.maxAge" must be an integer from 0 to 2147483647; received -1.*31536000 is one year/ })
+  t.throws(() => securityHeaders({ strictTransportSecurity: { maxAge: -1 } }), {
+    name: 'ConfigError',
+    message:
+      /option "strictTransportSecurity\.maxAge" must be an integer from 0 to 2147483647; received -1.*31536000 is one year/,
+  })
 })
 
 t.test('securityHeaders(): config: HSTS preload needs a year and subdomains', async (t) => {
-  t.throws(() => securityHeaders({ strictTransportSecurity: { maxAge: 300, preload: true } }), { name: 'ConfigError', message: /option "strictTransportSecurity\.preload" must be used with maxAge ≥ 31536000 and includeSubDomains/ })
-  t.throws(() => securityHeaders({ strictTransportSecurity: { includeSubDomains: false, preload: true } }), { name: 'ConfigError', message: /strictTransportSecurity\.preload/ })
+  t.throws(() => securityHeaders({ strictTransportSecurity: { maxAge: 300, preload: true } }), {
+    name: 'ConfigError',
+    message: /option "strictTransportSecurity\.preload" must be used with maxAge ≥ 31536000 and includeSubDomains/,
+  })
+  t.throws(() => securityHeaders({ strictTransportSecurity: { includeSubDomains: false, preload: true } }), {
+    name: 'ConfigError',
+    message: /strictTransportSecurity\.preload/,
+  })
 })
 
 t.test('securityHeaders(): config: nested settings are objects with known keys', async (t) => {
-  t.throws(() => securityHeaders({ strictTransportSecurity: true as unknown as false }), { name: 'ConfigError', message: /option "strictTransportSecurity" must be an object of settings or false; received true/ })
-  t.throws(() => securityHeaders({ strictTransportSecurity: { maxage: 1 } as never }), { name: 'ConfigError', message: /option "maxage".*did you mean "maxAge"/ })
-  t.throws(() => securityHeaders({ contentSecurityPolicy: { directive: {} } as never }), { name: 'ConfigError', message: /did you mean "directives"/ })
+  t.throws(() => securityHeaders({ strictTransportSecurity: true as unknown as false }), {
+    name: 'ConfigError',
+    message: /option "strictTransportSecurity" must be an object of settings or false; received true/,
+  })
+  t.throws(() => securityHeaders({ strictTransportSecurity: { maxage: 1 } as never }), {
+    name: 'ConfigError',
+    message: /option "maxage".*did you mean "maxAge"/,
+  })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { directive: {} } as never }), {
+    name: 'ConfigError',
+    message: /did you mean "directives"/,
+  })
 })
 
 t.test('securityHeaders(): config: CSP values are validated (details in security-headers-csp.test.ts)', async (t) => {
-  t.throws(() => securityHeaders({ contentSecurityPolicy: { directives: { scriptSrc: ["'self'; script-src *"] } } }), { name: 'ConfigError', message: /option "contentSecurityPolicy\.directives\["script-src"\]" must be sources of visible ASCII without spaces, ";" or ","/ })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { directives: { scriptSrc: ["'self'; script-src *"] } } }), {
+    name: 'ConfigError',
+    message:
+      /option "contentSecurityPolicy\.directives\["script-src"\]" must be sources of visible ASCII without spaces, ";" or ","/,
+  })
 })
 
 t.test('securityHeaders(): config: unknown options are refused', async (t) => {
-  t.throws(() => securityHeaders({ hsts: false } as SecurityHeadersOptions), { name: 'ConfigError', message: /option "hsts"/ })
+  t.throws(() => securityHeaders({ hsts: false } as SecurityHeadersOptions), {
+    name: 'ConfigError',
+    message: /option "hsts"/,
+  })
 })

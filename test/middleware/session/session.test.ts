@@ -1,7 +1,14 @@
 import t, { type Test } from 'tap'
 import {
-  compose, getSession, memorySessionStore, session, setClientIdentity, tryGetSession,
-  type RawHandler, type SessionRecord, type SessionStore,
+  compose,
+  getSession,
+  memorySessionStore,
+  session,
+  setClientIdentity,
+  tryGetSession,
+  type RawHandler,
+  type SessionRecord,
+  type SessionStore,
 } from '../../../lib/index.js'
 import { createCookieCodec } from '../../../lib/middleware/session/cookie-codec.js'
 import { httpRequest } from '../../helpers/http.js'
@@ -14,10 +21,19 @@ const T0 = 1_800_000_000_000
 
 function clock(): { now: () => number; advance: (ms: number) => void } {
   let at = T0
-  return { now: () => at, advance: (ms) => { at += ms } }
+  return {
+    now: () => at,
+    advance: (ms) => {
+      at += ms
+    },
+  }
 }
 
-async function cookieApp(t: Test, options: Parameters<typeof session>[0], handler: RawHandler = sessionApp): Promise<string> {
+async function cookieApp(
+  t: Test,
+  options: Parameters<typeof session>[0],
+  handler: RawHandler = sessionApp,
+): Promise<string> {
   return serve(t, compose(session(options))(handler))
 }
 
@@ -30,10 +46,13 @@ t.test('session() cookie: no data, no cookie; data gives a signed cookie with sa
   t.same(first.body, { data: {}, id: null, isNew: true, user: null })
   const set = await jar.get(`${url}/set?theme=dark`)
   t.equal(set.setCookie.length, 1)
-  t.match(set.setCookie[0], /^session=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; Max-Age=7200; Path=\/; HttpOnly; SameSite=Lax$/)
+  t.match(
+    set.setCookie[0],
+    /^session=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; Max-Age=7200; Path=\/; HttpOnly; SameSite=Lax$/,
+  )
   const res = await fetch(`${url}/read`, { headers: { cookie: jar.header() } })
   t.equal(res.headers.get('cache-control'), null, 'no Set-Cookie: caching left alone')
-  t.same((await res.json() as { data: unknown }).data, { theme: 'dark' })
+  t.same(((await res.json()) as { data: unknown }).data, { theme: 'dark' })
   const again = await jar.get(`${url}/set?theme=dark`)
   t.same(again.setCookie, [], 'setting the same value changes nothing')
   const withCache = await fetch(`${url}/set?theme=light`, { headers: { cookie: jar.header() } })
@@ -51,38 +70,48 @@ t.test('session() cookie: counts across requests; the data is readable but not f
   t.match(decoded, /^\d+\|\d+\|\{"count":3\}$/, 'signed, not encrypted: created|seen|data')
 })
 
-t.test('session() cookie: tampered, truncated, unsigned and swapped cookies give a fresh session and are cleared', async (t) => {
-  const url = await cookieApp(t, { secrets: [SECRET] })
-  const alice = new CookieJar()
-  await alice.get(`${url}/set?user=alice`)
-  const bob = new CookieJar()
-  await bob.get(`${url}/set?user=bob`)
-  const a = alice.cookies.get('session')!
-  const b = bob.cookies.get('session')!
-  const [bodyA, sigA] = a.split('.') as [string, string]
-  const [bodyB, sigB] = b.split('.') as [string, string]
-  const forgedBody = Buffer.from(Buffer.from(bodyA, 'base64url').toString().replace('alice', 'admin')).toString('base64url')
-  const variants: Record<string, string> = {
-    'tampered body': `${forgedBody}.${sigA}`,
-    'flipped character': `${bodyA.slice(0, 4)}${bodyA[4] === 'x' ? 'y' : 'x'}${bodyA.slice(5)}.${sigA}`,
-    truncated: a.slice(0, -5),
-    'signature removed': bodyA,
-    'unsigned JSON': Buffer.from('{"user":"admin"}').toString('base64url'),
-    'signatures swapped': `${bodyA}.${sigB}`,
-    'bodies swapped': `${bodyB}.${sigA}`,
-    'signed by another secret': createCookieCodec('x', 'session', ['another-secret-of-at-least-32-bytes!!'], false).seal(`${T0}|${T0}|{"user":"admin"}`),
-    empty: '',
-    garbage: '%%%',
-  }
-  for (const [name, value] of Object.entries(variants)) {
-    const jar = new CookieJar()
-    jar.cookies.set('session', value)
-    const res = await jar.get(`${url}/read`)
-    t.equal(res.status, 200, name)
-    t.same(res.body.data, {}, `${name}: fresh session`)
-    t.match(res.setCookie, [/^session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax$/], `${name}: cleared`)
-  }
-})
+t.test(
+  'session() cookie: tampered, truncated, unsigned and swapped cookies give a fresh session and are cleared',
+  async (t) => {
+    const url = await cookieApp(t, { secrets: [SECRET] })
+    const alice = new CookieJar()
+    await alice.get(`${url}/set?user=alice`)
+    const bob = new CookieJar()
+    await bob.get(`${url}/set?user=bob`)
+    const a = alice.cookies.get('session')!
+    const b = bob.cookies.get('session')!
+    const [bodyA, sigA] = a.split('.') as [string, string]
+    const [bodyB, sigB] = b.split('.') as [string, string]
+    const forgedBody = Buffer.from(Buffer.from(bodyA, 'base64url').toString().replace('alice', 'admin')).toString(
+      'base64url',
+    )
+    const variants: Record<string, string> = {
+      'tampered body': `${forgedBody}.${sigA}`,
+      'flipped character': `${bodyA.slice(0, 4)}${bodyA[4] === 'x' ? 'y' : 'x'}${bodyA.slice(5)}.${sigA}`,
+      truncated: a.slice(0, -5),
+      'signature removed': bodyA,
+      'unsigned JSON': Buffer.from('{"user":"admin"}').toString('base64url'),
+      'signatures swapped': `${bodyA}.${sigB}`,
+      'bodies swapped': `${bodyB}.${sigA}`,
+      'signed by another secret': createCookieCodec(
+        'x',
+        'session',
+        ['another-secret-of-at-least-32-bytes!!'],
+        false,
+      ).seal(`${T0}|${T0}|{"user":"admin"}`),
+      empty: '',
+      garbage: '%%%',
+    }
+    for (const [name, value] of Object.entries(variants)) {
+      const jar = new CookieJar()
+      jar.cookies.set('session', value)
+      const res = await jar.get(`${url}/read`)
+      t.equal(res.status, 200, name)
+      t.same(res.body.data, {}, `${name}: fresh session`)
+      t.match(res.setCookie, [/^session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Lax$/], `${name}: cleared`)
+    }
+  },
+)
 
 t.test('session() cookie: a value minted for another cookie name is refused', async (t) => {
   const url = await cookieApp(t, { secrets: [SECRET], name: 'prefs' })
@@ -98,8 +127,10 @@ t.test('session() cookie: of several cookies with the name, the first valid one 
   const url = await cookieApp(t, { secrets: [SECRET] })
   const jar = new CookieJar()
   await jar.get(`${url}/set?who=me`)
-  const res = await fetch(`${url}/read`, { headers: { cookie: `session=tossed.${'A'.repeat(43)}; session=${jar.cookies.get('session')}` } })
-  t.same((await res.json() as { data: unknown }).data, { who: 'me' })
+  const res = await fetch(`${url}/read`, {
+    headers: { cookie: `session=tossed.${'A'.repeat(43)}; session=${jar.cookies.get('session')}` },
+  })
+  t.same(((await res.json()) as { data: unknown }).data, { who: 'me' })
 })
 
 t.test('session() cookie: secret rotation: old cookies are accepted and re-issued with the new secret', async (t) => {
@@ -117,35 +148,44 @@ t.test('session() cookie: secret rotation: old cookies are accepted and re-issue
   t.same((await old.get(`${after}/read`)).body.data, {}, 'a cookie never re-issued dies with the old secret')
 })
 
-t.test('session() cookie: absolute and idle timeouts are inside the signed payload; replays after expiry are refused', async (t) => {
-  const c = clock()
-  const url = await cookieApp(t, { secrets: [SECRET], now: c.now, absoluteTimeoutSeconds: 3600, idleTimeoutSeconds: 600, touchAfterSeconds: 60 })
-  const jar = new CookieJar()
-  const first = await jar.get(`${url}/set?k=v`)
-  t.match(first.setCookie[0], /Max-Age=600;/)
-  const original = jar.snapshot()
-  c.advance(59_000)
-  t.same((await jar.get(`${url}/read`)).setCookie, [], 'not touched before touchAfterSeconds')
-  c.advance(1_000)
-  const touched = await jar.get(`${url}/read`)
-  t.match(touched.setCookie, [/Max-Age=600;/], 'touched after touchAfterSeconds: idle time restarts')
-  c.advance(599_000)
-  t.same((await original.get(`${url}/read`)).body.data, {}, 'the untouched copy is past its idle timeout')
-  // Keep the session active (a request every 9 minutes) until the absolute timeout.
-  for (let at = 60_000 + 599_000; at < 3_600_000 - 540_000; at += 540_000) {
-    t.same((await jar.get(`${url}/read`)).body.data, { k: 'v' })
-    c.advance(540_000)
-  }
-  const near = await jar.get(`${url}/read`)
-  t.same(near.body.data, { k: 'v' })
-  t.match(near.setCookie[0], /Max-Age=(\d+);/)
-  t.ok(Number(/Max-Age=(\d+)/.exec(near.setCookie[0]!)![1]) < 600, 'Max-Age capped by the absolute timeout')
-  const replay = jar.snapshot()
-  c.advance(600_000)
-  const expired = await replay.get(`${url}/read`)
-  t.same(expired.body.data, {}, 'past the absolute timeout, however active')
-  t.match(expired.setCookie, [/Max-Age=0/])
-})
+t.test(
+  'session() cookie: absolute and idle timeouts are inside the signed payload; replays after expiry are refused',
+  async (t) => {
+    const c = clock()
+    const url = await cookieApp(t, {
+      secrets: [SECRET],
+      now: c.now,
+      absoluteTimeoutSeconds: 3600,
+      idleTimeoutSeconds: 600,
+      touchAfterSeconds: 60,
+    })
+    const jar = new CookieJar()
+    const first = await jar.get(`${url}/set?k=v`)
+    t.match(first.setCookie[0], /Max-Age=600;/)
+    const original = jar.snapshot()
+    c.advance(59_000)
+    t.same((await jar.get(`${url}/read`)).setCookie, [], 'not touched before touchAfterSeconds')
+    c.advance(1_000)
+    const touched = await jar.get(`${url}/read`)
+    t.match(touched.setCookie, [/Max-Age=600;/], 'touched after touchAfterSeconds: idle time restarts')
+    c.advance(599_000)
+    t.same((await original.get(`${url}/read`)).body.data, {}, 'the untouched copy is past its idle timeout')
+    // Keep the session active (a request every 9 minutes) until the absolute timeout.
+    for (let at = 60_000 + 599_000; at < 3_600_000 - 540_000; at += 540_000) {
+      t.same((await jar.get(`${url}/read`)).body.data, { k: 'v' })
+      c.advance(540_000)
+    }
+    const near = await jar.get(`${url}/read`)
+    t.same(near.body.data, { k: 'v' })
+    t.match(near.setCookie[0], /Max-Age=(\d+);/)
+    t.ok(Number(/Max-Age=(\d+)/.exec(near.setCookie[0]!)![1]) < 600, 'Max-Age capped by the absolute timeout')
+    const replay = jar.snapshot()
+    c.advance(600_000)
+    const expired = await replay.get(`${url}/read`)
+    t.same(expired.body.data, {}, 'past the absolute timeout, however active')
+    t.match(expired.setCookie, [/Max-Age=0/])
+  },
+)
 
 t.test('session() cookie: without an idle timeout only the absolute one applies, and no touches happen', async (t) => {
   const c = clock()
@@ -241,12 +281,18 @@ t.test('session() cookie: over 4 KB is a hard error from set(), or a warning wit
   t.equal(fits.body.error, undefined)
   t.ok(Buffer.byteLength(fits.setCookie[0]!) <= 4096, `${Buffer.byteLength(fits.setCookie[0]!)} bytes`)
   const limit = await jar.get(`${url}/big?size=3000`)
-  t.equal(limit.body.error, 'SessionTooLargeError', '3000 bytes of data are over 4 KB once encoded, signed and given attributes')
+  t.equal(
+    limit.body.error,
+    'SessionTooLargeError',
+    '3000 bytes of data are over 4 KB once encoded, signed and given attributes',
+  )
 
   const warnings: string[] = []
   const onWarning = (w: Error) => warnings.push(w.message)
   process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
   const warnUrl = await cookieApp(t, { secrets: [SECRET], oversize: 'warn' })
   const jar2 = new CookieJar()
   await jar2.get(`${warnUrl}/set?k=v`)
@@ -254,7 +300,10 @@ t.test('session() cookie: over 4 KB is a hard error from set(), or a warning wit
   t.equal(warned.body.error, undefined)
   t.same(warned.setCookie, [], 'not sent: browsers would drop it')
   await new Promise((ok) => setImmediate(ok))
-  t.match(warnings.join('\n'), /session\(\): the session cookie would be \d+ bytes, over the 4096 bytes browsers keep; it was not sent/)
+  t.match(
+    warnings.join('\n'),
+    /session\(\): the session cookie would be \d+ bytes, over the 4096 bytes browsers keep; it was not sent/,
+  )
   t.same((await jar2.get(`${warnUrl}/read`)).body.data, { k: 'v' }, 'the previous cookie stays')
 })
 
@@ -267,57 +316,100 @@ t.test('session() cookie: Secure when the client identity scheme is https', asyn
   t.match((await new CookieJar().get(`${url}/set?k=v`)).setCookie, [/; Secure; HttpOnly; SameSite=Lax$/])
   const plain = await cookieApp(t, { secrets: [SECRET] })
   t.notMatch((await new CookieJar().get(`${plain}/set?k=v`)).setCookie[0], /Secure/)
-  const strict = await cookieApp(t, { secrets: [SECRET], name: '__Host-sid', cookie: { secure: true, sameSite: 'strict', maxAge: 300 } })
-  t.match((await new CookieJar().get(`${strict}/set?k=v`)).setCookie, [/^__Host-sid=[^;]+; Max-Age=300; Path=\/; Secure; HttpOnly; SameSite=Strict$/])
+  const strict = await cookieApp(t, {
+    secrets: [SECRET],
+    name: '__Host-sid',
+    cookie: { secure: true, sameSite: 'strict', maxAge: 300 },
+  })
+  t.match((await new CookieJar().get(`${strict}/set?k=v`)).setCookie, [
+    /^__Host-sid=[^;]+; Max-Age=300; Path=\/; Secure; HttpOnly; SameSite=Strict$/,
+  ])
 })
 
-t.test('session() cookie: Set-Cookie at response start, with writeHead, HEAD, 204, 304, streams; other cookies kept', async (t) => {
-  const url = await serve(t, compose(session({ secrets: [SECRET] }))((req, res) => {
-    getSession(req).set('seen', req.url)
-    switch (req.url) {
-      case '/writehead': res.writeHead(201, { 'set-cookie': 'other=1; Path=/', 'x-a': 'b' }); res.end('made'); return
-      case '/204': res.statusCode = 204; res.end(); return
-      case '/304': res.statusCode = 304; res.end(); return
-      case '/empty': res.end(); return
-      case '/throw': throw new Error('handler failed')
-      case '/stream': {
-        res.setHeader('set-cookie', ['a=1', 'b=2'])
-        let i = 0
-        const chunk = Buffer.alloc(65_536, 'z')
-        const write = () => {
-          while (i++ < 32) if (!res.write(chunk)) { res.once('drain', write); return }
-          res.end()
+t.test(
+  'session() cookie: Set-Cookie at response start, with writeHead, HEAD, 204, 304, streams; other cookies kept',
+  async (t) => {
+    const url = await serve(
+      t,
+      compose(session({ secrets: [SECRET] }))((req, res) => {
+        getSession(req).set('seen', req.url)
+        switch (req.url) {
+          case '/writehead':
+            res.writeHead(201, { 'set-cookie': 'other=1; Path=/', 'x-a': 'b' })
+            res.end('made')
+            return
+          case '/204':
+            res.statusCode = 204
+            res.end()
+            return
+          case '/304':
+            res.statusCode = 304
+            res.end()
+            return
+          case '/empty':
+            res.end()
+            return
+          case '/throw':
+            throw new Error('handler failed')
+          case '/stream': {
+            res.setHeader('set-cookie', ['a=1', 'b=2'])
+            let i = 0
+            const chunk = Buffer.alloc(65_536, 'z')
+            const write = () => {
+              while (i++ < 32)
+                if (!res.write(chunk)) {
+                  res.once('drain', write)
+                  return
+                }
+              res.end()
+            }
+            write()
+            return
+          }
+          default:
+            res.end()
         }
-        write()
-        return
-      }
-      default: res.end()
-    }
-  }))
-  const created = await httpRequest(`${url}/writehead`)
-  t.equal(created.status, 201)
-  t.same(created.headers['set-cookie']!.map((l) => l.split('=')[0]), ['other', 'session'])
-  t.equal(created.headers['x-a'], 'b')
-  for (const path of ['/204', '/304', '/empty']) t.match((await httpRequest(url + path)).headers['set-cookie'], [/^session=/], path)
-  const head = await httpRequest(`${url}/`, { method: 'HEAD' })
-  t.match(head.headers['set-cookie'], [/^session=/])
-  const stream = await httpRequest(`${url}/stream`)
-  t.equal(stream.body.length, 32 * 65_536)
-  t.same(stream.headers['set-cookie']!.map((l) => l.split('=')[0]), ['a', 'b', 'session'])
-  t.equal((await httpRequest(`${url}/throw`)).status, 599, 'a handler error propagates')
-})
+      }),
+    )
+    const created = await httpRequest(`${url}/writehead`)
+    t.equal(created.status, 201)
+    t.same(
+      created.headers['set-cookie']!.map((l) => l.split('=')[0]),
+      ['other', 'session'],
+    )
+    t.equal(created.headers['x-a'], 'b')
+    for (const path of ['/204', '/304', '/empty'])
+      t.match((await httpRequest(url + path)).headers['set-cookie'], [/^session=/], path)
+    const head = await httpRequest(`${url}/`, { method: 'HEAD' })
+    t.match(head.headers['set-cookie'], [/^session=/])
+    const stream = await httpRequest(`${url}/stream`)
+    t.equal(stream.body.length, 32 * 65_536)
+    t.same(
+      stream.headers['set-cookie']!.map((l) => l.split('=')[0]),
+      ['a', 'b', 'session'],
+    )
+    t.equal((await httpRequest(`${url}/throw`)).status, 599, 'a handler error propagates')
+  },
+)
 
 t.test('session() cookie: a value JSON cannot carry is refused at set()', async (t) => {
-  const url = await serve(t, compose(session({ secrets: [SECRET] }))((req, res) => {
-    const s = getSession<{ n: unknown }>(req)
-    const errors: string[] = []
-    for (const value of [10n, () => 1, Symbol('x')]) {
-      try { s.set('n', value) } catch (err) { errors.push((err as Error).message) }
-    }
-    s.set('n', undefined)
-    res.end(JSON.stringify({ errors, has: s.has('n') }))
-  }))
-  const body = await (await fetch(url)).json() as { errors: string[]; has: boolean }
+  const url = await serve(
+    t,
+    compose(session({ secrets: [SECRET] }))((req, res) => {
+      const s = getSession<{ n: unknown }>(req)
+      const errors: string[] = []
+      for (const value of [10n, () => 1, Symbol('x')]) {
+        try {
+          s.set('n', value)
+        } catch (err) {
+          errors.push((err as Error).message)
+        }
+      }
+      s.set('n', undefined)
+      res.end(JSON.stringify({ errors, has: s.has('n') }))
+    }),
+  )
+  const body = (await (await fetch(url)).json()) as { errors: string[]; has: boolean }
   t.equal(body.errors.length, 3)
   t.match(body.errors[1], /session\(\): the value of "n" cannot be stored/)
   t.equal(body.has, false)
@@ -325,12 +417,15 @@ t.test('session() cookie: a value JSON cannot carry is refused at set()', async 
 
 t.test('session(): typed access through the middleware and getSession; tryGetSession without it', async (t) => {
   const sessions = session<{ visits: number }>({ secrets: [SECRET] })
-  const url = await serve(t, compose(sessions)((req, res) => {
-    const s = sessions.get(req)
-    const visits: number = (s.get('visits') ?? 0) + 1
-    s.set('visits', visits)
-    res.end(`${visits} ${getSession(req) === s}`)
-  }))
+  const url = await serve(
+    t,
+    compose(sessions)((req, res) => {
+      const s = sessions.get(req)
+      const visits: number = (s.get('visits') ?? 0) + 1
+      s.set('visits', visits)
+      res.end(`${visits} ${getSession(req) === s}`)
+    }),
+  )
   t.equal(await (await fetch(url)).text(), '1 true')
   const bare = await serve(t, (req, res) => res.end(String(tryGetSession(req))))
   t.equal(await (await fetch(bare)).text(), 'undefined')
@@ -346,7 +441,9 @@ t.test('session() store: ids, per-field saves, replay after logout, fixation', a
   t.same(empty.setCookie, [], 'nothing stored, no cookie')
   t.equal(store.size, 0)
   const first = await jar.get(`${url}/set?k=v`)
-  t.match(first.setCookie, [/^session=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}; Max-Age=7200; Path=\/; HttpOnly; SameSite=Lax$/])
+  t.match(first.setCookie, [
+    /^session=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}; Max-Age=7200; Path=\/; HttpOnly; SameSite=Lax$/,
+  ])
   const id = first.body.id as string
   t.match(id, /^[A-Za-z0-9_-]{32}$/)
   t.equal(store.size, 1)
@@ -360,7 +457,7 @@ t.test('session() store: ids, per-field saves, replay after logout, fixation', a
   t.not(login.body.id, id, 'regenerate gives a new id')
   t.equal(login.body.user, 'alice')
   t.match(login.setCookie, [/^session=/])
-  t.equal((await store.load(id)), undefined, 'the old id is deleted')
+  t.equal(await store.load(id), undefined, 'the old id is deleted')
   const fixated = await planted.get(`${url}/read`)
   t.same(fixated.body.data, {}, 'the planted cookie opens nothing')
   t.not(fixated.body.id, id, 'and its id is never adopted')
@@ -412,7 +509,14 @@ t.test('session() store: a valid signature over an unknown id starts a new sessi
 t.test('session() store: idle expiry, touches, absolute expiry', async (t) => {
   const c = clock()
   const store = memorySessionStore({ now: c.now })
-  const url = await cookieApp(t, { secrets: [SECRET], store, now: c.now, absoluteTimeoutSeconds: 3600, idleTimeoutSeconds: 600, touchAfterSeconds: 60 })
+  const url = await cookieApp(t, {
+    secrets: [SECRET],
+    store,
+    now: c.now,
+    absoluteTimeoutSeconds: 3600,
+    idleTimeoutSeconds: 600,
+    touchAfterSeconds: 60,
+  })
   const jar = new CookieJar()
   const id = (await jar.get(`${url}/set?k=v`)).body.id as string
   c.advance(30_000)
@@ -442,7 +546,9 @@ t.test('session() store: concurrent requests changing different fields all keep 
   const jar = new CookieJar()
   await jar.get(`${url}/set?start=1`)
   const cookie = jar.header()
-  await Promise.all(Array.from({ length: 50 }, (_, i) => fetch(`${url}/set?k${i}=${i}`, { headers: { cookie } }).then((r) => r.text())))
+  await Promise.all(
+    Array.from({ length: 50 }, (_, i) => fetch(`${url}/set?k${i}=${i}`, { headers: { cookie } }).then((r) => r.text())),
+  )
   const data = (await jar.get(`${url}/read`)).body.data as Record<string, string>
   t.equal(Object.keys(data).length, 51)
   for (let i = 0; i < 50; i++) t.equal(data[`k${i}`], String(i))
@@ -455,12 +561,15 @@ t.test('session() store: save() reports a session destroyed meanwhile; a late wr
   const id = (await jar.get(`${url}/set?k=v`)).body.id as string
   t.equal((await jar.get(`${url}/save?a=1`)).body.saved, true)
   // Another request logs out while this one is running.
-  const racing = await serve(t, compose(session({ secrets: [SECRET], store }))(async (req, res) => {
-    const s = getSession(req)
-    await store.destroy(s.id!)
-    s.set('b', '2')
-    res.end(String(await s.save()))
-  }))
+  const racing = await serve(
+    t,
+    compose(session({ secrets: [SECRET], store }))(async (req, res) => {
+      const s = getSession(req)
+      await store.destroy(s.id!)
+      s.set('b', '2')
+      res.end(String(await s.save()))
+    }),
+  )
   t.equal(await (await fetch(racing, { headers: { cookie: jar.header() } })).text(), 'false')
   t.equal(await store.load(id), undefined, 'not resurrected by the late write')
   t.equal((await new CookieJar().get(`${url}/save`)).body.saved, true, 'nothing to save on an empty new session')
@@ -471,15 +580,17 @@ t.test('session() store: a failing store is a 503 for requests with a valid cook
   let failing = false
   const flaky: SessionStore = {
     kind: 'flaky',
-    load: (id) => failing ? Promise.reject(new Error('store down')) : inner.load(id),
-    save: (id, patch, ttl) => failing ? Promise.reject(new Error('store down')) : inner.save(id, patch, ttl),
-    destroy: (id) => failing ? Promise.reject(new Error('store down')) : inner.destroy(id),
+    load: (id) => (failing ? Promise.reject(new Error('store down')) : inner.load(id)),
+    save: (id, patch, ttl) => (failing ? Promise.reject(new Error('store down')) : inner.save(id, patch, ttl)),
+    destroy: (id) => (failing ? Promise.reject(new Error('store down')) : inner.destroy(id)),
     close: () => inner.close(),
   }
   const warnings: string[] = []
   const onWarning = (w: Error) => warnings.push(w.message)
   process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
   const url = await cookieApp(t, { secrets: [SECRET], store: flaky })
   const jar = new CookieJar()
   await jar.get(`${url}/set?k=v`)
@@ -500,42 +611,50 @@ t.test('session() store: a failing store is a 503 for requests with a valid cook
   t.match(warnings.join('\n'), /session\(\): loading a session failed: store down/)
 })
 
-t.test('session() store: regenerate/destroy/save reject with 503 when the store fails; background saves are reported', async (t) => {
-  const inner = memorySessionStore()
-  let failWrites = false
-  const store: SessionStore = {
-    kind: 'flaky',
-    load: (id) => inner.load(id),
-    save: (id, patch, ttl) => failWrites ? Promise.reject(new Error('write failed')) : inner.save(id, patch, ttl),
-    destroy: (id) => failWrites ? Promise.reject(new Error('write failed')) : inner.destroy(id),
-    close: () => inner.close(),
-  }
-  const warnings: string[] = []
-  const onWarning = (w: Error) => warnings.push(w.message)
-  process.on('warning', onWarning)
-  t.teardown(() => { process.off('warning', onWarning) })
-  const url = await serve(t, compose(session({ secrets: [SECRET], store }))(async (req, res) => {
-    try {
-      await sessionApp(req, res)
-    } catch (err) {
-      const e = err as { status: number; code: string }
-      res.statusCode = e.status
-      res.end(JSON.stringify({ code: e.code }))
+t.test(
+  'session() store: regenerate/destroy/save reject with 503 when the store fails; background saves are reported',
+  async (t) => {
+    const inner = memorySessionStore()
+    let failWrites = false
+    const store: SessionStore = {
+      kind: 'flaky',
+      load: (id) => inner.load(id),
+      save: (id, patch, ttl) => (failWrites ? Promise.reject(new Error('write failed')) : inner.save(id, patch, ttl)),
+      destroy: (id) => (failWrites ? Promise.reject(new Error('write failed')) : inner.destroy(id)),
+      close: () => inner.close(),
     }
-  }))
-  const jar = new CookieJar()
-  await jar.get(`${url}/set?k=v`)
-  failWrites = true
-  for (const path of ['/login?user=u', '/logout', '/save?a=1']) {
-    const res = await jar.get(url + path)
-    t.equal(res.status, 503, path)
-    t.equal(res.body.code, 'session_unavailable', path)
-  }
-  const bg = await jar.get(`${url}/set?b=2`)
-  t.equal(bg.status, 200)
-  await new Promise((ok) => setTimeout(ok, 10))
-  t.match(warnings.join('\n'), /session\(\): saving a session failed: write failed/)
-})
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.message)
+    process.on('warning', onWarning)
+    t.teardown(() => {
+      process.off('warning', onWarning)
+    })
+    const url = await serve(
+      t,
+      compose(session({ secrets: [SECRET], store }))(async (req, res) => {
+        try {
+          await sessionApp(req, res)
+        } catch (err) {
+          const e = err as { status: number; code: string }
+          res.statusCode = e.status
+          res.end(JSON.stringify({ code: e.code }))
+        }
+      }),
+    )
+    const jar = new CookieJar()
+    await jar.get(`${url}/set?k=v`)
+    failWrites = true
+    for (const path of ['/login?user=u', '/logout', '/save?a=1']) {
+      const res = await jar.get(url + path)
+      t.equal(res.status, 503, path)
+      t.equal(res.body.code, 'session_unavailable', path)
+    }
+    const bg = await jar.get(`${url}/set?b=2`)
+    t.equal(bg.status, 200)
+    await new Promise((ok) => setTimeout(ok, 10))
+    t.match(warnings.join('\n'), /session\(\): saving a session failed: write failed/)
+  },
+)
 
 t.test('session() store: an expired record found by load is deleted', async (t) => {
   const c = clock()
@@ -545,10 +664,18 @@ t.test('session() store: an expired record found by load is deleted', async (t) 
     kind: 'stub',
     load: async (id) => records.get(id),
     save: async () => true,
-    destroy: async (id) => { destroyed.push(id) },
+    destroy: async (id) => {
+      destroyed.push(id)
+    },
     close: async () => undefined,
   }
-  const url = await cookieApp(t, { secrets: [SECRET], store, now: c.now, absoluteTimeoutSeconds: 10, idleTimeoutSeconds: 0 })
+  const url = await cookieApp(t, {
+    secrets: [SECRET],
+    store,
+    now: c.now,
+    absoluteTimeoutSeconds: 10,
+    idleTimeoutSeconds: 0,
+  })
   const id = 'B'.repeat(32)
   records.set(id, { createdAt: T0 - 20_000, seenAt: T0, fields: new Map([['k', '"v"']]) })
   const jar = new CookieJar()
@@ -560,23 +687,53 @@ t.test('session() store: an expired record found by load is deleted', async (t) 
 
 t.test('session(): config: each rule', async (t) => {
   const cases: Array<[object, RegExp]> = [
-    [{}, /option "secrets" must be at least one secret; received undefined \(undefined\)\. Pass secrets: \[process\.env\.SESSION_SECRET\], each at least 32 bytes.*randomBytes\(32\)/],
-    [{ secrets: [] }, /option "secrets" must be at least one secret; received an array of 0\. Pass secrets: \[process\.env\.SESSION_SECRET\]/],
-    [{ secrets: [42] }, /option "secrets" must be strings or bytes; received 42 \(number\)\. Pass secrets: \[process\.env\.SESSION_SECRET\]/],
+    [
+      {},
+      /option "secrets" must be at least one secret; received undefined \(undefined\)\. Pass secrets: \[process\.env\.SESSION_SECRET\], each at least 32 bytes.*randomBytes\(32\)/,
+    ],
+    [
+      { secrets: [] },
+      /option "secrets" must be at least one secret; received an array of 0\. Pass secrets: \[process\.env\.SESSION_SECRET\]/,
+    ],
+    [
+      { secrets: [42] },
+      /option "secrets" must be strings or bytes; received 42 \(number\)\. Pass secrets: \[process\.env\.SESSION_SECRET\]/,
+    ],
     [{ secrets: ['short'] }, /option "secrets" must be secrets of at least 32 bytes/],
-    [{ secrets: [SECRET], name: '' }, /option "name" must be a non-empty string; received ""\s\(string\)\. Give the cookie a name, e\.g\. "session"/],
-    [{ secrets: [SECRET], name: 'a b' }, /option "cookie\.name" must be a cookie name.*received "a b" \(string\)\. Use letters, digits, "-" and "_", e\.g\. "session"/],
-    [{ secrets: [SECRET], cookie: { path: '/a;b' } }, /option "cookie\.path" must be a path.*received "\/a;b" \(string\)\. Use "\/" \(the whole site, the default\) or a path prefix/],
+    [
+      { secrets: [SECRET], name: '' },
+      /option "name" must be a non-empty string; received ""\s\(string\)\. Give the cookie a name, e\.g\. "session"/,
+    ],
+    [
+      { secrets: [SECRET], name: 'a b' },
+      /option "cookie\.name" must be a cookie name.*received "a b" \(string\)\. Use letters, digits, "-" and "_", e\.g\. "session"/,
+    ],
+    [
+      { secrets: [SECRET], cookie: { path: '/a;b' } },
+      /option "cookie\.path" must be a path.*received "\/a;b" \(string\)\. Use "\/" \(the whole site, the default\) or a path prefix/,
+    ],
     [{ secrets: [SECRET], cookie: { domain: 'x\r\ny' } }, /option "cookie\.domain"/],
-    [{ secrets: [SECRET], cookie: { sameSite: 'none' } }, /option "cookie\.secure" must be true when sameSite is "none"/],
-    [{ secrets: [SECRET], cookie: { maxAge: -5 } }, /option "cookie\.maxAge" must be an integer number of seconds.*received -5 \(number\)\. It is in seconds, not ms: 86_400 is one day/],
+    [
+      { secrets: [SECRET], cookie: { sameSite: 'none' } },
+      /option "cookie\.secure" must be true when sameSite is "none"/,
+    ],
+    [
+      { secrets: [SECRET], cookie: { maxAge: -5 } },
+      /option "cookie\.maxAge" must be an integer number of seconds.*received -5 \(number\)\. It is in seconds, not ms: 86_400 is one day/,
+    ],
     [{ secrets: [SECRET], name: '__Host-s' }, /option "cookie\.secure" must be true for a cookie named "__Host-s"/],
-    [{ secrets: [SECRET], store: {} }, /option "store" must be a session store.*Leave store unset to keep the \(signed\) data in the cookie/],
+    [
+      { secrets: [SECRET], store: {} },
+      /option "store" must be a session store.*Leave store unset to keep the \(signed\) data in the cookie/,
+    ],
     [{ secrets: [SECRET], store: memorySessionStore(), encrypt: true }, /option "encrypt" must be false with a store/],
     [{ secrets: [SECRET], absoluteTimeoutSeconds: 0 }, /option "absoluteTimeoutSeconds" must be a positive integer/],
     [{ secrets: [SECRET], idleTimeoutSeconds: -1 }, /option "idleTimeoutSeconds" must be an integer ≥ 0/],
     [{ secrets: [SECRET], touchAfterSeconds: 1.5 }, /option "touchAfterSeconds" must be an integer ≥ 0/],
-    [{ secrets: [SECRET], idleTimeoutSeconds: 60, touchAfterSeconds: 60 }, /option "touchAfterSeconds" must be less than idleTimeoutSeconds \(60\)/],
+    [
+      { secrets: [SECRET], idleTimeoutSeconds: 60, touchAfterSeconds: 60 },
+      /option "touchAfterSeconds" must be less than idleTimeoutSeconds \(60\)/,
+    ],
     [{ secrets: [SECRET], rolling: 'yes' }, /option "rolling" must be true or false/],
     [{ secrets: [SECRET], encrypt: 1 }, /option "encrypt" must be true or false/],
     [{ secrets: [SECRET], oversize: 'ignore' }, /option "oversize" must be one of "error", "warn"/],
@@ -584,5 +741,6 @@ t.test('session(): config: each rule', async (t) => {
     [{ secrets: [SECRET], now: 'later' }, /option "now" must be a function/],
     [{ secrets: [SECRET], secret: SECRET }, /option "secret".*did you mean "secrets"/],
   ]
-  for (const [options, message] of cases) t.throws(() => session(options as never), { name: 'ConfigError', message }, JSON.stringify(options).slice(0, 90))
+  for (const [options, message] of cases)
+    t.throws(() => session(options as never), { name: 'ConfigError', message }, JSON.stringify(options).slice(0, 90))
 })

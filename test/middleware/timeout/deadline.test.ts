@@ -2,8 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
 import { HttpError } from '../../../lib/index.js'
 import {
-  endDeadline, onDeadline, RequestAbortError, rethrowUnlessAborted, signalOf,
-  type Deadline, type DeadlineSettings,
+  endDeadline,
+  onDeadline,
+  RequestAbortError,
+  rethrowUnlessAborted,
+  signalOf,
+  type Deadline,
+  type DeadlineSettings,
 } from '../../../lib/middleware/timeout/deadline.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
@@ -18,7 +23,17 @@ const settings: DeadlineSettings = {
 /** A deadline record for a real request, handed to `use` inside the handler. */
 async function withDeadline(use: (deadline: Deadline, req: IncomingMessage, res: ServerResponse) => void) {
   const url = await serve(t, (req, res) => {
-    const deadline: Deadline = { req, res, settings, first: 100, second: 0, timer: undefined, controller: undefined, reason: undefined, inner: undefined }
+    const deadline: Deadline = {
+      req,
+      res,
+      settings,
+      first: 100,
+      second: 0,
+      timer: undefined,
+      controller: undefined,
+      reason: undefined,
+      inner: undefined,
+    }
     use(deadline, req, res)
     if (!res.writableEnded) res.end('handler')
   })
@@ -66,10 +81,26 @@ t.test('onDeadline(): a response already complete is left alone', async (t) => {
 
 t.test('endDeadline(): clears the timer and aborts only for aborted or failed exchanges', async (t) => {
   const cleared: unknown[] = []
-  const counting: DeadlineSettings = { ...settings, timers: { setTimeout: () => 1, clearTimeout: (h) => { cleared.push(h) } } }
+  const counting: DeadlineSettings = {
+    ...settings,
+    timers: {
+      setTimeout: () => 1,
+      clearTimeout: (h) => {
+        cleared.push(h)
+      },
+    },
+  }
   await withDeadline((d) => {
     const deadline = { ...d, settings: counting, timer: 7 }
-    const info = { outcome: 'finished', error: undefined, status: 200, headersSent: true, bytesWritten: 0, durationMs: 1, headersMs: 1 } as const
+    const info = {
+      outcome: 'finished',
+      error: undefined,
+      status: 200,
+      headersSent: true,
+      bytesWritten: 0,
+      durationMs: 1,
+      headersMs: 1,
+    } as const
     endDeadline(info, deadline.res, deadline)
     t.same(cleared, [7])
     t.equal(deadline.reason, undefined)

@@ -5,7 +5,12 @@
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import { decide } from '../../../lib/stores/rate-limit/algorithms.js'
-import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '../../../lib/stores/rate-limit/store.js'
+import type {
+  RateLimitAlgorithm,
+  RateLimitDecision,
+  RateLimitPolicy,
+  RateLimitStore,
+} from '../../../lib/stores/rate-limit/store.js'
 
 /** Builds a fresh, empty store reading time from `now`. */
 export type StoreFactory = (now: () => number) => Promise<RateLimitStore>
@@ -33,15 +38,21 @@ export function rateLimitStoreContract(storeName: string, make: StoreFactory, op
   }
 
   for (const algorithm of ALGORITHMS) {
-    t.test(`${storeName}: ${algorithm}: 500 concurrent hits with limit 100 allow exactly 100, each seeing its own remaining`, async (t) => {
-      const { store } = await setup(t)
-      const policy = policyOf(algorithm, 3_600_000)
-      const results = await Promise.all(Array.from({ length: 500 }, () => store.consume('k', policy, 100, 1)))
-      const allowed = results.filter((r) => r.allowed)
-      t.equal(allowed.length, 100)
-      t.same(allowed.map((r) => r.remaining).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i))
-      t.ok(results.filter((r) => !r.allowed).every((r) => r.remaining === 0 && r.retryAfterMs > 0))
-    })
+    t.test(
+      `${storeName}: ${algorithm}: 500 concurrent hits with limit 100 allow exactly 100, each seeing its own remaining`,
+      async (t) => {
+        const { store } = await setup(t)
+        const policy = policyOf(algorithm, 3_600_000)
+        const results = await Promise.all(Array.from({ length: 500 }, () => store.consume('k', policy, 100, 1)))
+        const allowed = results.filter((r) => r.allowed)
+        t.equal(allowed.length, 100)
+        t.same(
+          allowed.map((r) => r.remaining).sort((a, b) => a - b),
+          Array.from({ length: 100 }, (_, i) => i),
+        )
+        t.ok(results.filter((r) => !r.allowed).every((r) => r.remaining === 0 && r.retryAfterMs > 0))
+      },
+    )
 
     t.test(`${storeName}: ${algorithm}: refused hits consume nothing`, async (t) => {
       const { store, clock } = await setup(t)
@@ -61,8 +72,16 @@ export function rateLimitStoreContract(storeName: string, make: StoreFactory, op
       t.match(await store.consume('k', policy, 100, 60), { allowed: true, remaining: 10 })
       t.match(await store.consume('k', policy, 100, 11), { allowed: false, remaining: 10 })
       t.match(await store.consume('k', policy, 100, 10), { allowed: true, remaining: 0 })
-      t.match(await store.consume('fresh', policy, 100, 101), { allowed: false, remaining: 100, retryAfterMs: 3_600_000 })
-      t.match(await store.consume('fresh', policy, 100, 0), { allowed: true, remaining: 100, resetMs: 0 }, 'nothing was stored')
+      t.match(await store.consume('fresh', policy, 100, 101), {
+        allowed: false,
+        remaining: 100,
+        retryAfterMs: 3_600_000,
+      })
+      t.match(
+        await store.consume('fresh', policy, 100, 0),
+        { allowed: true, remaining: 100, resetMs: 0 },
+        'nothing was stored',
+      )
     })
 
     t.test(`${storeName}: ${algorithm}: a hit of cost 0 reports the state without changing it`, async (t) => {
@@ -90,28 +109,34 @@ export function rateLimitStoreContract(storeName: string, make: StoreFactory, op
       t.ok((await store.consume('k', b, 1, 1)).allowed)
     })
 
-    t.test(`${storeName}: ${algorithm}: refund gives units back, never below zero usage, and creates nothing`, async (t) => {
-      const { store } = await setup(t)
-      const policy = policyOf(algorithm, 3_600_000)
-      await store.consume('k', policy, 10, 5)
-      await store.refund('k', policy, 10, 2)
-      t.match(await store.consume('k', policy, 10, 0), { remaining: 7 })
-      await store.refund('k', policy, 10, 100)
-      t.match(await store.consume('k', policy, 10, 0), { remaining: 10 })
-      await store.refund('never-seen', policy, 10, 5)
-      t.match(await store.consume('never-seen', policy, 10, 0), { remaining: 10, resetMs: 0 })
-    })
+    t.test(
+      `${storeName}: ${algorithm}: refund gives units back, never below zero usage, and creates nothing`,
+      async (t) => {
+        const { store } = await setup(t)
+        const policy = policyOf(algorithm, 3_600_000)
+        await store.consume('k', policy, 10, 5)
+        await store.refund('k', policy, 10, 2)
+        t.match(await store.consume('k', policy, 10, 0), { remaining: 7 })
+        await store.refund('k', policy, 10, 100)
+        t.match(await store.consume('k', policy, 10, 0), { remaining: 10 })
+        await store.refund('never-seen', policy, 10, 5)
+        t.match(await store.consume('never-seen', policy, 10, 0), { remaining: 10, resetMs: 0 })
+      },
+    )
 
-    t.test(`${storeName}: ${algorithm}: a refund after the hit's window ended is dropped (windows) or capped at a full bucket`, async (t) => {
-      const { store, clock } = await setup(t)
-      const policy = policyOf(algorithm)
-      await store.consume('k', policy, 10, 4)
-      clock.now += 1000
-      await store.consume('k', policy, 10, 0)
-      await store.refund('k', policy, 10, 4)
-      const expected = algorithm === 'sliding-window' ? 6 : 10
-      t.match(await store.consume('k', policy, 10, 0), { remaining: expected })
-    })
+    t.test(
+      `${storeName}: ${algorithm}: a refund after the hit's window ended is dropped (windows) or capped at a full bucket`,
+      async (t) => {
+        const { store, clock } = await setup(t)
+        const policy = policyOf(algorithm)
+        await store.consume('k', policy, 10, 4)
+        clock.now += 1000
+        await store.consume('k', policy, 10, 0)
+        await store.refund('k', policy, 10, 4)
+        const expected = algorithm === 'sliding-window' ? 6 : 10
+        t.match(await store.consume('k', policy, 10, 0), { remaining: expected })
+      },
+    )
 
     t.test(`${storeName}: ${algorithm}: reset forgets a key`, async (t) => {
       const { store } = await setup(t)
@@ -130,68 +155,97 @@ export function rateLimitStoreContract(storeName: string, make: StoreFactory, op
       t.match(await store.consume('k', policy, 5, 1), { allowed: false, remaining: 0 })
     })
 
-    t.test(`${storeName}: ${algorithm}: keys with braces, percent signs, unicode and great length are kept apart`, async (t) => {
-      const { store } = await setup(t)
-      const policy = policyOf(algorithm)
-      const keys = ['{a}', '%7Ba%7D', 'a}b{', 'ключ', 'x'.repeat(500), '']
-      for (const key of keys) t.match(await store.consume(key, policy, 1, 1), { allowed: true }, JSON.stringify(key.slice(0, 20)))
-      for (const key of keys) t.match(await store.consume(key, policy, 1, 1), { allowed: false })
-    })
+    t.test(
+      `${storeName}: ${algorithm}: keys with braces, percent signs, unicode and great length are kept apart`,
+      async (t) => {
+        const { store } = await setup(t)
+        const policy = policyOf(algorithm)
+        const keys = ['{a}', '%7Ba%7D', 'a}b{', 'ключ', 'x'.repeat(500), '']
+        for (const key of keys)
+          t.match(await store.consume(key, policy, 1, 1), { allowed: true }, JSON.stringify(key.slice(0, 20)))
+        for (const key of keys) t.match(await store.consume(key, policy, 1, 1), { allowed: false })
+      },
+    )
 
-    t.test(`${storeName}: ${algorithm}: matches the reference arithmetic over random traffic, and remaining only rises as time restores quota`, async (t) => {
-      const { store, clock } = await setup(t)
-      let run = 0
-      await fc.assert(fc.asyncProperty(
-        fc.integer({ min: 1, max: 20 }),
-        fc.array(fc.record({ advance: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 700 })), cost: fc.integer({ min: 0, max: 4 }) }), { maxLength: 30 }),
-        async (limit, steps) => {
-          const policy = policyOf(algorithm, 1000, `model${run++}`)
-          const model = { s: Number.NaN, p: 0, c: 0 }
-          let previous: RateLimitDecision | undefined
-          for (const step of steps) {
-            clock.now += step.advance
-            const windowBefore = model.s
-            // The reference: decide on a copy, keep it only when the hit is allowed and costs
-            // something (state is written by such hits alone).
-            const next = { ...model }
-            const expected = decide(policy, next, limit, step.cost, clock.now)
-            if (expected.allowed && step.cost > 0) Object.assign(model, next)
-            const actual = await store.consume('k', policy, limit, step.cost)
-            if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-              throw new Error(`step ${JSON.stringify(step)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
-            }
-            if (previous !== undefined) {
-              // A fixed window restores everything when a new one starts, nothing before.
-              const restored = algorithm === 'fixed-window'
-                ? (Number.isNaN(windowBefore) || clock.now >= windowBefore + 1000 ? limit : 0)
-                : Math.ceil((limit * step.advance) / 1000)
-              if (actual.remaining > previous.remaining + restored) {
-                throw new Error(`remaining rose from ${previous.remaining} to ${actual.remaining} in ${step.advance} ms`)
+    t.test(
+      `${storeName}: ${algorithm}: matches the reference arithmetic over random traffic, and remaining only rises as time restores quota`,
+      async (t) => {
+        const { store, clock } = await setup(t)
+        let run = 0
+        await fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 1, max: 20 }),
+            fc.array(
+              fc.record({
+                advance: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 700 })),
+                cost: fc.integer({ min: 0, max: 4 }),
+              }),
+              { maxLength: 30 },
+            ),
+            async (limit, steps) => {
+              const policy = policyOf(algorithm, 1000, `model${run++}`)
+              const model = { s: Number.NaN, p: 0, c: 0 }
+              let previous: RateLimitDecision | undefined
+              for (const step of steps) {
+                clock.now += step.advance
+                const windowBefore = model.s
+                // The reference: decide on a copy, keep it only when the hit is allowed and costs
+                // something (state is written by such hits alone).
+                const next = { ...model }
+                const expected = decide(policy, next, limit, step.cost, clock.now)
+                if (expected.allowed && step.cost > 0) Object.assign(model, next)
+                const actual = await store.consume('k', policy, limit, step.cost)
+                if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+                  throw new Error(
+                    `step ${JSON.stringify(step)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`,
+                  )
+                }
+                if (previous !== undefined) {
+                  // A fixed window restores everything when a new one starts, nothing before.
+                  const restored =
+                    algorithm === 'fixed-window'
+                      ? Number.isNaN(windowBefore) || clock.now >= windowBefore + 1000
+                        ? limit
+                        : 0
+                      : Math.ceil((limit * step.advance) / 1000)
+                  if (actual.remaining > previous.remaining + restored) {
+                    throw new Error(
+                      `remaining rose from ${previous.remaining} to ${actual.remaining} in ${step.advance} ms`,
+                    )
+                  }
+                }
+                if (
+                  actual.remaining > limit ||
+                  !Number.isInteger(actual.remaining + actual.resetMs + actual.retryAfterMs)
+                ) {
+                  throw new Error(`out of range: ${JSON.stringify(actual)}`)
+                }
+                previous = actual
               }
-            }
-            if (actual.remaining > limit || !Number.isInteger(actual.remaining + actual.resetMs + actual.retryAfterMs)) {
-              throw new Error(`out of range: ${JSON.stringify(actual)}`)
-            }
-            previous = actual
-          }
-        },
-      ), { numRuns: runs })
-      t.pass()
-    })
+            },
+          ),
+          { numRuns: runs },
+        )
+        t.pass()
+      },
+    )
   }
 
-  t.test(`${storeName}: fixed-window: the window starts with the first hit and rolls over after windowMs`, async (t) => {
-    const { store, clock } = await setup(t)
-    const policy = policyOf('fixed-window')
-    t.match(await store.consume('k', policy, 3, 1), { allowed: true, remaining: 2, resetMs: 1000 })
-    clock.now += 400
-    t.match(await store.consume('k', policy, 3, 2), { allowed: true, remaining: 0, resetMs: 600 })
-    t.match(await store.consume('k', policy, 3, 1), { allowed: false, remaining: 0, retryAfterMs: 600 })
-    clock.now += 599
-    t.match(await store.consume('k', policy, 3, 1), { allowed: false, retryAfterMs: 1 })
-    clock.now += 1
-    t.match(await store.consume('k', policy, 3, 1), { allowed: true, remaining: 2, resetMs: 1000 })
-  })
+  t.test(
+    `${storeName}: fixed-window: the window starts with the first hit and rolls over after windowMs`,
+    async (t) => {
+      const { store, clock } = await setup(t)
+      const policy = policyOf('fixed-window')
+      t.match(await store.consume('k', policy, 3, 1), { allowed: true, remaining: 2, resetMs: 1000 })
+      clock.now += 400
+      t.match(await store.consume('k', policy, 3, 2), { allowed: true, remaining: 0, resetMs: 600 })
+      t.match(await store.consume('k', policy, 3, 1), { allowed: false, remaining: 0, retryAfterMs: 600 })
+      clock.now += 599
+      t.match(await store.consume('k', policy, 3, 1), { allowed: false, retryAfterMs: 1 })
+      clock.now += 1
+      t.match(await store.consume('k', policy, 3, 1), { allowed: true, remaining: 2, resetMs: 1000 })
+    },
+  )
 
   t.test(`${storeName}: sliding-window: the previous window counts by its remaining overlap`, async (t) => {
     const { store, clock } = await setup(t)

@@ -33,8 +33,11 @@ t.test('memoryStore(): refuse: a full store refuses new keys until room frees up
   await store.consume('a', fixed, 5, 1)
   clock.now += 300
   await store.consume('b', fixed, 5, 1)
-  t.same(await store.consume('c', fixed, 5, 1), { allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 700, overflow: true },
-    'room frees up when the oldest key dies')
+  t.same(
+    await store.consume('c', fixed, 5, 1),
+    { allowed: false, remaining: 0, resetMs: 0, retryAfterMs: 700, overflow: true },
+    'room frees up when the oldest key dies',
+  )
   t.match(await store.consume('b', fixed, 5, 1), { allowed: true, remaining: 3 }, 'known keys still count')
   t.match(await store.consume('c', fixed, 5, 0), { allowed: true }, 'a free hit stores nothing, so it needs no room')
   t.same(store.stats(), { keys: 2, evictions: 0, refused: 1 })
@@ -95,7 +98,7 @@ t.test('memoryStore(): a refused or free hit does not count as a write for evict
   t.match(await store.consume('b', fixed, 1, 0), { remaining: 0 })
 })
 
-t.test('memoryStore(): one timer at most, unref\'d, released by close()', async (t) => {
+t.test("memoryStore(): one timer at most, unref'd, released by close()", async (t) => {
   const live = new Set<unknown>()
   const created: NodeJS.Timeout[] = []
   const realSet = globalThis.setInterval
@@ -106,8 +109,14 @@ t.test('memoryStore(): one timer at most, unref\'d, released by close()', async 
     created.push(timer)
     return timer
   }) as typeof setInterval
-  globalThis.clearInterval = ((timer: NodeJS.Timeout) => { live.delete(timer); realClear(timer) }) as typeof clearInterval
-  t.teardown(() => { globalThis.setInterval = realSet; globalThis.clearInterval = realClear })
+  globalThis.clearInterval = ((timer: NodeJS.Timeout) => {
+    live.delete(timer)
+    realClear(timer)
+  }) as typeof clearInterval
+  t.teardown(() => {
+    globalThis.setInterval = realSet
+    globalThis.clearInterval = realClear
+  })
 
   const store = memoryStore()
   t.equal(live.size, 0, 'no timer before the first hit')
@@ -116,7 +125,10 @@ t.test('memoryStore(): one timer at most, unref\'d, released by close()', async 
     t.ok(live.size <= 1, `one timer with a ${windowMs} ms policy`)
   }
   t.equal(live.size, 1)
-  t.ok(created.every((timer) => !timer.hasRef()), 'every timer was unref\'d')
+  t.ok(
+    created.every((timer) => !timer.hasRef()),
+    "every timer was unref'd",
+  )
   await store.close()
   t.equal(live.size, 0)
 })
@@ -125,8 +137,13 @@ t.test('memoryStore(): the idle sweep drops every dead key on the timer', async 
   const clock = { now: 0 }
   let tick: (() => void) | undefined
   const realSet = globalThis.setInterval
-  globalThis.setInterval = ((fn: () => void, ms: number) => { tick = fn; return realSet(() => undefined, ms) }) as typeof setInterval
-  t.teardown(() => { globalThis.setInterval = realSet })
+  globalThis.setInterval = ((fn: () => void, ms: number) => {
+    tick = fn
+    return realSet(() => undefined, ms)
+  }) as typeof setInterval
+  t.teardown(() => {
+    globalThis.setInterval = realSet
+  })
   const store = memoryStore({ now: () => clock.now })
   t.teardown(() => store.close())
   for (let i = 0; i < 10; i++) await store.consume(`k${i}`, fixed, 1, 1)
@@ -138,9 +155,14 @@ t.test('memoryStore(): the idle sweep drops every dead key on the timer', async 
 t.test('memoryStore(): one name used with two meanings is refused', async (t) => {
   const { store } = clocked()
   await store.consume('k', fixed, 1, 1)
-  await t.rejects(store.consume('k', { name: 'f', algorithm: 'token-bucket', windowMs: 1000 }, 1, 1),
-    /policy "f" is used as token-bucket\/1000ms and as fixed-window\/1000ms/)
-  t.ok((await store.consume('k2', { name: 'f', algorithm: 'fixed-window', windowMs: 1000 }, 1, 1)).allowed, 'an equal policy object is fine')
+  await t.rejects(
+    store.consume('k', { name: 'f', algorithm: 'token-bucket', windowMs: 1000 }, 1, 1),
+    /policy "f" is used as token-bucket\/1000ms and as fixed-window\/1000ms/,
+  )
+  t.ok(
+    (await store.consume('k2', { name: 'f', algorithm: 'fixed-window', windowMs: 1000 }, 1, 1)).allowed,
+    'an equal policy object is fine',
+  )
 })
 
 t.test('memoryStore(): refund and reset after close reject', async (t) => {
@@ -151,30 +173,51 @@ t.test('memoryStore(): refund and reset after close reject', async (t) => {
 })
 
 t.test('memoryStore(): config', async (t) => {
-  t.throws(() => memoryStore({ maxKeys: 0 }), { name: 'ConfigError', message: /memoryStore\(\): option "maxKeys" must be a positive integer; received 0 \(number\)\. It is the hard bound/ })
+  t.throws(() => memoryStore({ maxKeys: 0 }), {
+    name: 'ConfigError',
+    message:
+      /memoryStore\(\): option "maxKeys" must be a positive integer; received 0 \(number\)\. It is the hard bound/,
+  })
   t.throws(() => memoryStore({ maxKeys: 1.5 }), { name: 'ConfigError', message: /option "maxKeys"/ })
-  t.throws(() => memoryStore({ overflow: 'lru' as 'refuse' }), { name: 'ConfigError', message: /option "overflow" must be one of "evict-oldest", "refuse"; received "lru"/ })
-  t.throws(() => memoryStore({ now: 5 as unknown as () => number }), { name: 'ConfigError', message: /option "now" must be a function/ })
-  t.throws(() => memoryStore({ maxkeys: 5 } as MemoryStoreOptions), { name: 'ConfigError', message: /did you mean "maxKeys"/ })
+  t.throws(() => memoryStore({ overflow: 'lru' as 'refuse' }), {
+    name: 'ConfigError',
+    message: /option "overflow" must be one of "evict-oldest", "refuse"; received "lru"/,
+  })
+  t.throws(() => memoryStore({ now: 5 as unknown as () => number }), {
+    name: 'ConfigError',
+    message: /option "now" must be a function/,
+  })
+  t.throws(() => memoryStore({ maxkeys: 5 } as MemoryStoreOptions), {
+    name: 'ConfigError',
+    message: /did you mean "maxKeys"/,
+  })
 })
 
 // Retained heap, measured in a child process with --expose-gc so nothing else in this
 // process (tap, other tests) moves the numbers.
-t.test('memoryStore(): 1M then 2M distinct keys keep retained heap within the documented bound, and flat', { timeout: 120_000 }, async (t) => {
-  const fixture = fileURLToPath(new URL('./fixtures/memory-bound.ts', import.meta.url))
-  const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', fixture], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let output = ''
-  child.stdout!.on('data', (d: Buffer) => { output += d.toString() })
-  const code = await new Promise((ok) => child.once('exit', ok))
-  t.equal(code, 0)
-  const result = JSON.parse(output.trim().split('\n').pop()!) as Record<string, number>
-  t.comment(JSON.stringify(result))
-  const bound = result.maxKeys! * 300 // docs/middleware/rate-limit.md: at most 300 bytes per key
-  t.equal(result.keysAt1M, result.maxKeys)
-  t.equal(result.keysAt2M, result.maxKeys)
-  t.equal(result.evictions, 2_000_000 - result.maxKeys!)
-  t.ok(result.retainedAt1M! <= bound, `retained after 1M keys: ${result.retainedAt1M} bytes <= ${bound}`)
-  t.ok(result.retainedAt2M! <= bound, `retained after 2M keys: ${result.retainedAt2M} bytes <= ${bound}`)
-  t.ok(Math.abs(result.retainedAt2M! - result.retainedAt1M!) <= 0.1 * bound, 'flat from 1M to 2M keys')
-  t.ok(result.retainedAfterClose! <= 0.05 * bound, 'close() releases it all')
-})
+t.test(
+  'memoryStore(): 1M then 2M distinct keys keep retained heap within the documented bound, and flat',
+  { timeout: 120_000 },
+  async (t) => {
+    const fixture = fileURLToPath(new URL('./fixtures/memory-bound.ts', import.meta.url))
+    const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', fixture], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let output = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      output += d.toString()
+    })
+    const code = await new Promise((ok) => child.once('exit', ok))
+    t.equal(code, 0)
+    const result = JSON.parse(output.trim().split('\n').pop()!) as Record<string, number>
+    t.comment(JSON.stringify(result))
+    const bound = result.maxKeys! * 300 // docs/middleware/rate-limit.md: at most 300 bytes per key
+    t.equal(result.keysAt1M, result.maxKeys)
+    t.equal(result.keysAt2M, result.maxKeys)
+    t.equal(result.evictions, 2_000_000 - result.maxKeys!)
+    t.ok(result.retainedAt1M! <= bound, `retained after 1M keys: ${result.retainedAt1M} bytes <= ${bound}`)
+    t.ok(result.retainedAt2M! <= bound, `retained after 2M keys: ${result.retainedAt2M} bytes <= ${bound}`)
+    t.ok(Math.abs(result.retainedAt2M! - result.retainedAt1M!) <= 0.1 * bound, 'flat from 1M to 2M keys')
+    t.ok(result.retainedAfterClose! <= 0.05 * bound, 'close() releases it all')
+  },
+)

@@ -5,7 +5,12 @@
 import t, { type Test } from 'tap'
 import type { SessionPatch, SessionStore } from '../../../lib/index.js'
 
-const patch = (fields: Record<string, unknown>, remove: string[] = [], createdAt?: number, seenAt = 2000): SessionPatch => ({
+const patch = (
+  fields: Record<string, unknown>,
+  remove: string[] = [],
+  createdAt?: number,
+  seenAt = 2000,
+): SessionPatch => ({
   ...(createdAt === undefined ? {} : { createdAt }),
   seenAt,
   set: new Map(Object.entries(fields).map(([k, v]) => [k, JSON.stringify(v)])),
@@ -14,11 +19,21 @@ const patch = (fields: Record<string, unknown>, remove: string[] = [], createdAt
 
 const read = async (store: SessionStore, id: string) => {
   const record = await store.load(id)
-  return record && { createdAt: record.createdAt, seenAt: record.seenAt, fields: Object.fromEntries([...record.fields].map(([k, v]) => [k, JSON.parse(v)])) }
+  return (
+    record && {
+      createdAt: record.createdAt,
+      seenAt: record.seenAt,
+      fields: Object.fromEntries([...record.fields].map(([k, v]) => [k, JSON.parse(v)])),
+    }
+  )
 }
 
 /** `make` gives a fresh store; `aliveAfter` says whether a session would still exist `ms` from now. */
-export function sessionStoreContract(name: string, make: () => Promise<SessionStore>, aliveAfter: (store: SessionStore, id: string, ms: number) => Promise<boolean>): void {
+export function sessionStoreContract(
+  name: string,
+  make: () => Promise<SessionStore>,
+  aliveAfter: (store: SessionStore, id: string, ms: number) => Promise<boolean>,
+): void {
   const open = async (t: Test): Promise<SessionStore> => {
     const store = await make()
     t.teardown(() => store.close())
@@ -57,7 +72,11 @@ export function sessionStoreContract(name: string, make: () => Promise<SessionSt
   t.test(`${name}: field names are kept apart from the store's own bookkeeping`, async (t) => {
     const store = await open(t)
     await store.save('d', patch({ ':c': 'user field', ':s': 1, '': 'empty name', '.x': 2 }, [], 1000), 60_000)
-    t.same(await read(store, 'd'), { createdAt: 1000, seenAt: 2000, fields: { ':c': 'user field', ':s': 1, '': 'empty name', '.x': 2 } })
+    t.same(await read(store, 'd'), {
+      createdAt: 1000,
+      seenAt: 2000,
+      fields: { ':c': 'user field', ':s': 1, '': 'empty name', '.x': 2 },
+    })
   })
 
   t.test(`${name}: destroy deletes; a later patch does not resurrect`, async (t) => {

@@ -3,15 +3,24 @@ import { memorySessionStore, type SessionPatch } from '../../../lib/index.js'
 import { sessionStoreContract } from './contract.js'
 
 let now = 1_000_000
-sessionStoreContract('memorySessionStore()', async () => memorySessionStore({ now: () => now }), async (store, id, ms) => {
-  const start = now
-  now = start + ms
-  const alive = (await store.load(id)) !== undefined
-  now = start
-  return alive
-})
+sessionStoreContract(
+  'memorySessionStore()',
+  async () => memorySessionStore({ now: () => now }),
+  async (store, id, ms) => {
+    const start = now
+    now = start + ms
+    const alive = (await store.load(id)) !== undefined
+    now = start
+    return alive
+  },
+)
 
-const patch = (createdAt?: number): SessionPatch => ({ ...(createdAt === undefined ? {} : { createdAt }), seenAt: 1, set: new Map([['k', '1']]), remove: [] })
+const patch = (createdAt?: number): SessionPatch => ({
+  ...(createdAt === undefined ? {} : { createdAt }),
+  seenAt: 1,
+  set: new Map([['k', '1']]),
+  remove: [],
+})
 
 t.test('memorySessionStore(): sessions expire on the injected clock', async (t) => {
   let at = 0
@@ -52,7 +61,10 @@ t.test('memorySessionStore(): a loaded record does not change with later writes'
 
 t.test('memorySessionStore(): refuses a non-positive ttl and use after close', async (t) => {
   const store = memorySessionStore()
-  await t.rejects(store.save('a', patch(0), 0), { name: 'RangeError', message: /save\(\) needs a positive ttlMs; received 0/ })
+  await t.rejects(store.save('a', patch(0), 0), {
+    name: 'RangeError',
+    message: /save\(\) needs a positive ttlMs; received 0/,
+  })
   await store.close()
   await t.rejects(store.load('a'), { message: /memorySessionStore\(\): the store was closed/ })
   await t.rejects(store.save('a', patch(0), 10), /closed/)
@@ -60,7 +72,16 @@ t.test('memorySessionStore(): refuses a non-positive ttl and use after close', a
 })
 
 t.test('memorySessionStore(): config', async (t) => {
-  t.throws(() => memorySessionStore({ maxSessions: 0 }), { name: 'ConfigError', message: /memorySessionStore\(\): option "maxSessions" must be a positive integer/ })
-  t.throws(() => memorySessionStore({ now: 1 as never }), { name: 'ConfigError', message: /option "now" must be a function/ })
-  t.throws(() => memorySessionStore({ max: 3 } as never), { name: 'ConfigError', message: /option "max".*did you mean "maxSessions"/ })
+  t.throws(() => memorySessionStore({ maxSessions: 0 }), {
+    name: 'ConfigError',
+    message: /memorySessionStore\(\): option "maxSessions" must be a positive integer/,
+  })
+  t.throws(() => memorySessionStore({ now: 1 as never }), {
+    name: 'ConfigError',
+    message: /option "now" must be a function/,
+  })
+  t.throws(() => memorySessionStore({ max: 3 } as never), {
+    name: 'ConfigError',
+    message: /option "max".*did you mean "maxSessions"/,
+  })
 })

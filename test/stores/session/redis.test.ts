@@ -15,14 +15,19 @@ if (redis) {
   const client = redis.client()
   let stores = 0
   const prefixes = new Map<object, string>()
-  sessionStoreContract('redisSessionStore()', async () => {
-    const prefix = `c${stores++}:`
-    const store = redisSessionStore({ client, prefix })
-    prefixes.set(store, prefix)
-    return store
-  }, async (store, id, ms) => (await client.pttl(`${prefixes.get(store)}{${id}}`)) > ms)
+  sessionStoreContract(
+    'redisSessionStore()',
+    async () => {
+      const prefix = `c${stores++}:`
+      const store = redisSessionStore({ client, prefix })
+      prefixes.set(store, prefix)
+      return store
+    },
+    async (store, id, ms) => (await client.pttl(`${prefixes.get(store)}{${id}}`)) > ms,
+  )
 
-  const ready = (c: Redis): Promise<void> => c.status === 'ready' ? Promise.resolve() : new Promise((ok) => c.once('ready', () => ok()))
+  const ready = (c: Redis): Promise<void> =>
+    c.status === 'ready' ? Promise.resolve() : new Promise((ok) => c.once('ready', () => ok()))
 
   t.test('redisSessionStore(): one hash per session, under a Cluster hash tag, with an expiry', async (t) => {
     const store = redisSessionStore({ client, prefix: 'layout:' })
@@ -66,132 +71,199 @@ if (redis) {
 
   t.test('session() with Redis: 50 concurrent writes to one session all land', async (t) => {
     const store = redisSessionStore({ client, prefix: 'race:' })
-    const url = await serve(t, compose(session({ secrets: [SECRET], store }))(async (req, res) => {
-      const s = getSession(req)
-      const key = new URL(req.url!, 'http://x').searchParams.get('k')
-      if (key) s.set(key, true)
-      res.end(JSON.stringify(Object.fromEntries(s.keys().map((k) => [k, s.get(k)]))))
-    }))
+    const url = await serve(
+      t,
+      compose(session({ secrets: [SECRET], store }))(async (req, res) => {
+        const s = getSession(req)
+        const key = new URL(req.url!, 'http://x').searchParams.get('k')
+        if (key) s.set(key, true)
+        res.end(JSON.stringify(Object.fromEntries(s.keys().map((k) => [k, s.get(k)]))))
+      }),
+    )
     const jar = new CookieJar()
     await jar.get(`${url}/?k=start`)
     const cookie = jar.header()
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => fetch(`${url}/?k=w${i}`, { headers: { cookie } }).then((r) => r.status)))
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => fetch(`${url}/?k=w${i}`, { headers: { cookie } }).then((r) => r.status)),
+    )
     t.same(new Set(results), new Set([200]))
     const data = (await jar.get(`${url}/`)).body
     t.equal(Object.keys(data).length, 51, 'start and all 50 writes')
   })
 
-  t.test('session() with Redis: paused Redis gives 503 within the timeout and no Set-Cookie; resumed, the session is intact', async (t) => {
-    const own = redis.client({ retryStrategy: () => 50 })
-    const store = redisSessionStore({ client: own, prefix: 'pause:', commandTimeoutMs: 300 })
-    process.on('warning', noop)
-    t.teardown(() => { process.off('warning', noop) })
-    const url = await serve(t, compose(session({ secrets: [SECRET], store }))(sessionApp))
-    const jar = new CookieJar()
-    await jar.get(`${url}/set?k=v`)
-    redis.pause()
-    let resumed = false
-    t.teardown(() => { if (!resumed) redis.resume() })
-    const started = Date.now()
-    const down = await jar.get(`${url}/read`)
-    const elapsed = Date.now() - started
-    t.equal(down.status, 503)
-    t.equal(down.body.code, 'session_unavailable')
-    t.same(down.setCookie, [])
-    t.ok(elapsed >= 250 && elapsed < 2000, `${elapsed} ms`)
-    t.equal((await new CookieJar().get(`${url}/read`)).status, 200, 'a visitor without a session is served')
-    redis.resume()
-    resumed = true
-    const back = await jar.get(`${url}/read`)
-    t.equal(back.status, 200)
-    t.same(back.body.data, { k: 'v' })
-  })
+  t.test(
+    'session() with Redis: paused Redis gives 503 within the timeout and no Set-Cookie; resumed, the session is intact',
+    async (t) => {
+      const own = redis.client({ retryStrategy: () => 50 })
+      const store = redisSessionStore({ client: own, prefix: 'pause:', commandTimeoutMs: 300 })
+      process.on('warning', noop)
+      t.teardown(() => {
+        process.off('warning', noop)
+      })
+      const url = await serve(t, compose(session({ secrets: [SECRET], store }))(sessionApp))
+      const jar = new CookieJar()
+      await jar.get(`${url}/set?k=v`)
+      redis.pause()
+      let resumed = false
+      t.teardown(() => {
+        if (!resumed) redis.resume()
+      })
+      const started = Date.now()
+      const down = await jar.get(`${url}/read`)
+      const elapsed = Date.now() - started
+      t.equal(down.status, 503)
+      t.equal(down.body.code, 'session_unavailable')
+      t.same(down.setCookie, [])
+      t.ok(elapsed >= 250 && elapsed < 2000, `${elapsed} ms`)
+      t.equal((await new CookieJar().get(`${url}/read`)).status, 200, 'a visitor without a session is served')
+      redis.resume()
+      resumed = true
+      const back = await jar.get(`${url}/read`)
+      t.equal(back.status, 200)
+      t.same(back.body.data, { k: 'v' })
+    },
+  )
 
-  t.test('session() with Redis frozen: past maxInFlight a request gets 503 at once, sending nothing; resumed, the session is intact', async (t) => {
-    const server = await startRedis(t)
-    if (!server) return
-    const own = server.client()
-    const store = redisSessionStore({ client: own, prefix: 'busy:', commandTimeoutMs: 200, maxInFlight: 2 })
-    let loads = 0
-    const counting = { ...store, load: (id: string) => { loads++; return store.load(id) } }
-    process.on('warning', noop)
-    t.teardown(() => { process.off('warning', noop) })
-    const url = await serve(t, compose(session({ secrets: [SECRET], store: counting }))(sessionApp))
-    const jar = new CookieJar()
-    await jar.get(`${url}/set?k=v`)
-    const stats = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await own.info('commandstats'))?.[1] ?? 0)
-    const loadsBefore = await stats()
-    server.pause()
-    let resumed = false
-    t.teardown(() => { if (!resumed) server.resume() })
-    const before = loads
-    const waiting = [jar.get(`${url}/read`), jar.get(`${url}/read`)]
-    await until(() => loads === before + 2)
-    const started = performance.now()
-    const refused = await jar.get(`${url}/read`)
-    const elapsed = performance.now() - started
-    t.equal(refused.status, 503)
-    t.equal(refused.body.code, 'session_unavailable')
-    t.ok(elapsed < 150, `refused in ${Math.round(elapsed)} ms, before the 200 ms deadline`)
-    for (const res of await Promise.all(waiting)) t.equal(res.status, 503, 'the two in flight waited out the deadline')
-    await t.rejects(store.load('anything'), { name: 'RedisBusyError', code: 'ERR_REDIS_BUSY' }, 'still 2 queued in the frozen Redis')
-    server.resume()
-    resumed = true
-    await own.ping()
-    t.equal(await stats() - loadsBefore, 2, 'Redis ran the 2 capped loads late, not the refused ones')
-    const back = await jar.get(`${url}/read`)
-    t.equal(back.status, 200)
-    t.same(back.body.data, { k: 'v' })
-  })
+  t.test(
+    'session() with Redis frozen: past maxInFlight a request gets 503 at once, sending nothing; resumed, the session is intact',
+    async (t) => {
+      const server = await startRedis(t)
+      if (!server) return
+      const own = server.client()
+      const store = redisSessionStore({ client: own, prefix: 'busy:', commandTimeoutMs: 200, maxInFlight: 2 })
+      let loads = 0
+      const counting = {
+        ...store,
+        load: (id: string) => {
+          loads++
+          return store.load(id)
+        },
+      }
+      process.on('warning', noop)
+      t.teardown(() => {
+        process.off('warning', noop)
+      })
+      const url = await serve(t, compose(session({ secrets: [SECRET], store: counting }))(sessionApp))
+      const jar = new CookieJar()
+      await jar.get(`${url}/set?k=v`)
+      const stats = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await own.info('commandstats'))?.[1] ?? 0)
+      const loadsBefore = await stats()
+      server.pause()
+      let resumed = false
+      t.teardown(() => {
+        if (!resumed) server.resume()
+      })
+      const before = loads
+      const waiting = [jar.get(`${url}/read`), jar.get(`${url}/read`)]
+      await until(() => loads === before + 2)
+      const started = performance.now()
+      const refused = await jar.get(`${url}/read`)
+      const elapsed = performance.now() - started
+      t.equal(refused.status, 503)
+      t.equal(refused.body.code, 'session_unavailable')
+      t.ok(elapsed < 150, `refused in ${Math.round(elapsed)} ms, before the 200 ms deadline`)
+      for (const res of await Promise.all(waiting))
+        t.equal(res.status, 503, 'the two in flight waited out the deadline')
+      await t.rejects(
+        store.load('anything'),
+        { name: 'RedisBusyError', code: 'ERR_REDIS_BUSY' },
+        'still 2 queued in the frozen Redis',
+      )
+      server.resume()
+      resumed = true
+      await own.ping()
+      t.equal((await stats()) - loadsBefore, 2, 'Redis ran the 2 capped loads late, not the refused ones')
+      const back = await jar.get(`${url}/read`)
+      t.equal(back.status, 200)
+      t.same(back.body.data, { k: 'v' })
+    },
+  )
 
-  t.test('session() with Redis: killed Redis gives 503 within the timeout; back (empty), the stale cookie starts a fresh session', async (t) => {
-    const own = redis.client({ retryStrategy: () => 50 })
-    await ready(own)
-    const store = redisSessionStore({ client: own, prefix: 'kill:', commandTimeoutMs: 300 })
-    process.on('warning', noop)
-    t.teardown(() => { process.off('warning', noop) })
-    const url = await serve(t, compose(session({ secrets: [SECRET], store }))(sessionApp))
-    const jar = new CookieJar()
-    await jar.get(`${url}/set?k=v`)
-    // The save is sent before the response but may not have run yet; killed with it unanswered,
-    // ioredis would resend it to the restarted server. A reply on the same connection means
-    // Redis has run it, so the kill below really loses it.
-    await own.ping()
-    await redis.kill()
-    await new Promise((ok) => setTimeout(ok, 50))
-    const started = Date.now()
-    const down = await jar.get(`${url}/read`)
-    t.equal(down.status, 503)
-    t.same(down.setCookie, [])
-    const elapsed = Date.now() - started
-    t.ok(elapsed < 1500, `answered in ${elapsed} ms: at once while reconnecting, within the deadline while connecting`)
-    await redis.restart()
-    await ready(own)
-    const back = await jar.get(`${url}/read`)
-    t.equal(back.status, 200)
-    t.same(back.body.data, {}, 'the data died with the server (no persistence in this test)')
-    t.match(back.setCookie, [/Max-Age=0/])
-    t.equal((await jar.get(`${url}/set?k=again`)).status, 200)
-  })
+  t.test(
+    'session() with Redis: killed Redis gives 503 within the timeout; back (empty), the stale cookie starts a fresh session',
+    async (t) => {
+      const own = redis.client({ retryStrategy: () => 50 })
+      await ready(own)
+      const store = redisSessionStore({ client: own, prefix: 'kill:', commandTimeoutMs: 300 })
+      process.on('warning', noop)
+      t.teardown(() => {
+        process.off('warning', noop)
+      })
+      const url = await serve(t, compose(session({ secrets: [SECRET], store }))(sessionApp))
+      const jar = new CookieJar()
+      await jar.get(`${url}/set?k=v`)
+      // The save is sent before the response but may not have run yet; killed with it unanswered,
+      // ioredis would resend it to the restarted server. A reply on the same connection means
+      // Redis has run it, so the kill below really loses it.
+      await own.ping()
+      await redis.kill()
+      await new Promise((ok) => setTimeout(ok, 50))
+      const started = Date.now()
+      const down = await jar.get(`${url}/read`)
+      t.equal(down.status, 503)
+      t.same(down.setCookie, [])
+      const elapsed = Date.now() - started
+      t.ok(
+        elapsed < 1500,
+        `answered in ${elapsed} ms: at once while reconnecting, within the deadline while connecting`,
+      )
+      await redis.restart()
+      await ready(own)
+      const back = await jar.get(`${url}/read`)
+      t.equal(back.status, 200)
+      t.same(back.body.data, {}, 'the data died with the server (no persistence in this test)')
+      t.match(back.setCookie, [/Max-Age=0/])
+      t.equal((await jar.get(`${url}/set?k=again`)).status, 200)
+    },
+  )
 
   t.test('session() with Redis: a forged but well-formed cookie never reaches Redis', async (t) => {
     let calls = 0
     const store = redisSessionStore({ client, prefix: 'forged:' })
-    const counting = { ...store, load: (id: string) => { calls++; return store.load(id) } }
+    const counting = {
+      ...store,
+      load: (id: string) => {
+        calls++
+        return store.load(id)
+      },
+    }
     const url = await serve(t, compose(session({ secrets: [SECRET], store: counting }))(sessionApp))
     const jar = new CookieJar()
-    jar.cookies.set('session', `${'A'.repeat(32)}.${createCookieCodec('x', 'session', ['another-secret-of-at-least-32-bytes!!'], false).sign('A'.repeat(32)).split('.')[1]}`)
+    jar.cookies.set(
+      'session',
+      `${'A'.repeat(32)}.${createCookieCodec('x', 'session', ['another-secret-of-at-least-32-bytes!!'], false).sign('A'.repeat(32)).split('.')[1]}`,
+    )
     t.same((await jar.get(`${url}/read`)).body.data, {})
     t.equal(calls, 0)
   })
 
   t.test('redisSessionStore(): config', async (t) => {
-    t.throws(() => redisSessionStore({ client: undefined }), { name: 'ConfigError', message: /redisSessionStore\(\): option "client" must be an ioredis Redis or Cluster client/ })
-    t.throws(() => redisSessionStore({ client, prefix: 'a{b}' }), { name: 'ConfigError', message: /option "prefix" must be at most 64 printable characters without braces/ })
-    t.throws(() => redisSessionStore({ client, commandTimeoutMs: 0 }), { name: 'ConfigError', message: /option "commandTimeoutMs" must be an integer from 1 to 60000; received 0 \(number\)\. Use hundreds of milliseconds/ })
-    t.throws(() => redisSessionStore({ client, maxInFlight: 0 }), { name: 'ConfigError', message: /option "maxInFlight" must be an integer from 1 to 1000000; received 0 \(number\)\. Use 1000 \(the default\).*bounds what a frozen Redis runs late/ })
-    t.throws(() => redisSessionStore({ client, ttl: 5 } as never), { name: 'ConfigError', message: /unknown option|option "ttl"/i })
-    t.match(compose(session({ secrets: [SECRET], store: redisSessionStore({ client }) })).explain(), /session \(store redis, 86400s absolute, 7200s idle\)/)
+    t.throws(() => redisSessionStore({ client: undefined }), {
+      name: 'ConfigError',
+      message: /redisSessionStore\(\): option "client" must be an ioredis Redis or Cluster client/,
+    })
+    t.throws(() => redisSessionStore({ client, prefix: 'a{b}' }), {
+      name: 'ConfigError',
+      message: /option "prefix" must be at most 64 printable characters without braces/,
+    })
+    t.throws(() => redisSessionStore({ client, commandTimeoutMs: 0 }), {
+      name: 'ConfigError',
+      message:
+        /option "commandTimeoutMs" must be an integer from 1 to 60000; received 0 \(number\)\. Use hundreds of milliseconds/,
+    })
+    t.throws(() => redisSessionStore({ client, maxInFlight: 0 }), {
+      name: 'ConfigError',
+      message:
+        /option "maxInFlight" must be an integer from 1 to 1000000; received 0 \(number\)\. Use 1000 \(the default\).*bounds what a frozen Redis runs late/,
+    })
+    t.throws(() => redisSessionStore({ client, ttl: 5 } as never), {
+      name: 'ConfigError',
+      message: /unknown option|option "ttl"/i,
+    })
+    t.match(
+      compose(session({ secrets: [SECRET], store: redisSessionStore({ client }) })).explain(),
+      /session \(store redis, 86400s absolute, 7200s idle\)/,
+    )
   })
 }
 
