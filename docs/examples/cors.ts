@@ -26,7 +26,7 @@ serverTimeouts(
     compose(
       apiCors,
       auth,
-    )((req, res) => {
+    )((_req, res) => {
       res.setHeader('x-request-id', 'req-42')
       res.setHeader('content-type', 'application/json')
       res.end('{"items":[]}')

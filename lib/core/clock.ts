@@ -19,5 +19,10 @@ type ArrivalSlot = { [ARRIVAL]?: number }
  */
 export function arrivalTime(req: IncomingMessage): number {
   const slot = req as unknown as ArrivalSlot
-  return slot[ARRIVAL] ?? (slot[ARRIVAL] = performance.now())
+  let arrival = slot[ARRIVAL]
+  if (arrival === undefined) {
+    arrival = performance.now()
+    slot[ARRIVAL] = arrival
+  }
+  return arrival
 }

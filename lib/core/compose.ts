@@ -138,7 +138,9 @@ function explain(infos: readonly MiddlewareInfo[], rules: readonly CheckedRule[]
   const label = (info: MiddlewareInfo, i: number) =>
     `${String(i + 1).padStart(2)}. ${info.name}${info.detail ? ` (${info.detail})` : ''}`
   const lines = ['request path (outermost first):']
-  infos.forEach((info, i) => lines.push(`  → ${label(info, i)}`))
+  infos.forEach((info, i) => {
+    lines.push(`  → ${label(info, i)}`)
+  })
   lines.push('  → handler', 'response path (response-start hooks, innermost first):', '  ← handler')
   for (let i = infos.length - 1; i >= 0; i--) lines.push(`  ← ${label(infos[i]!, i)}`)
   if (rules.length > 0) {

@@ -64,5 +64,5 @@ export function mediaTypeQuality(accept: string | undefined, mediaType: string):
       best = entry.q
     }
   }
-  return best < 0 ? 0 : best
+  return Math.max(best, 0)
 }

@@ -25,6 +25,7 @@ import { ListenerNode } from './listener-node.js'
  * the chunk: it is dropped, later listeners do not see it, and the socket stops being read
  * (the listener then usually destroys the request, or answers and closes). It must not throw.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a listener that returns nothing means "go on", and a void function must fit
 export type RequestBodyListener<C> = (chunk: Buffer, req: IncomingMessage, context: C) => boolean | void
 
 type Push = (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) => boolean

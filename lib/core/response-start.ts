@@ -89,6 +89,7 @@ function writeHeadWithListeners(
   const code = Number(statusCode) | 0
   // Headers already out, or a status Node will refuse: let the original throw its own error.
   if (record.started || this.headersSent || code < 100 || code > 999) {
+    // biome-ignore lint/complexity/noArguments: forwards the call exactly as made, so Node validates and throws its own error
     return record.writeHead.apply(this, arguments as unknown as unknown[])
   }
   const fields = typeof reason === 'string' ? headers : (headers ?? reason)

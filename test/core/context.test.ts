@@ -34,7 +34,9 @@ t.test('runInContext(): the request is current across await, timers, nextTick, e
   const results = await Promise.all(
     ['1', '2', '3', '4'].map(async (n) => (await fetch(url, { headers: { 'x-n': n } })).json() as Promise<unknown[]>),
   )
-  results.forEach((seen, i) => t.same(seen, [...Array(5).fill(String(i + 1)), true]))
+  results.forEach((seen, i) => {
+    t.same(seen, [...Array(5).fill(String(i + 1)), true])
+  })
 })
 
 t.test('currentRequest(): outside any request it throws, naming the fix', async (t) => {

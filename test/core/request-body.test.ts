@@ -80,6 +80,7 @@ t.test('onRequestBody(): a refused chunk never reaches the reader and the socket
 // stopping the socket when it returns false. If Node changes that, this fails.
 t.test('onRequestBody(): pins the parser behaviour it relies on', async (t) => {
   const require = createRequire(import.meta.url)
+  // biome-ignore lint/style/useNodejsImportProtocol: an internal module, which has no node: form
   const common = require('_http_common') as {
     parsers: { alloc(): Record<number, () => void> }
     HTTPParser: { kOnBody: number }

@@ -67,7 +67,7 @@ const FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif
 const NAME_CHAR = 8.4
 const DETAIL_CHAR = 6
 
-const escape = (text: string) =>
+const escapeXml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 /** The SVG text for `stack`'s layers around a handler described by `handlerLabel`. */
@@ -82,7 +82,7 @@ export function renderOrderingSvg(stack: ComposedMiddleware, handlerLabel: strin
   const out: string[] = []
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
-      `role="img" aria-labelledby="title desc" font-family="${escape(FONT)}">`,
+      `role="img" aria-labelledby="title desc" font-family="${escapeXml(FONT)}">`,
     `  <title id="title">The onion: http-onion's production stack</title>`,
     `  <desc id="desc">${n} layers as nested bands, outermost first. A request passes them top to bottom ` +
       `to the handler; the response's headers pass them bottom to top, so an outer layer has the last word.</desc>`,
@@ -108,10 +108,10 @@ export function renderOrderingSvg(stack: ComposedMiddleware, handlerLabel: strin
     const detail =
       info.detail && info.detail.length > room ? `${info.detail.slice(0, Math.max(room - 1, 0))}…` : info.detail
     out.push(
-      `  <g class="layer" data-name="${escape(info.name)}">`,
+      `  <g class="layer" data-name="${escapeXml(info.name)}">`,
       `    <rect x="${x}" y="${y}" width="${width}" height="${bandHeight}" rx="10" fill="${group.fill}" stroke="${group.stroke}" stroke-width="1.5"/>`,
-      `    <text x="${x + 12}" y="${y + 20}" font-size="14" fill="#1b1b1b"><tspan font-weight="600">${escape(label)}</tspan>` +
-        (detail ? `<tspan dx="10" font-size="11.5" fill="#555">${escape(detail)}</tspan>` : '') +
+      `    <text x="${x + 12}" y="${y + 20}" font-size="14" fill="#1b1b1b"><tspan font-weight="600">${escapeXml(label)}</tspan>` +
+        (detail ? `<tspan dx="10" font-size="11.5" fill="#555">${escapeXml(detail)}</tspan>` : '') +
         '</text>',
       '  </g>',
     )
@@ -119,7 +119,7 @@ export function renderOrderingSvg(stack: ComposedMiddleware, handlerLabel: strin
   const hx = BOX_LEFT + n * INSET
   out.push(
     `  <rect x="${hx}" y="${innerTop}" width="${BOX_RIGHT - BOX_LEFT - 2 * n * INSET}" height="${HANDLER}" rx="10" fill="#ffffff" stroke="#333" stroke-width="1.5" stroke-dasharray="5 4"/>`,
-    `  <text x="${WIDTH / 2}" y="${innerTop + 28}" text-anchor="middle" font-size="14" fill="#1b1b1b">${escape(handlerLabel)}</text>`,
+    `  <text x="${WIDTH / 2}" y="${innerTop + 28}" text-anchor="middle" font-size="14" fill="#1b1b1b">${escapeXml(handlerLabel)}</text>`,
     // Request path: down the left side, into the handler.
     `  <line x1="50" y1="${TOP}" x2="50" y2="${innerTop + HANDLER / 2}" stroke="#333" stroke-width="2" marker-end="url(#arrow)"/>`,
     `  <line x1="50" y1="${innerTop + HANDLER / 2}" x2="${hx - 4}" y2="${innerTop + HANDLER / 2}" stroke="#333" stroke-width="2" stroke-dasharray="3 3" marker-end="url(#arrow)"/>`,

@@ -329,7 +329,7 @@ export async function fastifyApp(observed: Observed, http2 = false) {
   app.get('/public/context', async (request) => contextSurvives(request.raw))
   app.post('/public/echo', async (request) => echoOf(request.body))
   app.get('/public/big', async () => JSON.parse(bigJson) as unknown)
-  app.get('/public/stream', (request, reply) => {
+  app.get('/public/stream', (_request, reply) => {
     countDrains(reply.raw, observed)
     reply.type('text/plain; charset=utf-8').send(readableStream())
   })

@@ -61,7 +61,9 @@ function watchCompressors(t: Test): { created: number; closed: number } {
   })
   syncBuiltinESMExports()
   t.teardown(() => {
-    names.forEach((name, i) => define(name, originals[i]!))
+    names.forEach((name, i) => {
+      define(name, originals[i]!)
+    })
     syncBuiltinESMExports()
   })
   return counts

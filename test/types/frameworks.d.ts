@@ -19,6 +19,7 @@ declare module 'express' {
   }
   export type NextFunction = (err?: unknown) => void
   export type Handler = (req: Request, res: Response, next: NextFunction) => unknown
+  // biome-ignore lint/suspicious/noExplicitAny: Express's own declaration of its error handlers
   export type ErrorHandler = (err: any, req: Request, res: Response, next: NextFunction) => unknown
   export interface Application {
     (req: IncomingMessage, res: ServerResponse, next?: NextFunction): void

@@ -29,7 +29,7 @@ import { defineState } from '../../core/state.js'
 import type { Middleware, RawHandler } from '../../core/types.js'
 import { compileExemption } from '../../core/auth-exemption.js'
 import { acceptableUntil, deepFreeze, TokenCache, type CachedToken } from './cache.js'
-import { buildRefusals, isChallengeSafe, refusalFor, type Refusals } from './errors.js'
+import { buildRefusals, isChallengeSafe, refusalFor } from './errors.js'
 import { resolveKeys, type JwtPublicKey, type JwtSecret } from './keys.js'
 
 export type { JwtPublicKey, JwtSecret } from './keys.js'

@@ -98,7 +98,10 @@ export function sharedPolicy(
   windowMs: number,
 ): RateLimitPolicy {
   let byName = policies.get(store)
-  if (byName === undefined) policies.set(store, (byName = new Map()))
+  if (byName === undefined) {
+    byName = new Map()
+    policies.set(store, byName)
+  }
   const existing = byName.get(name)
   if (existing === undefined) {
     const policy = Object.freeze({ name, algorithm, windowMs })

@@ -17,6 +17,7 @@ import { withDefaults } from '../../core/options.js'
 import type { Middleware } from '../../core/types.js'
 
 /** Options for {@link requestContext}. None yet; the object is accepted for symmetry. */
+// biome-ignore lint/suspicious/noEmptyInterface: the same (options) shape as every factory, so options can come without breaking callers
 export interface RequestContextOptions {}
 
 /** Defaults of {@link requestContext}. */

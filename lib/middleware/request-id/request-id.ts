@@ -289,7 +289,8 @@ function pooledUuidv7(): () => string {
       webcrypto.getRandomValues(pool)
       offset = 0
     }
-    const random = pool.subarray(offset, (offset += 16))
+    const random = pool.subarray(offset, offset + 16)
+    offset += 16
     const now = Date.now()
     if (now > msecs) {
       msecs = now

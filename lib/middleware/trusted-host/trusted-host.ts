@@ -193,7 +193,7 @@ function compileHosts(entries: TrustedHostOptions['allowedHosts']): (host: Parse
     if (any) return true
     const port = host.port ?? defaultPort
     const ports = exact.get(host.hostname)
-    if (ports === null || (ports !== undefined && ports.has(port))) return true
+    if (ports === null || ports?.has(port)) return true
     if (host.kind === 'name') {
       for (const w of wildcards) {
         // The suffix starts with a dot, and the host's labels are valid: a match is a subdomain.

@@ -117,7 +117,7 @@ const mutation = fc.oneof(
     .map(([i, c]) => ALLOWED.slice(0, i) + c + ALLOWED.slice(i)),
 )
 
-t.test('compileOriginList(): property: mutations of an allowed exact origin never match', async (t) => {
+t.test('compileOriginList(): property: mutations of an allowed exact origin never match', async (_t) => {
   const match = compileOriginList('origins', [ALLOWED, 'http://localhost:3000'])
   fc.assert(
     fc.property(mutation, (o) => !match(o)),
@@ -125,7 +125,7 @@ t.test('compileOriginList(): property: mutations of an allowed exact origin neve
   )
 })
 
-t.test('compileOriginList(): property: mutations outside a wildcard never match', async (t) => {
+t.test('compileOriginList(): property: mutations outside a wildcard never match', async (_t) => {
   const match = compileOriginList('origins', ['https://*.example.com'])
   // A suffix that ends in ".example.com" makes a real subdomain; every other mutation must fail.
   fc.assert(
@@ -137,7 +137,7 @@ t.test('compileOriginList(): property: mutations outside a wildcard never match'
   )
 })
 
-t.test('compileOriginList(): property: mutations never match an anchored RegExp', async (t) => {
+t.test('compileOriginList(): property: mutations never match an anchored RegExp', async (_t) => {
   const match = compileOriginList('origins', [/^https:\/\/app\.example\.com$/])
   fc.assert(
     fc.property(mutation, (o) => !match(o)),

@@ -46,7 +46,7 @@ async function boundary(t: Test, handler: RawHandler, options: ErrorBoundaryOpti
 }
 
 /** Process warnings emitted while `t` runs. */
-const json = (res: Response) => res.json() as Promise<Record<string, any>>
+const json = (res: Response) => res.json() as Promise<Record<string, unknown>>
 
 t.test('errorBoundary(): a sync throw becomes a 500 in the one JSON shape, without the message', async (t) => {
   const { url, reports } = await boundary(t, () => {

@@ -458,7 +458,7 @@ t.test('rateLimit(): a failing refund is counted as a store failure, never throw
 })
 
 t.test('rateLimit(): a full memory store that refuses new keys answers 503 with Retry-After', async (t) => {
-  let clock = 0
+  const clock = 0
   const store = memoryStore({ maxKeys: 1, overflow: 'refuse', now: () => clock })
   const { url, limiter } = await limited(t, { store, limit: 5, windowMs: 10_000 }, ok, [asClient])
   const as = (ip: string) => httpRequest(url, { headers: { 'x-test-client': ip } })

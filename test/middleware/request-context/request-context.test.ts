@@ -141,7 +141,8 @@ t.test('requestContext(): response events (drain, finish, close) run in the requ
     requestId({ trustIncoming: true }),
     requestContext(),
   )(async (req, res) => {
-    const mine = (seen[req.headers['x-request-id'] as string] = [] as string[])
+    const mine: string[] = []
+    seen[req.headers['x-request-id'] as string] = mine
     res.on('finish', () => mine.push(`finish:${idOf()}`))
     res.on('close', () => mine.push(`close:${idOf()}`))
     for (let i = 0; i < 32; i++) {

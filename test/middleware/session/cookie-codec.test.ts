@@ -93,7 +93,7 @@ t.test('createCookieCodec(): encryption hides the data, authenticates it, and ro
 
 t.test(
   'createCookieCodec(): property: seal/open round-trips, sealedLength is exact, any change is refused',
-  async (t) => {
+  async (_t) => {
     for (const encrypt of [false, true]) {
       const codec = createCookieCodec('test', 'sid', [S1], encrypt)
       fc.assert(

@@ -236,7 +236,7 @@ t.test('when(): several layers run in order; each request calls next exactly onc
     compose(
       when({ paths: ['/x'] }, step('a'), step('b')),
       step('after'),
-    )((req, res) => {
+    )((_req, res) => {
       order.push('handler')
       res.end()
     }),
