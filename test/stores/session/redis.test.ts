@@ -130,6 +130,11 @@ if (redis) {
       const server = await startRedis(t)
       if (!server) return
       const own = server.client()
+      // Ready first, so the INFO below follows the /set's background save on the wire and its
+      // reply means the save was answered (its slot of the 2 free). Before 'ready', ioredis
+      // queues the save offline but writes INFO at once; a save flushed late into the frozen
+      // Redis would hold a slot, refuse one of the 2 loads, and leave 1 HGETALL, not 2.
+      await ready(own)
       const store = redisSessionStore({ client: own, prefix: 'busy:', commandTimeoutMs: 200, maxInFlight: 2 })
       let loads = 0
       const counting = {
