@@ -2,10 +2,14 @@
  * Plumbing every Redis-backed store needs, kept generic so rate limits, sessions and any
  * later store share one tested implementation:
  *
- * - {@link defineRedisScript}: a Lua script called like a command, sent as EVALSHA through
- *   ioredis's `defineCommand`, which loads the script on each new connection and, after a
- *   `NOSCRIPT` reply (Redis restarted, `SCRIPT FLUSH`, failover to a replica that never saw
- *   it), resends it as EVAL transparently.
+ * - {@link RedisClient}: the few commands the stores send, as a structural type. ioredis 5
+ *   and 6 (`Redis`, Sentinel and `Cluster`) fit it as they are; any other client (node-redis,
+ *   a Valkey client) fits through a wrapper of a few lines (docs/middleware/rate-limit.md).
+ *   So ioredis is an optional peer dependency, and an app that never uses Redis never
+ *   installs it nor type-checks its declarations.
+ * - {@link defineRedisScript}: a Lua script called like a command, sent as EVALSHA, and
+ *   after a `NOSCRIPT` reply (Redis restarted, `SCRIPT FLUSH`, failover to a replica that
+ *   never saw it) once more as EVAL, which loads it, without the caller noticing.
  * - {@link redisCall}: a per-command deadline, and an immediate failure while the client is
  *   reconnecting, so an outage costs a request milliseconds instead of ioredis's default
  *   wait of up to 20 reconnection attempts. With a store's {@link RedisGate}, an immediate
@@ -16,17 +20,38 @@
  *   in one Redis Cluster slot (a script may touch only keys of one slot), with the id
  *   escaped so it cannot end the tag early.
  *
- * The client is always the caller's ioredis `Redis` or `Cluster`: connection settings,
- * TLS, retry strategy and its `error` listener stay theirs. Nothing here closes it.
+ * The client is always the caller's: connection settings, TLS, retry strategy and its
+ * `error` listener stay theirs. Nothing here closes it.
  * @module
  */
 import { createHash } from 'node:crypto'
-import type { Cluster, Redis } from 'ioredis'
 
-/** An ioredis client: a single node (`Redis`, also with Sentinel) or a `Cluster`. */
-export type RedisClient = Redis | Cluster
+/**
+ * The Redis client the stores take: the commands they send, nothing more. ioredis's `Redis`
+ * and `Cluster` (versions 5 and 6) fit it as they are. Keys are given unprefixed; a client
+ * with a key prefix (ioredis's `keyPrefix`) adds it to every key, script keys included.
+ * @example
+ * import { Redis } from 'ioredis'
+ * const store = redisStore({ client: new Redis(process.env.REDIS_URL) })
+ */
+export interface RedisClient {
+  /**
+   * The connection's state, as ioredis names it: `'ready'`, `'connecting'`, `'reconnecting'`,
+   * `'end'`… A command is not sent while it is `'reconnecting'`, `'disconnecting'`,
+   * `'close'` or `'end'` (see {@link isRedisConnected}).
+   */
+  readonly status: string
+  /** EVALSHA: run a loaded script by its SHA-1; rejects with an error whose message starts with `NOSCRIPT` when it is not loaded. */
+  evalsha(sha: string, numberOfKeys: number, ...keysAndArgs: RedisArgument[]): Promise<unknown>
+  /** EVAL: run (and load) a script. */
+  eval(script: string, numberOfKeys: number, ...keysAndArgs: RedisArgument[]): Promise<unknown>
+  /** HGETALL: every field of a hash, `{}` for a missing key. */
+  hgetall(key: string): Promise<Record<string, string>>
+  /** DEL of one key; resolves with the number of keys removed. */
+  del(key: string): Promise<number>
+}
 
-/** A value passed to a script: ioredis sends numbers as their decimal text. */
+/** A value passed to a script: clients send numbers as their decimal text. */
 export type RedisArgument = string | number | Buffer
 
 /** A Lua script bound to one client. Resolves with the script's reply, as ioredis decodes it. */
@@ -261,14 +286,11 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: str
   })
 }
 
-type ScriptMethod = (...keysAndArgs: RedisArgument[]) => Promise<unknown>
-
 /**
- * Bind a Lua script to `client` and return a function that runs it. The script is
- * registered with ioredis's `defineCommand` under a name derived from its SHA-1, so
- * defining one script twice on a client is harmless, and ioredis sends it as EVALSHA,
- * falling back to EVAL after `NOSCRIPT` without the caller noticing. Keys get the
- * client's `keyPrefix`, if it has one.
+ * Bind a Lua script to `client` and return a function that runs it: EVALSHA with the
+ * script's SHA-1, and after a `NOSCRIPT` reply (a restarted or flushed Redis, a failover,
+ * a Cluster master that never saw it) EVAL, which loads it for the next calls. Keys get the
+ * client's key prefix, if it has one.
  * @example
  * const touch = defineRedisScript(client, "return redis.call('PEXPIRE', KEYS[1], ARGV[1])", 1)
  * await redisCall(client, () => touch([key], [60_000]), { timeoutMs: 200, what: 'session(): touch' })
@@ -277,19 +299,22 @@ export function defineRedisScript(client: RedisClient, lua: string, numberOfKeys
   if (!Number.isInteger(numberOfKeys) || numberOfKeys < 0) {
     throw new TypeError(`defineRedisScript(): numberOfKeys must be an integer ≥ 0; received ${String(numberOfKeys)}.`)
   }
-  const name = `httpOnion_${createHash('sha1').update(lua).digest('hex').slice(0, 16)}`
-  const methods = client as unknown as Record<string, ScriptMethod | undefined>
-  if (typeof methods[name] !== 'function') client.defineCommand(name, { lua, numberOfKeys })
-  const method = methods[name]!
+  const sha = createHash('sha1').update(lua).digest('hex')
   return function runScript(keys, args) {
     if (keys.length !== numberOfKeys) {
       return Promise.reject(
         new TypeError(`defineRedisScript(): the script takes ${numberOfKeys} keys; received ${keys.length}.`),
       )
     }
-    return method.call(client, ...keys, ...args)
+    return client.evalsha(sha, numberOfKeys, ...keys, ...args).catch((err: unknown) => {
+      if (!isNoScript(err)) throw err
+      return client.eval(lua, numberOfKeys, ...keys, ...args)
+    })
   }
 }
+
+/** Redis's answer to EVALSHA for a script it does not hold. */
+const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT')
 
 /**
  * `prefix{id}suffix`: a key whose Redis Cluster slot is decided by `id` alone (the hash
@@ -312,15 +337,19 @@ export function isValidKeyPrefix(prefix: unknown): prefix is string {
 }
 
 /**
- * Whether `value` looks like an ioredis client (duck-typed, so two copies of ioredis in one
- * dependency tree still work). For factories validating a `client` option.
+ * Whether `value` fits {@link RedisClient} (duck-typed, so two copies of ioredis in one
+ * dependency tree, or a wrapped node-redis client, all pass). For factories validating a
+ * `client` option.
  */
 export function isRedisClient(value: unknown): value is RedisClient {
-  const candidate = value as { defineCommand?: unknown; status?: unknown } | null
+  const candidate = value as Partial<Record<keyof RedisClient, unknown>> | null
   return (
     typeof candidate === 'object' &&
     candidate !== null &&
-    typeof candidate.defineCommand === 'function' &&
-    typeof candidate.status === 'string'
+    typeof candidate.status === 'string' &&
+    typeof candidate.evalsha === 'function' &&
+    typeof candidate.eval === 'function' &&
+    typeof candidate.hgetall === 'function' &&
+    typeof candidate.del === 'function'
   )
 }

@@ -42,3 +42,14 @@ t.test('docs rateLimit example with Redis: counted in Redis, served while Redis 
   t.equal(during.headers.ratelimit, undefined)
   t.match(await example.waitForOutput(/HttpOnionError/), /HttpOnionError/)
 })
+
+t.test('docs rateLimit example with node-redis: the same store through a wrapped client', async (t) => {
+  const redis = await startRedis(t)
+  if (!redis) return
+  const example = await runExample(t, 'rate-limit-node-redis.ts', { REDIS_PORT: String(redis.port) })
+  const first = await httpRequest(example.url)
+  t.equal(first.status, 200)
+  t.equal(first.headers.ratelimit, '"default";r=99;t=60')
+  t.same(await redis.client().keys('api:rl:*'), ['api:rl:{default:127.0.0.1}:f'])
+  t.equal((await httpRequest(example.url)).headers.ratelimit, '"default";r=98;t=60', 'counted in Redis')
+})

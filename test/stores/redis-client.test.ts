@@ -56,8 +56,15 @@ t.test('isValidKeyPrefix(): printable, no braces or spaces, at most 64 character
     t.notOk(isValidKeyPrefix(bad), String(bad))
 })
 
-t.test('isRedisClient(): duck-typed ioredis clients only', async (t) => {
-  t.ok(isRedisClient({ defineCommand() {}, status: 'ready' }))
+t.test('isRedisClient(): duck-typed RedisClients only: a status and the four commands', async (t) => {
+  const commands = { evalsha() {}, eval() {}, hgetall() {}, del() {} }
+  t.ok(isRedisClient({ ...commands, status: 'ready' }))
+  t.notOk(isRedisClient({ ...commands }), 'no status')
+  t.notOk(isRedisClient({ ...commands, evalsha: undefined, status: 'ready' }), 'no evalsha')
+  t.notOk(
+    isRedisClient({ defineCommand() {}, status: 'ready' }),
+    'ioredis-only defineCommand is not what the stores use',
+  )
   t.notOk(isRedisClient({ status: 'ready' }))
   t.notOk(isRedisClient(null))
   t.notOk(isRedisClient('redis://'))
@@ -125,7 +132,7 @@ t.test('redisCall(): a send() that throws becomes a rejection', async (t) => {
 })
 
 t.test('defineRedisScript(): validates numberOfKeys', async (t) => {
-  const fake = { status: 'ready', defineCommand() {} } as unknown as Redis
+  const fake = { status: 'ready', evalsha() {}, eval() {}, hgetall() {}, del() {} } as unknown as Redis
   t.throws(() => defineRedisScript(fake, 'return 1', -1), {
     name: 'TypeError',
     message: /numberOfKeys must be an integer ≥ 0; received -1/,
