@@ -19,7 +19,6 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Middleware } from '../../core/types.js'
-import { monotonicNow } from '../../core/clock.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { expectBoolean, expectFunction, expectInteger, expectNumber, withDefaults } from '../../core/options.js'
@@ -32,9 +31,8 @@ import {
   type PathPattern,
 } from '../../core/path.js'
 import { sendError } from '../../core/send-error.js'
-import { onResponseEnd } from '../../core/response-end.js'
-import { enqueue, refuse, releaseSlot, type ShedReason, type Shedder } from './queue.js'
-import { startSampler } from './sampler.js'
+import { RequestQueue, type ShedReason } from './queue.js'
+import { Sampler } from './sampler.js'
 
 export type { ShedReason } from './queue.js'
 
@@ -161,17 +159,7 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
       ? undefined
       : expectFunction<NonNullable<LoadSheddingOptions['onShed']>>(name, 'onShed', opts.onShed)
 
-  const shedder: Shedder = {
-    overloaded: undefined,
-    eventLoopDelayMs: 0,
-    eventLoopUtilization: 0,
-    heapUsedBytes: 0,
-    rssBytes: 0,
-    inFlight: 0,
-    shed: 0,
-    sampledAt: monotonicNow(),
-    sampling: false,
-    queue: [],
+  const requests = new RequestQueue({
     maxInFlight,
     maxQueue,
     queueTimeoutMs,
@@ -181,12 +169,11 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
       headers: { 'retry-after': String(retryAfter) },
     }),
     onShed,
-  }
-  shedder.sampling = maxDelay > 0 || maxElu > 0 || maxHeap > 0 || maxRss > 0
-  // A sampler this late (twice the interval plus the delay allowed) means the loop is
-  // blocked now, or just was and the sampler has not caught up.
-  const staleAfter = 2 * interval + maxDelay
-  const sampler = shedder.sampling ? startSampler(shedder, interval, { maxDelay, maxElu, maxHeap, maxRss }) : undefined
+  })
+  const sampler =
+    maxDelay > 0 || maxElu > 0 || maxHeap > 0 || maxRss > 0
+      ? new Sampler(interval, { maxDelay, maxElu, maxHeap, maxRss })
+      : undefined
 
   const detail =
     [
@@ -213,34 +200,27 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
       function loadSheddingHandler(req, res) {
         if (refuseAmbiguous && matchablePath(req.url) === undefined)
           return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
-        let reason = shedder.overloaded
-        if (reason === undefined && shedder.sampling && monotonicNow() - shedder.sampledAt > staleAfter)
-          reason = 'eventLoopDelay'
+        const reason = sampler?.reason()
         if (reason !== undefined) {
-          if (!exempt(req, isExempt)) return refuse(shedder, req, res, reason)
-        } else if (maxInFlight > 0 && shedder.inFlight >= maxInFlight && !exempt(req, isExempt)) {
-          if (shedder.queue.length < maxQueue) return enqueue(shedder, req, res, next)
-          return refuse(shedder, req, res, 'inFlight')
+          if (!exempt(req, isExempt)) return requests.refuse(req, res, reason)
+        } else if (maxInFlight > 0 && requests.inFlight >= maxInFlight && !exempt(req, isExempt)) {
+          if (requests.queue.length < maxQueue) return requests.enqueue(req, res, next)
+          return requests.refuse(req, res, 'inFlight')
         }
         if (maxInFlight === 0) return next(req, res)
         // Exempt requests count too: they hold a slot while they run.
-        shedder.inFlight++
-        onResponseEnd(res, releaseSlot, shedder)
+        requests.admit(res)
         return next(req, res)
       },
   )
 
   return Object.assign(middleware, {
-    stats: () => stats(shedder),
+    stats: () => stats(requests, sampler),
     sample: () => {
-      if (shedder.sampling) sampler?.sample()
-      return stats(shedder)
+      sampler?.sample()
+      return stats(requests, sampler)
     },
-    close: () => {
-      sampler?.close()
-      shedder.sampling = false
-      shedder.overloaded = undefined
-    },
+    close: () => sampler?.close(),
   })
 }
 
@@ -250,15 +230,15 @@ function exempt(req: IncomingMessage, isExempt: (path: string) => boolean): bool
   return path !== undefined && isExempt(path)
 }
 
-function stats(s: Shedder): LoadStats {
+function stats(requests: RequestQueue, sampler: Sampler | undefined): LoadStats {
   return {
-    overloaded: s.overloaded,
-    eventLoopDelayMs: s.eventLoopDelayMs,
-    eventLoopUtilization: s.eventLoopUtilization,
-    heapUsedBytes: s.heapUsedBytes,
-    rssBytes: s.rssBytes,
-    inFlight: s.inFlight,
-    queued: s.queue.length,
-    shed: s.shed,
+    overloaded: sampler?.overloaded,
+    eventLoopDelayMs: sampler?.eventLoopDelayMs ?? 0,
+    eventLoopUtilization: sampler?.eventLoopUtilization ?? 0,
+    heapUsedBytes: sampler?.heapUsedBytes ?? 0,
+    rssBytes: sampler?.rssBytes ?? 0,
+    inFlight: requests.inFlight,
+    queued: requests.queue.length,
+    shed: requests.shed,
   }
 }

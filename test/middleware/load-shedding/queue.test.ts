@@ -1,30 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import t from 'tap'
-import { HttpError, onResponseEnd } from '../../../lib/index.js'
-import {
-  enqueue,
-  refuse,
-  releaseSlot,
-  type ShedReason,
-  type Shedder,
-} from '../../../lib/middleware/load-shedding/queue.js'
+import { HttpError } from '../../../lib/index.js'
+import { RequestQueue, type ShedReason } from '../../../lib/middleware/load-shedding/queue.js'
 import { rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { until } from '../../helpers/wait.js'
 
-function shedder(overrides: Partial<Shedder> = {}): Shedder & { reasons: ShedReason[] } {
+function shedder(overrides: { inFlight?: number } = {}): RequestQueue & { reasons: ShedReason[] } {
   const reasons: ShedReason[] = []
-  return {
-    overloaded: undefined,
-    eventLoopDelayMs: 0,
-    eventLoopUtilization: 0,
-    heapUsedBytes: 0,
-    rssBytes: 0,
-    sampledAt: 0,
-    inFlight: 0,
-    shed: 0,
-    sampling: false,
-    queue: [],
+  const queue = new RequestQueue({
     maxInFlight: 1,
     maxQueue: 2,
     queueTimeoutMs: 1000,
@@ -32,14 +16,13 @@ function shedder(overrides: Partial<Shedder> = {}): Shedder & { reasons: ShedRea
     onShed: (_req, reason) => {
       reasons.push(reason)
     },
-    reasons,
-    ...overrides,
-  }
+  })
+  return Object.assign(queue, { reasons }, overrides)
 }
 
-t.test("refuse(): answers the instance's 503, counts it and tells onShed", async (t) => {
+t.test("RequestQueue.refuse(): answers the instance's 503, counts it and tells onShed", async (t) => {
   const s = shedder()
-  const url = await serve(t, (req, res) => refuse(s, req, res, 'rss'))
+  const url = await serve(t, (req, res) => s.refuse(req, res, 'rss'))
   const res = await rawGet(url)
   t.equal(res.status, 503)
   t.equal(res.headers['retry-after'], '2')
@@ -47,7 +30,7 @@ t.test("refuse(): answers the instance's 503, counts it and tells onShed", async
   t.same(s.reasons, ['rss'])
 })
 
-t.test('enqueue() and releaseSlot(): a waiter runs when the slot frees; the count ends at 0', async (t) => {
+t.test('RequestQueue.enqueue() and admit(): a waiter runs when the slot frees; the count ends at 0', async (t) => {
   const s = shedder()
   const order: string[] = []
   let releaseFirst!: () => void
@@ -60,9 +43,8 @@ t.test('enqueue() and releaseSlot(): a waiter runs when the slot frees; the coun
     res.end(req.url)
   }
   const url = await serve(t, (req, res) => {
-    if (s.inFlight >= s.maxInFlight) return enqueue(s, req, res, handler)
-    s.inFlight++
-    onResponseEnd(res, releaseSlot, s)
+    if (s.inFlight >= s.maxInFlight) return s.enqueue(req, res, handler)
+    s.admit(res)
     return handler(req, res)
   })
   const first = rawGet(url, '/first')
@@ -79,11 +61,11 @@ t.test('enqueue() and releaseSlot(): a waiter runs when the slot frees; the coun
   t.equal(s.queue.length, 0)
 })
 
-t.test('enqueue(): a handler that throws synchronously when started rejects the waiter', async (t) => {
+t.test('RequestQueue.enqueue(): a handler that throws synchronously when started rejects the waiter', async (t) => {
   const s = shedder({ inFlight: 1 })
   let outcome: unknown
   const url = await serve(t, (req, res) => {
-    const waiting = enqueue(s, req, res, () => {
+    const waiting = s.enqueue(req, res, () => {
       throw new Error('sync boom')
     })
     waiting.catch((err: unknown) => {
@@ -91,7 +73,7 @@ t.test('enqueue(): a handler that throws synchronously when started rejects the 
       res.end('caught')
     })
     // Free the slot, as the end of another exchange would: the waiter starts and throws.
-    releaseSlot(undefined as never, res, s)
+    s.release()
   })
   t.equal((await rawGet(url)).body.toString(), 'caught')
   t.match(outcome, { message: 'sync boom' })
