@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { clientIp } from '../../core/client.js'
-import { defineMiddleware } from '../../core/define.js'
+import { defineMiddleware, type OrderingRule } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { ipPrefixKey } from '../../core/ip.js'
 import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
@@ -32,8 +32,12 @@ import { sendError } from '../../core/send-error.js'
 import { userIdState } from '../../core/shared-state.js'
 import type { Middleware } from '../../core/types.js'
 import { memoryStore } from '../../stores/rate-limit/memory.js'
-import type { RateLimitAlgorithm, RateLimitDecision, RateLimitStore } from '../../stores/rate-limit/store.js'
-import { checkCount, checkKey, isStore, orderingRules, perRequest, sharedPolicy, type Hit } from './config.js'
+import type {
+  RateLimitAlgorithm,
+  RateLimitDecision,
+  RateLimitPolicy,
+  RateLimitStore,
+} from '../../stores/rate-limit/store.js'
 import { headerWriter, policyField } from './headers.js'
 
 /** A value given directly, or computed from the request (synchronously or not). */
@@ -166,6 +170,7 @@ export interface RateLimiter extends Middleware {
 }
 
 const NAME = 'rateLimit'
+const IDENTITY_LAYERS = ['jwtAuth', 'apiKey', 'session']
 // Keys longer than this are hashed: a key function fed by a request header must not let
 // a client store kilobytes per key (the memory store bounds keys, not their length).
 const MAX_KEY_LENGTH = 200
@@ -385,7 +390,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
           { limit, remaining: decision.remaining, resetSeconds: Math.ceil(decision.resetMs / 1000) },
           fixedPolicy,
         )
-        if (refundIf !== undefined && cost > 0) onResponseEnd(res, refundListener, { key, limit, cost })
+        if (refundIf !== undefined && cost > 0) onResponseEnd(res, refundListener, new Hit(key, limit, cost))
         return next(req, res)
       },
   )
@@ -395,4 +400,127 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     resetKey: (key: string) => store.reset(key, policy),
     close: () => (ownStore ? store.close() : Promise.resolve()),
   })
+}
+
+/**
+ * What a refund needs to know about the hit it returns. A class, not a literal: it is a
+ * per-request record (see core/listener-node.ts).
+ */
+class Hit {
+  readonly key: string
+  readonly limit: number
+  readonly cost: number
+
+  constructor(key: string, limit: number, cost: number) {
+    this.key = key
+    this.limit = limit
+    this.cost = cost
+  }
+}
+
+/** The constraints of a limiter keyed by address, by user, or by a function. */
+function orderingRules(keyMode: 'ip' | 'user' | 'function'): { wraps: OrderingRule[]; inside: OrderingRule[] } {
+  const wraps: OrderingRule[] = []
+  const inside: OrderingRule[] = [
+    {
+      name: 'cors',
+      reason:
+        'its 429 answers need CORS headers for a browser script to read them, and preflights must not spend quota',
+    },
+    { name: 'requestId', reason: 'its 429 and 503 answers carry the request id' },
+  ]
+  // A key function may read anything; only the built-in keys are known to read the address.
+  if (keyMode !== 'function') {
+    inside.unshift({
+      name: 'proxyHeaders',
+      reason: 'it counts per client address, which proxyHeaders establishes behind a proxy',
+    })
+  }
+  if (keyMode === 'ip') {
+    for (const name of IDENTITY_LAYERS) {
+      wraps.push({
+        name,
+        reason: 'a limit by address must count failed authentication too, or it cannot slow password or token guessing',
+      })
+    }
+  } else if (keyMode === 'user') {
+    for (const name of IDENTITY_LAYERS) inside.push({ name, reason: `it counts per user, which ${name} identifies` })
+  }
+  return { wraps, inside }
+}
+
+/** A `PerRequest<number>` option: a function is kept, a number checked. */
+function perRequest(
+  value: unknown,
+  option: string,
+  expected: string,
+  fix = '',
+): number | ((req: IncomingMessage) => unknown) {
+  if (typeof value === 'function') return value as (req: IncomingMessage) => unknown
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new ConfigError(NAME, option, expected, value, fix)
+  return value
+}
+
+/** Check what a key function returned: anything but a string is its bug, thrown rather than counted under a wrong key. */
+function checkKey(key: unknown): string {
+  if (typeof key !== 'string')
+    throw new TypeError(`${NAME}(): option "key" returned ${typeof key}; it must return a string.`)
+  return key
+}
+
+/** What a `limit` or `cost` function returned, checked like the number it stands for. */
+function checkCount(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`${NAME}(): option "${option}" returned ${String(value)}; it must return an integer ≥ 0.`)
+  }
+  return value
+}
+
+/** Whether `value` has every method of a RateLimitStore (a structural check: stores may come from anywhere). */
+function isStore(value: unknown): value is RateLimitStore {
+  const store = value as Partial<RateLimitStore> | null
+  return (
+    typeof store === 'object' &&
+    store !== null &&
+    typeof store.consume === 'function' &&
+    typeof store.refund === 'function' &&
+    typeof store.reset === 'function' &&
+    typeof store.close === 'function'
+  )
+}
+
+// Policies per store and name: limiters that share both share counters, so they must
+// count the same way. Weak, so a dropped store takes its entries with it.
+const policies = new WeakMap<RateLimitStore, Map<string, RateLimitPolicy>>()
+
+/** The policy of a limiter on `store`, shared with earlier limiters of the same name if they count alike. */
+function sharedPolicy(
+  store: RateLimitStore,
+  name: string,
+  algorithm: RateLimitAlgorithm,
+  windowMs: number,
+): RateLimitPolicy {
+  let byName = policies.get(store)
+  if (byName === undefined) {
+    byName = new Map()
+    policies.set(store, byName)
+  }
+  const existing = byName.get(name)
+  if (existing === undefined) {
+    const policy = Object.freeze({ name, algorithm, windowMs })
+    byName.set(name, policy)
+    return policy
+  }
+  if (existing.algorithm !== algorithm || existing.windowMs !== windowMs) {
+    throw new ConfigError(
+      NAME,
+      'name',
+      `a name not used on this store by a limiter counting differently ` +
+        `(${JSON.stringify(name)} counts ${existing.algorithm} over ${existing.windowMs} ms)`,
+      name,
+      'Limiters sharing a store and a name share counters; give this one its own name.',
+    )
+  }
+  return existing
 }
