@@ -1,9 +1,44 @@
 /**
- * Formatting of access-log lines: the query policy, header selection with redaction,
- * truncation, and the JSON encoding that keeps one exchange on one safe line.
+ * Formatting of access-log lines: the entry's fields, the query policy, header selection
+ * with redaction, truncation, and the JSON encoding that keeps one exchange on one safe line.
  * @module
  */
-import type { AccessLogEntry } from './access-log.js'
+import type { ResponseOutcome } from '../../core/response-end.js'
+
+/** One access-log line, as the function sink receives it. Fields are absent when unknown. */
+export interface AccessLogEntry {
+  /** When the request arrived (wall clock, ISO 8601). */
+  time: string
+  /** `error` for 5xx and failed exchanges, `warn` for 4xx and aborted ones, else `info`. */
+  level: 'info' | 'warn' | 'error'
+  method: string
+  /** The request target as it arrived (before any `mount` rewrote it), query per `query`. */
+  path: string
+  /** The status sent; 499 when the client aborted first; 500 for a failure before headers. */
+  status: number
+  outcome: ResponseOutcome
+  /** Arrival to end of exchange, ms. */
+  durationMs: number
+  /** Arrival to headers written, ms; absent when no headers went out. */
+  ttfbMs?: number
+  /** Bytes put on the connection for this response (head, body after compression, framing). */
+  bytesOut?: number
+  /** Request body bytes received before the exchange ended (after de-chunking). */
+  bytesIn: number
+  clientIp: string
+  requestId?: string
+  traceId?: string
+  spanId?: string
+  userId?: string
+  userAgent?: string
+  referer?: string
+  /** Message of the handler's error, or of the error the response was destroyed with. */
+  error?: string
+  requestHeaders?: Record<string, string>
+  responseHeaders?: Record<string, string>
+  /** Lines dropped under backpressure since the previous line got through. */
+  droppedLines?: number
+}
 
 /** Most headers logged per side: a request may carry hundreds. */
 export const ACCESS_LOG_MAX_HEADERS = 64

@@ -11,8 +11,8 @@ import {
   stripQuery,
   toLine,
   truncate,
+  type AccessLogEntry,
 } from '../../../lib/middleware/access-log/format.js'
-import type { AccessLogEntry } from '../../../lib/middleware/access-log/access-log.js'
 
 t.test('stripQuery(): drop keeps the path; redact keeps names and hides values', async (t) => {
   t.equal(stripQuery('/a/b?x=1&y=2', 'drop'), '/a/b')
