@@ -33,10 +33,17 @@ import { defineState } from '../../core/state.js'
 import type { Middleware, RawHandler } from '../../core/types.js'
 import type { SessionRecord, SessionStore } from '../../stores/session/store.js'
 import { createCookieCodec, type SessionSecret } from './cookie-codec.js'
-import { SessionImpl, type Session, type SessionContext, type SessionData } from './session-object.js'
-import { parsePayload, writeCookieSession, writeStoredSession, type Writer } from './session-writer.js'
+import {
+  parsePayload,
+  SessionImpl,
+  writeCookieSession,
+  writeStoredSession,
+  type Session,
+  type SessionContext,
+  type SessionData,
+} from './session-state.js'
 
-export { SessionTooLargeError, type RegenerateOptions, type Session, type SessionData } from './session-object.js'
+export { SessionTooLargeError, type RegenerateOptions, type Session, type SessionData } from './session-state.js'
 export type { SessionSecret } from './cookie-codec.js'
 
 /** Options for {@link session}. */
@@ -174,26 +181,14 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     idleMs: idleSeconds * 1000,
     newId,
     userIdKey,
+    checkCookieSize: store === undefined && oversize === 'error',
     maxCookieBytes: MAX_COOKIE_BYTES,
-    // The cookie's exact length, computed without encrypting: `created|seen|json` sealed,
-    // plus the name and the attributes (with the widest Max-Age).
-    cookieBytes:
-      store === undefined && oversize === 'error'
-        ? (req, s) =>
-            codec.sealedLength(Buffer.byteLength(`${s.createdAt}|${now()}|${s.json()}`)) +
-            cookie.serialize('', req, 34_560_000).length
-        : undefined,
-  }
-  const writer: Writer = {
     codec,
     cookie,
     fixedMaxAge: opts.cookie.maxAge !== undefined,
     rolling,
     touchAfterMs: touchAfterSeconds * 1000,
-    oversize,
   }
-  const writeCookie = (res: ServerResponse, s: SessionImpl): void => writeCookieSession(res, s, writer)
-  const writeStored = (res: ServerResponse, s: SessionImpl): void => writeStoredSession(res, s, writer)
   const unavailable = new HttpError(503, 'The session store is unavailable', {
     code: 'session_unavailable',
     headers: { 'retry-after': '5' },
@@ -233,7 +228,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
 
   function start(next: RawHandler, req: IncomingMessage, res: ServerResponse, s: SessionImpl): unknown {
     sessionState.set(req, s as Session<SessionData>)
-    onResponseStart(res, store === undefined ? writeCookie : writeStored, s)
+    onResponseStart(res, store === undefined ? writeCookieSession : writeStoredSession, s)
     return next(req, res)
   }
 

@@ -1,14 +1,18 @@
 /**
- * The session object handlers use (`getSession(req)`), and its bookkeeping: which fields
- * changed, whether the cookie must be written, whether the store must be told. One
- * instance per request; everything shared by the requests of one middleware lives in a
+ * A request's session: the object handlers use (`getSession(req)`), its bookkeeping (which
+ * fields changed, whether the cookie must be written, whether the store must be told), and
+ * what it writes at response start (the cookie, the store's patch). One instance per
+ * request; everything shared by the requests of one middleware lives in a
  * {@link SessionContext} made once.
  * @module
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { MAX_COOKIE_BYTES, type CompiledCookie } from '../../core/cookies.js'
 import { HttpError } from '../../core/errors.js'
+import { reportError } from '../../core/report.js'
 import { userIdState } from '../../core/shared-state.js'
 import type { SessionPatch, SessionRecord, SessionStore } from '../../stores/session/store.js'
+import type { CookieCodec } from './cookie-codec.js'
 
 /** Session data: JSON-serialisable values by name. */
 export type SessionData = Record<string, unknown>
@@ -69,7 +73,7 @@ export class SessionTooLargeError extends RangeError {
   }
 }
 
-/** What every session of one middleware shares. */
+/** What every session of one middleware shares: its settings, made once (no closure per request). */
 export interface SessionContext {
   readonly store: SessionStore | undefined
   readonly now: () => number
@@ -78,9 +82,39 @@ export interface SessionContext {
   readonly idleMs: number
   readonly newId: () => string
   readonly userIdKey: string | undefined
-  /** Cookie sessions: the cookie's size in bytes for `json` as its data, to check it on set(); undefined: no check. */
-  readonly cookieBytes: ((req: IncomingMessage, session: SessionImpl) => number) | undefined
+  /** Cookie sessions: check the cookie's size on set() (oversize 'error'); else it is checked when written. */
+  readonly checkCookieSize: boolean
   readonly maxCookieBytes: number
+  readonly codec: CookieCodec
+  readonly cookie: CompiledCookie
+  /** The cookie has a configured Max-Age; otherwise it is the session's remaining life. */
+  readonly fixedMaxAge: boolean
+  readonly rolling: boolean
+  readonly touchAfterMs: number
+}
+
+/** The cookie payload of a cookie session: `created|seen|json`. */
+const payload = (createdAt: number, seenAt: number, json: string): string => `${createdAt}|${seenAt}|${json}`
+
+/** `created|seen|json` → the record and the data's JSON text, or undefined when malformed. */
+export function parsePayload(plain: string): { session: SessionRecord; json: string } | undefined {
+  const first = plain.indexOf('|')
+  const second = plain.indexOf('|', first + 1)
+  if (first < 0 || second < 0) return undefined
+  const createdAt = Number(plain.slice(0, first))
+  const seenAt = Number(plain.slice(first + 1, second))
+  const json = plain.slice(second + 1)
+  if (!Number.isSafeInteger(createdAt) || !Number.isSafeInteger(seenAt)) return undefined
+  let data: unknown
+  try {
+    data = JSON.parse(json)
+  } catch {
+    return undefined
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined
+  const fields = new Map<string, string>()
+  for (const [key, value] of Object.entries(data)) fields.set(key, JSON.stringify(value))
+  return { session: { createdAt, seenAt, fields }, json }
 }
 
 const unavailable = (cause: unknown): HttpError =>
@@ -152,8 +186,8 @@ export class SessionImpl implements Session<SessionData> {
     const previous = this.values.get(key)
     this.values.set(key, value)
     this.dirty.add(key)
-    if (this.ctx.cookieBytes !== undefined) {
-      const bytes = this.ctx.cookieBytes(this.req, this)
+    if (this.ctx.checkCookieSize) {
+      const bytes = this.cookieBytes()
       if (bytes > this.ctx.maxCookieBytes) {
         if (previous === undefined) this.values.delete(key)
         else this.values.set(key, previous)
@@ -260,6 +294,79 @@ export class SessionImpl implements Session<SessionData> {
     return this.ctx.idleMs > 0 ? Math.min(this.ctx.idleMs, absolute) : absolute
   }
 
+  /**
+   * The cookie's exact length with the current data, computed without encrypting: the
+   * payload sealed, plus the name and the attributes (with the widest Max-Age).
+   */
+  cookieBytes(): number {
+    const ctx = this.ctx
+    return (
+      ctx.codec.sealedLength(Buffer.byteLength(payload(this.createdAt, ctx.now(), this.json()))) +
+      ctx.cookie.serialize('', this.req, 34_560_000).length
+    )
+  }
+
+  /** Response start, cookie sessions: write the cookie when the data or its times changed. */
+  writeCookie(res: ServerResponse): void {
+    const ctx = this.ctx
+    const at = ctx.now()
+    if (this.values.size === 0) {
+      // An empty session needs no cookie; one the browser holds is cleared.
+      if (this.hadCookie) appendSetCookie(res, ctx.cookie.clear(this.req))
+      return
+    }
+    const json = this.changedJson()
+    if (json === undefined && !this.resign && !this.isTouchDue(at)) return
+    const line = ctx.cookie.serialize(
+      ctx.codec.seal(payload(this.createdAt, at, json ?? this.json())),
+      this.req,
+      this.maxAgeAt(at),
+    )
+    if (Buffer.byteLength(line) > MAX_COOKIE_BYTES) {
+      // Reached in 'warn' mode, or when a value grew in place after set() checked it:
+      // throwing here would fail a response the handler believes sent, so report instead.
+      reportError(
+        'session()',
+        new Error(
+          `the session cookie would be ${Buffer.byteLength(line)} bytes, over the ${MAX_COOKIE_BYTES} bytes browsers keep; it was not sent, and the previous cookie stays.`,
+        ),
+      )
+      return
+    }
+    appendSetCookie(res, line)
+  }
+
+  /** Response start, store sessions: save what changed (in the background) and write the id cookie when needed. */
+  writeStored(res: ServerResponse): void {
+    const ctx = this.ctx
+    const at = ctx.now()
+    const due = this.isTouchDue(at)
+    const creating = this.isNew && this.values.size > 0
+    if (creating || (!this.isNew && (due || this.hasChanges()))) {
+      // The write is sent to Redis before the response's headers: a client's next request,
+      // one round trip later at least, sees it. Its failure is reported; await
+      // session.save() in the handler to learn of it.
+      this.commit(at).catch((err: unknown) => reportError('session(): saving a session failed', err))
+    }
+    if (this.isNew) {
+      // Nothing stored: a cookie the browser holds names a session that no longer exists.
+      if (this.hadCookie) appendSetCookie(res, ctx.cookie.clear(this.req))
+      return
+    }
+    if (this.cookieDue || due || this.resign)
+      appendSetCookie(res, ctx.cookie.serialize(ctx.codec.sign(this.id!), this.req, this.maxAgeAt(at)))
+  }
+
+  /** The cookie's Max-Age: the session's remaining life, or the configured one. */
+  private maxAgeAt(at: number): number | undefined {
+    return this.ctx.fixedMaxAge ? undefined : Math.floor(this.ttlMs(at) / 1000)
+  }
+
+  private isTouchDue(at: number): boolean {
+    const ctx = this.ctx
+    return ctx.rolling || this.touched || (ctx.idleMs > 0 && at - this.seenAt >= ctx.touchAfterMs)
+  }
+
   private async dropStored(): Promise<void> {
     const store = this.ctx.store
     if (store === undefined || this.isNew || this.id === undefined) return
@@ -288,4 +395,21 @@ export class SessionImpl implements Session<SessionData> {
     const id = this.values.get(key)
     if (typeof id === 'string' && id.length > 0) userIdState.set(this.req, id)
   }
+}
+
+/** Response-start listener of cookie sessions; the session is its context, so no closure per request. */
+export function writeCookieSession(res: ServerResponse, s: SessionImpl): void {
+  s.writeCookie(res)
+}
+
+/** Response-start listener of store sessions. */
+export function writeStoredSession(res: ServerResponse, s: SessionImpl): void {
+  s.writeStored(res)
+}
+
+/** Add a Set-Cookie line, keeping those of other layers and the handler. */
+function appendSetCookie(res: ServerResponse, line: string): void {
+  res.appendHeader('set-cookie', line)
+  // A shared cache must never store a response that sets a session cookie (RFC 9111 §5.2.2.7).
+  if (!res.hasHeader('cache-control')) res.setHeader('cache-control', 'private')
 }
