@@ -1,5 +1,5 @@
 /**
- * `transformBody`: route a response body through a stream chosen at response start
+ * `transformBody`: pipe a response body through a stream chosen at response start
  * (compression is its first user), without ever holding the body whole.
  *
  * How it works: `res.write`, `res.end` and `res.flush` are replaced on the instance.
@@ -89,7 +89,7 @@ class StreamTransform implements BodyTransform {
   }
 }
 
-/** One chunk held back before the decision, with its write callback: a list link. */
+/** One chunk of a {@link ChunkList}, with its write callback: a list link. */
 class HeldChunk {
   readonly bytes: Buffer
   readonly callback: WriteCallback | undefined
@@ -102,10 +102,47 @@ class HeldChunk {
 }
 
 /**
- * Per-response state of one route; closures over it replace the response's methods.
- * A class, and held chunks a list of class instances, not literals: see listener-node.ts.
+ * Chunks kept in order, with their total length: the writes held back before the
+ * decision, and the output kept to go out with the end. A linked list of class
+ * instances, not an array: appending never copies, and see listener-node.ts.
  */
-class Route<C> {
+class ChunkList {
+  first: HeldChunk | undefined = undefined
+  last: HeldChunk | undefined = undefined
+  /** The total length of the chunks in the list. */
+  bytes = 0
+
+  append(bytes: Buffer, callback: WriteCallback | undefined): void {
+    const chunk = new HeldChunk(bytes, callback)
+    if (this.last === undefined) this.first = chunk
+    else this.last.next = chunk
+    this.last = chunk
+    this.bytes += bytes.length
+  }
+
+  /** Empty the list; returns its chunks, oldest first, to walk through `next`. */
+  take(): HeldChunk | undefined {
+    const first = this.first
+    this.first = this.last = undefined
+    this.bytes = 0
+    return first
+  }
+
+  /** The bytes as one buffer (the chunk itself when it is alone), or undefined when empty. The list is unchanged. */
+  join(): Buffer | undefined {
+    const first = this.first
+    if (first === undefined || first.next === undefined) return first?.bytes
+    const parts: Buffer[] = []
+    for (let chunk: HeldChunk | undefined = first; chunk !== undefined; chunk = chunk.next) parts.push(chunk.bytes)
+    return Buffer.concat(parts, this.bytes)
+  }
+}
+
+/**
+ * Per-response state of one body pipe (one `transformBody` call); closures over it
+ * replace the response's methods. A class, not a literal: see listener-node.ts.
+ */
+class BodyPipe<C> {
   readonly res: ServerResponse
   readonly decide: BodyDecider<C>
   readonly context: C | undefined
@@ -113,10 +150,8 @@ class Route<C> {
   readonly originalWrite: WriteMethod
   readonly originalEnd: EndMethod
   mode: 'pending' | 'transform' | 'passthrough' = 'pending'
-  /** Held chunks, oldest first, and the newest (to append). */
-  firstHeld: HeldChunk | undefined = undefined
-  lastHeld: HeldChunk | undefined = undefined
-  heldBytes = 0
+  /** The writes held back until the decision. */
+  readonly held = new ChunkList()
   ended = false
   stream: Duplex | undefined = undefined
   flush: (() => void) | undefined = undefined
@@ -126,13 +161,13 @@ class Route<C> {
   streamWaits = false
   write: ServerResponse['write'] | undefined = undefined
   end: ServerResponse['end'] | undefined = undefined
-  /** Output kept back to go out with the end in one write (the whole body was given at once). */
-  collecting = false
-  firstOut: HeldChunk | undefined = undefined
-  lastOut: HeldChunk | undefined = undefined
-  outBytes = 0
-  /** The route set up on this response before this one, for {@link discardHeldBody}. */
-  previous: Route<unknown> | undefined = undefined
+  /**
+   * Output kept back to go out with the end in one write, while the whole body was given
+   * at once; made only then, so other responses allocate no list for it.
+   */
+  collected: ChunkList | undefined = undefined
+  /** The pipe set up on this response before this one, for {@link discardHeldBody}. */
+  previous: BodyPipe<unknown> | undefined = undefined
 
   constructor(res: ServerResponse, decide: BodyDecider<C>, options: TransformBodyOptions<C>) {
     this.res = res
@@ -142,20 +177,13 @@ class Route<C> {
     this.originalWrite = res.write as WriteMethod
     this.originalEnd = res.end as EndMethod
   }
-
-  /** Take the held chunks out of the route, oldest first. */
-  takeHeld(): HeldChunk | undefined {
-    const first = this.firstHeld
-    this.firstHeld = this.lastHeld = undefined
-    return first
-  }
 }
 
 /** Most output bytes kept back for a body given whole; beyond, the rest is streamed. */
 const COLLECT_LIMIT = 256 * 1024
 
-const ROUTE = Symbol('http-onion.bodyRoute')
-type RouteSlot = { [ROUTE]?: Route<unknown> }
+const PIPE = Symbol('http-onion.bodyPipe')
+type PipeSlot = { [PIPE]?: BodyPipe<unknown> }
 
 type WriteCallback = (err?: Error | null) => void
 // The response methods as they are called here: loosely, as Node's own overloads allow.
@@ -164,7 +192,7 @@ type EndMethod = (this: ServerResponse, chunk?: unknown, encoding?: unknown, cal
 type Chunk = string | Uint8Array
 
 /**
- * Route the body of `res` through the stream that `decide` picks at response start.
+ * Pipe the body of `res` through the stream that `decide` picks at response start.
  * Returns false, changing nothing, when the headers were already sent.
  * @example
  * transformBody(res, (res, body) => body.hasBody && body.length !== 0 ? zlib.createGzip() : null, { holdBack: 1024 })
@@ -175,24 +203,24 @@ export function transformBody<C = undefined>(
   options: TransformBodyOptions<C> = {},
 ): boolean {
   if (res.headersSent) return false
-  const route = new Route(res, decide, options)
-  if (!onResponseStart(res, decideAtStart, route)) return false
-  route.previous = (res as RouteSlot)[ROUTE]
-  ;(res as RouteSlot)[ROUTE] = route as Route<unknown>
-  // Closures per route, not shared functions: two routes on one response (a transform
+  const pipe = new BodyPipe(res, decide, options)
+  if (!onResponseStart(res, decideAtStart, pipe)) return false
+  pipe.previous = (res as PipeSlot)[PIPE]
+  ;(res as PipeSlot)[PIPE] = pipe as BodyPipe<unknown>
+  // Closures per pipe, not shared functions: two pipes on one response (a transform
   // inside another) must each know which one a call belongs to.
-  route.write = function write(this: ServerResponse, chunk: Chunk, encoding?: unknown, callback?: unknown) {
-    return routeWrite(route, chunk, encoding, callback)
+  pipe.write = function write(this: ServerResponse, chunk: Chunk, encoding?: unknown, callback?: unknown) {
+    return pipeWrite(pipe, chunk, encoding, callback)
   } as ServerResponse['write']
-  route.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown) {
-    routeEnd(route, chunk, encoding, callback)
+  pipe.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown) {
+    pipeEnd(pipe, chunk, encoding, callback)
     return this
   } as ServerResponse['end']
-  res.write = route.write
-  res.end = route.end
+  res.write = pipe.write
+  res.end = pipe.end
   const outerFlush = (res as Flushable).flush
   ;(res as Flushable).flush = function flush() {
-    routeFlush(route)
+    pipeFlush(pipe)
     outerFlush?.call(res)
   }
   return true
@@ -201,47 +229,46 @@ export function transformBody<C = undefined>(
 type Flushable = ServerResponse & { flush?: () => void }
 
 /**
- * Drop the body bytes held back, still undecided, on every route of `res`, and return
+ * Drop the body bytes held back, still undecided, on every pipe of `res`, and return
  * how many there were. For an answer that replaces the response the handler had begun
  * (`sendError`): a held prefix of the old body must not go out in front of it. Their
  * write callbacks get an `ERR_STREAM_DESTROYED` error.
  */
 export function discardHeldBody(res: ServerResponse): number {
   let dropped = 0
-  for (let route = (res as RouteSlot)[ROUTE]; route; route = route.previous) {
-    if (route.mode !== 'pending' || route.heldBytes === 0) continue
-    dropped += route.heldBytes
-    for (let held = route.takeHeld(); held !== undefined; held = held.next) {
+  for (let pipe = (res as PipeSlot)[PIPE]; pipe; pipe = pipe.previous) {
+    if (pipe.mode !== 'pending' || pipe.held.bytes === 0) continue
+    dropped += pipe.held.bytes
+    for (let held = pipe.held.take(); held !== undefined; held = held.next) {
       if (held.callback)
         process.nextTick(
           held.callback,
           Object.assign(new Error('body replaced before it was sent'), { code: 'ERR_STREAM_DESTROYED' }),
         )
     }
-    route.heldBytes = 0
   }
   return dropped
 }
 
-function routeWrite<C>(route: Route<C>, chunk: Chunk, encoding: unknown, callback: unknown): boolean {
+function pipeWrite<C>(pipe: BodyPipe<C>, chunk: Chunk, encoding: unknown, callback: unknown): boolean {
   const [enc, cb] = writeArguments(encoding, callback)
-  if (route.ended) return writeAfterEnd(route.res, cb)
-  if (route.mode === 'pending') {
-    if (!isChunk(chunk)) return route.originalWrite.call(route.res, chunk, enc, cb) // Node throws the right error
-    const limit = holdBackLimit(route)
-    if (limit > 0 && !route.res.headersSent) {
-      hold(route, chunk, enc, cb)
-      if (route.heldBytes < limit) return true
-      startResponse(route)
-      return releaseHeld(route)
+  if (pipe.ended) return writeAfterEnd(pipe.res, cb)
+  if (pipe.mode === 'pending') {
+    if (!isChunk(chunk)) return pipe.originalWrite.call(pipe.res, chunk, enc, cb) // Node throws the right error
+    const limit = holdBackLimit(pipe)
+    if (limit > 0 && !pipe.res.headersSent) {
+      hold(pipe, chunk, enc, cb)
+      if (pipe.held.bytes < limit) return true
+      startResponse(pipe)
+      return releaseHeld(pipe)
     }
-    startResponse(route)
+    startResponse(pipe)
   }
-  releaseHeld(route)
-  return writeDecided(route, chunk, enc, cb)
+  releaseHeld(pipe)
+  return writeDecided(pipe, chunk, enc, cb)
 }
 
-function routeEnd<C>(route: Route<C>, chunk: unknown, encoding: unknown, callback: unknown): void {
+function pipeEnd<C>(pipe: BodyPipe<C>, chunk: unknown, encoding: unknown, callback: unknown): void {
   let enc: unknown = encoding
   let cb: unknown = callback
   if (typeof chunk === 'function') {
@@ -253,51 +280,51 @@ function routeEnd<C>(route: Route<C>, chunk: unknown, encoding: unknown, callbac
     enc = undefined
   }
   const done = typeof cb === 'function' ? (cb as WriteCallback) : undefined
-  const res = route.res
+  const res = pipe.res
   const hasChunk = chunk !== undefined && chunk !== null
-  if (route.ended) {
+  if (pipe.ended) {
     // As Node does: a second end() only waits for the first, but data after end is an error.
     if (hasChunk) writeAfterEnd(res, done)
     else if (done) res.once('finish', () => done())
     return
   }
   if (hasChunk && !isChunk(chunk)) {
-    route.originalEnd.call(res, chunk, enc, done) // Node throws the right error
+    pipe.originalEnd.call(res, chunk, enc, done) // Node throws the right error
     return
   }
-  route.ended = true
-  if (route.mode === 'pending') {
-    if (hasChunk) hold(route, chunk as Chunk, enc as BufferEncoding | undefined, undefined)
-    startResponse(route)
-    if ((route.mode as Route<C>['mode']) === 'passthrough') {
-      endWithHeld(route, done)
+  pipe.ended = true
+  if (pipe.mode === 'pending') {
+    if (hasChunk) hold(pipe, chunk as Chunk, enc as BufferEncoding | undefined, undefined)
+    startResponse(pipe)
+    if ((pipe.mode as BodyPipe<C>['mode']) === 'passthrough') {
+      endWithHeld(pipe, done)
       return
     }
-  } else if (route.mode === 'passthrough') {
-    releaseHeld(route)
-    route.originalEnd.call(res, chunk, enc, done)
+  } else if (pipe.mode === 'passthrough') {
+    releaseHeld(pipe)
+    pipe.originalEnd.call(res, chunk, enc, done)
     return
   } else if (hasChunk) {
-    releaseHeld(route)
-    route.stream!.write(chunk as Chunk, enc as BufferEncoding)
+    releaseHeld(pipe)
+    pipe.stream!.write(chunk as Chunk, enc as BufferEncoding)
   }
-  releaseHeld(route)
+  releaseHeld(pipe)
   if (done) res.once('finish', () => done())
-  route.stream!.end()
+  pipe.stream!.end()
 }
 
-function routeFlush<C>(route: Route<C>): void {
-  if (route.mode === 'pending') {
-    if (route.ended || route.res.headersSent) return
-    startResponse(route)
+function pipeFlush<C>(pipe: BodyPipe<C>): void {
+  if (pipe.mode === 'pending') {
+    if (pipe.ended || pipe.res.headersSent) return
+    startResponse(pipe)
   }
-  releaseHeld(route)
-  if (route.mode === 'transform' && !route.ended) route.flush?.()
+  releaseHeld(pipe)
+  if (pipe.mode === 'transform' && !pipe.ended) pipe.flush?.()
 }
 
 /** Keep a chunk until the decision; strings become bytes so the length is exact. */
 function hold<C>(
-  route: Route<C>,
+  pipe: BodyPipe<C>,
   chunk: Chunk,
   encoding: BufferEncoding | undefined,
   callback: WriteCallback | undefined,
@@ -306,26 +333,22 @@ function hold<C>(
     typeof chunk === 'string'
       ? Buffer.from(chunk, encoding ?? 'utf8')
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-  const held = new HeldChunk(bytes, callback)
-  if (route.lastHeld === undefined) route.firstHeld = held
-  else route.lastHeld.next = held
-  route.lastHeld = held
-  route.heldBytes += bytes.length
+  pipe.held.append(bytes, callback)
 }
 
 /** Write the status line and headers now, which runs the response-start listeners and the decision. */
-function startResponse<C>(route: Route<C>): void {
-  const res = route.res
+function startResponse<C>(pipe: BodyPipe<C>): void {
+  const res = pipe.res
   if (!res.headersSent) res.writeHead(res.statusCode)
   // The listener did not run (headers sent behind our back): nothing can be transformed.
-  if (route.mode === 'pending') becomePassthrough(route)
+  if (pipe.mode === 'pending') becomePassthrough(pipe)
 }
 
-/** The response-start listener: ask the decider, then set up the chosen route. */
-function decideAtStart<C>(res: ServerResponse, route: Route<C> | undefined): void {
-  const r = route!
+/** The response-start listener: ask the decider, then set up the chosen pipe. */
+function decideAtStart<C>(res: ServerResponse, pipe: BodyPipe<C> | undefined): void {
+  const r = pipe!
   const hasBody = responseHasBody(res)
-  const body = new DecisionInput(r.ended ? r.heldBytes : contentLength(res), r.ended, hasBody)
+  const body = new DecisionInput(r.ended ? r.held.bytes : contentLength(res), r.ended, hasBody)
   let decision: BodyDecision
   try {
     decision = r.decide(res, body, r.context as C)
@@ -342,59 +365,60 @@ function decideAtStart<C>(res: ServerResponse, route: Route<C> | undefined): voi
     chosen?.stream.destroy()
     becomePassthrough(r)
     if (r.ended && hasBody && !res.hasHeader('content-length') && !res.hasHeader('transfer-encoding')) {
-      res.setHeader('content-length', r.heldBytes)
+      res.setHeader('content-length', r.held.bytes)
     }
   }
   // Headers sent by writeHead or flushHeaders while bytes were held: send those bytes
   // right after the headers rather than leave them waiting for the next write.
-  if (r.firstHeld !== undefined && !r.ended) process.nextTick(releaseHeld, r)
+  if (r.held.first !== undefined && !r.ended) process.nextTick(releaseHeld, r)
 }
 
-function becomePassthrough<C>(route: Route<C>): void {
-  route.mode = 'passthrough'
-  const res = route.res
-  // Only put the original back if nothing was layered over this route since.
-  if (res.write === route.write) res.write = route.originalWrite
-  if (res.end === route.end) res.end = route.originalEnd
+function becomePassthrough<C>(pipe: BodyPipe<C>): void {
+  pipe.mode = 'passthrough'
+  const res = pipe.res
+  // Only put the original back if nothing was layered over this pipe since.
+  if (res.write === pipe.write) res.write = pipe.originalWrite
+  if (res.end === pipe.end) res.end = pipe.originalEnd
 }
 
-function becomeTransform<C>(route: Route<C>, chosen: BodyTransform): void {
-  const res = route.res
+function becomeTransform<C>(pipe: BodyPipe<C>, chosen: BodyTransform): void {
+  const res = pipe.res
   const stream = chosen.stream
-  route.mode = 'transform'
-  route.stream = stream
-  route.flush =
+  pipe.mode = 'transform'
+  pipe.stream = stream
+  pipe.flush =
     chosen.flush ??
     (typeof (stream as Duplex & { flush?: () => void }).flush === 'function'
       ? () => (stream as Duplex & { flush: () => void }).flush()
       : undefined)
 
-  route.collecting = route.ended
+  if (pipe.ended) pipe.collected = new ChunkList()
   const originalEmit = res.emit
   stream.on('data', (chunk: Buffer) => {
-    if (route.collecting && collectOutput(route, chunk)) return
-    if (route.originalWrite.call(res, chunk) === false && !route.streamWaits) {
-      route.streamWaits = true
+    if (pipe.collected !== undefined && collectOutput(pipe, pipe.collected, chunk)) return
+    if (pipe.originalWrite.call(res, chunk) === false && !pipe.streamWaits) {
+      pipe.streamWaits = true
       stream.pause()
     }
   })
   stream.once('end', () => {
     if (res.destroyed) return
-    const body = takeCollected(route)
+    const body = pipe.collected?.join()
+    pipe.collected = undefined
     if (body !== undefined) {
       // Corked, the body and the end go out in one write (end() uncorks fully). Not
       // end(body): HTTP/2's compatibility end() writes through res.write, which is ours.
       ;(res as { cork?: () => void }).cork?.()
-      route.originalWrite.call(res, body)
+      pipe.originalWrite.call(res, body)
     }
-    route.originalEnd.call(res)
+    pipe.originalEnd.call(res)
   })
   stream.on('error', (err: Error) => {
     if (!res.destroyed) res.destroy(err)
   })
   stream.on('drain', () => {
-    if (!route.handlerWaits) return
-    route.handlerWaits = false
+    if (!pipe.handlerWaits) return
+    pipe.handlerWaits = false
     originalEmit.call(res, 'drain')
   })
   // Native memory (zlib) is released on destroy, not on garbage collection: do it as
@@ -402,11 +426,11 @@ function becomeTransform<C>(route: Route<C>, chosen: BodyTransform): void {
   // 'close': a pipelined response cut while queued never emits 'close'.
   onResponseEnd(res, destroyStream, stream)
 
-  res.emit = function emitThroughRoute(this: ServerResponse, event: string | symbol, ...args: unknown[]): boolean {
+  res.emit = function emitThroughPipe(this: ServerResponse, event: string | symbol, ...args: unknown[]): boolean {
     if (event !== 'drain') return originalEmit.apply(this, [event, ...args] as Parameters<ServerResponse['emit']>)
     // The connection drained: that is the stream's business, not the handler's.
-    if (route.streamWaits) {
-      route.streamWaits = false
+    if (pipe.streamWaits) {
+      pipe.streamWaits = false
       stream.resume()
     }
     return true
@@ -423,49 +447,28 @@ function destroyStream(_info: ResponseEndInfo, _res: ServerResponse, stream: Dup
  * because the kept output would pass {@link COLLECT_LIMIT}: what was kept goes first, and
  * from then on the output streams.
  */
-function collectOutput<C>(route: Route<C>, chunk: Buffer): boolean {
-  if (route.outBytes + chunk.length > COLLECT_LIMIT) {
-    route.collecting = false
-    const res = route.res
-    for (let out = route.firstOut; out !== undefined; out = out.next) route.originalWrite.call(res, out.bytes)
-    route.firstOut = route.lastOut = undefined
-    route.outBytes = 0
+function collectOutput<C>(pipe: BodyPipe<C>, collected: ChunkList, chunk: Buffer): boolean {
+  if (collected.bytes + chunk.length > COLLECT_LIMIT) {
+    pipe.collected = undefined
+    const res = pipe.res
+    for (let out = collected.take(); out !== undefined; out = out.next) pipe.originalWrite.call(res, out.bytes)
     return false
   }
-  const out = new HeldChunk(chunk, undefined)
-  if (route.lastOut === undefined) route.firstOut = out
-  else route.lastOut.next = out
-  route.lastOut = out
-  route.outBytes += chunk.length
+  collected.append(chunk, undefined)
   return true
 }
 
-/** The output kept back, as one buffer, or undefined when there is none. */
-function takeCollected<C>(route: Route<C>): Buffer | undefined {
-  const first = route.firstOut
-  route.firstOut = route.lastOut = undefined
-  return joinChunks(first, route.outBytes)
-}
-
-/** The bytes of a chunk list as one buffer (the chunk itself when it is alone), or undefined for none. */
-function joinChunks(first: HeldChunk | undefined, length: number): Buffer | undefined {
-  if (first === undefined || first.next === undefined) return first?.bytes
-  const parts: Buffer[] = []
-  for (let chunk: HeldChunk | undefined = first; chunk !== undefined; chunk = chunk.next) parts.push(chunk.bytes)
-  return Buffer.concat(parts, length)
-}
-
-function releaseHeld<C>(route: Route<C>): boolean {
+function releaseHeld<C>(pipe: BodyPipe<C>): boolean {
   let ok = true
-  for (let held = route.takeHeld(); held !== undefined; held = held.next)
-    ok = writeDecided(route, held.bytes, undefined, held.callback)
+  for (let held = pipe.held.take(); held !== undefined; held = held.next)
+    ok = writeDecided(pipe, held.bytes, undefined, held.callback)
   return ok
 }
 
 /** The whole body was held and no transform was chosen: one write, headers and body together. */
-function endWithHeld<C>(route: Route<C>, done: WriteCallback | undefined): void {
-  const first = route.takeHeld()
-  const body = joinChunks(first, route.heldBytes)
+function endWithHeld<C>(pipe: BodyPipe<C>, done: WriteCallback | undefined): void {
+  const body = pipe.held.join()
+  const first = pipe.held.take()
   let waiting = done !== undefined
   for (let held = first; held !== undefined && !waiting; held = held.next) waiting = held.callback !== undefined
   const finished = waiting
@@ -474,22 +477,22 @@ function endWithHeld<C>(route: Route<C>, done: WriteCallback | undefined): void 
         done?.()
       }
     : undefined
-  if (body === undefined) route.originalEnd.call(route.res, finished)
-  else route.originalEnd.call(route.res, body, finished)
+  if (body === undefined) pipe.originalEnd.call(pipe.res, finished)
+  else pipe.originalEnd.call(pipe.res, body, finished)
 }
 
 function writeDecided<C>(
-  route: Route<C>,
+  pipe: BodyPipe<C>,
   chunk: Chunk,
   encoding: BufferEncoding | undefined,
   callback: WriteCallback | undefined,
 ): boolean {
-  if (route.mode === 'transform') {
-    const ok = route.stream!.write(chunk, encoding as BufferEncoding, callback)
-    if (!ok) route.handlerWaits = true
+  if (pipe.mode === 'transform') {
+    const ok = pipe.stream!.write(chunk, encoding as BufferEncoding, callback)
+    if (!ok) pipe.handlerWaits = true
     return ok
   }
-  return route.originalWrite.call(route.res, chunk, encoding, callback)
+  return pipe.originalWrite.call(pipe.res, chunk, encoding, callback)
 }
 
 function writeAfterEnd(res: ServerResponse, callback: WriteCallback | undefined): boolean {
@@ -513,9 +516,9 @@ function writeArguments(encoding: unknown, callback: unknown): [BufferEncoding |
 
 const isChunk = (chunk: unknown): chunk is Chunk => typeof chunk === 'string' || chunk instanceof Uint8Array
 
-function holdBackLimit<C>(route: Route<C>): number {
-  if (route.res.hasHeader('content-length')) return 0
-  return typeof route.holdBack === 'function' ? route.holdBack(route.res) : route.holdBack
+function holdBackLimit<C>(pipe: BodyPipe<C>): number {
+  if (pipe.res.hasHeader('content-length')) return 0
+  return typeof pipe.holdBack === 'function' ? pipe.holdBack(pipe.res) : pipe.holdBack
 }
 
 /** The `Content-Length` set on the response, if it is one valid number. */
