@@ -43,6 +43,7 @@ import {
 import { toExpress } from '../../adapters/express.js'
 import { toFastify } from '../../adapters/fastify.js'
 import { toKoa } from '../../adapters/koa.js'
+import { writeWithBackpressure } from '../helpers/backpressure.js'
 
 export const ORIGIN = 'https://app.example'
 export const JWT_SECRET = 'conformance-secret-0123456789abcdef'
@@ -112,19 +113,16 @@ const pathOf = (url: string | undefined): string => (url ?? '/').split('?', 1)[0
 
 /** Writes the streamed body honouring backpressure: write until false, then wait for 'drain'. */
 function writeStream(res: import('node:http').ServerResponse, observed: Observed): void {
-  let i = 0
   res.setHeader('content-type', 'text/plain; charset=utf-8')
-  const pump = () => {
-    while (i < STREAM_CHUNKS) {
-      if (!res.write(streamChunk(i++))) {
-        observed.fullWrites++
-        res.once('drain', pump)
-        return
-      }
-    }
-    res.end()
+  const onFull = () => {
+    observed.fullWrites++
   }
-  pump()
+  void writeWithBackpressure(res, streamChunks(), { onFull }).then(() => res.end())
+}
+
+/** The streamed body's chunks, made as they are written. */
+function* streamChunks(): Generator<Buffer> {
+  for (let i = 0; i < STREAM_CHUNKS; i++) yield streamChunk(i)
 }
 
 /** The streamed body as a Readable, for frameworks that send streams (Koa's ctx.body, Fastify's reply.send). */

@@ -25,6 +25,7 @@ import {
 import { openSocket, rawExchange, parseRawResponse } from '../helpers/raw.js'
 import { listen } from '../helpers/serve.js'
 import { until } from '../helpers/wait.js'
+import { writeWithBackpressure } from '../helpers/backpressure.js'
 
 const PIPELINES = 1000
 const DEPTH = 4
@@ -131,17 +132,7 @@ t.test(
         return
       }
       // The queued ones stream 64 KiB, honouring backpressure.
-      let sent = 0
-      const more = (): void => {
-        while (sent < CHUNKS.length) {
-          if (!res.write(CHUNKS[sent++])) {
-            res.once('drain', more)
-            return
-          }
-        }
-        res.end()
-      }
-      more()
+      void writeWithBackpressure(res, CHUNKS).then(() => res.end())
     }
     const app = compose(
       accessLog({

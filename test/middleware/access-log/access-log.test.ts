@@ -24,6 +24,7 @@ import { httpRequest } from '../../helpers/http.js'
 import { h2Request, serveH2 } from '../../helpers/h2.js'
 import { openSocket, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 /** Resolves once `check()` holds; polls on real I/O turns, fails after `ms`. */
 async function until(check: () => boolean, ms = 3000): Promise<void> {
@@ -411,12 +412,7 @@ t.test(
         return
       }
       if (req.url === '/stream') {
-        for (let i = 0; i < 32; i++) {
-          if (!res.write(chunk)) {
-            sawBackpressure = true
-            await new Promise((ok) => res.once('drain', ok))
-          }
-        }
+        if ((await writeWithBackpressure(res, repeated(chunk, 32))) > 0) sawBackpressure = true
         res.end()
         return
       }

@@ -4,6 +4,7 @@ import { apiKey, compose, cors, getApiKey, tryGetApiKey, userIdState, type RawHa
 import { httpRequest } from '../../helpers/http.js'
 import { rawGet, rawRequest } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const KEY_A = 'key-a-0123456789abcdef'
 const KEY_B = 'key-b-0123456789abcdef'
@@ -233,17 +234,8 @@ t.test('apiKey(): refusals for HEAD, plain text; successful responses untouched'
         return
       }
       if (req.url === '/throw') throw new Error('boom')
-      let i = 0
       const chunk = Buffer.alloc(65_536, 'y')
-      const write = () => {
-        while (i++ < 32)
-          if (!res.write(chunk)) {
-            res.once('drain', write)
-            return
-          }
-        res.end()
-      }
-      write()
+      void writeWithBackpressure(res, repeated(chunk, 32)).then(() => res.end())
     }),
   )
   const head = await httpRequest(url, { method: 'HEAD' })

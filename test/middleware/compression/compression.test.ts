@@ -27,6 +27,7 @@ import { openSocket } from '../../helpers/raw.js'
 import { launchBrowser } from '../../helpers/browser.js'
 import { requireProgram } from '../../helpers/requirements.js'
 import { serve } from '../../helpers/serve.js'
+import { writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const offered: Encoding[] = zstdSupported ? ['br', 'zstd', 'gzip', 'deflate'] : ['br', 'gzip', 'deflate']
 const text = 'The quick brown fox jumps over the lazy dog. '.repeat(200) // 9,000 bytes
@@ -89,9 +90,7 @@ t.test('compression(): round trip of random bodies in random chunkings, for each
           'content-length',
           chunks.reduce((n, c) => n + c.length, 0),
         )
-      for (const chunk of chunks) {
-        if (!res.write(chunk)) await new Promise((ok) => res.once('drain', ok))
-      }
+      await writeWithBackpressure(res, chunks)
       res.end()
     }),
   )

@@ -16,6 +16,7 @@ import {
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange, rawRequest } from '../../helpers/raw.js'
 import { listen, serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const APP = 'https://app.example.com'
 const ok: RawHandler = (_req, res) => res.end('ok')
@@ -478,22 +479,10 @@ t.test('cors(): headers on empty, HEAD, 204, 304 and writeHead(status, headers) 
 t.test('cors(): a streamed body with backpressure passes through whole', async (t) => {
   const chunk = Buffer.alloc(64 * 1024, 'a')
   let sawFalse = false
-  const handler: RawHandler = (_req, res) =>
-    new Promise<void>((done) => {
-      let sent = 0
-      const pump = () => {
-        while (sent < 64) {
-          sent++
-          if (!res.write(chunk)) {
-            sawFalse = true
-            res.once('drain', pump)
-            return
-          }
-        }
-        res.end(done)
-      }
-      pump()
-    })
+  const handler: RawHandler = async (_req, res) => {
+    if ((await writeWithBackpressure(res, repeated(chunk, 64))) > 0) sawFalse = true
+    await new Promise<void>((done) => res.end(done))
+  }
   const url = await server(t, { origins: [APP] }, handler)
   const res = await fetch(url, { headers: { origin: APP } })
   t.equal(res.headers.get('access-control-allow-origin'), APP)

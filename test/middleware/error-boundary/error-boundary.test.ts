@@ -20,6 +20,7 @@ import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers
 import { reporterDefaults } from '../../../lib/core/report.js'
 import { serve } from '../../helpers/serve.js'
 import { captureWarnings, tick, until } from '../../helpers/wait.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 /** A stand-in for requestId(): a fixed id in the shared state. */
 const withId: Middleware = (next) => (req, res) => {
@@ -636,13 +637,14 @@ t.test('errorBoundary(): a streamed body with backpressure passes through', asyn
     t,
     errorBoundary()(async (_req, res) => {
       const chunk = Buffer.alloc(64 * 1024, 'x')
-      for (let i = 0; i < 64; i++) {
-        if (!res.write(chunk)) {
+      await writeWithBackpressure(res, repeated(chunk, 64), {
+        onFull: () => {
           sawFalse = true
-          await new Promise((ok) => res.once('drain', ok))
+        },
+        onDrain: () => {
           drained = true
-        }
-      }
+        },
+      })
       res.end()
     }),
   )

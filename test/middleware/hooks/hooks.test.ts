@@ -12,6 +12,7 @@ import {
 import { openSocket, rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { captureWarnings, tick, until } from '../../helpers/wait.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 t.test('hooks(): before, handler, after and teardown run in that order', async (t) => {
   const order: string[] = []
@@ -298,12 +299,7 @@ t.test('hooks(): a throwing before hook propagates to the layer outside', async 
 t.test('hooks(): a streamed body with backpressure passes through', async (t) => {
   const handler: RawHandler = async (_req, res) => {
     const chunk = Buffer.alloc(64 * 1024, 'x')
-    let waited = false
-    for (let i = 0; i < 64; i++)
-      if (!res.write(chunk)) {
-        waited = true
-        await new Promise((ok) => res.once('drain', ok))
-      }
+    const waited = (await writeWithBackpressure(res, repeated(chunk, 64))) > 0
     res.end(`waited ${waited}`)
   }
   const url = await serve(t, compose(hooks({ after: () => undefined, teardown: () => undefined }))(handler))

@@ -21,6 +21,7 @@ import {
 import { httpRequest } from '../../helpers/http.js'
 import { rawGet, rawRequest } from '../../helpers/raw.js'
 import { listen, serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const NOW = 1_800_000_000_000
 const NOW_S = NOW / 1000
@@ -669,19 +670,8 @@ t.test(
           return
         }
         if (req.url === '/throw') throw new Error('handler failed')
-        let i = 0
         const chunk = Buffer.alloc(64 * 1024, 'x')
-        const write = () => {
-          while (i < 64) {
-            i++
-            if (!res.write(chunk)) {
-              res.once('drain', write)
-              return
-            }
-          }
-          res.end()
-        }
-        write()
+        void writeWithBackpressure(res, repeated(chunk, 64)).then(() => res.end())
       }),
     )
     const headers = { authorization: `Bearer ${hsToken()}` }

@@ -21,6 +21,7 @@ import {
 import { httpRequest } from '../../helpers/http.js'
 import { rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const ok: RawHandler = (_req, res) => res.end('ok')
 
@@ -600,21 +601,10 @@ t.test('rateLimit(): a streamed body with backpressure passes through untouched'
   let drained = false
   const chunk = Buffer.alloc(64 * 1024, 'a')
   const { url } = await limited(t, { limit: 5 }, (_req, res) => {
-    let sent = 0
-    const write = (): void => {
-      while (sent < 64) {
-        sent++
-        if (!res.write(chunk)) {
-          res.once('drain', () => {
-            drained = true
-            write()
-          })
-          return
-        }
-      }
-      res.end()
+    const onDrain = () => {
+      drained = true
     }
-    write()
+    void writeWithBackpressure(res, repeated(chunk, 64), { onDrain }).then(() => res.end())
   })
   const res = await fetch(url)
   t.equal(res.headers.get('ratelimit'), '"default";r=4;t=60')

@@ -14,6 +14,7 @@ import {
 } from '../../../lib/index.js'
 import { h2Request, serveH2 } from '../../helpers/h2.js'
 import { serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const idOf = (): string => getRequestId(currentRequest())
 
@@ -145,15 +146,7 @@ t.test('requestContext(): response events (drain, finish, close) run in the requ
     seen[req.headers['x-request-id'] as string] = mine
     res.on('finish', () => mine.push(`finish:${idOf()}`))
     res.on('close', () => mine.push(`close:${idOf()}`))
-    for (let i = 0; i < 32; i++) {
-      if (!res.write(chunk))
-        await new Promise<void>((ok) =>
-          res.once('drain', () => {
-            mine.push(`drain:${idOf()}`)
-            ok()
-          }),
-        )
-    }
+    await writeWithBackpressure(res, repeated(chunk, 32), { onDrain: () => mine.push(`drain:${idOf()}`) })
     res.end()
   })
   const url = await serve(t, app)

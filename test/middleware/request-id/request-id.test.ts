@@ -17,6 +17,7 @@ import {
 import { httpRequest } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:=-'
@@ -231,12 +232,7 @@ t.test('requestId(): a streamed body with backpressure keeps the header and ever
   const url = await serve(
     t,
     compose(requestId())(async (_req, res) => {
-      for (let i = 0; i < 64; i++) {
-        if (!res.write(chunk)) {
-          sawBackpressure = true
-          await new Promise((ok) => res.once('drain', ok))
-        }
-      }
+      if ((await writeWithBackpressure(res, repeated(chunk, 64))) > 0) sawBackpressure = true
       res.end()
     }),
   )

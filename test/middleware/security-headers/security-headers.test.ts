@@ -12,6 +12,7 @@ import {
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
 import { SECURITY_HEADERS } from '../../helpers/security-defaults.js'
 import { serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const json: RawHandler = (_req, res) => {
   res.setHeader('content-type', 'application/json')
@@ -236,22 +237,10 @@ t.test('securityHeaders(): on empty, HEAD, 204, 304 and writeHead(status, header
 t.test('securityHeaders(): a streamed body with backpressure passes through whole', async (t) => {
   const chunk = Buffer.alloc(64 * 1024, 'b')
   let sawFalse = false
-  const handler: RawHandler = (_req, res) =>
-    new Promise<void>((done) => {
-      let sent = 0
-      const pump = () => {
-        while (sent < 64) {
-          sent++
-          if (!res.write(chunk)) {
-            sawFalse = true
-            res.once('drain', pump)
-            return
-          }
-        }
-        res.end(done)
-      }
-      pump()
-    })
+  const handler: RawHandler = async (_req, res) => {
+    if ((await writeWithBackpressure(res, repeated(chunk, 64))) > 0) sawFalse = true
+    await new Promise<void>((done) => res.end(done))
+  }
   const res = await fetch(await serve(t, securityHeaders()(handler)))
   t.equal(res.headers.get('x-frame-options'), 'DENY')
   t.equal((await res.arrayBuffer()).byteLength, 64 * chunk.length)

@@ -14,6 +14,7 @@ import { createCookieCodec } from '../../../lib/middleware/session/cookie-codec.
 import { httpRequest } from '../../helpers/http.js'
 import { serve } from '../../helpers/serve.js'
 import { CookieJar, sessionApp } from '../../helpers/session-client.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const SECRET = 'session-secret-of-at-least-32-bytes!!'
 const OLD_SECRET = 'old-session-secret-of-at-least-32-bytes'
@@ -353,17 +354,8 @@ t.test(
             throw new Error('handler failed')
           case '/stream': {
             res.setHeader('set-cookie', ['a=1', 'b=2'])
-            let i = 0
             const chunk = Buffer.alloc(65_536, 'z')
-            const write = () => {
-              while (i++ < 32)
-                if (!res.write(chunk)) {
-                  res.once('drain', write)
-                  return
-                }
-              res.end()
-            }
-            write()
+            void writeWithBackpressure(res, repeated(chunk, 32)).then(() => res.end())
             return
           }
           default:

@@ -20,6 +20,7 @@ import { serveH2 } from '../../helpers/h2.js'
 import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers/raw.js'
 import { serve, serveWithServer } from '../../helpers/serve.js'
 import { tick, until } from '../../helpers/wait.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 /** Timers the test fires by hand: no waiting for time to pass. */
 function fakeTimers() {
@@ -725,12 +726,7 @@ t.test(
         res.end('made')
       } else if (req.url === '/stream') {
         const chunk = Buffer.alloc(64 * 1024, 'x')
-        let waited = 0
-        for (let i = 0; i < 64; i++)
-          if (!res.write(chunk)) {
-            waited++
-            await new Promise((ok) => res.once('drain', ok))
-          }
+        const waited = await writeWithBackpressure(res, repeated(chunk, 64))
         res.end(`waited ${waited > 0}`)
       } else res.end('body')
     }

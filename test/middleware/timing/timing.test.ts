@@ -16,6 +16,7 @@ import {
 } from '../../../lib/index.js'
 import { httpRequest } from '../../helpers/http.js'
 import { serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 // Most tests time anonymous requests, so they ask for Server-Timing to every client
 // (serverTiming: true); the default, authenticated requests only, has its own tests below.
@@ -246,12 +247,7 @@ t.test('timing(): a streamed body with backpressure: headers at the first write,
   const url = await serve(
     t,
     compose(timing({ serverTiming: true }))(async (_req, res) => {
-      for (let i = 0; i < 64; i++) {
-        if (!res.write(chunk)) {
-          sawBackpressure = true
-          await new Promise((ok) => res.once('drain', ok))
-        }
-      }
+      if ((await writeWithBackpressure(res, repeated(chunk, 64))) > 0) sawBackpressure = true
       res.end()
     }),
   )

@@ -19,6 +19,7 @@ import {
 import { httpRequest } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
+import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
 const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 
@@ -185,12 +186,7 @@ t.test('traceContext(): a streamed body with backpressure is untouched', async (
   const url = await serve(
     t,
     compose(traceContext({ echo: true }))(async (_req, res) => {
-      for (let i = 0; i < 64; i++) {
-        if (!res.write(chunk)) {
-          sawBackpressure = true
-          await new Promise((ok) => res.once('drain', ok))
-        }
-      }
+      if ((await writeWithBackpressure(res, repeated(chunk, 64))) > 0) sawBackpressure = true
       res.end()
     }),
   )
