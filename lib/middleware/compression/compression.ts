@@ -233,9 +233,11 @@ export function compression(options: CompressionOptions = {}): Middleware {
 }
 
 /**
- * The decision at response start, in the order STYLE §6 gives: no representation,
- * an existing coding or `no-transform`, the type, then (with `Vary` set) the status,
- * the size.
+ * The decision at response start. First what keeps every answer at this URL uncompressed
+ * whatever the client accepts (no representation, a coding or `no-transform` already set,
+ * a type that does not compress): no `Vary` then. What follows concerns this response only
+ * (no body, a range, below the threshold), so another request for the same URL may get it
+ * compressed: `Vary` is set before those checks.
  */
 function decideEncoding(res: ServerResponse, body: BodyInfo, plan: Plan): BodyDecision {
   const settings = plan.settings

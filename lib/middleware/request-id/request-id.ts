@@ -83,7 +83,7 @@ export const requestIdDefaults: Readonly<Required<Omit<RequestIdOptions, 'incomi
 /** The longest id ever kept, whatever `maxLength` says: ids go into every log line. */
 export const REQUEST_ID_MAX_LENGTH = 128
 
-// The issue's alphabet: enough for UUIDs, ULIDs, base64url without padding, AWS
+// The accepted alphabet: enough for UUIDs, ULIDs, base64url without padding, AWS
 // ("Root=1-…") and GCP ("…/…;o=1" minus the separators) trace ids; nothing that can break
 // a header, a log line or a terminal (no CR/LF, controls, escapes, spaces, quotes, commas).
 const ID_PATTERN = /^[A-Za-z0-9._:=-]+$/
