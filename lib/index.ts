@@ -23,7 +23,15 @@ export {
   type TransformBodyOptions,
 } from './core/transform-body.js'
 export { defineState, type StateKey } from './core/state.js'
-export { requestIdState, traceState, userIdState, corsPreflightState, type TraceInfo } from './core/shared-state.js'
+export {
+  requestIdState,
+  traceState,
+  userIdState,
+  corsPreflightState,
+  getUserId,
+  tryGetUserId,
+  type TraceInfo,
+} from './core/shared-state.js'
 export { runInContext, currentContext, currentRequest, type RequestContext } from './core/context.js'
 export { clientIp, clientIdentity, setClientIdentity, socketIp, type ClientIdentity } from './core/client.js'
 export {
@@ -218,8 +226,8 @@ export {
 export {
   apiKey,
   apiKeyDefaults,
-  getApiKey,
-  tryGetApiKey,
+  getApiKeyIdentity,
+  tryGetApiKeyIdentity,
   type ApiKeyOptions,
   type ApiKeyMiddleware,
   type ApiKeyIdentity,
@@ -228,7 +236,7 @@ export {
 } from './middleware/api-key/api-key.js'
 export { detachResponse, isDetached } from './core/detach-response.js'
 export { onRequestBody, type RequestBodyListener } from './core/request-body.js'
-export { originalUrlState } from './core/shared-state.js'
+export { originalUrlState, getOriginalUrl, tryGetOriginalUrl } from './core/shared-state.js'
 export {
   errorBoundary,
   errorBoundaryDefaults,
@@ -278,7 +286,7 @@ export {
   type TeardownHook,
 } from './middleware/hooks/hooks.js'
 export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when/when.js'
-export { mount, mountDefaults, getMountPath, type MountOptions } from './middleware/mount/mount.js'
+export { mount, mountDefaults, getMountPath, tryGetMountPath, type MountOptions } from './middleware/mount/mount.js'
 export {
   session,
   sessionDefaults,

@@ -22,7 +22,7 @@ const app = compose(
   auth,
 )((req, res) => {
   if (req.url === '/health') return void res.end('ok\n')
-  res.end(`hello ${auth.identity(req).id}\n`)
+  res.end(`hello ${auth.get(req).id}\n`)
 })
 
 serverTimeouts(createServer(app)).listen(3000)

@@ -25,7 +25,7 @@ const app = compose(
   auth,
 )((req, res) => {
   if (req.url === '/health') return void res.end('ok\n')
-  const { sub, tenant } = auth.claims(req)
+  const { sub, tenant } = auth.get(req)
   res.setHeader('content-type', 'application/json')
   res.end(JSON.stringify({ user: sub, tenant }))
 })

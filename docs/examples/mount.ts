@@ -5,12 +5,13 @@ import {
   compose,
   errorBoundary,
   getMountPath,
+  getOriginalUrl,
   hooks,
   HttpError,
   mount,
-  originalUrlState,
   sendError,
   serverTimeouts,
+  tryGetOriginalUrl,
 } from '../../lib/index.js'
 
 const admin = compose(
@@ -20,12 +21,12 @@ const admin = compose(
     },
   }),
 )((req, res) => {
-  res.end(`admin route ${req.url}, mounted at ${getMountPath(req)}, requested as ${originalUrlState.get(req)}\n`)
+  res.end(`admin route ${req.url}, mounted at ${getMountPath(req)}, requested as ${getOriginalUrl(req)}\n`)
 })
 
 const app = compose(
   errorBoundary(),
-  hooks({ teardown: (req, _res, info) => console.log(`${originalUrlState.tryGet(req) ?? req.url} ${info.status}`) }),
+  hooks({ teardown: (req, _res, info) => console.log(`${tryGetOriginalUrl(req) ?? req.url} ${info.status}`) }),
   mount('/admin', admin),
 )((req, res) => res.end(`public route ${req.url}\n`))
 

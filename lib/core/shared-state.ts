@@ -4,6 +4,7 @@
  * limits). Middleware never import each other, so these keys live in the core.
  * @module
  */
+import type { IncomingMessage } from 'node:http'
 import { defineState } from './state.js'
 
 /** The request's id, set by `requestId()`. */
@@ -30,11 +31,29 @@ export const traceState = defineState<TraceInfo>('trace', 'traceContext()')
 export const userIdState = defineState<string>('userId', 'an identity middleware (jwtAuth(), apiKey() or session())')
 
 /**
+ * Who `req` acts for, whichever identity layer said so (jwtAuth's `sub`, apiKey's id, the
+ * session's `userIdKey` field); throws, naming what to mount, when none did.
+ */
+export const getUserId = (req: IncomingMessage): string => userIdState.get(req)
+
+/** Who `req` acts for, or `undefined` when no identity layer set it (anonymous, or none mounted). */
+export const tryGetUserId = (req: IncomingMessage): string | undefined => userIdState.tryGet(req)
+
+/**
  * The request target as the server received it, set by `mount()` before it strips its
  * prefix from `req.url` (the outermost mount wins). Layers that report the URL after a
  * mount (access logs, error reports) read `originalUrlState.tryGet(req) ?? req.url`.
  */
 export const originalUrlState = defineState<string>('originalUrl', 'mount()')
+
+/** The target `req` arrived with, before a `mount()` stripped its prefix; throws, naming what to mount, outside any mount. */
+export const getOriginalUrl = (req: IncomingMessage): string => originalUrlState.get(req)
+
+/**
+ * The target `req` arrived with, or `undefined` when no `mount()` rewrote `req.url` (which is
+ * then the original): `tryGetOriginalUrl(req) ?? req.url` is the URL the client sent, anywhere.
+ */
+export const tryGetOriginalUrl = (req: IncomingMessage): string | undefined => originalUrlState.tryGet(req)
 
 /**
  * Set by `cors()` on a preflight it validated and then passed on (`preflightContinue`).

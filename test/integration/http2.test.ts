@@ -314,7 +314,7 @@ t.test('HTTP/2 apiKey(): 401 with a challenge, the identity with a key', async (
   const auth = apiKey({ keys: [{ key: 'h2-sweep-key-0123456789', id: 'partner' }] })
   const h2 = await served(
     t,
-    compose(auth)((req, res) => res.end(auth.identity(req).id)),
+    compose(auth)((req, res) => res.end(auth.get(req).id)),
   )
   const refused = await h2.request()
   t.equal(refused.status, 401)

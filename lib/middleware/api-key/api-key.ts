@@ -95,19 +95,24 @@ export const apiKeyDefaults = Object.freeze({
   setUserId: true,
 })
 
-const identityState = defineState<ApiKeyIdentity>('apiKey', 'apiKey()')
+const identityState = defineState<ApiKeyIdentity>('apiKeyIdentity', 'apiKey()')
 
-/** The identity of the key `req` presented. Throws when apiKey() did not accept one. */
-export const getApiKey = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I =>
+/**
+ * The identity of the key `req` presented (never the key itself); throws, naming what to
+ * mount, when apiKey() did not accept one.
+ */
+export const getApiKeyIdentity = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I =>
   identityState.get(req) as I
-/** The identity of the key `req` presented, or undefined. */
-export const tryGetApiKey = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I | undefined =>
+/** The identity of the key `req` presented, or undefined (no apiKey(), optional mode without a key, a public path). */
+export const tryGetApiKeyIdentity = <I extends ApiKeyIdentity = ApiKeyIdentity>(req: IncomingMessage): I | undefined =>
   identityState.tryGet(req) as I | undefined
 
 /** What apiKey() returns: a middleware that also reads its identities with their type. */
 export interface ApiKeyMiddleware<I extends ApiKeyIdentity> extends Middleware {
-  /** The identity this layer accepted for `req`; throws when there is none. */
-  identity(req: IncomingMessage): I
+  /** The identity accepted for `req`, as {@link getApiKeyIdentity}: throws, naming what to mount, when there is none. */
+  get(req: IncomingMessage): I
+  /** The identity accepted for `req`, or undefined, as {@link tryGetApiKeyIdentity}. */
+  tryGet(req: IncomingMessage): I | undefined
 }
 
 const HEX_DIGEST = /^[0-9a-f]{64}$/i
@@ -120,7 +125,7 @@ const QUOTE_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
  * with hashed keys for a database of clients.
  * @example
  * const auth = apiKey({ hashes: [{ sha256: process.env.PARTNER_KEY_SHA256!, id: 'partner-a' }] })
- * http.createServer(compose(auth)((req, res) => res.end(auth.identity(req).id)))
+ * http.createServer(compose(auth)((req, res) => res.end(auth.get(req).id)))
  */
 export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKeyOptions<I>): ApiKeyMiddleware<I> {
   const opts = withDefaults('apiKey', apiKeyDefaults, options, [
@@ -333,7 +338,10 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
       },
   )
 
-  return Object.assign(middleware, { identity: (req: IncomingMessage): I => identityState.get(req) as I })
+  return Object.assign(middleware, {
+    get: (req: IncomingMessage): I => identityState.get(req) as I,
+    tryGet: (req: IncomingMessage): I | undefined => identityState.tryGet(req) as I | undefined,
+  })
 }
 
 /** SHA-256 of `text`: 32 bytes whatever its length, so `timingSafeEqual` always applies. */

@@ -149,7 +149,10 @@ const OPTIONAL_KEYS = [
 
 const claimsState = defineState<JWTPayload>('jwtClaims', 'jwtAuth()')
 
-/** The verified claims of `req`. Throws when jwtAuth() did not verify a token for it. */
+/**
+ * The verified claims of `req`; throws, naming what to mount, when jwtAuth() verified no token
+ * for it (not mounted, optional mode without a token, a public path).
+ */
 export const getJwtClaims = <C extends object = JWTPayload>(req: IncomingMessage): C => claimsState.get(req) as C
 /** The verified claims of `req`, or undefined (no jwtAuth(), optional mode without a token, a public path). */
 export const tryGetJwtClaims = <C extends object = JWTPayload>(req: IncomingMessage): C | undefined =>
@@ -157,10 +160,10 @@ export const tryGetJwtClaims = <C extends object = JWTPayload>(req: IncomingMess
 
 /** What jwtAuth() returns: a middleware that also reads its claims with their type. */
 export interface JwtAuthMiddleware<C extends object> extends Middleware {
-  /** The claims this layer verified for `req`; throws when there are none. */
-  claims(req: IncomingMessage): C
-  /** The claims this layer verified for `req`, or undefined. */
-  tryClaims(req: IncomingMessage): C | undefined
+  /** The claims verified for `req`, as {@link getJwtClaims}: throws, naming what to mount, when there are none. */
+  get(req: IncomingMessage): C
+  /** The claims verified for `req`, or undefined, as {@link tryGetJwtClaims}. */
+  tryGet(req: IncomingMessage): C | undefined
 }
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110 §11.1).
@@ -177,7 +180,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
  * headers reach refusals; a token read from a cookie needs CSRF protection.
  * @example
  * const auth = jwtAuth<{ sub: string; tenant: string }>({ jwksUrl: 'https://id.example/jwks.json', algorithms: ['RS256'], issuer: 'https://id.example/', audience: 'api' })
- * http.createServer(compose(cors(), auth)((req, res) => res.end(auth.claims(req).tenant)))
+ * http.createServer(compose(cors(), auth)((req, res) => res.end(auth.get(req).tenant)))
  */
 export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C>): JwtAuthMiddleware<C> {
   const opts = withDefaults('jwtAuth', jwtAuthDefaults, options, OPTIONAL_KEYS) as typeof jwtAuthDefaults &
@@ -396,8 +399,8 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
   )
 
   return Object.assign(middleware, {
-    claims: (req: IncomingMessage): C => claimsState.get(req) as C,
-    tryClaims: (req: IncomingMessage): C | undefined => claimsState.tryGet(req) as C | undefined,
+    get: (req: IncomingMessage): C => claimsState.get(req) as C,
+    tryGet: (req: IncomingMessage): C | undefined => claimsState.tryGet(req) as C | undefined,
   })
 }
 

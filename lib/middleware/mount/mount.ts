@@ -10,8 +10,8 @@
  *   slash, say). One that needed normalising (escapes, `..`, `//`, `\`) is passed on in its
  *   normal form, each segment percent-encoded again where needed: the sub-stack routes the
  *   same path the mount matched, never a different one.
- * - The original target goes to `originalUrlState` (the outermost mount's wins) and the
- *   prefixes mounted so far to {@link getMountPath}.
+ * - The original target goes to `originalUrlState` (the outermost mount's wins; read it with
+ *   `getOriginalUrl`) and the prefixes mounted so far to {@link getMountPath}.
  * - `req.url` is not restored when the sub-stack returns: the mounted stack owns the request
  *   until its exchange ends (its streams and hooks may read `req.url` long after its handler
  *   returned). Layers outside the mount that report the URL when the exchange ends (an
@@ -39,10 +39,11 @@ export const mountDefaults: Readonly<Required<MountOptions>> = Object.freeze({ c
 
 const mountPathState = defineState<string>('mountPath', 'mount()')
 
-/** The prefixes `req` was mounted under, joined (`'/api/v2'`), or `''` outside any mount. */
-export function getMountPath(req: IncomingMessage): string {
-  return mountPathState.tryGet(req) ?? ''
-}
+/** The prefixes `req` was mounted under, joined (`'/api/v2'`); throws, naming what to mount, outside any mount. */
+export const getMountPath = (req: IncomingMessage): string => mountPathState.get(req)
+
+/** The prefixes `req` was mounted under, or `undefined` outside any mount (`tryGetMountPath(req) ?? ''` for links). */
+export const tryGetMountPath = (req: IncomingMessage): string | undefined => mountPathState.tryGet(req)
 
 // RFC 3986 §3.3: characters a path segment may hold unescaped, besides unreserved ones;
 // encodeURIComponent escapes them, so they are put back for a readable URL.
@@ -90,7 +91,7 @@ export function mount(prefix: string, handler: RawHandler, options: MountOptions
         const rest = strip(url, folded, caseSensitive)
         if (rest === undefined) return next(req, res)
         if (!originalUrlState.has(req)) originalUrlState.set(req, url)
-        mountPathState.set(req, getMountPath(req) + normal)
+        mountPathState.set(req, (mountPathState.tryGet(req) ?? '') + normal)
         req.url = rest
         return handler(req, res)
       },

@@ -89,17 +89,19 @@ export const sessionDefaults = Object.freeze({
 
 const sessionState = defineState<Session<SessionData>>('session', 'session()')
 
-/** The session of `req`. Throws when session() is not mounted above the caller. */
+/** The session of `req`; throws, naming what to mount, when session() has not run for it. */
 export const getSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> =>
   sessionState.get(req) as unknown as Session<D>
-/** The session of `req`, or undefined. */
+/** The session of `req`, or `undefined` when session() has not run for it. */
 export const tryGetSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> | undefined =>
   sessionState.tryGet(req) as unknown as Session<D> | undefined
 
 /** What session() returns: a middleware that also reads its sessions with their type. */
 export interface SessionMiddleware<D extends object> extends Middleware {
-  /** The session of `req`; throws when this layer did not run for it. */
+  /** The session of `req`, as {@link getSession}: throws, naming what to mount, when session() did not run for it. */
   get(req: IncomingMessage): Session<D>
+  /** The session of `req`, or undefined, as {@link tryGetSession}. */
+  tryGet(req: IncomingMessage): Session<D> | undefined
 }
 
 // Session ids: 192 bits from the CSPRNG, above the 128 bits OWASP asks for, as 32 base64url characters.
@@ -278,5 +280,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
 
   return Object.assign(middleware, {
     get: (req: IncomingMessage): Session<D> => sessionState.get(req) as unknown as Session<D>,
+    tryGet: (req: IncomingMessage): Session<D> | undefined =>
+      sessionState.tryGet(req) as unknown as Session<D> | undefined,
   })
 }

@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { apiKey, compose, cors, getApiKey, tryGetApiKey, userIdState, type RawHandler } from '../../../lib/index.js'
+import {
+  apiKey,
+  compose,
+  cors,
+  getApiKeyIdentity,
+  tryGetApiKeyIdentity,
+  userIdState,
+  type RawHandler,
+} from '../../../lib/index.js'
 import { httpRequest } from '../../helpers/http.js'
 import { rawGet, rawRequest } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
@@ -12,7 +20,7 @@ const sha = (text: string): string => createHash('sha256').update(text).digest('
 
 const echo: RawHandler = (req, res) => {
   res.setHeader('content-type', 'application/json')
-  res.end(JSON.stringify({ identity: tryGetApiKey(req) ?? null, user: userIdState.tryGet(req) ?? null }))
+  res.end(JSON.stringify({ identity: tryGetApiKeyIdentity(req) ?? null, user: userIdState.tryGet(req) ?? null }))
 }
 
 async function ask(
@@ -97,14 +105,16 @@ t.test('apiKey(): an async lookup, typed identities, and 503 when it fails', asy
   const url = await serve(
     t,
     compose(auth)((req, res) => {
-      const plan: 'free' | 'pro' = auth.identity(req).plan
-      res.end(JSON.stringify({ plan, id: getApiKey<Client>(req).id, user: userIdState.get(req) }))
+      const plan: 'free' | 'pro' = auth.get(req).plan
+      const same = auth.tryGet(req) === getApiKeyIdentity<Client>(req)
+      res.end(JSON.stringify({ plan, id: getApiKeyIdentity<Client>(req).id, user: userIdState.get(req), same }))
     }),
   )
   t.same(JSON.parse(await (await fetch(url, { headers: { 'x-api-key': KEY_A } })).text()), {
     plan: 'pro',
     id: 'client-7',
     user: 'client-7',
+    same: true,
   })
   t.equal((await fetch(url, { headers: { 'x-api-key': KEY_B } })).status, 401)
   const failed = await fetch(url, { headers: { 'x-api-key': KEY_A, 'x-fail': '1' } })
@@ -257,15 +267,19 @@ t.test('apiKey(): explain() and an unmounted accessor', async (t) => {
     /apiKey \(x-api-key or \?k, 1 keys, optional\)/,
   )
   t.match(compose(apiKey({ lookup: () => undefined })).explain(), /apiKey \(x-api-key, lookup\)/)
+  const auth = apiKey({ keys: [KEY_A] })
   const url = await serve(t, (req, res) => {
     try {
-      getApiKey(req)
+      getApiKeyIdentity(req)
       res.end('no throw')
     } catch (err) {
-      res.end((err as Error).message)
+      res.end(`${auth.tryGet(req)} ${(err as Error).message}`)
     }
   })
-  t.match(await (await fetch(url)).text(), /getApiKey\(\): no apiKey on this request; mount apiKey\(\)/)
+  t.match(
+    await (await fetch(url)).text(),
+    /^undefined getApiKeyIdentity\(\): no apiKeyIdentity on this request; mount apiKey\(\) before this handler\./,
+  )
 })
 
 t.test('apiKey(): config: each rule', async (t) => {

@@ -137,9 +137,9 @@ t.test('jwtAuth(): typed claims through the middleware and getJwtClaims', async 
   const url = await serve(
     t,
     compose(auth)((req, res) => {
-      const tenant: string = auth.claims(req).tenant
+      const tenant: string = auth.get(req).tenant
       const same: Claims = getJwtClaims<Claims>(req)
-      res.end(`${tenant} ${same.sub} ${Object.isFrozen(same)} ${auth.tryClaims(req) === same}`)
+      res.end(`${tenant} ${same.sub} ${Object.isFrozen(same)} ${auth.tryGet(req) === same}`)
     }),
   )
   const res = await fetch(url, { headers: { authorization: `Bearer ${hsToken({ tenant: 'acme' })}` } })

@@ -1,11 +1,15 @@
+import type { IncomingMessage } from 'node:http'
 import t, { type Test } from 'tap'
 import {
   compose,
   getMountPath,
+  getOriginalUrl,
   hooks,
   mount,
   onResponseEnd,
   originalUrlState,
+  tryGetMountPath,
+  tryGetOriginalUrl,
   type Middleware,
   type MountOptions,
   type RawHandler,
@@ -21,7 +25,7 @@ const subView: RawHandler = (req, res) => {
   res.setHeader('content-type', 'application/json')
   res.end(JSON.stringify({ url: req.url, mountPath: getMountPath(req), original: originalUrlState.tryGet(req) }))
 }
-const outer: RawHandler = (req, res) => res.end(`outer ${req.url} ${getMountPath(req) || '-'}`)
+const outer: RawHandler = (req, res) => res.end(`outer ${req.url} ${tryGetMountPath(req) ?? '-'}`)
 
 async function mounted(t: Test, prefix = '/api', options?: MountOptions) {
   return serve(t, compose(mount(prefix, subView, options))(outer))
@@ -91,6 +95,39 @@ t.test('mount(): nested mounts accumulate the mount path and keep the outermost 
     original: '/api/v2/users',
   })
   t.equal((await raw(url, '/api/v1/users')).body.toString(), 'outer /v1/users /api')
+})
+
+t.test('getMountPath() / getOriginalUrl(): read inside a mount; outside one they throw, naming mount()', async (t) => {
+  const read = (get: (req: IncomingMessage) => string, req: IncomingMessage): string => {
+    try {
+      return get(req)
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+  const view: RawHandler = (r, res) => {
+    res.end(
+      JSON.stringify({
+        mountPath: read(getMountPath, r),
+        original: read(getOriginalUrl, r),
+        tryMountPath: tryGetMountPath(r) ?? null,
+        tryOriginal: tryGetOriginalUrl(r) ?? null,
+      }),
+    )
+  }
+  const url = await serve(t, compose(mount('/api', view))(view))
+  t.same(JSON.parse((await raw(url, '/api/users?x')).body.toString()), {
+    mountPath: '/api',
+    original: '/api/users?x',
+    tryMountPath: '/api',
+    tryOriginal: '/api/users?x',
+  })
+  t.same(JSON.parse((await raw(url, '/home')).body.toString()), {
+    mountPath: 'getMountPath(): no mountPath on this request; mount mount() before this handler.',
+    original: 'getOriginalUrl(): no originalUrl on this request; mount mount() before this handler.',
+    tryMountPath: null,
+    tryOriginal: null,
+  })
 })
 
 t.test('mount(): the sub-stack has its own middleware, which never runs for other paths', async (t) => {
