@@ -76,13 +76,14 @@ export const isCookieName = (name: string): boolean => isToken(name)
 export const isCookieValue = (value: string): boolean => COOKIE_VALUE.test(value)
 
 /**
- * Every value sent for cookie `name` in a `Cookie` header, in the order sent. Browsers
- * send the cookie with the longest path first (RFC 6265 §5.4), but a sibling subdomain can
- * add one of the same name, so callers that verify values should try each.
- * Quoted values lose their quotes; nothing is percent-decoded.
+ * Every value the request sent for cookie `name`, in the order sent. Browsers send the
+ * cookie with the longest path first (RFC 6265 §5.4), but a sibling subdomain can add one
+ * of the same name, so callers that verify values should try each. Quoted values lose
+ * their quotes; nothing is percent-decoded. `[]` when the cookie was not sent.
  */
-export function getCookies(header: string | undefined, name: string): string[] {
+export function getCookies(req: IncomingMessage, name: string): string[] {
   const found: string[] = []
+  const header = req.headers.cookie
   if (header === undefined || header.length === 0) return found
   let at = 0
   while (at < header.length) {
@@ -95,8 +96,15 @@ export function getCookies(header: string | undefined, name: string): string[] {
   return found
 }
 
-/** The first value of cookie `name` in a `Cookie` header, or undefined. */
-export function getCookie(header: string | undefined, name: string): string | undefined {
+/**
+ * The first value the request sent for cookie `name`, or `undefined` when it sent none. A
+ * lookup by name, not a state accessor: a missing cookie is an answer, not a mistake, so
+ * it never throws. HTTP/2 `Cookie` crumbs arrive joined by Node.
+ * @example
+ * const theme = getCookie(req, 'theme') ?? 'light'
+ */
+export function getCookie(req: IncomingMessage, name: string): string | undefined {
+  const header = req.headers.cookie
   if (header === undefined || header.length === 0) return undefined
   let at = 0
   while (at < header.length) {
@@ -109,7 +117,10 @@ export function getCookie(header: string | undefined, name: string): string | un
   return undefined
 }
 
-/** Every cookie of a `Cookie` header, the first value of each name winning. */
+/**
+ * Every cookie of a `Cookie` header value, the first value of each name winning: the parser
+ * for a header that is not a request's (one read from a log, a test, a proxied call).
+ */
 export function parseCookies(header: string | undefined): Map<string, string> {
   const cookies = new Map<string, string>()
   if (header === undefined) return cookies

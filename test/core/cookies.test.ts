@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import {
   compileCookie,
   getCookie,
@@ -10,28 +10,45 @@ import {
   setClientIdentity,
   MAX_COOKIE_AGE_SECONDS,
 } from '../../lib/index.js'
+import { httpRequest } from '../helpers/http.js'
 import { serve } from '../helpers/serve.js'
 
-t.test('getCookie(): finds a cookie among others, exact name only', async (t) => {
+/** Serves `getCookie(req, name)` and `getCookies(req, name)` for the `name` in the query. */
+async function cookieReader(t: Test): Promise<(cookie: string | undefined, name: string) => Promise<unknown>> {
+  const url = await serve(t, (req, res) => {
+    const name = new URL(req.url!, 'http://x').searchParams.get('name')!
+    res.end(JSON.stringify({ one: getCookie(req, name) ?? null, all: getCookies(req, name) }))
+  })
+  return async (cookie, name) => {
+    const headers: Record<string, string> = cookie === undefined ? {} : { cookie }
+    return JSON.parse((await httpRequest(`${url}/?name=${encodeURIComponent(name)}`, { headers })).text)
+  }
+}
+
+t.test('getCookie(req, name): finds a cookie among others, exact name only', async (t) => {
+  const read = await cookieReader(t)
   const header = 'sidx=1; a=b;  sid=abc.def ; sid=second'
-  t.equal(getCookie(header, 'sid'), 'abc.def')
-  t.equal(getCookie(header, 'sidx'), '1')
-  t.equal(getCookie(header, 'si'), undefined)
-  t.equal(getCookie(header, 'a'), 'b')
-  t.equal(getCookie(undefined, 'a'), undefined)
-  t.equal(getCookie('', 'a'), undefined)
-  t.equal(getCookie('a', 'a'), undefined, 'a name without "=" has no value')
-  t.equal(getCookie('a =x', 'a'), 'x', 'whitespace before "="')
-  t.equal(getCookie('a=', 'a'), '', 'an empty value')
-  t.equal(getCookie('a="quoted"', 'a'), 'quoted', 'RFC 6265 quoted value')
-  t.equal(getCookie('\ta=tab', 'a'), 'tab')
+  const one = async (cookie: string | undefined, name: string) => ((await read(cookie, name)) as { one: unknown }).one
+  t.equal(await one(header, 'sid'), 'abc.def')
+  t.equal(await one(header, 'sidx'), '1')
+  t.equal(await one(header, 'si'), null)
+  t.equal(await one(header, 'a'), 'b')
+  t.equal(await one(undefined, 'a'), null, 'no Cookie header')
+  t.equal(await one('', 'a'), null, 'an empty Cookie header')
+  t.equal(await one('a', 'a'), null, 'a name without "=" has no value')
+  t.equal(await one('a =x', 'a'), 'x', 'whitespace before "="')
+  t.equal(await one('a=', 'a'), '', 'an empty value')
+  t.equal(await one('a="quoted"', 'a'), 'quoted', 'RFC 6265 quoted value')
+  t.equal(await one('b=1;\ta=tab', 'a'), 'tab')
 })
 
-t.test('getCookies(): every value of a repeated name, in order', async (t) => {
-  t.same(getCookies('sid=1; other=2; sid=3;sid="4"', 'sid'), ['1', '3', '4'])
-  t.same(getCookies(undefined, 'sid'), [])
-  t.same(getCookies('', 'sid'), [])
-  t.same(getCookies('x=1', 'sid'), [])
+t.test('getCookies(req, name): every value of a repeated name, in order', async (t) => {
+  const read = await cookieReader(t)
+  const all = async (cookie: string | undefined, name: string) => ((await read(cookie, name)) as { all: unknown }).all
+  t.same(await all('sid=1; other=2; sid=3;sid="4"', 'sid'), ['1', '3', '4'])
+  t.same(await all(undefined, 'sid'), [])
+  t.same(await all('', 'sid'), [])
+  t.same(await all('x=1', 'sid'), [])
 })
 
 t.test('parseCookies(): a map, first value of a name wins', async (t) => {
@@ -158,7 +175,7 @@ t.test(
         res.end('refused')
         return
       }
-      res.end(JSON.stringify({ line, back: getCookie(line.split(';')[0], 'sid') }))
+      res.end(JSON.stringify({ line, back: parseCookies(line.split(';')[0]).get('sid') }))
     })
     await fc.assert(
       fc.asyncProperty(fc.string({ unit: 'binary-ascii', maxLength: 20 }), async (value) => {

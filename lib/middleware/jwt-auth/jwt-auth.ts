@@ -301,7 +301,7 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
           if (header === undefined) {
             // Node keeps the first of repeated Authorization lines; singleHeader refuses them.
             if (req.headers.authorization !== undefined) return refusals.repeated
-            return opts.cookie === undefined ? undefined : getCookie(req.headers.cookie, opts.cookie) || undefined
+            return opts.cookie === undefined ? undefined : getCookie(req, opts.cookie) || undefined
           }
           const match = BEARER.exec(header)
           if (match) return match[1]!

@@ -271,7 +271,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     },
     (next) =>
       function sessionHandler(req, res) {
-        const values = getCookies(req.headers.cookie, name)
+        const values = getCookies(req, name)
         const found = fromCookies(values, req)
         if (found instanceof SessionImpl) return start(next, req, res, found)
         return loadThenStart(next, req, res, found)
