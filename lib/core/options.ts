@@ -121,20 +121,6 @@ export function expectHeaderName(middleware: string, option: string, value: unkn
   return value.toLowerCase()
 }
 
-// RFC 9110 §5.5: field-value = *field-content; visible ASCII, obs-text, SP and HTAB. No CR, LF or NUL.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
-
-/** True when `value` can be sent as a header value without breaking the header block. */
-export const isHeaderValue = (value: string): boolean => FIELD_VALUE.test(value)
-
-/** Throws unless `value` is a string that is safe as a header value. */
-export function expectHeaderValue(middleware: string, option: string, value: unknown): string {
-  if (typeof value !== 'string' || !FIELD_VALUE.test(value)) {
-    throw new ConfigError(middleware, option, 'a header value (no CR, LF or control characters)', value)
-  }
-  return value
-}
-
 /** Throws unless `value` is an array whose every element passes `each`; returns a frozen copy. */
 export function expectArray<T>(
   middleware: string,
