@@ -1,6 +1,6 @@
 /**
  * Header helpers several layers need: merging `Vary`, reading one request header that
- * must appear exactly once, telling a CORS preflight.
+ * must appear exactly once, telling a CORS preflight, text safe inside a quoted-string.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -93,3 +93,13 @@ export function isCorsPreflight(req: IncomingMessage): boolean {
     req.headers['access-control-request-method'] !== undefined
   )
 }
+
+// RFC 9110 §5.6.4 qdtext without obs-text and without the two characters that need a
+// quoted-pair (DQUOTE, backslash): RFC 6750 §3 restricts challenge parameters to exactly this.
+const QUOTE_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/**
+ * True when `text` can go between double quotes in a header (a `WWW-Authenticate` realm or
+ * `error_description`) as it is: printable ASCII and space, no `"`, no backslash, nothing to escape.
+ */
+export const isQuotedStringSafe = (text: string): boolean => QUOTE_SAFE.test(text)

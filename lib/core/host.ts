@@ -48,7 +48,7 @@ export function parseHost(text: string): ParsedHost | undefined {
     if (inner.includes('%') || !inner.includes(':')) return undefined
     const ip = parseIp(inner)
     if (!ip) return undefined
-    const port = parsePort(portText)
+    const port = optionalPort(portText)
     if (port === null) return undefined
     // An IPv4-mapped literal is the IPv4 host; it keeps no brackets.
     return { hostname: formatIp(ip), port, kind: ip.version === 6 ? 'ipv6' : 'ipv4' }
@@ -61,7 +61,7 @@ export function parseHost(text: string): ParsedHost | undefined {
   } else {
     name = text
   }
-  const port = parsePort(portText)
+  const port = optionalPort(portText)
   if (port === null) return undefined
   name = name.toLowerCase()
   if (name.endsWith('.')) name = name.slice(0, -1)
@@ -112,10 +112,17 @@ export function redirectPath(target: string | undefined): string {
   return '/' + path.slice(start)
 }
 
-/** `undefined` for no port, `null` for an invalid one. */
-function parsePort(text: string | undefined): number | undefined | null {
-  if (text === undefined) return undefined
-  if (!PORT.test(text)) return null
+/**
+ * A port as written in a `Host` value or `X-Forwarded-Port`: decimal digits, 1 to 65535,
+ * no sign, no leading zero; undefined for anything else.
+ */
+export function parsePort(text: string): number | undefined {
+  if (!PORT.test(text)) return undefined
   const port = Number(text)
-  return port <= 65535 ? port : null
+  return port <= 65535 ? port : undefined
+}
+
+/** `undefined` for no port, `null` for an invalid one. */
+function optionalPort(text: string | undefined): number | undefined | null {
+  return text === undefined ? undefined : (parsePort(text) ?? null)
 }

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { appendVary, singleHeader, type RawHandler } from '../../lib/index.js'
+import { isQuotedStringSafe } from '../../lib/core/headers.js'
 import { serve } from '../helpers/serve.js'
 import { parseRawResponse, rawExchange } from '../helpers/raw.js'
 
@@ -98,4 +99,14 @@ t.test('appendVary(): the single-field fast path agrees with the general one', a
     }),
     'Origin',
   )
+})
+
+t.test('isQuotedStringSafe(): printable ASCII and space without DQUOTE or backslash', async (t) => {
+  t.ok(isQuotedStringSafe('The realm 1'))
+  t.ok(isQuotedStringSafe(''))
+  t.notOk(isQuotedStringSafe('a"b'))
+  t.notOk(isQuotedStringSafe('a\\b'))
+  t.notOk(isQuotedStringSafe('a\nb'))
+  t.notOk(isQuotedStringSafe('a\tb'))
+  t.notOk(isQuotedStringSafe('é'))
 })

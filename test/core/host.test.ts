@@ -1,4 +1,5 @@
 import t from 'tap'
+import { parsePort } from '../../lib/core/host.js'
 import { formatHost, parseHost, redirectPath } from '../../lib/index.js'
 
 t.test('parseHost(): names are folded to lower case, with one trailing dot dropped', async (t) => {
@@ -74,4 +75,15 @@ t.test('redirectPath(): always one leading slash, backslashes escaped', async (t
   t.equal(redirectPath('?q=1'), '/?q=1')
   t.equal(redirectPath('/caf\u00e9 x'), '/caf%E9%20x')
   t.equal(redirectPath('/\u2603'), '/%E2%98%83')
+})
+
+t.test('parsePort(): 1 to 65535 in plain decimal, nothing else', async (t) => {
+  for (const [text, port] of [
+    ['1', 1],
+    ['80', 80],
+    ['65535', 65535],
+  ] as const)
+    t.equal(parsePort(text), port, text)
+  for (const bad of ['', '0', '08', '65536', '99999', '+80', '-1', '8 0', '80a', '0x50', '1e3', '100000'])
+    t.equal(parsePort(bad), undefined, JSON.stringify(bad))
 })

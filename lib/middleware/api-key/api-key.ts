@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { singleHeader } from '../../core/headers.js'
+import { isQuotedStringSafe, singleHeader } from '../../core/headers.js'
 import {
   expectBoolean,
   expectFunction,
@@ -116,8 +116,6 @@ export interface ApiKeyMiddleware<I extends ApiKeyIdentity> extends Middleware {
 }
 
 const HEX_DIGEST = /^[0-9a-f]{64}$/i
-// RFC 6750 §3-style quoted-string content: printable ASCII without DQUOTE or backslash.
-const QUOTE_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 
 /**
  * Require an API key. Pitfalls: keys in a query string leak into logs (hence opt-in);
@@ -143,7 +141,7 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
   const maxKeyLength = expectInteger('apiKey', 'maxKeyLength', opts.maxKeyLength, minKeyLength, 65_536)
   const optional = expectBoolean('apiKey', 'optional', opts.optional)
   const setUserId = expectBoolean('apiKey', 'setUserId', opts.setUserId)
-  if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !QUOTE_SAFE.test(opts.realm))) {
+  if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !isQuotedStringSafe(opts.realm))) {
     throw new ConfigError('apiKey', 'realm', 'printable ASCII without quotes or backslashes', opts.realm)
   }
   const isExempt = compileExemption(
@@ -365,7 +363,7 @@ function listOption<T>(option: string, value: readonly T[] | undefined): readonl
 }
 
 function expectId(option: string, id: unknown): string {
-  if (typeof id !== 'string' || id.length === 0 || !QUOTE_SAFE.test(id))
+  if (typeof id !== 'string' || id.length === 0 || !isQuotedStringSafe(id))
     throw new ConfigError('apiKey', option, 'entries whose id is a non-empty printable string', id)
   return id
 }

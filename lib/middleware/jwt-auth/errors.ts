@@ -25,13 +25,6 @@ export interface Refusals {
   readonly insufficientScope: HttpError
 }
 
-// RFC 6750 §3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E: printable
-// ASCII without DQUOTE and backslash, so no escaping is ever needed inside the quotes.
-const QUOTE_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
-
-/** True when `text` can go inside a quoted-string of a Bearer challenge unescaped. */
-export const isChallengeSafe = (text: string): boolean => QUOTE_SAFE.test(text)
-
 /** Build the refusals for `realm` (already validated) and the required `scopes`. */
 export function buildRefusals(realm: string | undefined, scopes: readonly string[]): Refusals {
   const realmParam = realm === undefined ? '' : ` realm="${realm}"`

@@ -12,7 +12,7 @@ import { jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions }
 import { getCookie, isCookieName } from '../../core/cookies.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, type HttpError } from '../../core/errors.js'
-import { singleHeader } from '../../core/headers.js'
+import { isQuotedStringSafe, singleHeader } from '../../core/headers.js'
 import {
   expectArray,
   expectBoolean,
@@ -29,7 +29,7 @@ import { defineState } from '../../core/state.js'
 import type { Middleware, RawHandler } from '../../core/types.js'
 import { compileExemption } from '../../core/auth-exemption.js'
 import { acceptableUntil, deepFreeze, TokenCache, type CachedToken } from './cache.js'
-import { buildRefusals, isChallengeSafe, refusalFor } from './errors.js'
+import { buildRefusals, refusalFor } from './errors.js'
 import { resolveKeys, type JwtPublicKey, type JwtSecret } from './keys.js'
 
 export type { JwtPublicKey, JwtSecret } from './keys.js'
@@ -265,7 +265,7 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
   )
   const optional = expectBoolean('jwtAuth', 'optional', opts.optional)
   const userIdClaim = opts.userIdClaim === false ? false : expectString('jwtAuth', 'userIdClaim', opts.userIdClaim)
-  if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !isChallengeSafe(opts.realm))) {
+  if (opts.realm !== undefined && (typeof opts.realm !== 'string' || !isQuotedStringSafe(opts.realm))) {
     throw new ConfigError('jwtAuth', 'realm', 'printable ASCII without quotes or backslashes (RFC 6750 §3)', opts.realm)
   }
   const validate =

@@ -16,6 +16,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose'
 import { ConfigError, describeValue } from '../../core/errors.js'
+import { compileRanges, parseIp } from '../../core/ip.js'
 import { reportError } from '../../core/report.js'
 
 /** An HMAC secret: text (its UTF-8 bytes), bytes, a secret KeyObject or an `oct` JWK. */
@@ -395,7 +396,7 @@ function jwksUrl(input: string | URL): URL {
     )
   }
   // Keys fetched over plain http can be swapped by anyone on the path; only loopback is exempt (tests, sidecars).
-  const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(url.hostname)
+  const loopback = url.hostname === 'localhost' || isLoopback(url.hostname)
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     throw new ConfigError(
       NAME,
@@ -463,3 +464,11 @@ const isJwk = (value: unknown): value is JWK =>
 const CryptoKeyClass = (globalThis as unknown as { CryptoKey?: abstract new () => webcrypto.CryptoKey }).CryptoKey
 const isCryptoKey = (value: unknown): value is webcrypto.CryptoKey =>
   CryptoKeyClass !== undefined && value instanceof CryptoKeyClass
+
+const loopbackRanges = compileRanges(['loopback'])
+
+/** Whether a URL's hostname (IPv6 in brackets, as `URL` gives it) is a loopback address. */
+function isLoopback(hostname: string): boolean {
+  const ip = parseIp(hostname.startsWith('[') ? hostname.slice(1, -1) : hostname)
+  return ip !== undefined && loopbackRanges.match(ip)
+}

@@ -23,7 +23,7 @@ import {
 } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
-import { formatHost, parseHost } from '../../core/host.js'
+import { formatHost, parseHost, parsePort } from '../../core/host.js'
 import { formatIp, parseIp, type IpBytes } from '../../core/ip.js'
 import { expectArray, expectBoolean, expectOneOf, withDefaults } from '../../core/options.js'
 import type { Middleware } from '../../core/types.js'
@@ -201,11 +201,12 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
     if (readPort) {
       const port = field(req, 'x-forwarded-port', hop)
       if (port !== undefined) {
-        if (!/^[1-9]\d{0,4}$/.test(port) || Number(port) > 65535) return undefined
+        const portNumber = parsePort(port)
+        if (portNumber === undefined) return undefined
         const parsed = host === undefined ? undefined : parseHost(host)
         // A port already in the forwarded host wins; the scheme's default port is implied.
         if (parsed !== undefined && parsed.port === undefined) {
-          host = formatHost({ ...parsed, port: Number(port) }, scheme === 'https' ? 443 : 80)
+          host = formatHost({ ...parsed, port: portNumber }, scheme === 'https' ? 443 : 80)
         }
       }
     }

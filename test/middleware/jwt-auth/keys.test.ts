@@ -225,3 +225,13 @@ t.test('jwtAuth() jwks: a local key set chooses by kid and refuses unknown and a
 })
 
 function noop(): void {}
+
+t.test('jwtAuth(): config: a plain-http jwksUrl only on a loopback address', async (t) => {
+  for (const host of ['127.0.0.1', '127.10.20.30', '[::1]', 'localhost', '[::ffff:127.0.0.1]'])
+    t.doesNotThrow(() => jwtAuth({ jwksUrl: `http://${host}:9/jwks`, algorithms: ['RS256'] }), host)
+  for (const host of ['128.0.0.1', '10.0.0.1', '[::2]', 'localhost.example', '127.0.0.1.example'])
+    t.throws(() => jwtAuth({ jwksUrl: `http://${host}:9/jwks`, algorithms: ['RS256'] }), {
+      name: 'ConfigError',
+      message: /option "jwksUrl" must be an https URL \(http only on loopback\)/,
+    })
+})
