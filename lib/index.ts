@@ -1,95 +1,12 @@
 /**
- * http-onion: the public surface. Re-exports only.
+ * http-onion: the public surface for applications. Re-exports only, grouped as the
+ * catalogue is (observability, edge, traffic, identity, flow), then the stores, then what
+ * every application needs besides (compose, the handler types, errors, serverTimeouts).
+ * Building blocks for writing middleware are in `http-onion/core` (lib/core.ts).
  * @module
  */
-export type { Middleware, RawHandler } from './core/types.js'
-export { compose, type ComposedMiddleware, type ComposeOptions } from './core/compose.js'
-export { defineMiddleware, middlewareInfo, type MiddlewareInfo, type OrderingRule } from './core/define.js'
-export { checkOrdering, type CheckedRule, type OrderingViolation } from './core/ordering.js'
-export { onResponseStart, responseStarted, type ResponseStartListener } from './core/response-start.js'
-export {
-  onResponseEnd,
-  type ResponseEndInfo,
-  type ResponseEndListener,
-  type ResponseOutcome,
-} from './core/response-end.js'
-export {
-  transformBody,
-  responseHasBody,
-  type BodyDecider,
-  type BodyDecision,
-  type BodyInfo,
-  type BodyTransform,
-  type TransformBodyOptions,
-} from './core/transform-body.js'
-export { defineState, type StateKey } from './core/state.js'
-export {
-  requestIdState,
-  traceState,
-  userIdState,
-  corsPreflightState,
-  getUserId,
-  tryGetUserId,
-  type TraceInfo,
-} from './core/shared-state.js'
-export { runInContext, currentContext, currentRequest, type RequestContext } from './core/context.js'
-export { clientIp, clientIdentity, setClientIdentity, socketIp, type ClientIdentity } from './core/client.js'
-export {
-  parseIp,
-  normalizeIp,
-  formatIp,
-  parseCidr,
-  inRange,
-  compileRanges,
-  ipPrefixKey,
-  namedRanges,
-  type IpBytes,
-  type IpRange,
-} from './core/ip.js'
-export {
-  normalizePath,
-  matchablePath,
-  compilePathPatterns,
-  AMBIGUOUS_PATH_ERROR,
-  type PathPattern,
-  type PathMatchOptions,
-  type AmbiguousPaths,
-} from './core/path.js'
-export { parseQualityList, mediaTypeQuality, type Preference } from './core/negotiate.js'
-export { appendVary, singleHeader } from './core/headers.js'
-export { arrivalTime, monotonicNow } from './core/clock.js'
-export {
-  serverTimeouts,
-  serverTimeoutsDefaults,
-  type ServerTimeoutsOptions,
-  type TimeoutServer,
-} from './core/server-timeouts.js'
-export { ConfigError, HttpError, OrderingError, type HttpErrorOptions } from './core/errors.js'
-export { sendError, type ErrorBody } from './core/send-error.js'
-export { reportError } from './core/report.js'
-export { withDefaults } from './core/options.js'
-export {
-  getCookie,
-  getCookies,
-  parseCookies,
-  compileCookie,
-  isCookieName,
-  isCookieValue,
-  MAX_COOKIE_AGE_SECONDS,
-  MAX_COOKIE_BYTES,
-  type CookieAttributes,
-  type CompiledCookie,
-} from './core/cookies.js'
-export {
-  jwtAuth,
-  jwtAuthDefaults,
-  getJwtClaims,
-  tryGetJwtClaims,
-  type JwtAuthOptions,
-  type JwtAuthMiddleware,
-  type JwtSecret,
-  type JwtPublicKey,
-} from './middleware/jwt-auth/jwt-auth.js'
+
+// Observability
 export {
   requestId,
   requestIdDefaults,
@@ -121,19 +38,18 @@ export {
   getTrace,
   tryGetTrace,
   propagationHeaders,
-  parseTraceparent,
-  formatTraceparent,
-  parseTracestate,
   type TraceContextOptions,
   type PropagationOptions,
-  type Traceparent,
 } from './middleware/trace-context/trace-context.js'
+export type { TraceInfo } from './core/shared-state.js'
 export {
   requestContext,
   requestContextDefaults,
   type RequestContextOptions,
 } from './middleware/request-context/request-context.js'
-export { parseHost, formatHost, redirectPath, type ParsedHost } from './core/host.js'
+export { currentRequest, currentContext, type RequestContext } from './core/context.js'
+
+// Edge
 export {
   proxyHeaders,
   proxyHeadersDefaults,
@@ -141,6 +57,7 @@ export {
   type ProxyTrust,
   type ForwardedField,
 } from './middleware/proxy-headers/proxy-headers.js'
+export { clientIp, clientIdentity, type ClientIdentity } from './core/client.js'
 export {
   trustedHost,
   trustedHostDefaults,
@@ -159,7 +76,7 @@ export {
   type CorsOptions,
   type OriginPredicate,
 } from './middleware/cors/cors.js'
-export { type OriginEntry, MAX_ORIGIN_LENGTH } from './middleware/cors/origin.js'
+export { MAX_ORIGIN_LENGTH, type OriginEntry } from './middleware/cors/origin.js'
 export {
   securityHeaders,
   securityHeadersDefaults,
@@ -169,17 +86,16 @@ export {
   type ReferrerPolicyValue,
 } from './middleware/security-headers/security-headers.js'
 export { cspApiDefaults, cspSiteDefaults, type CspDirectives } from './middleware/security-headers/csp.js'
-export { discardHeldBody } from './core/transform-body.js'
+
+// Traffic
 export {
   compression,
   compressionDefaults,
   compressibleTypes,
   flushResponse,
-  negotiateEncoding,
   zstdSupported,
   type CompressionOptions,
   type Encoding,
-  type EncodingChoice,
   type MediaTypePattern,
 } from './middleware/compression/compression.js'
 export {
@@ -190,71 +106,6 @@ export {
   type RateLimiter,
   type RateLimitStats,
 } from './middleware/rate-limit/rate-limit.js'
-export type {
-  RateLimitAlgorithm,
-  RateLimitDecision,
-  RateLimitPolicy,
-  RateLimitStore,
-} from './stores/rate-limit/store.js'
-export {
-  memoryStore,
-  memoryStoreDefaults,
-  type MemoryStore,
-  type MemoryStoreOptions,
-  type MemoryStoreStats,
-} from './stores/rate-limit/memory.js'
-export { redisStore, redisStoreDefaults, type RedisStore, type RedisStoreOptions } from './stores/rate-limit/redis.js'
-export {
-  defineRedisScript,
-  redisCall,
-  withTimeout,
-  hashTagKey,
-  isValidKeyPrefix,
-  isRedisClient,
-  isRedisConnected,
-  clusterKeySlot,
-  RedisGate,
-  DOWN_MASTER_PROBE_MS,
-  RedisBusyError,
-  RedisTimeoutError,
-  RedisUnavailableError,
-  type RedisArgument,
-  type RedisCallOptions,
-  type RedisClient,
-  type RedisScript,
-} from './stores/redis-client.js'
-export {
-  apiKey,
-  apiKeyDefaults,
-  getApiKeyIdentity,
-  tryGetApiKeyIdentity,
-  type ApiKeyOptions,
-  type ApiKeyMiddleware,
-  type ApiKeyIdentity,
-  type NamedApiKey,
-  type HashedApiKey,
-} from './middleware/api-key/api-key.js'
-export { detachResponse, isDetached } from './core/detach-response.js'
-export { onRequestBody, type RequestBodyListener } from './core/request-body.js'
-export { originalUrlState, getOriginalUrl, tryGetOriginalUrl } from './core/shared-state.js'
-export {
-  errorBoundary,
-  errorBoundaryDefaults,
-  type ErrorBoundaryOptions,
-  type ErrorReport,
-  type ErrorAction,
-} from './middleware/error-boundary/error-boundary.js'
-export {
-  timeout,
-  timeoutDefaults,
-  getRequestSignal,
-  tryGetRequestSignal,
-  RequestAbortError,
-  type TimeoutOptions,
-  type TimeoutRoute,
-  type TimeoutTimers,
-  type RequestAbortKind,
-} from './middleware/timeout/timeout.js'
 export {
   bodyLimit,
   bodyLimitDefaults,
@@ -270,6 +121,17 @@ export {
   type CapturedBody,
 } from './middleware/body-capture/body-capture.js'
 export {
+  timeout,
+  timeoutDefaults,
+  getRequestSignal,
+  tryGetRequestSignal,
+  RequestAbortError,
+  type TimeoutOptions,
+  type TimeoutRoute,
+  type TimeoutTimers,
+  type RequestAbortKind,
+} from './middleware/timeout/timeout.js'
+export {
   loadShedding,
   loadSheddingDefaults,
   type LoadShedding,
@@ -277,16 +139,30 @@ export {
   type LoadStats,
   type ShedReason,
 } from './middleware/load-shedding/load-shedding.js'
+
+// Identity
+export { getUserId, tryGetUserId } from './core/shared-state.js'
 export {
-  hooks,
-  hooksDefaults,
-  type HooksOptions,
-  type BeforeHook,
-  type AfterHook,
-  type TeardownHook,
-} from './middleware/hooks/hooks.js'
-export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when/when.js'
-export { mount, mountDefaults, getMountPath, tryGetMountPath, type MountOptions } from './middleware/mount/mount.js'
+  jwtAuth,
+  jwtAuthDefaults,
+  getJwtClaims,
+  tryGetJwtClaims,
+  type JwtAuthOptions,
+  type JwtAuthMiddleware,
+  type JwtSecret,
+  type JwtPublicKey,
+} from './middleware/jwt-auth/jwt-auth.js'
+export {
+  apiKey,
+  apiKeyDefaults,
+  getApiKeyIdentity,
+  tryGetApiKeyIdentity,
+  type ApiKeyOptions,
+  type ApiKeyMiddleware,
+  type ApiKeyIdentity,
+  type NamedApiKey,
+  type HashedApiKey,
+} from './middleware/api-key/api-key.js'
 export {
   session,
   sessionDefaults,
@@ -300,6 +176,45 @@ export {
   type RegenerateOptions,
   type SessionSecret,
 } from './middleware/session/session.js'
+export type { CookieAttributes } from './core/cookies.js'
+
+// Flow
+export {
+  errorBoundary,
+  errorBoundaryDefaults,
+  type ErrorBoundaryOptions,
+  type ErrorReport,
+  type ErrorAction,
+} from './middleware/error-boundary/error-boundary.js'
+export {
+  hooks,
+  hooksDefaults,
+  type HooksOptions,
+  type BeforeHook,
+  type AfterHook,
+  type TeardownHook,
+} from './middleware/hooks/hooks.js'
+export { when, unless, type RequestCondition, type RequestFilter } from './middleware/when/when.js'
+export { mount, mountDefaults, getMountPath, tryGetMountPath, type MountOptions } from './middleware/mount/mount.js'
+export { getOriginalUrl, tryGetOriginalUrl } from './core/shared-state.js'
+
+// Stores: rate limits
+export type {
+  RateLimitStore,
+  RateLimitAlgorithm,
+  RateLimitDecision,
+  RateLimitPolicy,
+} from './stores/rate-limit/store.js'
+export {
+  memoryStore,
+  memoryStoreDefaults,
+  type MemoryStore,
+  type MemoryStoreOptions,
+  type MemoryStoreStats,
+} from './stores/rate-limit/memory.js'
+export { redisStore, redisStoreDefaults, type RedisStore, type RedisStoreOptions } from './stores/rate-limit/redis.js'
+
+// Stores: sessions
 export type { SessionStore, SessionRecord, SessionPatch } from './stores/session/store.js'
 export {
   memorySessionStore,
@@ -308,3 +223,16 @@ export {
   type MemorySessionStoreOptions,
 } from './stores/session/memory.js'
 export { redisSessionStore, redisSessionStoreDefaults, type RedisSessionStoreOptions } from './stores/session/redis.js'
+
+// What every application needs besides
+export type { Middleware, RawHandler } from './core/types.js'
+export { compose, type ComposedMiddleware, type ComposeOptions } from './core/compose.js'
+export { ConfigError, HttpError, OrderingError, type HttpErrorOptions } from './core/errors.js'
+export { sendError, type ErrorBody } from './core/send-error.js'
+export type { AmbiguousPaths, PathPattern } from './core/path.js'
+export {
+  serverTimeouts,
+  serverTimeoutsDefaults,
+  type ServerTimeoutsOptions,
+  type TimeoutServer,
+} from './core/server-timeouts.js'

@@ -3,7 +3,8 @@
  * layer doing what the cheapest real middleware does (register a response-start listener).
  */
 import type { RequestListener } from 'node:http'
-import { compose, defineMiddleware, onResponseStart, type Middleware } from '../../lib/index.js'
+import { compose, type Middleware } from '../../lib/index.js'
+import { defineMiddleware, onResponseStart } from '../../lib/core.js'
 import { listen, routes, type Comparison, type Scenario } from '../common.js'
 
 const noopListener = (): void => undefined

@@ -7,7 +7,6 @@ import {
   compose,
   compression,
   cors,
-  defineState,
   errorBoundary,
   getJwtClaims,
   jwtAuth,
@@ -16,6 +15,7 @@ import {
   securityHeaders,
   serverTimeouts,
 } from '../../lib/index.js'
+import { defineState } from '../../lib/core.js'
 import { toExpress } from '../../adapters/express.js'
 
 const app = express()

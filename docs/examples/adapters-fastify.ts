@@ -6,7 +6,6 @@ import {
   compose,
   compression,
   cors,
-  defineState,
   errorBoundary,
   getJwtClaims,
   jwtAuth,
@@ -14,6 +13,7 @@ import {
   securityHeaders,
   serverTimeouts,
 } from '../../lib/index.js'
+import { defineState } from '../../lib/core.js'
 import { toFastify, toFastifyHook } from '../../adapters/fastify.js'
 
 const fastify = Fastify()

@@ -1,6 +1,7 @@
 // cors(): a credentialed API for known front ends (docs/middleware/cors.md).
 import { createServer } from 'node:http'
-import { compose, cors, defineMiddleware, HttpError, sendError, serverTimeouts } from '../../lib/index.js'
+import { compose, cors, HttpError, sendError, serverTimeouts } from '../../lib/index.js'
+import { defineMiddleware } from '../../lib/core.js'
 
 const apiCors = cors({
   origins: ['https://app.example.com', 'https://*.preview.example.com', /^http:\/\/localhost:\d+$/],

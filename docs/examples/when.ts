@@ -6,13 +6,13 @@ import {
   compose,
   errorBoundary,
   hooks,
-  normalizePath,
   serverTimeouts,
   timeout,
   tryGetRequestSignal,
   unless,
   when,
 } from '../../lib/index.js'
+import { normalizePath } from '../../lib/core.js'
 
 const app = compose(
   errorBoundary(),

@@ -1,12 +1,6 @@
 import t from 'tap'
-import {
-  compose,
-  defineMiddleware,
-  onResponseStart,
-  OrderingError,
-  type Middleware,
-  type RawHandler,
-} from '../../lib/index.js'
+import { compose, OrderingError, type Middleware, type RawHandler } from '../../lib/index.js'
+import { defineMiddleware, onResponseStart } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 
 const recorder = (log: string[], name: string, before: number, after: number): Middleware =>

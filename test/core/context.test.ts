@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import t from 'tap'
-import { currentContext, currentRequest, runInContext, type RawHandler } from '../../lib/index.js'
+import { currentContext, currentRequest, type RawHandler } from '../../lib/index.js'
+import { runInContext } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 
 const idOf = () => currentRequest().headers['x-n']

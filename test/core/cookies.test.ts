@@ -9,7 +9,7 @@ import {
   isCookieValue,
   setClientIdentity,
   MAX_COOKIE_AGE_SECONDS,
-} from '../../lib/index.js'
+} from '../../lib/core.js'
 import { httpRequest } from '../helpers/http.js'
 import { serve } from '../helpers/serve.js'
 

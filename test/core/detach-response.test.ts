@@ -1,14 +1,7 @@
 import { createGzip, gunzipSync } from 'node:zlib'
 import t from 'tap'
-import {
-  detachResponse,
-  HttpError,
-  isDetached,
-  onResponseEnd,
-  sendError,
-  transformBody,
-  type ResponseEndInfo,
-} from '../../lib/index.js'
+import { HttpError, sendError } from '../../lib/index.js'
+import { detachResponse, isDetached, onResponseEnd, transformBody, type ResponseEndInfo } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { appendVary, singleHeader, type RawHandler } from '../../lib/index.js'
+import type { RawHandler } from '../../lib/index.js'
+import { appendVary, singleHeader } from '../../lib/core.js'
 import { isQuotedStringSafe } from '../../lib/core/headers.js'
 import { serve } from '../helpers/serve.js'
 import { parseRawResponse, rawExchange } from '../helpers/raw.js'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { parsePort } from '../../lib/core/host.js'
-import { formatHost, parseHost, redirectPath } from '../../lib/index.js'
+import { formatHost, parseHost, redirectPath } from '../../lib/core.js'
 
 t.test('parseHost(): names are folded to lower case, with one trailing dot dropped', async (t) => {
   t.same(parseHost('Example.COM'), { hostname: 'example.com', port: undefined, kind: 'name' })

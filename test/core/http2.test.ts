@@ -1,6 +1,7 @@
 import { createGzip, gunzipSync } from 'node:zlib'
 import t from 'tap'
-import { compose, onResponseEnd, onResponseStart, transformBody, type ResponseEndInfo } from '../../lib/index.js'
+import { compose } from '../../lib/index.js'
+import { onResponseEnd, onResponseStart, transformBody, type ResponseEndInfo } from '../../lib/core.js'
 import { h2Request, serveH2 } from '../helpers/h2.js'
 
 t.test('core over HTTP/2: compose, response-start listeners, writeHead headers', async (t) => {

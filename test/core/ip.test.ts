@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { compileRanges, formatIp, inRange, ipPrefixKey, normalizeIp, parseCidr, parseIp } from '../../lib/index.js'
+import { compileRanges, formatIp, inRange, ipPrefixKey, normalizeIp, parseCidr, parseIp } from '../../lib/core.js'
 
 t.test('normalizeIp(): one canonical text per address', async (t) => {
   const cases: Array<[string, string | undefined]> = [

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mediaTypeQuality, parseQualityList } from '../../lib/index.js'
+import { mediaTypeQuality, parseQualityList } from '../../lib/core.js'
 
 t.test('parseQualityList(): values, weights and order', async (t) => {
   t.same(parseQualityList('br;q=1.0, GZIP ; q=0.5,*;q=0'), [

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { ConfigError, withDefaults } from '../../lib/index.js'
+import { ConfigError } from '../../lib/index.js'
+import { withDefaults } from '../../lib/core.js'
 import {
   expectArray,
   expectBoolean,

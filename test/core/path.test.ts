@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, matchablePath, normalizePath } from '../../lib/index.js'
+import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, matchablePath, normalizePath } from '../../lib/core.js'
 import { expectAmbiguousPaths } from '../../lib/core/path.js'
 
 t.test('normalizePath(): one normal form for every spelling of a path', async (t) => {

@@ -14,19 +14,15 @@ import {
   cors,
   errorBoundary,
   memoryStore,
-  onRequestBody,
-  onResponseEnd,
   proxyHeaders,
   rateLimit,
   requestId,
   securityHeaders,
   timing,
-  transformBody,
   type AccessLogEntry,
-  type BodyInfo,
   type RawHandler,
-  type ResponseEndInfo,
 } from '../../lib/index.js'
+import { onRequestBody, onResponseEnd, transformBody, type BodyInfo, type ResponseEndInfo } from '../../lib/core.js'
 import { httpRequest } from '../helpers/http.js'
 import { serve } from '../helpers/serve.js'
 

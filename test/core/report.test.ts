@@ -1,5 +1,5 @@
 import t from 'tap'
-import { reportError } from '../../lib/index.js'
+import { reportError } from '../../lib/core.js'
 import { rateLimitedReporter } from '../../lib/core/report.js'
 import { captureWarnings } from '../helpers/wait.js'
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import t from 'tap'
-import { onRequestBody } from '../../lib/index.js'
+import { onRequestBody } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { httpRequest } from '../helpers/http.js'

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { HttpError, onResponseStart, requestIdState, sendError } from '../../lib/index.js'
+import { HttpError, sendError } from '../../lib/index.js'
+import { onResponseStart, requestIdState } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 import { httpRequest } from '../helpers/http.js'
 

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { compose, getUserId, tryGetUserId, userIdState, type Middleware } from '../../lib/index.js'
+import { compose, getUserId, tryGetUserId, type Middleware } from '../../lib/index.js'
+import { userIdState } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 
 /** Stands in for an identity layer: the user named by `x-user`, if any. */

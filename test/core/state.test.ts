@@ -1,5 +1,5 @@
 import t from 'tap'
-import { defineState } from '../../lib/index.js'
+import { defineState } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 
 t.test('defineState(): typed values per request, never shared between requests', async (t) => {

@@ -4,7 +4,8 @@ import { PassThrough, Transform } from 'node:stream'
 import { createGunzip, createGzip, gunzipSync } from 'node:zlib'
 import express from 'express'
 import t from 'tap'
-import { onResponseEnd, transformBody, type BodyInfo, type RawHandler } from '../../lib/index.js'
+import type { RawHandler } from '../../lib/index.js'
+import { onResponseEnd, transformBody, type BodyInfo } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { until } from '../helpers/wait.js'
@@ -702,7 +703,7 @@ t.test("transformBody(): an outer passthrough carries an inner transform's outpu
 t.test(
   'transformBody(): discardHeldBody drops a held prefix, so an answer that replaces the body goes out alone',
   async (t) => {
-    const { discardHeldBody } = await import('../../lib/index.js')
+    const { discardHeldBody } = await import('../../lib/core.js')
     const errors: unknown[] = []
     let dropped: number | undefined
     const res = await get(
@@ -728,7 +729,7 @@ t.test(
 )
 
 t.test('transformBody(): discardHeldBody leaves decided routes alone', async (t) => {
-  const { discardHeldBody } = await import('../../lib/index.js')
+  const { discardHeldBody } = await import('../../lib/core.js')
   let dropped: number | undefined
   const res = await get(
     await serve(t, (_q, res) => {

@@ -18,10 +18,11 @@ function walk(dir: string): string[] {
   })
 }
 
-/** Import specifiers as a reader writes them ('http-onion', 'http-onion/express') and as examples do. */
+/** Import specifiers as a reader writes them ('http-onion', 'http-onion/core', 'http-onion/express') and as examples do. */
 function normalize(code: string): string {
   return code
     .replace(/(['"])(?:\.\.\/)+lib\/index\.js\1/g, "'http-onion'")
+    .replace(/(['"])(?:\.\.\/)+lib\/core\.js\1/g, "'http-onion/core'")
     .replace(/(['"])(?:\.\.\/)+adapters\/([\w-]+)\.js\1/g, "'http-onion/$2'")
     .replace(/\r\n/g, '\n')
 }

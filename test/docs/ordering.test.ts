@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { middlewareInfo } from '../../lib/index.js'
+import { middlewareInfo } from '../../lib/core.js'
 import { launchBrowser } from '../helpers/browser.js'
 import { documentedStack, documentedSvg } from '../helpers/ordering-svg.js'
 

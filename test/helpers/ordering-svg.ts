@@ -10,7 +10,8 @@
  */
 import { writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
-import { middlewareInfo, type ComposedMiddleware } from '../../lib/index.js'
+import type { ComposedMiddleware } from '../../lib/index.js'
+import { middlewareInfo } from '../../lib/core.js'
 import { productionStack } from '../../docs/examples/production-stack.js'
 
 /** The stack the docs explain, with the options the ordering test uses. */

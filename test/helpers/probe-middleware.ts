@@ -3,7 +3,8 @@
  * are mounted through Express, Koa and Fastify, so the adapters are held to one standard.
  */
 import { createGzip } from 'node:zlib'
-import { defineMiddleware, HttpError, onResponseStart, sendError, transformBody } from '../../lib/index.js'
+import { HttpError, sendError } from '../../lib/index.js'
+import { defineMiddleware, onResponseStart, transformBody } from '../../lib/core.js'
 
 /** Sets `x-tagged: <status>` at response start: proves the start listeners ran, and when. */
 export const tagged = defineMiddleware(

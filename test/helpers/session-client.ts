@@ -3,7 +3,8 @@
  * Set-Cookie gives, drops what Max-Age=0 clears), and a handler that exercises a session
  * through its URL.
  */
-import { getSession, userIdState, type RawHandler } from '../../lib/index.js'
+import { getSession, type RawHandler } from '../../lib/index.js'
+import { userIdState } from '../../lib/core.js'
 
 export interface SessionReply {
   status: number

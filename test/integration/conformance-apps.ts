@@ -18,7 +18,6 @@ import {
   apiKey,
   compose,
   cors,
-  defineState,
   errorBoundary,
   getJwtClaims,
   getRequestId,
@@ -40,6 +39,7 @@ import {
   type Middleware,
   type RawHandler,
 } from '../../lib/index.js'
+import { defineState } from '../../lib/core.js'
 import { toExpress } from '../../adapters/express.js'
 import { toFastify } from '../../adapters/fastify.js'
 import { toKoa } from '../../adapters/koa.js'

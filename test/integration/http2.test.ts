@@ -52,8 +52,8 @@ import {
   type ErrorReport,
   type Middleware,
   type RawHandler,
-  type ResponseEndInfo,
 } from '../../lib/index.js'
+import type { ResponseEndInfo } from '../../lib/core.js'
 import { serveH2 } from '../helpers/h2.js'
 
 interface H2Answer {

@@ -1,8 +1,9 @@
 /**
  * The package's `exports` map: every subpath points into dist/ at a file the build makes
  * from an existing source (dist/lib/index.js ← lib/index.ts), the published `files` carry
- * it, every adapter has a subpath, and each adapter module exports what docs/adapters.md
- * documents. The build itself (tsc -p tsconfig.build.json) is checked elsewhere; here the
+ * it, every adapter has a subpath, each adapter module exports what docs/adapters.md
+ * documents, and the two library entries split as docs/core.md says: `http-onion` for
+ * applications, `http-onion/core` for middleware authors, sharing only a named few values. The build itself (tsc -p tsconfig.build.json) is checked elsewhere; here the
  * TypeScript sources are imported.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
@@ -29,7 +30,7 @@ const subpaths = Object.entries(pkg.exports)
 
 t.test('package exports: every target maps to a source file that exists', async (t) => {
   t.equal(pkg.type, 'module')
-  t.ok(subpaths.length >= 5)
+  t.ok(subpaths.length >= 6)
   for (const [subpath, target] of subpaths) {
     const targets = typeof target === 'string' ? { default: target } : target
     for (const [condition, file] of Object.entries(targets)) {
@@ -90,20 +91,19 @@ for (const [subpath, names] of Object.entries(documented)) {
   )
 }
 
-t.test('package exports: the main entry exports the core and every middleware factory', async (t) => {
-  const main = (await import(
-    pathToFileURL(sourceOf((pkg.exports['.'] as Record<string, string>).default!)).href
-  )) as Record<string, unknown>
-  for (const name of [
-    'compose',
-    'defineMiddleware',
-    'onResponseStart',
-    'onResponseEnd',
-    'transformBody',
-    'sendError',
-  ]) {
+/** The module a subpath's "default" condition points at, imported from its TypeScript source. */
+const entry = async (subpath: string): Promise<Record<string, unknown>> =>
+  (await import(pathToFileURL(sourceOf((pkg.exports[subpath] as Record<string, string>).default!)).href)) as Record<
+    string,
+    unknown
+  >
+
+t.test('package exports: the main entry exports what apps need and every middleware factory', async (t) => {
+  const main = await entry('.')
+  for (const name of ['compose', 'sendError', 'serverTimeouts', 'getRequestId', 'getUserId', 'memoryStore']) {
     t.equal(typeof main[name], 'function', name)
   }
+  for (const name of ['HttpError', 'ConfigError', 'OrderingError']) t.equal(typeof main[name], 'function', name)
   const undefinedExports = Object.entries(main)
     .filter(([, value]) => value === undefined)
     .map(([name]) => name)
@@ -113,4 +113,48 @@ t.test('package exports: the main entry exports the core and every middleware fa
     .filter((name) => name in main)
   t.ok(factories.length >= 23, `${factories.length} middleware factories exported`)
   for (const name of factories) t.equal(typeof main[name], 'function', name)
+})
+
+t.test('package exports: http-onion/core exports the building blocks of middleware', async (t) => {
+  t.equal(sourceOf((pkg.exports['./core'] as Record<string, string>).default!), 'lib/core.ts')
+  const core = await entry('./core')
+  for (const name of [
+    'defineMiddleware',
+    'onResponseStart',
+    'onResponseEnd',
+    'transformBody',
+    'defineState',
+    'withDefaults',
+    'expectInteger',
+    'sendError',
+    'reportError',
+    'getCookie',
+    'defineRedisScript',
+  ]) {
+    t.equal(typeof core[name], 'function', name)
+  }
+  for (const name of ['requestIdState', 'userIdState', 'traceState', 'originalUrlState', 'corsPreflightState']) {
+    t.equal(typeof (core[name] as { get?: unknown } | undefined)?.get, 'function', `${name} is a state key`)
+  }
+  const undefinedExports = Object.entries(core)
+    .filter(([, value]) => value === undefined)
+    .map(([name]) => name)
+  t.same(undefinedExports, [], 'no export is undefined (a re-export of a name that does not exist)')
+  const factories = readdirSync('lib/middleware')
+    .map((f) => f.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()))
+    .filter((name) => name in core)
+  t.same(factories, [], 'no middleware factory: those are the main entry')
+})
+
+t.test('package exports: the two entries share only the values docs/core.md names as shared', async (t) => {
+  const main = await entry('.')
+  const core = await entry('./core')
+  const shared = Object.keys(core)
+    .filter((name) => name in main)
+    .sort()
+  t.same(shared, ['ConfigError', 'HttpError', 'clientIdentity', 'clientIp', 'sendError'])
+  for (const name of shared) t.equal(main[name], core[name], `${name} is the same value in both`)
+  const coreDoc = readFileSync('docs/core.md', 'utf8')
+  for (const name of shared)
+    t.match(coreDoc, new RegExp(`both entries[^\\n]*\`${name}\``), `docs/core.md names ${name}`)
 })

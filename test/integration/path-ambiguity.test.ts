@@ -9,7 +9,6 @@ import {
   compose,
   jwtAuth,
   loadShedding,
-  normalizePath,
   rateLimit,
   unless,
   when,
@@ -17,6 +16,7 @@ import {
   type Middleware,
   type RawHandler,
 } from '../../lib/index.js'
+import { normalizePath } from '../../lib/core.js'
 import { toExpress } from '../../adapters/express.js'
 import { toFastify } from '../../adapters/fastify.js'
 import { rawRequest, type RawResponse } from '../helpers/raw.js'

@@ -5,21 +5,18 @@ import t, { type Test } from 'tap'
 import {
   accessLog,
   compose,
-  defineMiddleware,
   errorBoundary,
   HttpError,
-  originalUrlState,
   requestId,
   sendError,
   timeout,
   traceContext,
-  transformBody,
-  userIdState,
   type AccessLogEntry,
   type AccessLogOptions,
   type Middleware,
   type RawHandler,
 } from '../../../lib/index.js'
+import { defineMiddleware, originalUrlState, transformBody, userIdState } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { h2Request, serveH2 } from '../../helpers/h2.js'
 import { openSocket, rawExchange } from '../../helpers/raw.js'

@@ -1,14 +1,7 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import {
-  apiKey,
-  compose,
-  cors,
-  getApiKeyIdentity,
-  tryGetApiKeyIdentity,
-  userIdState,
-  type RawHandler,
-} from '../../../lib/index.js'
+import { apiKey, compose, cors, getApiKeyIdentity, tryGetApiKeyIdentity, type RawHandler } from '../../../lib/index.js'
+import { userIdState } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { rawGet, rawRequest } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'

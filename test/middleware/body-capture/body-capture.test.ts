@@ -7,13 +7,13 @@ import {
   compose,
   errorBoundary,
   getCapturedBody,
-  onResponseEnd,
   tryGetCapturedBody,
   type BodyCaptureOptions,
   type CapturedBody,
   type ErrorReport,
   type RawHandler,
 } from '../../../lib/index.js'
+import { onResponseEnd } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'

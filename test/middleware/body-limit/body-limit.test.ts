@@ -10,10 +10,10 @@ import {
   decodedSizeLimit,
   errorBoundary,
   HttpError,
-  onResponseStart,
   type ErrorReport,
   type RawHandler,
 } from '../../../lib/index.js'
+import { onResponseStart } from '../../../lib/core.js'
 import { h2Request, serveH2 } from '../../helpers/h2.js'
 import { httpRequest } from '../../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange } from '../../helpers/raw.js'

@@ -12,16 +12,15 @@ import {
   compressibleTypes,
   compression,
   compressionDefaults,
-  defineMiddleware,
   flushResponse,
   HttpError,
-  onResponseEnd,
   sendError,
   zstdSupported,
   type CompressionOptions,
   type Encoding,
   type RawHandler,
 } from '../../../lib/index.js'
+import { defineMiddleware, onResponseEnd } from '../../../lib/core.js'
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
 import { openSocket } from '../../helpers/raw.js'
 import { launchBrowser } from '../../helpers/browser.js'

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { compose, cors, defineMiddleware, type CorsOptions, type RawHandler } from '../../../lib/index.js'
+import { compose, cors, type CorsOptions, type RawHandler } from '../../../lib/index.js'
+import { defineMiddleware } from '../../../lib/core.js'
 import { launchBrowser } from '../../helpers/browser.js'
 import { serveWithServer } from '../../helpers/serve.js'
 

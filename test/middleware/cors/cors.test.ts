@@ -4,8 +4,6 @@ import t, { type Test } from 'tap'
 import {
   compose,
   cors,
-  corsPreflightState,
-  defineMiddleware,
   HttpError,
   MAX_REQUEST_HEADERS_LENGTH,
   OrderingError,
@@ -13,6 +11,7 @@ import {
   type CorsOptions,
   type RawHandler,
 } from '../../../lib/index.js'
+import { corsPreflightState, defineMiddleware } from '../../../lib/core.js'
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange, rawRequest } from '../../helpers/raw.js'
 import { listen, serve } from '../../helpers/serve.js'

@@ -3,18 +3,16 @@ import { pipeline as pipelinePromise } from 'node:stream/promises'
 import t, { type Test } from 'tap'
 import {
   compose,
-  defineMiddleware,
   errorBoundary,
   errorBoundaryDefaults,
   HttpError,
-  onResponseStart,
   OrderingError,
-  requestIdState,
   type ErrorBoundaryOptions,
   type ErrorReport,
   type Middleware,
   type RawHandler,
 } from '../../../lib/index.js'
+import { defineMiddleware, onResponseStart, requestIdState } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers/raw.js'
 import { reporterDefaults } from '../../../lib/core/report.js'

@@ -7,8 +7,8 @@ import {
   sendError,
   type HooksOptions,
   type RawHandler,
-  type ResponseEndInfo,
 } from '../../../lib/index.js'
+import type { ResponseEndInfo } from '../../../lib/core.js'
 import { openSocket, rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { captureWarnings, tick, until } from '../../helpers/wait.js'

@@ -9,15 +9,8 @@ import {
 import { createServer, type IncomingMessage } from 'node:http'
 import { CompactSign } from 'jose'
 import t from 'tap'
-import {
-  compose,
-  cors,
-  getJwtClaims,
-  jwtAuth,
-  tryGetJwtClaims,
-  userIdState,
-  type RawHandler,
-} from '../../../lib/index.js'
+import { compose, cors, getJwtClaims, jwtAuth, tryGetJwtClaims, type RawHandler } from '../../../lib/index.js'
+import { userIdState } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { rawGet, rawRequest } from '../../helpers/raw.js'
 import { listen, serve } from '../../helpers/serve.js'

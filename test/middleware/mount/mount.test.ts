@@ -6,14 +6,13 @@ import {
   getOriginalUrl,
   hooks,
   mount,
-  onResponseEnd,
-  originalUrlState,
   tryGetMountPath,
   tryGetOriginalUrl,
   type Middleware,
   type MountOptions,
   type RawHandler,
 } from '../../../lib/index.js'
+import { onResponseEnd, originalUrlState } from '../../../lib/core.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 

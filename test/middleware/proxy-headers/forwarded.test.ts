@@ -1,5 +1,5 @@
 import t from 'tap'
-import { formatIp } from '../../../lib/index.js'
+import { formatIp } from '../../../lib/core.js'
 import {
   commaBefore,
   entryFromRight,

@@ -2,15 +2,9 @@ import { request } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import t, { type Test } from 'tap'
 import {
-  checkOrdering,
   compose,
-  defineMiddleware,
   memoryStore,
-  middlewareInfo,
-  normalizeIp,
   rateLimit,
-  setClientIdentity,
-  userIdState,
   type Middleware,
   type RateLimitDecision,
   type RateLimitOptions,
@@ -18,6 +12,14 @@ import {
   type RateLimitStore,
   type RawHandler,
 } from '../../../lib/index.js'
+import {
+  checkOrdering,
+  defineMiddleware,
+  middlewareInfo,
+  normalizeIp,
+  setClientIdentity,
+  userIdState,
+} from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'

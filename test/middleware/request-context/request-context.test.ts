@@ -9,9 +9,9 @@ import {
   getRequestId,
   requestContext,
   requestId,
-  transformBody,
   type RawHandler,
 } from '../../../lib/index.js'
+import { transformBody } from '../../../lib/core.js'
 import { h2Request, serveH2 } from '../../helpers/h2.js'
 import { serve } from '../../helpers/serve.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'

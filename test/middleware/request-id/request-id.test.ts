@@ -2,18 +2,17 @@ import fc from 'fast-check'
 import t from 'tap'
 import {
   compose,
-  defineMiddleware,
   getRequestId,
   HttpError,
   isRequestId,
   requestId,
   sendError,
-  setClientIdentity,
   clientIdentity,
   tryGetRequestId,
   type Middleware,
   type RawHandler,
 } from '../../../lib/index.js'
+import { defineMiddleware, setClientIdentity } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'

@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap'
 import {
   compose,
-  defineMiddleware,
   HttpError,
   proxyHeaders,
   securityHeaders,
@@ -9,6 +8,7 @@ import {
   type RawHandler,
   type SecurityHeadersOptions,
 } from '../../../lib/index.js'
+import { defineMiddleware } from '../../../lib/core.js'
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
 import { SECURITY_HEADERS } from '../../helpers/security-defaults.js'
 import { serve } from '../../helpers/serve.js'

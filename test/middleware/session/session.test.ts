@@ -4,12 +4,12 @@ import {
   getSession,
   memorySessionStore,
   session,
-  setClientIdentity,
   tryGetSession,
   type RawHandler,
   type SessionRecord,
   type SessionStore,
 } from '../../../lib/index.js'
+import { setClientIdentity } from '../../../lib/core.js'
 import { createCookieCodec } from '../../../lib/middleware/session/cookie-codec.js'
 import { httpRequest } from '../../helpers/http.js'
 import { serve } from '../../helpers/serve.js'

@@ -6,7 +6,6 @@ import {
   compose,
   errorBoundary,
   getRequestSignal,
-  onResponseStart,
   RequestAbortError,
   timeout,
   tryGetRequestSignal,
@@ -15,6 +14,7 @@ import {
   type TimeoutOptions,
   type TimeoutTimers,
 } from '../../../lib/index.js'
+import { onResponseStart } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { serveH2 } from '../../helpers/h2.js'
 import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers/raw.js'

@@ -3,17 +3,15 @@ import t from 'tap'
 import {
   addServerTiming,
   apiKey,
-  arrivalTime,
   compose,
-  defineMiddleware,
   HttpError,
   sendError,
   timing,
   SERVER_TIMING_MAX_METRICS,
-  userIdState,
   type Middleware,
   type RawHandler,
 } from '../../../lib/index.js'
+import { arrivalTime, defineMiddleware, userIdState } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { serve } from '../../helpers/serve.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'

@@ -2,20 +2,19 @@ import t from 'tap'
 import {
   clientIdentity,
   compose,
-  defineMiddleware,
   getTrace,
   HttpError,
   propagationHeaders,
   requestContext,
   requestId,
   sendError,
-  setClientIdentity,
   traceContext,
   tryGetTrace,
   type Middleware,
   type RawHandler,
   type TraceInfo,
 } from '../../../lib/index.js'
+import { defineMiddleware, setClientIdentity } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'

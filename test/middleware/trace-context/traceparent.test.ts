@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { formatTraceparent, parseTraceparent, parseTracestate } from '../../../lib/index.js'
+import { formatTraceparent, parseTraceparent, parseTracestate } from '../../../lib/core.js'
 
 const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 const HEX = '0123456789abcdef'

@@ -2,7 +2,6 @@ import fc from 'fast-check'
 import t from 'tap'
 import {
   compose,
-  defineMiddleware,
   OrderingError,
   unless,
   when,
@@ -10,6 +9,7 @@ import {
   type RawHandler,
   type RequestCondition,
 } from '../../../lib/index.js'
+import { defineMiddleware } from '../../../lib/core.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { captureWarnings } from '../../helpers/wait.js'

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url'
 import { Cluster } from 'ioredis'
 import t, { type Test } from 'tap'
 import {
-  clusterKeySlot,
   compose,
   proxyHeaders,
   rateLimit,
@@ -13,6 +12,7 @@ import {
   type RateLimiter,
   type RateLimitPolicy,
 } from '../../../lib/index.js'
+import { clusterKeySlot } from '../../../lib/core.js'
 import { startRedis, type RedisServer } from '../../helpers/redis.js'
 import { serve } from '../../helpers/serve.js'
 import { captureWarnings, until } from '../../helpers/wait.js'
