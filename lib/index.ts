@@ -224,6 +224,9 @@ export {
 } from './stores/session/memory.js'
 export { redisSessionStore, redisSessionStoreDefaults, type RedisSessionStoreOptions } from './stores/session/redis.js'
 
+// Stores: the Redis client both Redis stores take (the shape to wrap a client other than ioredis in)
+export type { RedisArgument, RedisClient } from './stores/redis-client.js'
+
 // What every application needs besides
 export type { Middleware, RawHandler } from './core/types.js'
 export { compose, type ComposedMiddleware, type ComposeOptions } from './core/compose.js'
