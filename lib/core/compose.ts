@@ -6,6 +6,7 @@
  */
 import type { Middleware, RawHandler } from './types.js'
 import { describeValue, OrderingError } from './errors.js'
+import { expectBoolean, withDefaults } from './options.js'
 import { defineMiddleware, middlewareInfo, type MiddlewareInfo } from './define.js'
 import { checkOrdering, type CheckedRule, type OrderingViolation } from './ordering.js'
 
@@ -27,6 +28,8 @@ export interface ComposedMiddleware extends Middleware {
 
 const LAYERS = Symbol('http-onion.layers')
 
+const composeDefaults: Readonly<Required<ComposeOptions>> = Object.freeze({ strict: false })
+
 /**
  * Compose layers into one Middleware, outermost first.
  * Sync throws and async rejections of inner layers reach outer layers as rejections, so
@@ -39,13 +42,20 @@ const LAYERS = Symbol('http-onion.layers')
 export function compose(...layers: Middleware[]): ComposedMiddleware
 export function compose(options: ComposeOptions, ...layers: Middleware[]): ComposedMiddleware
 export function compose(...args: Array<Middleware | ComposeOptions>): ComposedMiddleware {
-  const options: ComposeOptions =
-    typeof args[0] === 'object' && args[0] !== null ? (args.shift() as ComposeOptions) : {}
+  // Validated like every factory's options: a typo (`stirct`) must not quietly turn strict mode off.
+  const given = typeof args[0] === 'object' && args[0] !== null ? (args.shift() as ComposeOptions) : undefined
+  const options = withDefaults('compose', composeDefaults, given)
+  const strict = expectBoolean(
+    'compose',
+    'strict',
+    options.strict,
+    'Pass strict: true to throw an OrderingError on a misordered stack, or leave it out to be warned.',
+  )
   const layers = flatten(args)
   const infos = layers.map((layer, i) => middlewareInfo(layer, i + 1))
   const { rules, violations } = checkOrdering(infos)
   for (const violation of violations) {
-    if (options.strict) throw new OrderingError(`compose(): ${violation.message}`)
+    if (strict) throw new OrderingError(`compose(): ${violation.message}`)
     warnOnce(violation.message)
   }
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { compose, OrderingError, type Middleware, type RawHandler } from '../../lib/index.js'
+import { compose, type ComposeOptions, OrderingError, type Middleware, type RawHandler } from '../../lib/index.js'
 import { defineMiddleware, onResponseStart } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 
@@ -238,6 +238,32 @@ t.test('compose(): config: refuses a layer that is not a function, with a hint',
     message:
       /layer 2 must be a middleware \(next\) => handler; received undefined \(undefined\)\. Did you forget to call a factory/,
   })
+})
+
+t.test('compose(): config: refuses an unknown option, naming the one meant', async (t) => {
+  t.throws(() => compose({ stirct: true } as ComposeOptions, guard, shield), {
+    name: 'ConfigError',
+    code: 'ERR_MIDDLEWARE_OPTION',
+    message:
+      /^compose\(\): option "stirct" must be a known option; received true \(boolean\)\. Unknown option; did you mean "strict"\?$/,
+  })
+})
+
+t.test('compose(): config: strict must be a boolean', async (t) => {
+  for (const strict of ['yes', 1, null]) {
+    t.throws(
+      () => compose({ strict } as unknown as ComposeOptions, shield, guard),
+      {
+        name: 'ConfigError',
+        message:
+          /^compose\(\): option "strict" must be true or false; received .*\. Pass strict: true to throw an OrderingError on a misordered stack, or leave it out to be warned\.$/,
+      },
+      String(strict),
+    )
+  }
+  // undefined takes the default, as for every factory: a misorder is warned, not thrown.
+  t.equal(compose({ strict: undefined }, guard, shield).violations.length, 1)
+  t.equal(compose({}, shield, guard).layers.length, 2)
 })
 
 t.test('compose(): config: refuses a handler that is not a function', async (t) => {
