@@ -8,7 +8,7 @@ import type { Middleware, RawHandler } from './types.js'
 import { describeValue, OrderingError } from './errors.js'
 import { expectBoolean, withDefaults } from './options.js'
 import { defineMiddleware, middlewareInfo, type MiddlewareInfo } from './define.js'
-import { checkOrdering, type CheckedRule, type OrderingViolation } from './ordering.js'
+import { checkOrdering, unknownLayerNames, type CheckedRule, type OrderingViolation } from './ordering.js'
 
 /** Options of {@link compose}, given as its first argument. */
 export interface ComposeOptions {
@@ -53,10 +53,11 @@ export function compose(...args: Array<Middleware | ComposeOptions>): ComposedMi
   )
   const layers = flatten(args)
   const infos = layers.map((layer, i) => middlewareInfo(layer, i + 1))
+  for (const message of unknownLayerNames(infos)) warnOnce(message, 'HTTP_ONION_ORDER_UNKNOWN_NAME')
   const { rules, violations } = checkOrdering(infos)
   for (const violation of violations) {
     if (strict) throw new OrderingError(`compose(): ${violation.message}`)
-    warnOnce(violation.message)
+    warnOnce(violation.message, 'HTTP_ONION_ORDER')
   }
 
   const composed = function composed(handler: RawHandler): RawHandler {
@@ -163,11 +164,11 @@ function explain(infos: readonly MiddlewareInfo[], rules: readonly CheckedRule[]
 }
 
 // Process-wide on purpose: a stack built per request (or per test) must not repeat the
-// same warning thousands of times. Holds one string per distinct broken constraint.
+// same warning thousands of times. Holds one string per distinct broken or unknown constraint.
 const warned = new Set<string>()
 
-function warnOnce(message: string): void {
+function warnOnce(message: string, code: 'HTTP_ONION_ORDER' | 'HTTP_ONION_ORDER_UNKNOWN_NAME'): void {
   if (warned.has(message)) return
   warned.add(message)
-  process.emitWarning(`compose(): ${message}`, { type: 'OrderingWarning', code: 'HTTP_ONION_ORDER' })
+  process.emitWarning(`compose(): ${message}`, { type: 'OrderingWarning', code })
 }

@@ -139,7 +139,7 @@ function rangeText(kind: string, min: number, max: number): string {
 }
 
 /** The known name nearest to `key` by edit distance, if it is close enough to be a typo. */
-function closest(key: string, known: readonly string[]): string | undefined {
+export function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1
   for (const candidate of known) {

@@ -232,6 +232,67 @@ t.test('compose(): wraps constraints apply to every instance of the wrapped laye
   t.equal(stack.violations[0]!.inner.position, 1)
 })
 
+t.test('compose(): warns once when a constraint names a layer nobody defined (a typo)', async (t) => {
+  const warnings: Array<Error & { code?: string }> = []
+  // Earlier tests' ordering warnings may still be on their way (emitWarning waits a tick).
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.code === 'HTTP_ONION_ORDER_UNKNOWN_NAME') warnings.push(w)
+  }
+  process.on('warning', onWarning)
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
+  const typo = defineMiddleware(
+    { name: 'auditTrail', inside: [{ name: 'jwtauth', reason: 'it records the verified user' }] },
+    (next) => next,
+  )
+  const nowhere = defineMiddleware(
+    { name: 'tenantGuard', wraps: [{ name: 'zzNoSuchLayer', reason: 'it must run first' }] },
+    (next) => next,
+  )
+  compose(typo, nowhere)
+  compose(typo)
+  // Strict mode is about the order of the stack; a bad name in a layer's declaration still only warns.
+  t.doesNotThrow(() => compose({ strict: true }, typo))
+  await new Promise((ok) => setImmediate(ok))
+  t.same(
+    warnings.map((w) => w.code),
+    ['HTTP_ONION_ORDER_UNKNOWN_NAME', 'HTTP_ONION_ORDER_UNKNOWN_NAME'],
+  )
+  t.equal(
+    warnings[0]!.message,
+    'compose(): auditTrail declares that it sits inside "jwtauth", but no layer has that name (no built-in middleware, and no defineMiddleware() call so far), so the constraint never applies. Did you mean "jwtAuth"?',
+  )
+  t.equal(
+    warnings[1]!.message,
+    'compose(): tenantGuard declares that it wraps "zzNoSuchLayer", but no layer has that name (no built-in middleware, and no defineMiddleware() call so far), so the constraint never applies. Fix the name in tenantGuard\'s defineMiddleware({ wraps, inside }).',
+  )
+})
+
+t.test('compose(): a constraint naming a built-in layer, or one defined so far, is not warned about', async (t) => {
+  const warnings: Error[] = []
+  const onWarning = (w: Error & { code?: string }) => {
+    if (w.code === 'HTTP_ONION_ORDER_UNKNOWN_NAME') warnings.push(w)
+  }
+  process.on('warning', onWarning)
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
+  // Neither session nor a layer named reportingSink is ever in this stack.
+  defineMiddleware({ name: 'reportingSink' }, (next) => next)
+  const layer = defineMiddleware(
+    {
+      name: 'knownNames',
+      wraps: [{ name: 'session', reason: 'x' }],
+      inside: [{ name: 'reportingSink', reason: 'y' }],
+    },
+    (next) => next,
+  )
+  compose(layer)
+  await new Promise((ok) => setImmediate(ok))
+  t.same(warnings, [])
+})
+
 t.test('compose(): config: refuses a layer that is not a function, with a hint', async (t) => {
   t.throws(() => compose((next) => next, undefined as unknown as Middleware), {
     name: 'TypeError',

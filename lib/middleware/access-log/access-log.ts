@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Writable } from 'node:stream'
 import { clientIp, socketIp } from '../../core/client.js'
-import { defineMiddleware, type OrderingRule } from '../../core/define.js'
+import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import {
   expectArray,
@@ -230,8 +230,6 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     {
       name: 'accessLog',
       detail: `query ${query}${sampleRate < 1 ? `, sample ${sampleRate}` : ''}`,
-      inside: ACCESS_LOG_INSIDE,
-      wraps: ACCESS_LOG_WRAPS,
     },
     (next) =>
       function accessLogHandler(req, res) {
@@ -260,39 +258,6 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
       },
   )
 }
-
-const ACCESS_LOG_INSIDE: readonly OrderingRule[] = Object.freeze([
-  {
-    name: 'errorBoundary',
-    reason:
-      "the handler's error passes through the log on its way to the boundary, so the line names it, and the boundary's answer is over before the line is written",
-  },
-  {
-    name: 'proxyHeaders',
-    reason: 'clientIp must be the address proxyHeaders() establishes, for requests refused between them too',
-  },
-  { name: 'requestId', reason: 'every line must carry the request id' },
-  { name: 'traceContext', reason: 'every line must carry the trace id' },
-])
-
-// Layers that can answer without calling inward: their answers must be logged as well.
-const ACCESS_LOG_WRAPS: readonly OrderingRule[] = Object.freeze(
-  [
-    'trustedHost',
-    'httpsRedirect',
-    'cors',
-    'rateLimit',
-    'loadShedding',
-    'bodyLimit',
-    'timeout',
-    'jwtAuth',
-    'apiKey',
-    'session',
-  ].map((name) => ({
-    name,
-    reason: 'requests it answers or refuses on its own must be logged too',
-  })),
-)
 
 /**
  * Count the body without reading it: a 'data' listener would switch the request to flowing

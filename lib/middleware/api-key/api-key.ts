@@ -315,11 +315,6 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
       name: 'apiKey',
       detail: `${header}${query === undefined ? '' : ` or ?${query}`}, ${lookup ? 'lookup' : `${digests.length} keys`}${optional ? ', optional' : ''}`,
       security: true,
-      inside: [
-        { name: 'errorBoundary', reason: 'a failing handler must reach the error boundary' },
-        { name: 'cors', reason: 'preflights carry no key, and refusals need CORS headers to be readable' },
-        { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
-      ],
     },
     (next) =>
       function apiKeyHandler(req, res) {

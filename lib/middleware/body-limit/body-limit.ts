@@ -78,15 +78,6 @@ export function bodyLimit(options: BodyLimitOptions = {}): Middleware {
       name: 'bodyLimit',
       detail: `${limit} bytes`,
       security: true,
-      wraps: [
-        { name: 'bodyCapture', reason: 'the chunk that crosses the limit must be refused before anything copies it' },
-      ],
-      inside: [
-        {
-          name: 'errorBoundary',
-          reason: 'a handler failing on the 413 error of its request stream must not be answered twice',
-        },
-      ],
     },
     (next) =>
       function bodyLimitHandler(req, res) {

@@ -209,13 +209,6 @@ export function compression(options: CompressionOptions = {}): Middleware {
     {
       name: 'compression',
       detail,
-      wraps: [
-        {
-          name: 'hooks',
-          reason:
-            'after-hooks set headers at response start and inner listeners run first, so only from inside does compression see the Content-Type, Cache-Control: no-transform or Content-Encoding they set',
-        },
-      ],
     },
     (next) =>
       function compressionHandler(req, res) {

@@ -279,16 +279,6 @@ export function cors(options: CorsOptions = {}): Middleware {
       name: 'cors',
       detail: `${detail}${credentials ? ', credentials' : ''}`,
       security: true,
-      wraps: [
-        { name: 'jwtAuth', reason: 'preflights carry no token and must be answered before auth' },
-        { name: 'apiKey', reason: 'preflights carry no API key and must be answered before auth' },
-        { name: 'session', reason: 'preflights carry no cookie and must be answered before the session check' },
-        {
-          name: 'rateLimit',
-          reason: 'a 429 must carry CORS headers for the browser to show it, and preflights should not spend quota',
-        },
-      ],
-      inside: [{ name: 'errorBoundary', reason: 'a 500 must still carry CORS headers (Starlette#1116)' }],
     },
     (next) =>
       function corsHandler(req, res) {

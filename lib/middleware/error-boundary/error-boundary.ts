@@ -142,7 +142,6 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
     {
       name: 'errorBoundary',
       detail: settings.development ? 'development: 5xx details shown' : undefined,
-      wraps: WRAPPED.map(([name, reason]) => ({ name, reason })),
     },
     (next) =>
       function errorBoundaryHandler(req, res) {
@@ -164,21 +163,6 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
       },
   )
 }
-
-// The layers whose failures it must answer, with why the order matters.
-const WRAPPED: ReadonlyArray<readonly [string, string]> = [
-  ['cors', 'a 500 must still carry the CORS headers, or a browser hides it from the calling page'],
-  ['jwtAuth', 'errors of token verification (a key set that cannot be fetched) must be answered'],
-  ['apiKey', 'errors of key lookup must be answered'],
-  ['session', 'a failing session store must be answered, not crash the request'],
-  ['rateLimit', 'a failing counter store must be answered, not crash the request'],
-  ['compression', 'a stream error mid-body must cut the connection instead of leaving a truncated body'],
-  ['timeout', 'a handler failing after the deadline must be reported once, not answered twice'],
-  ['bodyLimit', 'a handler failing on the 413 error of its request stream must not be answered twice'],
-  ['bodyCapture', 'the captured body belongs in the error report'],
-  ['loadShedding', 'errors of requests that were let through must be answered'],
-  ['hooks', 'errors of before and after hooks must be answered'],
-]
 
 function handleError(
   settings: Settings,

@@ -375,11 +375,6 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
       name: 'jwtAuth',
       detail: `${keys.detail}${optional ? ', optional' : ''}${scopes.length > 0 ? `, scopes ${scopes.join(' ')}` : ''}`,
       security: true,
-      inside: [
-        { name: 'errorBoundary', reason: 'a failing validate() or handler must reach the error boundary' },
-        { name: 'cors', reason: 'preflights carry no token, and refusals need CORS headers to be readable' },
-        { name: 'proxyHeaders', reason: 'refusals and logs should see the real client' },
-      ],
     },
     (next) =>
       function jwtAuthHandler(req, res) {

@@ -190,11 +190,6 @@ export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
     {
       name,
       detail,
-      wraps: ['rateLimit', 'jwtAuth', 'apiKey', 'session', 'bodyLimit', 'timeout', 'compression'].map((layer) => ({
-        name: layer,
-        reason: 'a refused request must cost nothing: no store round trip, no token check, no timer, no stream',
-      })),
-      inside: [{ name: 'errorBoundary', reason: 'errors of the requests it lets through must be answered' }],
     },
     (next) =>
       function loadSheddingHandler(req, res) {

@@ -90,19 +90,6 @@ export const proxyHeadersDefaults: Readonly<Required<Omit<ProxyHeadersOptions, '
 const PREFIX = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)+\/?$|^\/$/
 const HTTP_SCHEME = /^https?$/i
 
-/** What layers read after this one, because it reads the client's address, scheme or host. */
-const READERS = [
-  { name: 'trustedHost', reason: 'trustedHost checks the host a trusted proxy reports' },
-  { name: 'httpsRedirect', reason: "httpsRedirect must see the scheme the client used, not the proxy's" },
-  { name: 'securityHeaders', reason: 'Strict-Transport-Security is only sent when the client used https' },
-  { name: 'rateLimit', reason: "rate limits key by the client address, not the proxy's" },
-  { name: 'requestId', reason: 'requestId trusts incoming ids by the client identity' },
-  { name: 'traceContext', reason: 'traceContext trusts an incoming traceparent by the client identity' },
-  { name: 'accessLog', reason: 'the access log records the client address' },
-  { name: 'session', reason: "session cookies are marked Secure by the client's scheme" },
-  { name: 'jwtAuth', reason: 'jwtAuth may check the client address and scheme' },
-]
-
 /**
  * Establish the client's address, scheme and host from trusted proxies' headers.
  * Mount it first (inside only an error boundary): every layer that reads the client
@@ -257,7 +244,7 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
   const detail = `${trust.text} via ${header}${fields.size > 0 ? ` (${[...fields].join(', ')})` : ''}`
 
   return defineMiddleware(
-    { name: 'proxyHeaders', detail, security: true, wraps: READERS },
+    { name: 'proxyHeaders', detail, security: true },
     (next) =>
       function proxyHeadersHandler(req, res) {
         const socket = req.socket

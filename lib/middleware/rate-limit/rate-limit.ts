@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { clientIp } from '../../core/client.js'
-import { defineMiddleware, type OrderingRule } from '../../core/define.js'
+import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { ipPrefixKey } from '../../core/ip.js'
 import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
@@ -170,7 +170,6 @@ export interface RateLimiter extends Middleware {
 }
 
 const NAME = 'rateLimit'
-const IDENTITY_LAYERS = ['jwtAuth', 'apiKey', 'session']
 // Keys longer than this are hashed: a key function fed by a request header must not let
 // a client store kilobytes per key (the memory store bounds keys, not their length).
 const MAX_KEY_LENGTH = 200
@@ -300,13 +299,14 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     store.refund(hit.key, policy, hit.limit, hit.cost).catch(storeFailed)
   }
 
-  const { wraps, inside } = orderingRules(keyMode)
   const detail =
     `${typeof limitOption === 'number' ? limitOption : 'limit(req)'} per ${windowMs} ms, ${algorithm}, ` +
     `by ${keyMode === 'function' ? 'key(req)' : keyMode}, ${store.kind} store, ${failOpen ? 'fail-open' : 'fail-closed'}`
 
   const middleware = defineMiddleware(
-    { name: NAME, detail, wraps, inside, security: true },
+    // Its ordering constraints depend on the key (lib/core/built-ins.ts): by address it counts
+    // before authentication, by user after it.
+    { name: NAME, detail, variant: `key ${keyMode}`, security: true },
     (next) =>
       async function rateLimitHandler(req, res) {
         if (exempt !== undefined || refuseAmbiguous) {
@@ -416,37 +416,6 @@ class Hit {
     this.limit = limit
     this.cost = cost
   }
-}
-
-/** The constraints of a limiter keyed by address, by user, or by a function. */
-function orderingRules(keyMode: 'ip' | 'user' | 'function'): { wraps: OrderingRule[]; inside: OrderingRule[] } {
-  const wraps: OrderingRule[] = []
-  const inside: OrderingRule[] = [
-    {
-      name: 'cors',
-      reason:
-        'its 429 answers need CORS headers for a browser script to read them, and preflights must not spend quota',
-    },
-    { name: 'requestId', reason: 'its 429 and 503 answers carry the request id' },
-  ]
-  // A key function may read anything; only the built-in keys are known to read the address.
-  if (keyMode !== 'function') {
-    inside.unshift({
-      name: 'proxyHeaders',
-      reason: 'it counts per client address, which proxyHeaders establishes behind a proxy',
-    })
-  }
-  if (keyMode === 'ip') {
-    for (const name of IDENTITY_LAYERS) {
-      wraps.push({
-        name,
-        reason: 'a limit by address must count failed authentication too, or it cannot slow password or token guessing',
-      })
-    }
-  } else if (keyMode === 'user') {
-    for (const name of IDENTITY_LAYERS) inside.push({ name, reason: `it counts per user, which ${name} identifies` })
-  }
-  return { wraps, inside }
 }
 
 /** A `PerRequest<number>` option: a function is kept, a number checked. */

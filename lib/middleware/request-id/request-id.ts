@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { webcrypto } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 import { clientIdentity } from '../../core/client.js'
-import { defineMiddleware, type OrderingRule } from '../../core/define.js'
+import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, describeValue } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
 import {
@@ -185,21 +185,13 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
     res.setHeader(header, id)
   }
 
-  const inside: OrderingRule[] =
-    trust === 'proxy'
-      ? [
-          {
-            name: 'proxyHeaders',
-            reason: 'trustIncoming: "proxy" keeps an incoming id only when proxyHeaders() vouches for the request',
-          },
-        ]
-      : []
+  const trustMode = trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'
   return defineMiddleware(
     {
       name: 'requestId',
-      detail: `${header}, trust ${trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'}`,
-      wraps: REQUEST_ID_WRAPS,
-      inside,
+      detail: `${header}, trust ${trustMode}`,
+      // Only 'trust proxy' reads the client identity, so only it must sit inside proxyHeaders.
+      variant: `trust ${trustMode}`,
     },
     (next) =>
       function requestIdHandler(req, res) {
@@ -215,21 +207,6 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
       },
   )
 }
-
-// Layers that may answer without calling inward: their answers carry the id only when this
-// layer ran first, and the access log must find an id on every line.
-const REQUEST_ID_WRAPS: readonly OrderingRule[] = Object.freeze([
-  {
-    name: 'accessLog',
-    reason: 'every access-log line must carry the id, including lines of requests refused by layers between them',
-  },
-  ...['trustedHost', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', 'jwtAuth', 'apiKey', 'session'].map(
-    (name) => ({
-      name,
-      reason: 'its refusals (400, 401, 403, 413, 429, 503) must carry the request id in the header and the error body',
-    }),
-  ),
-])
 
 function trusted(req: IncomingMessage, trust: boolean | 'proxy'): boolean {
   return trust === 'proxy' ? clientIdentity(req).viaTrustedProxy : trust

@@ -263,11 +263,6 @@ export function session<D extends object = SessionData>(options: SessionOptions)
       name: 'session',
       detail: `${store === undefined ? `cookie${encrypt ? ', encrypted' : ''}` : `store ${store.kind}`}, ${absoluteSeconds}s absolute, ${idleSeconds > 0 ? `${idleSeconds}s idle` : 'no idle timeout'}${rolling ? ', rolling' : ''}`,
       security: true,
-      inside: [
-        { name: 'errorBoundary', reason: 'a failing store or handler must reach the error boundary' },
-        { name: 'cors', reason: 'preflights need no session, and 503 answers need CORS headers to be readable' },
-        { name: 'proxyHeaders', reason: "the cookie is Secure when the client's real scheme is https" },
-      ],
     },
     (next) =>
       function sessionHandler(req, res) {

@@ -212,13 +212,6 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
     {
       name: 'timeout',
       detail,
-      inside: [
-        {
-          name: 'errorBoundary',
-          reason:
-            'a handler that fails after the deadline must be reported, and its rejection must not be answered twice',
-        },
-      ],
     },
     (next) =>
       function timeoutHandler(req, res) {

@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { arrivalTime, monotonicNow } from '../../core/clock.js'
-import { defineMiddleware, type OrderingRule } from '../../core/define.js'
+import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, describeValue } from '../../core/errors.js'
 import { expectBoolean, expectFunction, expectInteger, isToken, withDefaults } from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
@@ -176,7 +176,6 @@ export function timing(options: TimingOptions = {}): Middleware {
       ]
         .filter(Boolean)
         .join(' + '),
-      wraps: TIMING_WRAPS,
     },
     (next) =>
       function timingHandler(req, res) {
@@ -191,15 +190,6 @@ export function timing(options: TimingOptions = {}): Middleware {
       },
   )
 }
-
-// Layers that spend time (network round trips, waiting, reading bodies) before the handler
-// runs: the total is only honest when it includes them.
-const TIMING_WRAPS: readonly OrderingRule[] = Object.freeze(
-  ['rateLimit', 'loadShedding', 'timeout', 'bodyLimit', 'bodyCapture', 'jwtAuth', 'apiKey', 'session'].map((name) => ({
-    name,
-    reason: 'the total must include the time spent in it',
-  })),
-)
 
 /** Keep a Server-Timing header an inner layer set itself, adding ours after it. */
 function appendServerTiming(res: ServerResponse, value: string): void {

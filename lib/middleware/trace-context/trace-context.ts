@@ -12,7 +12,7 @@ import { randomFillSync } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { clientIdentity } from '../../core/client.js'
 import { currentRequest } from '../../core/context.js'
-import { defineMiddleware, type OrderingRule } from '../../core/define.js'
+import { defineMiddleware } from '../../core/define.js'
 import { describeValue } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
 import {
@@ -142,27 +142,13 @@ export function traceContext(options: TraceContextOptions = {}): Middleware {
     res.setHeader(echoHeader, formatTraceparent(trace.traceId, trace.spanId, trace.sampled ? 1 : 0))
   }
 
-  const inside: OrderingRule[] =
-    trust === 'proxy'
-      ? [
-          {
-            name: 'proxyHeaders',
-            reason: 'trustIncoming: "proxy" continues a trace only when proxyHeaders() vouches for the request',
-          },
-        ]
-      : []
+  const trustMode = trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'
   return defineMiddleware(
     {
       name: 'traceContext',
-      detail: `trust ${trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'}, sample ${sampleRate}${echo ? `, echo ${echoHeader}` : ''}`,
-      wraps: [
-        {
-          name: 'accessLog',
-          reason:
-            'every access-log line must carry the trace id, including lines of requests refused by layers between them',
-        },
-      ],
-      inside,
+      detail: `trust ${trustMode}, sample ${sampleRate}${echo ? `, echo ${echoHeader}` : ''}`,
+      // Only 'trust proxy' reads the client identity, so only it must sit inside proxyHeaders.
+      variant: `trust ${trustMode}`,
     },
     (next) =>
       function traceContextHandler(req, res) {

@@ -102,7 +102,6 @@ export function trustedHost(options: TrustedHostOptions = {}): Middleware {
         opts.allowedHosts!.map((h) => (typeof h === 'string' ? h : 'a function')).join(', ') +
         (wwwRedirect ? '; www redirect' : ''),
       security: true,
-      wraps: [{ name: 'httpsRedirect', reason: 'a redirect must never point at a host this server does not serve' }],
     },
     (next) =>
       function trustedHostHandler(req, res) {

@@ -624,32 +624,43 @@ t.test('rateLimit(): a streamed body with backpressure passes through untouched'
 
 t.test('rateLimit(): ordering constraints follow the key option', async (t) => {
   const named = (name: string) => defineMiddleware({ name }, (next) => next)
-  const names = (middleware: Middleware) => middlewareInfo(middleware)
-  const byIp = names(rateLimit())
-  t.same(
-    byIp.inside!.map((r) => r.name),
-    ['proxyHeaders', 'cors', 'requestId'],
-  )
-  t.same(
-    byIp.wraps!.map((r) => r.name),
-    ['jwtAuth', 'apiKey', 'session'],
-  )
+  // The constraints involving the limiter, in a stack that holds every layer they may name.
+  const around = (limiter: Middleware) =>
+    checkOrdering(
+      ['proxyHeaders', 'cors', 'requestId', 'jwtAuth', 'apiKey', 'session']
+        .map((n) => middlewareInfo(named(n)))
+        .concat(middlewareInfo(limiter)),
+    )
+      .rules.filter((r) => r.outer === 'rateLimit' || r.inner === 'rateLimit')
+      .map((r) => `${r.outer}>${r.inner}`)
+      .sort()
+  const byIp = middlewareInfo(rateLimit())
+  t.equal(byIp.variant, 'key ip')
+  t.same(around(rateLimit()), [
+    'cors>rateLimit',
+    'proxyHeaders>rateLimit',
+    'rateLimit>apiKey',
+    'rateLimit>jwtAuth',
+    'rateLimit>session',
+    'requestId>rateLimit',
+  ])
   t.equal(byIp.security, true)
   t.match(byIp.detail, /100 per 60000 ms, fixed-window, by ip, memory store, fail-open/)
-  const byUser = names(rateLimit({ key: 'user' }))
-  t.same(
-    byUser.inside!.map((r) => r.name),
-    ['proxyHeaders', 'cors', 'requestId', 'jwtAuth', 'apiKey', 'session'],
-  )
-  t.same(byUser.wraps, [])
-  const byFunction = names(
-    rateLimit({ key: (req: IncomingMessage) => String(req.headers['x-api-key']), limit: () => 5 }),
-  )
-  t.same(
-    byFunction.inside!.map((r) => r.name),
-    ['cors', 'requestId'],
-  )
-  t.match(byFunction.detail, /limit\(req\) per 60000 ms, fixed-window, by key\(req\)/)
+  t.equal(middlewareInfo(rateLimit({ key: 'user' })).variant, 'key user')
+  t.same(around(rateLimit({ key: 'user' })), [
+    'apiKey>rateLimit',
+    'cors>rateLimit',
+    'jwtAuth>rateLimit',
+    'proxyHeaders>rateLimit',
+    'requestId>rateLimit',
+    'session>rateLimit',
+  ])
+  const byFunction = rateLimit({ key: (req: IncomingMessage) => String(req.headers['x-api-key']), limit: () => 5 })
+  t.equal(middlewareInfo(byFunction).variant, 'key function')
+  // Neither before nor after authentication: the library cannot know what a key function
+  // reads. Inside proxyHeaders whatever the key, as it may read the address.
+  t.same(around(byFunction), ['cors>rateLimit', 'proxyHeaders>rateLimit', 'requestId>rateLimit'])
+  t.match(middlewareInfo(byFunction).detail, /limit\(req\) per 60000 ms, fixed-window, by key\(req\)/)
 
   const infos = (...layers: Middleware[]) => layers.map((l) => middlewareInfo(l))
   t.same(
@@ -659,7 +670,12 @@ t.test('rateLimit(): ordering constraints follow the key option', async (t) => {
     [],
   )
   const wrong = checkOrdering(infos(named('jwtAuth'), rateLimit(), named('proxyHeaders'))).violations
-  t.same(wrong.map((v) => `${v.outer.name}>${v.inner.name}`).sort(), ['proxyHeaders>rateLimit', 'rateLimit>jwtAuth'])
+  t.same(wrong.map((v) => `${v.outer.name}>${v.inner.name}`).sort(), [
+    // The stand-ins are named like the library's layers, so the rules between them apply too.
+    'proxyHeaders>jwtAuth',
+    'proxyHeaders>rateLimit',
+    'rateLimit>jwtAuth',
+  ])
   const userOutside = checkOrdering(infos(rateLimit({ key: 'user' }), named('jwtAuth'))).violations
   t.match(
     userOutside[0]!.message,
