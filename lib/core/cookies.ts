@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http'
 import { clientIdentity } from './client.js'
 import { ConfigError } from './errors.js'
-import { isToken } from './options.js'
+import { defineDefaults, isToken, withNestedDefaults } from './options.js'
 
 /** Attributes of a cookie, validated by {@link compileCookie}. */
 export interface CookieAttributes {
@@ -34,6 +34,16 @@ export interface CookieAttributes {
    */
   maxAge?: number
 }
+
+const ATTRIBUTE_DEFAULTS = defineDefaults<CookieAttributes, 'domain' | 'maxAge'>({
+  path: '/',
+  domain: undefined,
+  httpOnly: true,
+  secure: 'auto',
+  sameSite: 'lax',
+  partitioned: false,
+  maxAge: undefined,
+})
 
 /** A cookie whose name and attributes were validated and precomputed. */
 export interface CompiledCookie {
@@ -159,26 +169,13 @@ export function compileCookie(
       'Use letters, digits, "-" and "_", e.g. "session", or "__Host-session" to bind it to one host.',
     )
   }
-  if (attributes === null || typeof attributes !== 'object') {
-    throw new ConfigError(middleware, option, 'an object of cookie attributes', attributes)
-  }
-  const known = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'maxAge']
-  for (const key of Object.keys(attributes)) {
-    if (!known.includes(key))
-      throw new ConfigError(
-        middleware,
-        `${option}.${key}`,
-        `a cookie attribute (${known.join(', ')})`,
-        (attributes as Record<string, unknown>)[key],
-        'Unknown cookie attribute.',
-      )
-  }
-  const path = attributes.path ?? '/'
-  const { domain, maxAge } = attributes
-  const httpOnly = attributes.httpOnly ?? true
-  const secure = attributes.secure ?? 'auto'
-  const sameSite = attributes.sameSite ?? 'lax'
-  const partitioned = attributes.partitioned ?? false
+  const { path, domain, httpOnly, secure, sameSite, partitioned, maxAge } = withNestedDefaults(
+    middleware,
+    option,
+    ATTRIBUTE_DEFAULTS,
+    attributes,
+    'an object of cookie attributes',
+  )
 
   if (typeof path !== 'string' || !PATH_VALUE.test(path)) {
     throw new ConfigError(

@@ -6,36 +6,130 @@
 import { ConfigError, describeValue } from './errors.js'
 
 /**
- * Merge `options` over `defaults`, rejecting keys that neither `defaults` nor
- * `optionalKeys` know (TypeScript only catches those in object literals).
- * An option given as `undefined` takes its default.
+ * The defaults of an options type `T`, declared one way by every factory: each option of
+ * `T` is a key, holding its default, and the options named in `NoDefault` hold `undefined`.
+ * So the keys of a defaults object are exactly the options its factory knows, and tsc
+ * refuses a defaults object that misses one, adds one, or gives a default to an option
+ * declared without one. Declare it with {@link defineDefaults}.
  */
-export function withDefaults<T extends object>(
+export type Defaults<T extends object, NoDefault extends keyof T = never> = {
+  // `keyof Required<T>`, not `keyof T`: a mapped type over `keyof T` keeps `?` and would let
+  // keys be left out; `-?` would turn the `undefined` of options without a default into never.
+  readonly [K in keyof Required<T>]: K extends NoDefault ? undefined : Exclude<T[K], undefined>
+}
+
+/** What {@link withDefaults} accepts as defaults for options `T`: every option a key, none missing. */
+export type DefaultsOf<T extends object> = { readonly [K in keyof Required<T>]: T[K] | undefined }
+
+/** Options `T` merged over defaults `D`: an option with a default is never undefined. */
+export type WithDefaults<T extends object, D> = {
+  [K in keyof Required<T>]: undefined extends D[K & keyof D] ? T[K] | undefined : Exclude<T[K], undefined>
+}
+
+/**
+ * Declare (and freeze) the defaults of options `T`; list the options without a default in
+ * `NoDefault`, and give them `undefined`.
+ * @example
+ * export const rateLimitDefaults = defineDefaults<RateLimitOptions, 'skip' | 'store'>({ limit: 100, skip: undefined, store: undefined, ... })
+ */
+export function defineDefaults<T extends object, NoDefault extends keyof T = never>(
+  defaults: Defaults<T, NoDefault>,
+): Defaults<T, NoDefault> {
+  return Object.freeze(defaults)
+}
+
+/**
+ * Merge `options` over `defaults`, refusing keys that `defaults` does not have (TypeScript
+ * only catches those in object literals). An option given as `undefined` takes its default.
+ */
+export function withDefaults<T extends object, D extends DefaultsOf<T>>(
   middleware: string,
-  defaults: T,
-  options: object | undefined,
-  optionalKeys: readonly string[] = [],
-): T {
-  if (options === undefined) return { ...defaults }
+  defaults: D,
+  options: T | undefined,
+): WithDefaults<T, D> {
+  if (options === undefined) return { ...defaults } as WithDefaults<T, D>
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`${middleware}(): options must be an object; received ${describeValue(options)}.`)
   }
-  const known = [...Object.keys(defaults), ...optionalKeys]
-  const merged = { ...defaults } as Record<string, unknown>
+  return merge(middleware, '', defaults, options) as WithDefaults<T, D>
+}
+
+/**
+ * {@link withDefaults} for an options object inside the options, such as securityHeaders'
+ * `strictTransportSecurity` or an entry of timeout's `perPath`. `path` is where it sits
+ * (`'strictTransportSecurity'`, `'perPath[2]'`); unknown keys are refused by their full
+ * path (`unknown option "strictTransportSecurity.maxage"; did you mean
+ * "strictTransportSecurity.maxAge"?`), and the validators given `${path}.key` name the rest.
+ * `undefined` takes the defaults whole; anything but a plain object is refused as not
+ * `expected`.
+ */
+export function withNestedDefaults<T extends object, D extends DefaultsOf<T>>(
+  middleware: string,
+  path: string,
+  defaults: D,
+  value: T | undefined,
+  expected = 'an object of options',
+  fix = '',
+): WithDefaults<T, D> {
+  if (value === undefined) return { ...defaults } as WithDefaults<T, D>
+  expectPlainObject(middleware, path, value, expected, fix)
+  return merge(middleware, path, defaults, value) as WithDefaults<T, D>
+}
+
+/** Throws unless `value` is an object (not null, not an array), e.g. a nested options object or a map of names. */
+export function expectPlainObject(
+  middleware: string,
+  option: string,
+  value: unknown,
+  expected = 'an object',
+  fix = '',
+): object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(middleware, option, expected, value, fix)
+  }
+  return value
+}
+
+/**
+ * The error for a key no option of `middleware` has, as one sentence:
+ * `cors(): unknown option "maxAgeSeconds"; did you mean "maxAge"?`, or, when no known name
+ * is close, `cors(): unknown option "x"; known options are a, b, c.` (or `requestContext() takes
+ * no options.`). `path` is where the
+ * key was found ('' at the top of the options), `known` the names allowed there, and
+ * `listed` those to list when none is close (by default `known`). Its `option` is the full path.
+ */
+export function unknownOption(
+  middleware: string,
+  path: string,
+  key: string,
+  known: readonly string[],
+  listed: readonly string[] = known,
+): ConfigError {
+  const option = optionPath(path, key)
+  const guess = closest(key, known)
+  const error = new ConfigError(middleware, option, 'a known option', undefined)
+  // The "must be …; received …" form reads badly for a name that is no option at all.
+  // V8 formats `stack` from the message when it is first read, so the stack agrees.
+  const hint =
+    guess !== undefined
+      ? `did you mean "${optionPath(path, guess)}"?`
+      : listed.length === 0
+        ? `${path || middleware + '()'} takes no options.`
+        : `known options${path ? ` of ${path}` : ''} are ${listed.join(', ')}.`
+  error.message = `${middleware}(): unknown option "${option}"; ${hint}`
+  return error
+}
+
+/** `key` inside the options object at `path`: `'maxAge'`, `'strictTransportSecurity.maxAge'`. */
+export const optionPath = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`)
+
+function merge(middleware: string, path: string, defaults: object, options: object): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...defaults }
   for (const [key, value] of Object.entries(options)) {
-    if (!known.includes(key)) {
-      const guess = closest(key, known)
-      throw new ConfigError(
-        middleware,
-        key,
-        'a known option',
-        value,
-        guess ? `Unknown option; did you mean "${guess}"?` : `Unknown option; known options are ${known.join(', ')}.`,
-      )
-    }
+    if (!Object.hasOwn(defaults, key)) throw unknownOption(middleware, path, key, Object.keys(defaults))
     if (value !== undefined) merged[key] = value
   }
-  return merged as T
+  return merged
 }
 
 /** Throws unless `value` is an integer within [min, max]. */

@@ -16,6 +16,7 @@
  * @module
  */
 import { monotonicNow } from './clock.js'
+import { defineDefaults } from './options.js'
 
 /** Reports `err`, raised while doing `what`, without ever throwing. */
 export type Reporter = (what: string, err: unknown) => void
@@ -32,7 +33,7 @@ export interface ReporterOptions {
   schedule?: (callback: () => void, ms: number) => void
 }
 
-export const reporterDefaults: Readonly<Required<ReporterOptions>> = Object.freeze({
+export const reporterDefaults = defineDefaults<ReporterOptions>({
   limit: 10,
   windowMs: 10_000,
   now: monotonicNow,

@@ -12,7 +12,7 @@
 import type { Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { ConfigError } from './errors.js'
-import { expectInteger, withDefaults } from './options.js'
+import { defineDefaults, expectInteger, withDefaults } from './options.js'
 
 /** Options for {@link serverTimeouts}. Every value is in milliseconds. */
 export interface ServerTimeoutsOptions {
@@ -55,7 +55,7 @@ export interface ServerTimeoutsOptions {
 }
 
 /** Defaults of {@link serverTimeouts}. */
-export const serverTimeoutsDefaults: Readonly<Required<ServerTimeoutsOptions>> = Object.freeze({
+export const serverTimeoutsDefaults = defineDefaults<ServerTimeoutsOptions>({
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,

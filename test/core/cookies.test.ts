@@ -108,6 +108,19 @@ t.test('compileCookie(): secure "auto" follows the client identity scheme', asyn
   ])
 })
 
+t.test('compileCookie(): an attribute given as undefined takes its default', async (t) => {
+  const cookie = compileCookie('test', 'cookie', 'sid', {
+    path: undefined,
+    httpOnly: undefined,
+    secure: undefined,
+    sameSite: undefined,
+    partitioned: undefined,
+    domain: undefined,
+    maxAge: undefined,
+  })
+  t.same(cookie.attributes, { path: '/', httpOnly: true, secure: 'auto', sameSite: 'lax', partitioned: false })
+})
+
 t.test('compileCookie(): every attribute', async (t) => {
   const cookie = compileCookie('test', 'cookie', '__Secure-id', {
     path: '/app',
@@ -242,7 +255,12 @@ t.test('compileCookie(): config: each rule', async (t) => {
       /option "cookie\.path" must be unset \(domain\) and "\/" \(path\) for a cookie named "__Host-sid"/,
     ],
     ['__Host-sid', { secure: true, domain: 'example.com' }, /option "cookie\.domain" must be unset/],
-    ['sid', { sameSite: 'lax', expires: 3 }, /option "cookie\.expires" must be a cookie attribute/],
+    [
+      'sid',
+      { sameSite: 'lax', expires: 3 },
+      /^test\(\): unknown option "cookie\.expires"; known options of cookie are path, domain, httpOnly, secure, sameSite, partitioned, maxAge\.$/,
+    ],
+    ['sid', { samesite: 'lax' }, /^test\(\): unknown option "cookie\.samesite"; did you mean "cookie\.sameSite"\?$/],
   ]
   for (const [name, attributes, message] of bad) {
     t.throws(

@@ -235,7 +235,10 @@ t.test(
         { headersTimeoutMs: 500, checkIntervalMs: 1_000 },
         /option "checkIntervalMs" must be at most headersTimeoutMs \(500\); received 1000 \(number\)\. A check interval longer than the timeout/,
       ],
-      [{ headerTimeoutMs: 1000 }, /option "headerTimeoutMs" must be a known option.*did you mean "headersTimeoutMs"/],
+      [
+        { headerTimeoutMs: 1000 },
+        /^serverTimeouts\(\): unknown option "headerTimeoutMs"; did you mean "headersTimeoutMs"\?$/,
+      ],
     ]
     for (const [options, message] of cases)
       t.throws(

@@ -15,6 +15,7 @@ import { clientIp, socketIp } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import {
+  defineDefaults,
   expectArray,
   expectFunction,
   expectHeaderName,
@@ -84,7 +85,8 @@ export interface AccessLogOptions {
 }
 
 /** Defaults of {@link accessLog}; `sink` defaults to `process.stdout`, read at construction. */
-export const accessLogDefaults: Readonly<Required<Omit<AccessLogOptions, 'sink'>>> = Object.freeze({
+export const accessLogDefaults = defineDefaults<AccessLogOptions, 'sink'>({
+  sink: undefined,
   query: 'drop',
   sampleRate: 1,
   requestHeaders: false,
@@ -154,9 +156,7 @@ type HeaderSelection = true | false | ReadonlySet<string>
  * const app = compose(errorBoundary(), requestId(), accessLog({ sink: createWriteStream('access.log', { flags: 'a' }) }))(router)
  */
 export function accessLog(options: AccessLogOptions = {}): Middleware {
-  const opts: AccessLogOptions & typeof accessLogDefaults = withDefaults('accessLog', accessLogDefaults, options, [
-    'sink',
-  ])
+  const opts = withDefaults('accessLog', accessLogDefaults, options)
   const sinkTarget = opts.sink === undefined ? process.stdout : opts.sink
   if (typeof sinkTarget !== 'function' && !isWritable(sinkTarget)) {
     throw new ConfigError(

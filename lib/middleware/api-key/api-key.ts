@@ -14,13 +14,17 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { isQuotedStringSafe, singleHeader } from '../../core/headers.js'
 import {
+  type DefaultsOf,
+  defineDefaults,
   expectBoolean,
   expectFunction,
   expectHeaderName,
   expectInteger,
+  expectPlainObject,
   expectString,
   isToken,
   withDefaults,
+  withNestedDefaults,
 } from '../../core/options.js'
 import { expectAmbiguousPaths, type AmbiguousPaths, type PathPattern } from '../../core/path.js'
 import { reportError } from '../../core/report.js'
@@ -84,15 +88,24 @@ export interface ApiKeyOptions<I extends ApiKeyIdentity = ApiKeyIdentity> {
 }
 
 /** Defaults of {@link apiKey}. */
-export const apiKeyDefaults = Object.freeze({
+export const apiKeyDefaults = defineDefaults<
+  ApiKeyOptions,
+  'scheme' | 'query' | 'keys' | 'hashes' | 'lookup' | 'realm'
+>({
   header: 'x-api-key',
-  publicPaths: Object.freeze([]) as readonly PathPattern[],
+  scheme: undefined,
+  query: undefined,
+  keys: undefined,
+  hashes: undefined,
+  lookup: undefined,
+  publicPaths: Object.freeze([]),
   caseSensitivePaths: false,
-  ambiguousPaths: 'fail-closed' as AmbiguousPaths,
+  ambiguousPaths: 'fail-closed',
   optional: false,
   minKeyLength: 16,
   maxKeyLength: 256,
   setUserId: true,
+  realm: undefined,
 })
 
 const identityState = defineState<ApiKeyIdentity>('apiKeyIdentity', 'apiKey()')
@@ -126,14 +139,7 @@ const HEX_DIGEST = /^[0-9a-f]{64}$/i
  * http.createServer(compose(auth)((req, res) => res.end(auth.get(req).id)))
  */
 export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKeyOptions<I>): ApiKeyMiddleware<I> {
-  const opts = withDefaults('apiKey', apiKeyDefaults, options, [
-    'scheme',
-    'query',
-    'keys',
-    'hashes',
-    'lookup',
-    'realm',
-  ]) as typeof apiKeyDefaults & ApiKeyOptions<I>
+  const opts = withDefaults('apiKey', apiKeyDefaults, options)
   const header = expectHeaderName('apiKey', 'header', opts.header)
   const scheme = opts.scheme === undefined ? undefined : expectScheme(opts.scheme)
   const query = opts.query === undefined ? undefined : expectString('apiKey', 'query', opts.query)
@@ -186,41 +192,45 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
     digests.push(digest)
     identities.push(Object.freeze({ id }))
   }
-  for (const entry of listOption('keys', opts.keys)) {
-    const key = typeof entry === 'string' ? entry : entry?.key
+  listOption('keys', opts.keys).forEach((entry, i) => {
+    const path = `keys[${i}]`
+    const named = typeof entry === 'string' ? undefined : nestedEntry(path, NAMED_KEY, entry, '{ key, id }')
+    const key = named === undefined ? entry : named.key
     if (typeof key !== 'string' || key.length < minKeyLength || key.length > maxKeyLength || !isPrintable(key)) {
       throw new ConfigError(
         'apiKey',
-        'keys',
-        `keys of ${minKeyLength} to ${maxKeyLength} printable ASCII characters`,
-        typeof key === 'string' ? `a key of ${key.length} characters` : entry,
+        named === undefined ? path : `${path}.key`,
+        `a key of ${minKeyLength} to ${maxKeyLength} printable ASCII characters`,
+        typeof key === 'string' ? `a key of ${key.length} characters` : key,
         "Generate one: crypto.randomBytes(32).toString('base64url').",
       )
     }
     const digest = sha256(key)
     addDigest(
-      'keys',
+      path,
       digest,
-      typeof entry === 'string' ? `key:${digest.toString('hex').slice(0, 12)}` : expectId('keys', entry.id),
+      named === undefined ? `key:${digest.toString('hex').slice(0, 12)}` : expectId(`${path}.id`, named.id),
     )
-  }
-  for (const entry of listOption('hashes', opts.hashes)) {
-    const hex = typeof entry === 'string' ? entry : entry?.sha256
+  })
+  listOption('hashes', opts.hashes).forEach((entry, i) => {
+    const path = `hashes[${i}]`
+    const hashed = typeof entry === 'string' ? undefined : nestedEntry(path, HASHED_KEY, entry, '{ sha256, id }')
+    const hex = hashed === undefined ? entry : hashed.sha256
     if (typeof hex !== 'string' || !HEX_DIGEST.test(hex)) {
       throw new ConfigError(
         'apiKey',
-        'hashes',
-        'SHA-256 digests as 64 hex digits',
-        hex ?? entry,
+        hashed === undefined ? path : `${path}.sha256`,
+        'a SHA-256 digest as 64 hex digits',
+        hex,
         "Compute one: crypto.createHash('sha256').update(key).digest('hex').",
       )
     }
     addDigest(
-      'hashes',
+      path,
       Buffer.from(hex, 'hex'),
-      typeof entry === 'string' ? `key:${hex.slice(0, 12).toLowerCase()}` : expectId('hashes', entry.id),
+      hashed === undefined ? `key:${hex.slice(0, 12).toLowerCase()}` : expectId(`${path}.id`, hashed.id),
     )
-  }
+  })
   if (lookup === undefined && digests.length === 0) {
     throw new ConfigError(
       'apiKey',
@@ -359,8 +369,18 @@ function listOption<T>(option: string, value: readonly T[] | undefined): readonl
 
 function expectId(option: string, id: unknown): string {
   if (typeof id !== 'string' || id.length === 0 || !isQuotedStringSafe(id))
-    throw new ConfigError('apiKey', option, 'entries whose id is a non-empty printable string', id)
+    throw new ConfigError('apiKey', option, 'a non-empty string of printable ASCII without quotes or backslashes', id)
   return id
+}
+
+// A listed key given as an object: no key has a default, and every field must be known.
+const NAMED_KEY = defineDefaults<NamedApiKey, 'key' | 'id'>({ key: undefined, id: undefined })
+const HASHED_KEY = defineDefaults<HashedApiKey, 'sha256' | 'id'>({ sha256: undefined, id: undefined })
+
+function nestedEntry<T extends object, D extends DefaultsOf<T>>(path: string, defaults: D, entry: T, shape: string) {
+  const expected = `a string or an object ${shape}`
+  expectPlainObject('apiKey', path, entry, expected)
+  return withNestedDefaults('apiKey', path, defaults, entry, expected)
 }
 
 function expectScheme(value: unknown): string {

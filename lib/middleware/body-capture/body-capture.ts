@@ -15,7 +15,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
-import { expectArray, expectFunction, expectInteger, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectArray, expectFunction, expectInteger, withDefaults } from '../../core/options.js'
 import { onRequestBody } from '../../core/request-body.js'
 import { defineState } from '../../core/state.js'
 
@@ -39,7 +39,7 @@ export interface BodyCaptureOptions {
   redact?: (bytes: Buffer, req: IncomingMessage) => Buffer | string
 }
 
-export const bodyCaptureDefaults: Readonly<Required<Omit<BodyCaptureOptions, 'redact'>>> = Object.freeze({
+export const bodyCaptureDefaults = defineDefaults<BodyCaptureOptions, 'redact'>({
   maxBytes: 2048,
   contentTypes: Object.freeze([
     'application/json',
@@ -50,6 +50,7 @@ export const bodyCaptureDefaults: Readonly<Required<Omit<BodyCaptureOptions, 're
     'application/graphql',
     'text/*',
   ]),
+  redact: undefined,
 })
 
 /** What was captured of one request body. */
@@ -99,7 +100,7 @@ export function tryGetCapturedBody(req: IncomingMessage): CapturedBody | undefin
  * compose(errorBoundary({ onError: (r) => log(r.error, tryGetCapturedBody(r.req)?.text()) }), bodyCapture())(api)
  */
 export function bodyCapture(options: BodyCaptureOptions = {}): Middleware {
-  const opts = withDefaults('bodyCapture', bodyCaptureDefaults as BodyCaptureOptions, options, ['redact'])
+  const opts = withDefaults('bodyCapture', bodyCaptureDefaults, options)
   const maxBytes = expectInteger('bodyCapture', 'maxBytes', opts.maxBytes, 1, 1 << 30)
   const matchers = expectArray('bodyCapture', 'contentTypes', opts.contentTypes, (item) => compileMediaRange(item))
   const redact =

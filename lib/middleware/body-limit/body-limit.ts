@@ -24,7 +24,7 @@ import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { detachResponse } from '../../core/detach-response.js'
 import { HttpError } from '../../core/errors.js'
-import { expectInteger, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectInteger, withDefaults } from '../../core/options.js'
 import { onRequestBody } from '../../core/request-body.js'
 import { sendError } from '../../core/send-error.js'
 
@@ -38,7 +38,7 @@ export interface BodyLimitOptions {
   limit?: number
 }
 
-export const bodyLimitDefaults: Readonly<Required<BodyLimitOptions>> = Object.freeze({
+export const bodyLimitDefaults = defineDefaults<BodyLimitOptions>({
   limit: 1_048_576,
 })
 

@@ -15,7 +15,14 @@ import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import { appendVary } from '../../core/headers.js'
-import { expectArray, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import {
+  defineDefaults,
+  expectArray,
+  expectFunction,
+  expectInteger,
+  expectOneOf,
+  withDefaults,
+} from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
 import {
   transformBody,
@@ -77,7 +84,7 @@ export interface CompressionOptions {
 }
 
 /** The defaults of {@link compression}; `encodings` depends on the running Node. */
-export const compressionDefaults: Readonly<Required<CompressionOptions>> = Object.freeze({
+export const compressionDefaults = defineDefaults<CompressionOptions>({
   encodings: Object.freeze<Encoding[]>(zstdSupported ? ['br', 'zstd', 'gzip', 'deflate'] : ['br', 'gzip', 'deflate']),
   threshold: 1024,
   types: compressibleTypes,

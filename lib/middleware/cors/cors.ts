@@ -11,6 +11,7 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { appendVary, isCorsPreflight, singleHeader } from '../../core/headers.js'
 import {
+  defineDefaults,
   expectArray,
   expectBoolean,
   expectHeaderName,
@@ -64,7 +65,7 @@ export interface CorsOptions {
   preflightContinue?: boolean
 }
 
-export const corsDefaults: Readonly<Required<CorsOptions>> = Object.freeze({
+export const corsDefaults = defineDefaults<CorsOptions>({
   origins: '*',
   credentials: false,
   dangerouslyAllowAnyOriginWithCredentials: false,

@@ -31,7 +31,7 @@ import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { detachResponse } from '../../core/detach-response.js'
 import { HttpError } from '../../core/errors.js'
-import { expectBoolean, expectFunction, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectBoolean, expectFunction, withDefaults } from '../../core/options.js'
 import { reportError } from '../../core/report.js'
 import { sendError } from '../../core/send-error.js'
 import { originalUrlState, requestIdState } from '../../core/shared-state.js'
@@ -100,7 +100,8 @@ function reportServerErrors(report: ErrorReport): void {
   )
 }
 
-export const errorBoundaryDefaults: Readonly<Required<Omit<ErrorBoundaryOptions, 'map'>>> = Object.freeze({
+export const errorBoundaryDefaults = defineDefaults<ErrorBoundaryOptions, 'map'>({
+  map: undefined,
   onError: reportServerErrors,
   development: false,
 })
@@ -122,7 +123,7 @@ const CLIENT_CLOSED = new HttpError(499, 'Client Closed Request', { code: 'clien
  * const app = compose(errorBoundary({ onError: (r) => logger.error(r.error, { requestId: r.requestId }) }), requestId(), cors())(router)
  */
 export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
-  const opts = withDefaults('errorBoundary', errorBoundaryDefaults as ErrorBoundaryOptions, options, ['map'])
+  const opts = withDefaults('errorBoundary', errorBoundaryDefaults, options)
   const settings: Settings = {
     map: opts.map === undefined ? undefined : expectFunction('errorBoundary', 'map', opts.map),
     onError: expectFunction('errorBoundary', 'onError', opts.onError),

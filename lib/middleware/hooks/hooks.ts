@@ -19,7 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
-import { withDefaults } from '../../core/options.js'
+import { defineDefaults, withDefaults } from '../../core/options.js'
 import { reportError } from '../../core/report.js'
 import { onResponseEnd, type ResponseEndInfo } from '../../core/response-end.js'
 import { onResponseStart } from '../../core/response-start.js'
@@ -47,7 +47,7 @@ export interface HooksOptions {
   teardown?: TeardownHook | readonly TeardownHook[]
 }
 
-export const hooksDefaults: Readonly<Required<HooksOptions>> = Object.freeze({
+export const hooksDefaults = defineDefaults<HooksOptions>({
   before: Object.freeze([]) as readonly BeforeHook[],
   after: Object.freeze([]) as readonly AfterHook[],
   teardown: Object.freeze([]) as readonly TeardownHook[],

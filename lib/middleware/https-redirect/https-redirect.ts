@@ -8,7 +8,7 @@ import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { HttpError } from '../../core/errors.js'
 import { formatHost, parseHost, redirectPath } from '../../core/host.js'
-import { expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
 import {
   AMBIGUOUS_PATH_ERROR,
   compilePathPatterns,
@@ -51,7 +51,7 @@ export interface HttpsRedirectOptions {
   ambiguousPaths?: AmbiguousPaths
 }
 
-export const httpsRedirectDefaults: Readonly<Required<HttpsRedirectOptions>> = Object.freeze({
+export const httpsRedirectDefaults = defineDefaults<HttpsRedirectOptions>({
   status: 308,
   httpsPort: 443,
   exemptPaths: Object.freeze([]),

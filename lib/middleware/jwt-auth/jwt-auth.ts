@@ -14,6 +14,7 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, type HttpError } from '../../core/errors.js'
 import { isQuotedStringSafe, singleHeader } from '../../core/headers.js'
 import {
+  defineDefaults,
   expectArray,
   expectBoolean,
   expectFunction,
@@ -111,41 +112,53 @@ export interface JwtAuthOptions<C extends object = JWTPayload> {
 }
 
 /** Defaults of {@link jwtAuth}. */
-export const jwtAuthDefaults = Object.freeze({
+export const jwtAuthDefaults = defineDefaults<
+  JwtAuthOptions,
+  | 'secret'
+  | 'publicKey'
+  | 'jwks'
+  | 'jwksUrl'
+  | 'algorithms'
+  | 'issuer'
+  | 'audience'
+  | 'maxTokenAgeSeconds'
+  | 'typ'
+  | 'cookie'
+  | 'getToken'
+  | 'realm'
+  | 'validate'
+>({
+  secret: undefined,
+  publicKey: undefined,
+  jwks: undefined,
+  jwksUrl: undefined,
+  algorithms: undefined,
   jwksCooldownMs: 30_000,
   jwksTimeoutMs: 5_000,
   jwksMaxAgeMs: 600_000,
+  issuer: undefined,
+  audience: undefined,
   clockToleranceSeconds: 5,
+  maxTokenAgeSeconds: undefined,
   requireExpiry: true,
-  requiredClaims: Object.freeze([]) as readonly string[],
-  scopes: Object.freeze([]) as readonly string[],
+  requiredClaims: Object.freeze([]),
+  scopes: Object.freeze([]),
   scopeClaim: 'scope',
-  publicPaths: Object.freeze([]) as readonly PathPattern[],
+  typ: undefined,
+  cookie: undefined,
+  getToken: undefined,
+  publicPaths: Object.freeze([]),
   caseSensitivePaths: false,
-  ambiguousPaths: 'fail-closed' as AmbiguousPaths,
+  ambiguousPaths: 'fail-closed',
   optional: false,
-  userIdClaim: 'sub' as string | false,
+  userIdClaim: 'sub',
+  realm: undefined,
+  validate: undefined,
   maxTokenLength: 8192,
   cacheSize: 1000,
   cacheMaxAgeMs: 60_000,
-  now: Date.now as () => number,
+  now: Date.now,
 })
-
-const OPTIONAL_KEYS = [
-  'secret',
-  'publicKey',
-  'jwks',
-  'jwksUrl',
-  'algorithms',
-  'issuer',
-  'audience',
-  'maxTokenAgeSeconds',
-  'typ',
-  'cookie',
-  'getToken',
-  'realm',
-  'validate',
-]
 
 const claimsState = defineState<JWTPayload>('jwtClaims', 'jwtAuth()')
 
@@ -183,8 +196,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
  * http.createServer(compose(cors(), auth)((req, res) => res.end(auth.get(req).tenant)))
  */
 export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C>): JwtAuthMiddleware<C> {
-  const opts = withDefaults('jwtAuth', jwtAuthDefaults, options, OPTIONAL_KEYS) as typeof jwtAuthDefaults &
-    JwtAuthOptions<C>
+  const opts = withDefaults('jwtAuth', jwtAuthDefaults, options)
   expectInteger('jwtAuth', 'jwksCooldownMs', opts.jwksCooldownMs, 0)
   expectInteger('jwtAuth', 'jwksTimeoutMs', opts.jwksTimeoutMs, 1)
   expectInteger('jwtAuth', 'jwksMaxAgeMs', opts.jwksMaxAgeMs, 0)

@@ -21,7 +21,14 @@ import type { IncomingMessage } from 'node:http'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { expectBoolean, expectFunction, expectInteger, expectNumber, withDefaults } from '../../core/options.js'
+import {
+  defineDefaults,
+  expectBoolean,
+  expectFunction,
+  expectInteger,
+  expectNumber,
+  withDefaults,
+} from '../../core/options.js'
 import {
   AMBIGUOUS_PATH_ERROR,
   compilePathPatterns,
@@ -76,7 +83,7 @@ export interface LoadSheddingOptions {
   onShed?: (req: IncomingMessage, reason: ShedReason) => void
 }
 
-export const loadSheddingDefaults: Readonly<Required<Omit<LoadSheddingOptions, 'onShed'>>> = Object.freeze({
+export const loadSheddingDefaults = defineDefaults<LoadSheddingOptions, 'onShed'>({
   maxEventLoopDelayMs: 200,
   maxEventLoopUtilization: 0,
   maxHeapUsedBytes: 0,
@@ -89,6 +96,7 @@ export const loadSheddingDefaults: Readonly<Required<Omit<LoadSheddingOptions, '
   exempt: Object.freeze([]) as readonly PathPattern[],
   caseSensitive: false,
   ambiguousPaths: 'fail-closed',
+  onShed: undefined,
 })
 
 /** The signals and counters of one `loadShedding()` instance, as last sampled. */
@@ -124,7 +132,7 @@ export interface LoadShedding extends Middleware {
  * server.on('close', () => shedding.close())
  */
 export function loadShedding(options: LoadSheddingOptions = {}): LoadShedding {
-  const opts = withDefaults('loadShedding', loadSheddingDefaults as LoadSheddingOptions, options, ['onShed'])
+  const opts = withDefaults('loadShedding', loadSheddingDefaults, options)
   const name = 'loadShedding'
   const maxDelay = expectNumber(name, 'maxEventLoopDelayMs', opts.maxEventLoopDelayMs, 0)
   const maxElu = expectNumber(name, 'maxEventLoopUtilization', opts.maxEventLoopUtilization, 0, 1)

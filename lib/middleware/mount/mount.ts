@@ -24,7 +24,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Middleware, RawHandler } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
-import { expectBoolean, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectBoolean, withDefaults } from '../../core/options.js'
 import { normalizePath } from '../../core/path.js'
 import { originalUrlState } from '../../core/shared-state.js'
 import { defineState } from '../../core/state.js'
@@ -35,7 +35,7 @@ export interface MountOptions {
   caseSensitive?: boolean
 }
 
-export const mountDefaults: Readonly<Required<MountOptions>> = Object.freeze({ caseSensitive: false })
+export const mountDefaults = defineDefaults<MountOptions>({ caseSensitive: false })
 
 const mountPathState = defineState<string>('mountPath', 'mount()')
 

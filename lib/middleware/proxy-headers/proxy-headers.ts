@@ -25,7 +25,7 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import { formatHost, parseHost, parsePort } from '../../core/host.js'
 import { formatIp, parseIp, type IpBytes } from '../../core/ip.js'
-import { expectArray, expectBoolean, expectOneOf, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectArray, expectBoolean, expectOneOf, withDefaults } from '../../core/options.js'
 import type { Middleware } from '../../core/types.js'
 import {
   commaBefore,
@@ -81,7 +81,8 @@ export interface ProxyHeadersOptions {
   fields?: readonly ForwardedField[]
 }
 
-export const proxyHeadersDefaults: Readonly<Required<Omit<ProxyHeadersOptions, 'trustedProxies'>>> = Object.freeze({
+export const proxyHeadersDefaults = defineDefaults<ProxyHeadersOptions, 'trustedProxies'>({
+  trustedProxies: undefined,
   dangerouslyTrustAllProxies: false,
   header: 'x-forwarded',
   fields: Object.freeze(['proto'] as const),
@@ -99,7 +100,7 @@ const HTTP_SCHEME = /^https?$/i
  * compose(proxyHeaders({ trustedProxies: ['loopback', 'private'], fields: ['proto', 'host'] }), rateLimit())
  */
 export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
-  const opts = withDefaults<ProxyHeadersOptions>('proxyHeaders', proxyHeadersDefaults, options, ['trustedProxies'])
+  const opts = withDefaults('proxyHeaders', proxyHeadersDefaults, options)
   const trustAll = expectBoolean('proxyHeaders', 'dangerouslyTrustAllProxies', opts.dangerouslyTrustAllProxies)
   const header = expectOneOf('proxyHeaders', 'header', opts.header, ['x-forwarded', 'forwarded'] as const)
   const fields = new Set(

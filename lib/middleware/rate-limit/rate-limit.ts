@@ -16,7 +16,14 @@ import { clientIp } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { ipPrefixKey } from '../../core/ip.js'
-import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import {
+  defineDefaults,
+  expectBoolean,
+  expectFunction,
+  expectInteger,
+  expectOneOf,
+  withDefaults,
+} from '../../core/options.js'
 import {
   AMBIGUOUS_PATH_ERROR,
   compilePathPatterns,
@@ -121,11 +128,7 @@ export interface RateLimitOptions {
   refundIf?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
 }
 
-type Optional = 'skip' | 'store' | 'refundIf'
-
-export const rateLimitDefaults: Readonly<
-  Required<Omit<RateLimitOptions, Optional>> & Pick<RateLimitOptions, Optional>
-> = Object.freeze({
+export const rateLimitDefaults = defineDefaults<RateLimitOptions, 'skip' | 'store' | 'refundIf'>({
   limit: 100,
   windowMs: 60_000,
   algorithm: 'fixed-window',

@@ -13,7 +13,7 @@ import { AsyncResource } from 'node:async_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { currentContext, runInContext } from '../../core/context.js'
 import { defineMiddleware } from '../../core/define.js'
-import { withDefaults } from '../../core/options.js'
+import { defineDefaults, withDefaults } from '../../core/options.js'
 import type { Middleware } from '../../core/types.js'
 
 /** Options for {@link requestContext}. None yet; the object is accepted for symmetry. */
@@ -21,7 +21,7 @@ import type { Middleware } from '../../core/types.js'
 export interface RequestContextOptions {}
 
 /** Defaults of {@link requestContext}. */
-export const requestContextDefaults: Readonly<Required<RequestContextOptions>> = Object.freeze({})
+export const requestContextDefaults = defineDefaults<RequestContextOptions>({})
 
 // On the request and the response: the resource holding the request's context, and the
 // `emit` that was in place before ours. Two slots rather than one object: no allocation.

@@ -16,6 +16,7 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, describeValue } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
 import {
+  defineDefaults,
   expectArray,
   expectFunction,
   expectHeaderName,
@@ -72,8 +73,9 @@ export interface RequestIdOptions {
 }
 
 /** Defaults of {@link requestId}; `incomingHeaders` defaults to `[header]`. */
-export const requestIdDefaults: Readonly<Required<Omit<RequestIdOptions, 'incomingHeaders'>>> = Object.freeze({
+export const requestIdDefaults = defineDefaults<RequestIdOptions, 'incomingHeaders'>({
   header: 'x-request-id',
+  incomingHeaders: undefined,
   trustIncoming: 'proxy',
   maxLength: 128,
   generate: uuidv7,
@@ -121,9 +123,7 @@ export const tryGetRequestId = (req: IncomingMessage): string | undefined => req
  * const app = compose(proxyHeaders({ trust: ['10.0.0.0/8'] }), requestId(), accessLog())(router)
  */
 export function requestId(options: RequestIdOptions = {}): Middleware {
-  const opts: RequestIdOptions & typeof requestIdDefaults = withDefaults('requestId', requestIdDefaults, options, [
-    'incomingHeaders',
-  ])
+  const opts = withDefaults('requestId', requestIdDefaults, options)
   const header = expectHeaderName(
     'requestId',
     'header',

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from '../../core/errors.js'
+import { expectPlainObject, unknownOption } from '../../core/options.js'
 
 /**
  * Directives by name (`'default-src'` or `defaultSrc`): a list of sources, one string of
@@ -72,6 +73,12 @@ const OTHER = new Set([
   'block-all-mixed-content',
 ])
 const NO_VALUE = new Set(['upgrade-insecure-requests', 'block-all-mixed-content', 'sandbox', 'trusted-types'])
+const DIRECTIVES = [...SOURCE_LIST, ...OTHER]
+// Both spellings are accepted, so a typo is matched against both: `scriptSr` → `scriptSrc`, `script-sr` → `script-src`.
+const SPELLINGS = [
+  ...DIRECTIVES,
+  ...DIRECTIVES.map((name) => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())),
+]
 
 // CSP3 §2.3.1 keyword-source, plus 'allow-duplicates' (Trusted Types); nonce and hash sources.
 const QUOTED =
@@ -81,18 +88,22 @@ const UNQUOTED_KEYWORD =
 // Visible ASCII except the two separators: ";" ends a directive, "," ends a policy (CSP3 §2.2.1).
 const SOURCE_CHARS = /^[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/
 
-/** Serialise `directives` (merged over {@link cspApiDefaults} when `useDefaults`), validating every value. */
+/**
+ * Serialise `directives` (merged over {@link cspApiDefaults} when `useDefaults`), validating
+ * every value. `option` is the path of the CSP settings; errors name a directive by the path
+ * and spelling it was given with, e.g. `contentSecurityPolicy.directives.scriptSrc`.
+ */
 export function compileCsp(option: string, directives: CspDirectives, useDefaults: boolean): string {
-  if (directives === null || typeof directives !== 'object' || Array.isArray(directives)) {
-    throw new ConfigError('securityHeaders', `${option}.directives`, 'an object of directives', directives)
-  }
-  const merged = new Map<string, unknown>()
-  if (useDefaults) for (const [name, value] of Object.entries(cspApiDefaults)) merged.set(name, value)
-  for (const [key, value] of Object.entries(directives)) merged.set(directiveName(option, key), value)
+  const path = `${option}.directives`
+  expectPlainObject('securityHeaders', path, directives, 'an object of directives')
+  // Directive name → [the key it was given as, its value].
+  const merged = new Map<string, [string, unknown]>()
+  if (useDefaults) for (const [name, value] of Object.entries(cspApiDefaults)) merged.set(name, [name, value])
+  for (const [key, value] of Object.entries(directives)) merged.set(directiveName(path, key), [key, value])
   const parts: string[] = []
-  for (const [name, value] of merged) {
+  for (const [name, [key, value]] of merged) {
     if (value === false || value === null || value === undefined) continue
-    const where = `${option}.directives["${name}"]`
+    const where = `${path}.${key}`
     if (value === true) {
       if (!NO_VALUE.has(name))
         throw new ConfigError(
@@ -139,17 +150,10 @@ export function compileCsp(option: string, directives: CspDirectives, useDefault
   return parts.join('; ')
 }
 
-function directiveName(option: string, key: string): string {
+function directiveName(path: string, key: string): string {
   const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
-  if (!SOURCE_LIST.has(name) && !OTHER.has(name)) {
-    throw new ConfigError(
-      'securityHeaders',
-      `${option}.directives`,
-      'known CSP directives',
-      key,
-      `Known: ${[...SOURCE_LIST, ...OTHER].join(', ')}.`,
-    )
-  }
+  if (!SOURCE_LIST.has(name) && !OTHER.has(name))
+    throw unknownOption('securityHeaders', path, key, SPELLINGS, DIRECTIVES)
   return name
 }
 

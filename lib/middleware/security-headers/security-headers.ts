@@ -9,7 +9,15 @@ import type { ServerResponse } from 'node:http'
 import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
-import { expectBoolean, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import {
+  type DefaultsOf,
+  defineDefaults,
+  expectBoolean,
+  expectInteger,
+  expectOneOf,
+  withDefaults,
+  withNestedDefaults,
+} from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
 import type { Middleware } from '../../core/types.js'
 import { compileCsp, type CspDirectives } from './csp.js'
@@ -76,7 +84,7 @@ export interface SecurityHeadersOptions {
   override?: boolean
 }
 
-export const securityHeadersDefaults: Readonly<Required<SecurityHeadersOptions>> = Object.freeze({
+export const securityHeadersDefaults = defineDefaults<SecurityHeadersOptions>({
   contentSecurityPolicy: Object.freeze({}),
   strictTransportSecurity: Object.freeze({}),
   xContentTypeOptions: true,
@@ -103,12 +111,12 @@ const REFERRER_POLICIES = [
   'strict-origin-when-cross-origin',
   'unsafe-url',
 ] as const
-const HSTS_DEFAULTS: Readonly<Required<HstsOptions>> = Object.freeze({
+const HSTS_DEFAULTS = defineDefaults<HstsOptions>({
   maxAge: 31_536_000,
   includeSubDomains: true,
   preload: false,
 })
-const CSP_DEFAULTS: Readonly<Required<CspOptions>> = Object.freeze({
+const CSP_DEFAULTS = defineDefaults<CspOptions>({
   directives: Object.freeze({}),
   useDefaults: true,
   reportOnly: false,
@@ -202,14 +210,10 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
   )
 }
 
-function nested<T extends object>(option: string, defaults: Readonly<Required<T>>, value: unknown): Required<T> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError('securityHeaders', option, 'an object of settings or false', value)
-  }
-  return withDefaults('securityHeaders', defaults as Required<T>, value)
-}
+const nested = <T extends object, D extends DefaultsOf<T>>(path: string, defaults: D, value: T) =>
+  withNestedDefaults('securityHeaders', path, defaults, value, 'an object of settings or false')
 
-function hstsValue(value: unknown): string {
+function hstsValue(value: HstsOptions): string {
   const hsts = nested('strictTransportSecurity', HSTS_DEFAULTS, value)
   const maxAge = expectInteger(
     'securityHeaders',

@@ -19,6 +19,7 @@ import { compileCookie, getCookies, MAX_COOKIE_BYTES, type CookieAttributes } fr
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import {
+  defineDefaults,
   expectBoolean,
   expectFunction,
   expectInteger,
@@ -75,16 +76,19 @@ export interface SessionOptions {
 }
 
 /** Defaults of {@link session}. */
-export const sessionDefaults = Object.freeze({
+export const sessionDefaults = defineDefaults<SessionOptions, 'secrets' | 'store' | 'userIdKey'>({
+  secrets: undefined,
+  store: undefined,
   name: 'session',
-  cookie: Object.freeze({}) as CookieAttributes,
+  cookie: Object.freeze({}),
   absoluteTimeoutSeconds: 86_400,
   idleTimeoutSeconds: 7_200,
   touchAfterSeconds: 60,
   rolling: false,
   encrypt: false,
-  oversize: 'error' as 'error' | 'warn',
-  now: Date.now as () => number,
+  oversize: 'error',
+  userIdKey: undefined,
+  now: Date.now,
 })
 
 const sessionState = defineState<Session<SessionData>>('session', 'session()')
@@ -119,11 +123,7 @@ const newId = (): string => randomBytes(ID_BYTES).toString('base64url')
  * http.createServer(compose(sessions)((req, res) => res.end(sessions.get(req).get('userId') ?? 'anonymous')))
  */
 export function session<D extends object = SessionData>(options: SessionOptions): SessionMiddleware<D> {
-  const opts = withDefaults('session', sessionDefaults, options, [
-    'secrets',
-    'store',
-    'userIdKey',
-  ]) as typeof sessionDefaults & SessionOptions
+  const opts = withDefaults('session', sessionDefaults, options)
   const name = expectString(
     'session',
     'name',

@@ -22,7 +22,16 @@ import type { IncomingMessage } from 'node:http'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { expectBoolean, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import {
+  defineDefaults,
+  expectBoolean,
+  expectFunction,
+  expectInteger,
+  expectOneOf,
+  expectPlainObject,
+  withDefaults,
+  withNestedDefaults,
+} from '../../core/options.js'
 import {
   AMBIGUOUS_PATH_ERROR,
   compilePathPatterns,
@@ -101,13 +110,14 @@ const nodeTimers: TimeoutTimers = Object.freeze({
   clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
 })
 
-export const timeoutDefaults: Readonly<Required<Omit<TimeoutOptions, 'retryAfterSeconds'>>> = Object.freeze({
+export const timeoutDefaults = defineDefaults<TimeoutOptions, 'retryAfterSeconds'>({
   ms: 30_000,
   maxDurationMs: 0,
   perPath: Object.freeze([]) as readonly TimeoutRoute[],
   caseSensitive: false,
   ambiguousPaths: 'fail-closed',
   status: 503,
+  retryAfterSeconds: undefined,
   timers: nodeTimers,
 })
 
@@ -145,31 +155,27 @@ export function tryGetRequestSignal(req: IncomingMessage): AbortSignal | undefin
  * compose(errorBoundary(), timeout({ ms: 5_000, perPath: [{ paths: ['/reports/*'], ms: 60_000 }] }))(router)
  */
 export function timeout(options: TimeoutOptions = {}): Middleware {
-  const opts = withDefaults('timeout', timeoutDefaults as TimeoutOptions, options, ['retryAfterSeconds'])
+  const opts = withDefaults('timeout', timeoutDefaults, options)
   const base = plan('ms', 'maxDurationMs', opts.ms, opts.maxDurationMs)
   const caseSensitive = expectBoolean('timeout', 'caseSensitive', opts.caseSensitive)
   const refuseAmbiguous = expectAmbiguousPaths('timeout', opts.ambiguousPaths)
   if (!Array.isArray(opts.perPath))
     throw new ConfigError('timeout', 'perPath', 'an array of { paths, ms?, maxDurationMs? }', opts.perPath)
-  const routes = opts.perPath.map((route: TimeoutRoute, i) => {
-    if (typeof route !== 'object' || route === null)
-      throw new ConfigError('timeout', `perPath[${i}]`, 'an object { paths, ms?, maxDurationMs? }', route)
-    const unknown = Object.keys(route).find((key) => !['paths', 'ms', 'maxDurationMs'].includes(key))
-    if (unknown !== undefined)
-      throw new ConfigError(
-        'timeout',
-        `perPath[${i}].${unknown}`,
-        'one of paths, ms, maxDurationMs',
-        route[unknown as keyof TimeoutRoute],
-      )
+  // A route's deadlines default to the top-level ones.
+  const routeDefaults = defineDefaults<TimeoutRoute, 'paths'>({
+    paths: undefined,
+    ms: base.ms,
+    maxDurationMs: base.maxDurationMs,
+  })
+  const routes = opts.perPath.map((entry: TimeoutRoute, i) => {
+    const path = `perPath[${i}]`
+    const expected = 'an object { paths, ms?, maxDurationMs? }'
+    expectPlainObject('timeout', path, entry, expected)
+    const route = withNestedDefaults('timeout', path, routeDefaults, entry, expected)
     return {
-      matches: compilePathPatterns('timeout', `perPath[${i}].paths`, route.paths, { caseSensitive }),
-      plan: plan(
-        `perPath[${i}].ms`,
-        `perPath[${i}].maxDurationMs`,
-        route.ms ?? base.ms,
-        route.maxDurationMs ?? base.maxDurationMs,
-      ),
+      // A missing list is refused there, as any non-array is.
+      matches: compilePathPatterns('timeout', `${path}.paths`, route.paths!, { caseSensitive }),
+      plan: plan(`${path}.ms`, `${path}.maxDurationMs`, route.ms, route.maxDurationMs),
     }
   })
   const status = expectOneOf('timeout', 'status', opts.status, [503, 504] as const)

@@ -17,7 +17,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { arrivalTime, monotonicNow } from '../../core/clock.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, describeValue } from '../../core/errors.js'
-import { expectBoolean, expectFunction, expectInteger, isToken, withDefaults } from '../../core/options.js'
+import {
+  defineDefaults,
+  expectBoolean,
+  expectFunction,
+  expectInteger,
+  isToken,
+  withDefaults,
+} from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { userIdState } from '../../core/shared-state.js'
 import type { Middleware } from '../../core/types.js'
@@ -48,7 +55,7 @@ export interface TimingOptions {
 }
 
 /** Defaults of {@link timing}. */
-export const timingDefaults: Readonly<Required<TimingOptions>> = Object.freeze({
+export const timingDefaults = defineDefaults<TimingOptions>({
   serverTiming: 'authenticated' as boolean | 'authenticated',
   responseTime: false,
   metricName: 'total',

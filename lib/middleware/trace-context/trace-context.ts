@@ -16,6 +16,7 @@ import { defineMiddleware } from '../../core/define.js'
 import { describeValue } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
 import {
+  defineDefaults,
   expectBoolean,
   expectFunction,
   expectHeaderName,
@@ -63,7 +64,7 @@ export interface TraceContextOptions {
 }
 
 /** Defaults of {@link traceContext}. */
-export const traceContextDefaults: Readonly<Required<TraceContextOptions>> = Object.freeze({
+export const traceContextDefaults = defineDefaults<TraceContextOptions>({
   trustIncoming: true,
   sampleRate: 1,
   echo: false,

@@ -11,7 +11,7 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
 import { formatHost, parseHost, redirectPath, type ParsedHost } from '../../core/host.js'
-import { expectBoolean, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectBoolean, withDefaults } from '../../core/options.js'
 import { sendError } from '../../core/send-error.js'
 import type { Middleware } from '../../core/types.js'
 
@@ -39,7 +39,8 @@ export interface TrustedHostOptions {
   wwwRedirect?: boolean
 }
 
-export const trustedHostDefaults: Readonly<Required<Omit<TrustedHostOptions, 'allowedHosts'>>> = Object.freeze({
+export const trustedHostDefaults = defineDefaults<TrustedHostOptions, 'allowedHosts'>({
+  allowedHosts: undefined,
   wwwRedirect: false,
 })
 
@@ -56,7 +57,7 @@ const NOT_ALLOWED = new HttpError(400, 'Host not allowed', { code: 'host_not_all
  *   trustedHost({ allowedHosts: ['example.com', '*.example.com'] }), httpsRedirect())
  */
 export function trustedHost(options: TrustedHostOptions = {}): Middleware {
-  const opts = withDefaults<TrustedHostOptions>('trustedHost', trustedHostDefaults, options, ['allowedHosts'])
+  const opts = withDefaults('trustedHost', trustedHostDefaults, options)
   const wwwRedirect = expectBoolean('trustedHost', 'wwwRedirect', opts.wwwRedirect)
   const isAllowed = compileHosts(opts.allowedHosts)
 

@@ -23,7 +23,7 @@ import type { Middleware } from '../../core/types.js'
 import { compose } from '../../core/compose.js'
 import { defineMiddleware, middlewareInfo, type MiddlewareInfo } from '../../core/define.js'
 import { ConfigError, describeValue, type HttpError } from '../../core/errors.js'
-import { expectArray, expectBoolean, isToken, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectArray, expectBoolean, isToken, withDefaults } from '../../core/options.js'
 import {
   AMBIGUOUS_PATH_ERROR,
   compilePathPatterns,
@@ -53,7 +53,12 @@ export interface RequestFilter {
 /** A condition: a filter, or a predicate on the request (it must not throw). */
 export type RequestCondition = RequestFilter | ((req: IncomingMessage) => boolean)
 
-const filterDefaults: Readonly<RequestFilter> = Object.freeze({ caseSensitive: false, ambiguousPaths: 'fail-closed' })
+const filterDefaults = defineDefaults<RequestFilter, 'paths' | 'methods'>({
+  paths: undefined,
+  methods: undefined,
+  caseSensitive: false,
+  ambiguousPaths: 'fail-closed',
+})
 
 /**
  * Run `layers` only for requests matching `condition`; others go straight to the next layer.
@@ -126,7 +131,7 @@ function compileCondition(
       Array.isArray(condition) ? 'Wrap the paths: { paths: [...] }.' : '',
     )
   }
-  const opts = withDefaults(name, filterDefaults, condition, ['paths', 'methods'])
+  const opts = withDefaults(name, filterDefaults, condition)
   const caseSensitive = expectBoolean(name, 'caseSensitive', opts.caseSensitive)
   const refuseAmbiguous = expectAmbiguousPaths(name, opts.ambiguousPaths)
   const matchesPath =

@@ -10,7 +10,7 @@
  * the map (a Map with many deletions at its front makes "find the oldest" slow).
  * @module
  */
-import { expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
 import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './store.js'
 import { decide, giveBack, type State } from './algorithms.js'
 
@@ -36,7 +36,7 @@ export interface MemoryStoreOptions {
   now?: () => number
 }
 
-export const memoryStoreDefaults: Readonly<Required<MemoryStoreOptions>> = Object.freeze({
+export const memoryStoreDefaults = defineDefaults<MemoryStoreOptions>({
   maxKeys: 100_000,
   overflow: 'evict-oldest',
   now: Date.now,

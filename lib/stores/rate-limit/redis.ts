@@ -11,7 +11,7 @@
  * does not read the old state with the new arithmetic.
  * @module
  */
-import { expectFunction, expectInteger, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectFunction, expectInteger, withDefaults } from '../../core/options.js'
 import { ConfigError } from '../../core/errors.js'
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './store.js'
 import {
@@ -58,7 +58,7 @@ export interface RedisStoreOptions {
   now?: (() => number) | undefined
 }
 
-export const redisStoreDefaults: Readonly<RedisStoreOptions> = Object.freeze({
+export const redisStoreDefaults = defineDefaults<RedisStoreOptions, 'client' | 'now'>({
   client: undefined,
   prefix: 'rl:',
   commandTimeoutMs: 250,

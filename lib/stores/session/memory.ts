@@ -5,7 +5,7 @@
  * `redisSessionStore()` for that.
  * @module
  */
-import { expectFunction, expectInteger, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectFunction, expectInteger, withDefaults } from '../../core/options.js'
 import type { SessionPatch, SessionRecord, SessionStore } from './store.js'
 
 /** Options for {@link memorySessionStore}. */
@@ -17,9 +17,9 @@ export interface MemorySessionStoreOptions {
 }
 
 /** Defaults of {@link memorySessionStore}. */
-export const memorySessionStoreDefaults = Object.freeze({
+export const memorySessionStoreDefaults = defineDefaults<MemorySessionStoreOptions>({
   maxSessions: 10_000,
-  now: Date.now as () => number,
+  now: Date.now,
 })
 
 /** A memory session store; `size` is the number of sessions held (expired ones included until swept). */

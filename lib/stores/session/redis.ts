@@ -11,7 +11,7 @@
  * session back.
  * @module
  */
-import { expectInteger, withDefaults } from '../../core/options.js'
+import { defineDefaults, expectInteger, withDefaults } from '../../core/options.js'
 import { ConfigError } from '../../core/errors.js'
 import type { SessionPatch, SessionRecord, SessionStore } from './store.js'
 import {
@@ -48,7 +48,7 @@ export interface RedisSessionStoreOptions {
 }
 
 /** Defaults of {@link redisSessionStore}. */
-export const redisSessionStoreDefaults: Readonly<RedisSessionStoreOptions> = Object.freeze({
+export const redisSessionStoreDefaults = defineDefaults<RedisSessionStoreOptions, 'client'>({
   client: undefined,
   prefix: 'sess:',
   commandTimeoutMs: 500,

@@ -282,13 +282,28 @@ t.test('apiKey(): config: each rule', async (t) => {
     [{ keys: 'abc' }, /option "keys" must be an array/],
     [
       { keys: ['short'] },
-      /option "keys" must be keys of 16 to 256 printable ASCII characters; received "a key of 5 characters".*randomBytes/,
+      /option "keys\[0\]" must be a key of 16 to 256 printable ASCII characters; received "a key of 5 characters".*randomBytes/,
     ],
-    [{ keys: [`${KEY_A} space`] }, /option "keys" must be keys of 16 to 256 printable/],
-    [{ keys: [42] }, /option "keys" must be keys of/],
+    [{ keys: [KEY_A, `${KEY_A} space`] }, /option "keys\[1\]" must be a key of 16 to 256 printable/],
+    [{ keys: [42] }, /option "keys\[0\]" must be a string or an object \{ key, id \}; received 42 \(number\)/],
+    [{ keys: [null] }, /option "keys\[0\]" must be a string or an object \{ key, id \}; received null/],
+    [{ keys: [{ key: 'short', id: 'x' }] }, /option "keys\[0\]\.key" must be a key of 16 to 256 printable/],
+    [{ keys: [{ id: 'x' }] }, /option "keys\[0\]\.key" must be a key of 16 to 256 .*; received undefined/],
+    [
+      { keys: [{ key: KEY_A, ids: 'x' }] },
+      /^apiKey\(\): unknown option "keys\[0\]\.ids"; did you mean "keys\[0\]\.id"\?$/,
+    ],
+    [
+      { hashes: [{ sha: sha(KEY_A), id: 'x' }] },
+      /^apiKey\(\): unknown option "hashes\[0\]\.sha"; did you mean "hashes\[0\]\.sha256"\?$/,
+    ],
+    [
+      { hashes: [{ sha256: 'abc', id: 'x' }] },
+      /option "hashes\[0\]\.sha256" must be a SHA-256 digest as 64 hex digits/,
+    ],
     [
       { keys: [KEY_A, KEY_A] },
-      /option "keys" must be distinct keys; received "a key listed twice.*Remove the repeat: one key identifies one client\./,
+      /option "keys\[1\]" must be distinct keys; received "a key listed twice.*Remove the repeat: one key identifies one client\./,
     ],
     [
       {
@@ -297,15 +312,15 @@ t.test('apiKey(): config: each rule', async (t) => {
           { key: KEY_B, id: 'x' },
         ],
       },
-      /option "keys" must be distinct ids; received "x" \(string\)\. Give each key its own id/,
+      /option "keys\[1\]" must be distinct ids; received "x" \(string\)\. Give each key its own id/,
     ],
-    [{ keys: [{ key: KEY_A, id: '' }] }, /option "keys" must be entries whose id is a non-empty printable string/],
-    [{ keys: [KEY_A], hashes: [sha(KEY_A)] }, /option "hashes" must be distinct keys/],
+    [{ keys: [{ key: KEY_A, id: '' }] }, /option "keys\[0\]\.id" must be a non-empty string of printable ASCII/],
+    [{ keys: [KEY_A], hashes: [sha(KEY_A)] }, /option "hashes\[0\]" must be distinct keys/],
     [
       { hashes: ['abc'] },
-      /option "hashes" must be SHA-256 digests as 64 hex digits; received "abc" \(string\)\. Compute one: crypto\.createHash\('sha256'\)/,
+      /option "hashes\[0\]" must be a SHA-256 digest as 64 hex digits; received "abc" \(string\)\. Compute one: crypto\.createHash\('sha256'\)/,
     ],
-    [{ hashes: [{ sha256: sha(KEY_A), id: 5 }] }, /option "hashes" must be entries whose id/],
+    [{ hashes: [{ sha256: sha(KEY_A), id: 5 }] }, /option "hashes\[0\]\.id" must be a non-empty string/],
     [{ lookup: 'db' }, /option "lookup" must be a function/],
     [{ lookup: () => undefined, keys: [KEY_A] }, /option "keys" must be unset when lookup is given/],
     [{ lookup: () => undefined, hashes: [sha(KEY_A)] }, /option "hashes" must be unset when lookup is given/],
@@ -318,7 +333,7 @@ t.test('apiKey(): config: each rule', async (t) => {
     [{ keys: [KEY_A], setUserId: 1 }, /option "setUserId" must be true or false/],
     [{ keys: [KEY_A], realm: 'a"b' }, /option "realm" must be printable ASCII without quotes/],
     [{ keys: [KEY_A], publicPaths: ['x'] }, /option "publicPaths" must be path patterns/],
-    [{ keys: [KEY_A], key: KEY_A }, /option "key".*did you mean "keys"/],
+    [{ keys: [KEY_A], key: KEY_A }, /^apiKey\(\): unknown option "key"; did you mean "keys"\?$/],
   ]
   for (const [options, message] of cases)
     t.throws(() => apiKey(options as never), { name: 'ConfigError', message }, JSON.stringify(options).slice(0, 90))

@@ -683,6 +683,6 @@ t.test('errorBoundary(): config: rejects bad options', async (t) => {
   })
   t.throws(() => errorBoundary({ onErorr: () => undefined } as never), {
     name: 'ConfigError',
-    message: /did you mean "onError"/,
+    message: /^errorBoundary\(\): unknown option "onErorr"; did you mean "onError"\?$/,
   })
 })

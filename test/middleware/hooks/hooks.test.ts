@@ -333,5 +333,5 @@ t.test('hooks(): config: rejects bad options', async (t) => {
   bad({ before: 'x' as never }, /option "before" must be a function or an array of functions; received "x"/)
   bad({ after: [() => undefined, 5 as never] }, /option "after\[1\]" must be a function; received 5/)
   bad({ teardown: null as never }, /option "teardown" must be a function or an array of functions; received null/)
-  bad({ beforeAll: () => undefined } as never, /unknown option|known option/i)
+  bad({ beforeAll: () => undefined } as never, /^hooks\(\): unknown option "beforeAll"; did you mean "before"\?$/)
 })

@@ -205,6 +205,7 @@ t.test('httpsRedirect(): config: exemptPaths must be path patterns', async (t) =
 t.test('httpsRedirect(): config: unknown options are refused', async (t) => {
   t.throws(() => httpsRedirect({ port: 443 } as HttpsRedirectOptions), {
     name: 'ConfigError',
-    message: /option "port"/,
+    message:
+      'httpsRedirect(): unknown option "port"; known options are status, httpsPort, exemptPaths, ambiguousPaths.',
   })
 })

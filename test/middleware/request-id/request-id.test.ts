@@ -398,7 +398,7 @@ t.test('requestId(): config: rejects bad options with the option named', async (
       /option "generate" must be a function returning an id; received a function\. It threw .*no entropy/,
     ],
     [{ echo: 'yes' }, /option "echo" must be true or false/],
-    [{ headers: 'x' }, /option "headers" must be a known option.*did you mean "header"/],
+    [{ headers: 'x' }, /^requestId\(\): unknown option "headers"; did you mean "header"\?$/],
   ]
   for (const [options, message] of bad)
     t.throws(() => requestId(options), { name: 'ConfigError', message }, JSON.stringify(options))

@@ -45,11 +45,21 @@ t.test('compileCsp(): the exported presets compile', async (t) => {
   t.ok(csp(cspApiDefaults as never))
 })
 
-t.test('compileCsp(): config: unknown directives, with the list', async (t) => {
+t.test('compileCsp(): config: unknown directives, with a guess in the spelling given, or the list', async (t) => {
   t.throws(() => csp({ scriptSource: ["'self'"] }), {
     name: 'ConfigError',
+    option: 'contentSecurityPolicy.directives.scriptSource',
     message:
-      /option "contentSecurityPolicy\.directives" must be known CSP directives; received "scriptSource".*Known: default-src/,
+      'securityHeaders(): unknown option "contentSecurityPolicy.directives.scriptSource"; did you mean "contentSecurityPolicy.directives.scriptSrc"?',
+  })
+  t.throws(() => csp({ 'img-scr': ["'self'"] }), {
+    message:
+      'securityHeaders(): unknown option "contentSecurityPolicy.directives.img-scr"; did you mean "contentSecurityPolicy.directives.img-src"?',
+  })
+  t.throws(() => csp({ zzzzzzzzzz: ["'self'"] }), {
+    option: 'contentSecurityPolicy.directives.zzzzzzzzzz',
+    message:
+      /^securityHeaders\(\): unknown option "contentSecurityPolicy\.directives\.zzzzzzzzzz"; known options of contentSecurityPolicy\.directives are default-src, script-src, .*, block-all-mixed-content\.$/,
   })
 })
 

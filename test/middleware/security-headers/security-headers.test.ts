@@ -298,27 +298,70 @@ t.test('securityHeaders(): config: nested settings are objects with known keys',
     name: 'ConfigError',
     message: /option "strictTransportSecurity" must be an object of settings or false; received true/,
   })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: 'default-src self' as never }), {
+    name: 'ConfigError',
+    option: 'contentSecurityPolicy',
+    message: /option "contentSecurityPolicy" must be an object of settings or false; received "default-src self"/,
+  })
   t.throws(() => securityHeaders({ strictTransportSecurity: { maxage: 1 } as never }), {
     name: 'ConfigError',
-    message: /option "maxage".*did you mean "maxAge"/,
+    middleware: 'securityHeaders',
+    option: 'strictTransportSecurity.maxage',
+    message:
+      'securityHeaders(): unknown option "strictTransportSecurity.maxage"; did you mean "strictTransportSecurity.maxAge"?',
+  })
+  t.throws(() => securityHeaders({ strictTransportSecurity: { zzzzzzzz: 1 } as never }), {
+    message:
+      'securityHeaders(): unknown option "strictTransportSecurity.zzzzzzzz"; known options of strictTransportSecurity are maxAge, includeSubDomains, preload.',
   })
   t.throws(() => securityHeaders({ contentSecurityPolicy: { directive: {} } as never }), {
     name: 'ConfigError',
-    message: /did you mean "directives"/,
+    option: 'contentSecurityPolicy.directive',
+    message:
+      'securityHeaders(): unknown option "contentSecurityPolicy.directive"; did you mean "contentSecurityPolicy.directives"?',
   })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { directives: { scriptSr: ["'self'"] } } }), {
+    name: 'ConfigError',
+    option: 'contentSecurityPolicy.directives.scriptSr',
+    message:
+      'securityHeaders(): unknown option "contentSecurityPolicy.directives.scriptSr"; did you mean "contentSecurityPolicy.directives.scriptSrc"?',
+  })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { reportOnly: 'yes' as never } }), {
+    option: 'contentSecurityPolicy.reportOnly',
+    message: /^securityHeaders\(\): option "contentSecurityPolicy\.reportOnly" must be true or false; received "yes"/,
+  })
+})
+
+t.test('securityHeaders(): config: an undefined nested setting takes its default', async (t) => {
+  const url = await serve(
+    t,
+    compose(
+      securityHeaders({
+        contentSecurityPolicy: { directives: undefined, reportOnly: undefined },
+        strictTransportSecurity: { maxAge: undefined },
+      }),
+    )((_req, res) => res.end()),
+  )
+  const res = await fetch(url)
+  t.equal(
+    res.headers.get('content-security-policy'),
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  )
 })
 
 t.test('securityHeaders(): config: CSP values are validated (details in security-headers-csp.test.ts)', async (t) => {
   t.throws(() => securityHeaders({ contentSecurityPolicy: { directives: { scriptSrc: ["'self'; script-src *"] } } }), {
     name: 'ConfigError',
+    option: 'contentSecurityPolicy.directives.scriptSrc',
     message:
-      /option "contentSecurityPolicy\.directives\["script-src"\]" must be sources of visible ASCII without spaces, ";" or ","/,
+      /^securityHeaders\(\): option "contentSecurityPolicy\.directives\.scriptSrc" must be sources of visible ASCII without spaces, ";" or ","; received "'self'; script-src \*" \(string\)\. Give each source/,
   })
 })
 
 t.test('securityHeaders(): config: unknown options are refused', async (t) => {
   t.throws(() => securityHeaders({ hsts: false } as SecurityHeadersOptions), {
     name: 'ConfigError',
-    message: /option "hsts"/,
+    option: 'hsts',
+    message: /^securityHeaders\(\): unknown option "hsts"; /,
   })
 })

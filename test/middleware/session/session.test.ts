@@ -731,7 +731,19 @@ t.test('session(): config: each rule', async (t) => {
     [{ secrets: [SECRET], oversize: 'ignore' }, /option "oversize" must be one of "error", "warn"/],
     [{ secrets: [SECRET], userIdKey: '' }, /option "userIdKey" must be a non-empty string/],
     [{ secrets: [SECRET], now: 'later' }, /option "now" must be a function/],
-    [{ secrets: [SECRET], secret: SECRET }, /option "secret".*did you mean "secrets"/],
+    [{ secrets: [SECRET], secret: SECRET }, /^session\(\): unknown option "secret"; did you mean "secrets"\?$/],
+    [
+      { secrets: [SECRET], cookie: { httponly: false } },
+      /^session\(\): unknown option "cookie\.httponly"; did you mean "cookie\.httpOnly"\?$/,
+    ],
+    [
+      { secrets: [SECRET], cookie: { expires: 60 } },
+      /^session\(\): unknown option "cookie\.expires"; known options of cookie are path, domain, httpOnly, secure, sameSite, partitioned, maxAge\.$/,
+    ],
+    [
+      { secrets: [SECRET], cookie: 'secure' },
+      /^session\(\): option "cookie" must be an object of cookie attributes; received "secure"/,
+    ],
   ]
   for (const [options, message] of cases)
     t.throws(() => session(options as never), { name: 'ConfigError', message }, JSON.stringify(options).slice(0, 90))

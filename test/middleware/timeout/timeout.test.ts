@@ -800,7 +800,19 @@ t.test('timeout(): config: rejects bad options', async (t) => {
   bad({ perPath: [null as never] }, /option "perPath\[0\]" must be an object/)
   bad(
     { perPath: [{ paths: ['/x'], timeout: 5 } as never] },
-    /option "perPath\[0\]\.timeout" must be one of paths, ms, maxDurationMs/,
+    /^timeout\(\): unknown option "perPath\[0\]\.timeout"; known options of perPath\[0\] are paths, ms, maxDurationMs\.$/,
+  )
+  bad(
+    { perPath: [{ paths: ['/x'] }, { paths: ['/y'], maxDuration: 5 } as never] },
+    /^timeout\(\): unknown option "perPath\[1\]\.maxDuration"; did you mean "perPath\[1\]\.maxDurationMs"\?$/,
+  )
+  bad(
+    { perPath: [{ ms: 5 } as never] },
+    /option "perPath\[0\]\.paths" must be an array of path patterns; received undefined/,
+  )
+  bad(
+    { ms: 500, maxDurationMs: 1000, perPath: [{ paths: ['/x'], ms: 5000 }] },
+    /option "perPath\[0\]\.maxDurationMs" must be 0 or at least perPath\[0\]\.ms \(5000\); received 1000/,
   )
   bad({ perPath: [{ paths: ['x'] }] }, /option "perPath\[0\]\.paths" must be path patterns/)
   bad(
@@ -814,5 +826,8 @@ t.test('timeout(): config: rejects bad options', async (t) => {
   )
   bad({ timers: null as never }, /option "timers" must be an object/)
   bad({ timers: { setTimeout: () => 1 } as never }, /option "timers\.clearTimeout" must be a function/)
-  bad({ deadline: 5 } as never, /unknown option|known option/)
+  bad(
+    { deadline: 5 } as never,
+    /^timeout\(\): unknown option "deadline"; known options are ms, maxDurationMs, perPath, .*, retryAfterSeconds, timers\.$/,
+  )
 })

@@ -309,7 +309,10 @@ t.test('traceContext(): config: rejects bad options with the option named', asyn
       /option "maxTraceStateLength" must be an integer from 512 to 8192; received 100 \(number\)\. The spec asks/,
     ],
     [{ random: 0.5 }, /option "random" must be a function/],
-    [{ sampling: 1 }, /must be a known option/],
+    [
+      { sampling: 1 },
+      /^traceContext\(\): unknown option "sampling"; known options are trustIncoming, sampleRate, echo, echoHeader, maxTraceStateLength, random\.$/,
+    ],
   ]
   for (const [options, message] of bad)
     t.throws(() => traceContext(options), { name: 'ConfigError', message }, JSON.stringify(options))

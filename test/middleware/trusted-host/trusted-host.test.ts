@@ -307,7 +307,7 @@ t.test('trustedHost(): config: wwwRedirect is a boolean', async (t) => {
 t.test('trustedHost(): config: unknown options are refused', async (t) => {
   t.throws(() => trustedHost({ allowedHost: ['a.test'] } as TrustedHostOptions), {
     name: 'ConfigError',
-    message: /did you mean "allowedHosts"/,
+    message: /^trustedHost\(\): unknown option "allowedHost"; did you mean "allowedHosts"\?$/,
   })
 })
 

@@ -322,7 +322,7 @@ t.test('when(): config: rejects bad conditions', async (t) => {
   bad({ paths: [/admin/] }, /option "paths" must be patterns whose RegExps start with \^/)
   bad({ methods: ['GET POST'] }, /option "methods" must be HTTP method names; received "GET POST"/)
   bad({ methods: 'GET' as never }, /option "methods" must be an array/)
-  bad({ path: ['/x'] } as never, /did you mean "paths"/)
+  bad({ path: ['/x'] } as never, /^when\(\): unknown option "path"; did you mean "paths"\?$/)
   bad({ paths: ['/x'] }, /option "layers" must be at least one middleware after the condition/, [])
   t.throws(() => unless({ caseSensitive: 'yes' as never, paths: ['/x'] }, mark('a')), {
     name: 'ConfigError',

@@ -189,7 +189,7 @@ t.test('memoryStore(): config', async (t) => {
   })
   t.throws(() => memoryStore({ maxkeys: 5 } as MemoryStoreOptions), {
     name: 'ConfigError',
-    message: /did you mean "maxKeys"/,
+    message: /^memoryStore\(\): unknown option "maxkeys"; did you mean "maxKeys"\?$/,
   })
 })
 

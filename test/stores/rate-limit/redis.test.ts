@@ -224,7 +224,8 @@ if (redis) {
     })
     t.throws(() => redisStore({ client, timeout: 5 } as never), {
       name: 'ConfigError',
-      message: /unknown option|known option/,
+      message:
+        'redisStore(): unknown option "timeout"; known options are client, prefix, commandTimeoutMs, maxInFlight, now.',
     })
   })
 

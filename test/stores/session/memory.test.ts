@@ -82,6 +82,6 @@ t.test('memorySessionStore(): config', async (t) => {
   })
   t.throws(() => memorySessionStore({ max: 3 } as never), {
     name: 'ConfigError',
-    message: /option "max".*did you mean "maxSessions"/,
+    message: /^memorySessionStore\(\): unknown option "max"; did you mean "maxSessions"\?$/,
   })
 })

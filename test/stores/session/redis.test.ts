@@ -263,7 +263,8 @@ if (redis) {
     })
     t.throws(() => redisSessionStore({ client, ttl: 5 } as never), {
       name: 'ConfigError',
-      message: /unknown option|option "ttl"/i,
+      message:
+        /^redisSessionStore\(\): unknown option "ttl"; known options are client, prefix, commandTimeoutMs, maxInFlight\.$/,
     })
     t.match(
       compose(session({ secrets: [SECRET], store: redisSessionStore({ client }) })).explain(),
