@@ -60,10 +60,43 @@ export function makeIdentity(
 }
 
 const identityState = defineState<ClientIdentity>('clientIdentity', 'proxyHeaders()')
+// Set by every proxyHeaders() a request passes, trusted peer or not: the stack has a
+// proxy configuration, so forwarded headers are its business.
+const proxyConfiguredState = defineState<true>('proxyHeadersRan', 'proxyHeaders()')
 
 /** Record the identity established by `proxyHeaders()`; every later reader sees it. */
 export function setClientIdentity(req: IncomingMessage, identity: ClientIdentity): void {
   identityState.set(req, identity)
+}
+
+/** Called by `proxyHeaders()` on every request it sees: forwarded headers are then configured, not ignored. */
+export function markProxyHeaders(req: IncomingMessage): void {
+  proxyConfiguredState.set(req, true)
+}
+
+// Process-wide on purpose, as the other configuration warnings: one per layer name, however
+// many stacks a process builds (express-rate-limit#363: its most reported problem).
+const warnedLayers = new Set<string>()
+
+/**
+ * Warn once per layer name when `req` carries `X-Forwarded-For` or `Forwarded` but no
+ * `proxyHeaders()` ran before `layer`, a layer keying on the client's address: behind a
+ * proxy every client then has the proxy's address. Two header reads per request when
+ * nothing is wrong. Warning type `SecurityWarning`, code `HTTP_ONION_PROXY_HEADERS_MISSING`.
+ */
+export function warnIfForwardedIgnored(req: IncomingMessage, layer: string): void {
+  const headers = req.headers
+  if (headers['x-forwarded-for'] === undefined && headers.forwarded === undefined) return
+  if (proxyConfiguredState.has(req) || warnedLayers.has(layer)) return
+  warnedLayers.add(layer)
+  const header = headers['x-forwarded-for'] === undefined ? 'Forwarded' : 'X-Forwarded-For'
+  process.emitWarning(
+    `${layer}(): a request carried ${header}, but no proxyHeaders() ran before this layer, so it sees ` +
+      `the address of the peer (${socketIp(req.socket) || 'unknown'}) as the client's: behind a proxy, every ` +
+      'client shares it. Mount proxyHeaders({ trustedProxies: [...] }) before it, or, with no proxy in ' +
+      'front, ignore this (the header is then forged by the client and correctly ignored).',
+    { type: 'SecurityWarning', code: 'HTTP_ONION_PROXY_HEADERS_MISSING' },
+  )
 }
 
 /** The client's address: from `proxyHeaders()` when it ran, else the socket's peer. */

@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Writable } from 'node:stream'
-import { clientIp, socketIp } from '../../core/client.js'
+import { clientIp, socketIp, warnIfForwardedIgnored } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import {
@@ -207,6 +207,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     entry.bytesOut = info.bytesWritten
     entry.bytesIn = exchange.bytesIn
     entry.clientIp = clientIp(req)
+    warnIfForwardedIgnored(req, 'accessLog')
     entry.requestId = requestIdState.tryGet(req)
     entry.traceId = trace?.traceId
     entry.spanId = trace?.spanId

@@ -15,6 +15,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import {
   makeIdentity,
+  markProxyHeaders,
   setClientIdentity,
   socketIp,
   socketScheme,
@@ -248,6 +249,7 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
     { name: 'proxyHeaders', detail, security: true },
     (next) =>
       function proxyHeadersHandler(req, res) {
+        markProxyHeaders(req)
         const socket = req.socket
         // An untrusted peer is the client, whatever its headers say.
         if (socket && peerTrusted(socket, socketIp(socket))) {

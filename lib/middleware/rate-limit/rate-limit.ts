@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { clientIp } from '../../core/client.js'
+import { clientIp, warnIfForwardedIgnored } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { ipPrefixKey } from '../../core/ip.js'
@@ -278,6 +278,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
       const user = userIdState.tryGet(req)
       if (user !== undefined) return `user:${user}`
     }
+    warnIfForwardedIgnored(req, NAME)
     // clientIp is canonical text already; only IPv6 needs grouping (IPv4 keys are /32).
     const ip = clientIp(req)
     return ip.includes(':') ? ipPrefixKey(ip, ipv6Subnet) : ip
