@@ -77,6 +77,7 @@ export {
   type OriginPredicate,
 } from './middleware/cors/cors.js'
 export { MAX_ORIGIN_LENGTH, type OriginEntry } from './middleware/cors/origin.js'
+export { ipFilter, ipFilterDefaults, type IpFilterOptions } from './middleware/ip-filter/ip-filter.js'
 export {
   securityHeaders,
   securityHeadersDefaults,

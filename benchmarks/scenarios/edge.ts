@@ -10,6 +10,7 @@ import {
   compose,
   cors,
   httpsRedirect,
+  ipFilter,
   proxyHeaders,
   securityHeaders,
   trustedHost,
@@ -51,6 +52,25 @@ export const scenarios: Record<string, Scenario> = {
     'securityHeaders alone: defaults (11 headers; HSTS needs https, not seen without proxyHeaders)',
     securityHeaders(),
   ),
+  // A realistic allow list (offices, VPN pools, a partner's IPv6 block) with one carve-out; the
+  // client (203.0.113.7) is in the last allowed range, so every range is tried.
+  'edge-ipFilter': scenario(
+    'proxyHeaders + ipFilter: 8 allowed ranges (IPv4 and IPv6) and a denied one; the client passes',
+    proxy(),
+    ipFilter({
+      allow: [
+        '10.8.0.0/16',
+        '192.168.0.0/16',
+        '2001:db8:ab::/48',
+        'fd00::/8',
+        '198.51.100.0/24',
+        '172.16.0.0/12',
+        '100.64.0.0/10',
+        '203.0.113.0/24',
+      ],
+      deny: ['10.8.99.0/24'],
+    }),
+  ),
   'edge-all': scenario(
     'all five in order: proxyHeaders, securityHeaders, trustedHost, httpsRedirect, cors',
     proxy(),
@@ -82,6 +102,14 @@ export const comparisons: Comparison[] = [
       'edge-securityHeaders',
       'edge-all',
     ],
+    headers: browserBehindProxy,
+    expect: { status: 200 },
+  },
+  {
+    name: 'edge: ipFilter allow and deny lists behind proxyHeaders',
+    route: '/json',
+    baseline: 'bare',
+    scenarios: ['bare', 'edge-proxyHeaders', 'edge-ipFilter'],
     headers: browserBehindProxy,
     expect: { status: 200 },
   },

@@ -17,6 +17,7 @@ export const BUILT_IN_NAMES: readonly string[] = Object.freeze([
   'errorBoundary',
   'hooks',
   'httpsRedirect',
+  'ipFilter',
   'jwtAuth',
   'loadShedding',
   'mount',
@@ -101,6 +102,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['session', "session cookies are marked Secure by the client's scheme"],
     ['jwtAuth', 'jwtAuth may check the client address and scheme'],
     ['apiKey', 'refusals and logs should see the real client'],
+    ['ipFilter', "ipFilter judges the client's address, not the proxy's"],
   ]),
   // Layers that may answer without calling inward: their answers carry the id only when
   // requestId ran first, and the access log must find an id on every line.
@@ -112,7 +114,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ]),
   ...wrapsEach(
     'requestId',
-    ['trustedHost', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
+    ['trustedHost', 'cors', 'ipFilter', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
     'its refusals (400, 401, 403, 413, 429, 503) must carry the request id in the header and the error body',
   ),
   ...wrapsWhy('traceContext', [
@@ -130,7 +132,17 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   // Layers that can answer without calling inward: their answers must be logged as well.
   ...wrapsEach(
     'accessLog',
-    ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
+    [
+      'trustedHost',
+      'httpsRedirect',
+      'cors',
+      'ipFilter',
+      'rateLimit',
+      'loadShedding',
+      'bodyLimit',
+      'timeout',
+      ...IDENTITY,
+    ],
     'requests it answers or refuses on its own must be logged too',
   ),
   ...wrapsWhy('trustedHost', [['httpsRedirect', 'a redirect must never point at a host this server does not serve']]),
@@ -139,6 +151,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['apiKey', 'preflights carry no API key and must be answered before auth'],
     ['session', 'preflights carry no cookie and must be answered before the session check'],
     ['rateLimit', 'a 429 must carry CORS headers for the browser to show it, and preflights should not spend quota'],
+    ['ipFilter', 'a 403 must carry CORS headers for the browser to show it'],
   ]),
   ...wrapsEach(
     'loadShedding',
@@ -155,6 +168,11 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ),
   ...IDENTITY.flatMap((name) =>
     wrapsEach(name, ['rateLimit'], `it counts per user, which ${name} identifies`, { rateLimit: ['key user'] }),
+  ),
+  ...wrapsEach(
+    'ipFilter',
+    IDENTITY,
+    'a denied address must be refused before any credential is checked, so it cannot learn which ones are valid',
   ),
   ...wrapsWhy('bodyLimit', [
     ['bodyCapture', 'the chunk that crosses the limit must be refused before anything copies it'],

@@ -17,6 +17,7 @@ const builders: Record<string, () => onion.Middleware> = {
   errorBoundary: () => onion.errorBoundary(),
   hooks: () => onion.hooks({ after: () => undefined }),
   httpsRedirect: () => onion.httpsRedirect(),
+  ipFilter: () => onion.ipFilter({ allow: ['loopback'] }),
   jwtAuth: () => onion.jwtAuth({ secret: 'x'.repeat(32) }),
   loadShedding: () => onion.loadShedding(),
   mount: () => onion.mount('/x', handler),

@@ -41,6 +41,7 @@ const factories: Record<string, Factory> = {
   errorBoundary: { build: call(onion.errorBoundary), base: {}, defaults: onion.errorBoundaryDefaults },
   hooks: { build: call(onion.hooks), base: { after: () => undefined }, defaults: onion.hooksDefaults },
   httpsRedirect: { build: call(onion.httpsRedirect), base: {}, defaults: onion.httpsRedirectDefaults },
+  ipFilter: { build: call(onion.ipFilter), base: { allow: ['loopback'] }, defaults: onion.ipFilterDefaults },
   jwtAuth: { build: call(onion.jwtAuth), base: { secret: 'x'.repeat(32) }, defaults: onion.jwtAuthDefaults },
   loadShedding: { build: call(onion.loadShedding), base: {}, defaults: onion.loadSheddingDefaults },
   mount: {
