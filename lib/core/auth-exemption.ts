@@ -10,7 +10,13 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { HttpError } from './errors.js'
-import { AMBIGUOUS_PATH_ERROR, compilePathPatterns, matchablePath, type PathPattern } from './path.js'
+import {
+  AMBIGUOUS_PATH_ERROR,
+  type AmbiguousPaths,
+  compilePathPatterns,
+  matchablePath,
+  type PathPattern,
+} from './path.js'
 import { corsPreflightState } from './shared-state.js'
 
 /** Whether `req` passes without credentials (true), must present them (false), or is refused. */
@@ -33,4 +39,20 @@ export function compileExemption(
     // An ambiguous target, or one that cannot be normalised, is not public: fail closed.
     return path !== undefined && isPublic(path)
   }
+}
+
+/**
+ * The options of an authenticating layer that decide without credentials (for `anyOf()`,
+ * which refuses layers carrying them: its own options decide for the whole group).
+ */
+export function exemptionsOf(
+  publicPaths: readonly PathPattern[],
+  optional: boolean,
+  ambiguousPaths: AmbiguousPaths,
+): string[] {
+  const set: string[] = []
+  if (publicPaths.length > 0) set.push('publicPaths')
+  if (optional) set.push('optional')
+  if (ambiguousPaths === 'refuse') set.push('ambiguousPaths')
+  return set
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { isQuotedStringSafe, singleHeader } from '../../core/headers.js'
@@ -31,8 +31,9 @@ import { reportError } from '../../core/report.js'
 import { sendError } from '../../core/send-error.js'
 import { userIdState } from '../../core/shared-state.js'
 import { defineState } from '../../core/state.js'
-import type { Middleware, RawHandler } from '../../core/types.js'
-import { compileExemption } from '../../core/auth-exemption.js'
+import type { Middleware } from '../../core/types.js'
+import { compileExemption, exemptionsOf } from '../../core/auth-exemption.js'
+import { attachScheme, type AuthOutcome, type AuthScheme, runScheme } from '../../core/auth-scheme.js'
 
 /** Who a key belongs to. `id` names it in logs and per-client limits; never the key itself. */
 export interface ApiKeyIdentity {
@@ -286,19 +287,7 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
     return found < 0 ? undefined : identities[found]
   }
 
-  function admit(next: RawHandler, req: IncomingMessage, res: ServerResponse, identity: ApiKeyIdentity): unknown {
-    identityState.set(req, identity)
-    if (setUserId) userIdState.set(req, identity.id)
-    return next(req, res)
-  }
-
-  async function lookUpThenAdmit(
-    next: RawHandler,
-    req: IncomingMessage,
-    res: ServerResponse,
-    key: string,
-    find: NonNullable<typeof lookup>,
-  ): Promise<unknown> {
+  async function lookUp(req: IncomingMessage, key: string, find: NonNullable<typeof lookup>): Promise<AuthOutcome<I>> {
     let identity: I | undefined | null
     try {
       identity = await find(key, req)
@@ -315,9 +304,26 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
       // The key store failing says nothing about the key: not a 401, which would make
       // clients drop a good key, but a 503 they can retry.
       reportError('apiKey(): lookup failed', err)
-      return sendError(req, res, unavailable)
+      return unavailable
     }
-    return identity ? admit(next, req, res, identity) : sendError(req, res, invalid)
+    return identity ? identity : invalid
+  }
+
+  // The decision apart from the answer (core/auth-scheme.ts), so anyOf() can ask it too.
+  const authScheme: AuthScheme<ApiKeyIdentity> = {
+    name: 'apiKey',
+    challenge,
+    check(req) {
+      const key = readKey(req)
+      if (typeof key !== 'string') return key
+      if (key.length > maxKeyLength) return invalid
+      if (lookup !== undefined) return lookUp(req, key, lookup)
+      return findListed(key) ?? invalid
+    },
+    admit(req, identity) {
+      identityState.set(req, identity)
+      if (setUserId) userIdState.set(req, identity.id)
+    },
   }
 
   const middleware = defineMiddleware(
@@ -331,15 +337,10 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
         const exempt = isExempt(req)
         if (exempt === true) return next(req, res)
         if (exempt !== false) return sendError(req, res, exempt)
-        const key = readKey(req)
-        if (key === undefined) return optional ? next(req, res) : sendError(req, res, missing)
-        if (typeof key !== 'string') return sendError(req, res, key)
-        if (key.length > maxKeyLength) return sendError(req, res, invalid)
-        if (lookup !== undefined) return lookUpThenAdmit(next, req, res, key, lookup)
-        const identity = findListed(key)
-        return identity === undefined ? sendError(req, res, invalid) : admit(next, req, res, identity)
+        return runScheme(authScheme, missing, optional, next, req, res)
       },
   )
+  attachScheme(middleware, authScheme, { exemptions: exemptionsOf(opts.publicPaths, optional, opts.ambiguousPaths) })
 
   return Object.assign(middleware, {
     get: (req: IncomingMessage): I => identityState.get(req) as I,

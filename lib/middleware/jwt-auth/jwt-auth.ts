@@ -7,7 +7,7 @@
  * challenge; no token a client can send causes a 500.
  * @module
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions } from 'jose'
 import { getCookie, isCookieName } from '../../core/cookies.js'
 import { defineMiddleware } from '../../core/define.js'
@@ -27,8 +27,9 @@ import { expectAmbiguousPaths, type AmbiguousPaths, type PathPattern } from '../
 import { sendError } from '../../core/send-error.js'
 import { userIdState } from '../../core/shared-state.js'
 import { defineState } from '../../core/state.js'
-import type { Middleware, RawHandler } from '../../core/types.js'
-import { compileExemption } from '../../core/auth-exemption.js'
+import type { Middleware } from '../../core/types.js'
+import { compileExemption, exemptionsOf } from '../../core/auth-exemption.js'
+import { attachScheme, type AuthOutcome, type AuthScheme, runScheme } from '../../core/auth-scheme.js'
 import { acceptableUntil, deepFreeze, TokenCache, type CachedToken } from './cache.js'
 import { buildRefusals, refusalFor } from './errors.js'
 import { resolveKeys, type JwtPublicKey, type JwtSecret } from './keys.js'
@@ -328,47 +329,32 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
     return scopes.every((s) => granted.includes(s))
   }
 
-  /** Let the request through as the holder of `entry`, after the scope check and validate(). */
-  function admit(next: RawHandler, req: IncomingMessage, res: ServerResponse, entry: CachedToken): unknown {
-    if (!entry.scopesOk) return sendError(req, res, refusals.insufficientScope)
-    if (validate !== undefined) return validateThenPass(next, req, res, entry, validate)
-    return pass(next, req, res, entry)
-  }
-
-  async function validateThenPass(
-    next: RawHandler,
-    req: IncomingMessage,
-    res: ServerResponse,
+  /** The verdict on a verified token: the scope check, then validate(). */
+  function judge(
     entry: CachedToken,
-    check: NonNullable<typeof validate>,
-  ): Promise<unknown> {
-    if ((await check(entry.claims as C, req)) !== true) return sendError(req, res, refusals.refused)
-    return pass(next, req, res, entry)
-  }
-
-  function pass(next: RawHandler, req: IncomingMessage, res: ServerResponse, entry: CachedToken): unknown {
-    claimsState.set(req, entry.claims)
-    if (userIdClaim !== false) {
-      const id = entry.claims[userIdClaim]
-      if (typeof id === 'string' && id.length > 0) userIdState.set(req, id)
-      else if (typeof id === 'number') userIdState.set(req, String(id))
-    }
-    return next(req, res)
-  }
-
-  async function verifyThenAdmit(
-    next: RawHandler,
     req: IncomingMessage,
-    res: ServerResponse,
-    token: string,
-  ): Promise<unknown> {
+  ): AuthOutcome<CachedToken> | Promise<AuthOutcome<CachedToken>> {
+    if (!entry.scopesOk) return refusals.insufficientScope
+    if (validate !== undefined) return validateEntry(entry, req, validate)
+    return entry
+  }
+
+  async function validateEntry(
+    entry: CachedToken,
+    req: IncomingMessage,
+    check: NonNullable<typeof validate>,
+  ): Promise<AuthOutcome<CachedToken>> {
+    return (await check(entry.claims as C, req)) === true ? entry : refusals.refused
+  }
+
+  async function verifyThenJudge(token: string, req: IncomingMessage): Promise<AuthOutcome<CachedToken>> {
     let entry: CachedToken
     try {
       const options = customClock ? { ...verifyOptions, currentDate: new Date(now()) } : verifyOptions
       const { payload } = await jwtVerify(token, keys.key, options)
       // jose checks only typeof === 'number', and JSON's 1e400 parses to Infinity: an `exp`
       // of 1e400 passes `exp > now` forever. RFC 7519 §2: a NumericDate is a number of seconds.
-      if (!hasFiniteDates(payload)) return sendError(req, res, refusals.claims)
+      if (!hasFiniteDates(payload)) return refusals.claims
       const at = now()
       entry = {
         claims: deepFreeze(payload),
@@ -376,10 +362,34 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
         scopesOk: hasScopes(payload),
       }
     } catch (err) {
-      return sendError(req, res, refusalFor(err, refusals, remote))
+      return refusalFor(err, refusals, remote)
     }
     cache?.set(token, entry)
-    return admit(next, req, res, entry)
+    return judge(entry, req)
+  }
+
+  // The decision apart from the answer (core/auth-scheme.ts), so anyOf() can ask it too.
+  const scheme: AuthScheme<CachedToken> = {
+    name: 'jwtAuth',
+    challenge: refusals.missing.headers['www-authenticate'],
+    check(req) {
+      const found = readToken(req)
+      if (found === undefined || found === null || found === '') return undefined
+      if (typeof found !== 'string') return found
+      if (found.length > maxTokenLength) return refusals.tooLong
+      if (!COMPACT_JWS.test(found)) return refusals.malformed
+      const cached = cache?.get(found, now())
+      if (cached !== undefined) return judge(cached, req)
+      return verifyThenJudge(found, req)
+    },
+    admit(req, entry) {
+      claimsState.set(req, entry.claims)
+      if (userIdClaim !== false) {
+        const id = entry.claims[userIdClaim]
+        if (typeof id === 'string' && id.length > 0) userIdState.set(req, id)
+        else if (typeof id === 'number') userIdState.set(req, String(id))
+      }
+    },
   }
 
   const middleware = defineMiddleware(
@@ -393,17 +403,10 @@ export function jwtAuth<C extends object = JWTPayload>(options: JwtAuthOptions<C
         const exempt = isExempt(req)
         if (exempt === true) return next(req, res)
         if (exempt !== false) return sendError(req, res, exempt)
-        const found = readToken(req)
-        if (found === undefined || found === null || found === '')
-          return optional ? next(req, res) : sendError(req, res, refusals.missing)
-        if (typeof found !== 'string') return sendError(req, res, found)
-        if (found.length > maxTokenLength) return sendError(req, res, refusals.tooLong)
-        if (!COMPACT_JWS.test(found)) return sendError(req, res, refusals.malformed)
-        const cached = cache?.get(found, now())
-        if (cached !== undefined) return admit(next, req, res, cached)
-        return verifyThenAdmit(next, req, res, found)
+        return runScheme(scheme, refusals.missing, optional, next, req, res)
       },
   )
+  attachScheme(middleware, scheme, { exemptions: exemptionsOf(opts.publicPaths, optional, opts.ambiguousPaths) })
 
   return Object.assign(middleware, {
     get: (req: IncomingMessage): C => claimsState.get(req) as C,
