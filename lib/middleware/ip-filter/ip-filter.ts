@@ -38,6 +38,7 @@ export const ipFilterDefaults = defineDefaults<IpFilterOptions, 'allow' | 'deny'
 })
 
 const NAMES = Object.keys(namedRanges).join(', ')
+const DECISIONS_KEPT = 4096
 
 /**
  * Refuse requests by client address with 403 `ip_forbidden`. Pitfall: behind a proxy,
@@ -78,8 +79,22 @@ export function ipFilter(options: IpFilterOptions): Middleware {
   const denyRanges = deny.map((e) => e.range)
   const forbidden = new HttpError(403, 'Access from this address is not allowed', { code: 'ip_forbidden' })
 
-  /** Whether an address (canonical text from clientIp) may pass. */
+  // Decisions by address text: clients come back, and a lookup is cheaper than parsing the
+  // address and walking the ranges. Bounded: emptied when full, so a flood of new addresses
+  // costs what it would without the cache, and memory stays flat.
+  const decided = new Map<string, boolean>()
+
   function admits(text: string): boolean {
+    const known = decided.get(text)
+    if (known !== undefined) return known
+    if (decided.size >= DECISIONS_KEPT) decided.clear()
+    const answer = decide(text)
+    decided.set(text, answer)
+    return answer
+  }
+
+  /** Whether an address (canonical text from clientIp) may pass. */
+  function decide(text: string): boolean {
     const ip = parseIp(text)
     // An unknown peer (the socket closed before the request was read) cannot be placed: refuse.
     if (ip === undefined) return false
