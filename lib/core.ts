@@ -53,6 +53,16 @@ export {
 } from './core/ip.js'
 export { parseHost, formatHost, parsePort, redirectPath, type ParsedHost } from './core/host.js'
 
+// Authentication schemes: a decision apart from the answer, so anyOf() can ask a layer
+export {
+  attachScheme,
+  schemeOf,
+  runScheme,
+  type AuthScheme,
+  type AuthOutcome,
+  type SchemeLayerInfo,
+} from './core/auth-scheme.js'
+
 // Paths
 export {
   normalizePath,

@@ -165,6 +165,17 @@ export {
   type HashedApiKey,
 } from './middleware/api-key/api-key.js'
 export {
+  basicAuth,
+  basicAuthDefaults,
+  getBasicAuthUser,
+  tryGetBasicAuthUser,
+  type BasicAuthOptions,
+  type BasicAuthUser,
+} from './middleware/basic-auth/basic-auth.js'
+export { hashPassword, type HashPasswordOptions } from './middleware/basic-auth/password.js'
+export { anyOf, anyOfDefaults, type AnyOfOptions, type AnyOfScheme } from './middleware/any-of/any-of.js'
+export type { AuthScheme, AuthOutcome } from './core/auth-scheme.js'
+export {
   session,
   sessionDefaults,
   getSession,

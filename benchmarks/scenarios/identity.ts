@@ -12,7 +12,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import type { RequestListener } from 'node:http'
 import { SignJWT } from 'jose'
-import { apiKey, compose, jwtAuth, session, type Middleware } from '../../lib/index.js'
+import { apiKey, basicAuth, compose, hashPassword, jwtAuth, session, type Middleware } from '../../lib/index.js'
 import { createCookieCodec } from '../../lib/middleware/session/cookie-codec.js'
 import { listen, routes, type Comparison, type Scenario } from '../common.js'
 
@@ -36,6 +36,13 @@ const hsToken = await sign('HS256', Buffer.from(SECRET))
 const edToken = await sign('EdDSA', edPrivate)
 const sessionCookie = `session=${createCookieCodec('session', 'session', [SECRET], false).seal(`${Date.now()}|${Date.now()}|{"userId":"user-1","cart":[1,2,3]}`)}`
 
+// Basic credentials: the password is fixed, its scrypt hash made at load by each process
+// (a fresh salt each time, which verification does not care about).
+const BASIC_PASSWORD = 'benchmark basic password'
+const basicHeader = `Basic ${Buffer.from(`bench:${BASIC_PASSWORD}`).toString('base64')}`
+const basicScrypt = await hashPassword(BASIC_PASSWORD)
+const otherUsers = Array.from({ length: 9 }, (_, i) => ({ user: `user-${i}`, password: `other-password-${i}` }))
+
 const verified = { issuer: claims.iss, audience: claims.aud, scopes: ['orders:read'] }
 const scenario = (description: string, layers: () => Middleware[]): Scenario => ({
   description,
@@ -58,6 +65,13 @@ export const scenarios: Record<string, Scenario> = {
   'id-apiKey': scenario('apiKey, 10 listed keys, constant-time digest comparison', () => [
     apiKey({ keys: [API_KEY, ...Array.from({ length: 9 }, (_, i) => `other-benchmark-key-${i}-0123456789`)] }),
   ]),
+  'id-basicAuth-password': scenario('basicAuth, 10 users with plain passwords: SHA-256 digests, constant time', () => [
+    basicAuth({ users: [{ user: 'bench', password: BASIC_PASSWORD }, ...otherUsers] }),
+  ]),
+  'id-basicAuth-scrypt': scenario(
+    'basicAuth, 10 users, the client a scrypt (ln=15) user: verified once, then from the cache of verified credentials',
+    () => [basicAuth({ users: [{ user: 'bench', scrypt: basicScrypt }, ...otherUsers] })],
+  ),
   'id-session-cookie': scenario('session, signed cookie, read on every request, unchanged (no Set-Cookie)', () => [
     session({ secrets: [SECRET], idleTimeoutSeconds: 0 }),
   ]),
@@ -84,5 +98,13 @@ export const comparisons: Comparison[] = [
     baseline: 'bare',
     scenarios: ['bare', 'id-apiKey', 'id-session-cookie'],
     headers: { 'x-api-key': API_KEY, cookie: sessionCookie },
+  },
+  {
+    name: 'identity: basicAuth on a 1 KB JSON route, plain-password users and a scrypt user',
+    route: '/json',
+    baseline: 'bare',
+    scenarios: ['bare', 'id-basicAuth-password', 'id-basicAuth-scrypt'],
+    headers: { authorization: basicHeader },
+    expect: { status: 200 },
   },
 ]

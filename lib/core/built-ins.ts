@@ -9,7 +9,9 @@
 /** The name of every layer the library's factories build, as the factory is called. */
 export const BUILT_IN_NAMES: readonly string[] = Object.freeze([
   'accessLog',
+  'anyOf',
   'apiKey',
+  'basicAuth',
   'bodyCapture',
   'bodyLimit',
   'compression',
@@ -48,7 +50,7 @@ export interface BuiltInRule {
   readonly only?: Readonly<Record<string, readonly string[]>>
 }
 
-const IDENTITY = ['jwtAuth', 'apiKey', 'session']
+const IDENTITY = ['jwtAuth', 'apiKey', 'basicAuth', 'anyOf', 'session']
 
 /** `outer` wraps each of `inners`, for one shared reason. */
 const wrapsEach = (outer: string, inners: readonly string[], reason: string, only?: BuiltInRule['only']) =>
@@ -71,6 +73,8 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['cors', 'a 500 must still carry the CORS headers, or a browser hides it from the calling page'],
     ['jwtAuth', 'errors of token verification (a key set that cannot be fetched) must be answered'],
     ['apiKey', 'errors of key lookup must be answered'],
+    ['basicAuth', 'errors of a verify function must be answered'],
+    ['anyOf', 'errors of the schemes it asks must be answered'],
     ['session', 'a failing session store must be answered, not crash the request'],
     ['rateLimit', 'a failing counter store must be answered, not crash the request'],
     ['compression', 'a stream error mid-body must cut the connection instead of leaving a truncated body'],
@@ -102,6 +106,8 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['session', "session cookies are marked Secure by the client's scheme"],
     ['jwtAuth', 'jwtAuth may check the client address and scheme'],
     ['apiKey', 'refusals and logs should see the real client'],
+    ['basicAuth', 'refusals and logs should see the real client'],
+    ['anyOf', 'refusals and logs should see the real client'],
     ['ipFilter', "ipFilter judges the client's address, not the proxy's"],
   ]),
   // Layers that may answer without calling inward: their answers carry the id only when
@@ -149,6 +155,8 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ...wrapsWhy('cors', [
     ['jwtAuth', 'preflights carry no token and must be answered before auth'],
     ['apiKey', 'preflights carry no API key and must be answered before auth'],
+    ['basicAuth', 'preflights carry no credentials and must be answered before auth'],
+    ['anyOf', 'preflights carry no credentials and must be answered before auth'],
     ['session', 'preflights carry no cookie and must be answered before the session check'],
     ['rateLimit', 'a 429 must carry CORS headers for the browser to show it, and preflights should not spend quota'],
     ['ipFilter', 'a 403 must carry CORS headers for the browser to show it'],

@@ -9,7 +9,9 @@ const handler: onion.RawHandler = (_req, res) => res.end()
 // Every built-in factory, built with what it cannot do without, keyed by the name it should give its layer.
 const builders: Record<string, () => onion.Middleware> = {
   accessLog: () => onion.accessLog({ sink: () => undefined }),
+  anyOf: () => onion.anyOf(onion.apiKey({ keys: ['k'.repeat(32)] })),
   apiKey: () => onion.apiKey({ keys: ['k'.repeat(32)] }),
+  basicAuth: () => onion.basicAuth({ users: [{ user: 'u', password: 'p' }] }),
   bodyCapture: () => onion.bodyCapture(),
   bodyLimit: () => onion.bodyLimit(),
   compression: () => onion.compression(),

@@ -33,7 +33,17 @@ const call =
 
 const factories: Record<string, Factory> = {
   accessLog: { build: call(onion.accessLog), base: { sink: () => undefined }, defaults: onion.accessLogDefaults },
+  anyOf: {
+    build: (options) => onion.anyOf(options, onion.apiKey({ keys: ['k'.repeat(32)] })),
+    base: {},
+    defaults: onion.anyOfDefaults,
+  },
   apiKey: { build: call(onion.apiKey), base: { keys: ['k'.repeat(32)] }, defaults: onion.apiKeyDefaults },
+  basicAuth: {
+    build: call(onion.basicAuth),
+    base: { users: [{ user: 'u', password: 'p' }] },
+    defaults: onion.basicAuthDefaults,
+  },
   bodyCapture: { build: call(onion.bodyCapture), base: {}, defaults: onion.bodyCaptureDefaults },
   bodyLimit: { build: call(onion.bodyLimit), base: {}, defaults: onion.bodyLimitDefaults },
   compression: { build: call(onion.compression), base: {}, defaults: onion.compressionDefaults },
