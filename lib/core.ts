@@ -107,7 +107,7 @@ export {
 } from './core/options.js'
 export { ConfigError, HttpError, type HttpErrorOptions } from './core/errors.js'
 export { sendError } from './core/send-error.js'
-export { reportError } from './core/report.js'
+export { loggerReporter, loggerState, reportError, reportErrorTo, type Logger } from './core/report.js'
 
 // Redis plumbing for stores of your own
 export {

@@ -230,6 +230,7 @@ export type { RedisArgument, RedisClient } from './stores/redis-client.js'
 // What every application needs besides
 export type { Middleware, RawHandler } from './core/types.js'
 export { compose, type ComposedMiddleware, type ComposeOptions } from './core/compose.js'
+export type { Logger } from './core/report.js'
 export { ConfigError, HttpError, OrderingError, type HttpErrorOptions } from './core/errors.js'
 export { sendError, type ErrorBody } from './core/send-error.js'
 export type { AmbiguousPaths, PathPattern } from './core/path.js'

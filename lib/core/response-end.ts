@@ -217,7 +217,7 @@ function callListener(
   try {
     listener(info, res, context)
   } catch (err) {
-    reportError('onResponseEnd listener', err)
+    reportError('onResponseEnd listener', err, res.req)
   }
 }
 

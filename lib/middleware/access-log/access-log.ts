@@ -24,6 +24,7 @@ import {
   expectOneOf,
   withDefaults,
 } from '../../core/options.js'
+import { loggerState } from '../../core/report.js'
 import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../../core/response-end.js'
 import { onRequestBody } from '../../core/request-body.js'
 import { originalUrlState, requestIdState, traceState, userIdState } from '../../core/shared-state.js'
@@ -223,7 +224,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
       responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField)
     const dropped = sink.takeDropped()
     if (dropped > 0) entry.droppedLines = dropped
-    sink.write(entryLine(entry), entry, dropped)
+    sink.write(entryLine(entry), entry, dropped, loggerState.tryGet(req))
   }
 
   return defineMiddleware(

@@ -97,6 +97,7 @@ function reportServerErrors(report: ErrorReport): void {
   reportError(
     `errorBoundary(): ${report.req.method} ${path} failed (${report.status}, ${report.action}${id})`,
     report.error,
+    report.req,
   )
 }
 
@@ -207,7 +208,7 @@ function handleError(
       res,
     })
   } catch (failure) {
-    reportError('errorBoundary(): failed while handling an error', failure)
+    reportError('errorBoundary(): failed while handling an error', failure, req)
   }
 }
 
@@ -220,7 +221,7 @@ function answer(req: IncomingMessage, res: ServerResponse, httpError: HttpError,
   } catch (failure) {
     // A response-start listener that throws a second time, an invalid header: the answer
     // cannot be written, so the connection is cut rather than left hanging.
-    reportError('errorBoundary(): could not send the error response', failure)
+    reportError('errorBoundary(): could not send the error response', failure, req)
   }
   res.destroy(asError(err))
   return 'destroyed'
@@ -236,9 +237,10 @@ function toHttpError(settings: Settings, err: unknown, req: IncomingMessage): Ht
         reportError(
           'errorBoundary(): map() must return an HttpError or undefined',
           new TypeError(`map() returned ${typeof result}`),
+          req,
         )
     } catch (failure) {
-      reportError('errorBoundary(): map() threw', failure)
+      reportError('errorBoundary(): map() threw', failure, req)
     }
   }
   const httpError =
@@ -278,10 +280,12 @@ function notify(settings: Settings, report: ErrorReport): void {
   try {
     const result = settings.onError(report)
     if (isThenable(result)) {
-      result.then(undefined, (failure: unknown) => reportError('errorBoundary(): onError rejected', failure))
+      result.then(undefined, (failure: unknown) =>
+        reportError('errorBoundary(): onError rejected', failure, report.req),
+      )
     }
   } catch (failure) {
-    reportError('errorBoundary(): onError threw', failure)
+    reportError('errorBoundary(): onError threw', failure, report.req)
   }
 }
 

@@ -121,9 +121,10 @@ function runTeardown(info: ResponseEndInfo, res: ServerResponse, teardown: reado
   for (const hook of teardown!) {
     try {
       const result = hook(res.req, res, info)
-      if (isThenable(result)) result.then(undefined, (err: unknown) => reportError('hooks(): teardown rejected', err))
+      if (isThenable(result))
+        result.then(undefined, (err: unknown) => reportError('hooks(): teardown rejected', err, res.req))
     } catch (err) {
-      reportError('hooks(): teardown threw', err)
+      reportError('hooks(): teardown threw', err, res.req)
     }
   }
 }

@@ -283,7 +283,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     return ip.includes(':') ? ipPrefixKey(ip, ipv6Subnet) : ip
   }
 
-  function storeFailed(err: unknown): void {
+  function storeFailed(err: unknown, req: IncomingMessage): void {
     stats.storeFailures++
     unreported++
     const at = monotonicNow()
@@ -292,6 +292,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
       `${NAME}(): the ${store.kind} store failed ${unreported} time(s) since the last warning; ` +
         (failOpen ? 'requests are served without limiting (fail-open)' : 'requests are refused with 503 (fail-closed)'),
       err,
+      req,
     )
     lastWarning = at
     unreported = 0
@@ -299,7 +300,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
 
   const refundListener = (_info: ResponseEndInfo, res: ServerResponse, hit: Hit): void => {
     if (!refundIf!(res.req, res)) return
-    store.refund(hit.key, policy, hit.limit, hit.cost).catch(storeFailed)
+    store.refund(hit.key, policy, hit.limit, hit.cost).catch((err: unknown) => storeFailed(err, res.req))
   }
 
   const detail =
@@ -340,7 +341,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
         try {
           decision = await store.consume(key, policy, limit, cost)
         } catch (err) {
-          storeFailed(err)
+          storeFailed(err, req)
           headers.writePolicy(res, limit, fixedPolicy)
           if (failOpen) return next(req, res)
           sendError(

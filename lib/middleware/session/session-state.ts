@@ -346,7 +346,7 @@ export class SessionImpl implements Session<SessionData> {
       // The write is sent to Redis before the response's headers: a client's next request,
       // one round trip later at least, sees it. Its failure is reported; await
       // session.save() in the handler to learn of it.
-      this.commit(at).catch((err: unknown) => reportError('session(): saving a session failed', err))
+      this.commit(at).catch((err: unknown) => reportError('session(): saving a session failed', err, this.req))
     }
     if (this.isNew) {
       // Nothing stored: a cookie the browser holds names a session that no longer exists.

@@ -246,7 +246,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     } catch (err) {
       // Never "no session": that would log every user out during an outage. The cookie is
       // left alone (no Set-Cookie), and the client may retry.
-      reportError('session(): loading a session failed', err)
+      reportError('session(): loading a session failed', err, req)
       return sendError(req, res, unavailable)
     }
     const live = record !== undefined && !expired({ session: record }, now())
@@ -254,7 +254,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     s.hadCookie = true
     s.resign = live && key > 0
     if (record !== undefined && !live)
-      store!.destroy(id).catch((err: unknown) => reportError('session(): deleting an expired session failed', err))
+      store!.destroy(id).catch((err: unknown) => reportError('session(): deleting an expired session failed', err, req))
     return start(next, req, res, s)
   }
 

@@ -123,7 +123,7 @@ function answer(deadline: Deadline, kind: 'deadline' | 'maxDuration', passed: st
     }
   } catch (err) {
     // A response-start listener that throws: no answer can be written, so cut the connection.
-    reportError('timeout(): could not send the timeout answer', err)
+    reportError('timeout(): could not send the timeout answer', err, req)
     res.destroy(reason)
   }
   abort(deadline, reason)
