@@ -114,3 +114,54 @@ export function fromExpress(
       },
   )
 }
+
+/** An Express error handler: Express calls a middleware of four parameters with what failed. */
+export type ExpressErrorHandler = (
+  err: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: ExpressNext,
+) => unknown
+
+const ROUTE_ERROR = Symbol('http-onion.expressRouteError')
+type RouteErrorSlot = { [ROUTE_ERROR]?: unknown }
+
+// The inner handler of the boundary: throws what Express handed over, so the boundary
+// answers it exactly as it answers an error of its own stack.
+const rethrowRouteError: RawHandler = function rethrowRouteError(req) {
+  const slot = req as unknown as RouteErrorSlot
+  const err = slot[ROUTE_ERROR]
+  slot[ROUTE_ERROR] = undefined
+  throw err
+}
+
+/**
+ * Answer what reaches Express's error handlers (a route that throws or calls `next(err)`,
+ * `express.json()` refusing a malformed or oversized body) through `boundary`, an
+ * `errorBoundary()`: the toolkit's JSON shape, the status the error carries (400 and 413 from
+ * body parsers, with their message only when they mark it safe to expose), a generic 500
+ * otherwise, and the boundary's report, instead of Express's HTML page with a stack trace.
+ * Mount it after the routes. An error after the response started cuts the connection, as
+ * the boundary does.
+ * @example
+ * app.use(express.json())
+ * app.post('/orders', createOrder)
+ * app.use(toExpressErrorHandler(errorBoundary()))
+ */
+export function toExpressErrorHandler(boundary: Middleware): ExpressErrorHandler {
+  if (typeof boundary !== 'function') {
+    throw new TypeError(
+      `toExpressErrorHandler(): expected a middleware such as errorBoundary(); received ${typeof boundary}.`,
+    )
+  }
+  const answer = boundary(rethrowRouteError)
+  // Four parameters, `_next` unused: Express tells an error handler from a middleware by its
+  // declared arity, and would skip a function of three.
+  return function expressErrorHandler(err, req, res, _next) {
+    ;(req as unknown as RouteErrorSlot)[ROUTE_ERROR] = err ?? new Error('next() was called with a falsy error')
+    const result = answer(req, res)
+    // The boundary answers or cuts the connection; what it rejects with has nowhere to go.
+    if (isThenable(result))
+      result.then(undefined, (failure: unknown) => reportError('toExpressErrorHandler()', failure, req))
+  }
+}

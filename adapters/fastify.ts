@@ -107,3 +107,43 @@ export function toFastify(middleware: Middleware): FastifyPlugin {
   })
   return plugin
 }
+
+/** A Fastify error handler, as `fastify.setErrorHandler` takes it. */
+export type FastifyErrorHandler = (err: unknown, request: FastifyRequestLike, reply: FastifyReplyLike) => unknown
+
+const ROUTE_ERROR = Symbol('http-onion.fastifyRouteError')
+type RouteErrorSlot = { [ROUTE_ERROR]?: unknown }
+
+// The inner handler of the boundary: throws what Fastify handed over.
+const rethrowRouteError: RawHandler = function rethrowRouteError(req) {
+  const slot = req as unknown as RouteErrorSlot
+  const err = slot[ROUTE_ERROR]
+  slot[ROUTE_ERROR] = undefined
+  throw err
+}
+
+/**
+ * Answer what reaches Fastify's error handler (a route that throws, a body Fastify's parser
+ * refuses, a hook's error) through `boundary`, an `errorBoundary()`: the toolkit's JSON shape
+ * and status, the boundary's report, and no 500 message shown to the client (Fastify's
+ * default handler sends the error's message). Set it before declaring routes: a route keeps
+ * the error handler in place when it was added.
+ * @example
+ * fastify.setErrorHandler(toFastifyErrorHandler(errorBoundary()))
+ */
+export function toFastifyErrorHandler(boundary: Middleware): FastifyErrorHandler {
+  if (typeof boundary !== 'function') {
+    throw new TypeError(
+      `toFastifyErrorHandler(): expected a middleware such as errorBoundary(); received ${typeof boundary}.`,
+    )
+  }
+  const answer = boundary(rethrowRouteError)
+  return function fastifyErrorHandler(err, request, reply) {
+    reply.hijack()
+    ;(request.raw as unknown as RouteErrorSlot)[ROUTE_ERROR] = err ?? new Error('Fastify reported a falsy error')
+    const result = answer(request.raw, reply.raw)
+    if (isThenable(result)) {
+      result.then(undefined, (failure: unknown) => reportError('toFastifyErrorHandler()', failure, request.raw))
+    }
+  }
+}

@@ -40,7 +40,7 @@ declare module 'express' {
   interface Express {
     (): Application
     static(root: string): ConnectHandler
-    json(): ConnectHandler
+    json(options?: { limit?: string | number }): ConnectHandler
     Router(): Application
   }
   const express: Express
