@@ -31,6 +31,7 @@ export {
   type AccessLogOptions,
   type AccessLogEntry,
   type AccessLogSinkFunction,
+  type AccessLogMiddleware,
 } from './middleware/access-log/access-log.js'
 export {
   traceContext,
@@ -240,3 +241,9 @@ export {
   type ServerTimeoutsOptions,
   type TimeoutServer,
 } from './core/server-timeouts.js'
+export {
+  answerClientErrors,
+  type AnswerClientErrorsOptions,
+  type ClientErrorLog,
+  type ClientErrorRecord,
+} from './core/client-errors.js'
