@@ -253,5 +253,17 @@ function referrerPolicy(value: unknown): string | false {
       value,
     )
   for (const item of list) expectOneOf('securityHeaders', 'referrerPolicy', item, REFERRER_POLICIES)
+  const twice = list.find((item, i) => list.indexOf(item) !== i)
+  if (twice !== undefined) {
+    // As helmet: a repeated token is a mistake (the list is fallbacks, last preferred), and
+    // sending it would hide which one was meant.
+    throw new ConfigError(
+      'securityHeaders',
+      'referrerPolicy',
+      'a list of different policies',
+      list.join(', '),
+      `"${twice}" is listed twice; keep the one in the place you want (the last known to a browser wins).`,
+    )
+  }
   return list.join(', ')
 }

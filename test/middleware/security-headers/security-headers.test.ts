@@ -365,3 +365,15 @@ t.test('securityHeaders(): config: unknown options are refused', async (t) => {
     message: /^securityHeaders\(\): unknown option "hsts"; /,
   })
 })
+
+t.test('securityHeaders(): config: a referrer policy listed twice is refused', async (t) => {
+  t.throws(() => securityHeaders({ referrerPolicy: ['origin', 'origin'] }), {
+    name: 'ConfigError',
+    option: 'referrerPolicy',
+    message:
+      'securityHeaders(): option "referrerPolicy" must be a list of different policies; received "origin, origin" (string). "origin" is listed twice; keep the one in the place you want (the last known to a browser wins).',
+  })
+  t.throws(() => securityHeaders({ referrerPolicy: ['no-referrer', 'strict-origin', 'no-referrer'] }), {
+    message: /"no-referrer" is listed twice/,
+  })
+})
