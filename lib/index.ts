@@ -81,12 +81,15 @@ export { MAX_ORIGIN_LENGTH, type OriginEntry } from './middleware/cors/origin.js
 export {
   securityHeaders,
   securityHeadersDefaults,
+  getCspNonce,
+  tryGetCspNonce,
   type SecurityHeadersOptions,
   type CspOptions,
   type HstsOptions,
   type ReferrerPolicyValue,
 } from './middleware/security-headers/security-headers.js'
 export { cspApiDefaults, cspSiteDefaults, type CspDirectives } from './middleware/security-headers/csp.js'
+export type { PermissionsPolicy, ReportingEndpoints } from './middleware/security-headers/structured-headers.js'
 
 // Traffic
 export {
