@@ -193,9 +193,19 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
     const parsed = parseCsp('contentSecurityPolicy', csp.directives, useDefaults)
     checkReportTo(parsed.get('report-to'), endpoints?.names)
     cspName = reportOnly ? 'content-security-policy-report-only' : 'content-security-policy'
-    if (expectBoolean('securityHeaders', 'contentSecurityPolicy.nonce', csp.nonce)) {
-      cspParts = cspAroundNonce(parsed, nonceDirectives(csp.nonceDirectives))
-    } else add(cspName, serialiseCsp(parsed))
+    const nonce = expectBoolean('securityHeaders', 'contentSecurityPolicy.nonce', csp.nonce)
+    const where = nonceDirectives(csp.nonceDirectives)
+    if (!nonce && csp.nonceDirectives !== CSP_DEFAULTS.nonceDirectives) {
+      throw new ConfigError(
+        'securityHeaders',
+        'contentSecurityPolicy.nonceDirectives',
+        'set with nonce: true',
+        where.join(', '),
+        'Without nonce: true no nonce is made; add it, or drop nonceDirectives.',
+      )
+    }
+    if (nonce) cspParts = cspAroundNonce(parsed, where)
+    else add(cspName, serialiseCsp(parsed))
   }
   add(
     'x-content-type-options',

@@ -552,6 +552,18 @@ t.test('securityHeaders(): config: nonce settings', async (t) => {
   )
 })
 
+t.test('securityHeaders(): config: nonceDirectives without nonce: true is refused', async (t) => {
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { nonceDirectives: ['script-src'] } }), {
+    name: 'ConfigError',
+    option: 'contentSecurityPolicy.nonceDirectives',
+    message:
+      /must be set with nonce: true; received "script-src" \(string\)\. Without nonce: true no nonce is made; add it, or drop nonceDirectives\./,
+  })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { nonceDirectives: ['img-src'] } }), {
+    message: /"contentSecurityPolicy\.nonceDirectives" must be one of "script-src"/,
+  })
+})
+
 t.test('securityHeaders(): config: report-to names a reporting endpoint', async (t) => {
   t.throws(() => securityHeaders({ contentSecurityPolicy: { directives: { reportTo: 'csp' } } }), {
     name: 'ConfigError',
