@@ -1,9 +1,9 @@
 /**
  * The edge layers' cost: each of proxyHeaders, trustedHost, httpsRedirect, cors and
  * securityHeaders alone against bare node:http on the 1 KB JSON route, all five together,
- * and a CORS preflight. Requests look like a browser's behind a proxy on loopback (an
- * allowed Origin, X-Forwarded-For/-Proto https), so every layer does its full work and
- * passes the request on.
+ * a CORS preflight, and securityHeaders with a CSP nonce per response. Requests look like a
+ * browser's behind a proxy on loopback (an allowed Origin, X-Forwarded-For/-Proto https), so
+ * every layer does its full work and passes the request on.
  */
 import type { RequestListener } from 'node:http'
 import {
@@ -51,6 +51,10 @@ export const scenarios: Record<string, Scenario> = {
     'securityHeaders alone: defaults (11 headers; HSTS needs https, not seen without proxyHeaders)',
     securityHeaders(),
   ),
+  'edge-securityHeaders-nonce': scenario(
+    'securityHeaders alone, CSP with a fresh nonce per response in script-src and style-src',
+    securityHeaders({ contentSecurityPolicy: { nonce: true } }),
+  ),
   'edge-all': scenario(
     'all five in order: proxyHeaders, securityHeaders, trustedHost, httpsRedirect, cors',
     proxy(),
@@ -84,6 +88,16 @@ export const comparisons: Comparison[] = [
     ],
     headers: browserBehindProxy,
     expect: { status: 200 },
+  },
+  {
+    // The cost of nonces: the same defaults, with and without a per-response nonce.
+    name: 'edge: securityHeaders with and without CSP nonces',
+    route: '/json',
+    baseline: 'bare',
+    scenarios: ['bare', 'edge-securityHeaders', 'edge-securityHeaders-nonce'],
+    headers: browserBehindProxy,
+    expect: { status: 200, headers: ['content-security-policy'] },
+    unchecked: ['bare'],
   },
   {
     name: 'edge: cors preflight',
