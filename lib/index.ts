@@ -109,6 +109,10 @@ export {
   type RateLimitOptions,
   type RateLimiter,
   type RateLimitStats,
+  type RateLimitHeaderFormat,
+  type RateLimitPenaltyOptions,
+  type RateLimitSlowDownOptions,
+  type SlowDownTimers,
 } from './middleware/rate-limit/rate-limit.js'
 export {
   bodyLimit,
@@ -208,6 +212,7 @@ export type {
   RateLimitAlgorithm,
   RateLimitDecision,
   RateLimitPolicy,
+  RateLimitPenalty,
 } from './stores/rate-limit/store.js'
 export {
   memoryStore,

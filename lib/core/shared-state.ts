@@ -63,3 +63,27 @@ export const tryGetOriginalUrl = (req: IncomingMessage): string | undefined => o
  * looks like one (cors() not mounted, or not answering it) must authenticate.
  */
 export const corsPreflightState = defineState<true>('corsPreflight', 'cors()')
+
+/**
+ * What `timeout()` keeps per request, as far as other layers may use it: the request's
+ * abort signal, made on first use (an AbortController is not free), and the reason once
+ * aborted. A layer that waits before calling the handler (rateLimit's slow-down) stops
+ * waiting when the signal aborts, without importing timeout(). Read it with
+ * {@link requestSignalOf}.
+ */
+export interface RequestAbortSource {
+  controller: AbortController | undefined
+  reason: Error | undefined
+}
+
+/** The request's abort source, set by `timeout()`. */
+export const requestAbortState = defineState<RequestAbortSource>('requestAbort', 'timeout()')
+
+/** The abort signal of `source`, made on first use (aborted at once if its reason is already set). */
+export function requestSignalOf(source: RequestAbortSource): AbortSignal {
+  if (source.controller === undefined) {
+    source.controller = new AbortController()
+    if (source.reason !== undefined) source.controller.abort(source.reason)
+  }
+  return source.controller.signal
+}
