@@ -164,6 +164,35 @@ if (redis) {
     },
   )
 
+  t.test('redisStore(): a lockout started through one server refuses the key on another', async (t) => {
+    const prefix = nextPrefix()
+    const make = () =>
+      rateLimit({
+        name: 'login',
+        limit: 2,
+        windowMs: 60_000,
+        penalty: { blockMs: 120_000 },
+        store: redisStore({ client: redis.client(), prefix, commandTimeoutMs: 10_000 }),
+      })
+    const a = await serve(
+      t,
+      make()((_req, res) => res.end()),
+    )
+    const b = await serve(
+      t,
+      make()((_req, res) => res.end()),
+    )
+    t.equal((await get(a)).status, 200)
+    t.equal((await get(b)).status, 200)
+    const refused = await get(a)
+    t.equal(refused.status, 429)
+    t.equal(refused.rateLimit, '"login";r=0;t=120', 'the first refusal starts a 120 s lockout')
+    const elsewhere = await get(b)
+    t.equal(elsewhere.status, 429)
+    t.match(elsewhere.rateLimit, /^"login";r=0;t=1(19|20)$/, 'the other server sees the lockout')
+    t.match(JSON.parse(elsewhere.body), { code: 'too_many_requests' })
+  })
+
   t.test('redisStore(): SCRIPT FLUSH is transparent: the script is reloaded and counting goes on', async (t) => {
     const limiter = rateLimit({ limit: 5, store: redisStore({ client, prefix: nextPrefix() }) })
     const url = await serve(
