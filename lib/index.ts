@@ -77,7 +77,7 @@ export {
   type CorsOptions,
   type OriginPredicate,
 } from './middleware/cors/cors.js'
-export { MAX_ORIGIN_LENGTH, type OriginEntry } from './middleware/cors/origin.js'
+export { MAX_ORIGIN_LENGTH, type OriginEntry } from './core/origin.js'
 export {
   securityHeaders,
   securityHeadersDefaults,
