@@ -87,3 +87,19 @@ export function requestSignalOf(source: RequestAbortSource): AbortSignal {
   }
   return source.controller.signal
 }
+
+/**
+ * A request's session as layers other than session() reach it: csrf()'s token lives in a
+ * session field. session() sets it; its own accessors give the full `Session` type.
+ */
+export interface SessionFields {
+  /** True when the request brought no live session: this one was created for it. */
+  readonly isNew: boolean
+  /** The value of field `key`. */
+  get(key: string): unknown
+  /** Set field `key` (saved with the response). */
+  set(key: string, value: unknown): void
+}
+
+/** The request's session, set by `session()`. */
+export const sessionState = defineState<SessionFields>('session', 'session()')

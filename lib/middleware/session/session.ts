@@ -30,7 +30,7 @@ import {
 import { reportError } from '../../core/report.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { sendError } from '../../core/send-error.js'
-import { defineState } from '../../core/state.js'
+import { sessionState } from '../../core/shared-state.js'
 import type { Middleware, RawHandler } from '../../core/types.js'
 import type { SessionRecord, SessionStore } from '../../stores/session/store.js'
 import { createCookieCodec, type SessionSecret } from './cookie-codec.js'
@@ -90,8 +90,6 @@ export const sessionDefaults = defineDefaults<SessionOptions, 'secrets' | 'store
   userIdKey: undefined,
   now: Date.now,
 })
-
-const sessionState = defineState<Session<SessionData>>('session', 'session()')
 
 /** The session of `req`; throws, naming what to mount, when session() has not run for it. */
 export const getSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> =>
