@@ -79,6 +79,13 @@ export {
 } from './middleware/cors/cors.js'
 export { MAX_ORIGIN_LENGTH, type OriginEntry } from './core/origin.js'
 export {
+  csrf,
+  csrfDefaults,
+  getCsrfToken,
+  tryGetCsrfToken,
+  type CsrfOptions,
+} from './middleware/csrf/csrf.js'
+export {
   securityHeaders,
   securityHeadersDefaults,
   getCspNonce,

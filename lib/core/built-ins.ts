@@ -14,6 +14,7 @@ export const BUILT_IN_NAMES: readonly string[] = Object.freeze([
   'bodyLimit',
   'compression',
   'cors',
+  'csrf',
   'errorBoundary',
   'hooks',
   'httpsRedirect',
@@ -101,6 +102,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['session', "session cookies are marked Secure by the client's scheme"],
     ['jwtAuth', 'jwtAuth may check the client address and scheme'],
     ['apiKey', 'refusals and logs should see the real client'],
+    ['csrf', 'csrf compares the Origin with the scheme and host the client used'],
   ]),
   // Layers that may answer without calling inward: their answers carry the id only when
   // requestId ran first, and the access log must find an id on every line.
@@ -112,7 +114,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ]),
   ...wrapsEach(
     'requestId',
-    ['trustedHost', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
+    ['trustedHost', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY, 'csrf'],
     'its refusals (400, 401, 403, 413, 429, 503) must carry the request id in the header and the error body',
   ),
   ...wrapsWhy('traceContext', [
@@ -130,7 +132,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   // Layers that can answer without calling inward: their answers must be logged as well.
   ...wrapsEach(
     'accessLog',
-    ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
+    ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY, 'csrf'],
     'requests it answers or refuses on its own must be logged too',
   ),
   ...wrapsWhy('trustedHost', [['httpsRedirect', 'a redirect must never point at a host this server does not serve']]),
@@ -139,6 +141,13 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['apiKey', 'preflights carry no API key and must be answered before auth'],
     ['session', 'preflights carry no cookie and must be answered before the session check'],
     ['rateLimit', 'a 429 must carry CORS headers for the browser to show it, and preflights should not spend quota'],
+    [
+      'csrf',
+      'a 403 to an origin cors() allows but csrf() does not trust must carry CORS headers for the page to read why',
+    ],
+  ]),
+  ...wrapsWhy('session', [
+    ['csrf', 'the token fallback compares the header with the token stored in the session', { csrf: ['token'] }],
   ]),
   ...wrapsEach(
     'loadShedding',

@@ -14,6 +14,7 @@ const builders: Record<string, () => onion.Middleware> = {
   bodyLimit: () => onion.bodyLimit(),
   compression: () => onion.compression(),
   cors: () => onion.cors(),
+  csrf: () => onion.csrf(),
   errorBoundary: () => onion.errorBoundary(),
   hooks: () => onion.hooks({ after: () => undefined }),
   httpsRedirect: () => onion.httpsRedirect(),
@@ -51,6 +52,7 @@ const variants: Record<string, readonly (() => onion.Middleware)[]> = {
     () => onion.rateLimit({ key: 'user' }),
     () => onion.rateLimit({ key: () => 'k' }),
   ],
+  csrf: [false, true].map((tokenFallback) => () => onion.csrf({ tokenFallback })),
   requestId: [true, false, 'proxy' as const].map((trustIncoming) => () => onion.requestId({ trustIncoming })),
   traceContext: [true, false, 'proxy' as const].map((trustIncoming) => () => onion.traceContext({ trustIncoming })),
 }

@@ -38,6 +38,7 @@ const factories: Record<string, Factory> = {
   bodyLimit: { build: call(onion.bodyLimit), base: {}, defaults: onion.bodyLimitDefaults },
   compression: { build: call(onion.compression), base: {}, defaults: onion.compressionDefaults },
   cors: { build: call(onion.cors), base: {}, defaults: onion.corsDefaults },
+  csrf: { build: call(onion.csrf), base: {}, defaults: onion.csrfDefaults },
   errorBoundary: { build: call(onion.errorBoundary), base: {}, defaults: onion.errorBoundaryDefaults },
   hooks: { build: call(onion.hooks), base: { after: () => undefined }, defaults: onion.hooksDefaults },
   httpsRedirect: { build: call(onion.httpsRedirect), base: {}, defaults: onion.httpsRedirectDefaults },
