@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HttpError } from './errors.js'
 import { mediaTypeQuality } from './negotiate.js'
-import { requestIdState } from './shared-state.js'
+import { refusalState, requestIdState } from './shared-state.js'
 import { discardHeldBody } from './transform-body.js'
 
 /** The JSON body of every error response. */
@@ -46,6 +46,7 @@ const REPRESENTATION_HEADERS = [
  * not to be exposed are replaced by the status phrase.
  */
 export function sendError(req: IncomingMessage, res: ServerResponse, error: HttpError): boolean {
+  refusalState.set(req, error)
   if (res.headersSent || res.writableEnded) return false
   const requestId = requestIdState.tryGet(req)
   const body: ErrorBody = {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
+import type { HttpError } from './errors.js'
 import { defineState } from './state.js'
 
 /** The request's id, set by `requestId()`. */
@@ -56,6 +57,12 @@ export const getOriginalUrl = (req: IncomingMessage): string => originalUrlState
 export const tryGetOriginalUrl = (req: IncomingMessage): string | undefined => originalUrlState.tryGet(req)
 
 /**
+ * The prefixes `req` was mounted under, joined (`'/api/v2'`), set by `mount()`. Read by
+ * `mount`'s accessors and by layers that label a request by where it was routed (metrics).
+ */
+export const mountPathState = defineState<string>('mountPath', 'mount()')
+
+/**
  * Set by `cors()` on a preflight it validated and then passed on (`preflightContinue`).
  * Authenticating layers (jwtAuth, apiKey) let exactly these through without credentials:
  * a browser sends none on a preflight, and cors() has checked its origin, method and
@@ -103,3 +110,10 @@ export interface SessionFields {
 
 /** The request's session, set by `session()`. */
 export const sessionState = defineState<SessionFields>('session', 'session()')
+
+/**
+ * The error `sendError()` answered `req` with (a refusal of rateLimit, loadShedding, bodyLimit,
+ * an auth layer…, or the error boundary's 500), set as it writes the answer. Layers that
+ * report how an exchange ended (metrics) read its `code`.
+ */
+export const refusalState = defineState<HttpError>('refusal', 'sendError()')
