@@ -49,6 +49,21 @@ export {
   type RequestContextOptions,
 } from './middleware/request-context/request-context.js'
 export { currentRequest, currentContext, type RequestContext } from './core/context.js'
+export {
+  metrics,
+  metricsDefaults,
+  Counter,
+  Gauge,
+  Histogram,
+  MetricsRegistry,
+  DEFAULT_BUCKETS,
+  PROMETHEUS_CONTENT_TYPE,
+  type MetricsOptions,
+  type MetricsMiddleware,
+  type Labels,
+  type MetricsCollector,
+} from './middleware/metrics/metrics.js'
+export { setRoute } from './core/route.js'
 
 // Edge
 export {

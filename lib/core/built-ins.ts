@@ -20,6 +20,7 @@ export const BUILT_IN_NAMES: readonly string[] = Object.freeze([
   'httpsRedirect',
   'jwtAuth',
   'loadShedding',
+  'metrics',
   'mount',
   'proxyHeaders',
   'rateLimit',
@@ -134,6 +135,11 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     'accessLog',
     ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY, 'csrf'],
     'requests it answers or refuses on its own must be logged too',
+  ),
+  ...wrapsEach(
+    'metrics',
+    ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
+    'requests it answers or refuses on its own must be counted too, and its refusals by their code',
   ),
   ...wrapsWhy('trustedHost', [['httpsRedirect', 'a redirect must never point at a host this server does not serve']]),
   ...wrapsWhy('cors', [

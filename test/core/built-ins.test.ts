@@ -20,6 +20,7 @@ const builders: Record<string, () => onion.Middleware> = {
   httpsRedirect: () => onion.httpsRedirect(),
   jwtAuth: () => onion.jwtAuth({ secret: 'x'.repeat(32) }),
   loadShedding: () => onion.loadShedding(),
+  metrics: () => onion.metrics(),
   mount: () => onion.mount('/x', handler),
   proxyHeaders: () => onion.proxyHeaders({ trustedProxies: ['loopback'] }),
   rateLimit: () => onion.rateLimit(),
