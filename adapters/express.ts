@@ -5,6 +5,8 @@
  *   a response it sends itself ends the chain.
  * - `fromExpress(expressMiddleware)`: any Connect/Express `(req, res, next)` middleware as an
  *   http-onion layer; `next(err)` becomes a rejection an outer `errorBoundary()` catches.
+ * - `expressRoute(req)`: the route template Express matched (`req.baseUrl` + `req.route.path`),
+ *   which `toExpress` leaves on every request for layers that label by route (metrics).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -12,6 +14,7 @@ import type { Middleware, RawHandler } from '../lib/core/types.js'
 import { defineMiddleware, middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
 import { onResponseEnd } from '../lib/core/response-end.js'
+import { setRouteReader } from '../lib/core/route.js'
 import { isThenable } from '../lib/core/thenable.js'
 
 /** Express's `next`: no argument continues, an error (anything but 'route'/'router') skips to error handlers. */
@@ -47,6 +50,7 @@ export function toExpress(middleware: Middleware): ExpressMiddleware {
   const name = middlewareInfo(middleware).name
   return function expressAdapter(req, res, next) {
     ;(req as unknown as NextSlot)[NEXT] = next
+    setRouteReader(req, expressRoute)
     const fail = (err: unknown) => {
       const pending = takeNext(req)
       if (pending) pending(err ?? new Error(`${name} rejected without a reason`))
@@ -164,4 +168,24 @@ export function toExpressErrorHandler(boundary: Middleware): ExpressErrorHandler
     if (isThenable(result))
       result.then(undefined, (failure: unknown) => reportError('toExpressErrorHandler()', failure, req))
   }
+}
+
+/** What Express leaves on the request once a route matched. */
+type ExpressRouted = { route?: { path?: unknown }; baseUrl?: unknown }
+
+/**
+ * The template of the route Express matched for `req`: the mount path of the routers it went
+ * through (`req.baseUrl`, lower-cased: Express matches it case-insensitively by default, and
+ * it is the path as sent) joined with the route's own path (`/users/:id`). `undefined` when
+ * no route matched (a 404, or a layer answered before routing). Pass it as `metrics({ route })`
+ * when Express runs inside a raw stack instead of the other way round.
+ * @example
+ * compose(metrics({ route: expressRoute }))(expressApp)
+ */
+export function expressRoute(req: IncomingMessage): string | undefined {
+  const { route, baseUrl } = req as IncomingMessage & ExpressRouted
+  if (route === undefined || route === null) return undefined
+  // Express 5 takes arrays and RegExps too: their text is code, not input, so it is bounded.
+  const path = typeof route.path === 'string' ? route.path : String(route.path)
+  return (typeof baseUrl === 'string' ? baseUrl.toLowerCase() : '') + path
 }

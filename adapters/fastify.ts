@@ -4,18 +4,22 @@
  * lifecycle; a response it sends itself hijacks the reply so Fastify does not answer
  * again; what it throws or rejects with goes to Fastify's error handler. Headers and
  * transforms it installs on `reply.raw` apply to whatever Fastify sends, `reply.send`
- * payloads and streams alike.
+ * payloads and streams alike. Fastify routes before `onRequest`, so the hook records the
+ * matched template (`request.routeOptions.url`) with `setRoute` for layers that label by route.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware, RawHandler } from '../lib/core/types.js'
 import { middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
+import { setRoute } from '../lib/core/route.js'
 import { isThenable } from '../lib/core/thenable.js'
 
 /** The parts of Fastify's request and reply the adapter uses. */
 export interface FastifyRequestLike {
   readonly raw: IncomingMessage
+  /** The matched route's options; `url` is its template (`/users/:id`), absent for a 404. */
+  readonly routeOptions?: { readonly url?: string | undefined }
 }
 export interface FastifyReplyLike {
   readonly raw: ServerResponse
@@ -54,6 +58,8 @@ export function toFastifyHook(middleware: Middleware): FastifyHook {
   return function fastifyAdapter(request, reply, done) {
     const slot = request.raw as unknown as DoneSlot
     slot[DONE] = done
+    const template = request.routeOptions?.url
+    if (typeof template === 'string') setRoute(request.raw, template)
     const settle = (err: unknown) => {
       const pending = slot[DONE]
       if (pending === null || pending === undefined) {
