@@ -57,6 +57,7 @@ export {
   Histogram,
   MetricsRegistry,
   DEFAULT_BUCKETS,
+  DEFAULT_MAX_SERIES,
   PROMETHEUS_CONTENT_TYPE,
   type MetricsOptions,
   type MetricsMiddleware,

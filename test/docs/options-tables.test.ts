@@ -44,6 +44,7 @@ const factories: Record<string, Factory> = {
   httpsRedirect: { build: call(onion.httpsRedirect), base: {}, defaults: onion.httpsRedirectDefaults },
   jwtAuth: { build: call(onion.jwtAuth), base: { secret: 'x'.repeat(32) }, defaults: onion.jwtAuthDefaults },
   loadShedding: { build: call(onion.loadShedding), base: {}, defaults: onion.loadSheddingDefaults },
+  metrics: { build: call(onion.metrics), base: {}, defaults: onion.metricsDefaults },
   mount: {
     build: (options) => onion.mount('/x', handler, options),
     base: {},

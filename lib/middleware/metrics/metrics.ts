@@ -49,6 +49,7 @@ import {
 export {
   Counter,
   DEFAULT_BUCKETS,
+  DEFAULT_MAX_SERIES,
   Gauge,
   Histogram,
   MetricsRegistry,
