@@ -64,7 +64,6 @@ export {
   type Labels,
   type MetricsCollector,
 } from './middleware/metrics/metrics.js'
-export { setRoute } from './core/route.js'
 
 // Edge
 export {

@@ -9,9 +9,9 @@ import {
   mount,
   rateLimit,
   serverTimeouts,
-  setRoute,
   type RawHandler,
 } from '../../lib/index.js'
+import { setRoute } from '../../lib/core.js'
 
 const m = metrics()
 const signups = m.registry.counter('signups_total', 'Accounts created.')

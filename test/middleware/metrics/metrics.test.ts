@@ -9,9 +9,9 @@ import {
   metrics,
   mount,
   rateLimit,
-  setRoute,
   type RawHandler,
 } from '../../../lib/index.js'
+import { setRoute } from '../../../lib/core.js'
 import { writeWithBackpressure, repeated } from '../../helpers/backpressure.js'
 import { httpRequest } from '../../helpers/http.js'
 import { parsePrometheus, sampleValue, samplesNamed } from '../../helpers/prometheus.js'
