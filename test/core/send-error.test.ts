@@ -1,6 +1,6 @@
 import t from 'tap'
 import { HttpError, sendError } from '../../lib/index.js'
-import { onResponseStart, requestIdState } from '../../lib/core.js'
+import { onResponseStart, refusalState, requestIdState } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 import { httpRequest } from '../helpers/http.js'
 
@@ -94,4 +94,18 @@ t.test('sendError(): HEAD gets the headers and no body', async (t) => {
   t.equal(res.status, 401)
   t.equal(res.body.length, 0)
   t.ok(Number(res.headers['content-length']) > 0)
+})
+
+t.test('sendError(): records the error it answers with in refusalState, for layers that count refusals', async (t) => {
+  const error = new HttpError(503, 'Busy', { code: 'overloaded' })
+  let seen: HttpError | undefined
+  const url = await serve(t, (req, res) => {
+    t.equal(refusalState.tryGet(req), undefined, 'nothing before')
+    res.on('finish', () => {
+      seen = refusalState.tryGet(req)
+    })
+    sendError(req, res, error)
+  })
+  t.equal((await httpRequest(url)).status, 503)
+  t.equal(seen, error)
 })
