@@ -48,6 +48,21 @@ const REPRESENTATION_HEADERS = [
 export function sendError(req: IncomingMessage, res: ServerResponse, error: HttpError): boolean {
   refusalState.set(req, error)
   if (res.headersSent || res.writableEnded) return false
+  const payload = prepareError(req, res, error)
+  // A body prefix held back by a transform (compression's threshold) belongs to the
+  // replaced representation too.
+  discardHeldBody(res)
+  res.end(payload)
+  return true
+}
+
+/**
+ * Set the status and headers of the error answer on `res` and return its body, without
+ * sending anything: for a response-start listener, which cannot end the response it is
+ * starting and puts the body in place of the handler's instead (conditional()'s 412).
+ * {@link sendError} is this, then `end`.
+ */
+export function prepareError(req: IncomingMessage, res: ServerResponse, error: HttpError): string {
   const requestId = requestIdState.tryGet(req)
   const body: ErrorBody = {
     ...error.details,
@@ -67,11 +82,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, error: Http
   res.setHeader('content-length', Buffer.byteLength(payload))
   res.setHeader('cache-control', 'no-store')
   res.setHeader('x-content-type-options', 'nosniff')
-  // A body prefix held back by a transform (compression's threshold) belongs to the
-  // replaced representation too.
-  discardHeldBody(res)
-  res.end(payload)
-  return true
+  return payload
 }
 
 /** JSON unless the client accepts plain text and, strictly, prefers it over JSON. */
