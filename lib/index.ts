@@ -125,6 +125,13 @@ export {
   type MediaTypePattern,
 } from './middleware/compression/compression.js'
 export {
+  conditional,
+  conditionalDefaults,
+  checkPreconditions,
+  type ConditionalOptions,
+  type Validators,
+} from './middleware/conditional/conditional.js'
+export {
   rateLimit,
   rateLimitDefaults,
   type PerRequest,

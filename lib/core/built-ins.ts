@@ -13,6 +13,7 @@ export const BUILT_IN_NAMES: readonly string[] = Object.freeze([
   'bodyCapture',
   'bodyLimit',
   'compression',
+  'conditional',
   'cors',
   'csrf',
   'errorBoundary',
@@ -176,8 +177,18 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ]),
   ...wrapsWhy('compression', [
     [
+      'conditional',
+      "conditional must compare the handler's ETag and hash the uncompressed bytes; compression then marks the ETag weak on the way out",
+    ],
+    [
       'hooks',
       'after-hooks set headers at response start and inner listeners run first, so only from inside does compression see the Content-Type, Cache-Control: no-transform or Content-Encoding they set',
+    ],
+  ]),
+  ...wrapsWhy('conditional', [
+    [
+      'hooks',
+      'the validators (ETag, Last-Modified) an after-hook sets at response start must be there when it compares',
     ],
   ]),
 ])

@@ -13,6 +13,7 @@ const builders: Record<string, () => onion.Middleware> = {
   bodyCapture: () => onion.bodyCapture(),
   bodyLimit: () => onion.bodyLimit(),
   compression: () => onion.compression(),
+  conditional: () => onion.conditional(),
   cors: () => onion.cors(),
   csrf: () => onion.csrf(),
   errorBoundary: () => onion.errorBoundary(),
