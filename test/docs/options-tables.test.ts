@@ -37,6 +37,7 @@ const factories: Record<string, Factory> = {
   bodyCapture: { build: call(onion.bodyCapture), base: {}, defaults: onion.bodyCaptureDefaults },
   bodyLimit: { build: call(onion.bodyLimit), base: {}, defaults: onion.bodyLimitDefaults },
   compression: { build: call(onion.compression), base: {}, defaults: onion.compressionDefaults },
+  conditional: { build: call(onion.conditional), base: {}, defaults: onion.conditionalDefaults },
   cors: { build: call(onion.cors), base: {}, defaults: onion.corsDefaults },
   csrf: { build: call(onion.csrf), base: {}, defaults: onion.csrfDefaults },
   errorBoundary: { build: call(onion.errorBoundary), base: {}, defaults: onion.errorBoundaryDefaults },
