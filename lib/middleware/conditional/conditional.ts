@@ -70,6 +70,8 @@ class Settings {
   readonly hash: boolean
   readonly now: () => number
   readonly route: TransformBodyOptions<Settings>
+  /** The unchecked-precondition warning went out (once per instance). */
+  warned = false
 
   constructor(hash: boolean, now: () => number) {
     this.hash = hash
@@ -77,6 +79,10 @@ class Settings {
     this.route = Object.freeze({ holdBack: 0, context: this })
   }
 }
+
+// Set on a request whose handler called checkPreconditions. A symbol slot: only this module writes it.
+const CHECKED = Symbol('http-onion.preconditionsChecked')
+type CheckedSlot = { [CHECKED]?: true }
 
 /**
  * Answer conditional GET and HEAD requests with 304 or 412 from the handler's `ETag` and
@@ -101,9 +107,13 @@ export function conditional(options: ConditionalOptions = {}): Middleware {
     (next) =>
       function conditionalHandler(req, res) {
         const method = req.method
-        // Unsafe methods acted before their response starts: checkPreconditions() is theirs.
-        if (method !== 'GET' && method !== 'HEAD') return next(req, res)
         const headers = req.headers
+        if (method !== 'GET' && method !== 'HEAD') {
+          // Unsafe methods acted before their response starts: checkPreconditions() is theirs.
+          // One that carried preconditions and succeeded unchecked is worth a warning.
+          if (!settings.warned && hasPreconditions(headers)) onResponseStart(res, warnIfUnchecked, settings)
+          return next(req, res)
+        }
         if (hash || headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined) {
           // A 412 replaces the body, and a hash reads it: both need the body pipe.
           transformBody(res, decideAtStart, settings.route)
@@ -126,6 +136,7 @@ export function conditional(options: ConditionalOptions = {}): Middleware {
  * await save(req)  // If-Match held: no lost update
  */
 export function checkPreconditions(req: IncomingMessage, res: ServerResponse, current: Validators | null): boolean {
+  ;(req as CheckedSlot)[CHECKED] = true
   const parsed = current === null ? null : parseValidators(current.etag, toSeconds(current.lastModified))
   const outcome = evaluatePreconditions(req, parsed, Date.now() / 1000)
   if (outcome === 'proceed') return true
@@ -167,6 +178,26 @@ function evaluateResponse(res: ServerResponse, settings: Settings): Precondition
   const nowSeconds = settings.now() / 1000
   const current = parseValidators(res.getHeader('etag'), parseHttpDate(res.getHeader('last-modified'), nowSeconds))
   return evaluatePreconditions(res.req, current, nowSeconds)
+}
+
+const hasPreconditions = (headers: IncomingMessage['headers']): boolean =>
+  headers['if-match'] !== undefined ||
+  headers['if-unmodified-since'] !== undefined ||
+  headers['if-none-match'] !== undefined
+
+/**
+ * Response-start listener of unsafe requests with preconditions: a 2xx whose handler never
+ * called checkPreconditions acted without looking at them (a lost update, if If-Match was
+ * stale). Warned once per instance: it is a property of the code, not of the request.
+ */
+function warnIfUnchecked(res: ServerResponse, settings: Settings): void {
+  const status = res.statusCode
+  if (settings.warned || status < 200 || status > 299 || (res.req as CheckedSlot)[CHECKED]) return
+  settings.warned = true
+  process.emitWarning(
+    `conditional(): ${res.req.method} ${res.req.url} carried preconditions (If-Match, If-Unmodified-Since or If-None-Match) and was answered ${status} without checkPreconditions(); the handler acted without evaluating them. Call checkPreconditions(req, res, current) before acting.`,
+    { type: 'SecurityWarning', code: 'HTTP_ONION_UNCHECKED_PRECONDITION' },
+  )
 }
 
 const isNotModified = (req: IncomingMessage, outcome: PreconditionOutcome): boolean =>

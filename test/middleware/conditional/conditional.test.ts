@@ -13,7 +13,7 @@ import {
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
 import { listen, serve } from '../../helpers/serve.js'
-import { until } from '../../helpers/wait.js'
+import { captureWarnings, until } from '../../helpers/wait.js'
 
 const ETAG = '"v1"'
 const LAST_MODIFIED = 'Sun, 06 Nov 2022 08:49:37 GMT'
@@ -240,6 +240,30 @@ t.test('conditional(): unsafe methods are not evaluated at response start', asyn
   const res = await httpRequest(url, { method: 'PUT', headers: { 'if-match': '"v2"', 'if-none-match': ETAG } })
   t.equal(res.status, 200, 'the handler acted; a 412 now would say it did not')
   t.equal(acted, 1)
+})
+
+t.test('conditional(): warns once when an unsafe request with preconditions succeeds unchecked', async (t) => {
+  const warnings = captureWarnings(t)
+  const url = await serve(
+    t,
+    app((req, res) => {
+      if (req.url === '/checked' && !checkPreconditions(req, res, { etag: ETAG })) return
+      if (req.url === '/refused') res.statusCode = 409
+      res.end('done')
+    }),
+  )
+  const put = (path: string, headers: Record<string, string>) => httpRequest(url + path, { method: 'PUT', headers })
+  await put('/checked', { 'if-match': ETAG })
+  await put('/refused', { 'if-match': ETAG })
+  await put('/plain', {})
+  t.same(warnings, [], 'checked, refused, or without preconditions: nothing to say')
+  await put('/unchecked', { 'if-match': '"v0"' })
+  await put('/unchecked', { 'if-none-match': '*' })
+  await until(() => warnings.length > 0)
+  const ours = warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'HTTP_ONION_UNCHECKED_PRECONDITION')
+  t.equal(ours.length, 1, 'once per instance')
+  t.equal(ours[0]!.name, 'SecurityWarning')
+  t.match(ours[0]!.message, /PUT \/unchecked carried preconditions .* answered 200 without checkPreconditions\(\)/)
 })
 
 t.test('checkPreconditions(): refuses an unsafe request before the handler acts', async (t) => {
