@@ -172,6 +172,26 @@ t.test('conditional(): non-2xx and non-200 answers are left alone (RFC 9110 §13
   }
 })
 
+t.test("conditional(): a 204 and the handler's own 304 go out as written", async (t) => {
+  const url = await serve(
+    t,
+    app((req, res) => {
+      res.statusCode = req.url === '/own' ? 304 : 204
+      res.setHeader('etag', ETAG)
+      res.end()
+    }),
+  )
+  const rows: Record<string, string>[] = [{ 'if-match': '"v2"' }, { 'if-none-match': ETAG }, {}]
+  for (const headers of rows) {
+    const none = await httpRequest(`${url}/none`, { headers })
+    t.equal(none.status, 204)
+    t.equal(none.headers.etag, ETAG)
+    const own = await httpRequest(`${url}/own`, { headers })
+    t.equal(own.status, 304)
+    t.equal(own.body.length, 0)
+  }
+})
+
 t.test('conditional(): a response without validators is never 304 nor 412 (except If-Match)', async (t) => {
   const url = await serve(
     t,
