@@ -270,7 +270,13 @@ export type { Middleware, RawHandler } from './core/types.js'
 export { compose, type ComposedMiddleware, type ComposeOptions } from './core/compose.js'
 export type { Logger } from './core/report.js'
 export { ConfigError, HttpError, OrderingError, type HttpErrorOptions } from './core/errors.js'
-export { sendError, type ErrorBody } from './core/send-error.js'
+export {
+  sendError,
+  type ErrorBody,
+  type ErrorFormat,
+  type ErrorFormatter,
+  type ErrorResponseInfo,
+} from './core/send-error.js'
 export type { AmbiguousPaths, PathPattern } from './core/path.js'
 export {
   serverTimeouts,

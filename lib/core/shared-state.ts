@@ -112,8 +112,8 @@ export interface SessionFields {
 export const sessionState = defineState<SessionFields>('session', 'session()')
 
 /**
- * The error `sendError()` answered `req` with (a refusal of rateLimit, loadShedding, bodyLimit,
- * an auth layer…, or the error boundary's 500), set as it writes the answer. Layers that
- * report how an exchange ended (metrics) read its `code`.
+ * The `HttpError` that `sendError()` was last asked to answer `req` with: a layer's refusal
+ * (as the layer made it, before an error boundary's `map`) or the boundary's answer. For
+ * layers that count refusals by reason once the exchange is over.
  */
 export const refusalState = defineState<HttpError>('refusal', 'sendError()')
