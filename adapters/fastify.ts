@@ -40,13 +40,17 @@ export type FastifyPlugin = ((
 }
 
 const DONE = Symbol('http-onion.fastifyDone')
-type DoneSlot = { [DONE]?: FastifyDone | null }
+// One per hook run, not the `done` itself: Fastify hands every hook of a request the same
+// `next` function, and runs the next hook at once when a layer passes synchronously, so only
+// an object of this run tells whether the lifecycle went on past it.
+type Pending = { readonly done: FastifyDone }
+type DoneSlot = { [DONE]?: Pending | null }
 
 const continueFastify: RawHandler = function continueFastify(req) {
   const slot = req as unknown as DoneSlot
-  const done = slot[DONE]
+  const pending = slot[DONE]
   slot[DONE] = null
-  done?.()
+  pending?.done()
 }
 
 /**
@@ -57,17 +61,18 @@ export function toFastifyHook(middleware: Middleware): FastifyHook {
   const name = middlewareInfo(middleware).name
   return function fastifyAdapter(request, reply, done) {
     const slot = request.raw as unknown as DoneSlot
-    slot[DONE] = done
+    const run: Pending = { done }
+    slot[DONE] = run
     const template = request.routeOptions?.url
     if (typeof template === 'string') setRoute(request.raw, template)
     const settle = (err: unknown) => {
-      const pending = slot[DONE]
-      if (pending === null || pending === undefined) {
+      // Not this run any more: the layer passed (null), and the next hook may have started.
+      if (slot[DONE] !== run) {
         if (err !== undefined) reportError(`toFastify(${name}) after the lifecycle went on`, err)
         return
       }
       slot[DONE] = null
-      if (err !== undefined) pending(err instanceof Error ? err : new Error(String(err)))
+      if (err !== undefined) done(err instanceof Error ? err : new Error(String(err)))
       else {
         // Answered by itself: Fastify must not send a reply of its own.
         reply.hijack()
