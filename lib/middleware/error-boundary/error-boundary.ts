@@ -126,11 +126,12 @@ export const errorBoundaryDefaults = defineDefaults<ErrorBoundaryOptions, 'map'>
 
 interface Settings {
   readonly map: ErrorBoundaryOptions['map']
-  /** What `sendError` is told, or undefined when the defaults leave nothing to tell. */
-  readonly policy: ErrorPolicy | undefined
-  /** Whether `format` (or `map`) was left out, and an outer boundary's applies. */
+  /** What `sendError` is told. */
+  readonly policy: ErrorPolicy
+  /** Whether the policy differs from what `sendError` does with none (the library's JSON, no map). */
+  readonly tells: boolean
+  /** Whether `format` was left out, so that an outer boundary's applies. */
   readonly inheritFormat: boolean
-  readonly inheritMap: boolean
   readonly onError: (report: ErrorReport) => unknown
   readonly development: boolean
 }
@@ -154,9 +155,9 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
   const format = expectFormat(opts.format)
   const settings: Settings = {
     map,
-    policy: format === 'json' && map === undefined ? undefined : Object.freeze({ format, map }),
+    policy: Object.freeze({ format, map }),
+    tells: options.format !== undefined || map !== undefined,
     inheritFormat: options.format === undefined,
-    inheritMap: map === undefined,
     onError: expectFunction('errorBoundary', 'onError', opts.onError),
     development: expectBoolean(
       'errorBoundary',
@@ -178,7 +179,7 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
     (next) =>
       function errorBoundaryHandler(req, res) {
         res.on('error', onResponseError)
-        if (settings.policy !== undefined) setPolicy(settings, req)
+        if (settings.tells || errorPolicyState.has(req)) setPolicy(settings, req)
         let result: unknown
         try {
           result = next(req, res)
@@ -217,19 +218,17 @@ function describe(settings: Settings, format: ErrorFormat): string | undefined {
 }
 
 /**
- * Tell `sendError` how errors inside this boundary are answered. A boundary nested in
- * another keeps the outer one's format (or map) when it was given none of its own.
+ * Tell `sendError` how errors inside this boundary are answered. The innermost boundary
+ * answers, so its `map` (or none) applies to refusals as to exceptions; only its format,
+ * when it was given none, is the outer boundary's: a stack chooses the format once.
  */
 function setPolicy(settings: Settings, req: IncomingMessage): void {
   const outer = errorPolicyState.tryGet(req)
-  if (outer === undefined || (!settings.inheritFormat && !settings.inheritMap)) {
-    errorPolicyState.set(req, settings.policy!)
-    return
+  if (outer === undefined || !settings.inheritFormat || outer.format === settings.policy.format) {
+    errorPolicyState.set(req, settings.policy)
+  } else {
+    errorPolicyState.set(req, { format: outer.format, map: settings.map })
   }
-  errorPolicyState.set(req, {
-    format: settings.inheritFormat ? outer.format : settings.policy!.format,
-    map: settings.inheritMap ? outer.map : settings.map,
-  })
 }
 
 function handleError(

@@ -6,6 +6,7 @@ import {
   errorBoundary,
   errorBoundaryDefaults,
   HttpError,
+  mount,
   OrderingError,
   rateLimit,
   sendError,
@@ -45,6 +46,10 @@ async function boundary(t: Test, handler: RawHandler, options: ErrorBoundaryOpti
     )(handler),
   )
   return { url, reports }
+}
+
+const refuse403: RawHandler = (req, res) => {
+  sendError(req, res, new HttpError(403))
 }
 
 /** Process warnings emitted while `t` runs. */
@@ -773,6 +778,22 @@ t.test("errorBoundary(): a nested boundary without format keeps the outer one's;
   t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
   t.match(JSON.parse(res.text), { detail: 'No tea', code: 'bad_request' })
   t.equal(calls, 1)
+})
+
+t.test("errorBoundary(): the innermost boundary's map decides, for refusals as for exceptions", async (t) => {
+  const hide = () => new HttpError(404)
+  const url = await serve(
+    t,
+    compose(
+      errorBoundary({ format: 'problem', map: hide }),
+      mount('/inner', compose(errorBoundary({ onError: () => undefined }))(refuse403)),
+    )(refuse403),
+  )
+  const outer = await httpRequest(`${url}/x`)
+  t.equal(outer.status, 404)
+  const inner = await httpRequest(`${url}/inner/x`)
+  t.equal(inner.status, 403, 'the outer map does not reach past the inner boundary, which has none')
+  t.equal(inner.headers['content-type'], 'application/problem+json; charset=utf-8', 'the format is inherited')
 })
 
 t.test('errorBoundary(): without format or map it leaves no policy, and refusals are the default JSON', async (t) => {
