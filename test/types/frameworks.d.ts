@@ -8,6 +8,8 @@ declare module 'express' {
     query: Record<string, unknown>
     path: string
     body?: unknown
+    /** The client address per the `trust proxy` setting (proxy-addr). */
+    ip: string
   }
   export interface Response extends ServerResponse {
     status(code: number): this
