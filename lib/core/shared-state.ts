@@ -117,3 +117,23 @@ export const sessionState = defineState<SessionFields>('session', 'session()')
  * layers that count refusals by reason once the exchange is over.
  */
 export const refusalState = defineState<HttpError>('refusal', 'sendError()')
+/** The error a request's handler (or an inner layer) raised; a class, so a thrown `undefined` is still a failure. */
+export class HandlerFailure {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
+/**
+ * Set by the layers that see a handler's throw or rejection pass by (`hooks()` when it has
+ * teardowns, `errorBoundary()` when it answers one), so that end-of-exchange code learns the
+ * request failed whichever layer answered: an error boundary inside the reader swallows the
+ * error before it gets there.
+ */
+export const handlerFailureState = defineState<HandlerFailure>('handlerFailure', 'errorBoundary() or hooks()')
+
+/** Record that `req`'s handler failed with `error`; the first record (the innermost layer's) stays. */
+export function recordHandlerFailure(req: IncomingMessage, error: unknown): void {
+  if (!handlerFailureState.has(req)) handlerFailureState.set(req, new HandlerFailure(error))
+}

@@ -40,7 +40,7 @@ import { ConfigError, HttpError } from '../../core/errors.js'
 import { defineDefaults, expectBoolean, expectFunction, withDefaults } from '../../core/options.js'
 import { reportError } from '../../core/report.js'
 import { type ErrorFormat, type ErrorPolicy, errorPolicyState, sendMappedError } from '../../core/send-error.js'
-import { originalUrlState, requestIdState } from '../../core/shared-state.js'
+import { originalUrlState, recordHandlerFailure, requestIdState } from '../../core/shared-state.js'
 import { isThenable } from '../../core/thenable.js'
 
 /**
@@ -239,6 +239,8 @@ function handleError(
   source: ErrorReport['source'],
 ): void {
   try {
+    // For end-of-exchange code outside this boundary (hooks' teardown): the request failed.
+    if (source === 'handler') recordHandlerFailure(req, err)
     if (isClientAbort(req, res, err)) {
       // Nothing to answer, nobody to answer; and not the server's failure.
       notify(settings, {
