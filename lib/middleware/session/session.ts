@@ -57,6 +57,15 @@ export interface SessionOptions {
   name?: string
   /** Cookie attributes, validated at construction. Secure defaults to 'auto' (on for https clients). `maxAge` defaults to the session's remaining lifetime. @default { httpOnly: true, sameSite: 'lax', path: '/', secure: 'auto' } */
   cookie?: CookieAttributes
+  /**
+   * Send the cookie without `Max-Age` or `Expires`, so the browser drops it when its session
+   * ends (express-session's `cookie.maxAge: null`). The server still ends the session after
+   * `absoluteTimeoutSeconds` (and `idleTimeoutSeconds`), however long the browser stays open:
+   * the limits live in the signed cookie or the store, not in the cookie's lifetime.
+   * Excludes `cookie.maxAge`.
+   * @default false
+   */
+  browserSessionCookie?: boolean
   /** A session ends this long after it was created, however active. @default 86_400 (one day) */
   absoluteTimeoutSeconds?: number
   /** A session ends after this long without a request; 0 for none. @default 7_200 (two hours) */
@@ -81,6 +90,7 @@ export const sessionDefaults = defineDefaults<SessionOptions, 'secrets' | 'store
   store: undefined,
   name: 'session',
   cookie: Object.freeze({}),
+  browserSessionCookie: false,
   absoluteTimeoutSeconds: 86_400,
   idleTimeoutSeconds: 7_200,
   touchAfterSeconds: 60,
@@ -170,6 +180,16 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     )
   }
   const rolling = expectBoolean('session', 'rolling', opts.rolling)
+  const browserSession = expectBoolean('session', 'browserSessionCookie', opts.browserSessionCookie)
+  if (browserSession && opts.cookie.maxAge !== undefined) {
+    throw new ConfigError(
+      'session',
+      'cookie.maxAge',
+      'absent when browserSessionCookie is true',
+      opts.cookie.maxAge,
+      'A browser-session cookie has no Max-Age: keep one of the two.',
+    )
+  }
   const oversize = expectOneOf('session', 'oversize', opts.oversize, ['error', 'warn'] as const)
   const userIdKey = opts.userIdKey === undefined ? undefined : expectString('session', 'userIdKey', opts.userIdKey)
   const now = expectFunction<() => number>('session', 'now', opts.now)
@@ -186,6 +206,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     codec,
     cookie,
     fixedMaxAge: opts.cookie.maxAge !== undefined,
+    browserSession,
     rolling,
     touchAfterMs: touchAfterSeconds * 1000,
   }
