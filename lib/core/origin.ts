@@ -7,7 +7,7 @@
  * @module
  */
 import { ConfigError } from './errors.js'
-import { formatHost, parseHost } from './host.js'
+import { formatHost, parseHost, wildcardDomainProblem } from './host.js'
 
 /** An allowed-origin entry: `'https://app.example.com'`, `'https://*.example.com'`, `'null'`, or an anchored RegExp. */
 export type OriginEntry = string | RegExp
@@ -166,13 +166,15 @@ function compileEntry(middleware: string, option: string, entry: string): string
     )
   }
   if (!wildcard) return `${scheme}://${formatHost(host)}`
-  if (host.kind !== 'name' || (!host.hostname.includes('.') && host.hostname !== 'localhost')) {
+  const problem = host.kind === 'name' ? wildcardDomainProblem(host.hostname) : undefined
+  if (host.kind !== 'name' || problem !== undefined) {
     throw new ConfigError(
       middleware,
       option,
       expected,
       entry,
-      'A wildcard needs a domain of two labels or more under it ("https://*.example.com").',
+      problem ??
+        'A wildcard needs a domain of two labels or more, or one reserved for local use, under it ("https://*.example.com", "http://*.test").',
     )
   }
   return { scheme, suffix: `.${host.hostname}`, port: host.port }
