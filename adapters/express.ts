@@ -5,6 +5,8 @@
  *   a response it sends itself ends the chain.
  * - `fromExpress(expressMiddleware)`: any Connect/Express `(req, res, next)` middleware as an
  *   http-onion layer; `next(err)` becomes a rejection an outer `errorBoundary()` catches.
+ * - `expressRoute(req)`: the route template Express matched (`req.baseUrl` + `req.route.path`),
+ *   which `toExpress` leaves on every request for layers that label by route (metrics).
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -12,6 +14,7 @@ import type { Middleware, RawHandler } from '../lib/core/types.js'
 import { defineMiddleware, middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
 import { onResponseEnd } from '../lib/core/response-end.js'
+import { setRouteReader } from '../lib/core/route.js'
 import { isThenable } from '../lib/core/thenable.js'
 
 /** Express's `next`: no argument continues, an error (anything but 'route'/'router') skips to error handlers. */
@@ -47,6 +50,7 @@ export function toExpress(middleware: Middleware): ExpressMiddleware {
   const name = middlewareInfo(middleware).name
   return function expressAdapter(req, res, next) {
     ;(req as unknown as NextSlot)[NEXT] = next
+    setRouteReader(req, expressRoute)
     const fail = (err: unknown) => {
       const pending = takeNext(req)
       if (pending) pending(err ?? new Error(`${name} rejected without a reason`))
@@ -113,4 +117,75 @@ export function fromExpress(
         })
       },
   )
+}
+
+/** An Express error handler: Express calls a middleware of four parameters with what failed. */
+export type ExpressErrorHandler = (
+  err: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: ExpressNext,
+) => unknown
+
+const ROUTE_ERROR = Symbol('http-onion.expressRouteError')
+type RouteErrorSlot = { [ROUTE_ERROR]?: unknown }
+
+// The inner handler of the boundary: throws what Express handed over, so the boundary
+// answers it exactly as it answers an error of its own stack.
+const rethrowRouteError: RawHandler = function rethrowRouteError(req) {
+  const slot = req as unknown as RouteErrorSlot
+  const err = slot[ROUTE_ERROR]
+  slot[ROUTE_ERROR] = undefined
+  throw err
+}
+
+/**
+ * Answer what reaches Express's error handlers (a route that throws or calls `next(err)`,
+ * `express.json()` refusing a malformed or oversized body) through `boundary`, an
+ * `errorBoundary()`: the toolkit's JSON shape, the status the error carries (400 and 413 from
+ * body parsers, with their message only when they mark it safe to expose), a generic 500
+ * otherwise, and the boundary's report, instead of Express's HTML page with a stack trace.
+ * Mount it after the routes. An error after the response started cuts the connection, as
+ * the boundary does.
+ * @example
+ * app.use(express.json())
+ * app.post('/orders', createOrder)
+ * app.use(toExpressErrorHandler(errorBoundary()))
+ */
+export function toExpressErrorHandler(boundary: Middleware): ExpressErrorHandler {
+  if (typeof boundary !== 'function') {
+    throw new TypeError(
+      `toExpressErrorHandler(): expected a middleware such as errorBoundary(); received ${typeof boundary}.`,
+    )
+  }
+  const answer = boundary(rethrowRouteError)
+  // Four parameters, `_next` unused: Express tells an error handler from a middleware by its
+  // declared arity, and would skip a function of three.
+  return function expressErrorHandler(err, req, res, _next) {
+    ;(req as unknown as RouteErrorSlot)[ROUTE_ERROR] = err ?? new Error('next() was called with a falsy error')
+    const result = answer(req, res)
+    // The boundary answers or cuts the connection; what it rejects with has nowhere to go.
+    if (isThenable(result))
+      result.then(undefined, (failure: unknown) => reportError('toExpressErrorHandler()', failure, req))
+  }
+}
+
+/** What Express leaves on the request once a route matched. */
+type ExpressRouted = { route?: { path?: unknown }; baseUrl?: unknown }
+
+/**
+ * The template of the route Express matched for `req`: the mount path of the routers it went
+ * through (`req.baseUrl`, lower-cased: Express matches it case-insensitively by default, and
+ * it is the path as sent) joined with the route's own path (`/users/:id`). `undefined` when
+ * no route matched (a 404, or a layer answered before routing). Pass it as `metrics({ route })`
+ * when Express runs inside a raw stack instead of the other way round.
+ * @example
+ * compose(metrics({ route: expressRoute }))(expressApp)
+ */
+export function expressRoute(req: IncomingMessage): string | undefined {
+  const { route, baseUrl } = req as IncomingMessage & ExpressRouted
+  if (route === undefined || route === null) return undefined
+  // Express 5 takes arrays and RegExps too: their text is code, not input, so it is bounded.
+  const path = typeof route.path === 'string' ? route.path : String(route.path)
+  return (typeof baseUrl === 'string' ? baseUrl.toLowerCase() : '') + path
 }

@@ -4,18 +4,22 @@
  * lifecycle; a response it sends itself hijacks the reply so Fastify does not answer
  * again; what it throws or rejects with goes to Fastify's error handler. Headers and
  * transforms it installs on `reply.raw` apply to whatever Fastify sends, `reply.send`
- * payloads and streams alike.
+ * payloads and streams alike. Fastify routes before `onRequest`, so the hook records the
+ * matched template (`request.routeOptions.url`) with `setRoute` for layers that label by route.
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware, RawHandler } from '../lib/core/types.js'
 import { middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
+import { setRoute } from '../lib/core/route.js'
 import { isThenable } from '../lib/core/thenable.js'
 
 /** The parts of Fastify's request and reply the adapter uses. */
 export interface FastifyRequestLike {
   readonly raw: IncomingMessage
+  /** The matched route's options; `url` is its template (`/users/:id`), absent for a 404. */
+  readonly routeOptions?: { readonly url?: string | undefined }
 }
 export interface FastifyReplyLike {
   readonly raw: ServerResponse
@@ -36,13 +40,17 @@ export type FastifyPlugin = ((
 }
 
 const DONE = Symbol('http-onion.fastifyDone')
-type DoneSlot = { [DONE]?: FastifyDone | null }
+// One per hook run, not the `done` itself: Fastify hands every hook of a request the same
+// `next` function, and runs the next hook at once when a layer passes synchronously, so only
+// an object of this run tells whether the lifecycle went on past it.
+type Pending = { readonly done: FastifyDone }
+type DoneSlot = { [DONE]?: Pending | null }
 
 const continueFastify: RawHandler = function continueFastify(req) {
   const slot = req as unknown as DoneSlot
-  const done = slot[DONE]
+  const pending = slot[DONE]
   slot[DONE] = null
-  done?.()
+  pending?.done()
 }
 
 /**
@@ -53,15 +61,18 @@ export function toFastifyHook(middleware: Middleware): FastifyHook {
   const name = middlewareInfo(middleware).name
   return function fastifyAdapter(request, reply, done) {
     const slot = request.raw as unknown as DoneSlot
-    slot[DONE] = done
+    const run: Pending = { done }
+    slot[DONE] = run
+    const template = request.routeOptions?.url
+    if (typeof template === 'string') setRoute(request.raw, template)
     const settle = (err: unknown) => {
-      const pending = slot[DONE]
-      if (pending === null || pending === undefined) {
+      // Not this run any more: the layer passed (null), and the next hook may have started.
+      if (slot[DONE] !== run) {
         if (err !== undefined) reportError(`toFastify(${name}) after the lifecycle went on`, err)
         return
       }
       slot[DONE] = null
-      if (err !== undefined) pending(err instanceof Error ? err : new Error(String(err)))
+      if (err !== undefined) done(err instanceof Error ? err : new Error(String(err)))
       else {
         // Answered by itself: Fastify must not send a reply of its own.
         reply.hijack()
@@ -106,4 +117,44 @@ export function toFastify(middleware: Middleware): FastifyPlugin {
     value: `http-onion:${middlewareInfo(middleware).name}`,
   })
   return plugin
+}
+
+/** A Fastify error handler, as `fastify.setErrorHandler` takes it. */
+export type FastifyErrorHandler = (err: unknown, request: FastifyRequestLike, reply: FastifyReplyLike) => unknown
+
+const ROUTE_ERROR = Symbol('http-onion.fastifyRouteError')
+type RouteErrorSlot = { [ROUTE_ERROR]?: unknown }
+
+// The inner handler of the boundary: throws what Fastify handed over.
+const rethrowRouteError: RawHandler = function rethrowRouteError(req) {
+  const slot = req as unknown as RouteErrorSlot
+  const err = slot[ROUTE_ERROR]
+  slot[ROUTE_ERROR] = undefined
+  throw err
+}
+
+/**
+ * Answer what reaches Fastify's error handler (a route that throws, a body Fastify's parser
+ * refuses, a hook's error) through `boundary`, an `errorBoundary()`: the toolkit's JSON shape
+ * and status, the boundary's report, and no 500 message shown to the client (Fastify's
+ * default handler sends the error's message). Set it before declaring routes: a route keeps
+ * the error handler in place when it was added.
+ * @example
+ * fastify.setErrorHandler(toFastifyErrorHandler(errorBoundary()))
+ */
+export function toFastifyErrorHandler(boundary: Middleware): FastifyErrorHandler {
+  if (typeof boundary !== 'function') {
+    throw new TypeError(
+      `toFastifyErrorHandler(): expected a middleware such as errorBoundary(); received ${typeof boundary}.`,
+    )
+  }
+  const answer = boundary(rethrowRouteError)
+  return function fastifyErrorHandler(err, request, reply) {
+    reply.hijack()
+    ;(request.raw as unknown as RouteErrorSlot)[ROUTE_ERROR] = err ?? new Error('Fastify reported a falsy error')
+    const result = answer(request.raw, reply.raw)
+    if (isThenable(result)) {
+      result.then(undefined, (failure: unknown) => reportError('toFastifyErrorHandler()', failure, request.raw))
+    }
+  }
 }

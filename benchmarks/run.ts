@@ -121,9 +121,14 @@ async function measure(
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuMicrosPerRequest: stats.cpuMicros! / requests,
-    errors: result.errors + result.timeouts + result.non2xx,
+    // A comparison that expects a 304 (conditional requests) gets no 2xx by design.
+    errors: result.errors + result.timeouts + (expectsNon2xx(comparison) ? 0 : result.non2xx),
   }
 }
+
+/** Whether the comparison's expected status lies outside 2xx, so non-2xx answers are no errors. */
+const expectsNon2xx = (comparison: Comparison): boolean =>
+  comparison.expect?.status !== undefined && (comparison.expect.status < 200 || comparison.expect.status > 299)
 
 /** One request: status, headers, and the time to the first body byte. */
 function probe(

@@ -36,6 +36,8 @@ export { onRequestBody, type RequestBodyListener } from './core/request-body.js'
 export { defineState, type StateKey } from './core/state.js'
 export { requestIdState, traceState, userIdState, originalUrlState, corsPreflightState } from './core/shared-state.js'
 export { runInContext } from './core/context.js'
+export { setRoute, setRouteReader, routeTemplate, type RouteReader } from './core/route.js'
+export { mountPathState, refusalState } from './core/shared-state.js'
 
 // Client identity and addresses
 export { clientIp, clientIdentity, setClientIdentity, socketIp, type ClientIdentity } from './core/client.js'
@@ -117,7 +119,7 @@ export {
 } from './core/options.js'
 export { ConfigError, HttpError, type HttpErrorOptions } from './core/errors.js'
 export { sendError } from './core/send-error.js'
-export { reportError } from './core/report.js'
+export { loggerReporter, loggerState, reportError, reportErrorTo, type Logger } from './core/report.js'
 
 // Redis plumbing for stores of your own
 export {

@@ -31,6 +31,7 @@ export {
   type AccessLogOptions,
   type AccessLogEntry,
   type AccessLogSinkFunction,
+  type AccessLogMiddleware,
 } from './middleware/access-log/access-log.js'
 export {
   traceContext,
@@ -48,6 +49,21 @@ export {
   type RequestContextOptions,
 } from './middleware/request-context/request-context.js'
 export { currentRequest, currentContext, type RequestContext } from './core/context.js'
+export {
+  metrics,
+  metricsDefaults,
+  Counter,
+  Gauge,
+  Histogram,
+  MetricsRegistry,
+  DEFAULT_BUCKETS,
+  DEFAULT_MAX_SERIES,
+  PROMETHEUS_CONTENT_TYPE,
+  type MetricsOptions,
+  type MetricsMiddleware,
+  type Labels,
+  type MetricsCollector,
+} from './middleware/metrics/metrics.js'
 
 // Edge
 export {
@@ -76,17 +92,27 @@ export {
   type CorsOptions,
   type OriginPredicate,
 } from './middleware/cors/cors.js'
-export { MAX_ORIGIN_LENGTH, type OriginEntry } from './middleware/cors/origin.js'
+export { MAX_ORIGIN_LENGTH, type OriginEntry } from './core/origin.js'
+export {
+  csrf,
+  csrfDefaults,
+  getCsrfToken,
+  tryGetCsrfToken,
+  type CsrfOptions,
+} from './middleware/csrf/csrf.js'
 export { ipFilter, ipFilterDefaults, type IpFilterOptions } from './middleware/ip-filter/ip-filter.js'
 export {
   securityHeaders,
   securityHeadersDefaults,
+  getCspNonce,
+  tryGetCspNonce,
   type SecurityHeadersOptions,
   type CspOptions,
   type HstsOptions,
   type ReferrerPolicyValue,
 } from './middleware/security-headers/security-headers.js'
 export { cspApiDefaults, cspSiteDefaults, type CspDirectives } from './middleware/security-headers/csp.js'
+export type { PermissionsPolicy, ReportingEndpoints } from './middleware/security-headers/structured-headers.js'
 
 // Traffic
 export {
@@ -100,12 +126,23 @@ export {
   type MediaTypePattern,
 } from './middleware/compression/compression.js'
 export {
+  conditional,
+  conditionalDefaults,
+  checkPreconditions,
+  type ConditionalOptions,
+  type Validators,
+} from './middleware/conditional/conditional.js'
+export {
   rateLimit,
   rateLimitDefaults,
   type PerRequest,
   type RateLimitOptions,
   type RateLimiter,
   type RateLimitStats,
+  type RateLimitHeaderFormat,
+  type RateLimitPenaltyOptions,
+  type RateLimitSlowDownOptions,
+  type SlowDownTimers,
 } from './middleware/rate-limit/rate-limit.js'
 export {
   bodyLimit,
@@ -216,6 +253,7 @@ export type {
   RateLimitAlgorithm,
   RateLimitDecision,
   RateLimitPolicy,
+  RateLimitPenalty,
 } from './stores/rate-limit/store.js'
 export {
   memoryStore,
@@ -242,8 +280,15 @@ export type { RedisArgument, RedisClient } from './stores/redis-client.js'
 // What every application needs besides
 export type { Middleware, RawHandler } from './core/types.js'
 export { compose, type ComposedMiddleware, type ComposeOptions } from './core/compose.js'
+export type { Logger } from './core/report.js'
 export { ConfigError, HttpError, OrderingError, type HttpErrorOptions } from './core/errors.js'
-export { sendError, type ErrorBody } from './core/send-error.js'
+export {
+  sendError,
+  type ErrorBody,
+  type ErrorFormat,
+  type ErrorFormatter,
+  type ErrorResponseInfo,
+} from './core/send-error.js'
 export type { AmbiguousPaths, PathPattern } from './core/path.js'
 export {
   serverTimeouts,
@@ -251,3 +296,9 @@ export {
   type ServerTimeoutsOptions,
   type TimeoutServer,
 } from './core/server-timeouts.js'
+export {
+  answerClientErrors,
+  type AnswerClientErrorsOptions,
+  type ClientErrorLog,
+  type ClientErrorRecord,
+} from './core/client-errors.js'

@@ -6,6 +6,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { Hono } from 'hono'
 import { compress } from 'hono/compress'
 import { cors } from 'hono/cors'
+import { csrf } from 'hono/csrf'
 import { jwt } from 'hono/jwt'
 import { logger } from 'hono/logger'
 import { requestId } from 'hono/request-id'
@@ -59,4 +60,21 @@ export const scenarios = {
     description: 'the Hono stack without compress',
     start: () => honoStack({ withCompression: false }),
   },
+  'hono-post': {
+    description: 'Hono alone answering POST /json, the baseline of hono-csrf',
+    start: () => honoPost(false),
+  },
+  'hono-csrf': {
+    description: "Hono's csrf (Origin and Sec-Fetch-Site; form content types only) on POST /json",
+    start: () => honoPost(true),
+  },
+}
+
+function honoPost(withCsrf) {
+  const app = new Hono()
+  if (withCsrf) app.use(csrf())
+  app.post('/json', (c) => c.body(smallJson, 200, { 'content-type': 'application/json' }))
+  return new Promise((ok) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => ok(server))
+  })
 }

@@ -1,14 +1,16 @@
 /**
  * The edge layers' cost: each of proxyHeaders, trustedHost, httpsRedirect, cors and
  * securityHeaders alone against bare node:http on the 1 KB JSON route, all five together,
- * and a CORS preflight. Requests look like a browser's behind a proxy on loopback (an
- * allowed Origin, X-Forwarded-For/-Proto https), so every layer does its full work and
+ * a CORS preflight, securityHeaders with a CSP nonce per response, and csrf on a same-origin
+ * form post (against Hono's csrf). Requests look like a browser's behind a proxy on loopback
+ * (an allowed Origin, X-Forwarded-For/-Proto https), so every layer does its full work and
  * passes the request on.
  */
 import type { RequestListener } from 'node:http'
 import {
   compose,
   cors,
+  csrf,
   httpsRedirect,
   ipFilter,
   proxyHeaders,
@@ -71,6 +73,10 @@ export const scenarios: Record<string, Scenario> = {
       deny: ['10.8.99.0/24'],
     }),
   ),
+  'edge-securityHeaders-nonce': scenario(
+    'securityHeaders alone, CSP with a fresh nonce per response in script-src and style-src',
+    securityHeaders({ contentSecurityPolicy: { nonce: true } }),
+  ),
   'edge-all': scenario(
     'all five in order: proxyHeaders, securityHeaders, trustedHost, httpsRedirect, cors',
     proxy(),
@@ -78,6 +84,10 @@ export const scenarios: Record<string, Scenario> = {
     hosts(),
     httpsRedirect(),
     corsLayer(),
+  ),
+  'edge-csrf': scenario(
+    'csrf alone: a trusted origin and a bypass path configured, decided by the headers',
+    csrf({ trustedOrigins: ['https://admin.example.com'], bypassPaths: ['/webhooks/*'] }),
   ),
 }
 
@@ -114,6 +124,16 @@ export const comparisons: Comparison[] = [
     expect: { status: 200 },
   },
   {
+    // The cost of nonces: the same defaults, with and without a per-response nonce.
+    name: 'edge: securityHeaders with and without CSP nonces',
+    route: '/json',
+    baseline: 'bare',
+    scenarios: ['bare', 'edge-securityHeaders', 'edge-securityHeaders-nonce'],
+    headers: browserBehindProxy,
+    expect: { status: 200, headers: ['content-security-policy'] },
+    unchecked: ['bare'],
+  },
+  {
     name: 'edge: cors preflight',
     route: '/json',
     method: 'OPTIONS',
@@ -125,5 +145,35 @@ export const comparisons: Comparison[] = [
       'access-control-request-method': 'PUT',
       'access-control-request-headers': 'content-type, authorization',
     },
+  },
+  // A form post from the page's own origin: csrf() decides on Sec-Fetch-Site, or, from a
+  // browser that does not send it, compares Origin with the host. Hono's csrf checks form
+  // content types only, so the body is declared a form for it to do its work.
+  {
+    name: 'edge: csrf, a same-origin form post (Sec-Fetch-Site)',
+    route: '/json',
+    method: 'POST',
+    baseline: 'bare',
+    scenarios: ['bare', 'edge-csrf', 'hono-post', 'hono-csrf'],
+    headers: {
+      host: 'api.example.com',
+      origin: 'http://api.example.com',
+      'sec-fetch-site': 'same-origin',
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    expect: { status: 200 },
+  },
+  {
+    name: 'edge: csrf, a same-origin form post (Origin only)',
+    route: '/json',
+    method: 'POST',
+    baseline: 'bare',
+    scenarios: ['bare', 'edge-csrf', 'hono-post', 'hono-csrf'],
+    headers: {
+      host: 'api.example.com',
+      origin: 'http://api.example.com',
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    expect: { status: 200 },
   },
 ]

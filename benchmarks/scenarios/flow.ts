@@ -94,6 +94,23 @@ export const scenarios: Record<string, Scenario> = {
       return listen(compose(shed)(routes) as RequestListener)
     },
   },
+  'flow-shed-problem': {
+    description: "the same, inside errorBoundary({ format: 'problem' }): the 503 as RFC 9457 problem details",
+    start: () => {
+      const shed = loadShedding({ maxEventLoopDelayMs: 0, maxRssBytes: 1 })
+      shed.sample()
+      return listen(compose(errorBoundary({ format: 'problem' }), shed)(routes) as RequestListener)
+    },
+  },
+  'flow-shed-custom': {
+    description: 'the same, inside errorBoundary({ format }) with a function returning an object',
+    start: () => {
+      const shed = loadShedding({ maxEventLoopDelayMs: 0, maxRssBytes: 1 })
+      shed.sample()
+      const format = ({ code, status }: { code: string; status: number }) => ({ error: code, status })
+      return listen(compose(errorBoundary({ format }), shed)(routes) as RequestListener)
+    },
+  },
 }
 
 export const comparisons: Comparison[] = [
@@ -127,7 +144,7 @@ export const comparisons: Comparison[] = [
     name: 'flow: the cost of a shed request (503 + Retry-After)',
     route: '/json',
     baseline: 'flow-bare-503',
-    scenarios: ['flow-bare-503', 'flow-shed'],
+    scenarios: ['flow-bare-503', 'flow-shed', 'flow-shed-problem', 'flow-shed-custom'],
     expect: { headers: ['retry-after'] },
   },
 ]

@@ -4,12 +4,15 @@
  * pipe) against bare node:http on the 1 KB JSON route; then requestContext's cost on top of
  * that stack. Requests carry a valid traceparent, so traceContext does its full parse, and
  * an x-request-id, which is refused (no trusted proxy), so requestId mints a UUID v7.
+ * Last, metrics() alone against bare node:http: its cost per request (a response-end
+ * listener, a route label, one series update).
  */
 import { createWriteStream } from 'node:fs'
 import type { RequestListener } from 'node:http'
 import {
   accessLog,
   compose,
+  metrics,
   requestContext,
   requestId,
   timing,
@@ -38,6 +41,9 @@ export const scenarios: Record<string, Scenario> = {
   ]),
   'obs-stack': scenario('requestId, traceContext, timing, accessLog (to a file)', observability),
   'obs-stack-context': scenario('the same four, plus requestContext()', () => [...observability(), requestContext()]),
+  'obs-metrics': scenario('metrics() alone: count, duration histogram, bytes, by method/route/status class', () => [
+    metrics(),
+  ]),
 }
 
 const request = {
@@ -62,5 +68,12 @@ export const comparisons: Comparison[] = [
     scenarios: ['obs-stack', 'obs-stack-context'],
     headers: request,
     expect: { status: 200, headers: ['x-request-id', 'server-timing'] },
+  },
+  {
+    name: 'observability: metrics() alone on a 1 KB JSON route',
+    route: '/json',
+    baseline: 'bare',
+    scenarios: ['bare', 'obs-metrics'],
+    expect: { status: 200 },
   },
 ]

@@ -58,6 +58,10 @@ export const scenarios: Record<string, Scenario> = {
     description: 'rateLimit() with the memory store, token bucket (GCRA)',
     start: () => limited({ algorithm: 'token-bucket' }),
   },
+  'rate-limit-memory-penalty': {
+    description: 'rateLimit() with the memory store and penalty: {} (every hit checks for a lockout)',
+    start: () => limited({ penalty: {} }),
+  },
   'rate-limit-redis': {
     description: 'rateLimit() with redisStore() on a local redis-server, ioredis auto-pipelining',
     async start() {
@@ -76,6 +80,14 @@ export const comparisons: Comparison[] = [
     route: '/json',
     baseline: 'bare',
     scenarios: ['bare', 'rate-limit-memory', 'rate-limit-memory-token-bucket'],
+  },
+  {
+    // The cost penalties add to every allowed hit: the lockout check. No refusals happen
+    // (the runner counts a 429 as an error), so no offence is recorded.
+    name: 'rateLimit penalties: memory store with penalty vs without, on a 1 KB JSON route',
+    route: '/json',
+    baseline: 'rate-limit-memory',
+    scenarios: ['rate-limit-memory', 'rate-limit-memory-penalty'],
   },
   ...(hasRedis
     ? [

@@ -2,7 +2,7 @@
 // Adapters: the production layers in an Express 5 app through toExpress(), and Express's
 // error handler answered by errorBoundary() (docs/adapters.md).
 import { createServer } from 'node:http'
-import express, { type NextFunction, type Request, type Response } from 'express'
+import express from 'express'
 import {
   compose,
   compression,
@@ -15,8 +15,7 @@ import {
   securityHeaders,
   serverTimeouts,
 } from '../../lib/index.js'
-import { defineState } from '../../lib/core.js'
-import { toExpress } from '../../adapters/express.js'
+import { toExpress, toExpressErrorHandler } from '../../adapters/express.js'
 
 const app = express()
 
@@ -45,16 +44,10 @@ app.get('/report', () => {
   throw new Error('reporting database unreachable at 10.0.0.5')
 })
 
-// Route errors go to Express's error handlers, not back up through toExpress. Hand them to
-// an errorBoundary(): the same status, JSON shape, headers and report as any other failure.
-const routeError = defineState<unknown>('routeError', 'the Express error handler')
-const answerRouteError = errorBoundary()(function rethrowRouteError(req) {
-  throw routeError.get(req)
-})
-app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-  routeError.set(req, err)
-  return answerRouteError(req, res)
-})
+// Route errors go to Express's error handlers, not back up through toExpress, and so do
+// express.json()'s refusals. Answer them with an errorBoundary(): the same status, JSON shape,
+// headers and report as any other failure, instead of Express's HTML page and stack trace.
+app.use(toExpressErrorHandler(errorBoundary()))
 
 // app.listen() would start listening before the timeouts could be set: create the server.
 serverTimeouts(createServer(app)).listen(3000, '127.0.0.1')

@@ -13,8 +13,7 @@ import {
   securityHeaders,
   serverTimeouts,
 } from '../../lib/index.js'
-import { defineState } from '../../lib/core.js'
-import { toFastify, toFastifyHook } from '../../adapters/fastify.js'
+import { toFastify, toFastifyErrorHandler, toFastifyHook } from '../../adapters/fastify.js'
 
 const fastify = Fastify()
 
@@ -38,15 +37,7 @@ await fastify.register(
 // Route errors go to Fastify's error handler, which would show a 500's message. Answer them
 // with an errorBoundary() instead: the same status, JSON shape, headers and report. Set it
 // before declaring routes: a route keeps the error handler in place when it was added.
-const routeError = defineState<unknown>('routeError', 'the Fastify error handler')
-const answerRouteError = errorBoundary()(function rethrowRouteError(req) {
-  throw routeError.get(req)
-})
-fastify.setErrorHandler((err, request, reply) => {
-  reply.hijack()
-  routeError.set(request.raw, err)
-  return answerRouteError(request.raw, reply.raw)
-})
+fastify.setErrorHandler(toFastifyErrorHandler(errorBoundary()))
 
 fastify.get('/health', async () => 'ok')
 fastify.get('/me', async (request) => ({ user: getJwtClaims(request.raw).sub }))

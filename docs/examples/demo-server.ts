@@ -2,7 +2,8 @@
  * The demo server: `npm start`. Every middleware of the library on embedded defaults
  * (in-memory stores): the production stack around a small site, an API behind jwtAuth,
  * an admin area behind apiKey, cookie sessions, hooks and a request context. It listens on
- * PORT (default 3000) and prints its URL, a token and a key to try, and the stack's explain().
+ * PORT (default 3000) and prints its URL and one curl command per route, each showing what its
+ * route demonstrates; with DEMO_EXPLAIN=1 (or --explain) also the stack's explain().
  */
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
@@ -13,6 +14,8 @@ import {
   bodyCapture,
   compose,
   currentRequest,
+  getCapturedBody,
+  getJwtClaims,
   getRequestId,
   getRequestSignal,
   hooks,
@@ -47,6 +50,67 @@ async function readBody(req: Parameters<RawHandler>[0]): Promise<string> {
   return text
 }
 
+/** Each route of the demo, what it shows, and a curl command that shows it. */
+export interface DemoRoute {
+  readonly method: string
+  readonly path: string
+  readonly shows: string
+  curl(url: string, token: string, adminKey: string): string
+}
+
+export const DEMO_ROUTES: readonly DemoRoute[] = [
+  { method: 'GET', path: '/', shows: 'request id, security and rate-limit headers', curl: (u) => `curl -i ${u}/` },
+  { method: 'GET', path: '/health', shows: 'a plain answer', curl: (u) => `curl ${u}/health` },
+  {
+    method: 'GET',
+    path: '/big',
+    shows: 'compression: 20 KB of JSON, gzip or br as the client asks',
+    curl: (u) => `curl -s -o /dev/null -D - --compressed ${u}/big`,
+  },
+  { method: 'GET', path: '/stream', shows: 'a streamed body, never buffered', curl: (u) => `curl -N ${u}/stream` },
+  {
+    method: 'GET',
+    path: '/visits',
+    shows: 'a signed cookie session',
+    curl: (u) => `curl -c /tmp/demo.jar -b /tmp/demo.jar ${u}/visits`,
+  },
+  {
+    method: 'POST',
+    path: '/echo',
+    shows: 'bodyLimit and bodyCapture: the captured copy comes back too',
+    curl: (u) => `curl -H 'content-type: text/plain' --data 'hello' ${u}/echo`,
+  },
+  {
+    method: 'GET',
+    path: '/slow?ms=',
+    shows: "timeout's signal: the wait stops when the client leaves, or at the 30 s deadline",
+    curl: (u) => `curl -i '${u}/slow?ms=2000'`,
+  },
+  {
+    method: 'GET',
+    path: '/boom',
+    shows: 'errorBoundary: a 500 in one JSON shape, the exception never shown',
+    curl: (u) => `curl -i ${u}/boom`,
+  },
+  {
+    method: 'GET',
+    path: '/api/me',
+    shows: "jwtAuth: the token's claims (401 without it)",
+    curl: (u, token) => `curl ${u}/api/me -H 'authorization: Bearer ${token}'`,
+  },
+  {
+    method: 'GET',
+    path: '/admin/stats',
+    shows: 'apiKey on a mounted sub-stack (401 without it)',
+    curl: (u, _token, key) => `curl ${u}/admin/stats -H 'x-api-key: ${key}'`,
+  },
+]
+
+// 20 KB of JSON: past compression's threshold, so /big goes out compressed.
+const BIG = JSON.stringify({
+  items: Array.from({ length: 400 }, (_, id) => ({ id, name: `item ${id}`, tags: ['a', 'b'] })),
+})
+
 function siteRoutes(visits: ReturnType<typeof session<{ visits: number }>>): RawHandler {
   return async function site(req, res) {
     const path = (req.url ?? '/').split('?')[0]
@@ -54,21 +118,14 @@ function siteRoutes(visits: ReturnType<typeof session<{ visits: number }>>): Raw
       json(res, 200, {
         hello: 'http-onion',
         requestId: getRequestId(currentRequest()),
-        routes: [
-          '/',
-          '/health',
-          '/stream',
-          '/visits',
-          'POST /echo',
-          '/slow?ms=',
-          '/boom',
-          '/api/me (JWT)',
-          '/admin/stats (API key)',
-        ],
+        routes: DEMO_ROUTES.map((route) => `${route.method} ${route.path}: ${route.shows}`),
       })
     } else if (path === '/health') {
       res.setHeader('content-type', 'text/plain; charset=utf-8')
       res.end('ok')
+    } else if (path === '/big') {
+      res.setHeader('content-type', 'application/json; charset=utf-8')
+      res.end(BIG)
     } else if (path === '/stream') {
       res.setHeader('content-type', 'text/plain; charset=utf-8')
       let n = 0
@@ -85,7 +142,10 @@ function siteRoutes(visits: ReturnType<typeof session<{ visits: number }>>): Raw
       s.set('visits', (s.get('visits') ?? 0) + 1)
       json(res, 200, { visits: s.get('visits') })
     } else if (path === '/echo' && req.method === 'POST') {
-      json(res, 200, { received: await readBody(req) })
+      const received = await readBody(req)
+      // What bodyCapture kept of it: the bounded, redacted copy an error report would carry.
+      const captured = getCapturedBody(req)
+      json(res, 200, { received, captured: { text: captured.text(), truncated: captured.truncated } })
     } else if (path === '/slow') {
       const ms = Math.min(Number(new URL(req.url!, 'http://x').searchParams.get('ms') ?? 100), 60_000)
       // The request's signal aborts at the timeout or when the client leaves: stop waiting then.
@@ -110,9 +170,10 @@ function siteRoutes(visits: ReturnType<typeof session<{ visits: number }>>): Raw
 }
 
 const apiRoutes: RawHandler = (req, res) => {
-  if (req.url === '/me')
-    json(res, 200, { user: req.headers.authorization ? 'from the token' : undefined, requestId: getRequestId(req) })
-  else sendError(req, res, new HttpError(404))
+  if (req.url === '/me') {
+    const claims = getJwtClaims(req)
+    json(res, 200, { user: claims.sub, claims, requestId: getRequestId(req) })
+  } else sendError(req, res, new HttpError(404))
 }
 
 const adminRoutes: RawHandler = (_req, res) =>
@@ -127,7 +188,6 @@ export async function createDemoServer(
   const site = compose(
     requestContext(),
     hooks({ after: (_req, res) => res.setHeader('x-served-by', 'http-onion-demo') }),
-    unless({ methods: ['GET', 'HEAD'] }, bodyCapture({ maxBytes: 256 })),
     visits,
     mount('/admin', compose(apiKey({ keys: [secrets.adminKey] }))(adminRoutes)),
   )(siteRoutes(visits))
@@ -135,10 +195,14 @@ export async function createDemoServer(
     { jwtSecret: secrets.jwtSecret, ...(logSink ? { logSink } : {}) },
     { site, api: apiRoutes },
   )
+  // bodyCapture before every layer that awaits (the rate limiter's store): a body small enough
+  // to arrive with the request's head is pushed into the request while they wait, and could no
+  // longer be copied without reading it (docs/middleware/body-capture.md, Pitfalls).
+  const app = compose(unless({ methods: ['GET', 'HEAD'] }, bodyCapture({ maxBytes: 256 })))(handler)
   // Slow clients are cut before they reach the stack (docs/server.md).
   const server = serverTimeouts(
     createServer((req, res) => {
-      Promise.resolve(handler(req, res)).catch((err: unknown) => res.destroy(err as Error))
+      Promise.resolve(app(req, res)).catch((err: unknown) => res.destroy(err as Error))
     }),
   )
   const token = await new SignJWT({ sub: 'demo-user' })
@@ -161,13 +225,23 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const secrets = randomSecrets()
   const { server, explain, token } = await createDemoServer(secrets)
   const port = Number(process.env.PORT ?? 3000)
-  server.listen(port, process.env.HOST ?? '127.0.0.1', () => {
+  const host = process.env.HOST ?? '127.0.0.1'
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') throw err
+    const why = err.code === 'EADDRINUSE' ? 'is in use' : 'needs privileges'
+    console.error(`http-onion demo: port ${port} on ${host} ${why}. Set PORT to another, e.g. PORT=3001 npm start`)
+    process.exit(1)
+  })
+  server.listen(port, host, () => {
     const address = server.address()
-    const url = `http://${process.env.HOST ?? '127.0.0.1'}:${typeof address === 'object' && address ? address.port : port}`
-    console.log(`http-onion demo listening on ${url}/`)
-    console.log(`  curl ${url}/api/me -H 'authorization: Bearer ${token}'`)
-    console.log(`  curl ${url}/admin/stats -H 'x-api-key: ${secrets.adminKey}'`)
-    console.log(explain)
+    const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
+    console.log(`http-onion demo listening on ${url}/\n`)
+    for (const route of DEMO_ROUTES) {
+      console.log(`  ${route.method} ${route.path}: ${route.shows}`)
+      console.log(`    ${route.curl(url, token, secrets.adminKey)}`)
+    }
+    if (process.env.DEMO_EXPLAIN === '1' || process.argv.includes('--explain')) console.log(`\n${explain}`)
+    else console.log('\nDEMO_EXPLAIN=1 (or --explain) also prints the stack, layer by layer, and its ordering checks.')
   })
   const stop = () => server.close(() => process.exit(0))
   process.once('SIGINT', stop)

@@ -15,13 +15,16 @@ export const BUILT_IN_NAMES: readonly string[] = Object.freeze([
   'bodyCapture',
   'bodyLimit',
   'compression',
+  'conditional',
   'cors',
+  'csrf',
   'errorBoundary',
   'hooks',
   'httpsRedirect',
   'ipFilter',
   'jwtAuth',
   'loadShedding',
+  'metrics',
   'mount',
   'proxyHeaders',
   'rateLimit',
@@ -109,6 +112,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['basicAuth', 'refusals and logs should see the real client'],
     ['anyOf', 'refusals and logs should see the real client'],
     ['ipFilter', "ipFilter judges the client's address, not the proxy's"],
+    ['csrf', 'csrf compares the Origin with the scheme and host the client used'],
   ]),
   // Layers that may answer without calling inward: their answers carry the id only when
   // requestId ran first, and the access log must find an id on every line.
@@ -120,7 +124,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ]),
   ...wrapsEach(
     'requestId',
-    ['trustedHost', 'cors', 'ipFilter', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
+    ['trustedHost', 'cors', 'ipFilter', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY, 'csrf'],
     'its refusals (400, 401, 403, 413, 429, 503) must carry the request id in the header and the error body',
   ),
   ...wrapsWhy('traceContext', [
@@ -148,8 +152,14 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
       'bodyLimit',
       'timeout',
       ...IDENTITY,
+      'csrf',
     ],
     'requests it answers or refuses on its own must be logged too',
+  ),
+  ...wrapsEach(
+    'metrics',
+    ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
+    'requests it answers or refuses on its own must be counted too, and its refusals by their code',
   ),
   ...wrapsWhy('trustedHost', [['httpsRedirect', 'a redirect must never point at a host this server does not serve']]),
   ...wrapsWhy('cors', [
@@ -160,6 +170,13 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['session', 'preflights carry no cookie and must be answered before the session check'],
     ['rateLimit', 'a 429 must carry CORS headers for the browser to show it, and preflights should not spend quota'],
     ['ipFilter', 'a 403 must carry CORS headers for the browser to show it'],
+    [
+      'csrf',
+      'a 403 to an origin cors() allows but csrf() does not trust must carry CORS headers for the page to read why',
+    ],
+  ]),
+  ...wrapsWhy('session', [
+    ['csrf', 'the token fallback compares the header with the token stored in the session', { csrf: ['token'] }],
   ]),
   ...wrapsEach(
     'loadShedding',
@@ -187,8 +204,18 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ]),
   ...wrapsWhy('compression', [
     [
+      'conditional',
+      "conditional must compare the handler's ETag and hash the uncompressed bytes; compression then marks the ETag weak on the way out",
+    ],
+    [
       'hooks',
       'after-hooks set headers at response start and inner listeners run first, so only from inside does compression see the Content-Type, Cache-Control: no-transform or Content-Encoding they set',
+    ],
+  ]),
+  ...wrapsWhy('conditional', [
+    [
+      'hooks',
+      'the validators (ETag, Last-Modified) an after-hook sets at response start must be there when it compares',
     ],
   ]),
 ])

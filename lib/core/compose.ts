@@ -5,8 +5,9 @@
  * @module
  */
 import type { Middleware, RawHandler } from './types.js'
-import { describeValue, OrderingError } from './errors.js'
-import { expectBoolean, withDefaults } from './options.js'
+import { ConfigError, describeValue, OrderingError } from './errors.js'
+import { defineDefaults, expectBoolean, withDefaults } from './options.js'
+import { type Logger, loggerState } from './report.js'
 import { defineMiddleware, middlewareInfo, type MiddlewareInfo } from './define.js'
 import { checkOrdering, unknownLayerNames, type CheckedRule, type OrderingViolation } from './ordering.js'
 
@@ -14,6 +15,13 @@ import { checkOrdering, unknownLayerNames, type CheckedRule, type OrderingViolat
 export interface ComposeOptions {
   /** Throw an `OrderingError` on a broken ordering constraint instead of warning. @default false */
   strict?: boolean
+  /**
+   * Where the stack's layers report what they cannot throw into a request (the error
+   * boundary's exceptions, failing log sinks, teardown hooks, store failures): a pino logger,
+   * Fastify's `app.log`, `console`, or anything with `error(fields, message)` and
+   * `warn(fields, message)`. Unset, reports are process warnings. @default undefined
+   */
+  logger?: Logger
 }
 
 /** What `compose` returns: a Middleware that also knows its layers. */
@@ -28,7 +36,7 @@ export interface ComposedMiddleware extends Middleware {
 
 const LAYERS = Symbol('http-onion.layers')
 
-const composeDefaults: Readonly<Required<ComposeOptions>> = Object.freeze({ strict: false })
+const composeDefaults = defineDefaults<ComposeOptions, 'logger'>({ strict: false, logger: undefined })
 
 /**
  * Compose layers into one Middleware, outermost first.
@@ -51,6 +59,7 @@ export function compose(...args: Array<Middleware | ComposeOptions>): ComposedMi
     options.strict,
     'Pass strict: true to throw an OrderingError on a misordered stack, or leave it out to be warned.',
   )
+  const logger = options.logger === undefined ? undefined : expectLogger(options.logger)
   const layers = flatten(args)
   const infos = layers.map((layer, i) => middlewareInfo(layer, i + 1))
   for (const message of unknownLayerNames(infos)) warnOnce(message, 'HTTP_ONION_ORDER_UNKNOWN_NAME')
@@ -79,7 +88,7 @@ export function compose(...args: Array<Middleware | ComposeOptions>): ComposedMi
       }
       inner = built
     }
-    return enterStack(inner, depth)
+    return logger === undefined ? enterStack(inner, depth) : enterStackWithLogger(inner, depth, logger)
   } as ComposedMiddleware
 
   Object.defineProperties(composed, {
@@ -104,6 +113,34 @@ function enterStack(first: RawHandler, depth: symbol): RawHandler {
       return Promise.reject(err)
     }
   }
+}
+
+/** {@link enterStack}, first marking the request with the stack's logger for `reportError`. */
+function enterStackWithLogger(first: RawHandler, depth: symbol, logger: Logger): RawHandler {
+  const enter = enterStack(first, depth)
+  return function composedHandler(req, res) {
+    loggerState.set(req, logger)
+    return enter(req, res)
+  }
+}
+
+function expectLogger(value: unknown): Logger {
+  const candidate = value as Partial<Logger> | null
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.error !== 'function' ||
+    typeof candidate.warn !== 'function'
+  ) {
+    throw new ConfigError(
+      'compose',
+      'logger',
+      'an object with error(fields, message) and warn(fields, message) methods',
+      value,
+      "Pass a pino logger, Fastify's app.log or console; leave it out to report through process warnings.",
+    )
+  }
+  return candidate as Logger
 }
 
 /**

@@ -126,3 +126,34 @@ export function parsePort(text: string): number | undefined {
 function optionalPort(text: string | undefined): number | undefined | null {
   return text === undefined ? undefined : (parsePort(text) ?? null)
 }
+
+/**
+ * Single labels reserved for local or private use, never delegated in the public DNS:
+ * `localhost`, `test`, `example`, `invalid` (RFC 6761), `local` (mDNS, RFC 6762),
+ * `internal` (ICANN, 2024), and `lan`, which RFC 6762 Appendix G lists among the names in
+ * private use. A wildcard over one of these cannot match a stranger's site.
+ */
+export const LOCAL_USE_LABELS: readonly string[] = Object.freeze([
+  'localhost',
+  'test',
+  'example',
+  'invalid',
+  'local',
+  'internal',
+  'lan',
+])
+
+/**
+ * The rule for the domain under a host wildcard (`*.<domain>`), shared by trustedHost and
+ * cors: two labels or more (`*.example.com`, `*.home.arpa`), or one label reserved for local
+ * use (`*.test`). Returns the reason and fix when `domain` breaks it, else undefined.
+ */
+export function wildcardDomainProblem(domain: string): string | undefined {
+  if (domain.includes('.') || LOCAL_USE_LABELS.includes(domain.toLowerCase())) return undefined
+  return (
+    'A wildcard needs a domain of two labels or more, or a single label reserved for local use, under it: ' +
+    `"*.${domain}" accepts every host under "${domain}", a name that may be delegated publicly. Write the hosts in ` +
+    `full ("app.${domain}"), put the wildcard under two labels ("*.app.${domain}"), or use a suffix reserved for ` +
+    `local use: ${LOCAL_USE_LABELS.map((l) => `"*.${l}"`).join(', ')}.`
+  )
+}

@@ -5,6 +5,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
+import type { HttpError } from './errors.js'
 import { defineState } from './state.js'
 
 /** The request's id, set by `requestId()`. */
@@ -56,6 +57,12 @@ export const getOriginalUrl = (req: IncomingMessage): string => originalUrlState
 export const tryGetOriginalUrl = (req: IncomingMessage): string | undefined => originalUrlState.tryGet(req)
 
 /**
+ * The prefixes `req` was mounted under, joined (`'/api/v2'`), set by `mount()`. Read by
+ * `mount`'s accessors and by layers that label a request by where it was routed (metrics).
+ */
+export const mountPathState = defineState<string>('mountPath', 'mount()')
+
+/**
  * Set by `cors()` on a preflight it validated and then passed on (`preflightContinue`).
  * Authenticating layers (jwtAuth, apiKey) let exactly these through without credentials:
  * a browser sends none on a preflight, and cors() has checked its origin, method and
@@ -63,3 +70,70 @@ export const tryGetOriginalUrl = (req: IncomingMessage): string | undefined => o
  * looks like one (cors() not mounted, or not answering it) must authenticate.
  */
 export const corsPreflightState = defineState<true>('corsPreflight', 'cors()')
+
+/**
+ * What `timeout()` keeps per request, as far as other layers may use it: the request's
+ * abort signal, made on first use (an AbortController is not free), and the reason once
+ * aborted. A layer that waits before calling the handler (rateLimit's slow-down) stops
+ * waiting when the signal aborts, without importing timeout(). Read it with
+ * {@link requestSignalOf}.
+ */
+export interface RequestAbortSource {
+  controller: AbortController | undefined
+  reason: Error | undefined
+}
+
+/** The request's abort source, set by `timeout()`. */
+export const requestAbortState = defineState<RequestAbortSource>('requestAbort', 'timeout()')
+
+/** The abort signal of `source`, made on first use (aborted at once if its reason is already set). */
+export function requestSignalOf(source: RequestAbortSource): AbortSignal {
+  if (source.controller === undefined) {
+    source.controller = new AbortController()
+    if (source.reason !== undefined) source.controller.abort(source.reason)
+  }
+  return source.controller.signal
+}
+
+/**
+ * A request's session as layers other than session() reach it: csrf()'s token lives in a
+ * session field. session() sets it; its own accessors give the full `Session` type.
+ */
+export interface SessionFields {
+  /** True when the request brought no live session: this one was created for it. */
+  readonly isNew: boolean
+  /** The value of field `key`. */
+  get(key: string): unknown
+  /** Set field `key` (saved with the response). */
+  set(key: string, value: unknown): void
+}
+
+/** The request's session, set by `session()`. */
+export const sessionState = defineState<SessionFields>('session', 'session()')
+
+/**
+ * The `HttpError` that `sendError()` was last asked to answer `req` with: a layer's refusal
+ * (as the layer made it, before an error boundary's `map`) or the boundary's answer. For
+ * layers that count refusals by reason once the exchange is over.
+ */
+export const refusalState = defineState<HttpError>('refusal', 'sendError()')
+/** The error a request's handler (or an inner layer) raised; a class, so a thrown `undefined` is still a failure. */
+export class HandlerFailure {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
+/**
+ * Set by the layers that see a handler's throw or rejection pass by (`hooks()` when it has
+ * teardowns, `errorBoundary()` when it answers one), so that end-of-exchange code learns the
+ * request failed whichever layer answered: an error boundary inside the reader swallows the
+ * error before it gets there.
+ */
+export const handlerFailureState = defineState<HandlerFailure>('handlerFailure', 'errorBoundary() or hooks()')
+
+/** Record that `req`'s handler failed with `error`; the first record (the innermost layer's) stays. */
+export function recordHandlerFailure(req: IncomingMessage, error: unknown): void {
+  if (!handlerFailureState.has(req)) handlerFailureState.set(req, new HandlerFailure(error))
+}

@@ -35,6 +35,13 @@ export interface BodyInfo {
   readonly ended: boolean
   /** Whether this response can carry a body at all (not HEAD, 1xx, 204 or 304). */
   readonly hasBody: boolean
+  /**
+   * The whole body as one buffer, when the handler already handed it over (`ended`):
+   * the bytes are in memory anyway, so a decider may read them (conditional() hashes
+   * them into an ETag). Undefined while the body is still streaming. Costs a copy only
+   * when the body came in several writes.
+   */
+  whole(): Buffer | undefined
 }
 
 /** A chosen transform, with an optional flush used by `res.flush()`. */
@@ -72,11 +79,18 @@ class DecisionInput implements BodyInfo {
   readonly length: number | undefined
   readonly ended: boolean
   readonly hasBody: boolean
+  // Private, so the info reads as its three facts (tests compare it as such).
+  readonly #held: ChunkList
 
-  constructor(length: number | undefined, ended: boolean, hasBody: boolean) {
+  constructor(length: number | undefined, ended: boolean, hasBody: boolean, held: ChunkList) {
     this.length = length
     this.ended = ended
     this.hasBody = hasBody
+    this.#held = held
+  }
+
+  whole(): Buffer | undefined {
+    return this.ended ? (this.#held.join() ?? Buffer.alloc(0)) : undefined
   }
 }
 
@@ -347,8 +361,7 @@ function startResponse<C>(pipe: BodyPipe<C>): void {
 /** The response-start listener: ask the decider, then set up the chosen pipe. */
 function decideAtStart<C>(res: ServerResponse, pipe: BodyPipe<C> | undefined): void {
   const r = pipe!
-  const hasBody = responseHasBody(res)
-  const body = new DecisionInput(r.ended ? r.held.bytes : contentLength(res), r.ended, hasBody)
+  const body = new DecisionInput(r.ended ? r.held.bytes : contentLength(res), r.ended, responseHasBody(res), r.held)
   let decision: BodyDecision
   try {
     decision = r.decide(res, body, r.context as C)
@@ -358,6 +371,8 @@ function decideAtStart<C>(res: ServerResponse, pipe: BodyPipe<C> | undefined): v
     throw err
   }
   const chosen = !decision ? undefined : decision instanceof Duplex ? new StreamTransform(decision) : decision
+  // Asked again: the decider may have changed the status (conditional() answers 304).
+  const hasBody = responseHasBody(res)
   if (chosen && hasBody) {
     res.removeHeader('content-length')
     becomeTransform(r, chosen)

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import express, { type Response } from 'express'
 import express4 from 'express4'
 import t, { type Test } from 'tap'
-import { compose, HttpError, type Middleware } from '../../lib/index.js'
+import { compose, errorBoundary, HttpError, type Middleware, rateLimit } from '../../lib/index.js'
 import { fromExpress, toExpress } from '../../adapters/express.js'
 import { listen, serve } from '../helpers/serve.js'
 import { httpRequest } from '../helpers/http.js'
@@ -38,6 +38,22 @@ for (const [version, make] of [
     })
     return (await listen(t, createServer(application))).url
   }
+
+  t.test(`toExpress() on ${version}: a boundary's format reaches the refusals of layers used after it`, async (t) => {
+    const url = await app(t, (a) => {
+      a.use(toExpress(errorBoundary({ format: 'problem' })))
+      a.use(toExpress(rateLimit({ limit: 1 })))
+      a.get('/', (_q, res) => {
+        res.json({ ok: true })
+      })
+    })
+    t.equal((await httpRequest(url)).status, 200)
+    const refused = await httpRequest(url)
+    t.equal(refused.status, 429)
+    t.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.ok(refused.headers['retry-after'])
+    t.match(JSON.parse(refused.text), { type: 'about:blank', status: 429, code: 'too_many_requests', instance: '/' })
+  })
 
   t.test(`toExpress() on ${version}: headers reach res.json, res.send, res.sendFile and piped streams`, async (t) => {
     // Not t.testdir(): its path has a dot directory, which sendFile refuses by default.

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { gunzipSync } from 'node:zlib'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
-import type { Middleware } from '../../lib/index.js'
+import { errorBoundary, type Middleware, rateLimit } from '../../lib/index.js'
 import { toFastify, toFastifyHook } from '../../adapters/fastify.js'
 import { httpRequest } from '../helpers/http.js'
 import { gateKeeper, gzipAll, tagged } from '../helpers/probe-middleware.js'
@@ -45,6 +45,19 @@ t.test('toFastify(): a middleware that answers hijacks the reply, so Fastify doe
   t.equal(refused.status, 401)
   t.match(JSON.parse(refused.text), { code: 'unauthorized' })
   t.same(JSON.parse((await httpRequest(url, { headers: { 'x-key': 'open' } })).text), { hello: 'fastify' })
+})
+
+t.test("toFastify(): a boundary's format reaches the refusals of hooks registered after it", async (t) => {
+  const url = await app(t, (f) => {
+    f.addHook('onRequest', toFastifyHook(errorBoundary({ format: 'problem' })) as never)
+    f.addHook('onRequest', toFastifyHook(rateLimit({ limit: 1 })) as never)
+  })
+  t.equal((await httpRequest(url)).status, 200)
+  const refused = await httpRequest(url)
+  t.equal(refused.status, 429)
+  t.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.ok(refused.headers['retry-after'])
+  t.match(JSON.parse(refused.text), { type: 'about:blank', status: 429, code: 'too_many_requests', instance: '/' })
 })
 
 t.test("toFastify(): errors reach Fastify's error handler", async (t) => {

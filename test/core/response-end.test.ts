@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Socket } from 'node:net'
 import { pipeline, Readable } from 'node:stream'
 import t, { type Test } from 'tap'
@@ -322,3 +323,98 @@ t.test(
     }
   },
 )
+
+t.test('onResponseEnd(): a listener runs in the async context it was registered in', async (t) => {
+  const als = new AsyncLocalStorage<string>()
+  const seen: Array<[string, string | undefined]> = []
+  const url = await serve(t, (req, res) =>
+    als.run(`request ${req.url}`, async () => {
+      // Same tick, different stores: one resource per response could not tell these apart.
+      onResponseEnd(res, () => {
+        seen.push(['in run', als.getStore()])
+      })
+      als.run('nested', () =>
+        onResponseEnd(res, () => {
+          seen.push(['nested run', als.getStore()])
+        }),
+      )
+      await tick(1)
+      onResponseEnd(res, () => {
+        seen.push(['after await', als.getStore()])
+      })
+      res.end('ok')
+    }),
+  )
+  // And one registered outside any run: it sees no store, not a neighbour's.
+  const outside = await serve(t, (_req, res) => {
+    onResponseEnd(res, () => {
+      seen.push(['outside', als.getStore()])
+    })
+    res.end()
+  })
+  await (await fetch(`${url}/a`)).text()
+  await (await fetch(outside)).text()
+  await until(() => seen.length === 4)
+  t.same(seen, [
+    ['after await', 'request /a'],
+    ['nested run', 'nested'],
+    ['in run', 'request /a'],
+    ['outside', undefined],
+  ])
+})
+
+t.test('onResponseEnd(): keeps the async context for an aborted exchange and a late registration', async (t) => {
+  const als = new AsyncLocalStorage<string>()
+  const seen: Array<[string, string | undefined]> = []
+  const url = await serve(t, (req, res) =>
+    als.run(`request ${req.url}`, () => {
+      onResponseEnd(res, (info) => {
+        seen.push([info.outcome, als.getStore()])
+      })
+      if (req.url === '/late') {
+        res.end('done')
+        // Registered after the exchange is over: it runs on the next tick, in this context.
+        res.once('close', () =>
+          als.run('late', () =>
+            onResponseEnd(res, (info) => {
+              seen.push([`late ${info.outcome}`, als.getStore()])
+            }),
+          ),
+        )
+      }
+      // /abort never answers; the client leaves.
+    }),
+  )
+  const socket = await openSocket(url)
+  socket.write('GET /abort HTTP/1.1\r\nHost: x\r\n\r\n')
+  await tick(20)
+  socket.destroy()
+  await until(() => seen.length === 1)
+  await (await fetch(`${url}/late`)).text()
+  await until(() => seen.length === 3)
+  t.same(seen, [
+    ['aborted', 'request /abort'],
+    ['finished', 'request /late'],
+    ['late finished', 'late'],
+  ])
+})
+
+t.test('onResponseEnd(): queued pipelined responses cut by the connection keep their contexts', async (t) => {
+  const als = new AsyncLocalStorage<string>()
+  const seen: string[] = []
+  const url = await serve(t, (req, res) =>
+    als.run(`request ${req.url}`, () => {
+      onResponseEnd(res, () => {
+        seen.push(String(als.getStore()))
+      })
+      if (req.url === '/0') res.write('started')
+      else res.end('queued')
+    }),
+  )
+  const socket = await openSocket(url)
+  socket.write(pipelined(['/0', '/1']))
+  await new Promise((ok) => socket.once('data', ok))
+  socket.resetAndDestroy()
+  await until(() => seen.length === 2)
+  t.same(seen.sort(), ['request /0', 'request /1'])
+})

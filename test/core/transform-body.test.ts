@@ -6,6 +6,7 @@ import express from 'express'
 import t from 'tap'
 import type { RawHandler } from '../../lib/index.js'
 import { onResponseEnd, transformBody, type BodyInfo } from '../../lib/core.js'
+import { httpRequest } from '../helpers/http.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { until } from '../helpers/wait.js'
@@ -741,4 +742,40 @@ t.test('transformBody(): discardHeldBody leaves decided routes alone', async (t)
   )
   t.equal(dropped, 0)
   t.equal(res.body.toString(), 'ABCDEFG')
+})
+
+t.test('transformBody(): whole() gives the decider the bytes of an ended body, nothing while streaming', async (t) => {
+  const wholes: Array<string | undefined> = []
+  const url = await serve(t, (req, res) => {
+    transformBody(
+      res,
+      (_res, body) => {
+        wholes.push(body.whole()?.toString())
+        return null
+      },
+      { holdBack: req.url === '/held' ? 1024 : 0 },
+    )
+    if (req.url === '/empty') return res.end()
+    res.write('hello ')
+    res.end('world')
+  })
+  t.equal((await httpRequest(`${url}/held`)).text, 'hello world')
+  t.equal((await httpRequest(`${url}/streamed`)).text, 'hello world')
+  await httpRequest(`${url}/empty`)
+  t.same(wholes, ['hello world', undefined, ''])
+})
+
+t.test('transformBody(): a decider that turns the answer into a 304 gets no Content-Length for it', async (t) => {
+  const res = await get(
+    await serve(t, (_q, res) => {
+      transformBody(res, (res) => {
+        res.statusCode = 304
+        return upper()
+      })
+      res.end('whole body')
+    }),
+  )
+  t.equal(res.status, 304)
+  t.equal(res.headers['content-length'], undefined)
+  t.equal(res.body.length, 0)
 })

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { createDemoServer } from '../../docs/examples/demo-server.js'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
+import { gunzipSync } from 'node:zlib'
+import { createDemoServer, DEMO_ROUTES } from '../../docs/examples/demo-server.js'
 import { runExample } from '../helpers/examples.js'
 import { httpRequest } from '../helpers/http.js'
 import { rawRequest } from '../helpers/raw.js'
@@ -40,8 +43,12 @@ t.test('demo server: every route through the production stack', async (t) => {
       (await httpRequest(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }))
         .text,
     ),
-    { received: 'hi' },
+    { received: 'hi', captured: { text: 'hi', truncated: false } },
+    'the body as read, and the copy bodyCapture kept of it',
   )
+  const big = await httpRequest(`${url}/big`, { headers: { 'accept-encoding': 'gzip' } })
+  t.equal(big.headers['content-encoding'], 'gzip', 'a GET route past the compression threshold')
+  t.ok(Number(gunzipSync(big.body).length) > 16_000)
   t.same(JSON.parse((await httpRequest(`${url}/slow?ms=5`)).text), { waitedMs: 5 })
 
   const boom = await httpRequest(`${url}/boom`)
@@ -53,6 +60,7 @@ t.test('demo server: every route through the production stack', async (t) => {
   const me = await httpRequest(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(me.status, 200)
   t.match(me.headers['server-timing'], /^total;dur=/, 'Server-Timing for the authenticated client')
+  t.match(JSON.parse(me.text), { user: 'demo-user', claims: { sub: 'demo-user', iat: Number, exp: Number } })
   t.equal((await httpRequest(`${url}/admin/stats`)).status, 401)
   t.equal((await httpRequest(`${url}/admin/stats`, { headers: { 'x-api-key': secrets.adminKey } })).status, 200)
 
@@ -65,21 +73,47 @@ t.test('demo server: every route through the production stack', async (t) => {
   t.match(JSON.parse(missing.text), { status: 404, code: 'not_found' })
   t.match(explain, /request path/)
   await new Promise((ok) => setTimeout(ok, 20))
-  t.equal(lines.length, 14, 'one access log line per request')
+  t.equal(lines.length, 15, 'one access log line per request')
   t.match(
     lines.find((l) => l.path === '/boom'),
     { status: 500 },
   )
 })
 
-t.test('demo server: the entry point listens and prints its URL, a token, a key and explain()', async (t) => {
+t.test('demo server: the entry point prints its URL and a curl command per route, explain() on request', async (t) => {
   const demo = await runExample(t, 'demo-server.ts', { JWT_SECRET: secrets.jwtSecret, ADMIN_KEY: secrets.adminKey })
-  await demo.waitForOutput(/response path/)
+  await demo.waitForOutput(/DEMO_EXPLAIN=1/)
   t.match(demo.output(), /http-onion demo listening on http:\/\/127\.0\.0\.1:\d+\//)
-  t.match(demo.output(), /request path \(outermost first\)/)
+  for (const route of DEMO_ROUTES) t.match(demo.output(), `  ${route.method} ${route.path}: ${route.shows}\n    curl `)
+  t.match(demo.output(), `x-api-key: ${secrets.adminKey}`)
+  t.notMatch(demo.output(), /request path \(outermost first\)/, 'explain() only when asked')
+  t.ok(demo.output().split('\n').length < 30, 'a screenful, not 80 lines')
   const token = /Bearer ([\w.-]+)/.exec(demo.output())![1]!
   t.equal((await httpRequest(`${demo.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status, 200)
   t.equal((await httpRequest(`${demo.url}/health`)).text, 'ok')
+})
+
+t.test('demo server: DEMO_EXPLAIN=1 prints the stack; a busy port names PORT', async (t) => {
+  const demo = await runExample(t, 'demo-server.ts', { DEMO_EXPLAIN: '1' })
+  await demo.waitForOutput(/response path/)
+  t.match(demo.output(), /request path \(outermost first\)/)
+
+  // Without the test preload, on the port a server of this test holds.
+  const { port } = await listen(
+    t,
+    createServer((_q, res) => res.end()),
+  )
+  const child = spawn(process.execPath, [...process.execArgv, 'docs/examples/demo-server.ts'], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => (output += d))
+  child.stderr.on('data', (d: Buffer) => (output += d))
+  const code = await new Promise((ok) => child.once('exit', ok))
+  t.equal(code, 1)
+  t.match(output, `http-onion demo: port ${port} on 127.0.0.1 is in use. Set PORT to another, e.g. PORT=3001 npm start`)
+  t.notMatch(output, /at .*\.js:\d+/, 'a sentence, not a stack trace')
 })
 
 t.test('demo server: no preflight-shaped OPTIONS reaches /admin/stats without the key', async (t) => {

@@ -53,3 +53,32 @@ t.test('docs rateLimit example with node-redis: the same store through a wrapped
   t.same(await redis.client().keys('api:rl:*'), ['api:rl:{default:127.0.0.1}:f'])
   t.equal((await httpRequest(example.url)).headers.ratelimit, '"default";r=98;t=60', 'counted in Redis')
 })
+
+t.test('docs rateLimit login example: slowed after three failures, then locked out', async (t) => {
+  const example = await runExample(t, 'rate-limit-login.ts')
+  const attempt = async (password = 'guess') => {
+    const started = performance.now()
+    const res = await httpRequest(example.url, { headers: { 'x-password': password } })
+    return { ...res, ms: performance.now() - started }
+  }
+  t.equal((await attempt('correct horse battery staple')).status, 204)
+  const answers = []
+  for (let i = 0; i < 7; i++) answers.push(await attempt())
+  t.same(
+    answers.map((a) => a.status),
+    [401, 401, 401, 401, 401, 429, 429],
+  )
+  t.same(
+    answers.slice(0, 5).map((a) => a.headers['ratelimit-remaining']),
+    ['4', '3', '2', '1', '0'],
+    'the successful login was refunded',
+  )
+  t.ok(
+    answers[3]!.ms >= 240 && answers[4]!.ms >= 490,
+    `the 4th and 5th waited (${answers[3]!.ms}, ${answers[4]!.ms} ms)`,
+  )
+  t.equal(answers[5]!.headers['retry-after'], '900', 'the refusal starts a 15-minute lockout')
+  t.equal(answers[5]!.headers['ratelimit-limit'], '5')
+  t.match(Number(answers[6]!.headers['retry-after']), 900)
+  t.equal((await attempt('correct horse battery staple')).status, 429, 'locked out, even with the right password')
+})

@@ -22,6 +22,7 @@ import {
   clientIp,
   compose,
   compression,
+  conditional,
   cors,
   currentRequest,
   errorBoundary,
@@ -296,6 +297,26 @@ t.test('HTTP/2 compression(): gzip above the threshold, exact Content-Length bel
   const small = await h2.request({ 'accept-encoding': 'gzip' })
   t.equal(small.headers['content-encoding'], undefined)
   t.equal(small.headers['content-length'], String(small.body.length))
+})
+
+t.test('HTTP/2 conditional(): a computed ETag, then 304 and 412 on the same connection', async (t) => {
+  const h2 = await served(
+    t,
+    compose(conditional({ etag: true }))((_req, res) => {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ version: 1 }))
+    }),
+  )
+  const first = await h2.request()
+  t.equal(first.status, 200)
+  t.match(first.headers.etag, /^"[A-Za-z0-9_-]{22}"$/)
+  const tag = String(first.headers.etag)
+  const revalidated = await h2.request({ 'if-none-match': `W/${tag}` })
+  t.equal(revalidated.status, 304)
+  t.equal(revalidated.body.length, 0)
+  const refused = await h2.request({ 'if-match': '"stale"' })
+  t.equal(refused.status, 412)
+  t.equal(JSON.parse(refused.body.toString()).code, 'precondition_failed')
 })
 
 t.test('HTTP/2 rateLimit(): streams of one connection share the client key; the one over gets 429', async (t) => {

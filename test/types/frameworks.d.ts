@@ -8,6 +8,8 @@ declare module 'express' {
     query: Record<string, unknown>
     path: string
     body?: unknown
+    /** The client address per the `trust proxy` setting (proxy-addr). */
+    ip: string
   }
   export interface Response extends ServerResponse {
     status(code: number): this
@@ -40,7 +42,7 @@ declare module 'express' {
   interface Express {
     (): Application
     static(root: string): ConnectHandler
-    json(): ConnectHandler
+    json(options?: { limit?: string | number }): ConnectHandler
     Router(): Application
   }
   const express: Express

@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Writable } from 'node:stream'
+import type { ClientErrorLog, ClientErrorRecord } from '../../core/client-errors.js'
 import { clientIp, socketIp, warnIfForwardedIgnored } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
@@ -24,6 +25,7 @@ import {
   expectOneOf,
   withDefaults,
 } from '../../core/options.js'
+import { loggerState } from '../../core/report.js'
 import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../../core/response-end.js'
 import { onRequestBody } from '../../core/request-body.js'
 import { originalUrlState, requestIdState, traceState, userIdState } from '../../core/shared-state.js'
@@ -83,6 +85,12 @@ export interface AccessLogOptions {
   /** Numbers in [0, 1) for `sampleRate`. Inject in tests. @default Math.random */
   random?: () => number
 }
+
+/**
+ * What accessLog() returns: the middleware, which also writes a line for each request Node
+ * refused before any handler ran, when given to `answerClientErrors(server, { log })`.
+ */
+export interface AccessLogMiddleware extends Middleware, ClientErrorLog {}
 
 /** Defaults of {@link accessLog}; `sink` defaults to `process.stdout`, read at construction. */
 export const accessLogDefaults = defineDefaults<AccessLogOptions, 'sink'>({
@@ -155,7 +163,7 @@ type HeaderSelection = true | false | ReadonlySet<string>
  * @example
  * const app = compose(errorBoundary(), requestId(), accessLog({ sink: createWriteStream('access.log', { flags: 'a' }) }))(router)
  */
-export function accessLog(options: AccessLogOptions = {}): Middleware {
+export function accessLog(options: AccessLogOptions = {}): AccessLogMiddleware {
   const opts = withDefaults('accessLog', accessLogDefaults, options)
   const sinkTarget = opts.sink === undefined ? process.stdout : opts.sink
   if (typeof sinkTarget !== 'function' && !isWritable(sinkTarget)) {
@@ -224,10 +232,32 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
       responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField)
     const dropped = sink.takeDropped()
     if (dropped > 0) entry.droppedLines = dropped
+    sink.write(entryLine(entry), entry, dropped, loggerState.tryGet(req))
+  }
+
+  // A request Node refused before any handler (answerClientErrors): one line, as for an exchange.
+  const logClientError = (record: ClientErrorRecord): void => {
+    if (sink.saturated) {
+      sink.drop()
+      return
+    }
+    const entry = new Entry()
+    entry.time = isoTime(record.time)
+    entry.level = record.status >= 500 ? 'error' : 'warn'
+    entry.method = truncate(record.method, maxField)
+    entry.path = truncate(query === 'keep' ? record.path : stripQuery(record.path, query), maxField)
+    entry.status = record.status
+    entry.outcome = record.answered ? 'finished' : 'aborted'
+    entry.durationMs = 0
+    entry.bytesOut = record.bytesOut
+    entry.clientIp = record.clientIp
+    entry.error = record.error
+    const dropped = sink.takeDropped()
+    if (dropped > 0) entry.droppedLines = dropped
     sink.write(entryLine(entry), entry, dropped)
   }
 
-  return defineMiddleware(
+  const middleware = defineMiddleware(
     {
       name: 'accessLog',
       detail: `query ${query}${sampleRate < 1 ? `, sample ${sampleRate}` : ''}`,
@@ -258,6 +288,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
         return result
       },
   )
+  return Object.assign(middleware, { logClientError })
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Writable } from 'node:stream'
-import { reportError } from '../../core/report.js'
+import { type Logger, reportErrorTo } from '../../core/report.js'
 
 /** A function sink: gets the JSON line (no trailing newline) and the object it encodes. */
 export type AccessLogSinkFunction<E> = (line: string, entry: E) => void
@@ -23,6 +23,9 @@ export class LineSink<E> {
   #broken = false
   #reported = false
   #scheduled = false
+  // The logger of the stack whose line was written last: a failure of the sink is the
+  // stack's to report, and the sink outlives any one request.
+  #logger: Logger | undefined
   readonly #onDrain = (): void => this.#drain()
   readonly #onTurnEnd = (): void => {
     this.#scheduled = false
@@ -73,7 +76,8 @@ export class LineSink<E> {
    * Write one line that reports `carried` earlier drops (from `takeDropped`); the caller
    * checked `saturated` first.
    */
-  write(line: string, entry: E, carried: number): void {
+  write(line: string, entry: E, carried: number, logger?: Logger): void {
+    this.#logger = logger
     const fn = this.#fn
     if (fn !== undefined) {
       try {
@@ -133,6 +137,6 @@ export class LineSink<E> {
   #report(err: unknown): void {
     if (this.#reported) return
     this.#reported = true
-    reportError('accessLog() sink', err)
+    reportErrorTo(this.#logger, 'accessLog() sink', err)
   }
 }

@@ -303,7 +303,7 @@ export function apiKey<I extends ApiKeyIdentity = ApiKeyIdentity>(options: ApiKe
     } catch (err) {
       // The key store failing says nothing about the key: not a 401, which would make
       // clients drop a good key, but a 503 they can retry.
-      reportError('apiKey(): lookup failed', err)
+      reportError('apiKey(): lookup failed', err, req)
       return unavailable
     }
     return identity ? identity : invalid

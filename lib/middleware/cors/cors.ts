@@ -23,7 +23,7 @@ import { onResponseStart } from '../../core/response-start.js'
 import { sendError } from '../../core/send-error.js'
 import { corsPreflightState } from '../../core/shared-state.js'
 import type { Middleware } from '../../core/types.js'
-import { compileOriginList, type OriginEntry } from './origin.js'
+import { compileOriginList, type OriginEntry } from '../../core/origin.js'
 
 /** Decides an origin at run time; only `true` allows. Rejections propagate (answered as 500 by an error boundary). */
 export type OriginPredicate = (origin: string, req: IncomingMessage) => boolean | Promise<boolean>
@@ -141,7 +141,7 @@ export function cors(options: CorsOptions = {}): Middleware {
       : typeof opts.origins === 'string' || opts.origins instanceof RegExp
         ? [opts.origins]
         : (opts.origins as readonly OriginEntry[])
-  const matches = originList === undefined ? undefined : compileOriginList('origins', originList)
+  const matches = originList === undefined ? undefined : compileOriginList('cors', 'origins', originList)
   if (credentials && matches?.('null') === true) {
     // Fetch §3.2: "null" is the origin of sandboxed iframes, data: URLs and file: pages, so
     // any site can send it (from an <iframe sandbox> of its own): with credentials, every

@@ -4,8 +4,9 @@
  * - Sync throws and async rejections of inner layers and the handler (`compose` delivers
  *   both as rejections), and `'error'` events on the response (a write after `end()`, which
  *   would otherwise crash the process), are caught.
- * - Before the headers went out: one error response in the library's shape (`sendError`:
- *   JSON, or plain text for clients that prefer it), with the status of an `HttpError`, of an
+ * - Before the headers went out: one error response through `sendError`, in the stack's
+ *   format (`format`: the library's JSON by default, RFC 9457 problem details, or the user's
+ *   function; plain text for clients that prefer it), with the status of an `HttpError`, of an
  *   error carrying a numeric `status`/`statusCode` (http-errors, body parsers), or of a user
  *   `map(err)`; anything else is a 500 whose message and stack are never shown unless
  *   `development` is on. The response is then detached, so the failed handler's later writes
@@ -17,6 +18,11 @@
  *
  * Every failure is reported through `onError` (with the request id). The boundary never
  * sends twice and never throws.
+ *
+ * The refusals of the layers inside it (a 429, a 401, a 413) are not failures: those layers
+ * answer through `sendError` themselves. With `format` or `map` set, the boundary leaves an
+ * error policy in request state, and `sendError` applies both to them too: `map` can change a
+ * refusal's status and body, and every error the stack writes has the one chosen format.
  *
  * A client that leaves makes the handler fail too (a request stream that errors with
  * `aborted`, a `pipeline` into the response that closes early). That is not a server
@@ -30,11 +36,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { detachResponse } from '../../core/detach-response.js'
-import { HttpError } from '../../core/errors.js'
+import { ConfigError, HttpError } from '../../core/errors.js'
 import { defineDefaults, expectBoolean, expectFunction, withDefaults } from '../../core/options.js'
 import { reportError } from '../../core/report.js'
-import { sendError } from '../../core/send-error.js'
-import { originalUrlState, requestIdState } from '../../core/shared-state.js'
+import { type ErrorFormat, type ErrorPolicy, errorPolicyState, sendMappedError } from '../../core/send-error.js'
+import { originalUrlState, recordHandlerFailure, requestIdState } from '../../core/shared-state.js'
 import { isThenable } from '../../core/thenable.js'
 
 /**
@@ -69,10 +75,20 @@ export interface ErrorBoundaryOptions {
   /**
    * Map an error to the answer: return an `HttpError`, or `undefined` for the default
    * (the error's own status if it is an `HttpError` or carries `status`, else 500). Use it
-   * for errors of libraries you do not control (a database's unique-violation → 409). If it
+   * for errors of libraries you do not control (a database's unique-violation → 409), and to
+   * reshape the refusals of the layers inside (it receives their `HttpError`, e.g. code
+   * `too_many_requests`; the refusal's headers stay unless the new error sets them). If it
    * throws or returns anything else, the default applies and the mistake is reported.
    */
   map?: (error: unknown, req: IncomingMessage) => HttpError | undefined
+  /**
+   * The body of every error answered inside this boundary, refusals of inner layers
+   * included: `'json'` (the library's shape), `'problem'` (RFC 9457
+   * `application/problem+json`), or a function that writes or returns the body (see
+   * `ErrorFormatter`). Choose it once, here; a function that fails falls back to `'json'`.
+   * @default 'json'
+   */
+  format?: ErrorFormat
   /**
    * Called once per failure with an {@link ErrorReport}, for logs and error trackers. Its own
    * errors (and rejections) are reported as process warnings, never thrown.
@@ -97,17 +113,25 @@ function reportServerErrors(report: ErrorReport): void {
   reportError(
     `errorBoundary(): ${report.req.method} ${path} failed (${report.status}, ${report.action}${id})`,
     report.error,
+    report.req,
   )
 }
 
 export const errorBoundaryDefaults = defineDefaults<ErrorBoundaryOptions, 'map'>({
   map: undefined,
+  format: 'json',
   onError: reportServerErrors,
   development: false,
 })
 
 interface Settings {
   readonly map: ErrorBoundaryOptions['map']
+  /** What `sendError` is told. */
+  readonly policy: ErrorPolicy
+  /** Whether the policy differs from what `sendError` does with none (the library's JSON, no map). */
+  readonly tells: boolean
+  /** Whether `format` was left out, so that an outer boundary's applies. */
+  readonly inheritFormat: boolean
   readonly onError: (report: ErrorReport) => unknown
   readonly development: boolean
 }
@@ -124,8 +148,16 @@ const CLIENT_CLOSED = new HttpError(499, 'Client Closed Request', { code: 'clien
  */
 export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
   const opts = withDefaults('errorBoundary', errorBoundaryDefaults, options)
+  const map =
+    opts.map === undefined
+      ? undefined
+      : expectFunction<NonNullable<ErrorPolicy['map']>>('errorBoundary', 'map', opts.map)
+  const format = expectFormat(opts.format)
   const settings: Settings = {
-    map: opts.map === undefined ? undefined : expectFunction('errorBoundary', 'map', opts.map),
+    map,
+    policy: Object.freeze({ format, map }),
+    tells: options.format !== undefined || map !== undefined,
+    inheritFormat: options.format === undefined,
     onError: expectFunction('errorBoundary', 'onError', opts.onError),
     development: expectBoolean(
       'errorBoundary',
@@ -142,11 +174,12 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
   return defineMiddleware(
     {
       name: 'errorBoundary',
-      detail: settings.development ? 'development: 5xx details shown' : undefined,
+      detail: describe(settings, format),
     },
     (next) =>
       function errorBoundaryHandler(req, res) {
         res.on('error', onResponseError)
+        if (settings.tells || errorPolicyState.has(req)) setPolicy(settings, req)
         let result: unknown
         try {
           result = next(req, res)
@@ -165,6 +198,39 @@ export function errorBoundary(options: ErrorBoundaryOptions = {}): Middleware {
   )
 }
 
+function expectFormat(value: unknown): ErrorFormat {
+  if (value === 'json' || value === 'problem' || typeof value === 'function') return value as ErrorFormat
+  throw new ConfigError(
+    'errorBoundary',
+    'format',
+    '"json", "problem" or a function',
+    value,
+    "Use 'problem' for RFC 9457 application/problem+json, or (info) => body to write your own.",
+  )
+}
+
+function describe(settings: Settings, format: ErrorFormat): string | undefined {
+  const parts = [
+    format === 'json' ? '' : `format: ${typeof format === 'function' ? 'custom' : format}`,
+    settings.development ? 'development: 5xx details shown' : '',
+  ].filter(Boolean)
+  return parts.length === 0 ? undefined : parts.join('; ')
+}
+
+/**
+ * Tell `sendError` how errors inside this boundary are answered. The innermost boundary
+ * answers, so its `map` (or none) applies to refusals as to exceptions; only its format,
+ * when it was given none, is the outer boundary's: a stack chooses the format once.
+ */
+function setPolicy(settings: Settings, req: IncomingMessage): void {
+  const outer = errorPolicyState.tryGet(req)
+  if (outer === undefined || !settings.inheritFormat || outer.format === settings.policy.format) {
+    errorPolicyState.set(req, settings.policy)
+  } else {
+    errorPolicyState.set(req, { format: outer.format, map: settings.map })
+  }
+}
+
 function handleError(
   settings: Settings,
   req: IncomingMessage,
@@ -173,6 +239,8 @@ function handleError(
   source: ErrorReport['source'],
 ): void {
   try {
+    // For end-of-exchange code outside this boundary (hooks' teardown): the request failed.
+    if (source === 'handler') recordHandlerFailure(req, err)
     if (isClientAbort(req, res, err)) {
       // Nothing to answer, nobody to answer; and not the server's failure.
       notify(settings, {
@@ -207,20 +275,20 @@ function handleError(
       res,
     })
   } catch (failure) {
-    reportError('errorBoundary(): failed while handling an error', failure)
+    reportError('errorBoundary(): failed while handling an error', failure, req)
   }
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, httpError: HttpError, err: unknown): ErrorAction {
   try {
-    if (sendError(req, res, httpError)) {
+    if (sendMappedError(req, res, httpError)) {
       detachResponse(res)
       return 'answered'
     }
   } catch (failure) {
     // A response-start listener that throws a second time, an invalid header: the answer
     // cannot be written, so the connection is cut rather than left hanging.
-    reportError('errorBoundary(): could not send the error response', failure)
+    reportError('errorBoundary(): could not send the error response', failure, req)
   }
   res.destroy(asError(err))
   return 'destroyed'
@@ -236,9 +304,10 @@ function toHttpError(settings: Settings, err: unknown, req: IncomingMessage): Ht
         reportError(
           'errorBoundary(): map() must return an HttpError or undefined',
           new TypeError(`map() returned ${typeof result}`),
+          req,
         )
     } catch (failure) {
-      reportError('errorBoundary(): map() threw', failure)
+      reportError('errorBoundary(): map() threw', failure, req)
     }
   }
   const httpError =
@@ -278,10 +347,12 @@ function notify(settings: Settings, report: ErrorReport): void {
   try {
     const result = settings.onError(report)
     if (isThenable(result)) {
-      result.then(undefined, (failure: unknown) => reportError('errorBoundary(): onError rejected', failure))
+      result.then(undefined, (failure: unknown) =>
+        reportError('errorBoundary(): onError rejected', failure, report.req),
+      )
     }
   } catch (failure) {
-    reportError('errorBoundary(): onError threw', failure)
+    reportError('errorBoundary(): onError threw', failure, report.req)
   }
 }
 

@@ -7,9 +7,12 @@
  *   headers can still change, for every answer: the handler's, an inner layer's refusal,
  *   an error boundary's 500 inside, and an answer `before` gave itself (as in Flask).
  *   Several run in reverse registration order: the innermost first, the outer last.
- * - `teardown(req, res, info)` runs once when the exchange is over (`onResponseEnd`),
- *   always: finished, aborted by the client, or failed. Its errors (and rejections) are
- *   reported through `reportError`, never thrown into the request.
+ * - `teardown(req, res, info, error)` runs once when the exchange is over (`onResponseEnd`),
+ *   always: finished, aborted by the client, or failed. `error` is what the handler (or any
+ *   layer inside) threw or rejected with, whichever layer answered it: an error boundary
+ *   inside this layer swallows the error, so it records it on the request for us (Flask's
+ *   `teardown_request(exc)`: roll back on error). Its errors (and rejections) are reported
+ *   through `reportError`, never thrown into the request.
  *
  * Code after `await next()` would be none of these: it can run before the response is
  * sent or long after, and never runs for a client that left.
@@ -21,6 +24,7 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import { defineDefaults, withDefaults } from '../../core/options.js'
 import { reportError } from '../../core/report.js'
+import { handlerFailureState, recordHandlerFailure } from '../../core/shared-state.js'
 import { onResponseEnd, type ResponseEndInfo } from '../../core/response-end.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { isThenable } from '../../core/thenable.js'
@@ -29,8 +33,12 @@ import { isThenable } from '../../core/thenable.js'
 export type BeforeHook = (req: IncomingMessage, res: ServerResponse) => unknown
 /** Runs at response start; may change `res.statusCode` and headers. */
 export type AfterHook = (req: IncomingMessage, res: ServerResponse) => void
-/** Runs once when the exchange is over, with how it ended. */
-export type TeardownHook = (req: IncomingMessage, res: ServerResponse, info: ResponseEndInfo) => unknown
+/**
+ * Runs once when the exchange is over, with how it ended and the error the handler raised
+ * (`undefined` when it did not fail; else the thrown value, or the error the response was
+ * destroyed with).
+ */
+export type TeardownHook = (req: IncomingMessage, res: ServerResponse, info: ResponseEndInfo, error: unknown) => unknown
 
 /** Options for {@link hooks}; each takes one function or a list, run in the order given (`after`: reversed). */
 export interface HooksOptions {
@@ -43,7 +51,11 @@ export interface HooksOptions {
    * @default []
    */
   after?: AfterHook | readonly AfterHook[]
-  /** Once at the end of the exchange, always; errors reported, never thrown. Run in the order given. @default [] */
+  /**
+   * Once at the end of the exchange, always, with the handler's error if it failed (whichever
+   * layer answered it); errors reported, never thrown. Run in the order given.
+   * @default []
+   */
   teardown?: TeardownHook | readonly TeardownHook[]
 }
 
@@ -87,9 +99,19 @@ export function hooks(options: HooksOptions): Middleware {
     function hooksHandler(req: IncomingMessage, res: ServerResponse): unknown {
       // Registered first, so they also see an answer given by a before hook.
       for (const listener of afterListeners) onResponseStart(res, listener)
-      if (teardown.length > 0) onResponseEnd(res, runTeardown, teardown)
-      if (before.length === 0) return next(req, res)
-      return runBefore(before, 0, req, res, next)
+      if (teardown.length === 0) return before.length === 0 ? next(req, res) : runBefore(before, 0, req, res, next)
+      onResponseEnd(res, runTeardown, teardown)
+      // Note a failure on its way out, so teardown learns of it even when an error boundary
+      // outside answers it (one inside records it itself).
+      let result: unknown
+      try {
+        result = before.length === 0 ? next(req, res) : runBefore(before, 0, req, res, next)
+      } catch (err) {
+        recordHandlerFailure(req, err)
+        throw err
+      }
+      if (isThenable(result)) return result.then(undefined, (err: unknown) => rethrowFailure(req, err))
+      return result
     }
     return hooksHandler
   })
@@ -117,13 +139,21 @@ function runBefore(
 /** A before hook answered (or the client left while it ran): the chain stops. */
 const answered = (res: ServerResponse): boolean => res.headersSent || res.writableEnded || res.destroyed
 
+function rethrowFailure(req: IncomingMessage, err: unknown): never {
+  recordHandlerFailure(req, err)
+  throw err
+}
+
 function runTeardown(info: ResponseEndInfo, res: ServerResponse, teardown: readonly TeardownHook[] | undefined): void {
+  const failure = handlerFailureState.tryGet(res.req)
+  const error = failure === undefined ? info.error : failure.error
   for (const hook of teardown!) {
     try {
-      const result = hook(res.req, res, info)
-      if (isThenable(result)) result.then(undefined, (err: unknown) => reportError('hooks(): teardown rejected', err))
+      const result = hook(res.req, res, info, error)
+      if (isThenable(result))
+        result.then(undefined, (err: unknown) => reportError('hooks(): teardown rejected', err, res.req))
     } catch (err) {
-      reportError('hooks(): teardown threw', err)
+      reportError('hooks(): teardown threw', err, res.req)
     }
   }
 }

@@ -56,7 +56,7 @@ export class RequestQueue {
       try {
         this.onShed(req, reason)
       } catch (err) {
-        reportError('loadShedding(): onShed threw', err)
+        reportError('loadShedding(): onShed threw', err, req)
       }
     }
   }

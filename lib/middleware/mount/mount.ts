@@ -26,8 +26,7 @@ import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import { defineDefaults, expectBoolean, withDefaults } from '../../core/options.js'
 import { normalizePath } from '../../core/path.js'
-import { originalUrlState } from '../../core/shared-state.js'
-import { defineState } from '../../core/state.js'
+import { mountPathState, originalUrlState } from '../../core/shared-state.js'
 
 /** Options for {@link mount}. */
 export interface MountOptions {
@@ -36,8 +35,6 @@ export interface MountOptions {
 }
 
 export const mountDefaults = defineDefaults<MountOptions>({ caseSensitive: false })
-
-const mountPathState = defineState<string>('mountPath', 'mount()')
 
 /** The prefixes `req` was mounted under, joined (`'/api/v2'`); throws, naming what to mount, outside any mount. */
 export const getMountPath = (req: IncomingMessage): string => mountPathState.get(req)

@@ -19,7 +19,8 @@ export interface ForwardedElement {
 
 /**
  * The element strings of a `Forwarded` value, split on commas outside quoted strings
- * (RFC 7239 §4 uses the RFC 9110 list rule). Empty elements are dropped (RFC 9110 §5.6.1).
+ * (RFC 7239 §4 uses the RFC 9110 list rule). Empty elements are dropped (RFC 9110 §5.6.1),
+ * as {@link ListFromRight} drops them from `X-Forwarded-For`.
  * Undefined when a quoted string is never closed: then no comma can be trusted to split
  * elements, since a client's unclosed quote would swallow what proxies appended after it.
  */
@@ -145,19 +146,48 @@ export function parseNode(text: string, bareIpv6: boolean): IpBytes | undefined 
 }
 
 /**
- * The entry `index` places from the right (0 = last) of a comma-separated list such as
- * `X-Forwarded-Proto`, trimmed; `''` for an empty entry, undefined when the list is
- * shorter. Scans from the right without splitting: only the entries up to `index` are
- * touched, however long the list.
+ * A comma-separated list read from the right, one element at a time, by the list rule of
+ * RFC 9110 §5.6.1 that `X-Forwarded-For` and its siblings share with `Forwarded`: elements
+ * are trimmed of optional whitespace, and empty elements are ignored (`a, ,b,` is `a`, `b`),
+ * as proxy-addr (Express) and `splitForwarded` read them. Only the elements asked for are
+ * touched, however long the list. A class, not a closure (see core/listener-node.ts).
+ */
+export class ListFromRight {
+  private readonly value: string
+  private end: number
+
+  constructor(value: string) {
+    this.value = value
+    this.end = value.length
+  }
+
+  /** The next non-empty element to the left, trimmed, or undefined when none is left. */
+  next(): string | undefined {
+    const value = this.value
+    let end = this.end
+    while (end > 0) {
+      const comma = commaBefore(value, end)
+      const element = value.slice(comma + 1, end).trim()
+      end = Math.max(comma, 0)
+      if (element !== '') {
+        this.end = end
+        return element
+      }
+    }
+    this.end = 0
+    return undefined
+  }
+}
+
+/**
+ * The element `index` places from the right (0 = last) of a comma-separated list such as
+ * `X-Forwarded-Proto`, trimmed, counting non-empty elements only (the same rule as
+ * {@link ListFromRight}); undefined when the list is shorter.
  */
 export function entryFromRight(value: string, index: number): string | undefined {
-  let end = value.length
-  for (let i = 0; i < index; i++) {
-    const comma = commaBefore(value, end)
-    if (comma < 0) return undefined
-    end = comma
-  }
-  return value.slice(commaBefore(value, end) + 1, end).trim()
+  const list = new ListFromRight(value)
+  for (let i = 0; i < index; i++) if (list.next() === undefined) return undefined
+  return list.next()
 }
 
 /** The last comma before position `end`, or -1. (`lastIndexOf(',', -1)` would look at index 0.) */

@@ -29,9 +29,9 @@ import { formatIp, parseIp, type IpBytes } from '../../core/ip.js'
 import { defineDefaults, expectArray, expectBoolean, expectOneOf, withDefaults } from '../../core/options.js'
 import type { Middleware } from '../../core/types.js'
 import {
-  commaBefore,
   compileTrust,
   entryFromRight,
+  ListFromRight,
   parseForwardedElement,
   parseNode,
   splitForwarded,
@@ -155,19 +155,22 @@ export function proxyHeaders(options: ProxyHeadersOptions = {}): Middleware {
     if (typeof chain !== 'string' || chain.length === 0) return undefined
     // Walk from the right; `hop` counts entries passed, and is also the index (from the
     // right) of this hop's report in the other X-Forwarded lists: the proxy that appended
-    // the client's address appended its proto/host at the same position.
-    let end = chain.length
+    // the client's address appended its proto/host at the same position. Empty elements
+    // are no entries, in every one of these lists (RFC 9110 §5.6.1).
+    const list = new ListFromRight(chain)
+    let text = list.next()
+    if (text === undefined) return undefined
     let hop = 0
     let client: IpBytes
     for (;;) {
-      const comma = commaBefore(chain, end)
-      const ip = parseNode(chain.slice(comma + 1, end).trim(), true)
+      const ip = parseNode(text, true)
       if (ip === undefined) return undefined
-      if (comma < 0 || !isTrusted(ip, hop + 1)) {
+      const left = list.next()
+      if (left === undefined || !isTrusted(ip, hop + 1)) {
         client = ip
         break
       }
-      end = comma
+      text = left
       hop++
     }
     let scheme = socketScheme(req.socket)

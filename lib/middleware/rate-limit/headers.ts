@@ -1,10 +1,19 @@
 /**
- * The rate-limit response headers of {@link rateLimit}: the IETF `RateLimit-Policy` and
- * `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-11, Structured Field lists of
- * one item per policy) and, on request, the legacy `X-RateLimit-*` trio.
+ * The rate-limit response headers of {@link rateLimit}, in the format the limiter is told:
+ * - `'draft-11'`: `RateLimit-Policy` and `RateLimit` of draft-ietf-httpapi-ratelimit-headers-11,
+ *   Structured Field lists of one item per policy, so several limiters share the fields;
+ * - `'draft-7'`: `RateLimit-Policy: 100;w=60` and one combined field,
+ *   `RateLimit: limit=100, remaining=99, reset=60` (draft 07);
+ * - `'draft-6'`: `RateLimit-Policy` and three fields, `RateLimit-Limit`, `RateLimit-Remaining`,
+ *   `RateLimit-Reset` (draft 06, which most client libraries still parse);
+ * and, on request, the legacy `X-RateLimit-*` trio. The draft-6/7 and legacy fields hold one
+ * policy: with several limiters, the one with the least left wins.
  * @module
  */
 import type { ServerResponse } from 'node:http'
+
+/** Which standard rate-limit fields a limiter sends. */
+export type RateLimitHeaderFormat = 'draft-11' | 'draft-7' | 'draft-6'
 
 /** What a response says about one policy. */
 export interface RateLimitHeaderValues {
@@ -16,12 +25,12 @@ export interface RateLimitHeaderValues {
   readonly resetSeconds: number
 }
 
-/**
- * `"name";q=100;w=60`: the policy item (draft-11 §3). `w` is whole seconds (§3.1.3 allows no
- * fraction), rounded up, and at least 1.
- */
+/** Whole seconds of a window, rounded up, at least 1 (draft-11 §3.1.3 allows no fraction). */
+const windowSeconds = (windowMs: number): number => Math.max(1, Math.ceil(windowMs / 1000))
+
+/** `"name";q=100;w=60`: the draft-11 policy item (§3). */
 export function policyField(name: string, limit: number, windowMs: number): string {
-  return `"${name}";q=${limit};w=${Math.max(1, Math.ceil(windowMs / 1000))}`
+  return `"${name}";q=${limit};w=${windowSeconds(windowMs)}`
 }
 
 /**
@@ -42,21 +51,45 @@ export interface HeaderWriter {
   writePolicy(res: ServerResponse, limit: number, policy: string | undefined): void
 }
 
-/** A writer for policy `name` with window `windowMs`, per the options chosen. */
+// Where the draft-6/7 fields record the remaining units of the policy they describe, so a
+// second limiter on the request can tell whether it has less left.
+const DRAFT7_REMAINING = /remaining=(\d+)/
+
+/** A writer for policy `name` with window `windowMs`: `format` false for no standard fields. */
 export function headerWriter(
   name: string,
   windowMs: number,
-  standard: boolean,
+  format: RateLimitHeaderFormat | false,
   legacy: boolean,
   now: () => number,
 ): HeaderWriter {
   const prefix = `"${name}";r=`
+  const w = windowSeconds(windowMs)
+  // draft-6 and draft-7 name no policy: `RateLimit-Policy: 100;w=60`.
+  const unnamedPolicy = (limit: number) => `${limit};w=${w}`
   return {
     write(res, values, policy) {
-      if (standard) {
+      if (format === 'draft-11') {
         addItem(res, 'ratelimit-policy', policy ?? policyField(name, values.limit, windowMs))
         // draft-11 §4: r is the available quota, t the effective window in delay-seconds.
         addItem(res, 'ratelimit', `${prefix}${values.remaining};t=${values.resetSeconds}`)
+      } else if (format === 'draft-6') {
+        if (!(Number(res.getHeader('ratelimit-remaining')) < values.remaining)) {
+          res.setHeader('ratelimit-policy', unnamedPolicy(values.limit))
+          res.setHeader('ratelimit-limit', String(values.limit))
+          res.setHeader('ratelimit-remaining', String(values.remaining))
+          // draft-6 §3.3: RateLimit-Reset is delay-seconds, not a timestamp.
+          res.setHeader('ratelimit-reset', String(values.resetSeconds))
+        }
+      } else if (format === 'draft-7') {
+        const existing = DRAFT7_REMAINING.exec(String(res.getHeader('ratelimit') ?? ''))
+        if (existing === null || !(Number(existing[1]) < values.remaining)) {
+          res.setHeader('ratelimit-policy', unnamedPolicy(values.limit))
+          res.setHeader(
+            'ratelimit',
+            `limit=${values.limit}, remaining=${values.remaining}, reset=${values.resetSeconds}`,
+          )
+        }
       }
       // The legacy fields hold one policy only: the one with the least left wins.
       if (legacy && !(Number(res.getHeader('x-ratelimit-remaining')) < values.remaining)) {
@@ -67,7 +100,10 @@ export function headerWriter(
       }
     },
     writePolicy(res, limit, policy) {
-      if (standard) addItem(res, 'ratelimit-policy', policy ?? policyField(name, limit, windowMs))
+      if (format === 'draft-11') addItem(res, 'ratelimit-policy', policy ?? policyField(name, limit, windowMs))
+      else if (format !== false && !res.hasHeader('ratelimit-policy'))
+        res.setHeader('ratelimit-policy', unnamedPolicy(limit))
+      if (format === 'draft-6' && !res.hasHeader('ratelimit-limit')) res.setHeader('ratelimit-limit', String(limit))
       if (legacy && !res.hasHeader('x-ratelimit-limit')) res.setHeader('x-ratelimit-limit', String(limit))
     },
   }

@@ -3,7 +3,11 @@
  * `Retry-After`, those beyond the quota. Three algorithms (fixed window, sliding window,
  * token bucket), keys by client address (IPv6 grouped by /64) or by any function, limits
  * and costs that may depend on the request, and the IETF `RateLimit-Policy` / `RateLimit`
- * headers on every limited-or-not response.
+ * headers on every limited-or-not response (or the draft-6/7 or legacy fields).
+ *
+ * Two opt-in penalties: `penalty` blocks a key that keeps exceeding its quota, each block
+ * twice as long as the last (login routes); `slowDown` delays requests past a threshold
+ * instead of serving them at once (express-slow-down).
  *
  * The store decides each hit atomically: `memoryStore()` (the default, bounded, one
  * process) or `redisStore({ client })` (exact across processes). When the store fails,
@@ -22,7 +26,9 @@ import {
   expectFunction,
   expectInteger,
   expectOneOf,
+  expectPlainObject,
   withDefaults,
+  withNestedDefaults,
 } from '../../core/options.js'
 import {
   AMBIGUOUS_PATH_ERROR,
@@ -42,10 +48,15 @@ import { memoryStore } from '../../stores/rate-limit/memory.js'
 import type {
   RateLimitAlgorithm,
   RateLimitDecision,
+  RateLimitPenalty,
   RateLimitPolicy,
   RateLimitStore,
 } from '../../stores/rate-limit/store.js'
-import { headerWriter, policyField } from './headers.js'
+import { headerWriter, policyField, type RateLimitHeaderFormat } from './headers.js'
+import { delayThen, nodeTimers, type SlowDownTimers } from './slow-down.js'
+
+export type { RateLimitHeaderFormat } from './headers.js'
+export type { SlowDownTimers } from './slow-down.js'
 
 /** A value given directly, or computed from the request (synchronously or not). */
 export type PerRequest<T> = T | ((req: IncomingMessage) => T | Promise<T>)
@@ -105,8 +116,14 @@ export interface RateLimitOptions {
    * Give limiters that share a store different names. @default 'default'
    */
   name?: string
-  /** Send `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-11). @default true */
-  headers?: boolean
+  /**
+   * Which standard rate-limit fields to send: `'draft-11'` (`RateLimit-Policy` and
+   * `RateLimit`, one list item per limiter), `'draft-7'` (`RateLimit: limit=…, remaining=…,
+   * reset=…`), `'draft-6'` (`RateLimit-Limit`, `-Remaining`, `-Reset`, which most client
+   * libraries still parse), `true` for `'draft-11'`, `false` for none.
+   * @default true
+   */
+  headers?: boolean | RateLimitHeaderFormat
   /** Also send `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds). @default false */
   legacyHeaders?: boolean
   /**
@@ -126,7 +143,67 @@ export interface RateLimitOptions {
    * @default undefined
    */
   refundIf?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
+  /**
+   * Block repeat offenders: a key refused `offences` times within `periodMs` is refused
+   * outright for `blockMs`, each further block twice as long, at most `maxBlockMs`. For
+   * login and password-reset routes. `{}` takes every default; the store must apply
+   * penalties (both stores here do).
+   * @default false
+   */
+  penalty?: RateLimitPenaltyOptions | false
+  /**
+   * Delay instead of serving at once: requests past `delayAfter` units of the window wait
+   * `delayMs` per unit past, at most `maxDelayMs`, before the handler runs; `limit` still
+   * refuses. The express-slow-down pattern, against scrapers and credential stuffing.
+   * @default false
+   */
+  slowDown?: RateLimitSlowDownOptions | false
 }
+
+/** Settings of `rateLimit({ penalty })`. */
+export interface RateLimitPenaltyOptions {
+  /** Refusals within `periodMs` that start a block; 1 blocks at the first. @default 1 */
+  offences?: number
+  /** The span over which refusals count towards `offences`, in ms. @default the limiter's windowMs */
+  periodMs?: number | undefined
+  /** The first block's length in ms; each further block doubles it. @default the limiter's windowMs */
+  blockMs?: number | undefined
+  /** The longest block, in ms. @default 86_400_000 (a day) */
+  maxBlockMs?: number
+  /** How long after its last block ended a key keeps its escalation; then it starts again at `blockMs`. @default 86_400_000 */
+  forgetMs?: number
+}
+
+const penaltyDefaults = defineDefaults<RateLimitPenaltyOptions, 'periodMs' | 'blockMs'>({
+  offences: 1,
+  periodMs: undefined,
+  blockMs: undefined,
+  maxBlockMs: 86_400_000,
+  forgetMs: 86_400_000,
+})
+
+/** Settings of `rateLimit({ slowDown })`. */
+export interface RateLimitSlowDownOptions {
+  /** Units of the window served without delay; the next waits `delayMs`, the one after twice that. @default 1 */
+  delayAfter?: number
+  /** Delay added per unit past `delayAfter`, in ms. @default 1000 */
+  delayMs?: number
+  /**
+   * The longest delay, in ms. A waiting request holds a connection, so keep it bounded,
+   * and below the deadline of a `timeout()` outside (which ends the wait with its answer).
+   * @default 10_000
+   */
+  maxDelayMs?: number
+  /** Timer functions; inject fakes in tests. @default Node's setTimeout and clearTimeout */
+  timers?: SlowDownTimers
+}
+
+const slowDownDefaults = defineDefaults<RateLimitSlowDownOptions>({
+  delayAfter: 1,
+  delayMs: 1000,
+  maxDelayMs: 10_000,
+  timers: nodeTimers,
+})
 
 export const rateLimitDefaults = defineDefaults<RateLimitOptions, 'skip' | 'store' | 'refundIf'>({
   limit: 100,
@@ -146,6 +223,8 @@ export const rateLimitDefaults = defineDefaults<RateLimitOptions, 'skip' | 'stor
   failureRetryAfter: 5,
   warningIntervalMs: 60_000,
   refundIf: undefined,
+  penalty: false,
+  slowDown: false,
 })
 
 /** Counters of one limiter since it was made. */
@@ -160,6 +239,10 @@ export interface RateLimitStats {
   readonly storeFailures: number
   /** Requests refused with 503 because the store was full (memory store, overflow `'refuse'`). */
   readonly overflowRefused: number
+  /** Of `limited`, those refused by a penalty block (the block's first refusal included). */
+  readonly blocked: number
+  /** Requests that waited before being served (`slowDown`), whether or not the wait ran out. */
+  readonly delayed: number
 }
 
 /** The middleware returned by {@link rateLimit}, with its counters and controls. */
@@ -262,13 +345,27 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     opts.refundIf === undefined
       ? undefined
       : expectFunction<(req: IncomingMessage, res: ServerResponse) => boolean>(NAME, 'refundIf', opts.refundIf)
-  expectBoolean(NAME, 'headers', opts.headers)
+  const headerFormat = headerFormatOf(opts.headers)
   expectBoolean(NAME, 'legacyHeaders', opts.legacyHeaders)
+  const penalty = opts.penalty === false ? undefined : penaltyOf(opts.penalty, windowMs)
+  if (penalty !== undefined && store.penalties !== true) {
+    throw new ConfigError(
+      NAME,
+      'store',
+      'a store that applies penalties (memoryStore(), redisStore())',
+      store,
+      `The ${store.kind} store does not declare "penalties: true"; without it no key would ever be blocked.`,
+    )
+  }
+  const slowDown =
+    opts.slowDown === false
+      ? undefined
+      : slowDownOf(opts.slowDown, typeof limitOption === 'number' ? limitOption : undefined)
 
-  const policy = sharedPolicy(store, opts.name, algorithm, windowMs)
-  const headers = headerWriter(opts.name, windowMs, opts.headers, opts.legacyHeaders, Date.now)
+  const policy = sharedPolicy(store, opts.name, algorithm, windowMs, penalty)
+  const headers = headerWriter(opts.name, windowMs, headerFormat, opts.legacyHeaders, Date.now)
   const fixedPolicy = typeof limitOption === 'number' ? policyField(opts.name, limitOption, windowMs) : undefined
-  const stats = { allowed: 0, limited: 0, skipped: 0, storeFailures: 0, overflowRefused: 0 }
+  const stats = { allowed: 0, limited: 0, skipped: 0, storeFailures: 0, overflowRefused: 0, blocked: 0, delayed: 0 }
   let lastWarning = -Infinity
   let unreported = 0
 
@@ -284,7 +381,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     return ip.includes(':') ? ipPrefixKey(ip, ipv6Subnet) : ip
   }
 
-  function storeFailed(err: unknown): void {
+  function storeFailed(err: unknown, req: IncomingMessage): void {
     stats.storeFailures++
     unreported++
     const at = monotonicNow()
@@ -293,6 +390,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
       `${NAME}(): the ${store.kind} store failed ${unreported} time(s) since the last warning; ` +
         (failOpen ? 'requests are served without limiting (fail-open)' : 'requests are refused with 503 (fail-closed)'),
       err,
+      req,
     )
     lastWarning = at
     unreported = 0
@@ -300,12 +398,14 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
 
   const refundListener = (_info: ResponseEndInfo, res: ServerResponse, hit: Hit): void => {
     if (!refundIf!(res.req, res)) return
-    store.refund(hit.key, policy, hit.limit, hit.cost).catch(storeFailed)
+    store.refund(hit.key, policy, hit.limit, hit.cost).catch((err: unknown) => storeFailed(err, res.req))
   }
 
   const detail =
     `${typeof limitOption === 'number' ? limitOption : 'limit(req)'} per ${windowMs} ms, ${algorithm}, ` +
-    `by ${keyMode === 'function' ? 'key(req)' : keyMode}, ${store.kind} store, ${failOpen ? 'fail-open' : 'fail-closed'}`
+    `by ${keyMode === 'function' ? 'key(req)' : keyMode}, ${store.kind} store, ${failOpen ? 'fail-open' : 'fail-closed'}` +
+    (penalty === undefined ? '' : `, penalty ${penalty.blockMs}–${penalty.maxBlockMs} ms`) +
+    (slowDown === undefined ? '' : `, slow down after ${slowDown.delayAfter}`)
 
   const middleware = defineMiddleware(
     // Its ordering constraints depend on the key (lib/core/built-ins.ts): by address it counts
@@ -341,7 +441,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
         try {
           decision = await store.consume(key, policy, limit, cost)
         } catch (err) {
-          storeFailed(err)
+          storeFailed(err, req)
           headers.writePolicy(res, limit, fixedPolicy)
           if (failOpen) return next(req, res)
           sendError(
@@ -372,6 +472,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
         }
         if (!decision.allowed) {
           stats.limited++
+          if (decision.blocked === true) stats.blocked++
           const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
           // draft-11 §6: Retry-After must not point before the end of the effective window,
           // so a refusal reports the retry time as the window.
@@ -395,6 +496,14 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
           fixedPolicy,
         )
         if (refundIf !== undefined && cost > 0) onResponseEnd(res, refundListener, new Hit(key, limit, cost))
+        if (slowDown !== undefined) {
+          // Units used in the window, this request's included: what the store has counted.
+          const past = limit - decision.remaining - slowDown.delayAfter
+          if (past > 0 && cost > 0) {
+            stats.delayed++
+            return delayThen(req, res, next, Math.min(slowDown.maxDelayMs, past * slowDown.delayMs), slowDown.timers)
+          }
+        }
         return next(req, res)
       },
   )
@@ -450,6 +559,86 @@ function checkCount(value: unknown, option: string): number {
   return value
 }
 
+const HEADER_FORMATS: readonly unknown[] = [false, 'draft-11', 'draft-7', 'draft-6']
+
+/** The `headers` option: `true` is draft-11. */
+function headerFormatOf(value: unknown): RateLimitHeaderFormat | false {
+  if (value === true) return 'draft-11'
+  if (!HEADER_FORMATS.includes(value)) {
+    throw new ConfigError(
+      NAME,
+      'headers',
+      'true or false, or one of "draft-11", "draft-7", "draft-6"',
+      value,
+      'true is "draft-11"; for the RateLimit-Limit, -Remaining and -Reset fields use "draft-6".',
+    )
+  }
+  return value as RateLimitHeaderFormat | false
+}
+
+/** The `penalty` option, checked, with the window's defaults filled in. */
+function penaltyOf(value: RateLimitPenaltyOptions, windowMs: number): RateLimitPenalty {
+  const opts = withNestedDefaults(NAME, 'penalty', penaltyDefaults, value, 'an object of settings or false')
+  const day = 86_400_000
+  const offences = expectInteger(NAME, 'penalty.offences', opts.offences, 1, 1_000_000)
+  const periodMs = expectInteger(NAME, 'penalty.periodMs', opts.periodMs ?? windowMs, 1, 366 * day)
+  const blockMs = expectInteger(
+    NAME,
+    'penalty.blockMs',
+    opts.blockMs ?? windowMs,
+    1,
+    366 * day,
+    'Use 60_000 for one minute.',
+  )
+  const maxBlockMs = expectInteger(NAME, 'penalty.maxBlockMs', opts.maxBlockMs, 1, 366 * day)
+  if (maxBlockMs < blockMs) {
+    throw new ConfigError(
+      NAME,
+      'penalty.maxBlockMs',
+      `at least penalty.blockMs (${blockMs})`,
+      maxBlockMs,
+      'It caps the doubling blocks; set it to blockMs for blocks that never grow.',
+    )
+  }
+  const forgetMs = expectInteger(NAME, 'penalty.forgetMs', opts.forgetMs, 1, 366 * day)
+  return Object.freeze({ offences, periodMs, blockMs, maxBlockMs, forgetMs })
+}
+
+interface SlowDown {
+  readonly delayAfter: number
+  readonly delayMs: number
+  readonly maxDelayMs: number
+  readonly timers: SlowDownTimers
+}
+
+/** The `slowDown` option, checked against a fixed `limit` if there is one. */
+function slowDownOf(value: RateLimitSlowDownOptions, limit: number | undefined): SlowDown {
+  const opts = withNestedDefaults(NAME, 'slowDown', slowDownDefaults, value, 'an object of settings or false')
+  const delayAfter = expectInteger(NAME, 'slowDown.delayAfter', opts.delayAfter, 0)
+  if (limit !== undefined && delayAfter >= limit) {
+    throw new ConfigError(
+      NAME,
+      'slowDown.delayAfter',
+      `below limit (${limit})`,
+      delayAfter,
+      'Requests past the limit are refused, so none would ever be delayed; to delay and never refuse, raise limit.',
+    )
+  }
+  const delayMs = expectInteger(NAME, 'slowDown.delayMs', opts.delayMs, 1, 2_147_483_647)
+  const maxDelayMs = expectInteger(
+    NAME,
+    'slowDown.maxDelayMs',
+    opts.maxDelayMs,
+    delayMs,
+    2_147_483_647,
+    'It bounds how long a request holds its connection; at least delayMs.',
+  )
+  const timers = expectPlainObject(NAME, 'slowDown.timers', opts.timers, 'an object { setTimeout, clearTimeout }')
+  expectFunction(NAME, 'slowDown.timers.setTimeout', (timers as SlowDownTimers).setTimeout)
+  expectFunction(NAME, 'slowDown.timers.clearTimeout', (timers as SlowDownTimers).clearTimeout)
+  return { delayAfter, delayMs, maxDelayMs, timers: opts.timers }
+}
+
 /** Whether `value` has every method of a RateLimitStore (a structural check: stores may come from anywhere). */
 function isStore(value: unknown): value is RateLimitStore {
   const store = value as Partial<RateLimitStore> | null
@@ -473,6 +662,7 @@ function sharedPolicy(
   name: string,
   algorithm: RateLimitAlgorithm,
   windowMs: number,
+  penalty: RateLimitPenalty | undefined,
 ): RateLimitPolicy {
   let byName = policies.get(store)
   if (byName === undefined) {
@@ -481,16 +671,23 @@ function sharedPolicy(
   }
   const existing = byName.get(name)
   if (existing === undefined) {
-    const policy = Object.freeze({ name, algorithm, windowMs })
+    const policy = Object.freeze(
+      penalty === undefined ? { name, algorithm, windowMs } : { name, algorithm, windowMs, penalty },
+    )
     byName.set(name, policy)
     return policy
   }
-  if (existing.algorithm !== algorithm || existing.windowMs !== windowMs) {
+  if (
+    existing.algorithm !== algorithm ||
+    existing.windowMs !== windowMs ||
+    JSON.stringify(existing.penalty) !== JSON.stringify(penalty)
+  ) {
     throw new ConfigError(
       NAME,
       'name',
       `a name not used on this store by a limiter counting differently ` +
-        `(${JSON.stringify(name)} counts ${existing.algorithm} over ${existing.windowMs} ms)`,
+        `(${JSON.stringify(name)} counts ${existing.algorithm} over ${existing.windowMs} ms` +
+        `${existing.penalty === undefined ? '' : ', with a penalty'})`,
       name,
       'Limiters sharing a store and a name share counters; give this one its own name.',
     )

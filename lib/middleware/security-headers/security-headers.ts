@@ -5,7 +5,7 @@
  * error boundary; a value the handler set itself is kept unless `override` says not to.
  * @module
  */
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
@@ -20,7 +20,14 @@ import {
 } from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
 import type { Middleware } from '../../core/types.js'
-import { compileCsp, type CspDirectives } from './csp.js'
+import { defineState } from '../../core/state.js'
+import { cspAroundNonce, type CspDirectives, NONCE_DIRECTIVES, nonceGenerator, parseCsp, serialiseCsp } from './csp.js'
+import {
+  compilePermissionsPolicy,
+  compileReportingEndpoints,
+  type PermissionsPolicy,
+  type ReportingEndpoints,
+} from './structured-headers.js'
 
 /** Content-Security-Policy settings. */
 export interface CspOptions {
@@ -30,6 +37,15 @@ export interface CspOptions {
   useDefaults?: boolean
   /** Send `Content-Security-Policy-Report-Only` instead, to try a policy without enforcing it. @default false */
   reportOnly?: boolean
+  /**
+   * Put a fresh nonce (128 random bits, base64) in `nonceDirectives` on every response, and give
+   * it to the handler through {@link getCspNonce}, for pages with inline `<script nonce>`. Browsers
+   * then ignore `'unsafe-inline'` in those directives, which is the point.
+   * @default false
+   */
+  nonce?: boolean
+  /** The directives that get the nonce: any of script-src, script-src-elem, style-src, style-src-elem. @default ['script-src', 'style-src'] */
+  nonceDirectives?: readonly string[]
 }
 
 /** Strict-Transport-Security settings (RFC 6797). */
@@ -78,6 +94,19 @@ export interface SecurityHeadersOptions {
   xPermittedCrossDomainPolicies?: 'none' | 'master-only' | 'by-content-type' | 'all' | false
   /** `X-XSS-Protection: 0`: turns off the XSS auditor of old browsers, itself a source of leaks. @default true */
   xXssProtection?: boolean
+  /**
+   * Permissions-Policy: which origins may use each browser feature, e.g.
+   * `{ camera: [], geolocation: ['self', 'https://maps.example'] }`. Off by default, as in helmet:
+   * which features a site uses is the site's to say.
+   * @default false
+   */
+  permissionsPolicy?: PermissionsPolicy | false
+  /**
+   * Reporting-Endpoints: endpoint names → URLs (https, or a path on this origin) that browsers
+   * post reports to; CSP's `report-to` directive must name one of them.
+   * @default false
+   */
+  reportingEndpoints?: ReportingEndpoints | false
   /** Remove `X-Powered-By` (set by Express, for one). @default true */
   removePoweredBy?: boolean
   /** Replace values the handler set itself. @default false */
@@ -97,6 +126,8 @@ export const securityHeadersDefaults = defineDefaults<SecurityHeadersOptions>({
   xDnsPrefetchControl: 'off',
   xPermittedCrossDomainPolicies: 'none',
   xXssProtection: true,
+  permissionsPolicy: false,
+  reportingEndpoints: false,
   removePoweredBy: true,
   override: false,
 })
@@ -120,7 +151,17 @@ const CSP_DEFAULTS = defineDefaults<CspOptions>({
   directives: Object.freeze({}),
   useDefaults: true,
   reportOnly: false,
+  nonce: false,
+  nonceDirectives: Object.freeze(['script-src', 'style-src']),
 })
+
+const nonceState = defineState<string>('cspNonce', 'securityHeaders({ contentSecurityPolicy: { nonce: true } })')
+
+/** The CSP nonce of this response, for `<script nonce="…">`. Throws unless securityHeaders() with `nonce: true` is mounted. */
+export const getCspNonce = (req: IncomingMessage): string => nonceState.get(req)
+
+/** The CSP nonce of this response, or undefined when no securityHeaders() with `nonce: true` is mounted. */
+export const tryGetCspNonce = (req: IncomingMessage): string | undefined => nonceState.tryGet(req)
 
 /**
  * Add helmet's security headers to every response, and drop `X-Powered-By`.
@@ -138,14 +179,33 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
   const pick = <C extends string>(option: keyof SecurityHeadersOptions, choices: readonly C[]) =>
     expectOneOf('securityHeaders', option, opts[option], [...choices, false as const])
 
+  const endpoints =
+    opts.reportingEndpoints === false
+      ? undefined
+      : compileReportingEndpoints('reportingEndpoints', opts.reportingEndpoints)
+  // The policy split around its nonce, when it has one: the header is `cspParts.join(nonce)`.
+  let cspParts: readonly string[] | undefined
+  let cspName = ''
   if (opts.contentSecurityPolicy !== false) {
     const csp = nested('contentSecurityPolicy', CSP_DEFAULTS, opts.contentSecurityPolicy)
     const useDefaults = expectBoolean('securityHeaders', 'contentSecurityPolicy.useDefaults', csp.useDefaults)
     const reportOnly = expectBoolean('securityHeaders', 'contentSecurityPolicy.reportOnly', csp.reportOnly)
-    add(
-      reportOnly ? 'content-security-policy-report-only' : 'content-security-policy',
-      compileCsp('contentSecurityPolicy', csp.directives, useDefaults),
-    )
+    const parsed = parseCsp('contentSecurityPolicy', csp.directives, useDefaults)
+    checkReportTo(parsed.get('report-to'), endpoints?.names)
+    cspName = reportOnly ? 'content-security-policy-report-only' : 'content-security-policy'
+    const nonce = expectBoolean('securityHeaders', 'contentSecurityPolicy.nonce', csp.nonce)
+    const where = nonceDirectives(csp.nonceDirectives)
+    if (!nonce && csp.nonceDirectives !== CSP_DEFAULTS.nonceDirectives) {
+      throw new ConfigError(
+        'securityHeaders',
+        'contentSecurityPolicy.nonceDirectives',
+        'set with nonce: true',
+        where.join(', '),
+        'Without nonce: true no nonce is made; add it, or drop nonceDirectives.',
+      )
+    }
+    if (nonce) cspParts = cspAroundNonce(parsed, where)
+    else add(cspName, serialiseCsp(parsed))
   }
   add(
     'x-content-type-options',
@@ -177,6 +237,9 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
     pick('xPermittedCrossDomainPolicies', ['none', 'master-only', 'by-content-type', 'all'] as const),
   )
   add('x-xss-protection', expectBoolean('securityHeaders', 'xXssProtection', opts.xXssProtection) && '0')
+  if (opts.permissionsPolicy !== false)
+    add('permissions-policy', compilePermissionsPolicy('permissionsPolicy', opts.permissionsPolicy))
+  if (endpoints) add('reporting-endpoints', endpoints.value)
   const hsts = opts.strictTransportSecurity === false ? undefined : hstsValue(opts.strictTransportSecurity)
   const removePoweredBy = expectBoolean('securityHeaders', 'removePoweredBy', opts.removePoweredBy)
   const override = expectBoolean('securityHeaders', 'override', opts.override)
@@ -196,15 +259,27 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
     if (removePoweredBy) res.removeHeader('x-powered-by')
   }
 
+  /** Response-start listener of a policy with a nonce; context: this response's nonce. */
+  function applyCspWithNonce(res: ServerResponse, nonce: string): void {
+    if (override || !res.hasHeader(cspName)) res.setHeader(cspName, cspParts!.join(nonce))
+  }
+  const nextNonce = cspParts ? nonceGenerator() : undefined
+
   return defineMiddleware(
     {
       name: 'securityHeaders',
-      detail: `${names.length + (hsts ? 1 : 0)} headers${override ? ', override' : ''}`,
+      detail: `${names.length + (hsts ? 1 : 0) + (cspParts ? 1 : 0)} headers${cspParts ? ', CSP nonce' : ''}${override ? ', override' : ''}`,
       security: true,
     },
     (next) =>
       function securityHeadersHandler(req, res) {
         onResponseStart(res, applySecurityHeaders, hsts !== undefined && clientIdentity(req).scheme === 'https')
+        if (nextNonce) {
+          // Made on the request path, so the handler can read it before it writes anything.
+          const nonce = nextNonce()
+          nonceState.set(req, nonce)
+          onResponseStart(res, applyCspWithNonce, nonce)
+        }
         return next(req, res)
       },
   )
@@ -253,5 +328,45 @@ function referrerPolicy(value: unknown): string | false {
       value,
     )
   for (const item of list) expectOneOf('securityHeaders', 'referrerPolicy', item, REFERRER_POLICIES)
+  const twice = list.find((item, i) => list.indexOf(item) !== i)
+  if (twice !== undefined) {
+    // As helmet: a repeated token is a mistake (the list is fallbacks, last preferred), and
+    // sending it would hide which one was meant.
+    throw new ConfigError(
+      'securityHeaders',
+      'referrerPolicy',
+      'a list of different policies',
+      list.join(', '),
+      `"${twice}" is listed twice; keep the one in the place you want (the last known to a browser wins).`,
+    )
+  }
   return list.join(', ')
+}
+
+function nonceDirectives(value: unknown): readonly string[] {
+  const option = 'contentSecurityPolicy.nonceDirectives'
+  const fix = `Nonces apply to ${NONCE_DIRECTIVES.join(', ')}.`
+  if (!Array.isArray(value) || value.length === 0)
+    throw new ConfigError('securityHeaders', option, 'a non-empty list of directives', value, fix)
+  const names = value.map((item: unknown) => {
+    const name = typeof item === 'string' ? item.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) : item
+    return expectOneOf('securityHeaders', option, name, NONCE_DIRECTIVES, fix)
+  })
+  if (new Set(names).size !== names.length)
+    throw new ConfigError('securityHeaders', option, 'a list without repeats', value.join(', '), 'Name each once.')
+  return names
+}
+
+/** CSP's `report-to` names a Reporting-Endpoints entry; a name the header lacks is never reported to. */
+function checkReportTo(reportTo: readonly string[] | true | undefined, endpoints: readonly string[] | undefined): void {
+  if (reportTo === undefined || reportTo === true) return
+  const name = reportTo[0]!
+  if (endpoints?.includes(name)) return
+  throw new ConfigError(
+    'securityHeaders',
+    'contentSecurityPolicy.directives.report-to',
+    endpoints ? `one of the reportingEndpoints (${endpoints.join(', ')})` : 'an endpoint of reportingEndpoints',
+    name,
+    `Declare it: reportingEndpoints: { '${name}': 'https://…' }; browsers look report-to names up in Reporting-Endpoints.`,
+  )
 }

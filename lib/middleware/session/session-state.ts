@@ -89,6 +89,8 @@ export interface SessionContext {
   readonly cookie: CompiledCookie
   /** The cookie has a configured Max-Age; otherwise it is the session's remaining life. */
   readonly fixedMaxAge: boolean
+  /** The cookie carries no Max-Age: it ends with the browser session (the server's timeouts still apply). */
+  readonly browserSession: boolean
   readonly rolling: boolean
   readonly touchAfterMs: number
 }
@@ -346,7 +348,7 @@ export class SessionImpl implements Session<SessionData> {
       // The write is sent to Redis before the response's headers: a client's next request,
       // one round trip later at least, sees it. Its failure is reported; await
       // session.save() in the handler to learn of it.
-      this.commit(at).catch((err: unknown) => reportError('session(): saving a session failed', err))
+      this.commit(at).catch((err: unknown) => reportError('session(): saving a session failed', err, this.req))
     }
     if (this.isNew) {
       // Nothing stored: a cookie the browser holds names a session that no longer exists.
@@ -357,8 +359,9 @@ export class SessionImpl implements Session<SessionData> {
       appendSetCookie(res, ctx.cookie.serialize(ctx.codec.sign(this.id!), this.req, this.maxAgeAt(at)))
   }
 
-  /** The cookie's Max-Age: the session's remaining life, or the configured one. */
-  private maxAgeAt(at: number): number | undefined {
+  /** The cookie's Max-Age: none (null, a browser-session cookie), the configured one (undefined), or the session's remaining life. */
+  private maxAgeAt(at: number): number | null | undefined {
+    if (this.ctx.browserSession) return null
     return this.ctx.fixedMaxAge ? undefined : Math.floor(this.ttlMs(at) / 1000)
   }
 

@@ -30,7 +30,7 @@ import {
 import { reportError } from '../../core/report.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { sendError } from '../../core/send-error.js'
-import { defineState } from '../../core/state.js'
+import { sessionState } from '../../core/shared-state.js'
 import type { Middleware, RawHandler } from '../../core/types.js'
 import type { SessionRecord, SessionStore } from '../../stores/session/store.js'
 import { createCookieCodec, type SessionSecret } from './cookie-codec.js'
@@ -57,6 +57,15 @@ export interface SessionOptions {
   name?: string
   /** Cookie attributes, validated at construction. Secure defaults to 'auto' (on for https clients). `maxAge` defaults to the session's remaining lifetime. @default { httpOnly: true, sameSite: 'lax', path: '/', secure: 'auto' } */
   cookie?: CookieAttributes
+  /**
+   * Send the cookie without `Max-Age` or `Expires`, so the browser drops it when its session
+   * ends (express-session's `cookie.maxAge: null`). The server still ends the session after
+   * `absoluteTimeoutSeconds` (and `idleTimeoutSeconds`), however long the browser stays open:
+   * the limits live in the signed cookie or the store, not in the cookie's lifetime.
+   * Excludes `cookie.maxAge`.
+   * @default false
+   */
+  browserSessionCookie?: boolean
   /** A session ends this long after it was created, however active. @default 86_400 (one day) */
   absoluteTimeoutSeconds?: number
   /** A session ends after this long without a request; 0 for none. @default 7_200 (two hours) */
@@ -81,6 +90,7 @@ export const sessionDefaults = defineDefaults<SessionOptions, 'secrets' | 'store
   store: undefined,
   name: 'session',
   cookie: Object.freeze({}),
+  browserSessionCookie: false,
   absoluteTimeoutSeconds: 86_400,
   idleTimeoutSeconds: 7_200,
   touchAfterSeconds: 60,
@@ -90,8 +100,6 @@ export const sessionDefaults = defineDefaults<SessionOptions, 'secrets' | 'store
   userIdKey: undefined,
   now: Date.now,
 })
-
-const sessionState = defineState<Session<SessionData>>('session', 'session()')
 
 /** The session of `req`; throws, naming what to mount, when session() has not run for it. */
 export const getSession = <D extends object = SessionData>(req: IncomingMessage): Session<D> =>
@@ -172,6 +180,16 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     )
   }
   const rolling = expectBoolean('session', 'rolling', opts.rolling)
+  const browserSession = expectBoolean('session', 'browserSessionCookie', opts.browserSessionCookie)
+  if (browserSession && opts.cookie.maxAge !== undefined) {
+    throw new ConfigError(
+      'session',
+      'cookie.maxAge',
+      'absent when browserSessionCookie is true',
+      opts.cookie.maxAge,
+      'A browser-session cookie has no Max-Age: keep one of the two.',
+    )
+  }
   const oversize = expectOneOf('session', 'oversize', opts.oversize, ['error', 'warn'] as const)
   const userIdKey = opts.userIdKey === undefined ? undefined : expectString('session', 'userIdKey', opts.userIdKey)
   const now = expectFunction<() => number>('session', 'now', opts.now)
@@ -188,6 +206,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     codec,
     cookie,
     fixedMaxAge: opts.cookie.maxAge !== undefined,
+    browserSession,
     rolling,
     touchAfterMs: touchAfterSeconds * 1000,
   }
@@ -246,7 +265,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     } catch (err) {
       // Never "no session": that would log every user out during an outage. The cookie is
       // left alone (no Set-Cookie), and the client may retry.
-      reportError('session(): loading a session failed', err)
+      reportError('session(): loading a session failed', err, req)
       return sendError(req, res, unavailable)
     }
     const live = record !== undefined && !expired({ session: record }, now())
@@ -254,7 +273,7 @@ export function session<D extends object = SessionData>(options: SessionOptions)
     s.hadCookie = true
     s.resign = live && key > 0
     if (record !== undefined && !live)
-      store!.destroy(id).catch((err: unknown) => reportError('session(): deleting an expired session failed', err))
+      store!.destroy(id).catch((err: unknown) => reportError('session(): deleting an expired session failed', err, req))
     return start(next, req, res, s)
   }
 

@@ -10,6 +10,7 @@ import type { HttpError } from '../../core/errors.js'
 import { reportError } from '../../core/report.js'
 import type { ResponseEndInfo } from '../../core/response-end.js'
 import { sendError } from '../../core/send-error.js'
+import { requestSignalOf } from '../../core/shared-state.js'
 
 /** Timer functions, injectable for tests. Node's `setTimeout(callback, ms, arg)` signature. */
 export interface TimeoutTimers {
@@ -123,7 +124,7 @@ function answer(deadline: Deadline, kind: 'deadline' | 'maxDuration', passed: st
     }
   } catch (err) {
     // A response-start listener that throws: no answer can be written, so cut the connection.
-    reportError('timeout(): could not send the timeout answer', err)
+    reportError('timeout(): could not send the timeout answer', err, req)
     res.destroy(reason)
   }
   abort(deadline, reason)
@@ -192,14 +193,8 @@ function abort(deadline: Deadline, reason: RequestAbortError): void {
   if (deadline.inner !== undefined) abort(deadline.inner, reason)
 }
 
-export function signalOf(deadline: Deadline): AbortSignal {
-  // Made on first use: most handlers never ask, and an AbortController is not free.
-  if (deadline.controller === undefined) {
-    deadline.controller = new AbortController()
-    if (deadline.reason !== undefined) deadline.controller.abort(deadline.reason)
-  }
-  return deadline.controller.signal
-}
+/** Made on first use: most handlers never ask, and an AbortController is not free. */
+export const signalOf: (deadline: Deadline) => AbortSignal = requestSignalOf
 
 export function rethrowUnlessAborted(deadline: Deadline, err: unknown): void {
   const reason = deadline.reason

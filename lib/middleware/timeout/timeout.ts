@@ -43,6 +43,7 @@ import {
 import { sendError } from '../../core/send-error.js'
 import { onResponseEnd } from '../../core/response-end.js'
 import { defineState } from '../../core/state.js'
+import { requestAbortState } from '../../core/shared-state.js'
 import { isThenable } from '../../core/thenable.js'
 import {
   endDeadline,
@@ -253,6 +254,8 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
           deadline.reason = outer.reason
         }
         deadlineState.set(req, deadline)
+        // Layers further in that wait (rateLimit's slow-down) read the signal through the core.
+        requestAbortState.set(req, deadline)
         onResponseEnd(res, endDeadline, deadline)
         if (first > 0) {
           deadline.timer = timers.setTimeout(

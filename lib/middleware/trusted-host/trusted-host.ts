@@ -10,7 +10,7 @@ import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
 import { singleHeader } from '../../core/headers.js'
-import { formatHost, parseHost, redirectPath, type ParsedHost } from '../../core/host.js'
+import { formatHost, parseHost, redirectPath, wildcardDomainProblem, type ParsedHost } from '../../core/host.js'
 import { defineDefaults, expectBoolean, withDefaults } from '../../core/options.js'
 import { sendError } from '../../core/send-error.js'
 import type { Middleware } from '../../core/types.js'
@@ -173,13 +173,14 @@ function compileHosts(entries: TrustedHostOptions['allowedHosts']): (host: Parse
     }
     if (wildcard) {
       // "*.com" would accept every host under a public suffix: surely a typo.
-      if (!parsed.hostname.includes('.') && parsed.hostname !== 'localhost') {
+      const problem = wildcardDomainProblem(parsed.hostname)
+      if (problem !== undefined) {
         throw new ConfigError(
           'trustedHost',
           'allowedHosts',
-          'wildcards under a domain of two labels or more ("*.example.com")',
+          'wildcards under a domain of two labels or more ("*.example.com") or a label reserved for local use ("*.test")',
           entry,
-          'A wildcard over a top-level domain accepts every site under it.',
+          problem,
         )
       }
       wildcards.push({ suffix: `.${parsed.hostname}`, port: parsed.port })

@@ -1,10 +1,10 @@
 /**
- * The three rate-limit algorithms as pure functions over one key's state, used by the
- * memory store. The Redis store runs the same arithmetic, in the same order, in Lua
+ * The three rate-limit algorithms, and the penalty arithmetic, as pure functions over one
+ * key's state, used by the memory store. The Redis store runs the same arithmetic, in the same order, in Lua
  * (`redis.ts`); the shared contract suite holds both to the same answers.
  * @module
  */
-import type { RateLimitDecision, RateLimitPolicy } from './store.js'
+import type { RateLimitDecision, RateLimitPenalty, RateLimitPolicy } from './store.js'
 
 // Tolerance for floating-point quota arithmetic (weights, emission intervals): far below
 // one unit, so 3 × (1000 / 3) ms still fits a 1000 ms window.
@@ -125,3 +125,63 @@ export function giveBack(policy: RateLimitPolicy, entry: State, limit: number, c
   if (at >= entry.s + policy.windowMs) return
   entry.c = Math.max(0, entry.c - cost)
 }
+
+/**
+ * One key's penalty state (`policy.penalty`). `o`: offences in the current period, which
+ * began at `os`; `l`: blocks so far (the escalation level); `u`: blocked until (epoch ms).
+ * A key never punished has `os` and `u` NaN. The Redis store keeps the same four numbers.
+ */
+export interface PenaltyState {
+  o: number
+  os: number
+  l: number
+  u: number
+}
+
+/**
+ * The answer to a hit on a key blocked at `at`, or undefined when no block is in force.
+ * A hit of cost 0 is still allowed (it changes nothing), reporting nothing left.
+ */
+export function blockedDecision(state: PenaltyState, cost: number, at: number): RateLimitDecision | undefined {
+  if (!(at < state.u)) return undefined
+  const left = Math.ceil(state.u - at)
+  return cost <= 0
+    ? { allowed: true, remaining: 0, resetMs: left, retryAfterMs: 0 }
+    : { allowed: false, remaining: 0, resetMs: left, retryAfterMs: left, blocked: true }
+}
+
+/**
+ * Count the refused hit `refusal` as an offence, updating `state`; when it is the
+ * `offences`-th of its period, start the next block (`blockMs`, doubled per earlier block
+ * the key is still remembered for, at most `maxBlockMs`) and answer with it instead.
+ */
+export function offend(
+  penalty: RateLimitPenalty,
+  state: PenaltyState,
+  refusal: RateLimitDecision,
+  at: number,
+): RateLimitDecision {
+  // Out of trouble for forgetMs since the last block ended: the escalation starts over.
+  if (at >= state.u + penalty.forgetMs) state.l = 0
+  if (!(at < state.os + penalty.periodMs)) {
+    state.os = at
+    state.o = 0
+  }
+  state.o += 1
+  if (state.o < penalty.offences) return refusal
+  state.o = 0
+  state.l += 1
+  const blockMs = Math.min(penalty.maxBlockMs, penalty.blockMs * 2 ** (state.l - 1))
+  state.u = at + blockMs
+  return {
+    allowed: false,
+    remaining: 0,
+    resetMs: Math.max(refusal.resetMs, blockMs),
+    retryAfterMs: blockMs,
+    blocked: true,
+  }
+}
+
+/** How long penalty state may matter after it was last written: the offence period, or the longest block plus its memory. */
+export const penaltyLifeMs = (penalty: RateLimitPenalty): number =>
+  Math.max(penalty.periodMs, penalty.maxBlockMs + penalty.forgetMs)

@@ -12,7 +12,15 @@
  */
 import { defineDefaults, expectFunction, expectInteger, expectOneOf, withDefaults } from '../../core/options.js'
 import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './store.js'
-import { decide, giveBack, type State } from './algorithms.js'
+import {
+  blockedDecision,
+  decide,
+  giveBack,
+  offend,
+  penaltyLifeMs,
+  type PenaltyState,
+  type State,
+} from './algorithms.js'
 
 /** Options for {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -84,14 +92,32 @@ class Entry implements State {
   }
 }
 
-/** The keys of one policy: a map for lookups, a list (head: least recently written) for order. */
+/**
+ * One key's penalty state (see `PenaltyState`), in its policy's penalty lane. `s` is the
+ * time of the last write: the entry dies a fixed time after it, so the lane's list, ordered
+ * by last write, is also ordered by death.
+ */
+class PenaltyEntry extends Entry implements PenaltyState {
+  o = 0
+  os = Number.NaN
+  l = 0
+  u = Number.NaN
+}
+
+/**
+ * The keys of one policy: a map for lookups, a list (head: least recently written) for order.
+ * A penalty lane holds the policy's penalty state instead, each entry living `lifeMs` after
+ * its last write.
+ */
 class Lane {
   readonly policy: RateLimitPolicy
   readonly map = new Map<string, Entry>()
   head: Entry | undefined = undefined
   tail: Entry | undefined = undefined
-  constructor(policy: RateLimitPolicy) {
+  readonly lifeMs: number | undefined
+  constructor(policy: RateLimitPolicy, lifeMs?: number) {
     this.policy = policy
+    this.lifeMs = lifeMs
   }
 
   append(entry: Entry): void {
@@ -120,6 +146,9 @@ class Lane {
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const { maxKeys, overflow, now } = checkOptions(options)
   const lanes = new Map<string, Lane>()
+  // Penalty state, a lane per policy with a penalty: kept apart from the counters, since it
+  // lives longer and dies on its own schedule. It counts against maxKeys like any key.
+  const penaltyLanes = new Map<string, Lane>()
   let size = 0
   let evictions = 0
   let refused = 0
@@ -146,6 +175,38 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return lane
   }
 
+  function penaltyLaneFor(policy: RateLimitPolicy): Lane {
+    let lane = penaltyLanes.get(policy.name)
+    if (lane === undefined) {
+      lane = new Lane(policy, penaltyLifeMs(policy.penalty!))
+      penaltyLanes.set(policy.name, lane)
+    } else if (lane.policy !== policy && !samePenalty(lane.policy, policy)) {
+      throw new Error(
+        `${NAME}(): policy "${policy.name}" is used with two different penalties; give each limiter sharing a store its own name.`,
+      )
+    }
+    return lane
+  }
+
+  /** Count a refused hit of `key` as an offence under `policy.penalty`; the answer, a block if it starts one. */
+  function punish(policy: RateLimitPolicy, key: string, refusal: RateLimitDecision, at: number): RateLimitDecision {
+    const lane = penaltyLaneFor(policy)
+    reclaim(lane, at, RECLAIM_PER_HIT)
+    let entry = lane.map.get(key) as PenaltyEntry | undefined
+    if (entry === undefined) {
+      // No room for the state (overflow 'refuse'): the refusal stands, unpunished.
+      if (size >= maxKeys && !makeRoom(lane, at)) return refusal
+      entry = new PenaltyEntry(ownCopy(key), at, 0, 0)
+      lane.map.set(entry.key, entry)
+      size++
+    } else {
+      lane.unlink(entry)
+      entry.s = at
+    }
+    lane.append(entry)
+    return offend(policy.penalty!, entry, refusal, at)
+  }
+
   function remove(lane: Lane, entry: Entry): void {
     lane.unlink(entry)
     lane.map.delete(entry.key)
@@ -156,7 +217,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   function reclaim(lane: Lane, at: number, max: number): void {
     for (let i = 0; i < max; i++) {
       const head = lane.head
-      if (head === undefined || !isDead(lane.policy, head, at)) return
+      if (head === undefined || !isDead(lane, head, at)) return
       remove(lane, head)
     }
   }
@@ -172,15 +233,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   function sweep(): void {
-    const at = now()
+    sweepAt(now())
+  }
+
+  function sweepAt(at: number): void {
     for (const lane of lanes.values()) reclaim(lane, at, Infinity)
+    for (const lane of penaltyLanes.values()) reclaim(lane, at, Infinity)
   }
 
   /** Make room for one new key in `lane`; false when the policy is to refuse. */
   function makeRoom(lane: Lane, at: number): boolean {
     // Dead state first, in every policy: each key is reclaimed once, so this stays O(1)
     // per hit when amortised over the hits that created the keys.
-    for (const other of lanes.values()) reclaim(other, at, Infinity)
+    sweepAt(at)
     if (size < maxKeys) return true
     if (overflow === 'refuse') {
       refused++
@@ -189,6 +254,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     // The lane may be empty when other policies hold every key; evict from one that has one.
     let victim = lane
     if (victim.head === undefined) for (const other of lanes.values()) if (other.head !== undefined) victim = other
+    if (victim.head === undefined)
+      for (const other of penaltyLanes.values()) if (other.head !== undefined) victim = other
     /* c8 ignore next */
     if (victim.head === undefined) return true // unreachable: a full store holds a key
     remove(victim, victim.head)
@@ -198,6 +265,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   return {
     kind: 'memory',
+    penalties: true,
 
     consume(key, policy, limit, cost) {
       if (closed) return Promise.reject(closedError())
@@ -205,12 +273,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         const at = now()
         const lane = laneFor(policy)
         reclaim(lane, at, RECLAIM_PER_HIT)
+        if (policy.penalty !== undefined) {
+          const punished = penaltyLanes.get(policy.name)?.map.get(key) as PenaltyEntry | undefined
+          const blocked = punished === undefined ? undefined : blockedDecision(punished, cost, at)
+          if (blocked !== undefined) return Promise.resolve(blocked)
+        }
         const entry = lane.map.get(key)
         // Decide on a copy: state is written only by a hit that is allowed and costs
         // something, exactly as the Redis scripts do, so a refused or free hit never
         // moves a window.
         const state = entry === undefined ? SCRATCH.fresh() : SCRATCH.copy(entry)
         const decision = decide(policy, state, limit, cost, at)
+        if (!decision.allowed && cost > 0 && policy.penalty !== undefined) {
+          return Promise.resolve(punish(policy, key, decision, at))
+        }
         if (decision.allowed && cost > 0) {
           if (entry === undefined) {
             if (size >= maxKeys && !makeRoom(lane, at)) return Promise.resolve(overflowDecision(lane, at))
@@ -247,6 +323,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const lane = lanes.get(policy.name)
       const entry = lane?.map.get(key)
       if (entry !== undefined) remove(lane!, entry)
+      const penaltyLane = penaltyLanes.get(policy.name)
+      const punished = penaltyLane?.map.get(key)
+      if (punished !== undefined) remove(penaltyLane!, punished)
       return Promise.resolve()
     },
 
@@ -255,6 +334,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       if (timer !== undefined) clearInterval(timer)
       timer = undefined
       lanes.clear()
+      penaltyLanes.clear()
       size = 0
       return Promise.resolve()
     },
@@ -312,21 +392,37 @@ function ownCopy(key: string): string {
 }
 
 /** When a key's state no longer differs from a fresh key's. */
-function deathOf(policy: RateLimitPolicy, entry: Entry): number {
-  switch (policy.algorithm) {
+function deathOf(lane: Lane, entry: Entry): number {
+  if (lane.lifeMs !== undefined) return entry.s + lane.lifeMs
+  switch (lane.policy.algorithm) {
     case 'fixed-window':
-      return entry.s + policy.windowMs
+      return entry.s + lane.policy.windowMs
     case 'sliding-window':
-      return entry.s + 2 * policy.windowMs
+      return entry.s + 2 * lane.policy.windowMs
     default:
       return entry.s
   }
 }
 
-const isDead = (policy: RateLimitPolicy, entry: Entry, at: number): boolean => at >= deathOf(policy, entry)
+const isDead = (lane: Lane, entry: Entry, at: number): boolean => at >= deathOf(lane, entry)
+
+/** Whether two policies of one name punish alike (a limiter rebuilt with the same settings). */
+function samePenalty(a: RateLimitPolicy, b: RateLimitPolicy): boolean {
+  const x = a.penalty
+  const y = b.penalty
+  return (
+    x !== undefined &&
+    y !== undefined &&
+    x.offences === y.offences &&
+    x.periodMs === y.periodMs &&
+    x.blockMs === y.blockMs &&
+    x.maxBlockMs === y.maxBlockMs &&
+    x.forgetMs === y.forgetMs
+  )
+}
 
 function overflowDecision(lane: Lane, at: number): RateLimitDecision {
   // Room frees up when the oldest key of this policy dies, at the latest.
-  const wait = lane.head === undefined ? lane.policy.windowMs : deathOf(lane.policy, lane.head) - at
+  const wait = lane.head === undefined ? lane.policy.windowMs : deathOf(lane, lane.head) - at
   return { allowed: false, remaining: 0, resetMs: 0, retryAfterMs: Math.max(1, Math.ceil(wait)), overflow: true }
 }

@@ -8,7 +8,9 @@
  *
  * Keys are `prefix{policy:key}:a`, the braces being a Cluster hash tag (one slot per
  * script) and `a` the algorithm (`f`, `s`, `t`), so a deployment that changes algorithm
- * does not read the old state with the new arithmetic.
+ * does not read the old state with the new arithmetic. Penalty state, when the limiter
+ * has a penalty, is `prefix{policy:key}:b`, in the same slot, read and written by the
+ * same script.
  * @module
  */
 import { defineDefaults, expectFunction, expectInteger, withDefaults } from '../../core/options.js'
@@ -93,7 +95,7 @@ if limit <= 0 then
 end
 `
 
-const FIXED_WINDOW = `${PRELUDE}${NO_LIMIT}
+const FIXED_BODY = `
 local state = redis.call('HMGET', KEYS[1], 's', 'c')
 local s, c = tonumber(state[1]), tonumber(state[2])
 if not s or not (now < s + window) then s = now; c = 0 end
@@ -114,7 +116,7 @@ end
 return {allowed and 1 or 0, math.max(0, limit - c), reset, retry}
 `
 
-const SLIDING_WINDOW = `${PRELUDE}${NO_LIMIT}
+const SLIDING_BODY = `
 local state = redis.call('HMGET', KEYS[1], 's', 'p', 'c')
 local s, p, c = tonumber(state[1]), tonumber(state[2]) or 0, tonumber(state[3]) or 0
 if not s or now >= s + 2 * window then
@@ -146,7 +148,7 @@ end
 return {allowed and 1 or 0, math.max(0, math.floor(limit - after + 1e-9)), math.max(0, math.ceil(finish - now)), retry}
 `
 
-const TOKEN_BUCKET = `${PRELUDE}${NO_LIMIT}
+const TOKEN_BODY = `
 local interval = window / limit
 local tat = tonumber(redis.call('HGET', KEYS[1], 't'))
 if not tat or tat < now then tat = now end
@@ -166,6 +168,50 @@ if not allowed then
 end
 return {allowed and 1 or 0, math.max(0, math.floor((window - (after - now)) * limit / window + 1e-9)), math.ceil(after - now), retry}
 `
+
+const FIXED_WINDOW = `${PRELUDE}${NO_LIMIT}${FIXED_BODY}`
+const SLIDING_WINDOW = `${PRELUDE}${NO_LIMIT}${SLIDING_BODY}`
+const TOKEN_BUCKET = `${PRELUDE}${NO_LIMIT}${TOKEN_BODY}`
+
+// Penalties (KEYS[2], ARGV[6..10]): the memory store's blockedDecision and offend, in the same
+// order. A blocked key is refused before the algorithm runs; a refused hit that costs
+// something is an offence, and the offences-th of a period starts the next block, each
+// twice as long as the one before, at most maxBlock. The state is the memory store's four
+// numbers: o (offences), os (their period's start), l (blocks so far), u (blocked until).
+const PENALTY_CHECK = `
+local offences, period, block, maxBlock, forget =
+  tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local pstate = redis.call('HMGET', KEYS[2], 'o', 'os', 'l', 'u')
+local po, pos, pl, pu = tonumber(pstate[1]) or 0, tonumber(pstate[2]), tonumber(pstate[3]) or 0, tonumber(pstate[4])
+if pu and now < pu then
+  local left = math.ceil(pu - now)
+  if cost <= 0 then return {1, 0, left, 0, 0} end
+  return {0, 0, left, left, 1}
+end
+`
+
+const PUNISH = `
+local r = decide()
+if r[1] == 1 or cost <= 0 then return r end
+if pu and now >= pu + forget then pl = 0 end
+if not pos or not (now < pos + period) then pos = now; po = 0 end
+po = po + 1
+if po >= offences then
+  po = 0
+  pl = pl + 1
+  local ms = math.min(maxBlock, block * 2 ^ (pl - 1))
+  pu = now + ms
+  r = {0, 0, math.max(r[3], ms), ms, 1}
+end
+redis.call('HSET', KEYS[2], 'o', num(po), 'os', num(pos), 'l', num(pl))
+if pu then redis.call('HSET', KEYS[2], 'u', num(pu)) end
+redis.call('PEXPIRE', KEYS[2], math.max(1, math.ceil(math.max(pos + period, (pu or 0) + forget) - now + slack)))
+return r
+`
+
+/** An algorithm's script with penalties: the same body, as a function whose refusals are punished. */
+const withPenalty = (body: string): string =>
+  `${PRELUDE}${PENALTY_CHECK}local function decide()${NO_LIMIT}${body}end\n${PUNISH}`
 
 // ARGV[6]: the algorithm. A refund never creates a key, never raises the TTL, and is dropped
 // once the hit's window is over.
@@ -253,6 +299,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     'sliding-window': defineRedisScript(client, SLIDING_WINDOW, 1),
     'token-bucket': defineRedisScript(client, TOKEN_BUCKET, 1),
   }
+  const penaltyScripts: Readonly<Record<RateLimitAlgorithm, RedisScript>> = {
+    'fixed-window': defineRedisScript(client, withPenalty(FIXED_BODY), 2),
+    'sliding-window': defineRedisScript(client, withPenalty(SLIDING_BODY), 2),
+    'token-bucket': defineRedisScript(client, withPenalty(TOKEN_BODY), 2),
+  }
   const refundScript = defineRedisScript(client, REFUND, 1)
   const consumeCall = { timeoutMs, gate, what: `${NAME}(): consume` }
   const refundCall = { timeoutMs, gate, what: `${NAME}(): refund` }
@@ -261,6 +312,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   const keyFor = (key: string, policy: RateLimitPolicy): string =>
     hashTagKey(prefix, `${policy.name}:${key}`, SUFFIX[policy.algorithm])
+  // The penalty state shares the counter's hash tag: one Cluster slot, one script.
+  const penaltyKeyFor = (key: string, policy: RateLimitPolicy): string =>
+    hashTagKey(prefix, `${policy.name}:${key}`, ':b')
   const clock = (): string => (now === undefined ? '' : String(now()))
   // Expiry runs on Redis's real clock. With an injected clock the scripts' time and
   // Redis's drift apart, so keys are kept a minute longer than their state lives: an
@@ -270,15 +324,22 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   return {
     kind: 'redis',
+    penalties: true,
     keyFor,
 
     async consume(key, policy, limit, cost) {
       if (closed) throw closedError()
-      const script = scripts[policy.algorithm]
       const redisKey = keyFor(key, policy)
-      const args = [limit, policy.windowMs, cost, clock(), slack]
-      const reply = await redisCall(client, () => script([redisKey], args), consumeCall, redisKey)
-      return toDecision(reply)
+      const args: Array<string | number> = [limit, policy.windowMs, cost, clock(), slack]
+      const penalty = policy.penalty
+      if (penalty === undefined) {
+        const script = scripts[policy.algorithm]
+        return toDecision(await redisCall(client, () => script([redisKey], args), consumeCall, redisKey))
+      }
+      const script = penaltyScripts[policy.algorithm]
+      const keys = [redisKey, penaltyKeyFor(key, policy)]
+      args.push(penalty.offences, penalty.periodMs, penalty.blockMs, penalty.maxBlockMs, penalty.forgetMs)
+      return toDecision(await redisCall(client, () => script(keys, args), consumeCall, redisKey))
     },
 
     async refund(key, policy, limit, cost) {
@@ -292,6 +353,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       if (closed) throw closedError()
       const redisKey = keyFor(key, policy)
       await redisCall(client, () => client.del(redisKey), resetCall, redisKey)
+      if (policy.penalty !== undefined) {
+        const penaltyKey = penaltyKeyFor(key, policy)
+        await redisCall(client, () => client.del(penaltyKey), resetCall, penaltyKey)
+      }
     },
 
     close() {
@@ -304,9 +369,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 const closedError = () => new Error(`${NAME}(): the store is closed.`)
 
 function toDecision(reply: unknown): RateLimitDecision {
-  if (!Array.isArray(reply) || reply.length !== 4) {
+  if (!Array.isArray(reply) || (reply.length !== 4 && reply.length !== 5)) {
     throw new Error(`${NAME}(): unexpected script reply ${JSON.stringify(reply)}.`)
   }
-  const [allowed, remaining, resetMs, retryAfterMs] = reply as number[]
-  return { allowed: allowed === 1, remaining: remaining!, resetMs: resetMs!, retryAfterMs: retryAfterMs! }
+  const [allowed, remaining, resetMs, retryAfterMs, blocked] = reply as number[]
+  const decision = { allowed: allowed === 1, remaining: remaining!, resetMs: resetMs!, retryAfterMs: retryAfterMs! }
+  return blocked === 1 ? { ...decision, blocked: true } : decision
 }

@@ -35,6 +35,32 @@ export interface RateLimitPolicy {
   readonly algorithm: RateLimitAlgorithm
   /** The window in milliseconds: the fixed window's length, the sliding window's span, the bucket's refill time. */
   readonly windowMs: number
+  /**
+   * Escalating blocks for repeat offenders, when the limiter enables them; undefined
+   * otherwise. Only a store whose `penalties` member is true is given a policy with one.
+   */
+  readonly penalty?: RateLimitPenalty | undefined
+}
+
+/**
+ * How a store blocks a key that keeps exceeding its quota (login routes: express-brute,
+ * rate-limiter-flexible's `blockDuration`). A refused hit that costs something is an
+ * offence; `offences` of them within `periodMs` block the key for `blockMs`, the next block
+ * for twice as long, and so on up to `maxBlockMs`. A key that stays out of trouble for
+ * `forgetMs` after its last block ended starts again at `blockMs`. All values are positive
+ * integers (milliseconds, or a count).
+ */
+export interface RateLimitPenalty {
+  /** Offences (refused hits of cost > 0, a blocked hit excepted) within `periodMs` that start a block. */
+  readonly offences: number
+  /** The span over which offences are counted, from the first offence it contains. */
+  readonly periodMs: number
+  /** The first block's length; each further block doubles it. */
+  readonly blockMs: number
+  /** The longest block. At least `blockMs`. */
+  readonly maxBlockMs: number
+  /** How long after a block ended the key keeps its escalation level. */
+  readonly forgetMs: number
 }
 
 /** The answer of a store to one hit. Every number is a non-negative integer. */
@@ -55,6 +81,12 @@ export interface RateLimitDecision {
    * to refuse new keys (see `memoryStore({ overflow })`), not because of the quota.
    */
   readonly overflow?: boolean
+  /**
+   * True when the hit was refused because of a penalty block (`policy.penalty`): the key
+   * was blocked already, or this hit's offence started a block. `retryAfterMs` is then
+   * the time left of the block. Undefined or false otherwise.
+   */
+  readonly blocked?: boolean
 }
 
 /** A counting backend shared by `rateLimit()` and any other quota middleware. */
@@ -63,10 +95,19 @@ export interface RateLimitStore {
   readonly kind: string
 
   /**
+   * True when the store applies `policy.penalty` in `consume` (both stores here do).
+   * `rateLimit({ penalty })` refuses, at construction, a store without it, rather than
+   * silently never blocking.
+   */
+  readonly penalties?: boolean
+
+  /**
    * Count one hit of `cost` units for `key` under `policy`, if it fits `limit`, and
    * report the state after it. Atomic: concurrent calls for one key, from any number of
    * processes sharing the backend, never together allow more than `limit` units in the
    * quota's span. A hit of cost 0 changes nothing and reports the current state.
+   * With `policy.penalty`, the same atomic step first refuses a blocked key (cost 0 hits
+   * excepted), and counts a refusal as an offence, starting or escalating a block.
    * Rejects when the backend cannot answer (the limiter then fails open or closed).
    */
   consume(key: string, policy: RateLimitPolicy, limit: number, cost: number): Promise<RateLimitDecision>
@@ -78,7 +119,7 @@ export interface RateLimitStore {
    */
   refund(key: string, policy: RateLimitPolicy, limit: number, cost: number): Promise<void>
 
-  /** Forget `key` under `policy`: its next hit starts with the full quota. */
+  /** Forget `key` under `policy`, its penalty state included: its next hit starts with the full quota, unblocked. */
   reset(key: string, policy: RateLimitPolicy): Promise<void>
 
   /**

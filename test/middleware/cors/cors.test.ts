@@ -672,6 +672,13 @@ t.test('cors(): config: "*" only alone or as the first label', async (t) => {
     name: 'ConfigError',
     message: /received "https:\/\/app\.example\.com\."/,
   })
+  t.throws(() => cors({ origins: ['http://*.testserver'] }), {
+    name: 'ConfigError',
+    message:
+      /"\*\.testserver" accepts every host under "testserver".*reserved for local use: "\*\.localhost", "\*\.test"/,
+  })
+  for (const origin of ['http://*.test', 'http://*.internal:8080', 'https://*.lan', 'http://*.home.arpa'])
+    t.doesNotThrow(() => cors({ origins: [origin] }), origin)
 })
 
 t.test('cors(): config: lists hold strings or RegExps, at least one', async (t) => {

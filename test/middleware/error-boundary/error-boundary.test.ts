@@ -6,7 +6,10 @@ import {
   errorBoundary,
   errorBoundaryDefaults,
   HttpError,
+  mount,
   OrderingError,
+  rateLimit,
+  sendError,
   type ErrorBoundaryOptions,
   type ErrorReport,
   type Middleware,
@@ -16,6 +19,7 @@ import { defineMiddleware, onResponseStart, requestIdState } from '../../../lib/
 import { httpRequest } from '../../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers/raw.js'
 import { reporterDefaults } from '../../../lib/core/report.js'
+import { errorPolicyState } from '../../../lib/core/send-error.js'
 import { serve } from '../../helpers/serve.js'
 import { captureWarnings, tick, until } from '../../helpers/wait.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
@@ -42,6 +46,10 @@ async function boundary(t: Test, handler: RawHandler, options: ErrorBoundaryOpti
     )(handler),
   )
   return { url, reports }
+}
+
+const refuse403: RawHandler = (req, res) => {
+  sendError(req, res, new HttpError(403))
 }
 
 /** Process warnings emitted while `t` runs. */
@@ -667,6 +675,141 @@ t.test('errorBoundary(): declares it wraps cors, auth, limits and compression', 
   t.match(explained, /ok\s+errorBoundary wraps cors: a 500 must still carry the CORS headers/)
 })
 
+t.test(
+  "errorBoundary(): map() reshapes the refusals of inner layers: status and body, the refusal's headers kept",
+  async (t) => {
+    const seen: unknown[] = []
+    const url = await serve(
+      t,
+      compose(
+        errorBoundary({
+          map: (err) => {
+            seen.push(err)
+            return err instanceof HttpError && err.code === 'too_many_requests'
+              ? new HttpError(503, 'Busy, come back later', { code: 'busy', expose: true, details: { tip: 'retry' } })
+              : undefined
+          },
+        }),
+        withId,
+        rateLimit({ limit: 1 }),
+      )((_req, res) => res.end('ok')),
+    )
+    t.equal((await httpRequest(url)).status, 200)
+    const refused = await httpRequest(url)
+    t.equal(refused.status, 503)
+    t.same(JSON.parse(refused.text), {
+      tip: 'retry',
+      status: 503,
+      code: 'busy',
+      message: 'Busy, come back later',
+      requestId: 'req-1',
+    })
+    t.ok(refused.headers['retry-after'], "the limiter's Retry-After survives the new status")
+    t.ok(refused.headers.ratelimit)
+    t.match(seen, [{ status: 429, code: 'too_many_requests' }], 'map saw the refusal once')
+  },
+)
+
+t.test('errorBoundary(): map() on a refusal: its own headers win, undefined keeps the refusal', async (t) => {
+  const always: Middleware = () => (req, res) => {
+    sendError(req, res, new HttpError(401, 'Who?', { headers: { 'www-authenticate': 'Bearer', 'retry-after': '1' } }))
+  }
+  const served = await serve(
+    t,
+    compose(
+      errorBoundary({
+        map: (_err, req) =>
+          req.url === '/keep' ? undefined : new HttpError(404, 'Nothing here', { headers: { 'retry-after': '99' } }),
+      }),
+      always,
+    )((_req, res) => res.end('ok')),
+  )
+  const hidden = await httpRequest(`${served}/x`)
+  t.equal(hidden.status, 404)
+  t.equal(hidden.headers['retry-after'], '99')
+  t.equal(hidden.headers['www-authenticate'], 'Bearer')
+  const kept = await httpRequest(`${served}/keep`)
+  t.equal(kept.status, 401)
+  t.equal(JSON.parse(kept.text).message, 'Who?')
+})
+
+t.test("errorBoundary(): format applies to the boundary's own answers, development included", async (t) => {
+  const { url } = await boundary(
+    t,
+    () => {
+      throw new TypeError('db-3.internal refused')
+    },
+    { format: 'problem', development: true },
+  )
+  const res = await httpRequest(`${url}/x?y=1`)
+  t.equal(res.status, 500)
+  t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.match(JSON.parse(res.text), {
+    type: 'about:blank',
+    title: 'Internal Server Error',
+    status: 500,
+    detail: 'db-3.internal refused',
+    instance: '/x',
+    requestId: 'req-1',
+    details: { error: 'TypeError', stack: Array },
+  })
+})
+
+t.test("errorBoundary(): a nested boundary without format keeps the outer one's; map is applied once", async (t) => {
+  let calls = 0
+  const url = await serve(
+    t,
+    compose(
+      errorBoundary({ format: 'problem' }),
+      withId,
+      errorBoundary({
+        map: (err) => {
+          calls++
+          return err instanceof HttpError && err.status === 418 ? new HttpError(400, 'No tea') : undefined
+        },
+        onError: () => undefined,
+      }),
+    )(() => {
+      throw new HttpError(418)
+    }),
+  )
+  const res = await httpRequest(url)
+  t.equal(res.status, 400)
+  t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.match(JSON.parse(res.text), { detail: 'No tea', code: 'bad_request' })
+  t.equal(calls, 1)
+})
+
+t.test("errorBoundary(): the innermost boundary's map decides, for refusals as for exceptions", async (t) => {
+  const hide = () => new HttpError(404)
+  const url = await serve(
+    t,
+    compose(
+      errorBoundary({ format: 'problem', map: hide }),
+      mount('/inner', compose(errorBoundary({ onError: () => undefined }))(refuse403)),
+    )(refuse403),
+  )
+  const outer = await httpRequest(`${url}/x`)
+  t.equal(outer.status, 404)
+  const inner = await httpRequest(`${url}/inner/x`)
+  t.equal(inner.status, 403, 'the outer map does not reach past the inner boundary, which has none')
+  t.equal(inner.headers['content-type'], 'application/problem+json; charset=utf-8', 'the format is inherited')
+})
+
+t.test('errorBoundary(): without format or map it leaves no policy, and refusals are the default JSON', async (t) => {
+  let policy: unknown = 'unset'
+  const url = await serve(
+    t,
+    compose(errorBoundary())((req, res) => {
+      policy = errorPolicyState.tryGet(req)
+      sendError(req, res, new HttpError(403))
+    }),
+  )
+  const res = await httpRequest(url)
+  t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+  t.equal(policy, undefined)
+})
+
 t.test('errorBoundary(): config: rejects bad options', async (t) => {
   t.throws(() => errorBoundary({ map: 'x' as never }), {
     name: 'ConfigError',
@@ -680,6 +823,11 @@ t.test('errorBoundary(): config: rejects bad options', async (t) => {
     name: 'ConfigError',
     message:
       /option "development" must be true or false; received "yes" \(string\)\. Pass a boolean, e\.g\. development: process\.env\.NODE_ENV === 'development'.*never turn it on in production/,
+  })
+  t.throws(() => errorBoundary({ format: 'xml' as never }), {
+    name: 'ConfigError',
+    message:
+      /errorBoundary\(\): option "format" must be "json", "problem" or a function; received "xml" \(string\)\. Use 'problem' for RFC 9457/,
   })
   t.throws(() => errorBoundary({ onErorr: () => undefined } as never), {
     name: 'ConfigError',

@@ -242,6 +242,89 @@ t.test('hooks(): teardown runs after a handler that threw, once the boundary ans
   t.equal(infos[0]!.status, 500)
 })
 
+t.test('hooks(): teardown receives the error the handler raised, whichever layer answered it', async (t) => {
+  const boom = new Error('boom')
+  const handlers: Record<string, RawHandler> = {
+    sync: () => {
+      throw boom
+    },
+    async: async () => {
+      await tick(1)
+      throw boom
+    },
+  }
+  // Where the error is answered: a boundary outside hooks, one inside it, or none (the
+  // server's own catch destroys the response).
+  const stacks: Record<string, (teardown: HooksOptions['teardown']) => (h: RawHandler) => RawHandler> = {
+    'boundary outside': (teardown) => compose(errorBoundary({ onError: () => undefined }), hooks({ teardown })),
+    'boundary inside': (teardown) => compose(hooks({ teardown }), errorBoundary({ onError: () => undefined })),
+    'no boundary': (teardown) => compose(hooks({ teardown })),
+  }
+  for (const [where, stack] of Object.entries(stacks)) {
+    for (const [how, handler] of Object.entries(handlers)) {
+      const got: unknown[] = []
+      const url = await serve(
+        t,
+        stack((_q, _r, _info, error) => {
+          got.push(error)
+        })(handler),
+      )
+      const answer = await rawGet(url).catch(() => undefined)
+      if (where === 'no boundary') t.not(answer?.status, 200, `${where}, ${how}: the connection was cut`)
+      else t.equal(answer?.status, 500, `${where}, ${how}: answered`)
+      await until(() => got.length > 0)
+      t.equal(got[0], boom, `${where}, ${how}: teardown has the error`)
+    }
+  }
+})
+
+t.test('hooks(): teardown gets no error for a handler that succeeded, or one that refused by answering', async (t) => {
+  const got: unknown[] = []
+  const url = await serve(
+    t,
+    compose(
+      errorBoundary(),
+      hooks({
+        teardown: (_q, _r, _info, error) => {
+          got.push(error)
+        },
+      }),
+    )((req, res) => {
+      if (req.url === '/refuse') sendError(req, res, new HttpError(403))
+      else res.end('ok')
+    }),
+  )
+  t.equal((await rawGet(url)).status, 200)
+  t.equal((await rawGet(url, '/refuse')).status, 403)
+  await until(() => got.length === 2)
+  t.same(got, [undefined, undefined])
+})
+
+t.test('hooks(): the Flask pattern: commit on success, roll back on error', async (t) => {
+  const log: string[] = []
+  const app = compose(
+    errorBoundary({ onError: () => undefined }),
+    hooks({
+      before: (req) => {
+        log.push(`begin ${req.url}`)
+      },
+      teardown: (req, _res, _info, error) => {
+        log.push(error === undefined ? `commit ${req.url}` : `rollback ${req.url}: ${(error as Error).message}`)
+      },
+    }),
+  )(async (req, res) => {
+    await tick(1)
+    if (req.url === '/fail') throw new Error('constraint violated')
+    res.end('saved')
+  })
+  const url = await serve(t, app)
+  t.equal((await rawGet(url, '/ok')).status, 200)
+  await until(() => log.length === 2)
+  t.equal((await rawGet(url, '/fail')).status, 500)
+  await until(() => log.length === 4)
+  t.same(log, ['begin /ok', 'commit /ok', 'begin /fail', 'rollback /fail: constraint violated'])
+})
+
 t.test('hooks(): teardown errors and rejections are reported, never thrown; later teardowns still run', async (t) => {
   const seen = captureWarnings(t)
   const ran: string[] = []

@@ -3,6 +3,7 @@ import { formatIp } from '../../../lib/core.js'
 import {
   commaBefore,
   entryFromRight,
+  ListFromRight,
   parseForwardedElement,
   parseNode,
   splitForwarded,
@@ -91,7 +92,23 @@ t.test('entryFromRight(): reads list entries from the right without splitting', 
   t.equal(entryFromRight('a, b ,c', 1), 'b')
   t.equal(entryFromRight('a, b ,c', 2), 'a')
   t.equal(entryFromRight('a, b ,c', 3), undefined)
-  t.equal(entryFromRight(',a', 1), '')
+  t.equal(entryFromRight(',a', 1), undefined)
   t.equal(entryFromRight(',a', 2), undefined)
   t.equal(commaBefore(',a', 0), -1)
+})
+
+t.test('entryFromRight(): empty elements are no entries (RFC 9110 §5.6.1), as in splitForwarded', async (t) => {
+  t.equal(entryFromRight('a, ,b,', 0), 'b')
+  t.equal(entryFromRight('a, ,b,', 1), 'a')
+  t.equal(entryFromRight('a, ,b,', 2), undefined)
+  t.equal(entryFromRight(' , ,', 0), undefined)
+  t.same(splitForwarded('for=a, ,for=b,'), ['for=a', 'for=b'])
+})
+
+t.test('ListFromRight: yields non-empty elements right to left, trimmed, then undefined', async (t) => {
+  const list = new ListFromRight(' a ,, b\t, ,')
+  t.equal(list.next(), 'b')
+  t.equal(list.next(), 'a')
+  t.equal(list.next(), undefined)
+  t.equal(list.next(), undefined)
 })

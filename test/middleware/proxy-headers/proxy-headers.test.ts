@@ -1,3 +1,4 @@
+import express from 'express'
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import {
@@ -81,14 +82,63 @@ t.test('proxyHeaders(): reads repeated X-Forwarded-For lines as one list', async
 })
 
 t.test('proxyHeaders(): a malformed entry on the walk falls back to the socket', async (t) => {
-  for (const chain of [
-    '203.0.113.7, garbage',
-    '203.0.113.7,,10.0.0.2',
-    '203.0.113.7, unknown',
-    '203.0.113.7, 10.0.0.2:99999',
-    '01.2.3.4',
-  ]) {
+  for (const chain of ['203.0.113.7, garbage', '203.0.113.7, unknown', '203.0.113.7, 10.0.0.2:99999', '01.2.3.4']) {
     t.same(await identity(t, LOCAL, { 'x-forwarded-for': chain }), SOCKET, chain)
+  }
+})
+
+t.test('proxyHeaders(): empty list elements are ignored, as in Forwarded (RFC 9110 §5.6.1)', async (t) => {
+  for (const [chain, ip] of [
+    ['203.0.113.9, ,', '203.0.113.9'],
+    ['203.0.113.7,,10.0.0.2', '203.0.113.7'],
+    [', 203.0.113.7 , ,10.0.0.2, ', '203.0.113.7'],
+    ['6.6.6.6,, 203.0.113.7', '203.0.113.7'],
+  ] as const) {
+    t.equal((await identity(t, LOCAL, { 'x-forwarded-for': chain })).ip, ip, chain)
+  }
+  // The same chain in Forwarded.
+  t.equal((await identity(t, { ...LOCAL, header: 'forwarded' }, { forwarded: 'for=203.0.113.9, ,' })).ip, '203.0.113.9')
+  // A list of nothing but empty elements names nobody.
+  t.same(await identity(t, LOCAL, { 'x-forwarded-for': ' , ,' }), SOCKET)
+  // Positions in the sibling lists are counted the same way: "https" is the client hop's.
+  t.equal(
+    (
+      await identity(t, LOCAL, {
+        'x-forwarded-for': '203.0.113.7, , 10.0.0.2',
+        'x-forwarded-proto': 'https, , http,',
+      })
+    ).scheme,
+    'https',
+  )
+})
+
+t.test("proxyHeaders(): differential: the client address matches Express's req.ip (proxy-addr)", async (t) => {
+  const app = express()
+  app.set('trust proxy', ['loopback', '10.0.0.0/8'])
+  app.get('/', (req, res) => {
+    res.send(req.ip)
+  })
+  const expressUrl = await serve(t, (req, res) => {
+    app(req, res)
+  })
+  const ours = await serve(
+    t,
+    proxyHeaders(LOCAL)((req, res) => res.end(clientIp(req))),
+  )
+  const chains = [
+    '203.0.113.9, ,',
+    '203.0.113.9,,',
+    ', ,203.0.113.9',
+    '203.0.113.7,,10.0.0.2',
+    '6.6.6.6, 203.0.113.7, , 10.0.0.2, ',
+    '10.0.0.5, , 10.0.0.2',
+    '203.0.113.7 , 10.0.0.2',
+    '2001:db8::1, 10.0.0.2',
+  ]
+  for (const chain of chains) {
+    const headers = { 'x-forwarded-for': chain }
+    const [a, b] = await Promise.all([httpRequest(expressUrl, { headers }), httpRequest(ours, { headers })])
+    t.equal(b.text, a.text, chain)
   }
 })
 
@@ -134,7 +184,14 @@ t.test('proxyHeaders(): the scheme comes from the same hop as the address', asyn
 
 t.test('proxyHeaders(): an unknown scheme fails closed', async (t) => {
   t.same(await identity(t, LOCAL, { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'ftp' }), SOCKET)
-  t.same(await identity(t, LOCAL, { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': '' }), SOCKET)
+  // An empty X-Forwarded-Proto holds no element (RFC 9110 §5.6.1): no hop reported a scheme,
+  // so the connection's stands, as for a list too short to reach the client's hop.
+  for (const proto of ['', ' , '])
+    t.same(
+      await identity(t, LOCAL, { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': proto }),
+      { ...SOCKET, ip: '203.0.113.7', clientIp: '203.0.113.7', viaTrustedProxy: true },
+      JSON.stringify(proto),
+    )
 })
 
 t.test('proxyHeaders(): the forwarded host is read only when asked for', async (t) => {

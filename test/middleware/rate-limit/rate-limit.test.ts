@@ -803,3 +803,148 @@ t.test('rateLimit(): fail-open with legacy headers still announces the limit', a
   t.equal(res.headers['x-ratelimit-remaining'], undefined)
   t.equal(res.headers['ratelimit-policy'], '"default";q=4;w=60')
 })
+
+t.test('rateLimit(): headers "draft-6" sends RateLimit-Limit, -Remaining, -Reset and an unnamed policy', async (t) => {
+  const { url } = await limited(t, { limit: 2, windowMs: 60_000, headers: 'draft-6' })
+  const first = await httpRequest(url)
+  t.equal(first.headers['ratelimit-policy'], '2;w=60')
+  t.equal(first.headers['ratelimit-limit'], '2')
+  t.equal(first.headers['ratelimit-remaining'], '1')
+  t.equal(first.headers['ratelimit-reset'], '60', 'delay-seconds, not a timestamp')
+  t.equal(first.headers.ratelimit, undefined, 'no draft-11 field')
+  await httpRequest(url)
+  const refused = await httpRequest(url)
+  t.equal(refused.status, 429)
+  t.equal(refused.headers['ratelimit-remaining'], '0')
+  t.equal(refused.headers['ratelimit-reset'], refused.headers['retry-after'])
+})
+
+t.test('rateLimit(): headers "draft-7" sends one RateLimit field of limit, remaining and reset', async (t) => {
+  const { url } = await limited(t, { limit: 5, windowMs: 1500, headers: 'draft-7' })
+  const res = await httpRequest(url)
+  t.equal(res.headers['ratelimit-policy'], '5;w=2')
+  t.equal(res.headers.ratelimit, 'limit=5, remaining=4, reset=2')
+  t.equal(res.headers['ratelimit-limit'], undefined)
+})
+
+t.test('rateLimit(): draft-6 and draft-7 fields hold one policy: the one with the least left', async (t) => {
+  for (const headers of ['draft-6', 'draft-7'] as const) {
+    const wide = rateLimit({ name: 'wide', limit: 100, windowMs: 60_000, headers })
+    const narrow = rateLimit({ name: 'narrow', limit: 3, windowMs: 1000, headers })
+    t.teardown(() => Promise.all([wide.close(), narrow.close()]))
+    for (const order of [
+      [wide, narrow],
+      [narrow, wide],
+    ]) {
+      const url = await serve(t, compose(...order)(ok))
+      const res = await httpRequest(url)
+      t.equal(res.headers['ratelimit-policy'], '3;w=1', `${headers}: the narrow limit wins, whatever the order`)
+      if (headers === 'draft-6') t.equal(res.headers['ratelimit-limit'], '3')
+      else t.match(res.headers.ratelimit, /^limit=3, remaining=\d, reset=1$/)
+    }
+  }
+})
+
+t.test('rateLimit(): config: headers takes a boolean or a draft name', async (t) => {
+  t.throws(() => rateLimit({ headers: 'draft-8' as 'draft-7' }), {
+    name: 'ConfigError',
+    message:
+      /option "headers" must be true or false, or one of "draft-11", "draft-7", "draft-6"; received "draft-8" \(string\)\. true is "draft-11"/,
+  })
+  const fine = rateLimit({ headers: 'draft-11' })
+  t.ok(fine)
+  await fine.close()
+})
+
+/** A limiter with a penalty on a memory store whose clock the test moves. */
+async function penalised(t: Test, options: RateLimitOptions) {
+  const clock = { now: 1_700_000_000_000 }
+  const store = memoryStore({ now: () => clock.now })
+  t.teardown(() => store.close())
+  const { url, limiter } = await limited(t, { store, ...options })
+  return { url, limiter, clock }
+}
+
+t.test('rateLimit(): penalty: a key that keeps exceeding its limit is blocked, each block twice as long', async (t) => {
+  const { url, limiter, clock } = await penalised(t, {
+    limit: 2,
+    windowMs: 1000,
+    penalty: { offences: 2, blockMs: 10_000, maxBlockMs: 25_000 },
+  })
+  t.same(await statuses(url, 3), [200, 200, 429])
+  const second = await httpRequest(url)
+  t.equal(second.status, 429)
+  t.equal(second.headers['retry-after'], '10', 'the second refusal within periodMs (the window) starts a 10 s block')
+  t.equal(second.headers.ratelimit, '"default";r=0;t=10')
+  t.match(JSON.parse(second.text), { status: 429, code: 'too_many_requests', retryAfterSeconds: 10 })
+  clock.now += 5000
+  const blocked = await httpRequest(url)
+  t.equal(blocked.status, 429, 'the window is over, the block is not')
+  t.equal(blocked.headers['retry-after'], '5')
+  clock.now += 5000
+  t.same(await statuses(url, 4), [200, 200, 429, 429])
+  clock.now += 19_999
+  t.equal((await httpRequest(url)).headers['retry-after'], '1', 'the second block lasts 20 s')
+  clock.now += 1
+  t.same(await statuses(url, 4), [200, 200, 429, 429])
+  clock.now += 24_999
+  t.equal((await httpRequest(url)).status, 429, 'the third, 40 s, is capped at maxBlockMs (25 s)')
+  clock.now += 1
+  t.equal((await httpRequest(url)).status, 200)
+  t.match(limiter.stats(), { blocked: 6, limited: 9, allowed: 7 })
+  await limiter.resetKey('127.0.0.1')
+  t.same(await statuses(url, 3), [200, 200, 429], 'resetKey() lifts the escalation too')
+})
+
+t.test(
+  'rateLimit(): penalty: other clients are not blocked, and {} blocks for one window at the first refusal',
+  async (t) => {
+    const { url, clock } = await penalised(t, {
+      limit: 1,
+      windowMs: 60_000,
+      penalty: {},
+      key: (req) => String(req.headers['x-user']),
+    })
+    const as = (user: string) => ({ headers: { 'x-user': user } })
+    t.same(await statuses(url, 2, as('a')), [200, 429])
+    t.equal((await httpRequest(url, as('a'))).headers['retry-after'], '60')
+    t.same(await statuses(url, 1, as('b')), [200])
+    clock.now += 60_000
+    t.same(await statuses(url, 1, as('a')), [200])
+  },
+)
+
+t.test('rateLimit(): config: penalty', async (t) => {
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ penalty: true }, /option "penalty" must be an object of settings or false; received true/],
+    [{ penalty: { blockMs: 0 } }, /option "penalty\.blockMs" must be an integer from 1/],
+    [{ penalty: { offences: 0 } }, /option "penalty\.offences" must be an integer from 1/],
+    [
+      { penalty: { blockMs: 60_000, maxBlockMs: 1000 } },
+      /option "penalty\.maxBlockMs" must be at least penalty\.blockMs \(60000\); received 1000 \(number\)\. It caps the doubling blocks/,
+    ],
+    [{ penalty: { blokMs: 1 } }, /unknown option "penalty\.blokMs"; did you mean "penalty\.blockMs"\?/],
+  ]
+  for (const [options, message] of bad) {
+    t.throws(() => rateLimit(options as RateLimitOptions), { name: 'ConfigError', message }, JSON.stringify(options))
+  }
+  const store: RateLimitStore = {
+    kind: 'custom',
+    consume: () => Promise.resolve({ allowed: true, remaining: 1, resetMs: 0, retryAfterMs: 0 }),
+    refund: () => Promise.resolve(),
+    reset: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  }
+  t.throws(() => rateLimit({ store, penalty: {} }), {
+    name: 'ConfigError',
+    message:
+      /option "store" must be a store that applies penalties.*The custom store does not declare "penalties: true"/,
+  })
+  const shared = memoryStore()
+  t.teardown(() => shared.close())
+  rateLimit({ store: shared, name: 'login', penalty: { blockMs: 1000 } })
+  t.throws(() => rateLimit({ store: shared, name: 'login', penalty: { blockMs: 2000 } }), {
+    name: 'ConfigError',
+    message: /option "name" must be a name not used on this store by a limiter counting differently.*with a penalty/,
+  })
+})

@@ -1,5 +1,12 @@
 import t from 'tap'
-import { compileCsp, cspApiDefaults, cspSiteDefaults } from '../../../lib/middleware/security-headers/csp.js'
+import {
+  compileCsp,
+  cspAroundNonce,
+  cspApiDefaults,
+  cspSiteDefaults,
+  nonceGenerator,
+  parseCsp,
+} from '../../../lib/middleware/security-headers/csp.js'
 
 const csp = (directives: Record<string, unknown>, useDefaults = false) =>
   compileCsp('contentSecurityPolicy', directives as never, useDefaults)
@@ -125,4 +132,59 @@ t.test('compileCsp(): config: directives is an object with at least one directiv
     name: 'ConfigError',
     message: /must be at least one directive.*contentSecurityPolicy: false/,
   })
+})
+
+const aroundNonce = (directives: Record<string, unknown>, nonceDirectives: string[], useDefaults = false) =>
+  cspAroundNonce(parseCsp('contentSecurityPolicy', directives as never, useDefaults), nonceDirectives)
+
+t.test('cspAroundNonce(): the policy split where each nonce goes, directives in place', async (t) => {
+  const parts = aroundNonce({ scriptSrc: ["'self'", "'strict-dynamic'"], imgSrc: ["'self'"], styleSrc: ["'self'"] }, [
+    'script-src',
+    'style-src',
+  ])
+  t.same(parts, ["script-src 'self' 'strict-dynamic' 'nonce-", "'; img-src 'self'; style-src 'self' 'nonce-", "'"])
+  t.equal(
+    parts.join('N0nce=='),
+    "script-src 'self' 'strict-dynamic' 'nonce-N0nce=='; img-src 'self'; style-src 'self' 'nonce-N0nce=='",
+  )
+  t.ok(Object.isFrozen(parts))
+})
+
+t.test("cspAroundNonce(): a missing directive copies the browser's fallback, without 'none'", async (t) => {
+  t.equal(
+    aroundNonce({ defaultSrc: ["'self'", 'https:'], scriptSrc: ["'unsafe-inline'"] }, [
+      'script-src-elem',
+      'style-src-elem',
+    ]).join('X'),
+    "default-src 'self' https:; script-src 'unsafe-inline'; script-src-elem 'unsafe-inline' 'nonce-X'; style-src-elem 'self' https: 'nonce-X'",
+  )
+  t.equal(
+    aroundNonce({}, ['script-src'], true).join('X'),
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; script-src 'nonce-X'",
+  )
+  t.equal(aroundNonce({ sandbox: true }, ['style-src']).join('X'), "sandbox; style-src 'nonce-X'", 'no fallback at all')
+})
+
+t.test('nonceGenerator(): 128-bit base64 nonces, none repeated across pool refills', async (t) => {
+  const next = nonceGenerator()
+  const seen = new Set<string>()
+  for (let i = 0; i < 1000; i++) {
+    const nonce = next()
+    t.equal(Buffer.from(nonce, 'base64').length, 16)
+    t.match(nonce, /^[A-Za-z0-9+/]{22}==$/)
+    seen.add(nonce)
+  }
+  t.equal(seen.size, 1000)
+  const other = nonceGenerator()
+  t.not(other(), next(), 'each generator draws its own bytes')
+})
+
+t.test('compileCsp(): config: report-to takes one endpoint name', async (t) => {
+  t.equal(csp({ reportTo: 'csp-endpoint' }), 'report-to csp-endpoint')
+  t.throws(() => csp({ reportTo: 'https://r.example/csp' }), {
+    name: 'ConfigError',
+    message:
+      /"contentSecurityPolicy\.directives\.reportTo" must be one endpoint name .*; received "https:\/\/r\.example\/csp" \(string\)\. Name an endpoint of reportingEndpoints\./,
+  })
+  t.throws(() => csp({ 'report-to': ['a', 'b'] }), { message: /must be one endpoint name/ })
 })

@@ -1,12 +1,15 @@
 import t, { type Test } from 'tap'
 import {
   compose,
+  cspSiteDefaults,
+  getCspNonce,
   HttpError,
   proxyHeaders,
   securityHeaders,
   sendError,
   type RawHandler,
   type SecurityHeadersOptions,
+  tryGetCspNonce,
 } from '../../../lib/index.js'
 import { defineMiddleware } from '../../../lib/core.js'
 import { httpRequest, type HttpResult } from '../../helpers/http.js'
@@ -363,5 +366,237 @@ t.test('securityHeaders(): config: unknown options are refused', async (t) => {
     name: 'ConfigError',
     option: 'hsts',
     message: /^securityHeaders\(\): unknown option "hsts"; /,
+  })
+})
+
+// CSP3: base64-value of 128 bits: 22 characters and "==".
+const NONCE = /^[A-Za-z0-9+/]{22}==$/
+
+/** A page handler that prints the nonce it was given, or "none". */
+const printNonce: RawHandler = (req, res) => {
+  res.setHeader('content-type', 'text/plain')
+  res.end(tryGetCspNonce(req) ?? 'none')
+}
+
+t.test(
+  'securityHeaders(): nonce: a fresh nonce per response, in script-src and style-src, read by the handler',
+  async (t) => {
+    const url = await serve(
+      t,
+      securityHeaders({
+        contentSecurityPolicy: { nonce: true, useDefaults: false, directives: cspSiteDefaults },
+      })(printNonce),
+    )
+    const seen = new Set<string>()
+    for (let i = 0; i < 20; i++) {
+      const res = await httpRequest(url)
+      t.match(res.text, NONCE)
+      const csp = res.headers['content-security-policy'] as string
+      t.ok(csp.includes(`script-src 'self' 'nonce-${res.text}';`), 'script-src keeps its sources and gets the nonce')
+      t.ok(
+        csp.includes(`style-src 'self' https: 'unsafe-inline' 'nonce-${res.text}';`),
+        "style-src too ('unsafe-inline' stays for browsers without nonces)",
+      )
+      t.equal(csp.split(res.text).length, 3, 'the nonce is in the two directives only')
+      seen.add(res.text)
+    }
+    t.equal(seen.size, 20, 'no nonce repeats')
+  },
+)
+
+t.test('securityHeaders(): nonce: a directive the policy lacks is added from its fallback', async (t) => {
+  const res = await headersOf(
+    t,
+    { contentSecurityPolicy: { nonce: true, directives: { defaultSrc: ["'self'"] } } },
+    printNonce,
+  )
+  t.equal(
+    res.headers['content-security-policy'],
+    `default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; script-src 'self' 'nonce-${res.text}'; style-src 'self' 'nonce-${res.text}'`,
+  )
+  const api = await headersOf(
+    t,
+    { contentSecurityPolicy: { nonce: true, nonceDirectives: ['scriptSrcElem'], reportOnly: true } },
+    printNonce,
+  )
+  t.equal(
+    api.headers['content-security-policy-report-only'],
+    `default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; script-src-elem 'nonce-${api.text}'`,
+    "a lone 'none' gives way to the nonce; report-only works the same",
+  )
+})
+
+t.test('securityHeaders(): nonce: getCspNonce() without it throws naming what to mount', async (t) => {
+  let error: unknown
+  const url = await serve(
+    t,
+    securityHeaders()((req, res) => {
+      try {
+        getCspNonce(req)
+      } catch (err) {
+        error = err
+      }
+      res.end(String(tryGetCspNonce(req)))
+    }),
+  )
+  t.equal((await httpRequest(url)).text, 'undefined')
+  t.match(error, {
+    message:
+      'getCspNonce(): no cspNonce on this request; mount securityHeaders({ contentSecurityPolicy: { nonce: true } }) before this handler.',
+  })
+})
+
+t.test(
+  'securityHeaders(): nonce: on a streamed body with backpressure, HEAD, 204 and writeHead(status, headers)',
+  async (t) => {
+    const chunk = Buffer.alloc(64 * 1024, 'n')
+    let sawFalse = false
+    const options: SecurityHeadersOptions = { contentSecurityPolicy: { nonce: true } }
+    const streamed = await serve(
+      t,
+      securityHeaders(options)(async (req, res) => {
+        res.setHeader('x-nonce', getCspNonce(req))
+        if ((await writeWithBackpressure(res, repeated(chunk, 64))) > 0) sawFalse = true
+        await new Promise<void>((done) => res.end(done))
+      }),
+    )
+    const res = await fetch(streamed)
+    t.ok(res.headers.get('content-security-policy')!.includes(`'nonce-${res.headers.get('x-nonce')}'`))
+    t.equal((await res.arrayBuffer()).byteLength, 64 * chunk.length)
+    t.ok(sawFalse)
+    const cases: Array<[string, RawHandler, string]> = [
+      ['HEAD', printNonce, 'HEAD'],
+      [
+        '204',
+        (req, res) => {
+          res.writeHead(204, { 'x-nonce': getCspNonce(req) })
+          res.end()
+        },
+        'GET',
+      ],
+      [
+        'writeHead object',
+        (req, res) => {
+          res.writeHead(200, { 'x-nonce': getCspNonce(req), 'x-frame-options': 'SAMEORIGIN' })
+          res.end()
+        },
+        'GET',
+      ],
+    ]
+    for (const [name, handler, method] of cases) {
+      const res = await headersOf(
+        t,
+        options,
+        (req, res) => {
+          if (method === 'HEAD') res.setHeader('x-nonce', getCspNonce(req))
+          return handler(req, res)
+        },
+        { method },
+      )
+      t.match(res.headers['x-nonce'], NONCE, name)
+      t.ok((res.headers['content-security-policy'] as string).includes(`'nonce-${res.headers['x-nonce']}'`), name)
+      t.equal(res.headers['x-frame-options'], name === 'writeHead object' ? 'SAMEORIGIN' : 'DENY', name)
+    }
+  },
+)
+
+t.test("securityHeaders(): nonce: a handler's own CSP is kept, unless override", async (t) => {
+  const handler: RawHandler = (req, res) => {
+    res.setHeader('content-security-policy', "default-src 'self'")
+    res.end(getCspNonce(req))
+  }
+  const kept = await headersOf(t, { contentSecurityPolicy: { nonce: true } }, handler)
+  t.equal(kept.headers['content-security-policy'], "default-src 'self'")
+  const replaced = await headersOf(t, { contentSecurityPolicy: { nonce: true }, override: true }, handler)
+  t.ok(
+    (replaced.headers['content-security-policy'] as string).endsWith(
+      `script-src 'nonce-${replaced.text}'; style-src 'nonce-${replaced.text}'`,
+    ),
+  )
+})
+
+t.test('securityHeaders(): Permissions-Policy and Reporting-Endpoints, linked to CSP report-to', async (t) => {
+  const res = await headersOf(t, {
+    permissionsPolicy: { camera: [], geolocation: ['self', 'https://maps.example'], fullscreen: ['*'] },
+    reportingEndpoints: { csp: 'https://reports.example/csp', default: '/reports' },
+    contentSecurityPolicy: { directives: { reportTo: 'csp' } },
+  })
+  t.equal(res.headers['permissions-policy'], 'camera=(), geolocation=(self "https://maps.example"), fullscreen=*')
+  t.equal(res.headers['reporting-endpoints'], 'csp="https://reports.example/csp", default="/reports"')
+  t.ok((res.headers['content-security-policy'] as string).endsWith('; report-to csp'))
+  const off = await headersOf(t)
+  t.equal(off.headers['permissions-policy'], undefined, 'off by default')
+  t.equal(off.headers['reporting-endpoints'], undefined, 'off by default')
+})
+
+t.test('securityHeaders(): config: nonce settings', async (t) => {
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { nonce: 'yes' as never } }), {
+    name: 'ConfigError',
+    message: /^securityHeaders\(\): option "contentSecurityPolicy\.nonce" must be true or false; received "yes"/,
+  })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { nonce: true, nonceDirectives: ['img-src'] } }), {
+    name: 'ConfigError',
+    option: 'contentSecurityPolicy.nonceDirectives',
+    message:
+      /must be one of "script-src", "script-src-elem", "style-src", "style-src-elem"; received "img-src" \(string\)\. Nonces apply to/,
+  })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { nonce: true, nonceDirectives: [] } }), {
+    message: /"contentSecurityPolicy\.nonceDirectives" must be a non-empty list of directives/,
+  })
+  t.throws(
+    () => securityHeaders({ contentSecurityPolicy: { nonce: true, nonceDirectives: ['scriptSrc', 'script-src'] } }),
+    {
+      message:
+        /"contentSecurityPolicy\.nonceDirectives" must be a list without repeats; received "scriptSrc, script-src"/,
+    },
+  )
+})
+
+t.test('securityHeaders(): config: nonceDirectives without nonce: true is refused', async (t) => {
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { nonceDirectives: ['script-src'] } }), {
+    name: 'ConfigError',
+    option: 'contentSecurityPolicy.nonceDirectives',
+    message:
+      /must be set with nonce: true; received "script-src" \(string\)\. Without nonce: true no nonce is made; add it, or drop nonceDirectives\./,
+  })
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { nonceDirectives: ['img-src'] } }), {
+    message: /"contentSecurityPolicy\.nonceDirectives" must be one of "script-src"/,
+  })
+})
+
+t.test('securityHeaders(): config: report-to names a reporting endpoint', async (t) => {
+  t.throws(() => securityHeaders({ contentSecurityPolicy: { directives: { reportTo: 'csp' } } }), {
+    name: 'ConfigError',
+    option: 'contentSecurityPolicy.directives.report-to',
+    message:
+      /must be an endpoint of reportingEndpoints; received "csp" \(string\)\. Declare it: reportingEndpoints: \{ 'csp': 'https:\/\/…' \}/,
+  })
+  t.throws(
+    () =>
+      securityHeaders({
+        reportingEndpoints: { default: '/r' },
+        contentSecurityPolicy: { directives: { reportTo: 'csp' } },
+      }),
+    { message: /must be one of the reportingEndpoints \(default\); received "csp"/ },
+  )
+  t.throws(
+    () =>
+      securityHeaders({
+        reportingEndpoints: { csp: '/r' },
+        contentSecurityPolicy: { directives: { reportTo: ['csp', 'other'] } },
+      }),
+    { message: /"contentSecurityPolicy\.directives\.reportTo" must be one endpoint name/ },
+  )
+})
+
+t.test('securityHeaders(): config: a referrer policy listed twice is refused', async (t) => {
+  t.throws(() => securityHeaders({ referrerPolicy: ['origin', 'origin'] }), {
+    name: 'ConfigError',
+    option: 'referrerPolicy',
+    message:
+      'securityHeaders(): option "referrerPolicy" must be a list of different policies; received "origin, origin" (string). "origin" is listed twice; keep the one in the place you want (the last known to a browser wins).',
+  })
+  t.throws(() => securityHeaders({ referrerPolicy: ['no-referrer', 'strict-origin', 'no-referrer'] }), {
+    message: /"no-referrer" is listed twice/,
   })
 })

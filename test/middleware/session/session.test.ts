@@ -188,6 +188,52 @@ t.test(
   },
 )
 
+t.test(
+  'session(): browserSessionCookie sends no Max-Age or Expires; the absolute timeout still ends the session',
+  async (t) => {
+    for (const kind of ['cookie', 'store'] as const) {
+      const c = clock()
+      const url = await cookieApp(t, {
+        secrets: [SECRET],
+        now: c.now,
+        browserSessionCookie: true,
+        absoluteTimeoutSeconds: 3600,
+        idleTimeoutSeconds: 600,
+        touchAfterSeconds: 60,
+        ...(kind === 'store' ? { store: memorySessionStore({ now: c.now }) } : {}),
+      })
+      const jar = new CookieJar()
+      const first = await jar.get(`${url}/set?k=v`)
+      t.equal(first.setCookie.length, 1, kind)
+      t.notMatch(first.setCookie[0], /Max-Age|Expires/i, `${kind}: a browser-session cookie`)
+      t.match(first.setCookie[0], /; Path=\/; HttpOnly; SameSite=Lax$/, `${kind}: other attributes kept`)
+      // Active every 9 minutes: the idle timeout never strikes, the touches stay session cookies.
+      for (let at = 0; at < 3_600_000 - 540_000; at += 540_000) {
+        c.advance(540_000)
+        const reply = await jar.get(`${url}/read`)
+        t.same(reply.body.data, { k: 'v' }, `${kind}: alive at ${at + 540_000} ms`)
+        for (const line of reply.setCookie) t.notMatch(line, /Max-Age|Expires/i, `${kind}: touched, still no Max-Age`)
+      }
+      const replay = jar.snapshot()
+      c.advance(600_000)
+      const expired = await replay.get(`${url}/read`)
+      t.same(expired.body.data, {}, `${kind}: past the absolute timeout, the browser still open`)
+    }
+  },
+)
+
+t.test('session(): config: browserSessionCookie excludes cookie.maxAge', async (t) => {
+  t.throws(() => session({ secrets: [SECRET], browserSessionCookie: true, cookie: { maxAge: 60 } }), {
+    name: 'ConfigError',
+    message:
+      /option "cookie\.maxAge" must be absent when browserSessionCookie is true; received 60 \(number\)\. A browser-session cookie has no Max-Age/,
+  })
+  t.throws(() => session({ secrets: [SECRET], browserSessionCookie: 'yes' as never }), {
+    name: 'ConfigError',
+    message: /option "browserSessionCookie" must be true or false/,
+  })
+})
+
 t.test('session() cookie: without an idle timeout only the absolute one applies, and no touches happen', async (t) => {
   const c = clock()
   const url = await cookieApp(t, { secrets: [SECRET], now: c.now, absoluteTimeoutSeconds: 100, idleTimeoutSeconds: 0 })

@@ -12,7 +12,6 @@ import {
   type ErrorReport,
   type RawHandler,
   type TimeoutOptions,
-  type TimeoutTimers,
 } from '../../../lib/index.js'
 import { onResponseStart } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
@@ -20,30 +19,8 @@ import { serveH2 } from '../../helpers/h2.js'
 import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers/raw.js'
 import { serve, serveWithServer } from '../../helpers/serve.js'
 import { tick, until } from '../../helpers/wait.js'
+import { fakeTimers } from '../../helpers/timers.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
-
-/** Timers the test fires by hand: no waiting for time to pass. */
-function fakeTimers() {
-  const pending = new Map<number, { callback: (arg: never) => void; ms: number; arg: never }>()
-  let id = 0
-  const timers: TimeoutTimers = {
-    setTimeout: (callback, ms, arg) => {
-      pending.set(++id, { callback, ms, arg })
-      return id
-    },
-    clearTimeout: (handle) => {
-      pending.delete(handle as number)
-    },
-  }
-  /** Fire every pending timer (and only those), returning their durations. */
-  const fire = (): number[] => {
-    const due = [...pending.entries()]
-    pending.clear()
-    for (const [, timer] of due) timer.callback(timer.arg)
-    return due.map(([, timer]) => timer.ms)
-  }
-  return { timers, pending, fire }
-}
 
 /** Warnings and errors the process reports while `t` runs. */
 function troubles(t: Test): unknown[] {

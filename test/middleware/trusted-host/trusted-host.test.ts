@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import { compose, proxyHeaders, trustedHost, type TrustedHostOptions } from '../../../lib/index.js'
 import { httpRequest } from '../../helpers/http.js'
-import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
+import { parseRawResponse, rawExchange, rawRequest } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 
 const ok = (_req: unknown, res: { end(s: string): void }) => res.end('ok')
@@ -288,6 +288,28 @@ t.test('trustedHost(): config: no wildcard over a top-level domain', async (t) =
     message: /must be wildcards under a domain of two labels or more.*received "\*\.com"/,
   })
   t.doesNotThrow(() => trustedHost({ allowedHosts: ['*.localhost'] }))
+})
+
+t.test('trustedHost(): wildcards under a single label reserved for local use are allowed', async (t) => {
+  for (const suffix of ['test', 'internal', 'lan', 'local', 'example', 'invalid', 'home.arpa', 'TEST']) {
+    t.doesNotThrow(() => trustedHost({ allowedHosts: [`*.${suffix}`] }), suffix)
+  }
+  const url = await serve(
+    t,
+    compose(trustedHost({ allowedHosts: ['*.test'] }))((_q, res) => res.end('ok')),
+  )
+  t.equal((await rawRequest(url, 'GET', '/', [['Host', 'app.test']])).status, 200)
+  t.equal((await rawRequest(url, 'GET', '/', [['Host', 'a.b.test']])).status, 200)
+  t.equal((await rawRequest(url, 'GET', '/', [['Host', 'test']])).status, 400)
+  t.equal((await rawRequest(url, 'GET', '/', [['Host', 'app.testserver']])).status, 400)
+})
+
+t.test('trustedHost(): config: another single label is refused, saying why and what to write', async (t) => {
+  t.throws(() => trustedHost({ allowedHosts: ['*.testserver'] }), {
+    name: 'ConfigError',
+    message:
+      /received "\*\.testserver".*"\*\.testserver" accepts every host under "testserver", a name that may be delegated publicly\. Write the hosts in full \("app\.testserver"\), put the wildcard under two labels \("\*\.app\.testserver"\), or use a suffix reserved for local use: "\*\.localhost", "\*\.test"/,
+  })
 })
 
 t.test('trustedHost(): config: entries are strings or functions', async (t) => {

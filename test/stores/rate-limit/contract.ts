@@ -4,10 +4,11 @@
  */
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
-import { decide } from '../../../lib/stores/rate-limit/algorithms.js'
+import { blockedDecision, decide, offend } from '../../../lib/stores/rate-limit/algorithms.js'
 import type {
   RateLimitAlgorithm,
   RateLimitDecision,
+  RateLimitPenalty,
   RateLimitPolicy,
   RateLimitStore,
 } from '../../../lib/stores/rate-limit/store.js'
@@ -23,8 +24,21 @@ export interface ContractOptions {
 const ALGORITHMS: readonly RateLimitAlgorithm[] = ['fixed-window', 'sliding-window', 'token-bucket']
 const T0 = 1_700_000_000_000
 
-const policyOf = (algorithm: RateLimitAlgorithm, windowMs = 1000, name = 'p'): RateLimitPolicy =>
-  Object.freeze({ name, algorithm, windowMs })
+const policyOf = (
+  algorithm: RateLimitAlgorithm,
+  windowMs = 1000,
+  name = 'p',
+  penalty?: RateLimitPenalty,
+): RateLimitPolicy =>
+  Object.freeze(penalty === undefined ? { name, algorithm, windowMs } : { name, algorithm, windowMs, penalty })
+
+const PENALTY: RateLimitPenalty = Object.freeze({
+  offences: 2,
+  periodMs: 10_000,
+  blockMs: 5000,
+  maxBlockMs: 12_000,
+  forgetMs: 60_000,
+})
 
 export function rateLimitStoreContract(storeName: string, make: StoreFactory, options: ContractOptions = {}): void {
   const runs = options.propertyRuns ?? 100
@@ -229,7 +243,155 @@ export function rateLimitStoreContract(storeName: string, make: StoreFactory, op
         t.pass()
       },
     )
+
+    t.test(
+      `${storeName}: ${algorithm}: penalties: 200 concurrent hits allow exactly limit, then offences, then a block`,
+      async (t) => {
+        const { store } = await setup(t)
+        t.equal(store.penalties, true, 'the store declares that it applies penalties')
+        const policy = policyOf(algorithm, 3_600_000, 'pc', { ...PENALTY, offences: 5 })
+        const results = await Promise.all(Array.from({ length: 200 }, () => store.consume('k', policy, 10, 1)))
+        t.equal(results.filter((r) => r.allowed).length, 10)
+        t.equal(results.filter((r) => !r.allowed && r.blocked !== true).length, 4, 'four plain refusals')
+        t.equal(
+          results.filter((r) => r.blocked === true).length,
+          186,
+          'the fifth offence blocks, and the block refuses the rest',
+        )
+        t.ok(results.filter((r) => r.blocked === true).every((r) => r.retryAfterMs === 5000 && r.remaining === 0))
+      },
+    )
+
+    t.test(`${storeName}: ${algorithm}: penalties: match the reference arithmetic over random traffic`, async (t) => {
+      const { store, clock } = await setup(t)
+      let run = 0
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 5 }),
+          fc.record({
+            offences: fc.integer({ min: 1, max: 3 }),
+            periodMs: fc.integer({ min: 1, max: 3000 }),
+            blockMs: fc.integer({ min: 1, max: 2000 }),
+            extra: fc.integer({ min: 0, max: 5000 }),
+            forgetMs: fc.integer({ min: 1, max: 5000 }),
+          }),
+          fc.array(
+            fc.record({
+              advance: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 1500 })),
+              cost: fc.integer({ min: 0, max: 3 }),
+            }),
+            { maxLength: 40 },
+          ),
+          async (limit, p, steps) => {
+            const penalty = {
+              offences: p.offences,
+              periodMs: p.periodMs,
+              blockMs: p.blockMs,
+              maxBlockMs: p.blockMs + p.extra,
+              forgetMs: p.forgetMs,
+            }
+            const policy = policyOf(algorithm, 1000, `pm${run++}`, penalty)
+            const model = { s: Number.NaN, p: 0, c: 0 }
+            const punished = { o: 0, os: Number.NaN, l: 0, u: Number.NaN }
+            for (const step of steps) {
+              clock.now += step.advance
+              let expected = blockedDecision(punished, step.cost, clock.now)
+              if (expected === undefined) {
+                const next = { ...model }
+                expected = decide(policy, next, limit, step.cost, clock.now)
+                if (expected.allowed && step.cost > 0) Object.assign(model, next)
+                if (!expected.allowed && step.cost > 0) expected = offend(penalty, punished, expected, clock.now)
+              }
+              const actual = await store.consume('k', policy, limit, step.cost)
+              if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+                throw new Error(
+                  `step ${JSON.stringify(step)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`,
+                )
+              }
+            }
+          },
+        ),
+        { numRuns: runs },
+      )
+      t.pass()
+    })
   }
+
+  t.test(
+    `${storeName}: penalties: each block doubles the last, up to maxBlockMs; forgotten after forgetMs`,
+    async (t) => {
+      const { store, clock } = await setup(t)
+      const policy = policyOf('fixed-window', 1000, 'pe', PENALTY)
+      /** Spend the quota, then offend until blocked; returns the block's length. */
+      const offendUntilBlocked = async () => {
+        t.match(await store.consume('k', policy, 1, 1), { allowed: true })
+        t.match(await store.consume('k', policy, 1, 1), { allowed: false, retryAfterMs: 1000 })
+        t.notOk((await store.consume('k', policy, 1, 1)).allowed)
+        return (await store.consume('k', policy, 1, 0)).resetMs
+      }
+      t.equal(await offendUntilBlocked(), 5000, 'the second offence within periodMs blocks for blockMs')
+      clock.now += 4999
+      t.same(
+        await store.consume('k', policy, 1, 1),
+        { allowed: false, remaining: 0, resetMs: 1, retryAfterMs: 1, blocked: true },
+        'a blocked key is refused, its quota untouched',
+      )
+      t.match(
+        await store.consume('k', policy, 1, 0),
+        { allowed: true, remaining: 0, retryAfterMs: 0 },
+        'a free hit still passes',
+      )
+      clock.now += 1
+      t.equal(await offendUntilBlocked(), 10_000, 'the next block is twice as long')
+      clock.now += 10_000
+      t.equal(await offendUntilBlocked(), 12_000, 'then capped at maxBlockMs')
+      clock.now += 12_000
+      t.equal(await offendUntilBlocked(), 12_000)
+      clock.now += 12_000 + 60_000
+      t.equal(await offendUntilBlocked(), 5000, 'forgetMs after the last block ended, the escalation starts over')
+    },
+  )
+
+  t.test(
+    `${storeName}: penalties: offences outside one period do not add up; blocked hits are no offences`,
+    async (t) => {
+      const { store, clock } = await setup(t)
+      const policy = policyOf('fixed-window', 1000, 'pp', PENALTY)
+      await store.consume('k', policy, 1, 1)
+      t.notOk((await store.consume('k', policy, 1, 1)).blocked, 'first offence')
+      clock.now += 10_000
+      await store.consume('k', policy, 1, 1)
+      t.notOk((await store.consume('k', policy, 1, 1)).blocked, 'the period of the first offence is over')
+      t.match(await store.consume('k', policy, 1, 1), { blocked: true, retryAfterMs: 5000 })
+      for (let i = 0; i < 10; i++) await store.consume('k', policy, 1, 1)
+      clock.now += 5000
+      t.match(await store.consume('k', policy, 1, 1), { allowed: true }, 'hammering a block does not extend it')
+    },
+  )
+
+  t.test(`${storeName}: penalties: reset() lifts a block and its escalation`, async (t) => {
+    const { store } = await setup(t)
+    const policy = policyOf('sliding-window', 1000, 'pr', { ...PENALTY, offences: 1 })
+    await store.consume('k', policy, 1, 1)
+    t.match(await store.consume('k', policy, 1, 1), { blocked: true })
+    t.match(await store.consume('other', policy, 1, 1), { allowed: true }, 'other keys are not blocked')
+    await store.reset('k', policy)
+    t.match(await store.consume('k', policy, 1, 1), { allowed: true })
+    t.match(await store.consume('k', policy, 1, 1), { blocked: true, retryAfterMs: 5000 }, 'level 1 again')
+  })
+
+  t.test(`${storeName}: penalties: a policy without a penalty never blocks`, async (t) => {
+    const { store } = await setup(t)
+    const policy = policyOf('fixed-window', 1000, 'pn')
+    await store.consume('k', policy, 1, 1)
+    for (let i = 0; i < 10; i++)
+      t.same(await store.consume('k', policy, 1, 1), {
+        allowed: false,
+        remaining: 0,
+        resetMs: 1000,
+        retryAfterMs: 1000,
+      })
+  })
 
   t.test(
     `${storeName}: fixed-window: the window starts with the first hit and rolls over after windowMs`,

@@ -77,6 +77,32 @@ t.test('memoryStore(): dead keys go as the clock moves: two per hit, without any
   t.equal(store.stats().keys, 7)
 })
 
+t.test('memoryStore(): penalty state counts against maxKeys and dies after its life', async (t) => {
+  const { store, clock } = clocked({ maxKeys: 10 })
+  const penalty = { offences: 1, periodMs: 1000, blockMs: 2000, maxBlockMs: 4000, forgetMs: 3000 }
+  const punishing: RateLimitPolicy = Object.freeze({ ...fixed, name: 'pen', penalty })
+  const offend = async (key: string) => {
+    await store.consume(key, punishing, 1, 1)
+    t.match(await store.consume(key, punishing, 1, 1), { blocked: true }, `${key} is locked out`)
+  }
+  await offend('a')
+  t.equal(store.stats().keys, 2, "a's counter and a's penalty state")
+  clock.now += 6999
+  await offend('b')
+  t.equal(store.stats().keys, 3, "a's counter died with its window; its penalty state lives on")
+  clock.now += 1
+  await offend('c')
+  t.equal(
+    store.stats().keys,
+    4,
+    "b's and c's, and no more of a's: gone 7 s (maxBlockMs + forgetMs) after its last write",
+  )
+  await t.rejects(
+    store.consume('d', { ...punishing, penalty: { ...penalty, blockMs: 1 } }, 0, 1),
+    /policy "pen" is used with two different penalties/,
+  )
+})
+
 t.test('memoryStore(): a key counted again moves to the back of the eviction order', async (t) => {
   const { store } = clocked({ maxKeys: 2 })
   await store.consume('a', fixed, 5, 1)

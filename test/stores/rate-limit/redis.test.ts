@@ -143,6 +143,56 @@ if (redis) {
     t.equal(store.keyFor('a}b', { name: 'ttl', algorithm: 'fixed-window', windowMs }), `${prefix}{ttl:a%7Db}:f`)
   })
 
+  t.test(
+    'redisStore(): penalty state sits beside the counter, in its hash slot, and expires when it no longer matters',
+    async (t) => {
+      const prefix = nextPrefix()
+      const store = redisStore({ client, prefix, commandTimeoutMs: 10_000 })
+      const penalty = { offences: 1, periodMs: 1000, blockMs: 30_000, maxBlockMs: 120_000, forgetMs: 600_000 }
+      const policy: RateLimitPolicy = { name: 'pen', algorithm: 'fixed-window', windowMs: 60_000, penalty }
+      await store.consume('a{b}', policy, 1, 1)
+      t.match(await store.consume('a{b}', policy, 1, 1), { allowed: false, blocked: true, retryAfterMs: 30_000 })
+      const counter = `${prefix}{pen:a%7Bb%7D}:f`
+      const blocked = `${prefix}{pen:a%7Bb%7D}:b`
+      t.same((await client.keys(`${prefix}*`)).sort(), [blocked, counter])
+      t.equal(clusterKeySlot(blocked), clusterKeySlot(counter), 'one slot: one script may touch both')
+      t.match(await client.hgetall(blocked), { o: '0', l: '1' })
+      const ttl = await client.pttl(blocked)
+      t.ok(ttl > 600_000 && ttl <= 630_000, `ttl ${ttl}: the block (30 s) plus forgetMs (600 s)`)
+      await store.reset('a{b}', policy)
+      t.same(await client.keys(`${prefix}*`), [], 'reset deletes both')
+    },
+  )
+
+  t.test('redisStore(): a lockout started through one server refuses the key on another', async (t) => {
+    const prefix = nextPrefix()
+    const make = () =>
+      rateLimit({
+        name: 'login',
+        limit: 2,
+        windowMs: 60_000,
+        penalty: { blockMs: 120_000 },
+        store: redisStore({ client: redis.client(), prefix, commandTimeoutMs: 10_000 }),
+      })
+    const a = await serve(
+      t,
+      make()((_req, res) => res.end()),
+    )
+    const b = await serve(
+      t,
+      make()((_req, res) => res.end()),
+    )
+    t.equal((await get(a)).status, 200)
+    t.equal((await get(b)).status, 200)
+    const refused = await get(a)
+    t.equal(refused.status, 429)
+    t.equal(refused.rateLimit, '"login";r=0;t=120', 'the first refusal starts a 120 s lockout')
+    const elsewhere = await get(b)
+    t.equal(elsewhere.status, 429)
+    t.match(elsewhere.rateLimit, /^"login";r=0;t=1(19|20)$/, 'the other server sees the lockout')
+    t.match(JSON.parse(elsewhere.body), { code: 'too_many_requests' })
+  })
+
   t.test('redisStore(): SCRIPT FLUSH is transparent: the script is reloaded and counting goes on', async (t) => {
     const limiter = rateLimit({ limit: 5, store: redisStore({ client, prefix: nextPrefix() }) })
     const url = await serve(

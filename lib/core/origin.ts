@@ -1,12 +1,13 @@
 /**
- * Origin matching for cors(): the allowed-origin list compiled once into exact strings,
- * label-boundary wildcards and vetted regular expressions. Peers' advisories come from
- * this spot (unanchored regexes, substring checks, `*` with credentials), so everything a
- * list can hold is validated at construction and matched byte for byte at run time.
+ * Origin lists, the grammar cors()'s `origins` and csrf()'s `trustedOrigins` share: a list
+ * compiled once into exact strings, label-boundary wildcards and vetted regular
+ * expressions, so one list can be handed to both. Peers' advisories come from this spot
+ * (unanchored regexes, substring checks, `*` with credentials), so everything a list can
+ * hold is validated at construction and matched byte for byte at run time.
  * @module
  */
-import { ConfigError } from '../../core/errors.js'
-import { formatHost, parseHost } from '../../core/host.js'
+import { ConfigError } from './errors.js'
+import { formatHost, parseHost, wildcardDomainProblem } from './host.js'
 
 /** An allowed-origin entry: `'https://app.example.com'`, `'https://*.example.com'`, `'null'`, or an anchored RegExp. */
 export type OriginEntry = string | RegExp
@@ -32,22 +33,28 @@ interface Wildcard {
  * browser serialises them, so `HTTPS://APP.EXAMPLE.COM`, `https://app.example.com.`,
  * `https://app.example.com/` or `https://app.example.com:443` from a client never match.
  */
-export function compileOriginList(option: string, entries: readonly OriginEntry[]): (origin: string) => boolean {
+export function compileOriginList(
+  middleware: string,
+  option: string,
+  entries: readonly OriginEntry[],
+): (origin: string) => boolean {
   if (!Array.isArray(entries)) {
     // expressjs/cors reads `origin: true` as "reflect any origin" and `false` as "off".
     throw new ConfigError(
-      'cors',
+      middleware,
       option,
       'an origin, a list of origins, "*", a RegExp or a function',
       entries,
       typeof entries === 'boolean'
-        ? 'To switch CORS off, do not mount cors(); to reflect origins, list them or pass a predicate that decides.'
+        ? middleware === 'cors'
+          ? 'To switch CORS off, do not mount cors(); to reflect origins, list them or pass a predicate that decides.'
+          : `List the origins, e.g. ["https://app.example.com"], or leave ${option} unset.`
         : 'List the origins allowed, e.g. ["https://app.example.com"].',
     )
   }
   if (entries.length === 0) {
     throw new ConfigError(
-      'cors',
+      middleware,
       option,
       'a non-empty list of origins',
       entries,
@@ -62,7 +69,7 @@ export function compileOriginList(option: string, entries: readonly OriginEntry[
       const problem = regexProblem(entry)
       if (problem !== undefined) {
         throw new ConfigError(
-          'cors',
+          middleware,
           option,
           'RegExps anchored with ^ and $, without g, y or m flags',
           entry,
@@ -72,16 +79,18 @@ export function compileOriginList(option: string, entries: readonly OriginEntry[
       }
       regexes.push(entry)
     } else if (typeof entry === 'string') {
-      const compiled = compileEntry(option, entry)
+      const compiled = compileEntry(middleware, option, entry)
       if (typeof compiled === 'string') exact.add(compiled)
       else wildcards.push(compiled)
     } else {
       throw new ConfigError(
-        'cors',
+        middleware,
         option,
         'origins (strings) or RegExps',
         entry,
-        'Pass a function as `origins` itself, not inside a list.',
+        middleware === 'cors'
+          ? 'Pass a function as `origins` itself, not inside a list.'
+          : 'Write each origin as a string.',
       )
     }
   }
@@ -107,27 +116,27 @@ export function compileOriginList(option: string, entries: readonly OriginEntry[
 }
 
 /** An exact origin in its serialised form, or a wildcard. Throws on anything else. */
-function compileEntry(option: string, entry: string): string | Wildcard {
+function compileEntry(middleware: string, option: string, entry: string): string | Wildcard {
   if (entry === 'null') return 'null'
   const expected = 'origins like "https://app.example.com", "https://*.example.com" or "null"'
   if (entry === '*')
     throw new ConfigError(
-      'cors',
+      middleware,
       option,
       expected,
       entry,
-      'To allow every origin, pass origins: "*" itself, not in a list.',
+      middleware === 'cors' ? 'To allow every origin, pass origins: "*" itself, not in a list.' : 'List each origin.',
     )
   const lower = entry.toLowerCase()
   const parts = CONFIG_ORIGIN.exec(lower)
   if (parts === null)
-    throw new ConfigError('cors', option, expected, entry, `An origin has a scheme: write "https://${entry}".`)
+    throw new ConfigError(middleware, option, expected, entry, `An origin has a scheme: write "https://${entry}".`)
   const scheme = parts[1]!
   const rest = parts[2]!
   const slash = rest.indexOf('/')
   if (slash >= 0) {
     throw new ConfigError(
-      'cors',
+      middleware,
       option,
       expected,
       entry,
@@ -140,7 +149,7 @@ function compileEntry(option: string, entry: string): string | Wildcard {
   const bare = hostPort.replace(/:\d+$/, '')
   if (host === undefined || hostPort.includes('*') || hostPort.includes('@') || bare.endsWith('.')) {
     throw new ConfigError(
-      'cors',
+      middleware,
       option,
       expected,
       entry,
@@ -149,7 +158,7 @@ function compileEntry(option: string, entry: string): string | Wildcard {
   }
   if (host.port !== undefined && host.port === DEFAULT_PORTS[scheme]) {
     throw new ConfigError(
-      'cors',
+      middleware,
       option,
       expected,
       entry,
@@ -157,13 +166,15 @@ function compileEntry(option: string, entry: string): string | Wildcard {
     )
   }
   if (!wildcard) return `${scheme}://${formatHost(host)}`
-  if (host.kind !== 'name' || (!host.hostname.includes('.') && host.hostname !== 'localhost')) {
+  const problem = host.kind === 'name' ? wildcardDomainProblem(host.hostname) : undefined
+  if (host.kind !== 'name' || problem !== undefined) {
     throw new ConfigError(
-      'cors',
+      middleware,
       option,
       expected,
       entry,
-      'A wildcard needs a domain of two labels or more under it ("https://*.example.com").',
+      problem ??
+        'A wildcard needs a domain of two labels or more, or one reserved for local use, under it ("https://*.example.com", "http://*.test").',
     )
   }
   return { scheme, suffix: `.${host.hostname}`, port: host.port }

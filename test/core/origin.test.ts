@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { compileOriginList, MAX_ORIGIN_LENGTH, regexProblem } from '../../../lib/middleware/cors/origin.js'
+import { compileOriginList, MAX_ORIGIN_LENGTH, regexProblem } from '../../lib/core/origin.js'
 
 t.test('compileOriginList(): exact origins match as browsers serialise them', async (t) => {
-  const match = compileOriginList('origins', [
+  const match = compileOriginList('cors', 'origins', [
     'https://App.Example.com',
     'http://localhost:3000',
     'http://[::1]:8080',
@@ -30,7 +30,7 @@ t.test('compileOriginList(): exact origins match as browsers serialise them', as
 })
 
 t.test('compileOriginList(): wildcards match subdomains on a label boundary, same scheme and port', async (t) => {
-  const match = compileOriginList('origins', ['https://*.example.com', 'http://*.dev.test:8080'])
+  const match = compileOriginList('cors', 'origins', ['https://*.example.com', 'http://*.dev.test:8080'])
   t.ok(match('https://a.example.com'))
   t.ok(match('https://a.b.example.com'))
   t.ok(match('http://x.dev.test:8080'))
@@ -57,7 +57,7 @@ t.test('compileOriginList(): wildcards match subdomains on a label boundary, sam
 })
 
 t.test('compileOriginList(): anchored RegExps', async (t) => {
-  const match = compileOriginList('origins', [/^https:\/\/(?:app|admin)\.example\.com$/])
+  const match = compileOriginList('cors', 'origins', [/^https:\/\/(?:app|admin)\.example\.com$/])
   t.ok(match('https://admin.example.com'))
   t.notOk(match('https://admin.example.com.evil.test'))
   t.notOk(match('https://evil.test/?https://app.example.com'))
@@ -118,7 +118,7 @@ const mutation = fc.oneof(
 )
 
 t.test('compileOriginList(): property: mutations of an allowed exact origin never match', async (_t) => {
-  const match = compileOriginList('origins', [ALLOWED, 'http://localhost:3000'])
+  const match = compileOriginList('cors', 'origins', [ALLOWED, 'http://localhost:3000'])
   fc.assert(
     fc.property(mutation, (o) => !match(o)),
     { numRuns: 2000 },
@@ -126,7 +126,7 @@ t.test('compileOriginList(): property: mutations of an allowed exact origin neve
 })
 
 t.test('compileOriginList(): property: mutations outside a wildcard never match', async (_t) => {
-  const match = compileOriginList('origins', ['https://*.example.com'])
+  const match = compileOriginList('cors', 'origins', ['https://*.example.com'])
   // A suffix that ends in ".example.com" makes a real subdomain; every other mutation must fail.
   fc.assert(
     fc.property(
@@ -138,7 +138,7 @@ t.test('compileOriginList(): property: mutations outside a wildcard never match'
 })
 
 t.test('compileOriginList(): property: mutations never match an anchored RegExp', async (_t) => {
-  const match = compileOriginList('origins', [/^https:\/\/app\.example\.com$/])
+  const match = compileOriginList('cors', 'origins', [/^https:\/\/app\.example\.com$/])
   fc.assert(
     fc.property(mutation, (o) => !match(o)),
     { numRuns: 2000 },
