@@ -15,7 +15,9 @@ import { SignJWT } from 'jose'
 import t, { type Test } from 'tap'
 import {
   accessLog,
+  anyOf,
   apiKey,
+  basicAuth,
   bodyCapture,
   bodyLimit,
   clientIdentity,
@@ -24,6 +26,7 @@ import {
   compression,
   conditional,
   cors,
+  csrf,
   currentRequest,
   errorBoundary,
   getCapturedBody,
@@ -32,10 +35,13 @@ import {
   getRequestSignal,
   getSession,
   getTrace,
+  getUserId,
   hooks,
   httpsRedirect,
+  ipFilter,
   jwtAuth,
   loadShedding,
+  metrics,
   mount,
   proxyHeaders,
   rateLimit,
@@ -609,6 +615,68 @@ t.test(
     t.equal(second.text, '2', 'the session cookie is found among the crumbs')
   },
 )
+
+t.test('HTTP/2 metrics(): one series per route template, counted per stream', async (t) => {
+  const m = metrics({ route: (req) => (req.url?.startsWith('/users/') ? '/users/:id' : undefined) })
+  const h2 = await served(
+    t,
+    compose(m, mount('/metrics', m.registry.handler))((_req, res) => res.end('ok')),
+  )
+  for (const path of ['/users/1', '/users/2', '/users/3']) t.equal((await h2.request({ ':path': path })).text, 'ok')
+  const scrape = (await h2.request({ ':path': '/metrics' })).text
+  t.match(scrape, /http_requests_total\{method="GET",route="\/users\/:id",status="2xx"\} 3\n/)
+  t.notMatch(scrape, /\/users\/1/, 'no raw path in a label')
+})
+
+t.test('HTTP/2 csrf(): a cross-site POST is refused, a same-origin one passes, on :authority', async (t) => {
+  const h2 = await served(
+    t,
+    compose(csrf())((_req, res) => res.end('posted')),
+  )
+  const cross = await h2.request({ ':method': 'POST', 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' })
+  t.equal(cross.status, 403)
+  t.match(JSON.parse(cross.text), { code: 'csrf_cross_origin' })
+  const same = await h2.request({ ':method': 'POST', 'sec-fetch-site': 'same-origin' })
+  t.equal(same.text, 'posted')
+})
+
+t.test('HTTP/2 ipFilter(): judges the peer of the session, per stream', async (t) => {
+  const allowed = await served(
+    t,
+    compose(ipFilter({ allow: ['loopback'] }))((_req, res) => res.end('in')),
+  )
+  t.equal((await allowed.request()).text, 'in')
+  const denied = await served(
+    t,
+    compose(ipFilter({ deny: ['loopback'] }))((_req, res) => res.end('in')),
+  )
+  const refused = await denied.request()
+  t.equal(refused.status, 403)
+  t.match(JSON.parse(refused.text), { code: 'ip_forbidden' })
+  t.equal((await denied.request()).status, 403, 'the session stays usable after a refusal')
+})
+
+t.test('HTTP/2 basicAuth() and anyOf(): one 401 listing both schemes, either credential admits', async (t) => {
+  const basic = basicAuth({ users: [{ user: 'ops', password: 'h2 sweep password' }], realm: 'h2' })
+  const key = apiKey({ keys: [{ key: 'h2-sweep-key-0123456789', id: 'partner' }] })
+  const h2 = await served(
+    t,
+    compose(anyOf(key, basic))((req, res) => res.end(getUserId(req))),
+  )
+  const refused = await h2.request()
+  t.equal(refused.status, 401)
+  t.match(refused.headers['www-authenticate'], /ApiKey/)
+  t.match(refused.headers['www-authenticate'], /Basic realm="h2"/)
+  const authorization = `Basic ${Buffer.from('ops:h2 sweep password').toString('base64')}`
+  t.equal((await h2.request({ authorization })).text, 'ops')
+  t.equal((await h2.request({ 'x-api-key': 'h2-sweep-key-0123456789' })).text, 'partner')
+  const alone = await served(
+    t,
+    compose(basic)((req, res) => res.end(getUserId(req))),
+  )
+  t.equal((await alone.request()).status, 401)
+  t.equal((await alone.request({ authorization })).text, 'ops')
+})
 
 t.test('HTTP/2 sweep: every middleware module exported by lib/index.ts has its test here', async (t) => {
   const index = readFileSync('lib/index.ts', 'utf8')
