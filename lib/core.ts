@@ -30,6 +30,7 @@ export {
   type TransformBodyOptions,
 } from './core/transform-body.js'
 export { detachResponse, isDetached } from './core/detach-response.js'
+export { trackUpgraded, upgradedConnections, type UpgradedConnection } from './core/upgraded.js'
 export { onRequestBody, type RequestBodyListener } from './core/request-body.js'
 
 // Request state, shared keys and the request context
