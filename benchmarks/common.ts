@@ -37,6 +37,18 @@ export interface Comparison {
   readonly unchecked?: readonly string[]
   /** A large streamed body: also report throughput, time to first byte and peak RSS growth. */
   readonly stream?: boolean
+  /**
+   * The scenario that does the same work by hand (`hand-written`): `onion` is also reported as
+   * a ratio to it, in req/s and in CPU time per request, measured in the same run.
+   */
+  readonly limit?: string
+  /** A caveat printed and rendered with the table (how a peer does the work differently). */
+  readonly note?: string
+  /**
+   * Run the servers unpinned, free to use every core (zlib's threadpool included), instead of
+   * on core 0. Skipped on a host with a single core.
+   */
+  readonly unpinned?: boolean
 }
 
 /** What a scenario file exports. */

@@ -9,7 +9,7 @@
  *   npm run bench                  # the headline comparisons (~12 min): stacks, each middleware alone, core, adapters
  *   npm run bench -- --quick       # the stacks only, short rounds (< 2 min)
  *   npm run bench -- --all         # every comparison every scenario file defines
- *   npm run bench -- --only=flow   # comparisons whose name contains "flow"
+ *   npm run bench -- --only=flow   # comparisons whose name contains "flow" (a comma-separated list: any of them)
  *
  * A default or --all run writes benchmarks/results/<time>.json and latest.json, and renders
  * docs/benchmarks.md and docs/benchmarks.svg from them (render.ts).
@@ -22,7 +22,17 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon, { type Result } from 'autocannon'
 import { loadScenarioModules, type Comparison } from './common.js'
-import { renderBenchmarkDocs, type ComparisonResult, type RunResults, type ScenarioResult } from './render.js'
+import {
+  type LayerTableResult,
+  type LayerTableSpec,
+  limitRatios,
+  renderBenchmarkDocs,
+  renderLayerDocs,
+  renderLayerTable,
+  type ComparisonResult,
+  type RunResults,
+  type ScenarioResult,
+} from './render.js'
 
 interface Settings {
   duration: number
@@ -31,14 +41,20 @@ interface Settings {
   only: string | undefined
   all: boolean
   quick: boolean
+  layers: boolean
+  /** Requests per measurement of the --layers table. */
+  requests: number
 }
 
 function parseArgs(argv: readonly string[]): Settings {
   const quick = argv.includes('--quick')
+  const layers = argv.includes('--layers')
   const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
   return {
     duration: Number(value('duration') ?? (quick ? 1.5 : 3)),
-    rounds: Number(value('rounds') ?? (quick ? 1 : 3)),
+    rounds: Number(value('rounds') ?? (quick ? 1 : layers ? 5 : 3)),
+    layers,
+    requests: Number(value('requests') ?? 20_000),
     connections: Number(value('connections') ?? 50),
     only: value('only'),
     all: argv.includes('--all'),
@@ -61,6 +77,8 @@ interface Sample {
 interface ServerHandle {
   child: ChildProcess
   port: number
+  /** Collections the server reported under --trace-gc so far (only when started with it). */
+  gc: { scavenges: number; markCompacts: number }
   rssAtReadyMiB: number
   ask(type: string): Promise<Record<string, number>>
 }
@@ -68,11 +86,26 @@ interface ServerHandle {
 const here = dirname(fileURLToPath(import.meta.url))
 const hasTaskset = cpus().length > 1 && spawnSync('taskset', ['-V']).status === 0
 
-async function startServer(file: string, scenario: string): Promise<ServerHandle> {
-  const args = [process.execPath, join(here, 'server.js'), file, scenario]
-  const child = hasTaskset
-    ? spawn('taskset', ['-c', '0', ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    : spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+async function startServer(file: string, scenario: string, pinned = true, traceGc = false): Promise<ServerHandle> {
+  const args = [process.execPath, ...(traceGc ? ['--trace-gc'] : []), join(here, 'server.js'), file, scenario]
+  const stdio = ['ignore', traceGc ? 'pipe' : 'inherit', 'inherit', 'ipc'] as const
+  const child =
+    hasTaskset && pinned
+      ? spawn('taskset', ['-c', '0', ...args], { stdio: [...stdio] })
+      : spawn(args[0]!, args.slice(1), { stdio: [...stdio] })
+  const gc = { scavenges: 0, markCompacts: 0 }
+  if (traceGc) {
+    // One line per collection: "[pid:0x…] 1234 ms: Scavenge 4.1 (5.2) -> …" or "…: Mark-Compact …".
+    let rest = ''
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      const lines = (rest + text).split('\n')
+      rest = lines.pop()!
+      for (const line of lines) {
+        if (/ms: Scavenge/.test(line)) gc.scavenges++
+        else if (/ms: Mark-Compact/.test(line)) gc.markCompacts++
+      }
+    })
+  }
   const ready = await new Promise<{ port: number; rssKiB: number }>((ok, fail) => {
     child.once('message', (m: { type: string; port: number; rssKiB: number }) =>
       m.type === 'ready' ? ok(m) : fail(new Error(`unexpected ${m.type}`)),
@@ -90,7 +123,7 @@ async function startServer(file: string, scenario: string): Promise<ServerHandle
       child.on('message', onMessage)
       child.send({ type })
     })
-  return { child, port: ready.port, rssAtReadyMiB: ready.rssKiB / 1024, ask }
+  return { child, port: ready.port, gc, rssAtReadyMiB: ready.rssKiB / 1024, ask }
 }
 
 async function measure(
@@ -194,7 +227,7 @@ async function runComparison(
     for (const name of comparison.scenarios) {
       const file = files.get(name)
       if (!file) throw new Error(`${comparison.name}: no scenario file defines "${name}"`)
-      servers.set(name, await startServer(file, name))
+      servers.set(name, await startServer(file, name, !comparison.unpinned))
     }
     for (const [name, server] of servers) await check(name, server, comparison)
     const amount = comparison.amount && settings.quick ? Math.max(1, comparison.amount >> 1) : comparison.amount
@@ -241,6 +274,9 @@ async function runComparison(
       route: comparison.route,
       method: comparison.method ?? 'GET',
       baseline: comparison.baseline,
+      ...(comparison.limit ? { limit: comparison.limit } : {}),
+      ...(comparison.note ? { note: comparison.note } : {}),
+      pinned: hasTaskset && !comparison.unpinned,
       rows,
     }
   } finally {
@@ -271,6 +307,9 @@ function printTable(result: ComparisonResult): void {
       errors: r.errors,
     })),
   )
+  const limit = limitRatios(result)
+  if (limit) console.log(limit)
+  if (result.note) console.log(`note: ${result.note}`)
 }
 
 const settings = parseArgs(process.argv.slice(2))
@@ -294,15 +333,22 @@ const descriptions = Object.fromEntries(
 )
 const selected = modules
   .flatMap((m) => m.comparisons ?? [])
+  // An unpinned run needs a core besides the load generator's to mean anything.
+  .filter((c) => !c.unpinned || cpus().length > 1)
   .filter((c) =>
     settings.only
-      ? c.name.includes(settings.only)
+      ? settings.only.split(',').some((part) => c.name.includes(part))
       : settings.all
         ? true
         : settings.quick
           ? c.name.startsWith('stacks:')
           : HEADLINE.test(c.name),
   )
+
+if (settings.layers) {
+  await runLayerTable()
+  process.exit(0)
+}
 
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -339,4 +385,91 @@ if (!settings.only && !settings.quick) {
   writeFileSync(join(out, 'latest.json'), JSON.stringify(run, null, 2) + '\n')
   renderBenchmarkDocs(run, join(peersDir, '..', 'docs'))
   console.log('docs/benchmarks.md and docs/benchmarks.svg rendered')
+}
+
+/**
+ * `--layers`: the per-layer cost table of the production stack (benchmarks/scenarios/layers.ts).
+ * Every server runs under --trace-gc, pinned; rounds interleave all of them. A row's CPU time
+ * is the minimum over the rounds (the least disturbed one on a shared machine); its GC figures
+ * are totals over every round, per 10,000 requests. Rendered into docs/performance.md.
+ */
+async function runLayerTable(): Promise<void> {
+  const module = modules.find((m) => 'layerTable' in m) as unknown as { layerTable: LayerTableSpec; file: string }
+  const spec = module.layerTable
+  const names = [spec.bare, spec.stack, ...spec.layers.flatMap((l) => [l.alone, l.without])]
+  const comparison: Comparison = {
+    name: 'layers',
+    route: spec.route,
+    baseline: spec.bare,
+    scenarios: names,
+    headers: { origin: 'https://app.example', 'accept-encoding': 'gzip' },
+  }
+  console.log(
+    `layers: ${names.length} servers, ${settings.rounds} rounds of ${settings.requests} requests, ${settings.connections} connections`,
+  )
+  const started = Date.now()
+  const servers = new Map<string, ServerHandle>()
+  const rows = new Map<string, LayerRow>()
+  try {
+    for (const name of names) servers.set(name, await startServer(module.file, name, true, true))
+    for (const [, server] of servers) await measure(server, comparison, settings, 0, settings.requests >> 2)
+    for (const name of names) rows.set(name, { cpu: [], requests: 0, scavenges: 0, markCompacts: 0 })
+    for (let round = 0; round < settings.rounds; round++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + round * 5) % names.length]!
+        const server = servers.get(name)!
+        const before = { ...server.gc }
+        const sample = await measure(server, comparison, settings, 0, settings.requests)
+        // The trace lines travel on stdout, the stats on IPC: let the last lines arrive.
+        await new Promise((ok) => setTimeout(ok, 30))
+        const row = rows.get(name)!
+        row.cpu.push(sample.cpuMicrosPerRequest)
+        row.requests += settings.requests
+        row.scavenges += server.gc.scavenges - before.scavenges
+        row.markCompacts += server.gc.markCompacts - before.markCompacts
+        if (sample.errors > 0) throw new Error(`layers: ${name} answered with ${sample.errors} errors`)
+      }
+    }
+  } finally {
+    for (const [, server] of servers) {
+      if (server.child.exitCode !== null) continue
+      server.child.send({ type: 'stop' })
+      await new Promise((ok) => server.child.once('exit', ok))
+    }
+  }
+  const result: LayerTableResult = {
+    date: new Date().toISOString(),
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: hasTaskset },
+    seconds: Math.round((Date.now() - started) / 1000),
+    rounds: settings.rounds,
+    requests: settings.requests,
+    connections: settings.connections,
+    route: spec.route,
+    rows: names.map((name) => {
+      const row = rows.get(name)!
+      return {
+        scenario: name,
+        minCpuMicros: Math.min(...row.cpu),
+        medianCpuMicros: median(row.cpu),
+        scavengesPer10k: (row.scavenges * 10_000) / row.requests,
+        markCompactsPer10k: (row.markCompacts * 10_000) / row.requests,
+      }
+    }),
+    layers: spec.layers,
+    bare: spec.bare,
+    stack: spec.stack,
+  }
+  console.log(renderLayerTable(result))
+  const out = join(peersDir, 'results')
+  mkdirSync(out, { recursive: true })
+  writeFileSync(join(out, 'layers-latest.json'), JSON.stringify(result, null, 2) + '\n')
+  renderLayerDocs(result, join(peersDir, '..', 'docs', 'performance.md'))
+  console.log(`\nlayers: ${result.seconds} s; benchmarks/results/layers-latest.json and docs/performance.md written`)
+}
+
+interface LayerRow {
+  cpu: number[]
+  requests: number
+  scavenges: number
+  markCompacts: number
 }

@@ -29,6 +29,7 @@ import {
   securityHeaders,
   timing,
   trustedHost,
+  type Middleware,
   type RawHandler,
 } from '../../lib/index.js'
 import { productionApp } from '../../docs/examples/production-stack.js'
@@ -44,22 +45,39 @@ import {
 } from '../common.js'
 import { logFile } from '../log-file.js'
 
-function onionStack(): RawHandler {
-  const protectedRoutes = compose(jwtAuth({ secret: S.jwtSecret, algorithms: ['HS256'] }))(routes)
-  return compose(
-    errorBoundary(),
-    proxyHeaders({ trustedProxies: ['loopback'] }),
-    requestId(),
+/**
+ * The layers of the `onion` stack, outermost first, each built fresh with its bench settings:
+ * the stack itself, and the per-layer cost table (`npm run bench -- --layers`), which
+ * measures each alone and the stack without each.
+ */
+export function onionLayers(logName = 'onion'): Array<{ name: string; layer: () => Middleware }> {
+  return [
+    { name: 'errorBoundary', layer: () => errorBoundary() },
+    { name: 'proxyHeaders', layer: () => proxyHeaders({ trustedProxies: ['loopback'] }) },
+    { name: 'requestId', layer: () => requestId() },
     // To every client, as the peers' timing middleware do: the same work is measured.
-    timing({ serverTiming: true }),
-    accessLog({ sink: createWriteStream(logFile('onion')) }),
-    securityHeaders(),
-    trustedHost({ allowedHosts: ['127.0.0.1', 'localhost'] }),
-    cors({ origins: [S.allowedOrigin], credentials: true, maxAge: 600 }),
-    rateLimit({ limit: S.rateLimit, windowMs: S.windowMs, store: memoryStore() }),
-    compression({ encodings: ['gzip'], gzipLevel: S.gzipLevel, threshold: S.threshold }),
-    mount('/protected', protectedRoutes),
-  )(routes)
+    { name: 'timing', layer: () => timing({ serverTiming: true }) },
+    { name: 'accessLog', layer: () => accessLog({ sink: createWriteStream(logFile(logName)) }) },
+    { name: 'securityHeaders', layer: () => securityHeaders() },
+    { name: 'trustedHost', layer: () => trustedHost({ allowedHosts: ['127.0.0.1', 'localhost'] }) },
+    { name: 'cors', layer: () => cors({ origins: [S.allowedOrigin], credentials: true, maxAge: 600 }) },
+    {
+      name: 'rateLimit',
+      layer: () => rateLimit({ limit: S.rateLimit, windowMs: S.windowMs, store: memoryStore() }),
+    },
+    {
+      name: 'compression',
+      layer: () => compression({ encodings: ['gzip'], gzipLevel: S.gzipLevel, threshold: S.threshold }),
+    },
+    {
+      name: 'mount(jwtAuth)',
+      layer: () => mount('/protected', compose(jwtAuth({ secret: S.jwtSecret, algorithms: ['HS256'] }))(routes)),
+    },
+  ]
+}
+
+function onionStack(): RawHandler {
+  return compose(...onionLayers().map(({ layer }) => layer()))(routes)
 }
 
 function onionFull(): RawHandler {
@@ -175,6 +193,11 @@ const peers = ['express', 'fastify', 'hono']
 // Features every stack must show on one request before it is timed (limits and bare excepted).
 const features = ['x-request-id', 'access-control-allow-origin', 'x-content-type-options']
 const limits = ['bare', 'same-headers-limit', 'gzip-limit', 'hand-gzip-stream', 'noop-1']
+// @fastify/compress answers a payload of at most its `syncThreshold` with zlib's *Sync call. The
+// default comes from os.availableParallelism(): 64 KiB on one core (a pinned server), 8 KiB on
+// two, 4 KiB from three cores up. This library never deflates synchronously: a sync call
+// blocks every other request on the loop for its whole duration.
+const fastifySyncNote = `@fastify/compress compresses a payload of at most its syncThreshold with gzipSync, a default derived from os.availableParallelism(): 64 KiB on one core (a pinned server), 8 KiB on two, 4 KiB from three up. This route's body is ${Buffer.byteLength(largeJson)} bytes, just over 64 KiB, so Fastify streams it here too; a body of 64 KiB or less on a pinned server would be deflated synchronously. http-onion never calls a *Sync deflate, by design: it blocks every other request on the event loop while it runs. The unpinned run of this route lets zlib's threadpool use another core.`
 
 export const comparisons: Comparison[] = [
   {
@@ -182,18 +205,42 @@ export const comparisons: Comparison[] = [
     route: '/json',
     baseline: 'bare',
     headers: browserHeaders,
-    scenarios: ['bare', 'same-headers-limit', 'noop-1', 'onion', 'onion-full', ...peers, 'hono-nocompress'],
+    scenarios: [
+      'bare',
+      'same-headers-limit',
+      'hand-written',
+      'noop-1',
+      'onion',
+      'onion-full',
+      ...peers,
+      'hono-nocompress',
+    ],
     expect: { status: 200, headers: features },
     unchecked: limits,
+    limit: 'hand-written',
   },
   {
     name: 'stacks: 64 KB JSON, gzip 6',
     route: '/json64',
     baseline: 'bare',
     headers: browserHeaders,
-    scenarios: ['bare', 'gzip-limit', 'onion', ...peers],
+    scenarios: ['bare', 'gzip-limit', 'hand-written', 'onion', ...peers],
     expect: { status: 200, headers: [...features, 'content-encoding'] },
     unchecked: ['bare', 'gzip-limit'],
+    limit: 'hand-written',
+    note: fastifySyncNote,
+  },
+  {
+    name: 'stacks: unpinned 64 KB JSON, gzip 6',
+    route: '/json64',
+    baseline: 'bare',
+    headers: browserHeaders,
+    scenarios: ['bare', 'hand-written', 'onion', 'fastify'],
+    expect: { status: 200, headers: [...features, 'content-encoding'] },
+    unchecked: ['bare'],
+    limit: 'hand-written',
+    note: fastifySyncNote,
+    unpinned: true,
   },
   {
     name: 'stacks: CORS preflight',

@@ -1,0 +1,145 @@
+/**
+ * The limit of the production stack (issue #20): the same work written by hand in one
+ * handler, with nothing generic. Per request it validates a trusted incoming request id or
+ * mints a UUID v7, times the response for Server-Timing, answers CORS for a listed origin
+ * with credentials, adds the security header set, counts the client in a fixed window kept in
+ * a `Map`, writes one JSON access-log line per finished request through a `WriteStream`, and
+ * gzips bodies of 1 KiB or more with one asynchronous `zlib.gzip` call at level 6; every header
+ * goes out in one `writeHead`. A stack that reaches it does no work beyond its features.
+ */
+import { createWriteStream } from 'node:fs'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { gzip } from 'node:zlib'
+import { v7 as uuidv7 } from 'uuid'
+import { benchSettings as S, largeJson, listen, routes, smallJson, type Scenario } from '../common.js'
+import { logFile } from '../log-file.js'
+
+const ID = /^[A-Za-z0-9._:=-]{1,128}$/
+const origins = new Set<string>([S.allowedOrigin])
+const windowSeconds = S.windowMs / 1000
+const policy = `"default";q=${S.rateLimit};w=${windowSeconds}`
+const small = Buffer.from(smallJson)
+const large = Buffer.from(largeJson)
+
+/** One client's fixed window. */
+class Window {
+  count = 0
+  resetAt = 0
+}
+
+function handWritten(): RequestListener {
+  const log = createWriteStream(logFile('hand-written'))
+  const windows = new Map<string, Window>()
+
+  function logLine(
+    req: IncomingMessage,
+    res: ServerResponse,
+    id: string,
+    ip: string,
+    start: number,
+    bytes: number,
+  ): void {
+    log.write(
+      `{"time":"${new Date().toISOString()}","level":"info","method":"${req.method}","path":${JSON.stringify(req.url)}` +
+        `,"status":${res.statusCode},"durationMs":${Math.round((performance.now() - start) * 1000) / 1000}` +
+        `,"bytesOut":${bytes},"clientIp":"${ip}","requestId":"${id}"}\n`,
+    )
+  }
+
+  return function handWrittenHandler(req, res) {
+    const url = req.url
+    if (url !== '/json' && url !== '/json64') {
+      routes(req, res)
+      return
+    }
+    const start = performance.now()
+    // The request id: a valid one sent through a trusted proxy (loopback) is kept.
+    const ip = req.socket.remoteAddress ?? ''
+    const sent = req.headers['x-request-id']
+    const id = typeof sent === 'string' && ID.test(sent) ? sent : uuidv7()
+    // A fixed window per client address.
+    const now = Date.now()
+    let window = windows.get(ip)
+    if (window === undefined) {
+      window = new Window()
+      windows.set(ip, window)
+    }
+    if (now >= window.resetAt) {
+      window.count = 0
+      window.resetAt = now + S.windowMs
+    }
+    window.count++
+    if (window.count > S.rateLimit) {
+      res.writeHead(429, { 'x-request-id': id, 'content-length': 0 })
+      res.end()
+      return
+    }
+    const ratelimit = `"default";r=${S.rateLimit - window.count};t=${Math.ceil((window.resetAt - now) / 1000)}`
+    const origin = req.headers.origin
+    const cors = origin !== undefined && origins.has(origin)
+    const body = url === '/json' ? small : large
+    const gzipIt = body.length >= S.threshold && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')
+
+    const send = (payload: Buffer, encoded: boolean) => {
+      const headers = [
+        'content-type',
+        'application/json',
+        'content-length',
+        String(payload.length),
+        'x-request-id',
+        id,
+        'server-timing',
+        `total;dur=${(performance.now() - start).toFixed(1)}`,
+        'content-security-policy',
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        'cross-origin-opener-policy',
+        'same-origin',
+        'cross-origin-resource-policy',
+        'same-origin',
+        'origin-agent-cluster',
+        '?1',
+        'referrer-policy',
+        'no-referrer',
+        'x-content-type-options',
+        'nosniff',
+        'x-dns-prefetch-control',
+        'off',
+        'x-frame-options',
+        'DENY',
+        'x-permitted-cross-domain-policies',
+        'none',
+        'x-xss-protection',
+        '0',
+        'ratelimit-policy',
+        policy,
+        'ratelimit',
+        ratelimit,
+        // Compressible, so negotiated at any size (RFC 9110 §12.5.5), as the stack says.
+        'vary',
+        'Accept-Encoding, Origin',
+      ]
+      if (cors)
+        headers.push('access-control-allow-origin', origin as string, 'access-control-allow-credentials', 'true')
+      if (encoded) headers.push('content-encoding', 'gzip')
+      res.writeHead(200, headers)
+      res.end(payload)
+      logLine(req, res, id, ip, start, payload.length)
+    }
+    if (!gzipIt) {
+      send(body, false)
+      return
+    }
+    gzip(body, { level: S.gzipLevel }, (err, zipped) => {
+      if (err) res.destroy(err)
+      else send(zipped, true)
+    })
+  }
+}
+
+export const scenarios: Record<string, Scenario> = {
+  'hand-written': {
+    description:
+      'the limit: node:http doing the production stack’s work by hand in one handler (request id, Server-Timing, CORS with credentials, security headers, a fixed-window counter in a Map, a JSON access-log line per request to a WriteStream, async zlib.gzip level 6 from 1 KiB, one writeHead)',
+    start: () => listen(handWritten()),
+  },
+}
