@@ -293,6 +293,8 @@ export interface LayerTableSpec {
   route: string
   bare: string
   stack: string
+  /** The same work written by hand (the issue's limit), when measured. */
+  limit?: string
   layers: Array<{ name: string; alone: string; without: string }>
 }
 
@@ -335,6 +337,15 @@ export function renderLayerTable(result: LayerTableResult): string {
     '',
     `Bare node:http: **${fixed(bare.minCpuMicros, 1)} µs/req** (GC ${gc(bare)}). The whole stack: **${fixed(stack.minCpuMicros, 1)} µs/req**`,
     `(${signed(stack.minCpuMicros - bare.minCpuMicros)} over bare; GC ${gc(stack)}).`,
+    ...(result.limit
+      ? (() => {
+          const limit = get(result.limit)
+          return [
+            `The same work written by hand in one handler (\`hand-written\`, the limit): **${fixed(limit.minCpuMicros, 1)} µs/req**`,
+            `(GC ${gc(limit)}); the stack costs **${fixed(stack.minCpuMicros / limit.minCpuMicros)}×** the limit (goal ≤ 1.15×).`,
+          ]
+        })()
+      : []),
     '',
     '| layer | alone µs/req | alone over bare | stack without it µs/req | its cost in the stack | GC alone | GC stack without it |',
     '|---|---|---|---|---|---|---|',

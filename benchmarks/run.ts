@@ -52,9 +52,9 @@ function parseArgs(argv: readonly string[]): Settings {
   const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
   return {
     duration: Number(value('duration') ?? (quick ? 1.5 : 3)),
-    rounds: Number(value('rounds') ?? (quick ? 1 : layers ? 5 : 3)),
+    rounds: Number(value('rounds') ?? (quick ? 1 : layers ? 10 : 3)),
     layers,
-    requests: Number(value('requests') ?? 20_000),
+    requests: Number(value('requests') ?? 10_000),
     connections: Number(value('connections') ?? 50),
     only: value('only'),
     all: argv.includes('--all'),
@@ -396,7 +396,12 @@ if (!settings.only && !settings.quick) {
 async function runLayerTable(): Promise<void> {
   const module = modules.find((m) => 'layerTable' in m) as unknown as { layerTable: LayerTableSpec; file: string }
   const spec = module.layerTable
-  const names = [spec.bare, spec.stack, ...spec.layers.flatMap((l) => [l.alone, l.without])]
+  const names = [
+    spec.bare,
+    spec.stack,
+    ...(spec.limit ? [spec.limit] : []),
+    ...spec.layers.flatMap((l) => [l.alone, l.without]),
+  ]
   const comparison: Comparison = {
     name: 'layers',
     route: spec.route,
@@ -458,6 +463,7 @@ async function runLayerTable(): Promise<void> {
     layers: spec.layers,
     bare: spec.bare,
     stack: spec.stack,
+    ...(spec.limit ? { limit: spec.limit } : {}),
   }
   console.log(renderLayerTable(result))
   const out = join(peersDir, 'results')
