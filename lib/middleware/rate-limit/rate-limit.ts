@@ -42,6 +42,7 @@ import { reportError } from '../../core/report.js'
 import { monotonicNow } from '../../core/clock.js'
 import { onResponseEnd, type ResponseEndInfo } from '../../core/response-end.js'
 import { sendError } from '../../core/send-error.js'
+import { isThenable } from '../../core/thenable.js'
 import { userIdState } from '../../core/shared-state.js'
 import type { Middleware } from '../../core/types.js'
 import { memoryStore } from '../../stores/rate-limit/memory.js'
@@ -411,51 +412,34 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
     // Its ordering constraints depend on the key (lib/core/built-ins.ts): by address it counts
     // before authentication, by user after it.
     { name: NAME, detail, variant: `key ${keyMode}`, security: true },
-    (next) =>
-      async function rateLimitHandler(req, res) {
-        if (exempt !== undefined || refuseAmbiguous) {
-          // An ambiguous target, or one that cannot be normalised, matches no exemption: it is
-          // limited (fail closed), or refused.
-          const path = matchablePath(req.url)
-          if (path === undefined && refuseAmbiguous) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
-          if (path !== undefined && exempt?.(path) === true) {
-            stats.skipped++
-            return next(req, res)
-          }
-        }
-        if (skip !== undefined) {
-          let skipped = skip(req)
-          if (typeof skipped !== 'boolean') skipped = await skipped
-          if (skipped === true) {
-            stats.skipped++
-            return next(req, res)
-          }
-        }
-        let key = keyOf(req)
-        if (typeof key !== 'string') key = checkKey(await key)
-        if (key.length > MAX_KEY_LENGTH) key = `sha256:${createHash('sha256').update(key).digest('base64url')}`
-        const limit = typeof limitOption === 'number' ? limitOption : checkCount(await limitOption(req), 'limit')
-        const cost = typeof costOption === 'number' ? costOption : checkCount(await costOption(req), 'cost')
+    (next) => {
+      /** The store failed: fail open (serve unlimited) or closed (503). */
+      function afterStoreFailure(req: IncomingMessage, res: ServerResponse, limit: number, err: unknown): unknown {
+        storeFailed(err, req)
+        headers.writePolicy(res, limit, fixedPolicy)
+        if (failOpen) return next(req, res)
+        sendError(
+          req,
+          res,
+          new HttpError(503, 'Rate limiting is unavailable', {
+            code: 'rate_limit_unavailable',
+            headers: { 'retry-after': failureRetryAfter },
+            details: { retryAfterSeconds: Number(failureRetryAfter) },
+            cause: err,
+          }),
+        )
+        return undefined
+      }
 
-        let decision: RateLimitDecision
-        try {
-          decision = await store.consume(key, policy, limit, cost)
-        } catch (err) {
-          storeFailed(err, req)
-          headers.writePolicy(res, limit, fixedPolicy)
-          if (failOpen) return next(req, res)
-          sendError(
-            req,
-            res,
-            new HttpError(503, 'Rate limiting is unavailable', {
-              code: 'rate_limit_unavailable',
-              headers: { 'retry-after': failureRetryAfter },
-              details: { retryAfterSeconds: Number(failureRetryAfter) },
-              cause: err,
-            }),
-          )
-          return
-        }
+      /** Answer on the store's decision: refuse, or set the headers and go on. */
+      function afterDecision(
+        req: IncomingMessage,
+        res: ServerResponse,
+        key: string,
+        limit: number,
+        cost: number,
+        decision: RateLimitDecision,
+      ): unknown {
         if (decision.overflow === true) {
           stats.overflowRefused++
           const seconds = Math.ceil(decision.retryAfterMs / 1000)
@@ -468,7 +452,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
               details: { retryAfterSeconds: seconds },
             }),
           )
-          return
+          return undefined
         }
         if (!decision.allowed) {
           stats.limited++
@@ -485,7 +469,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
               details: { retryAfterSeconds: seconds },
             }),
           )
-          return
+          return undefined
         }
         stats.allowed++
         // Set before the handler runs: the values describe this request's decision, and an
@@ -505,7 +489,77 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
           }
         }
         return next(req, res)
-      },
+      }
+
+      /**
+       * Ask the store. A decision it has at hand (the memory store) is answered at once: no
+       * promise and no microtask on the common path; a pending one is awaited.
+       */
+      function consume(req: IncomingMessage, res: ServerResponse, key: string, limit: number, cost: number): unknown {
+        if (key.length > MAX_KEY_LENGTH) key = `sha256:${createHash('sha256').update(key).digest('base64url')}`
+        let decision: RateLimitDecision | PromiseLike<RateLimitDecision>
+        try {
+          decision = store.consume(key, policy, limit, cost)
+        } catch (err) {
+          return afterStoreFailure(req, res, limit, err)
+        }
+        if (!isThenable(decision)) return afterDecision(req, res, key, limit, cost, decision)
+        const hashed = key
+        return (decision as PromiseLike<RateLimitDecision>).then(
+          (settled) => afterDecision(req, res, hashed, limit, cost, settled),
+          (err: unknown) => afterStoreFailure(req, res, limit, err),
+        )
+      }
+
+      /** The general path: a skip, key, limit or cost function that may answer with a promise. */
+      async function rateLimitAwaiting(
+        req: IncomingMessage,
+        res: ServerResponse,
+        pendingKey: string | Promise<string> | undefined,
+      ): Promise<unknown> {
+        if (pendingKey === undefined && skip !== undefined) {
+          let skipped = skip(req)
+          if (typeof skipped !== 'boolean') skipped = await skipped
+          if (skipped === true) {
+            stats.skipped++
+            return next(req, res)
+          }
+        }
+        let key = pendingKey ?? keyOf(req)
+        if (typeof key !== 'string') key = checkKey(await key)
+        const limit = typeof limitOption === 'number' ? limitOption : checkCount(await limitOption(req), 'limit')
+        const cost = typeof costOption === 'number' ? costOption : checkCount(await costOption(req), 'cost')
+        return consume(req, res, key, limit, cost)
+      }
+
+      // Used bare, not only through compose(), a layer still turns a sync throw from inside
+      // into a rejection, as the async handler it replaces did.
+      return function rateLimitHandler(req, res) {
+        try {
+          return limitRequest(req, res)
+        } catch (err) {
+          return Promise.reject(err)
+        }
+      }
+
+      function limitRequest(req: IncomingMessage, res: ServerResponse): unknown {
+        if (exempt !== undefined || refuseAmbiguous) {
+          // An ambiguous target, or one that cannot be normalised, matches no exemption: it is
+          // limited (fail closed), or refused.
+          const path = matchablePath(req.url)
+          if (path === undefined && refuseAmbiguous) return void sendError(req, res, AMBIGUOUS_PATH_ERROR)
+          if (path !== undefined && exempt?.(path) === true) {
+            stats.skipped++
+            return next(req, res)
+          }
+        }
+        if (skip !== undefined) return rateLimitAwaiting(req, res, undefined)
+        const key = keyOf(req)
+        if (typeof key !== 'string' || typeof limitOption !== 'number' || typeof costOption !== 'number')
+          return rateLimitAwaiting(req, res, key)
+        return consume(req, res, key, limitOption, costOption)
+      }
+    },
   )
 
   return Object.assign(middleware, {

@@ -267,6 +267,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     kind: 'memory',
     penalties: true,
 
+    // Synchronous: the decision itself, never a promise (see RateLimitStore.consume); failures
+    // still reject, as a backend's would.
     consume(key, policy, limit, cost) {
       if (closed) return Promise.reject(closedError())
       try {
@@ -276,7 +278,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         if (policy.penalty !== undefined) {
           const punished = penaltyLanes.get(policy.name)?.map.get(key) as PenaltyEntry | undefined
           const blocked = punished === undefined ? undefined : blockedDecision(punished, cost, at)
-          if (blocked !== undefined) return Promise.resolve(blocked)
+          if (blocked !== undefined) return blocked
         }
         const entry = lane.map.get(key)
         // Decide on a copy: state is written only by a hit that is allowed and costs
@@ -285,11 +287,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         const state = entry === undefined ? SCRATCH.fresh() : SCRATCH.copy(entry)
         const decision = decide(policy, state, limit, cost, at)
         if (!decision.allowed && cost > 0 && policy.penalty !== undefined) {
-          return Promise.resolve(punish(policy, key, decision, at))
+          return punish(policy, key, decision, at)
         }
         if (decision.allowed && cost > 0) {
           if (entry === undefined) {
-            if (size >= maxKeys && !makeRoom(lane, at)) return Promise.resolve(overflowDecision(lane, at))
+            if (size >= maxKeys && !makeRoom(lane, at)) return overflowDecision(lane, at)
             const created = new Entry(ownCopy(key), state.s, state.p, state.c)
             lane.map.set(key, created)
             lane.append(created)
@@ -304,7 +306,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
             }
           }
         }
-        return Promise.resolve(decision)
+        return decision
       } catch (err) {
         return Promise.reject(err)
       }

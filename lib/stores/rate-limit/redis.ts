@@ -240,6 +240,8 @@ const SUFFIX: Readonly<Record<RateLimitAlgorithm, string>> = {
 
 /** A {@link RateLimitStore} on Redis. */
 export interface RedisStore extends RateLimitStore {
+  /** Always a promise: every decision is a round trip. */
+  consume(key: string, policy: RateLimitPolicy, limit: number, cost: number): Promise<RateLimitDecision>
   /** The Redis key holding `key`'s state under `policy` (without the client's own `keyPrefix`). */
   keyFor(key: string, policy: RateLimitPolicy): string
 }

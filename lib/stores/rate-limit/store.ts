@@ -109,8 +109,17 @@ export interface RateLimitStore {
    * With `policy.penalty`, the same atomic step first refuses a blocked key (cost 0 hits
    * excepted), and counts a refusal as an offence, starting or escalating a block.
    * Rejects when the backend cannot answer (the limiter then fails open or closed).
+   *
+   * A store that has the answer at hand (the memory store) may return the decision itself
+   * instead of a promise: rateLimit() then answers without a promise or a microtask. Callers
+   * other than rateLimit() can `await` either.
    */
-  consume(key: string, policy: RateLimitPolicy, limit: number, cost: number): Promise<RateLimitDecision>
+  consume(
+    key: string,
+    policy: RateLimitPolicy,
+    limit: number,
+    cost: number,
+  ): RateLimitDecision | PromiseLike<RateLimitDecision>
 
   /**
    * Give back `cost` units taken by an allowed hit for `key`, e.g. when only failed

@@ -449,7 +449,8 @@ export function rateLimitStoreContract(storeName: string, make: StoreFactory, op
   t.test(`${storeName}: close() makes consume reject, and closing twice is harmless`, async (t) => {
     const store = await make(() => T0)
     await store.close()
-    await t.rejects(store.consume('k', policyOf('fixed-window'), 1, 1), /closed/)
+    // A failure is a rejection, never a decision nor a throw (consume may answer synchronously only with a decision).
+    await t.rejects(store.consume('k', policyOf('fixed-window'), 1, 1) as Promise<unknown>, /closed/)
     await store.close()
   })
 }

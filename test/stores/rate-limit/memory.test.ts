@@ -98,7 +98,7 @@ t.test('memoryStore(): penalty state counts against maxKeys and dies after its l
     "b's and c's, and no more of a's: gone 7 s (maxBlockMs + forgetMs) after its last write",
   )
   await t.rejects(
-    store.consume('d', { ...punishing, penalty: { ...penalty, blockMs: 1 } }, 0, 1),
+    store.consume('d', { ...punishing, penalty: { ...penalty, blockMs: 1 } }, 0, 1) as Promise<unknown>,
     /policy "pen" is used with two different penalties/,
   )
 })
@@ -182,7 +182,7 @@ t.test('memoryStore(): one name used with two meanings is refused', async (t) =>
   const { store } = clocked()
   await store.consume('k', fixed, 1, 1)
   await t.rejects(
-    store.consume('k', { name: 'f', algorithm: 'token-bucket', windowMs: 1000 }, 1, 1),
+    store.consume('k', { name: 'f', algorithm: 'token-bucket', windowMs: 1000 }, 1, 1) as Promise<unknown>,
     /policy "f" is used as token-bucket\/1000ms and as fixed-window\/1000ms/,
   )
   t.ok(
