@@ -511,13 +511,19 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
         )
       }
 
-      /** The general path: a skip, key, limit or cost function that may answer with a promise. */
+      /**
+       * The general path: a skip, key, limit or cost function that answered with a promise.
+       * What the synchronous path already asked for comes along (pending or not), so no
+       * function is called twice.
+       */
       async function rateLimitAwaiting(
         req: IncomingMessage,
         res: ServerResponse,
-        pendingKey: string | Promise<string> | undefined,
+        pendingKey: unknown = NOT_YET,
+        pendingLimit: unknown = NOT_YET,
+        pendingCost: unknown = NOT_YET,
       ): Promise<unknown> {
-        if (pendingKey === undefined && skip !== undefined) {
+        if (pendingKey === NOT_YET && skip !== undefined) {
           let skipped = skip(req)
           if (typeof skipped !== 'boolean') skipped = await skipped
           if (skipped === true) {
@@ -525,11 +531,17 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
             return next(req, res)
           }
         }
-        let key = pendingKey ?? keyOf(req)
+        let key = pendingKey === NOT_YET ? keyOf(req) : pendingKey
         if (typeof key !== 'string') key = checkKey(await key)
-        const limit = typeof limitOption === 'number' ? limitOption : checkCount(await limitOption(req), 'limit')
-        const cost = typeof costOption === 'number' ? costOption : checkCount(await costOption(req), 'cost')
-        return consume(req, res, key, limit, cost)
+        const limit =
+          typeof limitOption === 'number'
+            ? limitOption
+            : checkCount(await (pendingLimit === NOT_YET ? limitOption(req) : pendingLimit), 'limit')
+        const cost =
+          typeof costOption === 'number'
+            ? costOption
+            : checkCount(await (pendingCost === NOT_YET ? costOption(req) : pendingCost), 'cost')
+        return consume(req, res, key as string, limit, cost)
       }
 
       // Used bare, not only through compose(), a layer still turns a sync throw from inside
@@ -553,11 +565,26 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimiter {
             return next(req, res)
           }
         }
-        if (skip !== undefined) return rateLimitAwaiting(req, res, undefined)
+        if (skip !== undefined) return rateLimitAwaiting(req, res)
         const key = keyOf(req)
-        if (typeof key !== 'string' || typeof limitOption !== 'number' || typeof costOption !== 'number')
-          return rateLimitAwaiting(req, res, key)
-        return consume(req, res, key, limitOption, costOption)
+        if (typeof key !== 'string') return rateLimitAwaiting(req, res, key)
+        // A limit or cost function that answers at once (a tenant's limit from a cache) keeps
+        // the request on this path too.
+        let limit: number
+        if (typeof limitOption === 'number') limit = limitOption
+        else {
+          const value = limitOption(req)
+          if (isThenable(value)) return rateLimitAwaiting(req, res, key, value)
+          limit = checkCount(value, 'limit')
+        }
+        let cost: number
+        if (typeof costOption === 'number') cost = costOption
+        else {
+          const value = costOption(req)
+          if (isThenable(value)) return rateLimitAwaiting(req, res, key, limit, value)
+          cost = checkCount(value, 'cost')
+        }
+        return consume(req, res, key, limit, cost)
       }
     },
   )
@@ -597,6 +624,9 @@ function perRequest(
     throw new ConfigError(NAME, option, expected, value, fix)
   return value
 }
+
+/** Marks a value the synchronous path has not asked for yet (undefined is a possible answer). */
+const NOT_YET: unique symbol = Symbol('not yet')
 
 /** Check what a key function returned: anything but a string is its bug, thrown rather than counted under a wrong key. */
 function checkKey(key: unknown): string {
