@@ -120,10 +120,12 @@ export {
   compressionDefaults,
   compressibleTypes,
   flushResponse,
+  parallelGzipDefaults,
   zstdSupported,
   type CompressionOptions,
   type Encoding,
   type MediaTypePattern,
+  type ParallelGzipOptions,
 } from './middleware/compression/compression.js'
 export {
   conditional,

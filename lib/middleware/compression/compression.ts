@@ -34,10 +34,12 @@ import {
 import { compileMediaTypeFilter, compressibleTypes, mediaTypeOf, type MediaTypePattern } from './compressible.js'
 import { createNegotiator, type Encoding, type EncodingChoice } from './negotiation.js'
 import { encoderMakers, flushKinds, paddableEncodings, zstdSupported, type MakeEncoder } from './encoders.js'
+import { parallelGzipPlan, type ParallelGzipOptions, type ParallelGzipPlan } from './parallel-gzip.js'
 
 export { compressibleTypes, type MediaTypePattern } from './compressible.js'
 export { negotiateEncoding, type Encoding, type EncodingChoice } from './negotiation.js'
 export { zstdSupported } from './encoders.js'
+export { parallelGzipDefaults, type ParallelGzipOptions } from './parallel-gzip.js'
 
 /** Options for {@link compression}. */
 export interface CompressionOptions {
@@ -81,6 +83,14 @@ export interface CompressionOptions {
    * @default 0
    */
   jitter?: number
+  /**
+   * Parallel gzip for large bodies (pigz's method): a gzip stream of unknown length, or of
+   * at least `minLength` bytes, is cut into blocks deflated at once on libuv's thread pool,
+   * so one large download is not held to one core's speed. `false` turns it off; it is off
+   * anyway on a one-core machine. Leave it on unless the thread pool is busy with other work.
+   * @default true (minLength 512 KiB, blockSize 128 KiB, concurrency min(UV_THREADPOOL_SIZE, cores))
+   */
+  parallelGzip?: boolean | ParallelGzipOptions
 }
 
 /** The defaults of {@link compression}; `encodings` depends on the running Node. */
@@ -93,6 +103,7 @@ export const compressionDefaults = defineDefaults<CompressionOptions>({
   gzipLevel: 6,
   zstdLevel: 3,
   jitter: 0,
+  parallelGzip: true,
 })
 
 /**
@@ -110,6 +121,8 @@ interface Settings {
   readonly flushEvents: boolean
   readonly isCompressible: (mediaType: string, res: ServerResponse) => boolean
   readonly make: Readonly<Record<Encoding, MakeEncoder>>
+  /** Parallel gzip for large streams; undefined when off. */
+  readonly parallel: ParallelGzipPlan | undefined
 }
 
 /** One negotiated outcome with its `transformBody` options, made once per distinct choice. */
@@ -176,7 +189,9 @@ export function compression(options: CompressionOptions = {}): Middleware {
     'Use 0 (off) or a padding of up to 256 bytes; 32 is typical.',
   )
   const eventStream = expectOneOf('compression', 'eventStream', opts.eventStream, ['flush', 'skip'] as const)
+  const parallelPlan = parallelGzipPlan(opts.parallelGzip, gzipLevel, jitter)
   const encodings = offeredEncodings(opts.encodings, options.encodings !== undefined, jitter)
+  const parallel = encodings.includes('gzip') ? parallelPlan : undefined
   const isCompressible =
     typeof opts.types === 'function'
       ? expectFunction<(mediaType: string, res: ServerResponse) => boolean>('compression', 'types', opts.types)
@@ -191,6 +206,7 @@ export function compression(options: CompressionOptions = {}): Middleware {
     flushEvents: eventStream === 'flush',
     isCompressible,
     make: encoderMakers({ brotliQuality, gzipLevel, zstdLevel, jitter }),
+    parallel,
   })
   const holdBack = (res: ServerResponse): number => (isEventStream(res) ? 0 : threshold)
   const negotiate = createNegotiator(encodings, (choice: EncodingChoice): Plan => {
@@ -210,6 +226,7 @@ export function compression(options: CompressionOptions = {}): Middleware {
   })
   const detail =
     `${encodings.join(', ')}; threshold ${threshold} B; br q${brotliQuality}, gzip ${gzipLevel}` +
+    // Parallel gzip is left out: it depends on the machine, and explain() should not.
     `${encodings.includes('zstd') ? `, zstd ${zstdLevel}` : ''}${jitter > 0 ? `; jitter ≤ ${jitter} B` : ''}`
 
   return defineMiddleware(
@@ -255,7 +272,12 @@ function decideEncoding(res: ServerResponse, body: BodyInfo, plan: Plan): BodyDe
   res.removeHeader('accept-ranges')
   res.setHeader('content-encoding', plan.token)
   const encoding = plan.encoding!
-  return new EncoderTransform(settings.make[encoding](body.length, isEventStream(res)), flushKinds[encoding])
+  const eventStream = isEventStream(res)
+  // Large gzip streams go parallel; events keep one stream, flushed per write.
+  const parallel = settings.parallel
+  if (encoding === 'gzip' && parallel && !eventStream && (body.length ?? Infinity) >= parallel.minLength)
+    return parallel.make()
+  return new EncoderTransform(settings.make[encoding](body.length, eventStream), flushKinds[encoding])
 }
 
 /** The chosen encoder and how to flush it; a class, not a literal (see core/listener-node.ts). */
