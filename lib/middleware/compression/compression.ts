@@ -13,7 +13,7 @@ import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
-import { ConfigError } from '../../core/errors.js'
+import { ConfigError, HttpError } from '../../core/errors.js'
 import { appendVary } from '../../core/headers.js'
 import {
   defineDefaults,
@@ -24,6 +24,7 @@ import {
   withDefaults,
 } from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
+import { sendError } from '../../core/send-error.js'
 import {
   transformBody,
   type BodyDecision,
@@ -91,6 +92,13 @@ export interface CompressionOptions {
    * @default true (minLength 512 KiB, blockSize 128 KiB, concurrency min(UV_THREADPOOL_SIZE, cores))
    */
   parallelGzip?: boolean | ParallelGzipOptions
+  /**
+   * When the client accepts nothing offered, identity included (`identity;q=0`, `*;q=0`):
+   * `'identity'` sends the response unencoded anyway; `'refuse'` answers 406 before the
+   * handler runs (RFC 9110 §12.5.3 allows both).
+   * @default 'identity'
+   */
+  notAcceptable?: 'identity' | 'refuse'
 }
 
 /** The defaults of {@link compression}; `encodings` depends on the running Node. */
@@ -104,6 +112,7 @@ export const compressionDefaults = defineDefaults<CompressionOptions>({
   zstdLevel: 3,
   jitter: 0,
   parallelGzip: true,
+  notAcceptable: 'identity',
 })
 
 /**
@@ -132,6 +141,8 @@ interface Plan {
   readonly token: string
   /** Identity was refused: compress below the threshold too. */
   readonly force: boolean
+  /** Answer 406: nothing acceptable, and `notAcceptable` is `'refuse'`. */
+  readonly refuse: boolean
   readonly route: TransformBodyOptions<Plan>
 }
 
@@ -189,6 +200,7 @@ export function compression(options: CompressionOptions = {}): Middleware {
     'Use 0 (off) or a padding of up to 256 bytes; 32 is typical.',
   )
   const eventStream = expectOneOf('compression', 'eventStream', opts.eventStream, ['flush', 'skip'] as const)
+  const notAcceptable = expectOneOf('compression', 'notAcceptable', opts.notAcceptable, ['identity', 'refuse'] as const)
   const parallelPlan = parallelGzipPlan(opts.parallelGzip, gzipLevel, jitter)
   const encodings = offeredEncodings(opts.encodings, options.encodings !== undefined, jitter)
   const parallel = encodings.includes('gzip') ? parallelPlan : undefined
@@ -218,6 +230,7 @@ export function compression(options: CompressionOptions = {}): Middleware {
       encoding: choice.encoding,
       token: choice.token,
       force: choice.identityRefused,
+      refuse: !choice.acceptable && notAcceptable === 'refuse',
       route,
     })
     route.context = plan
@@ -226,8 +239,9 @@ export function compression(options: CompressionOptions = {}): Middleware {
   })
   const detail =
     `${encodings.join(', ')}; threshold ${threshold} B; br q${brotliQuality}, gzip ${gzipLevel}` +
+    `${encodings.includes('zstd') ? `, zstd ${zstdLevel}` : ''}${jitter > 0 ? `; jitter ≤ ${jitter} B` : ''}` +
     // Parallel gzip is left out: it depends on the machine, and explain() should not.
-    `${encodings.includes('zstd') ? `, zstd ${zstdLevel}` : ''}${jitter > 0 ? `; jitter ≤ ${jitter} B` : ''}`
+    `${notAcceptable === 'refuse' ? '; 406 when nothing is acceptable' : ''}`
 
   return defineMiddleware(
     {
@@ -237,6 +251,11 @@ export function compression(options: CompressionOptions = {}): Middleware {
     (next) =>
       function compressionHandler(req, res) {
         const plan = negotiate(req.headers['accept-encoding'])
+        if (plan.refuse) {
+          // RFC 9110 §12.5.5: another Accept-Encoding gets a 200 at this URL.
+          appendVary(res, 'Accept-Encoding')
+          return sendError(req, res, notAcceptable406(encodings))
+        }
         if (plan.encoding === undefined) {
           // Identity: nothing to route, but the answer still depends on Accept-Encoding.
           onResponseStart(res, addVary, settings)
@@ -289,6 +308,18 @@ class EncoderTransform implements BodyTransform {
     this.stream = stream
     this.flush = () => (stream as unknown as { flush(kind: number): void }).flush(flushKind)
   }
+}
+
+/**
+ * The 406 of `notAcceptable: 'refuse'`, naming what the client could accept. Made per
+ * refusal, which is rare: an HttpError carries its own stack.
+ */
+function notAcceptable406(encodings: readonly Encoding[]): HttpError {
+  return new HttpError(
+    406,
+    `No acceptable content coding: Accept-Encoding refuses identity and accepts none of ${encodings.join(', ')}.`,
+    { code: 'encoding_not_acceptable', details: { encodings } },
+  )
 }
 
 /** Response-start listener for identity answers. */

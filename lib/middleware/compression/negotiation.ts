@@ -11,9 +11,10 @@
  * - the heaviest acceptable coding wins; ties go to the server's order of preference.
  * - identity competes too when the client weighed it (`identity;q=…` or `*;q=…`): a client
  *   that prefers identity gets it. Unweighed, it is the fallback, never the preference.
- * - nothing acceptable, identity included (`identity;q=0`, `*;q=0`): identity anyway,
- *   never 406 — RFC 9110 §12.5.3 allows both, and the HTTP working group chose sending
- *   unencoded content as the interoperable answer (httpwg/http-core#980).
+ * - nothing acceptable, identity included (`identity;q=0`, `*;q=0`): identity, with
+ *   `acceptable` false. RFC 9110 §12.5.3 allows both that and a 406, and the HTTP working
+ *   group chose unencoded content as the interoperable answer (httpwg/http-core#980), so
+ *   identity is compression()'s default; its `notAcceptable: 'refuse'` answers 406.
  * @module
  */
 import { parseQualityList } from '../../core/negotiate.js'
@@ -28,10 +29,15 @@ export interface EncodingChoice {
   /** The `Content-Encoding` token to send: the coding's name, or `x-gzip` for a client that named only that. */
   readonly token: string
   /**
-   * The client refused identity (`identity;q=0`, or `*;q=0` without an identity entry) and
-   * accepts `encoding`: compress whatever may be compressed, below the threshold too.
+   * The client refused identity (`identity;q=0`, or `*;q=0` without an identity entry).
+   * With an `encoding`: compress whatever may be compressed, below the threshold too.
    */
   readonly identityRefused: boolean
+  /**
+   * False when nothing the server offers is acceptable, identity included (`identity;q=0`,
+   * or `*;q=0` without an identity entry, and no coding weighed above 0): the 406 case.
+   */
+  readonly acceptable: boolean
 }
 
 /** Longest `Accept-Encoding` value looked at; real browsers send under 40 bytes. */
@@ -74,7 +80,8 @@ export function negotiateEncoding(header: string | undefined, offered: readonly 
     }
   }
   const identityWeight = identity ?? star
-  if (best === undefined || (identityWeight !== undefined && identityWeight > bestWeight)) return IDENTITY
+  if (best === undefined) return identityWeight === 0 ? NOT_ACCEPTABLE : IDENTITY
+  if (identityWeight !== undefined && identityWeight > bestWeight) return IDENTITY
   return choice(best, viaXgzip, identityWeight === 0)
 }
 
@@ -109,7 +116,18 @@ export function createNegotiator<T>(
   }
 }
 
-const IDENTITY: EncodingChoice = Object.freeze({ encoding: undefined, token: 'identity', identityRefused: false })
+const IDENTITY: EncodingChoice = Object.freeze({
+  encoding: undefined,
+  token: 'identity',
+  identityRefused: false,
+  acceptable: true,
+})
+const NOT_ACCEPTABLE: EncodingChoice = Object.freeze({
+  encoding: undefined,
+  token: 'identity',
+  identityRefused: true,
+  acceptable: false,
+})
 
 // Every possible choice, made once: callers may key maps by identity.
 const CHOICES = new Map<string, EncodingChoice>()
@@ -118,7 +136,7 @@ function choice(encoding: Encoding, viaXgzip: boolean, identityRefused: boolean)
   const key = `${token} ${identityRefused}`
   let made = CHOICES.get(key)
   if (made === undefined) {
-    made = Object.freeze({ encoding, token, identityRefused })
+    made = Object.freeze({ encoding, token, identityRefused, acceptable: true })
     CHOICES.set(key, made)
   }
   return made

@@ -159,6 +159,69 @@ t.test('compression(): the negotiation table, end to end', async (t) => {
   }
 })
 
+t.test('compression(): notAcceptable "refuse" answers 406 when nothing is acceptable, identity included', async (t) => {
+  let calls = 0
+  const url = await serve(
+    t,
+    compose(compression({ notAcceptable: 'refuse', encodings: ['br', 'gzip'] }))((_req, res) => {
+      calls++
+      res.setHeader('content-type', 'text/plain')
+      res.end(text)
+    }),
+  )
+  // RFC 9110 §12.5.3: identity;q=0 (or *;q=0 without identity) and no acceptable coding.
+  for (const header of ['identity;q=0', '*;q=0', 'deflate, identity;q=0', 'zstd, *;q=0', 'gzip;q=0, identity;q=0']) {
+    const res = await get(url, header)
+    t.equal(res.status, 406, `${header}: 406`)
+    t.equal(res.headers['content-encoding'], undefined, 'the refusal itself is unencoded')
+    t.equal(res.headers.vary, 'Accept-Encoding', 'another Accept-Encoding gets a 200 here')
+    t.same(JSON.parse(res.text), {
+      status: 406,
+      code: 'encoding_not_acceptable',
+      message: 'No acceptable content coding: Accept-Encoding refuses identity and accepts none of br, gzip.',
+      encodings: ['br', 'gzip'],
+    })
+  }
+  t.equal(calls, 0, 'the handler never ran for a refused request')
+  // Whatever is acceptable is still served.
+  for (const [header, coding] of [
+    [undefined, undefined],
+    ['gzip;q=0', undefined],
+    ['gzip, identity;q=0', 'gzip'],
+    ['*;q=0, identity', undefined],
+    ['*', 'br'],
+  ] as const) {
+    const res = await get(url, header)
+    t.equal(res.status, 200, `${header}: 200`)
+    t.equal(res.headers['content-encoding'], coding, `${header}: ${coding ?? 'identity'}`)
+    t.equal(decoded(res).toString(), text)
+  }
+  t.match(compose(compression({ notAcceptable: 'refuse' })).explain(), /406 when nothing is acceptable/)
+})
+
+t.test(
+  'compression(): notAcceptable "refuse" answers HEAD with a bodiless 406, in the format errorBoundary chose',
+  async (t) => {
+    const { errorBoundary } = await import('../../../lib/index.js')
+    const url = await serve(
+      t,
+      compose(
+        errorBoundary({ format: 'problem' }),
+        compression({ notAcceptable: 'refuse' }),
+      )((_req, res) => {
+        res.setHeader('content-type', 'text/plain')
+        res.end(text)
+      }),
+    )
+    const head = await get(url, 'identity;q=0', 'HEAD')
+    t.equal(head.status, 406)
+    t.equal(head.body.length, 0)
+    const res = await get(url, '*;q=0')
+    t.equal(res.status, 406)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+  },
+)
+
 t.test('compression(): encodings order is the server preference for ties', async (t) => {
   const url = await serve(
     t,
@@ -1043,6 +1106,7 @@ t.test('compression(): config: rejects bad options with the fix', async (t) => {
     ],
     [{ jitter: 300 }, /option "jitter" must be an integer from 0 to 256/],
     [{ eventStream: 'buffer' }, /option "eventStream" must be one of "flush", "skip"; received "buffer"/],
+    [{ notAcceptable: 406 }, /option "notAcceptable" must be one of "identity", "refuse"; received 406 \(number\)/],
     [{ encodings: [] }, /option "encodings" must be a non-empty list/],
     [{ encodings: 'gzip' }, /option "encodings" must be an array/],
     [{ encodings: ['gzip', 'gzip'] }, /option "encodings" must be a list without repeats/],

@@ -58,6 +58,30 @@ t.test('negotiateEncoding(): the table of RFC 9110 §12.5.3 cases', async (t) =>
 })
 
 t.test(
+  'negotiateEncoding(): acceptable is false only when identity is refused and no coding is acceptable',
+  async (t) => {
+    const table: Array<[string | undefined, readonly Encoding[], boolean]> = [
+      [undefined, classic, true],
+      ['', classic, true],
+      ['identity;q=0', classic, false],
+      ['*;q=0', classic, false],
+      ['zstd, identity;q=0', classic, false],
+      ['gzip;q=0, *;q=0', classic, false],
+      ['identity;q=0, gzip', classic, true],
+      ['*;q=0, identity', classic, true],
+      ['*;q=0, identity;q=0.1', classic, true],
+      ['gzip;q=0', classic, true],
+      ['bgzip', classic, true],
+    ]
+    for (const [header, offered, acceptable] of table) {
+      const choice = negotiateEncoding(header, offered)
+      t.equal(choice.acceptable, acceptable, `${JSON.stringify(header)}`)
+      if (!acceptable) t.same([choice.encoding, choice.token, choice.identityRefused], [undefined, 'identity', true])
+    }
+  },
+)
+
+t.test(
   'negotiateEncoding(): never picks a coding the client weighed 0 or the server does not offer (property)',
   async (t) => {
     const token = fc.constantFrom('br', 'gzip', 'deflate', 'zstd', 'identity', '*', 'x-gzip', 'compress', 'bgzip')
