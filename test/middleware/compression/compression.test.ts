@@ -1081,6 +1081,54 @@ t.test('compression(): works under Express res.json and res.send', async (t) => 
   t.equal(decoded(html).toString(), text)
 })
 
+t.test(
+  'compression(): zstd end to end: offered by default, negotiated, streamed, flushed and decoded',
+  {
+    skip: zstdSupported
+      ? false
+      : `Node ${process.versions.node} has no zlib.createZstdCompress (Node 22.15 and 23.8 do)`,
+  },
+  async (t) => {
+    t.same(compressionDefaults.encodings, ['br', 'zstd', 'gzip', 'deflate'])
+    const url = await serve(t, textHandler(text))
+    const res = await get(url, 'zstd, gzip;q=0.5')
+    t.equal(res.headers['content-encoding'], 'zstd')
+    t.equal(decoded(res).toString(), text)
+    t.equal((await get(url, 'gzip, zstd')).headers['content-encoding'], 'zstd', 'zstd before gzip in the default order')
+    t.doesNotThrow(() => compression({ encodings: ['zstd'], zstdLevel: 19 }))
+    // A stream of unknown length, flushed mid-way: the first part decodes before the end.
+    let release!: () => void
+    const streamed = await serve(
+      t,
+      compose(compression({ encodings: ['zstd'] }))(async (_req, res) => {
+        res.setHeader('content-type', 'text/html')
+        res.write(`<p>${'first part '.repeat(200)}</p>`)
+        flushResponse(res)
+        await new Promise<void>((ok) => {
+          release = ok
+        })
+        res.end('<p>last</p>')
+      }),
+    )
+    const whole = await new Promise<string>((ok, fail) => {
+      request(streamed, { headers: { 'accept-encoding': 'zstd' } }, (res) => {
+        const decoder = streamDecoders.zstd!()
+        let seen = ''
+        decoder.on('data', (d: Buffer) => {
+          seen += d.toString()
+          if (seen.endsWith('</p>') && !seen.includes('last')) release()
+        })
+        decoder.on('end', () => ok(seen))
+        decoder.on('error', fail)
+        res.pipe(decoder)
+      })
+        .on('error', fail)
+        .end()
+    })
+    t.match(whole, /^<p>first part .*<p>last<\/p>$/s)
+  },
+)
+
 t.test('compression(): explain() shows the configuration', async (t) => {
   const stack = compose(compression({ threshold: 2048 }))
   t.match(stack.explain(), /compression.*br, .*gzip, deflate; threshold 2048 B; br q4, gzip 6/)
