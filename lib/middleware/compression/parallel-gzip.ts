@@ -129,6 +129,8 @@ export interface ParallelGzipSettings {
 
 /** deflate's window: the most history a block can refer back to. */
 const WINDOW = 32 * 1024
+/** Input bytes of the first block at most. */
+const FIRST_BLOCK = 32 * 1024
 /** Output buffer of each block's deflate stream: most blocks come out in one piece. */
 const BLOCK_CHUNK = 64 * 1024
 
@@ -256,11 +258,14 @@ export class ParallelGzip extends Transform {
    * `concurrency` are in flight; then the block a flush asked for, or at the end the last.
    */
   #pump(readerAsked = false): void {
-    const size = this.#blockSize
     for (;;) {
+      // The first block is small, so the first bytes reach the client as soon as with one
+      // stream (time to first byte); the rest are full-sized.
+      const size = this.#history === undefined ? Math.min(this.#blockSize, FIRST_BLOCK) : this.#blockSize
       if (this.#filled === size) {
         if (!this.#room(readerAsked)) return
         this.#dispatch(this.#cut(), false)
+        continue
       }
       const rest = this.#rest
       if (rest === undefined) break
