@@ -7,7 +7,12 @@
  * the same routes can join these comparisons.
  *
  * `benchmarks/compression-rss.ts` streams 1 GiB through `compression-gzip` and
- * `compression-br` and reports the server's peak RSS growth.
+ * `compression-br` and reports the server's peak RSS growth against the hand pipe of each
+ * coding (goal: at most + 2 MiB), and with `--parallel` a 200 MiB gzip stream through the
+ * layer's parallel gzip against one hand-piped `createGzip()`, with the core count. Parallel
+ * gzip is measured there, not here: these servers are pinned to one core (taskset), where
+ * `os.availableParallelism()` is 1 and compression() keeps one zlib stream per response, so
+ * the comparisons below measure what they measured before it.
  */
 import type { RequestListener } from 'node:http'
 import { createGzip } from 'node:zlib'
