@@ -31,6 +31,7 @@ export {
 } from './core/transform-body.js'
 export { detachResponse, isDetached } from './core/detach-response.js'
 export { trackUpgraded, upgradedConnections, type UpgradedConnection } from './core/upgraded.js'
+export { registerFlushable, flushAll, type Flushable } from './core/flush.js'
 export { onRequestBody, type RequestBodyListener } from './core/request-body.js'
 
 // Request state, shared keys and the request context

@@ -3,16 +3,21 @@
  * never blocks, never throws into the request, and never grows without bound: while a
  * Writable applies backpressure, lines wait in a bounded queue; beyond it they are dropped
  * and counted, and the count rides on the next line that is accepted.
+ *
+ * A sink is flushable (`lib/core/flush.ts`): a graceful shutdown writes the lines of the
+ * current turn at once and waits until the stream has taken every line, so the last
+ * requests' lines are not lost when the process exits.
  * @module
  */
 import type { Writable } from 'node:stream'
+import { type Flushable, registerFlushable } from '../../core/flush.js'
 import { type Logger, reportErrorTo } from '../../core/report.js'
 
 /** A function sink: gets the JSON line (no trailing newline) and the object it encodes. */
 export type AccessLogSinkFunction<E> = (line: string, entry: E) => void
 
 /** One sink per accessLog() instance. */
-export class LineSink<E> {
+export class LineSink<E> implements Flushable {
   readonly #stream: Writable | undefined
   readonly #fn: AccessLogSinkFunction<E> | undefined
   readonly #maxQueued: number
@@ -23,6 +28,10 @@ export class LineSink<E> {
   #broken = false
   #reported = false
   #scheduled = false
+  /** Writes handed to the stream whose callback has not run yet. */
+  #unconfirmed = 0
+  /** Resolvers of flush() calls, waiting for the queue to empty and every write to be confirmed. */
+  #flushed: Array<() => void> = []
   // The logger of the stack whose line was written last: a failure of the sink is the
   // stack's to report, and the sink outlives any one request.
   #logger: Logger | undefined
@@ -36,12 +45,50 @@ export class LineSink<E> {
     this.#broken = true
     this.#queue.length = 0
     this.#report(err)
+    this.#settleFlushes()
+  }
+  readonly #onWritten = (): void => {
+    this.#unconfirmed--
+    this.#settleFlushes()
   }
 
   constructor(target: Writable | AccessLogSinkFunction<E>, maxQueued: number) {
     if (typeof target === 'function') this.#fn = target
     else this.#stream = target
     this.#maxQueued = maxQueued
+    // Function sinks hold nothing: only a stream's lines wait.
+    if (this.#stream !== undefined) registerFlushable(this)
+  }
+
+  /**
+   * Write the queued lines now (not at the end of the turn) and resolve once the stream has
+   * confirmed every write, after a 'drain' if it pushed back. Resolves at once for a function
+   * sink, and as soon as the stream fails or is destroyed. Never rejects.
+   */
+  flush(): Promise<void> {
+    const stream = this.#stream
+    if (stream === undefined) return Promise.resolve()
+    this.#flush()
+    if (this.#settled()) return Promise.resolve()
+    return new Promise((ok) => {
+      this.#flushed.push(ok)
+      // A stream destroyed meanwhile confirms nothing more.
+      stream.once('close', () => this.#settleFlushes())
+    })
+  }
+
+  #settled(): boolean {
+    const stream = this.#stream!
+    return (
+      this.#broken ||
+      stream.destroyed ||
+      (this.#unconfirmed === 0 && (this.#queue.length === 0 || stream.writableEnded))
+    )
+  }
+
+  #settleFlushes(): void {
+    if (this.#flushed.length === 0 || !this.#settled()) return
+    for (const ok of this.#flushed.splice(0)) ok()
   }
 
   /**
@@ -109,8 +156,10 @@ export class LineSink<E> {
   #send(data: string): void {
     let accepted: boolean
     try {
-      accepted = this.#stream!.write(data)
+      this.#unconfirmed++
+      accepted = this.#stream!.write(data, this.#onWritten)
     } catch (err) {
+      this.#unconfirmed--
       this.#onError(err)
       return
     }

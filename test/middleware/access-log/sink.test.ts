@@ -176,3 +176,54 @@ t.test('LineSink: a function sink gets line and entry; its throws count the line
   await new Promise((ok) => setImmediate(ok))
   t.equal(warnings.filter((w) => /collector down/.test(w.message)).length, 1)
 })
+
+t.test(
+  'LineSink: flush() writes the lines of this turn at once and resolves when the stream confirmed them',
+  async (t) => {
+    const stream = new HeldSink()
+    const sink = new LineSink<unknown>(stream, 10)
+    t.ok(offer(sink, 'a'))
+    t.ok(offer(sink, 'b'))
+    let flushed = false
+    const flushing = sink.flush().then(() => {
+      flushed = true
+    })
+    t.same(stream.chunks, ['a\nb\n'], 'written without waiting for the turn to end')
+    await new Promise((ok) => setImmediate(ok))
+    t.equal(flushed, false, 'not before the stream confirmed the write')
+    stream.release()
+    await flushing
+    t.equal(flushed, true)
+  },
+)
+
+t.test('LineSink: flush() waits through backpressure for the queued lines', async (t) => {
+  const stream = new HeldSink()
+  const sink = new LineSink<unknown>(stream, 10)
+  t.ok(offer(sink, 'a'))
+  await new Promise((ok) => setImmediate(ok))
+  t.ok(offer(sink, 'b'), 'queued while the stream pushes back')
+  let flushed = false
+  const flushing = sink.flush().then(() => {
+    flushed = true
+  })
+  t.same(stream.chunks, ['a\n'])
+  stream.release()
+  await new Promise((ok) => setImmediate(ok))
+  t.same(stream.chunks, ['a\n', 'b\n'], 'the queued line went out after the drain')
+  t.equal(flushed, false)
+  stream.release()
+  await flushing
+  t.equal(flushed, true)
+})
+
+t.test('LineSink: flush() resolves at once for a function sink, and for a destroyed stream', async (t) => {
+  await new LineSink<unknown>(() => {}, 10).flush()
+  const stream = new HeldSink()
+  const sink = new LineSink<unknown>(stream, 10)
+  t.ok(offer(sink, 'a'))
+  const flushing = sink.flush()
+  stream.destroy()
+  await flushing
+  t.pass('settled without the write being confirmed')
+})
