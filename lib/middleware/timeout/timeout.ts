@@ -43,7 +43,7 @@ import {
 import { sendError } from '../../core/send-error.js'
 import { onResponseEnd } from '../../core/response-end.js'
 import { defineState } from '../../core/state.js'
-import { requestAbortState } from '../../core/shared-state.js'
+import { requestAbortState, requestSignalOf } from '../../core/shared-state.js'
 import { isThenable } from '../../core/thenable.js'
 import {
   endDeadline,
@@ -131,21 +131,26 @@ const deadlineState = defineState<Deadline>('requestSignal', 'timeout()')
 
 /**
  * The request's abort signal. It aborts at the deadline, at the maximum duration, or when
- * the client disconnects, with a {@link RequestAbortError}. Throws without `timeout()`.
+ * the client disconnects, with a {@link RequestAbortError}; under `lifespan()`, also when the
+ * drain deadline of a shutdown passes (a `ShutdownAbortError`). Without `timeout()`, the
+ * lifespan's signal, which aborts only then. Throws when neither is mounted.
  * @example
  * const rows = await fetch(upstream, { signal: getRequestSignal(req) })
  */
 export function getRequestSignal(req: IncomingMessage): AbortSignal {
-  const deadline = deadlineState.tryGet(req)
-  if (deadline === undefined)
+  const signal = tryGetRequestSignal(req)
+  if (signal === undefined)
     throw new Error('getRequestSignal(): no signal on this request; mount timeout() before this handler.')
-  return signalOf(deadline)
+  return signal
 }
 
-/** The request's abort signal, or undefined when `timeout()` is not mounted. */
+/** The request's abort signal, or undefined when neither `timeout()` nor `lifespan()` is mounted. */
 export function tryGetRequestSignal(req: IncomingMessage): AbortSignal | undefined {
   const deadline = deadlineState.tryGet(req)
-  return deadline === undefined ? undefined : signalOf(deadline)
+  if (deadline !== undefined) return signalOf(deadline)
+  // lifespan() keeps a source of its own in the core's shared key; timeout() would have replaced it.
+  const source = requestAbortState.tryGet(req)
+  return source === undefined ? undefined : requestSignalOf(source)
 }
 
 /**
