@@ -304,3 +304,19 @@ export {
   type ClientErrorLog,
   type ClientErrorRecord,
 } from './core/client-errors.js'
+export {
+  lifespan,
+  lifespanDefaults,
+  ShutdownAbortError,
+  LifespanHookError,
+  type Lifespan,
+  type LifespanOptions,
+  type LifespanState,
+  type LifespanServer,
+  type ShutdownResult,
+  type LifespanHook,
+  type LifespanHookFunction,
+  type LifespanHookObject,
+  type LifespanPhase,
+  type LifespanTimers,
+} from './core/lifespan.js'

@@ -31,3 +31,11 @@ export function fakeTimers() {
   }
   return { timers, pending, fire }
 }
+
+/** Fire the pending timers of `fakes` set for exactly `ms` (and only those); returns how many fired. */
+export function fireAfter(fakes: ReturnType<typeof fakeTimers>, ms: number): number {
+  const due = [...fakes.pending.entries()].filter(([, timer]) => timer.ms === ms)
+  for (const [id] of due) fakes.pending.delete(id)
+  for (const [, timer] of due) timer.callback(timer.arg)
+  return due.length
+}
