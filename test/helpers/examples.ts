@@ -1,7 +1,7 @@
 /**
  * Run a docs example as its own process, the way a reader would, and talk to it.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 
@@ -11,6 +11,8 @@ const preload = fileURLToPath(new URL('./example-preload.mjs', import.meta.url))
 export interface RunningExample {
   readonly url: string
   readonly output: () => string
+  /** The example's process, e.g. to signal it. */
+  readonly process: ChildProcess
   /** Resolves once the output matches `pattern`. */
   waitForOutput(pattern: RegExp): Promise<string>
 }
@@ -41,6 +43,7 @@ export async function runExample(t: Test, file: string, env: Record<string, stri
   return {
     url: `http://127.0.0.1:${port}`,
     output: () => output,
+    process: child,
     waitForOutput(pattern) {
       return new Promise((ok) => {
         const check = () => {
