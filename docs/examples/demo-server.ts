@@ -1,7 +1,8 @@
 /**
  * The demo server: `npm start`. Every middleware of the library on embedded defaults
  * (in-memory stores): the production stack around a small site, an API behind jwtAuth,
- * an admin area behind apiKey, cookie sessions, hooks and a request context. It listens on
+ * an admin area behind apiKey, cookie sessions, hooks and a request context, under a lifespan
+ * (/healthz, /readyz, a graceful drain on SIGTERM or Ctrl-C). It listens on
  * PORT (default 3000) and prints its URL and one curl command per route, each showing what its
  * route demonstrates; with DEMO_EXPLAIN=1 (or --explain) also the stack's explain().
  */
@@ -20,12 +21,14 @@ import {
   getRequestSignal,
   hooks,
   HttpError,
+  lifespan,
   mount,
   requestContext,
   sendError,
   serverTimeouts,
   session,
   unless,
+  type Lifespan,
   type RawHandler,
 } from '../../lib/index.js'
 import { productionApp, type ProductionStackOptions } from './production-stack.js'
@@ -61,6 +64,12 @@ export interface DemoRoute {
 export const DEMO_ROUTES: readonly DemoRoute[] = [
   { method: 'GET', path: '/', shows: 'request id, security and rate-limit headers', curl: (u) => `curl -i ${u}/` },
   { method: 'GET', path: '/health', shows: 'a plain answer', curl: (u) => `curl ${u}/health` },
+  {
+    method: 'GET',
+    path: '/readyz',
+    shows: 'lifespan readiness: 503 from the moment SIGTERM starts the drain (/healthz: liveness)',
+    curl: (u) => `curl -i ${u}/readyz`,
+  },
   {
     method: 'GET',
     path: '/big',
@@ -179,11 +188,14 @@ const apiRoutes: RawHandler = (req, res) => {
 const adminRoutes: RawHandler = (_req, res) =>
   json(res, 200, { admin: true, uptimeSeconds: Math.round(process.uptime()) })
 
-/** Build the demo server (not yet listening), the text explaining its stack, and a token to try. */
+/**
+ * Build the demo server (not yet listening), the text explaining its stack, a token to try,
+ * and its lifespan (`life.serve(server, port)` starts it; SIGTERM or SIGINT drains it).
+ */
 export async function createDemoServer(
   secrets: DemoSecrets = randomSecrets(),
   logSink?: ProductionStackOptions['logSink'],
-): Promise<{ server: Server; explain: string; token: string }> {
+): Promise<{ server: Server; explain: string; token: string; life: Lifespan }> {
   const visits = session<{ visits: number }>({ secrets: [secrets.sessionSecret] })
   const site = compose(
     requestContext(),
@@ -198,7 +210,20 @@ export async function createDemoServer(
   // bodyCapture before every layer that awaits (the rate limiter's store): a body small enough
   // to arrive with the request's head is pushed into the request while they wait, and could no
   // longer be copied without reading it (docs/middleware/body-capture.md, Pitfalls).
-  const app = compose(unless({ methods: ['GET', 'HEAD'] }, bodyCapture({ maxBytes: 256 })))(handler)
+  // Outermost, so the drain counts every request (docs/lifespan.md). Signals are listened for
+  // once the server is served. The probes answer before the stack: a kubelet's Host header
+  // is the pod's address, which trustedHost would refuse, and probes need no log line.
+  const life = lifespan({ signals: ['SIGTERM', 'SIGINT'], gracePeriodMs: 2_000, drainTimeoutMs: 10_000 })
+  const app = compose(
+    life,
+    (next) =>
+      function probes(req, res) {
+        if (req.url === '/healthz') return life.liveness(req, res)
+        if (req.url === '/readyz') return life.readiness(req, res)
+        return next(req, res)
+      },
+    unless({ methods: ['GET', 'HEAD'] }, bodyCapture({ maxBytes: 256 })),
+  )(handler)
   // Slow clients are cut before they reach the stack (docs/server.md).
   const server = serverTimeouts(
     createServer((req, res) => {
@@ -210,7 +235,7 @@ export async function createDemoServer(
     .setIssuedAt()
     .setExpirationTime('1h')
     .sign(new TextEncoder().encode(secrets.jwtSecret))
-  return { server, explain: stack.explain(), token }
+  return { server, explain: stack.explain(), token, life }
 }
 
 function randomSecrets(): DemoSecrets {
@@ -223,7 +248,7 @@ function randomSecrets(): DemoSecrets {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const secrets = randomSecrets()
-  const { server, explain, token } = await createDemoServer(secrets)
+  const { server, explain, token, life } = await createDemoServer(secrets)
   const port = Number(process.env.PORT ?? 3000)
   const host = process.env.HOST ?? '127.0.0.1'
   server.once('error', (err: NodeJS.ErrnoException) => {
@@ -232,18 +257,15 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     console.error(`http-onion demo: port ${port} on ${host} ${why}. Set PORT to another, e.g. PORT=3001 npm start`)
     process.exit(1)
   })
-  server.listen(port, host, () => {
-    const address = server.address()
-    const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
-    console.log(`http-onion demo listening on ${url}/\n`)
-    for (const route of DEMO_ROUTES) {
-      console.log(`  ${route.method} ${route.path}: ${route.shows}`)
-      console.log(`    ${route.curl(url, token, secrets.adminKey)}`)
-    }
-    if (process.env.DEMO_EXPLAIN === '1' || process.argv.includes('--explain')) console.log(`\n${explain}`)
-    else console.log('\nDEMO_EXPLAIN=1 (or --explain) also prints the stack, layer by layer, and its ordering checks.')
-  })
-  const stop = () => server.close(() => process.exit(0))
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  // Starts the lifespan (readiness 200 from now on), listens; SIGTERM/SIGINT drain and exit.
+  await life.serve(server, port, host)
+  const address = server.address()
+  const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
+  console.log(`http-onion demo listening on ${url}/\n`)
+  for (const route of DEMO_ROUTES) {
+    console.log(`  ${route.method} ${route.path}: ${route.shows}`)
+    console.log(`    ${route.curl(url, token, secrets.adminKey)}`)
+  }
+  if (process.env.DEMO_EXPLAIN === '1' || process.argv.includes('--explain')) console.log(`\n${explain}`)
+  else console.log('\nDEMO_EXPLAIN=1 (or --explain) also prints the stack, layer by layer, and its ordering checks.')
 }

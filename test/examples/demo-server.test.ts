@@ -12,7 +12,7 @@ const secrets = { jwtSecret: 'j'.repeat(40), adminKey: 'admin-key-0123456789abcd
 
 t.test('demo server: every route through the production stack', async (t) => {
   const lines: Array<{ path: string; status: number }> = []
-  const { server, explain, token } = await createDemoServer(secrets, (line) => {
+  const { server, explain, token, life } = await createDemoServer(secrets, (line) => {
     lines.push(JSON.parse(line) as { path: string; status: number })
   })
   t.match(
@@ -31,6 +31,10 @@ t.test('demo server: every route through the production stack', async (t) => {
     'x-served-by': 'http-onion-demo',
   })
   t.equal((await httpRequest(`${url}/health`)).text, 'ok')
+  t.equal((await httpRequest(`${url}/readyz`)).status, 503, 'not ready before the lifespan started')
+  await life.start()
+  t.same(JSON.parse((await httpRequest(`${url}/readyz`)).text), { status: 'ready' })
+  t.same(JSON.parse((await httpRequest(`${url}/healthz`)).text), { status: 'alive' })
   t.equal((await httpRequest(`${url}/stream`)).text, 'line 1\nline 2\nline 3\nline 4\nline 5\n')
 
   const first = await httpRequest(`${url}/visits`)
@@ -91,6 +95,10 @@ t.test('demo server: the entry point prints its URL and a curl command per route
   const token = /Bearer ([\w.-]+)/.exec(demo.output())![1]!
   t.equal((await httpRequest(`${demo.url}/api/me`, { headers: { authorization: `Bearer ${token}` } })).status, 200)
   t.equal((await httpRequest(`${demo.url}/health`)).text, 'ok')
+  t.equal((await httpRequest(`${demo.url}/readyz`)).status, 200, 'ready once served')
+  const exited = new Promise<number | null>((ok) => demo.process.once('exit', (code) => ok(code)))
+  demo.process.kill('SIGTERM')
+  t.equal(await exited, 0, 'SIGTERM drains the demo and exits 0')
 })
 
 t.test('demo server: DEMO_EXPLAIN=1 prints the stack; a busy port names PORT', async (t) => {
