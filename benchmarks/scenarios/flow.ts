@@ -13,6 +13,7 @@ import {
   errorBoundary,
   hooks,
   HttpError,
+  lifespan,
   loadShedding,
   mount,
   sendError,
@@ -54,6 +55,10 @@ export const scenarios: Record<string, Scenario> = {
   'flow-bodyLimit': scenario('bodyLimit alone: a GET without body (a header check)', bodyLimit()),
   'flow-bodyCapture': scenario('bodyCapture alone: a GET without body', bodyCapture()),
   'flow-loadShedding': scenario('loadShedding alone: delay sampled, in-flight counted (never reached)', shedding()),
+  'flow-lifespan': scenario(
+    'lifespan alone: each request counted, an abort source and an end listener each',
+    lifespan(),
+  ),
   'flow-hooks': scenario(
     'hooks alone: one no-op before, after and teardown',
     hooks({ before: noop, after: noop, teardown: noop }),
@@ -115,6 +120,13 @@ export const scenarios: Record<string, Scenario> = {
 
 export const comparisons: Comparison[] = [
   {
+    name: 'lifespan: the per-request bookkeeping of the graceful drain',
+    route: '/json',
+    baseline: 'bare',
+    scenarios: ['bare', 'flow-lifespan'],
+    expect: { status: 200 },
+  },
+  {
     name: 'flow: each layer alone on a 1 KB JSON route',
     route: '/json',
     baseline: 'bare',
@@ -125,6 +137,7 @@ export const comparisons: Comparison[] = [
       'flow-bodyLimit',
       'flow-bodyCapture',
       'flow-loadShedding',
+      'flow-lifespan',
       'flow-hooks',
       'flow-when',
       'flow-mount-miss',
