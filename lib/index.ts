@@ -299,6 +299,13 @@ export {
   type TimeoutServer,
 } from './core/server-timeouts.js'
 export {
+  handleUpgrades,
+  handleUpgradesDefaults,
+  type HandleUpgradesOptions,
+  type UpgradeHandler,
+  type UpgradeListener,
+} from './core/upgrade.js'
+export {
   answerClientErrors,
   type AnswerClientErrorsOptions,
   type ClientErrorLog,

@@ -6,6 +6,8 @@
  * hold is validated at construction and matched byte for byte at run time.
  * @module
  */
+import type { IncomingMessage } from 'node:http'
+import { clientIdentity } from './client.js'
 import { ConfigError } from './errors.js'
 import { formatHost, parseHost, wildcardDomainProblem } from './host.js'
 
@@ -215,4 +217,33 @@ export function regexProblem(regex: RegExp): string | undefined {
     }
   }
   return endsAnchored ? undefined : 'is not anchored at the end'
+}
+
+const SAME_ORIGIN_CANDIDATE = /^(https?):\/\/([^/?#@\\]+)$/
+const SAME_ORIGIN_PORTS = { http: 80, https: 443 } as const
+
+/**
+ * Whether `origin` is the origin the client addressed (csrf()'s own-origin row, cors()'s
+ * same-origin WebSocket handshakes): the identity's scheme and host,
+ * ports compared after defaulting (`https://example.com` is `example.com:443` over TLS).
+ * Unlike Go, which knows no scheme and lets `http://` post to `https://`, the scheme must
+ * match too: a page served over plain http can be rewritten by anyone on the path.
+ */
+export function isSameOrigin(req: IncomingMessage, origin: string): boolean {
+  const { scheme, host } = clientIdentity(req)
+  if (host === undefined || origin.length > MAX_ORIGIN_LENGTH) return false
+  // The common case, byte for byte: "http://" + Host.
+  if (
+    origin.length === scheme.length + 3 + host.length &&
+    origin.startsWith(scheme) &&
+    origin.startsWith('://', scheme.length) &&
+    origin.endsWith(host)
+  )
+    return true
+  const parts = SAME_ORIGIN_CANDIDATE.exec(origin)
+  if (parts === null || parts[1] !== scheme) return false
+  const from = parseHost(parts[2]!)
+  const to = parseHost(host)
+  if (from === undefined || to === undefined || from.hostname !== to.hostname) return false
+  return (from.port ?? SAME_ORIGIN_PORTS[scheme]) === (to.port ?? SAME_ORIGIN_PORTS[scheme])
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Writable } from 'node:stream'
+import type { Duplex, Writable } from 'node:stream'
 import type { ClientErrorLog, ClientErrorRecord } from '../../core/client-errors.js'
 import { clientIp, socketIp, warnIfForwardedIgnored } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
@@ -18,6 +18,7 @@ import { ConfigError } from '../../core/errors.js'
 import {
   defineDefaults,
   expectArray,
+  expectBoolean,
   expectFunction,
   expectHeaderName,
   expectInteger,
@@ -25,7 +26,9 @@ import {
   expectOneOf,
   withDefaults,
 } from '../../core/options.js'
+import { arrivalTime, monotonicNow } from '../../core/clock.js'
 import { loggerState } from '../../core/report.js'
+import { upgradeState } from '../../core/upgrade.js'
 import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../../core/response-end.js'
 import { onRequestBody } from '../../core/request-body.js'
 import { originalUrlState, requestIdState, traceState, userIdState } from '../../core/shared-state.js'
@@ -84,6 +87,13 @@ export interface AccessLogOptions {
   now?: () => number
   /** Numbers in [0, 1) for `sampleRate`. Inject in tests. @default Math.random */
   random?: () => number
+  /**
+   * Also write a line when a WebSocket connection accepted through `handleUpgrades()` closes
+   * (`upgrade: 'closed'`, the connection's duration and bytes), besides the handshake's line.
+   * Turn it on to see how long connections lived; it is one more line per connection.
+   * @default false
+   */
+  upgradeClose?: boolean
 }
 
 /**
@@ -104,6 +114,7 @@ export const accessLogDefaults = defineDefaults<AccessLogOptions, 'sink'>({
   maxBufferedLines: 1000,
   now: Date.now,
   random: Math.random,
+  upgradeClose: false,
 })
 
 /**
@@ -150,6 +161,7 @@ class Entry implements AccessLogEntry {
   requestHeaders: Record<string, string> | undefined = undefined
   responseHeaders: Record<string, string> | undefined = undefined
   droppedLines: number | undefined = undefined
+  upgrade: AccessLogEntry['upgrade'] = undefined
 }
 
 type HeaderSelection = true | false | ReadonlySet<string>
@@ -188,9 +200,17 @@ export function accessLog(options: AccessLogOptions = {}): AccessLogMiddleware {
   const maxBuffered = expectInteger('accessLog', 'maxBufferedLines', opts.maxBufferedLines, 0, 1_000_000)
   const now = expectFunction<() => number>('accessLog', 'now', opts.now)
   const random = expectFunction<() => number>('accessLog', 'random', opts.random)
+  const upgradeClose = expectBoolean('accessLog', 'upgradeClose', opts.upgradeClose)
   const sink = new LineSink<AccessLogEntry>(sinkTarget, maxBuffered)
 
   const writeLine = (info: ResponseEndInfo, res: ServerResponse, exchange: Exchange): void => {
+    const upgrade = upgradeState.tryGet(res.req)
+    if (upgrade !== undefined && upgradeClose && info.status === 101 && info.outcome === 'finished') {
+      // Registered before sampling decides on the handshake's line: the close line is its own.
+      const socket = upgrade.socket as UpgradeSocket
+      const bytesAtAccept = socket.bytesWritten ?? 0
+      socket.once('close', () => writeCloseLine(res.req, exchange, socket, info.durationMs, bytesAtAccept))
+    }
     const failed = info.outcome === 'error'
     // 499 (nginx's "client closed request"): the client left first, whatever status was set.
     const status = info.outcome === 'aborted' ? 499 : failed && !info.headersSent ? 500 : info.status
@@ -230,6 +250,43 @@ export function accessLog(options: AccessLogOptions = {}): AccessLogMiddleware {
       requestHeaders === false ? undefined : pickHeaders(req.headers, requestHeaders, redact, maxField)
     entry.responseHeaders =
       responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField)
+    if (upgrade !== undefined) entry.upgrade = 'handshake'
+    const dropped = sink.takeDropped()
+    if (dropped > 0) entry.droppedLines = dropped
+    sink.write(entryLine(entry), entry, dropped, loggerState.tryGet(req))
+  }
+
+  // An upgraded connection closed (option upgradeClose): its lifetime, on a line of its own.
+  const writeCloseLine = (
+    req: IncomingMessage,
+    exchange: Exchange,
+    socket: UpgradeSocket,
+    handshakeMs: number,
+    bytesAtAccept: number,
+  ): void => {
+    if (sink.saturated) {
+      sink.drop()
+      return
+    }
+    const durationMs = monotonicNow() - arrivalTime(req)
+    const entry = new Entry()
+    entry.time = isoTime(now() - durationMs)
+    entry.method = truncate(exchange.method, maxField)
+    entry.path = truncate(query === 'keep' ? exchange.url : stripQuery(exchange.url, query), maxField)
+    entry.status = 101
+    entry.durationMs = round(durationMs)
+    entry.ttfbMs = round(handshakeMs)
+    // The upgraded protocol's bytes, after the 101.
+    entry.bytesOut = (socket.bytesWritten ?? bytesAtAccept) - bytesAtAccept
+    entry.bytesIn = socket.bytesRead ?? 0
+    entry.clientIp = clientIp(req)
+    entry.requestId = requestIdState.tryGet(req)
+    const trace = traceState.tryGet(req)
+    entry.traceId = trace?.traceId
+    entry.spanId = trace?.spanId
+    entry.userId = optional(userIdState.tryGet(req), maxField)
+    entry.userAgent = optional(req.headers['user-agent'], maxField)
+    entry.upgrade = 'closed'
     const dropped = sink.takeDropped()
     if (dropped > 0) entry.droppedLines = dropped
     sink.write(entryLine(entry), entry, dropped, loggerState.tryGet(req))
@@ -322,6 +379,9 @@ function headerSelection(option: string, value: unknown): HeaderSelection {
     expectArray('accessLog', option, value, (name, i) => expectHeaderName('accessLog', `${option}[${i}]`, name)),
   )
 }
+
+/** The socket of an upgrade: a net.Socket usually, any Duplex at the least. */
+type UpgradeSocket = Duplex & { bytesWritten?: number; bytesRead?: number }
 
 function isWritable(value: unknown): value is Writable {
   return (

@@ -38,6 +38,12 @@ export interface AccessLogEntry {
   responseHeaders?: Record<string, string>
   /** Lines dropped under backpressure since the previous line got through. */
   droppedLines?: number
+  /**
+   * On WebSocket (upgrade) handshakes through `handleUpgrades()`: `'handshake'` on the line
+   * of the handshake (status 101, or the refusal), `'closed'` on the line written when the
+   * upgraded connection closes (option `upgradeClose`).
+   */
+  upgrade?: 'handshake' | 'closed'
 }
 
 /** Most headers logged per side: a request may carry hundreds. */

@@ -18,6 +18,7 @@ import { ConfigError } from '../../core/errors.js'
 import { defineDefaults, expectArray, expectFunction, expectInteger, withDefaults } from '../../core/options.js'
 import { onRequestBody } from '../../core/request-body.js'
 import { defineState } from '../../core/state.js'
+import { isUpgradeRequest } from '../../core/upgrade.js'
 
 /** Options for {@link bodyCapture}. */
 export interface BodyCaptureOptions {
@@ -115,6 +116,8 @@ export function bodyCapture(options: BodyCaptureOptions = {}): Middleware {
     },
     (next) =>
       function bodyCaptureHandler(req, res) {
+        // A handshake has no body; the upgraded protocol's bytes are not one.
+        if (isUpgradeRequest(req)) return next(req, res)
         const skipped = hasBody(req) ? skipReason(req, matchers) : undefined
         const capture: Capture = {
           req,

@@ -27,6 +27,7 @@ import { HttpError } from '../../core/errors.js'
 import { defineDefaults, expectInteger, withDefaults } from '../../core/options.js'
 import { onRequestBody } from '../../core/request-body.js'
 import { sendError } from '../../core/send-error.js'
+import { isUpgradeRequest } from '../../core/upgrade.js'
 
 /** Options for {@link bodyLimit}. */
 export interface BodyLimitOptions {
@@ -81,6 +82,8 @@ export function bodyLimit(options: BodyLimitOptions = {}): Middleware {
     },
     (next) =>
       function bodyLimitHandler(req, res) {
+        // After a handshake the socket's bytes are the upgraded protocol's, not a body.
+        if (isUpgradeRequest(req)) return next(req, res)
         const declared = req.headers['content-length']
         if (declared !== undefined) {
           // Node's parser has checked it is one decimal number; compare without parsing

@@ -25,6 +25,7 @@ import {
 } from '../../core/options.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { sendError } from '../../core/send-error.js'
+import { isUpgradeRequest } from '../../core/upgrade.js'
 import {
   transformBody,
   type BodyDecision,
@@ -250,6 +251,8 @@ export function compression(options: CompressionOptions = {}): Middleware {
     },
     (next) =>
       function compressionHandler(req, res) {
+        // A handshake's 101 has no body, and the upgraded protocol's bytes are not HTTP's.
+        if (isUpgradeRequest(req)) return next(req, res)
         const plan = negotiate(req.headers['accept-encoding'])
         if (plan.refuse) {
           // RFC 9110 §12.5.5: another Accept-Encoding gets a 200 at this URL.

@@ -24,6 +24,7 @@ import { onResponseStart } from '../../core/response-start.js'
 import { prepareError, sendError } from '../../core/send-error.js'
 import { transformBody, type BodyInfo, type TransformBodyOptions } from '../../core/transform-body.js'
 import type { Middleware } from '../../core/types.js'
+import { isUpgradeRequest } from '../../core/upgrade.js'
 import {
   evaluatePreconditions,
   parseEntityTag,
@@ -106,6 +107,8 @@ export function conditional(options: ConditionalOptions = {}): Middleware {
     { name: 'conditional', detail: hash ? 'ETag from whole bodies' : "handlers' validators" },
     (next) =>
       function conditionalHandler(req, res) {
+        // A handshake's 101 is no representation: no validators, no 304/412.
+        if (isUpgradeRequest(req)) return next(req, res)
         const method = req.method
         const headers = req.headers
         if (method !== 'GET' && method !== 'HEAD') {

@@ -22,8 +22,9 @@ import {
 import { onResponseStart } from '../../core/response-start.js'
 import { sendError } from '../../core/send-error.js'
 import { corsPreflightState } from '../../core/shared-state.js'
-import type { Middleware } from '../../core/types.js'
-import { compileOriginList, type OriginEntry } from '../../core/origin.js'
+import type { Middleware, RawHandler } from '../../core/types.js'
+import { compileOriginList, isSameOrigin, type OriginEntry } from '../../core/origin.js'
+import { isUpgradeRequest } from '../../core/upgrade.js'
 
 /** Decides an origin at run time; only `true` allows. Rejections propagate (answered as 500 by an error boundary). */
 export type OriginPredicate = (origin: string, req: IncomingMessage) => boolean | Promise<boolean>
@@ -63,6 +64,15 @@ export interface CorsOptions {
    * @default false
    */
   preflightContinue?: boolean
+  /**
+   * Refuse (403) WebSocket handshakes that come through `handleUpgrades()` from an origin that
+   * is neither this server's own nor allowed by `origins`. Browsers send `Origin` on every
+   * handshake and never preflight one, so this is what stops cross-site WebSocket hijacking;
+   * a handshake without `Origin` (not a browser) passes. Turn it off only to check origins in
+   * the upgrade handler yourself.
+   * @default true
+   */
+  checkUpgradeOrigin?: boolean
 }
 
 export const corsDefaults = defineDefaults<CorsOptions>({
@@ -75,6 +85,7 @@ export const corsDefaults = defineDefaults<CorsOptions>({
   maxAge: 600,
   privateNetwork: false,
   preflightContinue: false,
+  checkUpgradeOrigin: true,
 })
 
 /** Longest `Access-Control-Request-Headers` read; a longer one is refused before it is split. */
@@ -87,6 +98,12 @@ const STANDARD_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'P
 // Browsers send Origin once. Node joins repeated lines into one value, which neither this
 // layer nor any other may read as an origin: such a preflight is refused, never passed on.
 const REPEATED_ORIGIN = new HttpError(400, 'Origin sent more than once', { code: 'cors_preflight_invalid' })
+
+// A WebSocket handshake from a page on an origin not allowed: the browser would run it with
+// the user's cookies, and nothing after the 101 asks the origin again.
+const UPGRADE_ORIGIN_REFUSED = new HttpError(403, 'Origin not allowed to open a WebSocket', {
+  code: 'cors_origin_not_allowed',
+})
 
 type Decision = string | undefined
 
@@ -107,6 +124,7 @@ export function cors(options: CorsOptions = {}): Middleware {
   )
   const privateNetwork = expectBoolean('cors', 'privateNetwork', opts.privateNetwork)
   const preflightContinue = expectBoolean('cors', 'preflightContinue', opts.preflightContinue)
+  const checkUpgradeOrigin = expectBoolean('cors', 'checkUpgradeOrigin', opts.checkUpgradeOrigin)
   const maxAge = String(
     expectInteger('cors', 'maxAge', opts.maxAge, 0, 86_400, 'maxAge is in seconds, e.g. 600 for ten minutes.'),
   )
@@ -268,6 +286,27 @@ export function cors(options: CorsOptions = {}): Middleware {
     res.end()
   }
 
+  /**
+   * A WebSocket handshake: no CORS headers (a browser reads none on a 101), but the origin
+   * check a preflight would have made. Same-origin pages pass, and so do listed origins.
+   */
+  function handleUpgrade(req: IncomingMessage, res: ServerResponse, next: RawHandler): unknown {
+    const origin = singleHeader(req, 'origin')
+    if (origin === undefined) {
+      if (req.headers.origin !== undefined) return void sendError(req, res, REPEATED_ORIGIN)
+      return next(req, res)
+    }
+    if (fixedOrigin !== undefined || isSameOrigin(req, origin)) return next(req, res)
+    const allowed = decide(origin, req)
+    if (typeof allowed === 'object') {
+      return allowed.then((decided) =>
+        decided === undefined ? void sendError(req, res, UPGRADE_ORIGIN_REFUSED) : next(req, res),
+      )
+    }
+    if (allowed === undefined) return void sendError(req, res, UPGRADE_ORIGIN_REFUSED)
+    return next(req, res)
+  }
+
   const detail = predicate
     ? 'origins by function'
     : anyOrigin
@@ -283,6 +322,7 @@ export function cors(options: CorsOptions = {}): Middleware {
     },
     (next) =>
       function corsHandler(req, res) {
+        if (checkUpgradeOrigin && isUpgradeRequest(req)) return handleUpgrade(req, res, next)
         const origin = singleHeader(req, 'origin')
         const isPreflight = origin !== undefined && isCorsPreflight(req)
         if (origin === undefined) {

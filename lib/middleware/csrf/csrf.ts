@@ -11,11 +11,9 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { parseHost } from '../../core/host.js'
-import { compileOriginList, MAX_ORIGIN_LENGTH, type OriginEntry } from '../../core/origin.js'
+import { compileOriginList, isSameOrigin, type OriginEntry } from '../../core/origin.js'
 import { defineDefaults, expectBoolean, expectHeaderName, expectString, withDefaults } from '../../core/options.js'
 import {
   AMBIGUOUS_PATH_ERROR,
@@ -197,34 +195,6 @@ export function csrf(options: CsrfOptions = {}): Middleware {
         sendError(req, res, problem)
       },
   )
-}
-
-const ORIGIN = /^(https?):\/\/([^/?#@\\]+)$/
-const DEFAULT_PORT = { http: 80, https: 443 } as const
-
-/**
- * Whether `origin` is the origin the client addressed: the identity's scheme and host,
- * ports compared after defaulting (`https://example.com` is `example.com:443` over TLS).
- * Unlike Go, which knows no scheme and lets `http://` post to `https://`, the scheme must
- * match too: a page served over plain http can be rewritten by anyone on the path.
- */
-function isSameOrigin(req: IncomingMessage, origin: string): boolean {
-  const { scheme, host } = clientIdentity(req)
-  if (host === undefined || origin.length > MAX_ORIGIN_LENGTH) return false
-  // The common case, byte for byte: "http://" + Host.
-  if (
-    origin.length === scheme.length + 3 + host.length &&
-    origin.startsWith(scheme) &&
-    origin.startsWith('://', scheme.length) &&
-    origin.endsWith(host)
-  )
-    return true
-  const parts = ORIGIN.exec(origin)
-  if (parts === null || parts[1] !== scheme) return false
-  const from = parseHost(parts[2]!)
-  const to = parseHost(host)
-  if (from === undefined || to === undefined || from.hostname !== to.hostname) return false
-  return (from.port ?? DEFAULT_PORT[scheme]) === (to.port ?? DEFAULT_PORT[scheme])
 }
 
 function compileTrusted(entries: unknown): ((origin: string) => boolean) | undefined {

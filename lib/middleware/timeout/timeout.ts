@@ -45,6 +45,7 @@ import { onResponseEnd } from '../../core/response-end.js'
 import { defineState } from '../../core/state.js'
 import { requestAbortState, requestSignalOf } from '../../core/shared-state.js'
 import { isThenable } from '../../core/thenable.js'
+import { isUpgradeRequest } from '../../core/upgrade.js'
 import {
   endDeadline,
   onDeadline,
@@ -227,6 +228,9 @@ export function timeout(options: TimeoutOptions = {}): Middleware {
     },
     (next) =>
       function timeoutHandler(req, res) {
+        // A handshake is answered at once, and an upgraded connection lives as long as it likes:
+        // no deadline, no signal (tryGetRequestSignal(req) is undefined).
+        if (isUpgradeRequest(req)) return next(req, res)
         let chosen = base
         if (routes.length > 0 || refuseAmbiguous) {
           const path = matchablePath(req.url)
