@@ -355,7 +355,15 @@ t.test(
 
 t.test('handleUpgrades(): the access log writes the handshake line, and the close line when asked', async (t) => {
   const lines: AccessLogEntry[] = []
-  const log = accessLog({ sink: (_line, entry) => lines.push(entry), upgradeClose: true, query: 'keep' })
+  const texts: string[] = []
+  const log = accessLog({
+    sink: (line, entry) => {
+      lines.push(entry)
+      texts.push(line)
+    },
+    upgradeClose: true,
+    query: 'keep',
+  })
   const { url } = await startWs(t, compose(requestId(), log, jwtAuth({ secret: SECRET, algorithms: ['HS256'] })))
   const answer = await refused(t, `${url}/chat?room=1`)
   t.equal(answer.status, 401)
@@ -380,6 +388,11 @@ t.test('handleUpgrades(): the access log writes the handshake line, and the clos
   t.match(lines[2], { status: 101, upgrade: 'closed', requestId: headers['x-request-id'], userId: 'ada' })
   t.ok(lines[2]!.bytesIn > 0, 'the connection bytes after the 101')
   t.ok(lines[2]!.durationMs >= lines[1]!.durationMs)
+  t.same(
+    texts.map((line) => JSON.parse(line).upgrade),
+    ['handshake', 'handshake', 'closed'],
+    'the written lines carry the field too',
+  )
 })
 
 t.test('handleUpgrades(): an accepted connection is tracked; goAway closes it with 1001', async (t) => {

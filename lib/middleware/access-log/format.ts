@@ -156,5 +156,6 @@ export function entryLine(entry: AccessLogEntry): string {
   if (entry.requestHeaders !== undefined) line += `,"requestHeaders":${toLine(entry.requestHeaders)}`
   if (entry.responseHeaders !== undefined) line += `,"responseHeaders":${toLine(entry.responseHeaders)}`
   if (entry.droppedLines !== undefined) line += `,"droppedLines":${jsonNumber(entry.droppedLines)}`
+  if (entry.upgrade !== undefined) line += `,"upgrade":"${entry.upgrade}"`
   return `${line}}`
 }
