@@ -19,6 +19,7 @@ for (const page of readdirSync('docs/middleware')
     )
     t.match(text, /^```ts\n/m, 'an example')
     t.match(text, /^## Ordering\n/m, 'its ordering constraints')
+    t.match(text, /^## Upgrades\n\n\S/m, 'what it does for a WebSocket handshake through handleUpgrades() (issue 21)')
     t.match(text, /^## Security notes\n\n- /m, 'security notes')
     t.match(text, /^## Pitfalls\n\n- /m, 'pitfalls')
     t.ok(
