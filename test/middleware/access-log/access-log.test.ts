@@ -741,6 +741,7 @@ t.test('accessLog(): config: rejects bad options with the option named', async (
     [{ maxBufferedLines: -1 }, /option "maxBufferedLines" must be an integer from 0 to 1000000/],
     [{ now: 'now' }, /option "now" must be a function/],
     [{ random: 1 }, /option "random" must be a function/],
+    [{ upgradeClose: 'yes' }, /option "upgradeClose" must be true or false; received "yes"/],
     [{ sampleRatio: 1 }, /^accessLog\(\): unknown option "sampleRatio"; did you mean "sampleRate"\?$/],
   ]
   for (const [options, message] of bad)

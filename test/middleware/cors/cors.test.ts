@@ -556,6 +556,13 @@ t.test('cors(): must wrap auth and rate limits, and sit inside the error boundar
   t.throws(() => compose({ strict: true }, cors(), named('errorBoundary')), OrderingError)
 })
 
+t.test('cors(): config: checkUpgradeOrigin must be true or false', async (t) => {
+  t.throws(() => cors({ checkUpgradeOrigin: 'no' as never }), {
+    name: 'ConfigError',
+    message: /option "checkUpgradeOrigin" must be true or false; received "no" \(string\)/,
+  })
+})
+
 t.test('cors(): config: "*" with credentials throws, naming the fix', async (t) => {
   t.throws(() => cors({ credentials: true }), {
     name: 'ConfigError',
