@@ -272,14 +272,17 @@ t.test(
     let release = (): void => {}
     const held = new Promise<void>((ok) => (release = ok))
     const shed = loadShedding({ maxInFlight: 1, maxEventLoopDelayMs: 0 })
-    const { url, server } = await startWs(t, shed, undefined, undefined, async (req, res) => {
+    let entered = false
+    const { url } = await startWs(t, shed, undefined, undefined, async (req, res) => {
       await shed(async () => {
+        entered = true
         await held
         res.end('slow')
       })(req, res)
     })
     const slow = fetch(url.replace('ws:', 'http:')).then((r) => r.text())
-    await until(() => (server as unknown as { _connections: number })._connections > 0)
+    // The request holds the one slot.
+    await until(() => entered)
     const answer = await refused(t, url)
     t.equal(answer.status, 503)
     t.ok(answer.headers['retry-after'])
