@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware, RawHandler } from '../lib/core/types.js'
+import { answerError } from '../lib/core/answer-error.js'
 import { defineMiddleware, middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
 import { onResponseEnd } from '../lib/core/response-end.js'
@@ -127,18 +128,6 @@ export type ExpressErrorHandler = (
   next: ExpressNext,
 ) => unknown
 
-const ROUTE_ERROR = Symbol('http-onion.expressRouteError')
-type RouteErrorSlot = { [ROUTE_ERROR]?: unknown }
-
-// The inner handler of the boundary: throws what Express handed over, so the boundary
-// answers it exactly as it answers an error of its own stack.
-const rethrowRouteError: RawHandler = function rethrowRouteError(req) {
-  const slot = req as unknown as RouteErrorSlot
-  const err = slot[ROUTE_ERROR]
-  slot[ROUTE_ERROR] = undefined
-  throw err
-}
-
 /**
  * Answer what reaches Express's error handlers (a route that throws or calls `next(err)`,
  * `express.json()` refusing a malformed or oversized body) through `boundary`, an
@@ -153,20 +142,11 @@ const rethrowRouteError: RawHandler = function rethrowRouteError(req) {
  * app.use(toExpressErrorHandler(errorBoundary()))
  */
 export function toExpressErrorHandler(boundary: Middleware): ExpressErrorHandler {
-  if (typeof boundary !== 'function') {
-    throw new TypeError(
-      `toExpressErrorHandler(): expected a middleware such as errorBoundary(); received ${typeof boundary}.`,
-    )
-  }
-  const answer = boundary(rethrowRouteError)
+  const answer = answerError(boundary, 'toExpressErrorHandler()', 'next() was called with a falsy error')
   // Four parameters, `_next` unused: Express tells an error handler from a middleware by its
   // declared arity, and would skip a function of three.
   return function expressErrorHandler(err, req, res, _next) {
-    ;(req as unknown as RouteErrorSlot)[ROUTE_ERROR] = err ?? new Error('next() was called with a falsy error')
-    const result = answer(req, res)
-    // The boundary answers or cuts the connection; what it rejects with has nowhere to go.
-    if (isThenable(result))
-      result.then(undefined, (failure: unknown) => reportError('toExpressErrorHandler()', failure, req))
+    answer(req, res, err)
   }
 }
 

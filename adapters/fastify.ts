@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware, RawHandler } from '../lib/core/types.js'
+import { answerError } from '../lib/core/answer-error.js'
 import { middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
 import { setRoute } from '../lib/core/route.js'
@@ -122,17 +123,6 @@ export function toFastify(middleware: Middleware): FastifyPlugin {
 /** A Fastify error handler, as `fastify.setErrorHandler` takes it. */
 export type FastifyErrorHandler = (err: unknown, request: FastifyRequestLike, reply: FastifyReplyLike) => unknown
 
-const ROUTE_ERROR = Symbol('http-onion.fastifyRouteError')
-type RouteErrorSlot = { [ROUTE_ERROR]?: unknown }
-
-// The inner handler of the boundary: throws what Fastify handed over.
-const rethrowRouteError: RawHandler = function rethrowRouteError(req) {
-  const slot = req as unknown as RouteErrorSlot
-  const err = slot[ROUTE_ERROR]
-  slot[ROUTE_ERROR] = undefined
-  throw err
-}
-
 /**
  * Answer what reaches Fastify's error handler (a route that throws, a body Fastify's parser
  * refuses, a hook's error) through `boundary`, an `errorBoundary()`: the toolkit's JSON shape
@@ -143,18 +133,9 @@ const rethrowRouteError: RawHandler = function rethrowRouteError(req) {
  * fastify.setErrorHandler(toFastifyErrorHandler(errorBoundary()))
  */
 export function toFastifyErrorHandler(boundary: Middleware): FastifyErrorHandler {
-  if (typeof boundary !== 'function') {
-    throw new TypeError(
-      `toFastifyErrorHandler(): expected a middleware such as errorBoundary(); received ${typeof boundary}.`,
-    )
-  }
-  const answer = boundary(rethrowRouteError)
+  const answer = answerError(boundary, 'toFastifyErrorHandler()', 'Fastify reported a falsy error')
   return function fastifyErrorHandler(err, request, reply) {
     reply.hijack()
-    ;(request.raw as unknown as RouteErrorSlot)[ROUTE_ERROR] = err ?? new Error('Fastify reported a falsy error')
-    const result = answer(request.raw, reply.raw)
-    if (isThenable(result)) {
-      result.then(undefined, (failure: unknown) => reportError('toFastifyErrorHandler()', failure, request.raw))
-    }
+    answer(request.raw, reply.raw, err)
   }
 }
