@@ -207,10 +207,9 @@ export async function createDemoServer(
     { jwtSecret: secrets.jwtSecret, ...(logSink ? { logSink } : {}) },
     { site, api: apiRoutes },
   )
-  // bodyCapture before every layer that awaits (the rate limiter's store): a body small enough
-  // to arrive with the request's head is pushed into the request while they wait, and could no
-  // longer be copied without reading it (docs/middleware/body-capture.md, Pitfalls).
-  // Outermost, so the drain counts every request (docs/lifespan.md). Signals are listened for
+  // bodyCapture for requests that may carry a body. A body that arrived with the head and was
+  // buffered while a layer awaited is copied too (docs/middleware/body-capture.md, Pitfalls).
+  // The lifespan is outermost, so the drain counts every request (docs/lifespan.md). Signals are listened for
   // once the server is served. The probes answer before the stack: a kubelet's Host header
   // is the pod's address, which trustedHost would refuse, and probes need no log line.
   const life = lifespan({ signals: ['SIGTERM', 'SIGINT'], gracePeriodMs: 2_000, drainTimeoutMs: 10_000 })

@@ -14,7 +14,8 @@
  * this relies on (the parser calling `stream.push(b)`) is pinned by a test.
  *
  * Bytes already buffered in the request when the first listener registers were pushed
- * before it: listeners learn how many through `req.readableLength` and decide.
+ * before it: listeners learn how many through `req.readableLength`, and can look at them
+ * without reading them through {@link bufferedBody}.
  * @module
  */
 import type { IncomingMessage } from 'node:http'
@@ -75,4 +76,48 @@ function pushThroughListeners(this: IncomingMessage, chunk: unknown, encoding?: 
     }
   }
   return record.push.call(this, chunk, encoding)
+}
+
+/** The readable state fields {@link bufferedBody} looks at; Node's own, not a public API. */
+interface BufferedState {
+  readonly objectMode?: boolean
+  readonly length?: number
+  /** Node ≥ 20.19 and 22: an array read from `bufferIndex` on; older: a list from `head`. */
+  readonly buffer?: unknown
+  readonly bufferIndex?: number
+}
+type ListEntry = { readonly data: unknown; readonly next: ListEntry | null }
+
+/**
+ * The body bytes buffered in `req` and not read yet, oldest first, without reading them:
+ * what an earlier layer let Node push while it awaited (a body that arrived with the head).
+ * An empty array when nothing is buffered; `undefined` when the buffer holds what cannot be
+ * given back as bytes (`setEncoding` was called) or has a layout this function does not know,
+ * so the caller says it skipped rather than guessing. The chunks are Node's own buffers:
+ * copy what you keep, never change them. The layouts it reads are pinned by a test.
+ * @example
+ * const early = bufferedBody(req) // before onRequestBody(req, copy): copy these first
+ */
+export function bufferedBody(req: IncomingMessage): readonly Buffer[] | undefined {
+  if (req.readableLength === 0) return []
+  const state = (req as unknown as { _readableState?: BufferedState })._readableState
+  if (state === undefined || state.objectMode === true) return undefined
+  const chunks: Buffer[] = []
+  const { buffer } = state
+  if (Array.isArray(buffer)) {
+    for (let i = state.bufferIndex ?? 0; i < buffer.length; i++) chunks.push(buffer[i])
+  } else if (typeof buffer === 'object' && buffer !== null && 'head' in buffer) {
+    for (let entry = (buffer as { head: ListEntry | null }).head; entry !== null; entry = entry.next) {
+      chunks.push(entry.data as Buffer)
+    }
+  } else {
+    return undefined
+  }
+  let total = 0
+  for (const chunk of chunks) {
+    if (!Buffer.isBuffer(chunk)) return undefined
+    total += chunk.length
+  }
+  // A layout read wrongly would show bytes that are not the body: only an exact count passes.
+  return total === req.readableLength ? chunks : undefined
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import t from 'tap'
-import { onRequestBody } from '../../lib/core.js'
+import { bufferedBody, onRequestBody } from '../../lib/core.js'
+import { until } from '../helpers/wait.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
 import { httpRequest } from '../helpers/http.js'
@@ -89,4 +90,36 @@ t.test('onRequestBody(): pins the parser behaviour it relies on', async (t) => {
   const onBody = parser[common.HTTPParser.kOnBody]!.toString()
   t.match(onBody, /stream\.push\(b\)/)
   t.match(onBody, /if \(!ret\)\s*readStop\(this\.socket\)/)
+})
+
+t.test('bufferedBody(): the bytes Node buffered before anyone read, without reading them', async (t) => {
+  let peeked: readonly Buffer[] | undefined
+  let empty: readonly Buffer[] | undefined
+  let read = ''
+  const url = await serve(t, async (req, res) => {
+    empty = bufferedBody(req)
+    await until(() => req.readableLength >= 11)
+    peeked = bufferedBody(req)
+    t.equal(req.readableLength, 11, 'looking read nothing')
+    for await (const chunk of req) read += String(chunk)
+    res.end()
+  })
+  await rawExchange(url, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world')
+  t.same(empty, [], 'nothing buffered yet: an empty list')
+  // Pins the readable state layout it reads (an array from bufferIndex, or a list from head).
+  t.equal(Buffer.concat(peeked ?? []).toString(), 'hello world')
+  t.equal(read, 'hello world', 'the reader still gets every byte')
+})
+
+t.test('bufferedBody(): text from setEncoding is not given back as bytes', async (t) => {
+  let peeked: readonly Buffer[] | undefined = []
+  const url = await serve(t, async (req, res) => {
+    req.setEncoding('utf8')
+    await until(() => req.readableLength >= 5)
+    peeked = bufferedBody(req)
+    for await (const _ of req) void _
+    res.end()
+  })
+  await rawExchange(url, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello')
+  t.equal(peeked, undefined)
 })

@@ -6,7 +6,9 @@
  * The body-caching middleware of many frameworks read the whole body into memory before
  * the handler runs: a memory bomb, and a stream the handler can no longer read. Here the
  * bytes are copied as they enter the request stream (`onRequestBody`), which reads nothing
- * itself, never pauses or resumes it, and never holds more than `maxBytes`. Bodies whose
+ * itself, never pauses or resumes it, and never holds more than `maxBytes`. Bytes Node
+ * buffered before it ran (an earlier layer awaited) are copied from the request's buffer
+ * without being read (`bufferedBody`). Bodies whose
  * content type is not in `contentTypes` (multipart uploads, binaries, anything encoded)
  * are not copied at all.
  * @module
@@ -16,7 +18,7 @@ import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError } from '../../core/errors.js'
 import { defineDefaults, expectArray, expectFunction, expectInteger, withDefaults } from '../../core/options.js'
-import { onRequestBody } from '../../core/request-body.js'
+import { bufferedBody, onRequestBody } from '../../core/request-body.js'
 import { defineState } from '../../core/state.js'
 import { isUpgradeRequest } from '../../core/upgrade.js'
 
@@ -62,7 +64,11 @@ export interface CapturedBody {
   readonly seenBytes: number
   /** Whether the body went on beyond `bytes`. */
   readonly truncated: boolean
-  /** Why nothing was copied (`'content-type'`, `'content-encoding'`, `'buffered before capture'`), or undefined. */
+  /**
+   * Why nothing was copied (`'content-type'`, `'content-encoding'`, or `'buffered before capture'`
+   * when bytes buffered before it ran cannot be given back as bytes: a layer called
+   * `req.setEncoding`), or undefined.
+   */
   readonly skipped: string | undefined
   /** `bytes` as UTF-8 text (a cut multi-byte character becomes U+FFFD). */
   text(): string
@@ -118,7 +124,10 @@ export function bodyCapture(options: BodyCaptureOptions = {}): Middleware {
       function bodyCaptureHandler(req, res) {
         // A handshake has no body; the upgraded protocol's bytes are not one.
         if (isUpgradeRequest(req)) return next(req, res)
-        const skipped = hasBody(req) ? skipReason(req, matchers) : undefined
+        let skipped = hasBody(req) ? skipReason(req, matchers) : undefined
+        // Pushed while an earlier layer awaited: copied from the request's buffer, not read.
+        const early = skipped === undefined ? bufferedBody(req) : EMPTY_LIST
+        if (early === undefined) skipped = 'buffered before capture'
         const capture: Capture = {
           req,
           maxBytes,
@@ -126,11 +135,14 @@ export function bodyCapture(options: BodyCaptureOptions = {}): Middleware {
           skipped,
           buffer: undefined,
           kept: 0,
-          seen: req.readableLength,
+          seen: skipped === undefined ? 0 : req.readableLength,
           snapshot: undefined,
         }
         captureState.set(req, capture)
-        if (skipped === undefined) onRequestBody(req, copyChunk, capture)
+        if (skipped === undefined) {
+          for (const chunk of early!) copyChunk(chunk, req, capture)
+          onRequestBody(req, copyChunk, capture)
+        }
         return next(req, res)
       },
   )
@@ -144,8 +156,6 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 function skipReason(req: IncomingMessage, matchers: ReadonlyArray<(type: string) => boolean>): string | undefined {
-  // Bytes pushed before this layer ran cannot be copied without reading them.
-  if (req.readableLength > 0) return 'buffered before capture'
   const encoding = req.headers['content-encoding']
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return 'content-encoding'
   const type = req.headers['content-type']
@@ -185,6 +195,7 @@ function snapshot(capture: Capture): CapturedBody {
 }
 
 const EMPTY = Buffer.alloc(0)
+const EMPTY_LIST: readonly Buffer[] = []
 
 /** `'application/json'`, `'text/*'`, `'application/*+json'`, `'*\/*'` → a test on a lower-case essence. */
 function compileMediaRange(item: unknown): (type: string) => boolean {

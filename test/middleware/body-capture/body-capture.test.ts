@@ -210,18 +210,89 @@ t.test('bodyCapture(): a bodiless request has an empty capture, not a skip', asy
   t.equal(c.truncated, false)
 })
 
-t.test('bodyCapture(): bytes buffered before it ran are not guessed at: skipped, saying why', async (t) => {
-  const slow =
-    (next: RawHandler): RawHandler =>
-    async (req, res) => {
-      await tick(30)
+/**
+ * A layer that awaits until Node has buffered `bytes` of the body, as a store lookup lets it;
+ * `passed()` tells when it went on (the next layer runs in the same turn).
+ */
+function awaitBuffered(bytes: number) {
+  let went = false
+  const layer = (next: RawHandler): RawHandler =>
+    async function awaitsHandler(req, res) {
+      await until(() => req.readableLength >= bytes)
+      went = true
       return next(req, res)
     }
+  return Object.assign(layer, { passed: () => went })
+}
+
+t.test('bodyCapture(): behind a layer that awaits, a body buffered with the head is captured whole', async (t) => {
+  let c: CapturedBody | undefined
+  let buffered = -1
+  let read = ''
+  const url = await serve(
+    t,
+    compose(
+      awaitBuffered(5),
+      bodyCapture(),
+    )(async (req, res) => {
+      buffered = req.readableLength
+      for await (const chunk of req) read += String(chunk)
+      c = getCapturedBody(req)
+      res.end()
+    }),
+  )
+  // One write: the body arrives in the packet of the head.
+  await rawExchange(
+    url,
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+  )
+  t.equal(buffered, 5, 'the body was buffered before bodyCapture ran')
+  t.equal(read, 'hello', 'the handler still reads the whole body')
+  t.equal(c?.skipped, undefined)
+  t.equal(c?.text(), 'hello')
+  t.equal(c?.seenBytes, 5)
+  t.equal(c?.truncated, false)
+})
+
+t.test('bodyCapture(): bytes buffered before it ran come first, the rest follows in order', async (t) => {
+  let resolve!: (c: CapturedBody) => void
+  const captured = new Promise<CapturedBody>((ok) => {
+    resolve = ok
+  })
+  const early = awaitBuffered(6)
+  const url = await serve(
+    t,
+    compose(
+      early,
+      bodyCapture({ maxBytes: 10 }),
+    )(async (req, res) => {
+      onResponseEnd(res, () => resolve(getCapturedBody(req)))
+      for await (const _ of req) void _
+      res.end()
+    }),
+  )
+  const socket = await openSocket(url)
+  t.teardown(() => socket.destroy())
+  socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\nearly-')
+  await until(early.passed)
+  t.ok(early.passed(), 'bodyCapture ran after the first bytes were buffered')
+  socket.write('late-and-more')
+  const c = await captured
+  t.equal(c.text(), 'early-late')
+  t.equal(c.seenBytes, 16)
+  t.equal(c.truncated, true)
+})
+
+t.test('bodyCapture(): buffered text it cannot give back as bytes (setEncoding) is skipped, saying why', async (t) => {
   let c: CapturedBody | undefined
   const url = await serve(
     t,
     compose(
-      slow,
+      (next) => (req, res) => {
+        req.setEncoding('utf8')
+        return next(req, res)
+      },
+      awaitBuffered(5),
       bodyCapture(),
     )(async (req, res) => {
       c = getCapturedBody(req)
@@ -234,6 +305,8 @@ t.test('bodyCapture(): bytes buffered before it ran are not guessed at: skipped,
     'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
   )
   t.equal(c?.skipped, 'buffered before capture')
+  t.equal(c?.bytes.length, 0)
+  t.equal(c?.seenBytes, 5)
 })
 
 t.test('bodyCapture(): behind bodyLimit, the chunk crossing the limit is never copied', async (t) => {
