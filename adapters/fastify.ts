@@ -13,6 +13,7 @@ import type { Middleware, RawHandler } from '../lib/core/types.js'
 import { answerError } from '../lib/core/answer-error.js'
 import { middlewareInfo } from '../lib/core/define.js'
 import { reportError } from '../lib/core/report.js'
+import { requestIdSourceOf } from '../lib/core/request-id-source.js'
 import { setRoute } from '../lib/core/route.js'
 import { isThenable } from '../lib/core/thenable.js'
 
@@ -118,6 +119,33 @@ export function toFastify(middleware: Middleware): FastifyPlugin {
     value: `http-onion:${middlewareInfo(middleware).name}`,
   })
   return plugin
+}
+
+/** Fastify's `genReqId` option: names a request from the raw request, before any hook runs. */
+export type FastifyGenReqId = (req: IncomingMessage) => string
+
+/**
+ * Fastify's `genReqId` from a `requestId()` layer, so one id serves Fastify's log lines
+ * (`reqId`, `request.id`, `request.log`), the toolkit's access log and error bodies, and the
+ * `x-request-id` header. The id is decided exactly as the layer decides it (its trust rule,
+ * incoming headers, validation and generator) and recorded on the request; the same layer,
+ * mounted with `toFastify`, keeps it. Leave Fastify's `requestIdHeader` unset (its default),
+ * or Fastify takes a client's header without the layer's trust rule and never asks.
+ * @example
+ * const ids = requestId()
+ * const fastify = Fastify({ logger: true, genReqId: fastifyRequestId(ids) })
+ * await fastify.register(toFastify(compose(ids, accessLog())))
+ */
+export function fastifyRequestId(layer: Middleware): FastifyGenReqId {
+  const source = requestIdSourceOf(layer)
+  if (source === undefined) {
+    throw new TypeError(
+      `fastifyRequestId(): expected the requestId() layer the stack mounts; received ${
+        typeof layer === 'function' ? `the layer ${middlewareInfo(layer).name}` : typeof layer
+      }. Create it once (const ids = requestId()) and pass it both here and to compose().`,
+    )
+  }
+  return source
 }
 
 /** A Fastify error handler, as `fastify.setErrorHandler` takes it. */

@@ -1,16 +1,20 @@
 // Reports and access-log lines into one logger: Fastify's own pino logger (docs/errors.md,
 // "Sending reports to your logger"). Fastify's request logging is off, as accessLog() writes
-// one line per exchange.
+// one line per exchange; the lines Fastify still writes (request.log) carry the same id.
 import Fastify from 'fastify'
 import { accessLog, compose, errorBoundary, requestId, serverTimeouts } from '../../lib/index.js'
+import { fastifyRequestId } from '../../adapters/fastify.js'
 
-const app = Fastify({ logger: true, disableRequestLogging: true })
+// One id per request for Fastify's lines (reqId, request.log) and the stack's (access log,
+// reports, error bodies, x-request-id): Fastify asks the requestId() layer the stack mounts.
+const ids = requestId()
+const app = Fastify({ logger: true, disableRequestLogging: true, genReqId: fastifyRequestId(ids) })
 const log = app.log
 
 const stack = compose(
   { logger: log },
   errorBoundary(),
-  requestId(),
+  ids,
   accessLog({ sink: (_line, entry) => log.info({ access: entry }, 'exchange') }),
 )
 
@@ -19,6 +23,7 @@ const handler = stack((req, res) => {
   res.end('ok')
 })
 app.all('/*', (request, reply) => {
+  request.log.info('handing over to the stack')
   reply.hijack()
   return handler(request.raw, reply.raw)
 })

@@ -22,8 +22,20 @@ t.test("docs logger example: reports and access-log lines land in Fastify's pino
   t.match(report.err, { type: 'Error', message: 'the orders table is locked' }, "pino's serializer kept the error")
   t.equal(report.requestId, id)
   const exchanges = lines.filter((line) => line.msg === 'exchange') as Array<{
-    access: { path: string; status: number }
+    access: { path: string; status: number; requestId: string }
   }>
+  const failedExchange = exchanges.find((line) => line.access.path === '/fail')
+  t.equal(failedExchange?.access.requestId, id, 'the access log carries the response header id')
+  const routeLines = lines.filter((line) => line.msg === 'handing over to the stack')
+  t.equal(routeLines.length, 2)
+  t.ok(
+    routeLines.some((line) => line.reqId === id),
+    "Fastify's own line (request.log) carries the same id, through fastifyRequestId()",
+  )
+  t.ok(
+    routeLines.every((line) => line.reqId !== 'req-1' && line.reqId !== 'req-2'),
+    "not Fastify's counter",
+  )
   t.same(
     exchanges.map((line) => [line.access.path, line.access.status]).sort(),
     [

@@ -25,6 +25,7 @@ import {
   withDefaults,
 } from '../../core/options.js'
 import { reportError } from '../../core/report.js'
+import { attachRequestIdSource } from '../../core/request-id-source.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { requestIdState } from '../../core/shared-state.js'
 import type { Middleware } from '../../core/types.js'
@@ -185,8 +186,20 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
     res.setHeader(header, id)
   }
 
+  // The id of `req`, decided once: a second requestId() (a mounted sub-app) and a framework
+  // that asked before the stack ran (Fastify's genReqId) keep what was decided first.
+  const decide = function decideRequestId(req: IncomingMessage): string {
+    let id = requestIdState.tryGet(req)
+    if (id === undefined) {
+      id = trusted(req, trust) ? incomingId(req, incoming, maxLength) : undefined
+      if (id === undefined) id = mint()
+      requestIdState.set(req, id)
+    }
+    return id
+  }
+
   const trustMode = trust === 'proxy' ? 'proxy' : trust ? 'always' : 'never'
-  return defineMiddleware(
+  const layer = defineMiddleware(
     {
       name: 'requestId',
       detail: `${header}, trust ${trustMode}`,
@@ -195,17 +208,12 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
     },
     (next) =>
       function requestIdHandler(req, res) {
-        // A second requestId() (a mounted sub-app) keeps the id the first one chose.
-        let id = requestIdState.tryGet(req)
-        if (id === undefined) {
-          id = trusted(req, trust) ? incomingId(req, incoming, maxLength) : undefined
-          if (id === undefined) id = mint()
-          requestIdState.set(req, id)
-        }
+        const id = decide(req)
         if (echo) onResponseStart(res, echoId, id)
         return next(req, res)
       },
   )
+  return attachRequestIdSource(layer, decide)
 }
 
 function trusted(req: IncomingMessage, trust: boolean | 'proxy'): boolean {
