@@ -1,7 +1,7 @@
 // accessLog(): one JSON line per exchange on stdout, with the request id, the trace id and
 // the error of a failed handler (docs/middleware/access-log.md).
 import { createServer } from 'node:http'
-import { accessLog, compose, errorBoundary, requestId, serverTimeouts, traceContext } from '../../lib/index.js'
+import { accessLog, compose, errorBoundary, requestId, serverTimeouts, traceContext } from 'http-onion'
 
 const app = compose(
   errorBoundary({ onError: () => undefined }),

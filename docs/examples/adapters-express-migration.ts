@@ -1,10 +1,9 @@
-/// <reference path="../../test/types/frameworks.d.ts" />
 // Adapters: moving an Express app from cors, compression and helmet to http-onion, one
 // line per middleware; and one toExpress per layer, which works the same (docs/adapters.md).
 import { createServer } from 'node:http'
 import express from 'express'
-import { compression, cors, securityHeaders, serverTimeouts } from '../../lib/index.js'
-import { toExpress } from '../../adapters/express.js'
+import { compression, cors, securityHeaders, serverTimeouts } from 'http-onion'
+import { toExpress } from 'http-onion/express'
 
 const app = express()
 

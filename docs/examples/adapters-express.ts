@@ -1,4 +1,3 @@
-/// <reference path="../../test/types/frameworks.d.ts" />
 // Adapters: the production layers in an Express 5 app through toExpress(), and Express's
 // error handler answered by errorBoundary() (docs/adapters.md).
 import { createServer } from 'node:http'
@@ -14,8 +13,8 @@ import {
   requestId,
   securityHeaders,
   serverTimeouts,
-} from '../../lib/index.js'
-import { toExpress, toExpressErrorHandler } from '../../adapters/express.js'
+} from 'http-onion'
+import { toExpress, toExpressErrorHandler } from 'http-onion/express'
 
 const app = express()
 

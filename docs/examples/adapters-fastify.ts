@@ -12,8 +12,8 @@ import {
   requestId,
   securityHeaders,
   serverTimeouts,
-} from '../../lib/index.js'
-import { toFastify, toFastifyErrorHandler, toFastifyHook } from '../../adapters/fastify.js'
+} from 'http-onion'
+import { toFastify, toFastifyErrorHandler, toFastifyHook } from 'http-onion/fastify'
 
 const fastify = Fastify()
 

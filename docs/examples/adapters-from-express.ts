@@ -1,10 +1,9 @@
-/// <reference path="../../test/types/frameworks.d.ts" />
 // Adapters: a Connect/Express middleware (Express's JSON body parser) inside a raw
 // http-onion stack with fromExpress(); its next(err) reaches errorBoundary (docs/adapters.md).
 import { createServer, type IncomingMessage } from 'node:http'
 import express from 'express'
-import { bodyLimit, compose, errorBoundary, requestId, serverTimeouts } from '../../lib/index.js'
-import { fromExpress } from '../../adapters/express.js'
+import { bodyLimit, compose, errorBoundary, requestId, serverTimeouts } from 'http-onion'
+import { fromExpress } from 'http-onion/express'
 
 const app = compose(
   errorBoundary(),

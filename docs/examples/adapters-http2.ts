@@ -2,15 +2,7 @@
 // here over cleartext (h2c), as behind a proxy that speaks HTTP/2 to its upstreams.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http2'
-import {
-  compose,
-  compression,
-  errorBoundary,
-  getRequestId,
-  requestId,
-  securityHeaders,
-  timeout,
-} from '../../lib/index.js'
+import { compose, compression, errorBoundary, getRequestId, requestId, securityHeaders, timeout } from 'http-onion'
 
 const app = compose(
   errorBoundary(),

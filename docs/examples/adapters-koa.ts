@@ -1,4 +1,3 @@
-/// <reference path="../../test/types/frameworks.d.ts" />
 // Adapters: the production layers in a Koa app through toKoa(); errorBoundary inside it
 // answers the errors of Koa's routes too (docs/adapters.md).
 import { createServer } from 'node:http'
@@ -13,8 +12,8 @@ import {
   requestId,
   securityHeaders,
   serverTimeouts,
-} from '../../lib/index.js'
-import { toKoa } from '../../adapters/koa.js'
+} from 'http-onion'
+import { toKoa } from 'http-onion/koa'
 
 const app = new Koa()
 

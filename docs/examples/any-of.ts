@@ -1,15 +1,6 @@
 // anyOf(): an API that takes a partner's API key, a user's token, or the ops team's password (docs/middleware/any-of.md).
 import { createServer } from 'node:http'
-import {
-  anyOf,
-  apiKey,
-  basicAuth,
-  compose,
-  errorBoundary,
-  getUserId,
-  jwtAuth,
-  serverTimeouts,
-} from '../../lib/index.js'
+import { anyOf, apiKey, basicAuth, compose, errorBoundary, getUserId, jwtAuth, serverTimeouts } from 'http-onion'
 
 const auth = anyOf(
   { publicPaths: ['/health'] },

@@ -1,6 +1,6 @@
 // apiKey(): partner keys known only by their SHA-256 digests (docs/middleware/api-key.md).
 import { createServer } from 'node:http'
-import { apiKey, compose, errorBoundary, serverTimeouts } from '../../lib/index.js'
+import { apiKey, compose, errorBoundary, serverTimeouts } from 'http-onion'
 
 // Store digests, not keys: `printf %s "$KEY" | sha256sum`.
 const auth = apiKey({

@@ -1,6 +1,6 @@
 // basicAuth(): a metrics endpoint behind HTTP Basic, passwords stored as scrypt hashes (docs/middleware/basic-auth.md).
 import { createServer } from 'node:http'
-import { basicAuth, compose, errorBoundary, getBasicAuthUser, hashPassword, serverTimeouts } from '../../lib/index.js'
+import { basicAuth, compose, errorBoundary, getBasicAuthUser, hashPassword, serverTimeouts } from 'http-onion'
 
 // Store hashes, not passwords: `node -e "import('http-onion').then(async (o) => console.log(await o.hashPassword('…')))"`.
 const scrypt = process.env.OPS_SCRYPT ?? (await hashPassword('change me, this is only a demo'))

@@ -1,7 +1,7 @@
 // bodyCapture(): the first bytes of each request body, redacted, in the error report
 // (docs/middleware/body-capture.md).
 import { createServer } from 'node:http'
-import { bodyCapture, compose, errorBoundary, HttpError, serverTimeouts, tryGetCapturedBody } from '../../lib/index.js'
+import { bodyCapture, compose, errorBoundary, HttpError, serverTimeouts, tryGetCapturedBody } from 'http-onion'
 
 const app = compose(
   errorBoundary({

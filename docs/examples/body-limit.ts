@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage } from 'node:http'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
-import { bodyLimit, compose, decodedSizeLimit, errorBoundary, serverTimeouts } from '../../lib/index.js'
+import { bodyLimit, compose, decodedSizeLimit, errorBoundary, serverTimeouts } from 'http-onion'
 
 /** Count the bytes of a body, inflating gzip with a limit on the decoded size. */
 async function bodySize(req: IncomingMessage): Promise<number> {

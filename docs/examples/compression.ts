@@ -2,7 +2,7 @@
 // page flushed by hand, Server-Sent Events, and a precompressed asset left alone.
 import { createServer } from 'node:http'
 import { brotliCompressSync } from 'node:zlib'
-import { compose, compression, flushResponse, type RawHandler, serverTimeouts } from '../../lib/index.js'
+import { compose, compression, flushResponse, type RawHandler, serverTimeouts } from 'http-onion'
 
 const report = JSON.stringify({ rows: Array.from({ length: 500 }, (_, i) => ({ id: i, status: 'ok' })) })
 // Built once at start-up (a build step would do this), never on the request path.

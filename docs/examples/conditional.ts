@@ -2,7 +2,7 @@
 // report tagged from its bytes, and a document updated only by a client that has seen
 // its current version.
 import { createServer } from 'node:http'
-import { checkPreconditions, compose, compression, conditional, serverTimeouts } from '../../lib/index.js'
+import { checkPreconditions, compose, compression, conditional, serverTimeouts } from 'http-onion'
 
 const report = JSON.stringify({ rows: Array.from({ length: 500 }, (_, i) => ({ id: i, status: 'ok' })) })
 const doc = { version: 1, text: 'first draft' }

@@ -1,8 +1,8 @@
 // The core primitives in one runnable program (docs/core.md).
 import { createServer } from 'node:http'
 import { createGzip } from 'node:zlib'
-import { compose, serverTimeouts, clientIp } from '../../lib/index.js'
-import { defineMiddleware, defineState, onResponseEnd, onResponseStart, transformBody } from '../../lib/core.js'
+import { compose, serverTimeouts, clientIp } from 'http-onion'
+import { defineMiddleware, defineState, onResponseEnd, onResponseStart, transformBody } from 'http-onion/core'
 
 // Typed request state: the key carries the type, so readers need no cast.
 const tenant = defineState<string>('tenant', 'tenantFromHost()')

@@ -1,7 +1,7 @@
 // cors(): a credentialed API for known front ends (docs/middleware/cors.md).
 import { createServer } from 'node:http'
-import { compose, cors, HttpError, sendError, serverTimeouts } from '../../lib/index.js'
-import { defineMiddleware } from '../../lib/core.js'
+import { compose, cors, HttpError, sendError, serverTimeouts } from 'http-onion'
+import { defineMiddleware } from 'http-onion/core'
 
 const apiCors = cors({
   origins: ['https://app.example.com', 'https://*.preview.example.com', /^http:\/\/localhost:\d+$/],

@@ -1,7 +1,7 @@
 // csrf(): refuse cross-site form posts from what browsers say, no tokens to thread through
 // forms (docs/middleware/csrf.md).
 import { createServer } from 'node:http'
-import { compose, csrf, errorBoundary, getCsrfToken, proxyHeaders, serverTimeouts, session } from '../../lib/index.js'
+import { compose, csrf, errorBoundary, getCsrfToken, proxyHeaders, serverTimeouts, session } from 'http-onion'
 
 // One list for the sibling front ends; cors({ origins: frontEnds }) takes the same grammar.
 const frontEnds = ['https://admin.example.com', 'https://*.preview.example.com']

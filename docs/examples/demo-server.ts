@@ -30,7 +30,7 @@ import {
   unless,
   type Lifespan,
   type RawHandler,
-} from '../../lib/index.js'
+} from 'http-onion'
 import { productionApp, type ProductionStackOptions } from './production-stack.js'
 
 /** Secrets of one demo process: random unless given, so nothing secret is ever committed. */

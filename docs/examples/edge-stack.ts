@@ -1,14 +1,6 @@
 // The edge layers in the order they depend on each other (docs/middleware/proxy-headers.md).
 import { createServer } from 'node:http'
-import {
-  compose,
-  cors,
-  httpsRedirect,
-  proxyHeaders,
-  securityHeaders,
-  serverTimeouts,
-  trustedHost,
-} from '../../lib/index.js'
+import { compose, cors, httpsRedirect, proxyHeaders, securityHeaders, serverTimeouts, trustedHost } from 'http-onion'
 
 const edge = compose(
   // 1. Who is the client? Only the proxy on this machine is believed.

@@ -1,7 +1,7 @@
 // errorBoundary(): every failure answered once, in the library's error shape; a failure
 // after the headers cuts the connection (docs/middleware/error-boundary.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, HttpError, requestId, serverTimeouts } from '../../lib/index.js'
+import { compose, errorBoundary, HttpError, requestId, serverTimeouts } from 'http-onion'
 
 class OrderNotFound extends Error {}
 

@@ -1,16 +1,7 @@
 // errorBoundary({ format, map }): every error the stack writes, refusals included, in one
 // format chosen once; map() reshapes a refusal (docs/errors.md#choosing-the-format).
 import { createServer } from 'node:http'
-import {
-  compose,
-  errorBoundary,
-  HttpError,
-  jwtAuth,
-  mount,
-  rateLimit,
-  requestId,
-  serverTimeouts,
-} from '../../lib/index.js'
+import { compose, errorBoundary, HttpError, jwtAuth, mount, rateLimit, requestId, serverTimeouts } from 'http-onion'
 
 // A client that expects express-rate-limit's plain-text answer keeps getting one: the
 // format is a function that receives the error and returns (or writes) the body.

@@ -1,7 +1,7 @@
 // hooks(): before (may answer), after (at response start), teardown (once, always)
 // (docs/middleware/hooks.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, hooks, HttpError, sendError, serverTimeouts } from '../../lib/index.js'
+import { compose, errorBoundary, hooks, HttpError, sendError, serverTimeouts } from 'http-onion'
 
 let maintenance = false
 

@@ -1,6 +1,6 @@
 // httpsRedirect(): http to https, health checks exempt (docs/middleware/https-redirect.md).
 import { createServer } from 'node:http'
-import { compose, httpsRedirect, proxyHeaders, serverTimeouts } from '../../lib/index.js'
+import { compose, httpsRedirect, proxyHeaders, serverTimeouts } from 'http-onion'
 
 // TLS ends at the load balancer (10.0.0.0/8), which sets X-Forwarded-Proto.
 const app = compose(

@@ -1,6 +1,6 @@
 // ipFilter(): an admin API for the office and the VPN only, behind nginx (docs/middleware/ip-filter.md).
 import { createServer } from 'node:http'
-import { clientIp, compose, ipFilter, proxyHeaders, requestId, serverTimeouts } from '../../lib/index.js'
+import { clientIp, compose, ipFilter, proxyHeaders, requestId, serverTimeouts } from 'http-onion'
 
 const app = compose(
   // nginx on this machine appends the client's address to X-Forwarded-For.

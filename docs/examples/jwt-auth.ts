@@ -1,7 +1,7 @@
 // jwtAuth(): an API protected by HS256 tokens, with public paths, a scope check and typed
 // claims (docs/middleware/jwt-auth.md).
 import { createServer } from 'node:http'
-import { compose, cors, errorBoundary, jwtAuth, proxyHeaders, serverTimeouts } from '../../lib/index.js'
+import { compose, cors, errorBoundary, jwtAuth, proxyHeaders, serverTimeouts } from 'http-onion'
 
 interface OrderClaims {
   sub: string

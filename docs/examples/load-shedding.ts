@@ -1,7 +1,7 @@
 // loadShedding(): 503 + Retry-After while the event loop is late or too many requests are
 // in flight; health checks always answered (docs/middleware/load-shedding.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, loadShedding, serverTimeouts } from '../../lib/index.js'
+import { compose, errorBoundary, loadShedding, serverTimeouts } from 'http-onion'
 
 const shedding = loadShedding({
   maxEventLoopDelayMs: 100,

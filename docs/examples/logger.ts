@@ -2,8 +2,8 @@
 // "Sending reports to your logger"). Fastify's request logging is off, as accessLog() writes
 // one line per exchange; the lines Fastify still writes (request.log) carry the same id.
 import Fastify from 'fastify'
-import { accessLog, compose, errorBoundary, requestId, serverTimeouts } from '../../lib/index.js'
-import { fastifyRequestId } from '../../adapters/fastify.js'
+import { accessLog, compose, errorBoundary, requestId, serverTimeouts } from 'http-onion'
+import { fastifyRequestId } from 'http-onion/fastify'
 
 // One id per request for Fastify's lines (reqId, request.log) and the stack's (access log,
 // reports, error bodies, x-request-id): Fastify asks the requestId() layer the stack mounts.

@@ -10,8 +10,8 @@ import {
   rateLimit,
   serverTimeouts,
   type RawHandler,
-} from '../../lib/index.js'
-import { setRoute } from '../../lib/core.js'
+} from 'http-onion'
+import { setRoute } from 'http-onion/core'
 
 const m = metrics()
 const signups = m.registry.counter('signups_total', 'Accounts created.')

@@ -12,7 +12,7 @@ import {
   sendError,
   serverTimeouts,
   tryGetOriginalUrl,
-} from '../../lib/index.js'
+} from 'http-onion'
 
 const admin = compose(
   hooks({

@@ -1,6 +1,6 @@
 // node-redis (or any other client) for the Redis stores: a few lines give it the shape of
 // RedisClient, the commands the stores send (docs/middleware/rate-limit.md, "Other Redis clients").
-import type { RedisArgument, RedisClient } from '../../lib/index.js'
+import type { RedisArgument, RedisClient } from 'http-onion'
 
 /** What the wrapper uses of a node-redis client (`createClient()` from 'redis', version 4 to 6). */
 interface NodeRedis {

@@ -30,7 +30,7 @@ import {
   type ComposedMiddleware,
   type Middleware,
   type RawHandler,
-} from '../../lib/index.js'
+} from 'http-onion'
 
 /** What a deployment sets; every option has a default that runs on one machine. */
 export interface ProductionStackOptions {

@@ -1,6 +1,6 @@
 // proxyHeaders(): the client identity behind a reverse proxy (docs/middleware/proxy-headers.md).
 import { createServer } from 'node:http'
-import { clientIdentity, proxyHeaders, serverTimeouts } from '../../lib/index.js'
+import { clientIdentity, proxyHeaders, serverTimeouts } from 'http-onion'
 
 // nginx on this machine appends to X-Forwarded-For and sets X-Forwarded-Proto and
 // X-Forwarded-Host; the internal network's load balancers are in 10.0.0.0/8.

@@ -2,7 +2,7 @@
 // keeps failing is locked out, each lockout twice as long as the last
 // (docs/middleware/rate-limit.md, "Penalties and slow-down").
 import { createServer } from 'node:http'
-import { compose, proxyHeaders, rateLimit, serverTimeouts } from '../../lib/index.js'
+import { compose, proxyHeaders, rateLimit, serverTimeouts } from 'http-onion'
 
 const loginLimit = rateLimit({
   name: 'login',

@@ -2,7 +2,7 @@
 // that has the shape of RedisClient (docs/middleware/rate-limit.md, "Other Redis clients").
 import { createServer } from 'node:http'
 import { createClient } from 'redis'
-import { rateLimit, redisStore, serverTimeouts } from '../../lib/index.js'
+import { rateLimit, redisStore, serverTimeouts } from 'http-onion'
 import { fromNodeRedis } from './node-redis-client.js'
 
 const redis = createClient({ url: `redis://127.0.0.1:${process.env.REDIS_PORT ?? 6379}` })

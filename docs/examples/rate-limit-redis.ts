@@ -2,7 +2,7 @@
 // serves requests unlimited and warns once a minute (docs/middleware/rate-limit.md).
 import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
-import { rateLimit, redisStore, serverTimeouts } from '../../lib/index.js'
+import { rateLimit, redisStore, serverTimeouts } from 'http-onion'
 
 const redis = new Redis({
   host: '127.0.0.1',

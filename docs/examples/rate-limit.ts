@@ -1,7 +1,7 @@
 // rateLimit(): an address limit outside authentication (it slows key guessing) and a
 // per-client token bucket inside it (docs/middleware/rate-limit.md).
 import { createServer } from 'node:http'
-import { apiKey, compose, proxyHeaders, rateLimit, serverTimeouts } from '../../lib/index.js'
+import { apiKey, compose, proxyHeaders, rateLimit, serverTimeouts } from 'http-onion'
 
 // 1. Per address: 20 requests a minute, failed ones included, before any key is checked.
 const perAddress = rateLimit({ limit: 20, windowMs: 60_000, exempt: ['/health'] })

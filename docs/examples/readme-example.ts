@@ -1,14 +1,5 @@
 import { createServer } from 'node:http'
-import {
-  accessLog,
-  compose,
-  compression,
-  cors,
-  errorBoundary,
-  rateLimit,
-  requestId,
-  serverTimeouts,
-} from '../../lib/index.js'
+import { accessLog, compose, compression, cors, errorBoundary, rateLimit, requestId, serverTimeouts } from 'http-onion'
 
 // Outermost first: the boundary answers any failure, every request gets an id and a log line,
 // CORS wraps the limiter so a browser can read its 429, and compression wraps the routes.

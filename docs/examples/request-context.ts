@@ -1,7 +1,7 @@
 // requestContext(): code deep in a call chain reads the current request without being
 // handed it (docs/middleware/request-context.md).
 import { createServer } from 'node:http'
-import { compose, currentRequest, getRequestId, requestContext, requestId, serverTimeouts } from '../../lib/index.js'
+import { compose, currentRequest, getRequestId, requestContext, requestId, serverTimeouts } from 'http-onion'
 
 // A logger used everywhere: it finds the request id on its own.
 function log(message: string): void {

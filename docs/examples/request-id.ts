@@ -1,15 +1,7 @@
 // requestId(): ids from a trusted proxy kept, every other request given a UUID v7
 // (docs/middleware/request-id.md).
 import { createServer } from 'node:http'
-import {
-  compose,
-  getRequestId,
-  HttpError,
-  proxyHeaders,
-  requestId,
-  sendError,
-  serverTimeouts,
-} from '../../lib/index.js'
+import { compose, getRequestId, HttpError, proxyHeaders, requestId, sendError, serverTimeouts } from 'http-onion'
 
 const app = compose(
   proxyHeaders({ trustedProxies: ['loopback'] }),

@@ -1,7 +1,7 @@
 // securityHeaders(): a fresh CSP nonce per page for inline scripts, with Permissions-Policy and
 // CSP reports (docs/middleware/security-headers.md).
 import { createServer } from 'node:http'
-import { cspSiteDefaults, getCspNonce, securityHeaders, serverTimeouts } from '../../lib/index.js'
+import { cspSiteDefaults, getCspNonce, securityHeaders, serverTimeouts } from 'http-onion'
 
 // Inline <script> and <style> run only with this response's nonce; violations are reported.
 const pageHeaders = securityHeaders({

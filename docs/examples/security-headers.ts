@@ -1,6 +1,6 @@
 // securityHeaders(): API defaults on /api, a site policy on pages (docs/middleware/security-headers.md).
 import { createServer } from 'node:http'
-import { compose, cspSiteDefaults, proxyHeaders, securityHeaders, serverTimeouts } from '../../lib/index.js'
+import { compose, cspSiteDefaults, proxyHeaders, securityHeaders, serverTimeouts } from 'http-onion'
 
 // Pages load their own scripts and styles, and images from a CDN.
 const siteHeaders = securityHeaders({

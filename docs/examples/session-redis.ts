@@ -2,7 +2,7 @@
 // 503, never a logout (docs/middleware/session.md).
 import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
-import { compose, errorBoundary, redisSessionStore, serverTimeouts, session } from '../../lib/index.js'
+import { compose, errorBoundary, redisSessionStore, serverTimeouts, session } from 'http-onion'
 
 const redis = new Redis(Number(process.env.REDIS_PORT ?? 6379), '127.0.0.1', { retryStrategy: () => 200 })
 redis.on('error', (err) => console.error(`redis: ${err.message}`))

@@ -1,7 +1,7 @@
 // session(): signed-cookie sessions with login (regenerate) and logout (destroy)
 // (docs/middleware/session.md).
 import { createServer } from 'node:http'
-import { compose, errorBoundary, proxyHeaders, serverTimeouts, session } from '../../lib/index.js'
+import { compose, errorBoundary, proxyHeaders, serverTimeouts, session } from 'http-onion'
 
 const sessions = session<{ userId: string; visits: number }>({
   // Rotate by putting a new secret first; drop the old one once its cookies have expired.

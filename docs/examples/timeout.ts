@@ -2,7 +2,7 @@
 // deadlines (docs/middleware/timeout.md).
 import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { compose, errorBoundary, getRequestSignal, serverTimeouts, timeout } from '../../lib/index.js'
+import { compose, errorBoundary, getRequestSignal, serverTimeouts, timeout } from 'http-onion'
 
 const app = compose(
   errorBoundary(),

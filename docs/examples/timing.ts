@@ -1,7 +1,7 @@
 // timing(): Server-Timing with the handler's own metrics (docs/middleware/timing.md).
 import { createServer } from 'node:http'
-import { addServerTiming, compose, serverTimeouts, timing } from '../../lib/index.js'
-import { monotonicNow } from '../../lib/core.js'
+import { addServerTiming, compose, serverTimeouts, timing } from 'http-onion'
+import { monotonicNow } from 'http-onion/core'
 
 // Stands in for a database call.
 const queryUsers = () => new Promise<string[]>((ok) => setTimeout(() => ok(['ada', 'grace']), 5))

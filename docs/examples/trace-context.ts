@@ -2,7 +2,7 @@
 // (docs/middleware/trace-context.md). Two services in one process: "orders" calls "billing".
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { compose, getTrace, propagationHeaders, requestId, serverTimeouts, traceContext } from '../../lib/index.js'
+import { compose, getTrace, propagationHeaders, requestId, serverTimeouts, traceContext } from 'http-onion'
 
 let billing: Server | undefined
 

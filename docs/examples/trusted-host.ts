@@ -1,6 +1,6 @@
 // trustedHost(): serve only your own hosts (docs/middleware/trusted-host.md).
 import { createServer } from 'node:http'
-import { serverTimeouts, trustedHost } from '../../lib/index.js'
+import { serverTimeouts, trustedHost } from 'http-onion'
 
 const hosts = trustedHost({
   // The apex is not covered by the wildcard: here it is not listed, so with wwwRedirect

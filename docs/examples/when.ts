@@ -2,17 +2,8 @@
 // (docs/middleware/when.md).
 import { createServer } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  compose,
-  errorBoundary,
-  hooks,
-  serverTimeouts,
-  timeout,
-  tryGetRequestSignal,
-  unless,
-  when,
-} from '../../lib/index.js'
-import { normalizePath } from '../../lib/core.js'
+import { compose, errorBoundary, hooks, serverTimeouts, timeout, tryGetRequestSignal, unless, when } from 'http-onion'
+import { normalizePath } from 'http-onion/core'
 
 const app = compose(
   errorBoundary(),

@@ -3,7 +3,8 @@
 # tarball's contents, install it into a throwaway project with its own package.json and
 # no Redis client, type-check a consumer under strict NodeNext without skipLibCheck with
 # the newest TypeScript (the consumer's lockfile) and with the repository's own, then run
-# it as ESM and as CommonJS. Exits non-zero on the first failure, saying what failed.
+# it as ESM and as CommonJS; then type-check every docs example, copied as a reader copies it,
+# against the installed package the same way. Exits non-zero on the first failure, saying what failed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
@@ -19,11 +20,13 @@ for file in package/package.json package/README.md package/LICENSE \
   package/dist/adapters/koa.js package/dist/adapters/fastify.js; do
   grep -qx "$file" <<<"$listing" || fail "the tarball lacks $file"
 done
-# Every file an export of package.json names is in the tarball.
+# Every file an export of package.json names is in the tarball, but for the repository's own
+# "http-onion-source" condition (the sources, for its tests and examples; no consumer sets it).
 node -e '
   const exp = require(process.argv[1]).exports
   const targets = []
-  const walk = (v) => typeof v === "string" ? targets.push(v) : Object.values(v).forEach(walk)
+  const walk = (v) => typeof v === "string" ? targets.push(v)
+    : Object.entries(v).forEach(([key, value]) => key === "http-onion-source" || walk(value))
   walk(exp)
   console.log(targets.map((t) => "package/" + t.replace(/^\.\//, "")).join("\n"))
 ' "$root/package.json" | while read -r target; do
@@ -50,4 +53,25 @@ node "$root/node_modules/typescript/bin/tsc" -p . --noEmit ||
 echo "check-package: the consumer type-checks with $newest and $(node "$root/node_modules/typescript/bin/tsc" --version)"
 node dist/server.js || fail "the ESM consumer failed"
 node dist/require.cjs || fail "the CommonJS consumer failed"
+
+# The docs' examples, copied into a reader's project: they import 'http-onion' by name and
+# compile against the installed tarball (strict, NodeNext, no skipLibCheck). The reader's
+# project has the package, @types/express and @types/koa (the consumer's lockfile), and the
+# frameworks and clients the examples use, linked from the repository's install.
+examples="$work/examples"
+mkdir -p "$examples/src" "$examples/node_modules"
+cp "$root"/docs/examples/*.ts "$examples/src/"
+cp "$app/tsconfig.json" "$examples/tsconfig.json"
+# What a reader importing ioredis adds (docs/middleware/rate-limit.md, Other Redis clients).
+printf "declare module 'redis-errors'\n" >"$examples/src/redis-errors.d.ts"
+for dep in "$app"/node_modules/*; do ln -s "$dep" "$examples/node_modules/"; done
+for dep in express koa fastify ioredis redis; do
+  [ -e "$examples/node_modules/$dep" ] || ln -s "$root/node_modules/$dep" "$examples/node_modules/$dep"
+done
+printf '{ "name": "http-onion-examples-check", "private": true, "type": "module" }\n' >"$examples/package.json"
+cd "$examples"
+"$app/node_modules/.bin/tsc" -p . --noEmit || fail "a docs example does not type-check as a consumer's code with $newest"
+node "$root/node_modules/typescript/bin/tsc" -p . --noEmit ||
+  fail "a docs example does not type-check as a consumer's code with the repository's TypeScript"
+echo "check-package: $(ls "$root"/docs/examples/*.ts | wc -l) docs examples type-check against the installed package"
 echo "check-package: ok"

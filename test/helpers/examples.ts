@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 
 const preload = fileURLToPath(new URL('./example-preload.mjs', import.meta.url))
+// Examples import 'http-onion' by name; this export condition resolves it to the sources
+// (package.json "exports"), as tap's own node-arg does for the test processes.
+const SOURCE_CONDITION = '--conditions=http-onion-source'
+const nodeArgs = process.execArgv.includes(SOURCE_CONDITION)
+  ? process.execArgv
+  : [...process.execArgv, SOURCE_CONDITION]
 
 /** A running example: its base URL and everything it printed so far. */
 export interface RunningExample {
@@ -19,7 +25,7 @@ export interface RunningExample {
 
 /** Start `docs/examples/<file>`; stopped when `t` ends. */
 export async function runExample(t: Test, file: string, env: Record<string, string> = {}): Promise<RunningExample> {
-  const child = spawn(process.execPath, [...process.execArgv, '--import', preload, `docs/examples/${file}`], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', preload, `docs/examples/${file}`], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
