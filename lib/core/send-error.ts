@@ -3,7 +3,7 @@
  * (400, 401, 403, 408, 413, 429, 431, 503) and the error boundary answer through here, so
  * a stack chooses once what its errors look like. By default, the library's JSON:
  *
- *     {"status":429,"code":"too_many_requests","message":"Too Many Requests","requestId":"…", …details}
+ *     {…details,"status":429,"code":"too_many_requests","message":"Too Many Requests","requestId":"…"}
  *
  * or one line of plain text for a client whose `Accept` refuses JSON. An `errorBoundary()`
  * with `format` or `map` puts an {@link ErrorPolicy} in request state, and every refusal of
@@ -23,7 +23,10 @@ import { originalUrlState, refusalState, requestIdState } from './shared-state.j
 import { defineState } from './state.js'
 import { discardHeldBody } from './transform-body.js'
 
-/** The JSON body of every error response in the default format. */
+/**
+ * The JSON body of every error response in the default format: the error's details first,
+ * then `status`, `code`, `message` and `requestId`, so that no detail can replace them.
+ */
 export interface ErrorBody {
   readonly status: number
   readonly code: string
