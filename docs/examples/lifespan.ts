@@ -1,7 +1,7 @@
 // Start-up and shutdown hooks, liveness and readiness, and a graceful drain on SIGTERM or
 // Ctrl-C (docs/lifespan.md). `pool` stands for a database pool or any client to open and close.
 import { createServer } from 'node:http'
-import { accessLog, compose, errorBoundary, lifespan, requestId, serverTimeouts } from '../../lib/index.js'
+import { accessLog, compose, errorBoundary, lifespan, requestId, serverTimeouts } from 'http-onion'
 
 const pool = {
   open: async () => console.log('pool opened'),

@@ -20,8 +20,8 @@ import {
   tryGetJwtClaims,
   type Middleware,
   type RawHandler,
-} from '../../lib/index.js'
-import { defineMiddleware, onResponseEnd, type ResponseEndInfo } from '../../lib/core.js'
+} from 'http-onion'
+import { defineMiddleware, onResponseEnd, type ResponseEndInfo } from 'http-onion/core'
 
 /** The claims this service's tokens carry: the user (`sub`) and the tenant. */
 interface SaasClaims {

@@ -17,7 +17,7 @@ import {
   requestId,
   securityHeaders,
   session,
-} from '../../lib/index.js'
+} from 'http-onion'
 
 const stack = compose(
   errorBoundary(),
