@@ -57,15 +57,17 @@ node dist/require.cjs || fail "the CommonJS consumer failed"
 # The docs' examples, copied into a reader's project: they import 'http-onion' by name and
 # compile against the installed tarball (strict, NodeNext, no skipLibCheck). The reader's
 # project has the package, @types/express and @types/koa (the consumer's lockfile), and the
-# frameworks and clients the examples use, linked from the repository's install.
+# frameworks and clients the examples use (ws with its types), linked from the repository's install.
 examples="$work/examples"
 mkdir -p "$examples/src" "$examples/node_modules"
 cp "$root"/docs/examples/*.ts "$examples/src/"
 cp "$app/tsconfig.json" "$examples/tsconfig.json"
 # What a reader importing ioredis adds (docs/middleware/rate-limit.md, Other Redis clients).
 printf "declare module 'redis-errors'\n" >"$examples/src/redis-errors.d.ts"
-for dep in "$app"/node_modules/*; do ln -s "$dep" "$examples/node_modules/"; done
-for dep in express koa fastify ioredis redis; do
+for dep in "$app"/node_modules/*; do [ "${dep##*/}" = @types ] || ln -s "$dep" "$examples/node_modules/"; done
+mkdir -p "$examples/node_modules/@types"
+for dep in "$app"/node_modules/@types/*; do ln -s "$dep" "$examples/node_modules/@types/"; done
+for dep in express koa fastify ioredis redis ws @types/ws; do
   [ -e "$examples/node_modules/$dep" ] || ln -s "$root/node_modules/$dep" "$examples/node_modules/$dep"
 done
 printf '{ "name": "http-onion-examples-check", "private": true, "type": "module" }\n' >"$examples/package.json"
