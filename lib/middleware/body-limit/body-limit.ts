@@ -22,11 +22,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
-import { detachResponse } from '../../core/detach-response.js'
 import { HttpError } from '../../core/errors.js'
 import { defineDefaults, expectInteger, withDefaults } from '../../core/options.js'
+import { refuseBodyInFlight, refuseUnreadBody } from '../../core/refuse-body.js'
 import { onRequestBody } from '../../core/request-body.js'
-import { sendError } from '../../core/send-error.js'
 import { isUpgradeRequest } from '../../core/upgrade.js'
 
 /** Options for {@link bodyLimit}. */
@@ -89,7 +88,7 @@ export function bodyLimit(options: BodyLimitOptions = {}): Middleware {
           // Node's parser has checked it is one decimal number; compare without parsing
           // when the lengths differ, so a 30-digit length cannot lose precision.
           if (declared.length > limitText.length || (declared.length === limitText.length && declared > limitText)) {
-            refuseUpFront(req, res, req.httpVersionMajor < 2 ? error : error2)
+            refuseUnreadBody(req, res, req.httpVersionMajor < 2 ? error : error2)
             return
           }
           // Within the limit: the parser delivers exactly that many bytes, never more (and
@@ -146,12 +145,6 @@ function tooLarge(limit: number, http1: boolean): HttpError {
   })
 }
 
-/** Declared too large: answer before reading, then close before Node drains the body. */
-function refuseUpFront(req: IncomingMessage, res: ServerResponse, error: HttpError): void {
-  sendError(req, res, error)
-  closeAfterAnswer(req, res, undefined)
-}
-
 /**
  * The response is complete but the body is not: Node would drain the rest (`_dump`) to
  * reuse the connection, outside any count, however long it is. Reading it here instead
@@ -174,56 +167,5 @@ function countChunk(chunk: Buffer, req: IncomingMessage, count: Count | undefine
 
 function overflow(req: IncomingMessage, count: Count): void {
   count.over = true
-  const res = count.res
-  let answered = false
-  if (!res.headersSent && !res.writableEnded) {
-    try {
-      answered = sendError(req, res, count.error)
-    } catch {
-      // A response-start listener failed: no answer; the connection is cut below.
-    }
-  }
-  if (answered) {
-    // The handler is still reading (and will fail on the stream's error): whatever it
-    // writes now must not reach the client or raise.
-    detachResponse(res)
-    closeAfterAnswer(req, res, count.error)
-  } else {
-    // Headers already out (or no answer possible): cut the connection now; the client
-    // sees a broken response, the handler's request stream the error.
-    cut(req, count.error, NGHTTP2_CANCEL)
-  }
-}
-
-/**
- * Error the request stream and close the connection once the answer is handed to the
- * socket. Not before: destroying the request destroys the socket, and the answer is still
- * corked in it until the next tick. Not later: Node would drain the rest of the body
- * (`_dump`) to reuse the connection. A client still sending gets a reset after the answer;
- * it reads the answer if it reads while it sends (curl, browsers and Node's client do).
- * This path runs only on refusals, so its closure costs nothing on accepted requests.
- */
-function closeAfterAnswer(req: IncomingMessage, res: ServerResponse, error: HttpError | undefined): void {
-  const close = () => cut(req, error, NGHTTP2_NO_ERROR)
-  if (res.writableFinished) close()
-  else {
-    res.once('finish', close)
-    res.once('close', close)
-  }
-}
-
-/** HTTP/2 compatibility requests carry their stream; closing it ends this exchange only. */
-type Http2Request = IncomingMessage & { stream?: { readonly closed: boolean; close(code?: number): void } }
-const NGHTTP2_NO_ERROR = 0
-const NGHTTP2_CANCEL = 8
-
-/** Stop the exchange: HTTP/1 closes the connection, HTTP/2 resets the stream. */
-function cut(req: IncomingMessage, error: HttpError | undefined, code: number): void {
-  // RFC 9113 §8.1: after a complete answer, RST_STREAM with NO_ERROR tells the client to
-  // stop sending; other streams of the connection go on.
-  const stream = (req as Http2Request).stream
-  if (stream !== undefined && !stream.closed) stream.close(code)
-  // An HTTP/1 request emits 'error' only to listeners; an HTTP/2 one always does, which
-  // would crash a process whose handler never read the body: so ask first.
-  if (!req.destroyed) req.destroy(req.listenerCount('error') > 0 ? error : undefined)
+  refuseBodyInFlight(req, count.res, count.error)
 }
