@@ -33,7 +33,13 @@ export { detachResponse, isDetached } from './core/detach-response.js'
 export { trackUpgraded, upgradedConnections, type UpgradedConnection } from './core/upgraded.js'
 export { registerFlushable, flushAll, type Flushable } from './core/flush.js'
 export { isUpgradeRequest, webSocketGoAway } from './core/upgrade.js'
-export { onRequestBody, bufferedBody, type RequestBodyListener } from './core/request-body.js'
+export {
+  onRequestBody,
+  bufferedBody,
+  redirectRequestBody,
+  type RequestBodyListener,
+  type RequestBodyOutlet,
+} from './core/request-body.js'
 
 // Request state, shared keys and the request context
 export { defineState, type StateKey } from './core/state.js'

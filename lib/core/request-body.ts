@@ -16,6 +16,11 @@
  * Bytes already buffered in the request when the first listener registers were pushed
  * before it: listeners learn how many through `req.readableLength`, and can look at them
  * without reading them through {@link bufferedBody}.
+ *
+ * `redirectRequestBody` lets a layer replace the bytes the stream yields (request
+ * decompression): chunks go to its sink after the listeners registered so far, and what it
+ * pushes back enters the stream through the listeners registered after it. So a limit
+ * mounted outside counts the bytes as sent, a capture mounted inside copies the decoded ones.
  * @module
  */
 import type { IncomingMessage } from 'node:http'
@@ -31,11 +36,23 @@ export type RequestBodyListener<C> = (chunk: Buffer, req: IncomingMessage, conte
 
 type Push = (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) => boolean
 
-/** Per-request record; a class, not a literal (see listener-node.ts). */
-class BodyRecord {
-  /** In registration order: first and last, to append in O(1). */
+/**
+ * One stretch of the way from the parser to the stream: listeners in registration order,
+ * then either the next stage's sink (a redirect) or the stream itself.
+ */
+class Stage {
   first: ListenerNode<RequestBodyListener<unknown>> | undefined = undefined
   last: ListenerNode<RequestBodyListener<unknown>> | undefined = undefined
+  /** Set by a redirect: takes the chunks (null: the end) instead of the stream. */
+  sink: ((chunk: Buffer | null) => boolean) | undefined = undefined
+}
+
+/** Per-request record; a class, not a literal (see listener-node.ts). */
+class BodyRecord {
+  /** The stage the parser pushes into. */
+  readonly head = new Stage()
+  /** The stage new listeners join: after the last redirect. */
+  tail: Stage = this.head
 
   readonly push: Push
 
@@ -55,27 +72,95 @@ type BodySlot = { [BODY]?: BodyRecord }
  * onRequestBody(req, (chunk) => { seen += chunk.length })
  */
 export function onRequestBody<C>(req: IncomingMessage, listener: RequestBodyListener<C>, context?: C): void {
+  const stage = recordOf(req).tail
+  const node = new ListenerNode(listener as RequestBodyListener<unknown>, context, undefined)
+  if (stage.last === undefined) stage.first = node
+  else stage.last.next = node
+  stage.last = node
+}
+
+/** The way back into the stream that {@link redirectRequestBody} returns. */
+export interface RequestBodyOutlet {
+  /**
+   * Push a chunk (null: the end of the body) into the request stream, through the listeners
+   * registered after the redirect. False: the stream is full; wait for `onWant`.
+   */
+  push(chunk: Buffer | null): boolean
+  /**
+   * Ask for more body as a reader of the request would: resume reading the socket (HTTP/1)
+   * or the stream (HTTP/2). For a sink that returned false and has room again.
+   */
+  pull(): void
+}
+
+/**
+ * From now on, hand the chunks of `req`'s body (and null at its end) to `sink` instead of the
+ * request stream, after the listeners registered so far. A false from `sink` stops reading
+ * the socket until someone reads the request or calls `pull()`. `onWant` runs whenever a
+ * reader of the request wants more (Node calls the stream's `_read`). What the caller pushes
+ * through the returned outlet is what readers of `req` get.
+ * @example
+ * const outlet = redirectRequestBody(req, (chunk) => (chunk === null ? (gunzip.end(), true) : gunzip.write(chunk)), () => gunzip.resume())
+ * gunzip.on('data', (bytes) => outlet.push(bytes) || gunzip.pause())
+ */
+export function redirectRequestBody(
+  req: IncomingMessage,
+  sink: (chunk: Buffer | null) => boolean,
+  onWant: () => void,
+): RequestBodyOutlet {
+  const record = recordOf(req)
+  const from = record.tail
+  const to = new Stage()
+  from.sink = sink
+  record.tail = to
+  const read = req._read
+  req._read = function readThroughRedirect(this: IncomingMessage, size: number) {
+    onWant()
+    read.call(this, size)
+  }
+  return {
+    push: (chunk) => deliver(req, record, to, chunk, undefined),
+    pull() {
+      // Node marks a request "consumed" when it is read, and then no longer drains an unread
+      // body after the response (`_dump`); a pull on behalf of the sink is not a read.
+      const slot = req as unknown as { _consuming?: boolean }
+      const consuming = slot._consuming
+      read.call(req, req.readableHighWaterMark)
+      if (consuming !== undefined) slot._consuming = consuming
+    },
+  }
+}
+
+function recordOf(req: IncomingMessage): BodyRecord {
   const slot = req as unknown as BodySlot
   let record = slot[BODY]
   if (record === undefined) {
     record = slot[BODY] = new BodyRecord(req.push as Push)
     req.push = pushThroughListeners as IncomingMessage['push']
   }
-  const node = new ListenerNode(listener as RequestBodyListener<unknown>, context, undefined)
-  if (record.last === undefined) record.first = node
-  else record.last.next = node
-  record.last = node
+  return record
 }
 
 function pushThroughListeners(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
   const record = (this as unknown as BodySlot)[BODY]!
+  return deliver(this, record, record.head, chunk, encoding)
+}
+
+function deliver(
+  req: IncomingMessage,
+  record: BodyRecord,
+  stage: Stage,
+  chunk: unknown,
+  encoding: BufferEncoding | undefined,
+): boolean {
   // null ends the stream; the parser only ever pushes Buffers otherwise.
   if (chunk !== null && Buffer.isBuffer(chunk)) {
-    for (let node = record.first; node !== undefined; node = node.next) {
-      if (node.listener(chunk, this, node.context) === false) return false
+    for (let node = stage.first; node !== undefined; node = node.next) {
+      if (node.listener(chunk, req, node.context) === false) return false
     }
   }
-  return record.push.call(this, chunk, encoding)
+  if (stage.sink !== undefined) return stage.sink(chunk as Buffer | null)
+  return record.push.call(req, chunk, encoding)
 }
 
 /** The readable state fields {@link bufferedBody} looks at; Node's own, not a public API. */
