@@ -161,6 +161,13 @@ export {
   type CapturedBody,
 } from './middleware/body-capture/body-capture.js'
 export {
+  requestDecompression,
+  requestDecompressionDefaults,
+  zstdDecodingSupported,
+  type RequestDecompressionOptions,
+  type RequestEncoding,
+} from './middleware/request-decompression/request-decompression.js'
+export {
   timeout,
   timeoutDefaults,
   getRequestSignal,

@@ -29,6 +29,7 @@ export const BUILT_IN_NAMES: readonly string[] = Object.freeze([
   'proxyHeaders',
   'rateLimit',
   'requestContext',
+  'requestDecompression',
   'requestId',
   'securityHeaders',
   'session',
@@ -84,6 +85,10 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     ['timeout', 'a handler failing after the deadline must be reported once, not answered twice'],
     ['bodyLimit', 'a handler failing on the 413 error of its request stream must not be answered twice'],
     ['bodyCapture', 'the captured body belongs in the error report'],
+    [
+      'requestDecompression',
+      'a handler failing on the 400 or 413 error of its request stream must not be answered twice',
+    ],
     ['loadShedding', 'errors of requests that were let through must be answered'],
     ['hooks', 'errors of before and after hooks must be answered'],
     [
@@ -124,7 +129,18 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ]),
   ...wrapsEach(
     'requestId',
-    ['trustedHost', 'cors', 'ipFilter', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY, 'csrf'],
+    [
+      'trustedHost',
+      'cors',
+      'ipFilter',
+      'rateLimit',
+      'loadShedding',
+      'bodyLimit',
+      'requestDecompression',
+      'timeout',
+      ...IDENTITY,
+      'csrf',
+    ],
     'its refusals (400, 401, 403, 413, 429, 503) must carry the request id in the header and the error body',
   ),
   ...wrapsWhy('traceContext', [
@@ -150,6 +166,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
       'rateLimit',
       'loadShedding',
       'bodyLimit',
+      'requestDecompression',
       'timeout',
       ...IDENTITY,
       'csrf',
@@ -158,7 +175,17 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ),
   ...wrapsEach(
     'metrics',
-    ['trustedHost', 'httpsRedirect', 'cors', 'rateLimit', 'loadShedding', 'bodyLimit', 'timeout', ...IDENTITY],
+    [
+      'trustedHost',
+      'httpsRedirect',
+      'cors',
+      'rateLimit',
+      'loadShedding',
+      'bodyLimit',
+      'requestDecompression',
+      'timeout',
+      ...IDENTITY,
+    ],
     'requests it answers or refuses on its own must be counted too, and its refusals by their code',
   ),
   ...wrapsWhy('trustedHost', [['httpsRedirect', 'a redirect must never point at a host this server does not serve']]),
@@ -201,6 +228,13 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ),
   ...wrapsWhy('bodyLimit', [
     ['bodyCapture', 'the chunk that crosses the limit must be refused before anything copies it'],
+    [
+      'requestDecompression',
+      'it limits every body as sent and refuses a declared length before a byte is decoded; the decoded size is limited by maxDecodedSize',
+    ],
+  ]),
+  ...wrapsWhy('requestDecompression', [
+    ['bodyCapture', 'the copy must be of the decoded bytes; outside it, bodyCapture skips encoded bodies'],
   ]),
   ...wrapsWhy('compression', [
     [

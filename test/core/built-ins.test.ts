@@ -29,6 +29,7 @@ const builders: Record<string, () => onion.Middleware> = {
   proxyHeaders: () => onion.proxyHeaders({ trustedProxies: ['loopback'] }),
   rateLimit: () => onion.rateLimit(),
   requestContext: () => onion.requestContext(),
+  requestDecompression: () => onion.requestDecompression(),
   requestId: () => onion.requestId(),
   securityHeaders: () => onion.securityHeaders(),
   session: () => onion.session({ secrets: ['s'.repeat(32)] }),
