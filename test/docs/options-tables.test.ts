@@ -71,6 +71,11 @@ const factories: Record<string, Factory> = {
   rateLimit: { build: call(onion.rateLimit), base: {}, defaults: onion.rateLimitDefaults },
   memoryStore: { build: call(onion.memoryStore), base: {}, defaults: onion.memoryStoreDefaults },
   redisStore: { build: call(onion.redisStore), base: { client: redis }, defaults: onion.redisStoreDefaults },
+  requestDecompression: {
+    build: call(onion.requestDecompression),
+    base: {},
+    defaults: onion.requestDecompressionDefaults,
+  },
   requestContext: { build: call(onion.requestContext), base: {}, defaults: onion.requestContextDefaults },
   requestId: { build: call(onion.requestId), base: {}, defaults: onion.requestIdDefaults },
   securityHeaders: { build: call(onion.securityHeaders), base: {}, defaults: onion.securityHeadersDefaults },
