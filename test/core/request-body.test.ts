@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import t from 'tap'
-import { bufferedBody, onRequestBody } from '../../lib/core.js'
+import { bufferedBody, onRequestBody, redirectRequestBody } from '../../lib/core.js'
 import { until } from '../helpers/wait.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
@@ -122,4 +122,61 @@ t.test('bufferedBody(): text from setEncoding is not given back as bytes', async
   })
   await rawExchange(url, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello')
   t.equal(peeked, undefined)
+})
+
+t.test(
+  'redirectRequestBody(): listeners before see the wire, listeners after and the reader see what the sink pushes',
+  async (t) => {
+    const before: string[] = []
+    const after: string[] = []
+    const url = await serve(t, async (req, res) => {
+      onRequestBody(req, (chunk) => {
+        before.push(chunk.toString())
+      })
+      // A sink that upper-cases: what it pushes back is what everyone inside sees.
+      const outlet = redirectRequestBody(
+        req,
+        (chunk) => outlet.push(chunk === null ? null : Buffer.from(chunk.toString().toUpperCase())),
+        () => undefined,
+      )
+      onRequestBody(req, (chunk) => {
+        after.push(chunk.toString())
+      })
+      let read = ''
+      for await (const chunk of req) read += (chunk as Buffer).toString()
+      res.end(read)
+    })
+    const res = await httpRequest(url, { method: 'POST', body: 'hello body' })
+    t.equal(res.text, 'HELLO BODY')
+    t.equal(before.join(''), 'hello body')
+    t.equal(after.join(''), 'HELLO BODY')
+  },
+)
+
+t.test('redirectRequestBody(): onWant runs when a reader wants more; a full stream waits for it', async (t) => {
+  let wants = 0
+  let held: Buffer[] = []
+  const url = await serve(t, async (req, res) => {
+    const outlet = redirectRequestBody(
+      req,
+      (chunk) => {
+        if (chunk === null) {
+          for (const b of held) outlet.push(b)
+          held = []
+          return outlet.push(null)
+        }
+        held.push(chunk)
+        return true
+      },
+      () => {
+        wants++
+      },
+    )
+    let read = 0
+    for await (const chunk of req) read += (chunk as Buffer).length
+    res.end(String(read))
+  })
+  const res = await httpRequest(url, { method: 'POST', body: 'x'.repeat(50_000) })
+  t.equal(res.text, '50000')
+  t.ok(wants > 0, `onWant ran ${wants} times`)
 })
