@@ -24,6 +24,8 @@ export interface Comparison {
   /** Extra request headers (e.g. Accept-Encoding, Authorization). */
   readonly headers?: Readonly<Record<string, string>>
   readonly method?: string
+  /** A request body sent with every request (request decompression: a gzip upload). */
+  readonly body?: Buffer
   /** Checked with one request to each scenario before timing: the features really are on. */
   readonly expect?: {
     readonly status?: number

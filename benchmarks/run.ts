@@ -142,6 +142,7 @@ async function measure(
     ...(amount ? { amount, sampleInt: 10 } : { duration }),
     method: comparison.method ?? 'GET',
     headers: { ...comparison.headers },
+    ...(comparison.body ? { body: comparison.body } : {}),
     timeout: 120,
   })
   const stats = await server.ask('stats')
@@ -194,7 +195,7 @@ function probe(
       },
     )
       .on('error', fail)
-      .end()
+      .end(comparison.body)
   })
 }
 

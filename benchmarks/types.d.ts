@@ -30,7 +30,7 @@ declare module 'autocannon' {
     pipelining?: number
     method?: string
     headers?: Record<string, string>
-    body?: string
+    body?: string | Buffer
     timeout?: number
   }
   function autocannon(options: Options): Promise<Result>
