@@ -1,7 +1,7 @@
 // requestDecompression(): gzip, deflate and br request bodies decoded as they stream, with
 // limits on the size as sent and decoded (docs/middleware/request-decompression.md).
 import { createServer } from 'node:http'
-import { bodyLimit, compose, errorBoundary, requestDecompression, serverTimeouts } from '../../lib/index.js'
+import { bodyLimit, compose, errorBoundary, requestDecompression, serverTimeouts } from 'http-onion'
 
 const app = compose(
   errorBoundary(),

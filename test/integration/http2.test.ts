@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs'
 import { connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { gunzipSync } from 'node:zlib'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { SignJWT } from 'jose'
 import t, { type Test } from 'tap'
 import {
@@ -46,6 +46,7 @@ import {
   proxyHeaders,
   rateLimit,
   requestContext,
+  requestDecompression,
   requestId,
   securityHeaders,
   session,
@@ -466,6 +467,29 @@ t.test(
     )
   },
 )
+
+t.test('HTTP/2 requestDecompression(): the handler reads the decoded body; an unknown coding gets 415', async (t) => {
+  const h2 = await served(
+    t,
+    compose(
+      errorBoundary({ onError: () => undefined }),
+      requestDecompression(),
+    )(async (req, res) => {
+      let text = ''
+      for await (const chunk of req) text += String(chunk)
+      res.end(`${req.headers['content-encoding'] ?? 'none'}|${text}`)
+    }),
+  )
+  const body = 'hello over h2c '.repeat(100)
+  const decoded = await h2.request({ ':method': 'POST', 'content-encoding': 'gzip' }, gzipSync(body))
+  t.equal(decoded.status, 200)
+  t.equal(decoded.text, `none|${body}`, 'Content-Encoding is gone and the bytes are decoded')
+  const unknown = await h2
+    .request({ ':method': 'POST', 'content-encoding': 'compress' }, 'x')
+    .catch((err: Error & { status?: number }) => err)
+  t.equal((unknown as { status: number }).status, 415)
+  t.equal((await h2.request({ ':method': 'POST' }, 'plain')).text, 'none|plain', 'the connection still serves')
+})
 
 t.test('HTTP/2 bodyCapture(): copies the start of a JSON body the handler reads', async (t) => {
   const h2 = await served(

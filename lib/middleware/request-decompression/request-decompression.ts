@@ -22,6 +22,7 @@ import { ConfigError, HttpError } from '../../core/errors.js'
 import { defineDefaults, expectArray, expectInteger, withDefaults } from '../../core/options.js'
 import { refuseBodyInFlight, refuseUnreadBody } from '../../core/refuse-body.js'
 import { type RequestBodyOutlet, redirectRequestBody } from '../../core/request-body.js'
+import { isUpgradeRequest } from '../../core/upgrade.js'
 import { codingOf, makeDecoder, REQUEST_ENCODINGS, type RequestEncoding, zstdDecodingSupported } from './decoders.js'
 
 export { type RequestEncoding, zstdDecodingSupported } from './decoders.js'
@@ -118,6 +119,8 @@ export function requestDecompression(options: RequestDecompressionOptions = {}):
     },
     (next) =>
       function requestDecompressionHandler(req, res) {
+        // A handshake has no body; the upgraded protocol's bytes are not one.
+        if (isUpgradeRequest(req)) return next(req, res)
         const header = req.headers['content-encoding']
         if (header === undefined || !hasBody(req)) return next(req, res)
         const codings = parseCodings(header)
