@@ -2,6 +2,7 @@ import t from 'tap'
 import { compose, type ComposeOptions, OrderingError, type Middleware, type RawHandler } from '../../lib/index.js'
 import { defineMiddleware, onResponseStart } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
+import { silenceWarningOutput } from '../helpers/wait.js'
 
 const recorder = (log: string[], name: string, before: number, after: number): Middleware =>
   defineMiddleware(
@@ -186,6 +187,7 @@ t.test('compose(): a broken ordering constraint is warned once, with the fix', a
   const onWarning = (w: Error) => {
     if (w.name === 'OrderingWarning') warnings.push(w)
   }
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)
@@ -238,6 +240,7 @@ t.test('compose(): warns once when a constraint names a layer nobody defined (a 
   const onWarning = (w: Error & { code?: string }) => {
     if (w.code === 'HTTP_ONION_ORDER_UNKNOWN_NAME') warnings.push(w)
   }
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)
@@ -274,6 +277,7 @@ t.test('compose(): a constraint naming a built-in layer, or one defined so far, 
   const onWarning = (w: Error & { code?: string }) => {
     if (w.code === 'HTTP_ONION_ORDER_UNKNOWN_NAME') warnings.push(w)
   }
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

@@ -1,11 +1,12 @@
 import t from 'tap'
 import { reportError } from '../../lib/core.js'
 import { rateLimitedReporter } from '../../lib/core/report.js'
-import { captureWarnings } from '../helpers/wait.js'
+import { captureWarnings, silenceWarningOutput } from '../helpers/wait.js'
 
 t.test('reportError(): a process warning, never a throw', async (t) => {
   const warnings: Error[] = []
   const onWarning = (w: Error) => warnings.push(w)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

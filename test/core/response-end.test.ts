@@ -6,7 +6,7 @@ import type { RawHandler } from '../../lib/index.js'
 import { onResponseEnd, type ResponseEndInfo } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, rawExchange } from '../helpers/raw.js'
-import { captureWarnings, tick, until } from '../helpers/wait.js'
+import { captureWarnings, silenceWarningOutput, tick, until } from '../helpers/wait.js'
 
 /** Serve `respond`, recording every end info; resolves `ended` on the first. */
 async function track(t: Test, respond: RawHandler) {
@@ -143,6 +143,7 @@ t.test('onResponseEnd(): a throwing listener is reported as a warning and the ot
   const onWarning = (w: Error) => {
     if (w.name === 'HttpOnionError') warnings.push(w)
   }
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

@@ -9,19 +9,24 @@ export async function until(condition: () => boolean): Promise<void> {
 }
 
 /**
- * The process warnings emitted while `t` runs. They are the test's to assert on, so Node's own
- * writer (the default 'warning' listener, which prints them to stderr) is detached meanwhile:
- * expected warnings do not end up in the test run's output. Restored when `t` ends.
+ * Detaches Node's own warning writer (the default 'warning' listener, which prints to stderr)
+ * while `t` runs, for a test that listens for the warnings it expects itself: they are the
+ * test's to assert on, and do not end up in the test run's output. Restored when `t` ends.
  */
+export function silenceWarningOutput(t: Test): void {
+  const writers = process.listeners('warning')
+  for (const writer of writers) process.off('warning', writer)
+  t.teardown(() => {
+    for (const writer of writers) if (!process.listeners('warning').includes(writer)) process.on('warning', writer)
+  })
+}
+
+/** The process warnings emitted while `t` runs, kept out of the output (see {@link silenceWarningOutput}). */
 export function captureWarnings(t: Test): Error[] {
   const seen: Error[] = []
   const listener = (w: Error) => seen.push(w)
-  const writers = process.listeners('warning')
-  for (const writer of writers) process.off('warning', writer)
+  silenceWarningOutput(t)
   process.on('warning', listener)
-  t.teardown(() => {
-    process.off('warning', listener)
-    for (const writer of writers) if (!process.listeners('warning').includes(writer)) process.on('warning', writer)
-  })
+  t.teardown(() => process.off('warning', listener))
   return seen
 }

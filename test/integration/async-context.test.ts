@@ -4,7 +4,11 @@ import { onResponseEnd } from '../../lib/core.js'
 import { accessLog, compose, hooks } from '../../lib/index.js'
 import { openSocket } from '../helpers/raw.js'
 import { serve } from '../helpers/serve.js'
-import { tick, until } from '../helpers/wait.js'
+import { silenceWarningOutput, tick, until } from '../helpers/wait.js'
+
+// Tests here cause warnings on purpose (misordered or risky stacks, HTTP/2's dropped status
+// message): their output stays out of the run's, restored when this file's tests end.
+silenceWarningOutput(t)
 
 // What an app's context-aware logger does: a store set around the whole stack per request.
 // Every end-of-exchange callback (accessLog's sink, hooks' teardown, a user listener) must

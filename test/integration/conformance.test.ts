@@ -12,11 +12,13 @@ import { securityHeaders } from '../../lib/index.js'
 import { toExpress } from '../../adapters/express.js'
 import { startPlatforms, type Platform, type Result } from './conformance-apps.js'
 import { outcome, scenarios, snapshot } from './conformance-scenarios.js'
+import { silenceWarningOutput } from '../helpers/wait.js'
 
 const warnings: Error[] = []
 const onWarning = (w: Error) => {
   warnings.push(w)
 }
+silenceWarningOutput(t)
 process.on('warning', onWarning)
 t.teardown(() => {
   process.off('warning', onWarning)

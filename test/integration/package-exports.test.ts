@@ -39,20 +39,38 @@ t.test('package exports: every target maps to a source file that exists', async 
   }
 })
 
+/**
+ * The repository's own condition (docs/contributing.md): it points each entry at its TypeScript
+ * source for tap and tsc here. No consumer sets it, and the tarball does not ship its targets.
+ */
+const SOURCE_CONDITION = 'http-onion-source'
+
 t.test('package exports: "types" comes before "default", and both name the same module', async (t) => {
   for (const [subpath, target] of subpaths) {
     if (typeof target === 'string') continue
-    t.same(Object.keys(target), ['types', 'default'], `${subpath}: TypeScript reads the first matching condition`)
+    const published = Object.keys(target).filter((condition) => condition !== SOURCE_CONDITION)
+    t.same(published, ['types', 'default'], `${subpath}: TypeScript reads the first matching condition`)
     t.equal(target.types!.replace(/\.d\.ts$/, ''), target.default!.replace(/\.js$/, ''), subpath)
+    const source = target[SOURCE_CONDITION]
+    if (source === undefined) continue
+    // First, or a tool that also sets "types" or "default" would never reach it.
+    t.equal(Object.keys(target)[0], SOURCE_CONDITION, `${subpath}: ${SOURCE_CONDITION} comes first`)
+    t.equal(
+      source.replace(/^\.\//, ''),
+      sourceOf(target.default!),
+      `${subpath}: ${SOURCE_CONDITION} is the built module's source`,
+    )
   }
 })
 
 t.test('package exports: the published files contain every target', async (t) => {
   for (const [subpath, target] of subpaths) {
-    for (const file of typeof target === 'string' ? [target] : Object.values(target)) {
-      const path = file.replace(/^\.\//, '')
+    const entries = typeof target === 'string' ? [['default', target]] : Object.entries(target)
+    for (const [condition, file] of entries) {
+      const path = file!.replace(/^\.\//, '')
       const shipped = path === 'package.json' || pkg.files.some((dir) => path.startsWith(`${dir}/`))
-      t.ok(shipped, `${subpath}: ${path} is inside "files" (${pkg.files.join(', ')})`)
+      if (condition === SOURCE_CONDITION) t.notOk(shipped, `${subpath}: ${path} (sources) stays out of the tarball`)
+      else t.ok(shipped, `${subpath}: ${path} is inside "files" (${pkg.files.join(', ')})`)
     }
   }
 })

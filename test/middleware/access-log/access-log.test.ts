@@ -22,6 +22,7 @@ import { h2Request, serveH2 } from '../../helpers/h2.js'
 import { openSocket, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
+import { silenceWarningOutput } from '../../helpers/wait.js'
 
 /** Resolves once `check()` holds; polls on real I/O turns, fails after `ms`. */
 async function until(check: () => boolean, ms = 3000): Promise<void> {
@@ -512,6 +513,7 @@ t.test(
     let fail = 2
     const warnings: Error[] = []
     const onWarning = (w: Error) => warnings.push(w)
+    silenceWarningOutput(t)
     process.on('warning', onWarning)
     t.teardown(() => {
       process.off('warning', onWarning)
@@ -587,6 +589,7 @@ t.test('accessLog(): a Writable sink that fails is reported once; requests go on
   })
   const warnings: Error[] = []
   const onWarning = (w: Error) => warnings.push(w)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

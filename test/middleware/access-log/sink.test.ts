@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { LineSink } from '../../../lib/middleware/access-log/sink.js'
+import { silenceWarningOutput } from '../../helpers/wait.js'
 
 /** A Writable that takes lines but calls back only when released: backpressure on demand. */
 class HeldSink extends Writable {
@@ -32,6 +33,7 @@ function offer(sink: LineSink<unknown>, line: string): boolean {
 function warningsOf(t: Test): Error[] {
   const warnings: Error[] = []
   const onWarning = (w: Error) => warnings.push(w)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

@@ -6,6 +6,7 @@ import { httpRequest } from '../../helpers/http.js'
 import { rawGet, rawRequest } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
+import { silenceWarningOutput } from '../../helpers/wait.js'
 
 const KEY_A = 'key-a-0123456789abcdef'
 const KEY_B = 'key-b-0123456789abcdef'
@@ -84,6 +85,7 @@ t.test('apiKey(): an async lookup, typed identities, and 503 when it fails', asy
   const db = new Map<string, Client>([[sha(KEY_A), { id: 'client-7', plan: 'pro' }]])
   const warnings: string[] = []
   const onWarning = (w: Error) => warnings.push(w.message)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

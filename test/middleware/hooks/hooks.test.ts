@@ -11,8 +11,12 @@ import {
 import type { ResponseEndInfo } from '../../../lib/core.js'
 import { openSocket, rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
-import { captureWarnings, tick, until } from '../../helpers/wait.js'
+import { captureWarnings, silenceWarningOutput, tick, until } from '../../helpers/wait.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
+
+// Tests here cause warnings on purpose (misordered or risky stacks, HTTP/2's dropped status
+// message): their output stays out of the run's, restored when this file's tests end.
+silenceWarningOutput(t)
 
 t.test('hooks(): before, handler, after and teardown run in that order', async (t) => {
   const order: string[] = []

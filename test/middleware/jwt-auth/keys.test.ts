@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { compose, jwtAuth, tryGetJwtClaims, type RawHandler } from '../../../lib/index.js'
 import { freePort } from '../../helpers/redis.js'
 import { listen, serve } from '../../helpers/serve.js'
-import { captureWarnings, until } from '../../helpers/wait.js'
+import { captureWarnings, silenceWarningOutput, until } from '../../helpers/wait.js'
 
 const NOW = 1_800_000_000_000
 const NOW_S = NOW / 1000
@@ -104,6 +104,7 @@ t.test('jwtAuth() jwksUrl: JWKS server down (connection refused) gives 401 at on
   const port = await freePort()
   const warnings: string[] = []
   const onWarning = (w: Error) => warnings.push(w.message)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)
@@ -147,6 +148,7 @@ t.test('jwtAuth() jwksUrl: after a failed fetch no new fetch for a cooldown; the
     t,
     compose(jwtAuth({ jwksUrl: jwks.url, algorithms: ['RS256'], jwksCooldownMs: 10_000, now: () => clock }))(echo),
   )
+  silenceWarningOutput(t)
   process.on('warning', noop)
   t.teardown(() => {
     process.off('warning', noop)
@@ -170,6 +172,7 @@ t.test('jwtAuth() jwksUrl: keys already fetched keep verifying while the JWKS se
     t,
     compose(jwtAuth({ jwksUrl: jwks.url, algorithms: ['RS256'], jwksCooldownMs: 0, now: () => NOW }))(echo),
   )
+  silenceWarningOutput(t)
   process.on('warning', noop)
   t.teardown(() => {
     process.off('warning', noop)

@@ -13,7 +13,7 @@ import {
 import { httpRequest } from '../../helpers/http.js'
 import { openSocket, rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
-import { tick, until } from '../../helpers/wait.js'
+import { silenceWarningOutput, tick, until } from '../../helpers/wait.js'
 
 /** A shedder closed when `t` ends, with the reasons it shed for. */
 function shedder(t: Test, options: LoadSheddingOptions): { shedding: LoadShedding; reasons: ShedReason[] } {
@@ -374,6 +374,7 @@ t.test('loadShedding(): pipelines cut by the client give back the slots of their
 t.test('loadShedding(): onShed errors are reported, the 503 still goes out', async (t) => {
   const seen: Error[] = []
   const listener = (w: Error) => seen.push(w)
+  silenceWarningOutput(t)
   process.on('warning', listener)
   t.teardown(() => {
     process.off('warning', listener)

@@ -12,7 +12,11 @@ import {
 } from '../../../lib/index.js'
 import { httpRequest } from '../../helpers/http.js'
 import { serve } from '../../helpers/serve.js'
-import { captureWarnings, tick, until } from '../../helpers/wait.js'
+import { captureWarnings, silenceWarningOutput, tick, until } from '../../helpers/wait.js'
+
+// Tests here cause warnings on purpose (misordered or risky stacks, HTTP/2's dropped status
+// message): their output stays out of the run's, restored when this file's tests end.
+silenceWarningOutput(t)
 
 // The test client is always 127.0.0.1: "loopback" makes it a trusted proxy, "10.0.0.0/8" does not.
 const LOCAL = { trustedProxies: ['loopback', '10.0.0.0/8'] } as const

@@ -24,6 +24,7 @@ import { httpRequest } from '../../helpers/http.js'
 import { rawGet } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
+import { silenceWarningOutput } from '../../helpers/wait.js'
 
 const ok: RawHandler = (_req, res) => res.end('ok')
 
@@ -392,6 +393,7 @@ function captureWarnings(t: Test) {
   const listener = (w: Error) => {
     if (w.name === 'HttpOnionError') warnings.push(w)
   }
+  silenceWarningOutput(t)
   process.on('warning', listener)
   t.teardown(() => {
     process.off('warning', listener)

@@ -17,6 +17,7 @@ import { httpRequest } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
+import { silenceWarningOutput } from '../../helpers/wait.js'
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:=-'
@@ -262,6 +263,7 @@ t.test('requestId(): a custom generator; one failing at run time is reported onc
   )
   const warnings: Error[] = []
   const onWarning = (w: Error) => warnings.push(w)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

@@ -15,6 +15,7 @@ import { httpRequest } from '../../helpers/http.js'
 import { serve } from '../../helpers/serve.js'
 import { CookieJar, sessionApp } from '../../helpers/session-client.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
+import { silenceWarningOutput } from '../../helpers/wait.js'
 
 const SECRET = 'session-secret-of-at-least-32-bytes!!'
 const OLD_SECRET = 'old-session-secret-of-at-least-32-bytes'
@@ -336,6 +337,7 @@ t.test('session() cookie: over 4 KB is a hard error from set(), or a warning wit
 
   const warnings: string[] = []
   const onWarning = (w: Error) => warnings.push(w.message)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)
@@ -625,6 +627,7 @@ t.test('session() store: a failing store is a 503 for requests with a valid cook
   }
   const warnings: string[] = []
   const onWarning = (w: Error) => warnings.push(w.message)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)
@@ -663,6 +666,7 @@ t.test(
     }
     const warnings: string[] = []
     const onWarning = (w: Error) => warnings.push(w.message)
+    silenceWarningOutput(t)
     process.on('warning', onWarning)
     t.teardown(() => {
       process.off('warning', onWarning)

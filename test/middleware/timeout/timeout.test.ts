@@ -18,7 +18,7 @@ import { httpRequest } from '../../helpers/http.js'
 import { serveH2 } from '../../helpers/h2.js'
 import { openSocket, parseRawResponse, rawExchange, rawGet } from '../../helpers/raw.js'
 import { serve, serveWithServer } from '../../helpers/serve.js'
-import { tick, until } from '../../helpers/wait.js'
+import { silenceWarningOutput, tick, until } from '../../helpers/wait.js'
 import { fakeTimers } from '../../helpers/timers.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 
@@ -29,6 +29,7 @@ function troubles(t: Test): unknown[] {
     if (w.name !== 'DeprecationWarning') seen.push(w)
   }
   const onUncaught = (err: Error) => seen.push(err)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   process.prependListener('uncaughtException', onUncaught)
   t.teardown(() => {
@@ -565,6 +566,7 @@ t.test('timeout(): maxDurationMs also cuts a complete response a client reads to
 t.test('timeout(): a failing timeout answer (a listener that throws) destroys the connection, no crash', async (t) => {
   const seen: Error[] = []
   const onWarning = (w: Error) => seen.push(w)
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

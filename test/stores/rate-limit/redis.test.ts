@@ -15,7 +15,7 @@ import {
 import { clusterKeySlot } from '../../../lib/core.js'
 import { startRedis, type RedisServer } from '../../helpers/redis.js'
 import { serve } from '../../helpers/serve.js'
-import { captureWarnings, until } from '../../helpers/wait.js'
+import { captureWarnings, silenceWarningOutput, until } from '../../helpers/wait.js'
 import { rateLimitStoreContract } from './contract.js'
 import { startCluster, startClusterNode } from '../../helpers/redis-cluster.js'
 
@@ -540,6 +540,7 @@ async function outageApp(t: Test, server: RedisServer) {
   const onWarning = (w: Error) => {
     if (w.name === 'HttpOnionError') warnings.push(w.message)
   }
+  silenceWarningOutput(t)
   process.on('warning', onWarning)
   t.teardown(() => {
     process.off('warning', onWarning)

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import { compose, getSession, redisSessionStore, session } from '../../../lib/index.js'
 import { createCookieCodec } from '../../../lib/middleware/session/cookie-codec.js'
 import { startRedis } from '../../helpers/redis.js'
-import { until } from '../../helpers/wait.js'
+import { silenceWarningOutput, until } from '../../helpers/wait.js'
 import { serve } from '../../helpers/serve.js'
 import { CookieJar, sessionApp } from '../../helpers/session-client.js'
 import { sessionStoreContract } from './contract.js'
@@ -96,6 +96,7 @@ if (redis) {
     async (t) => {
       const own = redis.client({ retryStrategy: () => 50 })
       const store = redisSessionStore({ client: own, prefix: 'pause:', commandTimeoutMs: 300 })
+      silenceWarningOutput(t)
       process.on('warning', noop)
       t.teardown(() => {
         process.off('warning', noop)
@@ -144,6 +145,7 @@ if (redis) {
           return store.load(id)
         },
       }
+      silenceWarningOutput(t)
       process.on('warning', noop)
       t.teardown(() => {
         process.off('warning', noop)
@@ -190,6 +192,7 @@ if (redis) {
       const own = redis.client({ retryStrategy: () => 50 })
       await ready(own)
       const store = redisSessionStore({ client: own, prefix: 'kill:', commandTimeoutMs: 300 })
+      silenceWarningOutput(t)
       process.on('warning', noop)
       t.teardown(() => {
         process.off('warning', noop)
