@@ -3,7 +3,13 @@
  * must appear exactly once, telling a CORS preflight, text safe inside a quoted-string.
  * @module
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  type IncomingMessage,
+  OutgoingMessage,
+  type ServerResponse,
+  validateHeaderName,
+  validateHeaderValue,
+} from 'node:http'
 
 /**
  * Add `fields` to the response's `Vary`, keeping what is there, never duplicating a field
@@ -103,3 +109,60 @@ const QUOTE_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
  * `error_description`) as it is: printable ASCII and space, no `"`, no backslash, nothing to escape.
  */
 export const isQuotedStringSafe = (text: string): boolean => QUOTE_SAFE.test(text)
+
+/**
+ * Response header fields whose names and values are fixed when a middleware is built
+ * (securityHeaders' set, cors's constants), validated once then with Node's own checks, so
+ * that {@link addFixedHeaders} can put them on each response without validating again.
+ */
+export class FixedHeaders {
+  /** Lower-case names, the keys of Node's header map. */
+  readonly names: readonly string[]
+  readonly values: readonly string[]
+
+  constructor(fields: ReadonlyArray<readonly [string, string]>) {
+    for (const [name, value] of fields) {
+      validateHeaderName(name)
+      validateHeaderValue(name, value)
+    }
+    this.names = fields.map(([name]) => name.toLowerCase())
+    this.values = fields.map(([, value]) => value)
+  }
+}
+
+// Node keeps a response's headers under this symbol: `{ [lower-case name]: [name, value] }`,
+// or null until the first setHeader (lib/_http_outgoing.js). test/core/headers.test.ts pins it.
+const OUT_HEADERS = Object.getOwnPropertySymbols(new OutgoingMessage()).find((s) => s.description === 'kOutHeaders')
+const nodeSetHeader = OutgoingMessage.prototype.setHeader
+
+type HeaderMap = Record<string, [string, string | number | readonly string[]]>
+type OutHeadersSlot = Record<symbol, HeaderMap | null | undefined>
+
+/**
+ * Add `fixed` to the response's headers, each one only where the response has none of that
+ * name unless `override`; what `setHeader` does after its checks, in one pass over Node's
+ * header map (securityHeaders' eleven hasHeader + setHeader cost about 2 µs a response).
+ * Falls back to `hasHeader`/`setHeader` when the map is not there (an HTTP/2 compatibility
+ * response, a future Node) or when `setHeader` was replaced, so that a wrapper still sees
+ * every call.
+ */
+export function addFixedHeaders(res: ServerResponse, fixed: FixedHeaders, override: boolean): void {
+  const { names, values } = fixed
+  const map = OUT_HEADERS === undefined ? undefined : (res as unknown as OutHeadersSlot)[OUT_HEADERS]
+  if (map === undefined || res.setHeader !== nodeSetHeader || res.headersSent) {
+    for (let i = 0; i < names.length; i++) {
+      if (override || !res.hasHeader(names[i]!)) res.setHeader(names[i]!, values[i]!)
+    }
+    return
+  }
+  let headers = map
+  if (headers === null) {
+    headers = Object.create(null) as HeaderMap
+    ;(res as unknown as OutHeadersSlot)[OUT_HEADERS!] = headers
+  }
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    // A fresh entry per response: appendHeader changes an entry's value in place.
+    if (override || headers[name] === undefined) headers[name] = [name, values[i]!]
+  }
+}

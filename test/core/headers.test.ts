@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { RawHandler } from '../../lib/index.js'
 import { appendVary, singleHeader } from '../../lib/core.js'
-import { isQuotedStringSafe } from '../../lib/core/headers.js'
+import { addFixedHeaders, FixedHeaders, isQuotedStringSafe } from '../../lib/core/headers.js'
 import { serve } from '../helpers/serve.js'
 import { parseRawResponse, rawExchange } from '../helpers/raw.js'
 
@@ -110,4 +110,72 @@ t.test('isQuotedStringSafe(): printable ASCII and space without DQUOTE or backsl
   t.notOk(isQuotedStringSafe('a\nb'))
   t.notOk(isQuotedStringSafe('a\tb'))
   t.notOk(isQuotedStringSafe('é'))
+})
+
+t.test(
+  'addFixedHeaders(): Node keeps headers under kOutHeaders as { name: [name, value] }, null at first',
+  async (t) => {
+    // The fast path writes into this map; when Node changes its shape, this fails first.
+    const { OutgoingMessage } = await import('node:http')
+    const res = new OutgoingMessage()
+    const symbol = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders')
+    t.ok(symbol, 'the symbol is an own property of every response')
+    const slots = res as unknown as Record<symbol, unknown>
+    t.equal(slots[symbol!], null)
+    res.setHeader('X-Thing', 'a')
+    t.same({ ...(slots[symbol!] as object) }, { 'x-thing': ['X-Thing', 'a'] })
+    t.equal(res.setHeader, OutgoingMessage.prototype.setHeader)
+  },
+)
+
+t.test('addFixedHeaders(): adds what is missing, keeps what is set unless override, as setHeader would', async (t) => {
+  const fixed = new FixedHeaders([
+    ['x-one', '1'],
+    ['X-Two', '2'],
+  ])
+  const seen: unknown[] = []
+  const url = await serve(t, (req, res) => {
+    if (req.url === '/kept') res.setHeader('x-one', 'mine')
+    if (req.url === '/fresh' || req.url === '/kept') addFixedHeaders(res, fixed, false)
+    if (req.url === '/override') {
+      res.setHeader('X-One', 'mine')
+      addFixedHeaders(res, fixed, true)
+    }
+    // Node's own accessors see them, and appendHeader extends one of them.
+    res.appendHeader('x-two', '3')
+    seen.push(res.getHeader('x-one'), res.hasHeader('X-TWO'), res.getHeaderNames())
+    res.end()
+  })
+  const fresh = await fetch(`${url}/fresh`)
+  t.equal(fresh.headers.get('x-one'), '1')
+  t.equal(fresh.headers.get('x-two'), '2, 3')
+  t.same(seen.splice(0), ['1', true, ['x-one', 'x-two']])
+  const kept = await fetch(`${url}/kept`)
+  t.equal(kept.headers.get('x-one'), 'mine')
+  t.same(seen.splice(0), ['mine', true, ['x-one', 'x-two']])
+  const replaced = await fetch(`${url}/override`)
+  t.equal(replaced.headers.get('x-one'), '1')
+  t.equal(replaced.headers.get('x-two'), '2, 3', 'a fresh entry per response: the shared value is not changed')
+})
+
+t.test('addFixedHeaders(): goes through setHeader when something replaced it', async (t) => {
+  const fixed = new FixedHeaders([['x-one', '1']])
+  const calls: string[] = []
+  const url = await serve(t, (_req, res) => {
+    const original = res.setHeader
+    res.setHeader = function (this: typeof res, name: string, value: number | string | readonly string[]) {
+      calls.push(name)
+      return original.call(this, name, value)
+    } as typeof res.setHeader
+    addFixedHeaders(res, fixed, false)
+    res.end()
+  })
+  const res = await fetch(url)
+  t.equal(res.headers.get('x-one'), '1')
+  t.same(calls, ['x-one'])
+})
+
+t.test("FixedHeaders: validated when built, with Node's checks", async (t) => {
+  t.throws(() => new FixedHeaders([['bad name', 'x']]), { code: 'ERR_INVALID_HTTP_TOKEN' })
+  t.throws(() => new FixedHeaders([['x-ok', 'a\nb']]), { code: 'ERR_INVALID_CHAR' })
 })

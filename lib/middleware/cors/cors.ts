@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { appendVary, isCorsPreflight, singleHeader } from '../../core/headers.js'
+import { addFixedHeaders, appendVary, FixedHeaders, isCorsPreflight, singleHeader } from '../../core/headers.js'
 import {
   defineDefaults,
   expectArray,
@@ -199,6 +199,11 @@ export function cors(options: CorsOptions = {}): Middleware {
   const allowMethods = methods === '*' ? undefined : [...methods].join(', ')
   // With "*" and no credentials the answer is the same for every origin: no Vary: Origin.
   const fixedOrigin = anyOrigin && !reflectAny ? '*' : undefined
+  // The constant headers of an allowed actual request, validated once.
+  const constantFields: Array<[string, string]> = []
+  if (credentials) constantFields.push(['access-control-allow-credentials', 'true'])
+  if (exposeHeaders !== undefined) constantFields.push(['access-control-expose-headers', exposeHeaders])
+  const actualConstants = constantFields.length > 0 ? new FixedHeaders(constantFields) : undefined
   const preflightVary = ['Access-Control-Request-Method', 'Access-Control-Request-Headers']
   if (privateNetwork) preflightVary.push('Access-Control-Request-Private-Network')
   if (fixedOrigin === undefined) preflightVary.unshift('Origin')
@@ -219,8 +224,7 @@ export function cors(options: CorsOptions = {}): Middleware {
     if (fixedOrigin === undefined) appendVary(res, 'Origin')
     if (allowed === undefined) return
     res.setHeader('access-control-allow-origin', allowed)
-    if (credentials) res.setHeader('access-control-allow-credentials', 'true')
-    if (exposeHeaders !== undefined) res.setHeader('access-control-expose-headers', exposeHeaders)
+    if (actualConstants !== undefined) addFixedHeaders(res, actualConstants, true)
   }
 
   function preflightVaryListener(res: ServerResponse): void {

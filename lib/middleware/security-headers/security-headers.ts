@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
+import { addFixedHeaders, FixedHeaders } from '../../core/headers.js'
 import { ConfigError } from '../../core/errors.js'
 import {
   type DefaultsOf,
@@ -244,18 +245,16 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
   const removePoweredBy = expectBoolean('securityHeaders', 'removePoweredBy', opts.removePoweredBy)
   const override = expectBoolean('securityHeaders', 'override', opts.override)
 
-  const names = headers.map(([name]) => name)
-  const values = headers.map(([, value]) => value)
+  // Validated once here; each response then gets them in one pass over its header map.
+  const fixed = new FixedHeaders(headers)
+  const hstsHeader = hsts === undefined ? undefined : new FixedHeaders([['strict-transport-security', hsts]])
 
   /** Response-start listener; context: whether the client used https. */
   function applySecurityHeaders(res: ServerResponse, https: boolean): void {
-    for (let i = 0; i < names.length; i++) {
-      if (override || !res.hasHeader(names[i]!)) res.setHeader(names[i]!, values[i]!)
-    }
+    addFixedHeaders(res, fixed, override)
     // RFC 6797 §7.2: an HSTS header received over plain http must be ignored, and a
     // proxy-terminated https request only looks like http to us: hence the identity.
-    if (https && (override || !res.hasHeader('strict-transport-security')))
-      res.setHeader('strict-transport-security', hsts!)
+    if (https) addFixedHeaders(res, hstsHeader!, override)
     if (removePoweredBy) res.removeHeader('x-powered-by')
   }
 
@@ -268,7 +267,7 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
   return defineMiddleware(
     {
       name: 'securityHeaders',
-      detail: `${names.length + (hsts ? 1 : 0) + (cspParts ? 1 : 0)} headers${cspParts ? ', CSP nonce' : ''}${override ? ', override' : ''}`,
+      detail: `${headers.length + (hsts ? 1 : 0) + (cspParts ? 1 : 0)} headers${cspParts ? ', CSP nonce' : ''}${override ? ', override' : ''}`,
       security: true,
     },
     (next) =>
