@@ -202,6 +202,9 @@ export function accessLog(options: AccessLogOptions = {}): AccessLogMiddleware {
   const random = expectFunction<() => number>('accessLog', 'random', opts.random)
   const upgradeClose = expectBoolean('accessLog', 'upgradeClose', opts.upgradeClose)
   const sink = new LineSink<AccessLogEntry>(sinkTarget, maxBuffered)
+  // A stream sink takes only the formatted line, so one entry, refilled for each line, serves
+  // every request; a function sink is handed the entry and may keep it, so it gets its own.
+  const scratch = typeof sinkTarget === 'function' ? undefined : new Entry()
 
   const writeLine = (info: ResponseEndInfo, res: ServerResponse, exchange: Exchange): void => {
     const upgrade = upgradeState.tryGet(res.req)
@@ -223,7 +226,7 @@ export function accessLog(options: AccessLogOptions = {}): AccessLogMiddleware {
     const req = res.req
     const trace = traceState.tryGet(req)
     const error = exchange.error ?? info.error
-    const entry = new Entry()
+    const entry = scratch ?? new Entry()
     entry.time = isoTime(now() - info.durationMs)
     entry.level = level
     entry.method = truncate(exchange.method, maxField)
@@ -250,9 +253,10 @@ export function accessLog(options: AccessLogOptions = {}): AccessLogMiddleware {
       requestHeaders === false ? undefined : pickHeaders(req.headers, requestHeaders, redact, maxField)
     entry.responseHeaders =
       responseHeaders === false ? undefined : pickHeaders(res.getHeaders(), responseHeaders, redact, maxField)
-    if (upgrade !== undefined) entry.upgrade = 'handshake'
+    // Every field is assigned, so a refilled scratch entry keeps nothing of the line before.
+    entry.upgrade = upgrade === undefined ? undefined : 'handshake'
     const dropped = sink.takeDropped()
-    if (dropped > 0) entry.droppedLines = dropped
+    entry.droppedLines = dropped > 0 ? dropped : undefined
     sink.write(entryLine(entry), entry, dropped, loggerState.tryGet(req))
   }
 
