@@ -103,15 +103,34 @@ class StreamTransform implements BodyTransform {
   }
 }
 
-/** One chunk of a {@link ChunkList}, with its write callback: a list link. */
+/**
+ * One chunk of a {@link ChunkList} as it was given (a string stays a string: it is turned
+ * into bytes once, by whoever finally writes it), with its byte length and write callback:
+ * a list link.
+ */
 class HeldChunk {
-  readonly bytes: Buffer
+  readonly data: Chunk
+  readonly encoding: BufferEncoding | undefined
+  /** Its length in bytes. */
+  readonly size: number
   readonly callback: WriteCallback | undefined
   next: HeldChunk | undefined = undefined
 
-  constructor(bytes: Buffer, callback: WriteCallback | undefined) {
-    this.bytes = bytes
+  constructor(data: Chunk, encoding: BufferEncoding | undefined, size: number, callback: WriteCallback | undefined) {
+    this.data = data
+    this.encoding = encoding
+    this.size = size
     this.callback = callback
+  }
+
+  /** The chunk as bytes: a view of a typed array, a copy of a string. */
+  bytes(): Buffer {
+    const data = this.data
+    return typeof data === 'string'
+      ? Buffer.from(data, this.encoding ?? 'utf8')
+      : Buffer.isBuffer(data)
+        ? data
+        : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
   }
 }
 
@@ -126,12 +145,12 @@ class ChunkList {
   /** The total length of the chunks in the list. */
   bytes = 0
 
-  append(bytes: Buffer, callback: WriteCallback | undefined): void {
-    const chunk = new HeldChunk(bytes, callback)
+  append(data: Chunk, encoding: BufferEncoding | undefined, size: number, callback: WriteCallback | undefined): void {
+    const chunk = new HeldChunk(data, encoding, size, callback)
     if (this.last === undefined) this.first = chunk
     else this.last.next = chunk
     this.last = chunk
-    this.bytes += bytes.length
+    this.bytes += size
   }
 
   /** Empty the list; returns its chunks, oldest first, to walk through `next`. */
@@ -145,16 +164,17 @@ class ChunkList {
   /** The bytes as one buffer (the chunk itself when it is alone), or undefined when empty. The list is unchanged. */
   join(): Buffer | undefined {
     const first = this.first
-    if (first === undefined || first.next === undefined) return first?.bytes
+    if (first === undefined || first.next === undefined) return first?.bytes()
     const parts: Buffer[] = []
-    for (let chunk: HeldChunk | undefined = first; chunk !== undefined; chunk = chunk.next) parts.push(chunk.bytes)
+    for (let chunk: HeldChunk | undefined = first; chunk !== undefined; chunk = chunk.next) parts.push(chunk.bytes())
     return Buffer.concat(parts, this.bytes)
   }
 }
 
 /**
- * Per-response state of one body pipe (one `transformBody` call); closures over it
- * replace the response's methods. A class, not a literal: see listener-node.ts.
+ * Per-response state of one body pipe (one `transformBody` call). A class, not a literal:
+ * see listener-node.ts. What only a transform needs is in its {@link StreamRoute}, made
+ * when one is chosen, so a response that goes out as it is allocates none of it.
  */
 class BodyPipe<C> {
   readonly res: ServerResponse
@@ -167,20 +187,14 @@ class BodyPipe<C> {
   /** The writes held back until the decision. */
   readonly held = new ChunkList()
   ended = false
-  stream: Duplex | undefined = undefined
-  flush: (() => void) | undefined = undefined
-  /** The handler saw `write()` return false and waits for `'drain'`. */
-  handlerWaits = false
-  /** The stream is paused until the connection drains. */
-  streamWaits = false
+  /** The chosen transform, once there is one. */
+  route: StreamRoute | undefined = undefined
+  /** What `res.write` and `res.end` are while this pipe is in place. */
   write: ServerResponse['write'] | undefined = undefined
   end: ServerResponse['end'] | undefined = undefined
-  /**
-   * Output kept back to go out with the end in one write, while the whole body was given
-   * at once; made only then, so other responses allocate no list for it.
-   */
-  collected: ChunkList | undefined = undefined
-  /** The pipe set up on this response before this one, for {@link discardHeldBody}. */
+  /** The `res.flush` in place before this pipe's (another pipe's, compression's), called after it. */
+  outerFlush: (() => void) | undefined = undefined
+  /** The pipe set up on this response before this one: the one whose methods this one calls. */
   previous: BodyPipe<unknown> | undefined = undefined
 
   constructor(res: ServerResponse, decide: BodyDecider<C>, options: TransformBodyOptions<C>) {
@@ -193,11 +207,37 @@ class BodyPipe<C> {
   }
 }
 
+/** A chosen transform stream and the state of its two-way backpressure. */
+class StreamRoute {
+  readonly pipe: BodyPipe<unknown>
+  readonly stream: Duplex
+  readonly flush: (() => void) | undefined
+  /** The handler saw `write()` return false and waits for `'drain'`. */
+  handlerWaits = false
+  /** The stream is paused until the connection drains. */
+  streamWaits = false
+  /**
+   * Output kept back to go out with the end in one write, while the whole body was given
+   * at once; made only then, so other responses allocate no list for it.
+   */
+  collected: ChunkList | undefined = undefined
+  /** The response's `emit` before this route wrapped it. */
+  originalEmit: ServerResponse['emit'] | undefined = undefined
+
+  constructor(pipe: BodyPipe<unknown>, stream: Duplex, flush: (() => void) | undefined) {
+    this.pipe = pipe
+    this.stream = stream
+    this.flush = flush
+  }
+}
+
 /** Most output bytes kept back for a body given whole; beyond, the rest is streamed. */
 const COLLECT_LIMIT = 256 * 1024
 
 const PIPE = Symbol('http-onion.bodyPipe')
 type PipeSlot = { [PIPE]?: BodyPipe<unknown> }
+const ROUTE = Symbol('http-onion.streamRoute')
+type RouteSlot = Duplex & { [ROUTE]?: StreamRoute }
 
 type WriteCallback = (err?: Error | null) => void
 // The response methods as they are called here: loosely, as Node's own overloads allow.
@@ -219,25 +259,58 @@ export function transformBody<C = undefined>(
   if (res.headersSent) return false
   const pipe = new BodyPipe(res, decide, options)
   if (!onResponseStart(res, decideAtStart, pipe)) return false
-  pipe.previous = (res as PipeSlot)[PIPE]
+  const below = (res as PipeSlot)[PIPE]
+  pipe.previous = below
   ;(res as PipeSlot)[PIPE] = pipe as BodyPipe<unknown>
-  // Closures per pipe, not shared functions: two pipes on one response (a transform
-  // inside another) must each know which one a call belongs to.
-  pipe.write = function write(this: ServerResponse, chunk: Chunk, encoding?: unknown, callback?: unknown) {
-    return pipeWrite(pipe, chunk, encoding, callback)
-  } as ServerResponse['write']
-  pipe.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown) {
-    pipeEnd(pipe, chunk, encoding, callback)
-    return this
-  } as ServerResponse['end']
+  pipe.outerFlush = (res as Flushable).flush
+  let flush: () => void
+  if (below === undefined) {
+    // The first pipe of a response (nearly always the only one) gets shared methods that
+    // find it on the response: no closure per response.
+    pipe.write = firstPipeWrite as ServerResponse['write']
+    pipe.end = firstPipeEnd as ServerResponse['end']
+    flush = firstPipeFlush
+  } else {
+    // A pipe over another (a transform inside another): closures, since the shared methods
+    // belong to the first pipe, and each call must reach the pipe it was made for.
+    pipe.write = function write(this: ServerResponse, chunk: Chunk, encoding?: unknown, callback?: unknown) {
+      return pipeWrite(pipe, chunk, encoding, callback)
+    } as ServerResponse['write']
+    pipe.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown) {
+      pipeEnd(pipe, chunk, encoding, callback)
+      return this
+    } as ServerResponse['end']
+    flush = function flush() {
+      pipeFlush(pipe)
+      pipe.outerFlush?.call(res)
+    }
+  }
   res.write = pipe.write
   res.end = pipe.end
-  const outerFlush = (res as Flushable).flush
-  ;(res as Flushable).flush = function flush() {
-    pipeFlush(pipe)
-    outerFlush?.call(res)
-  }
+  ;(res as Flushable).flush = flush
   return true
+}
+
+/** The first pipe of `res`: the bottom of the chain that starts at the slot. */
+function firstPipe(res: ServerResponse): BodyPipe<unknown> {
+  let pipe = (res as PipeSlot)[PIPE]!
+  while (pipe.previous !== undefined) pipe = pipe.previous
+  return pipe
+}
+
+function firstPipeWrite(this: ServerResponse, chunk: Chunk, encoding?: unknown, callback?: unknown): boolean {
+  return pipeWrite(firstPipe(this), chunk, encoding, callback)
+}
+
+function firstPipeEnd(this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): ServerResponse {
+  pipeEnd(firstPipe(this), chunk, encoding, callback)
+  return this
+}
+
+function firstPipeFlush(this: ServerResponse): void {
+  const pipe = firstPipe(this)
+  pipeFlush(pipe)
+  pipe.outerFlush?.call(this)
 }
 
 type Flushable = ServerResponse & { flush?: () => void }
@@ -320,11 +393,11 @@ function pipeEnd<C>(pipe: BodyPipe<C>, chunk: unknown, encoding: unknown, callba
     return
   } else if (hasChunk) {
     releaseHeld(pipe)
-    pipe.stream!.write(chunk as Chunk, enc as BufferEncoding)
+    pipe.route!.stream.write(chunk as Chunk, enc as BufferEncoding)
   }
   releaseHeld(pipe)
   if (done) res.once('finish', () => done())
-  pipe.stream!.end()
+  pipe.route!.stream.end()
 }
 
 function pipeFlush<C>(pipe: BodyPipe<C>): void {
@@ -333,21 +406,26 @@ function pipeFlush<C>(pipe: BodyPipe<C>): void {
     startResponse(pipe)
   }
   releaseHeld(pipe)
-  if (pipe.mode === 'transform' && !pipe.ended) pipe.flush?.()
+  if (pipe.mode === 'transform' && !pipe.ended) pipe.route!.flush?.()
 }
 
-/** Keep a chunk until the decision; strings become bytes so the length is exact. */
+/**
+ * Keep a chunk until the decision, as it was given: a string is measured, not copied (one
+ * copy of a 1 KB body fewer on every response that goes out as it is).
+ */
 function hold<C>(
   pipe: BodyPipe<C>,
   chunk: Chunk,
   encoding: BufferEncoding | undefined,
   callback: WriteCallback | undefined,
 ): void {
-  const bytes =
-    typeof chunk === 'string'
-      ? Buffer.from(chunk, encoding ?? 'utf8')
-      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-  pipe.held.append(bytes, callback)
+  if (typeof chunk !== 'string') {
+    pipe.held.append(chunk, undefined, chunk.byteLength, callback)
+    return
+  }
+  // An unknown encoding throws from this write, as Node's own write would.
+  if (encoding !== undefined && !Buffer.isEncoding(encoding)) Buffer.from(chunk, encoding)
+  pipe.held.append(chunk, encoding, Buffer.byteLength(chunk, encoding ?? 'utf8'), callback)
 }
 
 /** Write the status line and headers now, which runs the response-start listeners and the decision. */
@@ -398,58 +476,76 @@ function becomePassthrough<C>(pipe: BodyPipe<C>): void {
 
 function becomeTransform<C>(pipe: BodyPipe<C>, chosen: BodyTransform): void {
   const res = pipe.res
-  const stream = chosen.stream
+  const stream = chosen.stream as RouteSlot
   pipe.mode = 'transform'
-  pipe.stream = stream
-  pipe.flush =
+  const flush =
     chosen.flush ??
     (typeof (stream as Duplex & { flush?: () => void }).flush === 'function'
       ? () => (stream as Duplex & { flush: () => void }).flush()
       : undefined)
-
-  if (pipe.ended) pipe.collected = new ChunkList()
-  const originalEmit = res.emit
-  stream.on('data', (chunk: Buffer) => {
-    if (pipe.collected !== undefined && collectOutput(pipe, pipe.collected, chunk)) return
-    if (pipe.originalWrite.call(res, chunk) === false && !pipe.streamWaits) {
-      pipe.streamWaits = true
-      stream.pause()
-    }
-  })
-  stream.once('end', () => {
-    if (res.destroyed) return
-    const body = pipe.collected?.join()
-    pipe.collected = undefined
-    if (body !== undefined) {
-      // Corked, the body and the end go out in one write (end() uncorks fully). Not
-      // end(body): HTTP/2's compatibility end() writes through res.write, which is ours.
-      ;(res as { cork?: () => void }).cork?.()
-      pipe.originalWrite.call(res, body)
-    }
-    pipe.originalEnd.call(res)
-  })
-  stream.on('error', (err: Error) => {
-    if (!res.destroyed) res.destroy(err)
-  })
-  stream.on('drain', () => {
-    if (!pipe.handlerWaits) return
-    pipe.handlerWaits = false
-    originalEmit.call(res, 'drain')
-  })
+  const route = new StreamRoute(pipe as BodyPipe<unknown>, stream, flush)
+  pipe.route = route
+  if (pipe.ended) route.collected = new ChunkList()
+  // Shared listeners that find the route on the stream: no closures per response.
+  stream[ROUTE] = route
+  stream.on('data', onStreamData)
+  stream.once('end', onStreamEnd)
+  stream.on('error', onStreamError)
+  stream.on('drain', onStreamDrain)
   // Native memory (zlib) is released on destroy, not on garbage collection: do it as
   // soon as the exchange is over, however it ended. onResponseEnd, not the response's
   // 'close': a pipelined response cut while queued never emits 'close'.
   onResponseEnd(res, destroyStream, stream)
 
+  const originalEmit = res.emit
+  route.originalEmit = originalEmit
+  // A closure: with a transform inside another, each wraps the emit of the one before.
   res.emit = function emitThroughPipe(this: ServerResponse, event: string | symbol, ...args: unknown[]): boolean {
     if (event !== 'drain') return originalEmit.apply(this, [event, ...args] as Parameters<ServerResponse['emit']>)
     // The connection drained: that is the stream's business, not the handler's.
-    if (pipe.streamWaits) {
-      pipe.streamWaits = false
+    if (route.streamWaits) {
+      route.streamWaits = false
       stream.resume()
     }
     return true
   } as ServerResponse['emit']
+}
+
+function onStreamData(this: RouteSlot, chunk: Buffer): void {
+  const route = this[ROUTE]!
+  const pipe = route.pipe
+  if (route.collected !== undefined && collectOutput(route, route.collected, chunk)) return
+  if (pipe.originalWrite.call(pipe.res, chunk) === false && !route.streamWaits) {
+    route.streamWaits = true
+    this.pause()
+  }
+}
+
+function onStreamEnd(this: RouteSlot): void {
+  const route = this[ROUTE]!
+  const { res, originalWrite, originalEnd } = route.pipe
+  if (res.destroyed) return
+  const body = route.collected?.join()
+  route.collected = undefined
+  if (body !== undefined) {
+    // Corked, the body and the end go out in one write (end() uncorks fully). Not
+    // end(body): HTTP/2's compatibility end() writes through res.write, which is ours.
+    ;(res as { cork?: () => void }).cork?.()
+    originalWrite.call(res, body)
+  }
+  originalEnd.call(res)
+}
+
+function onStreamError(this: RouteSlot, err: Error): void {
+  const res = this[ROUTE]!.pipe.res
+  if (!res.destroyed) res.destroy(err)
+}
+
+function onStreamDrain(this: RouteSlot): void {
+  const route = this[ROUTE]!
+  if (!route.handlerWaits) return
+  route.handlerWaits = false
+  route.originalEmit!.call(route.pipe.res, 'drain')
 }
 
 /** The response-end listener of a transform: shared, the stream comes as its context. */
@@ -462,27 +558,27 @@ function destroyStream(_info: ResponseEndInfo, _res: ServerResponse, stream: Dup
  * because the kept output would pass {@link COLLECT_LIMIT}: what was kept goes first, and
  * from then on the output streams.
  */
-function collectOutput<C>(pipe: BodyPipe<C>, collected: ChunkList, chunk: Buffer): boolean {
+function collectOutput(route: StreamRoute, collected: ChunkList, chunk: Buffer): boolean {
   if (collected.bytes + chunk.length > COLLECT_LIMIT) {
-    pipe.collected = undefined
-    const res = pipe.res
-    for (let out = collected.take(); out !== undefined; out = out.next) pipe.originalWrite.call(res, out.bytes)
+    route.collected = undefined
+    const { res, originalWrite } = route.pipe
+    for (let out = collected.take(); out !== undefined; out = out.next) originalWrite.call(res, out.data)
     return false
   }
-  collected.append(chunk, undefined)
+  collected.append(chunk, undefined, chunk.length, undefined)
   return true
 }
 
 function releaseHeld<C>(pipe: BodyPipe<C>): boolean {
   let ok = true
   for (let held = pipe.held.take(); held !== undefined; held = held.next)
-    ok = writeDecided(pipe, held.bytes, undefined, held.callback)
+    ok = writeDecided(pipe, held.data, held.encoding, held.callback)
   return ok
 }
 
 /** The whole body was held and no transform was chosen: one write, headers and body together. */
 function endWithHeld<C>(pipe: BodyPipe<C>, done: WriteCallback | undefined): void {
-  const body = pipe.held.join()
+  const body = pipe.held.first?.next === undefined ? undefined : pipe.held.join()
   const first = pipe.held.take()
   let waiting = done !== undefined
   for (let held = first; held !== undefined && !waiting; held = held.next) waiting = held.callback !== undefined
@@ -492,7 +588,9 @@ function endWithHeld<C>(pipe: BodyPipe<C>, done: WriteCallback | undefined): voi
         done?.()
       }
     : undefined
-  if (body === undefined) pipe.originalEnd.call(pipe.res, finished)
+  if (first === undefined) pipe.originalEnd.call(pipe.res, finished)
+  // One chunk goes as it was given: a string is turned into bytes by Node, once.
+  else if (first.next === undefined) pipe.originalEnd.call(pipe.res, first.data, first.encoding, finished)
   else pipe.originalEnd.call(pipe.res, body, finished)
 }
 
@@ -503,8 +601,9 @@ function writeDecided<C>(
   callback: WriteCallback | undefined,
 ): boolean {
   if (pipe.mode === 'transform') {
-    const ok = pipe.stream!.write(chunk, encoding as BufferEncoding, callback)
-    if (!ok) pipe.handlerWaits = true
+    const route = pipe.route!
+    const ok = route.stream.write(chunk, encoding as BufferEncoding, callback)
+    if (!ok) route.handlerWaits = true
     return ok
   }
   return pipe.originalWrite.call(pipe.res, chunk, encoding, callback)
