@@ -28,6 +28,8 @@ export {
   type BodyInfo,
   type BodyTransform,
   type TransformBodyOptions,
+  type WholeBodyCallback,
+  type WholeBodyTransform,
 } from './core/transform-body.js'
 export { detachResponse, isDetached } from './core/detach-response.js'
 export { trackUpgraded, upgradedConnections, type UpgradedConnection } from './core/upgraded.js'

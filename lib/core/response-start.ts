@@ -36,6 +36,8 @@ export class ResponseRecord {
   readonly writeHead: WriteHead
   /** True once the listeners ran, or when headers were sent before the record existed. */
   started: boolean
+  /** A listener asked to send the head later ({@link holdResponseHead}); it has not gone out yet. */
+  headHeld = false
 
   constructor(writeHead: WriteHead, started: boolean) {
     this.writeHead = writeHead
@@ -119,9 +121,37 @@ function writeHeadWithListeners(
   if (failed) throw failure
   // A custom reason phrase belongs to the status it was given with.
   if (typeof reason === 'string' && this.statusCode !== code) this.statusMessage = ''
+  if (record.headHeld) return this
+  return writeHeadNow(this, record)
+}
+
+/**
+ * From a response-start listener: keep the head of `res` back when the listeners are done,
+ * until {@link sendResponseHead}. Meanwhile the response counts as started
+ * ({@link responseStarted}) while `headersSent` stays false, and the headers stay
+ * changeable. For a listener that must learn something before the head can go out: the
+ * length of a body compressed at once (transformBody's whole-body route).
+ */
+export function holdResponseHead(res: ServerResponse): void {
+  responseRecord(res).headHeld = true
+}
+
+/**
+ * Send the head that {@link holdResponseHead} kept back, with the status and headers as they
+ * are now. Does nothing when none is held; `cancel` forgets it without sending (the caller
+ * answers otherwise).
+ */
+export function sendResponseHead(res: ServerResponse, cancel = false): void {
+  const record = (res as unknown as RecordSlot)[RECORD]
+  if (record === undefined || !record.headHeld) return
+  record.headHeld = false
+  if (!cancel && !res.headersSent) writeHeadNow(res, record)
+}
+
+function writeHeadNow(res: ServerResponse, record: ResponseRecord): ServerResponse {
   record.headersAt = monotonicNow()
-  const result = record.writeHead.call(this, this.statusCode)
-  if (!this.socket && this.writableLength > 0) sendHeadAfterInterim(this)
+  const result = record.writeHead.call(res, res.statusCode)
+  if (!res.socket && res.writableLength > 0) sendHeadAfterInterim(res)
   return result
 }
 

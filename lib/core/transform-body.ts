@@ -19,13 +19,17 @@
  *   stream instead of reaching the handler, so a handler never hears a drain that does not
  *   concern the stream it writes into. The end of the exchange, however it comes (a client
  *   abort, a pipelined response cut while still queued: `onResponseEnd`), destroys the
- *   stream at once.
+ *   stream at once;
+ * - whole: for a body handed over whole, a decider may return a {@link WholeBodyTransform}.
+ *   On the only route of an HTTP/1 response, the body goes to it in one asynchronous call
+ *   while the head is held back (`holdResponseHead`), and the result goes out with its
+ *   `Content-Length` in one `end()`: no stream, no listeners, no chunked framing.
  * @module
  */
 import type { ServerResponse } from 'node:http'
 import { Duplex } from 'node:stream'
 import { onResponseEnd, type ResponseEndInfo } from './response-end.js'
-import { onResponseStart } from './response-start.js'
+import { holdResponseHead, onResponseStart, sendResponseHead } from './response-start.js'
 
 /** What the decider knows about the body when it decides. */
 export interface BodyInfo {
@@ -51,8 +55,28 @@ export interface BodyTransform {
   readonly flush?: () => void
 }
 
-/** The decider's answer: a stream (or stream and flush) to transform through, or nothing for passthrough. */
-export type BodyDecision = Duplex | BodyTransform | null | undefined | false
+/** Calls back once with the transformed body, or an error. */
+export type WholeBodyCallback = (err: Error | null, result: Buffer) => void
+
+/**
+ * A transform that can take a body handed over whole in one asynchronous call (zlib's
+ * `gzip`, `brotliCompress`), besides the stream it is otherwise. A decider may return one
+ * when `body.ended`; transformBody then calls `whole` when it can send the result in one
+ * piece with its `Content-Length` (HTTP/1, the only route on the response, a body of at
+ * most 256 KiB), and `stream` otherwise.
+ */
+export interface WholeBodyTransform {
+  /** Transform `body` and call `done` with the result; asynchronously, never with a `*Sync` call. */
+  whole(body: Buffer, done: WholeBodyCallback): void
+  /** The same transform as a stream, for a body of `length` bytes (undefined: unknown). */
+  stream(length: number | undefined): Duplex | BodyTransform
+}
+
+/**
+ * The decider's answer: a stream (or stream and flush) to transform through, a transform
+ * of the whole body, or nothing for passthrough.
+ */
+export type BodyDecision = Duplex | BodyTransform | WholeBodyTransform | null | undefined | false
 
 /**
  * Called once, at response start, with the headers still changeable. It may set or
@@ -183,7 +207,8 @@ class BodyPipe<C> {
   readonly holdBack: number | ((res: ServerResponse) => number)
   readonly originalWrite: WriteMethod
   readonly originalEnd: EndMethod
-  mode: 'pending' | 'transform' | 'passthrough' = 'pending'
+  /** `whole`: the body given whole is being transformed in one call, the head held until it is done. */
+  mode: 'pending' | 'transform' | 'passthrough' | 'whole' = 'pending'
   /** The writes held back until the decision. */
   readonly held = new ChunkList()
   ended = false
@@ -196,6 +221,10 @@ class BodyPipe<C> {
   outerFlush: (() => void) | undefined = undefined
   /** The pipe set up on this response before this one: the one whose methods this one calls. */
   previous: BodyPipe<unknown> | undefined = undefined
+  /** The transform of the whole body, in mode `whole`. */
+  whole: WholeBodyTransform | undefined = undefined
+  /** The callback of the `end()` that handed the body over, in mode `whole`. */
+  endCallback: WriteCallback | undefined = undefined
 
   constructor(res: ServerResponse, decide: BodyDecider<C>, options: TransformBodyOptions<C>) {
     this.res = res
@@ -382,9 +411,20 @@ function pipeEnd<C>(pipe: BodyPipe<C>, chunk: unknown, encoding: unknown, callba
   pipe.ended = true
   if (pipe.mode === 'pending') {
     if (hasChunk) hold(pipe, chunk as Chunk, enc as BufferEncoding | undefined, undefined)
-    startResponse(pipe)
-    if ((pipe.mode as BodyPipe<C>['mode']) === 'passthrough') {
+    try {
+      startResponse(pipe)
+    } catch (err) {
+      // A listener outside threw: the head is not going out, and an error boundary may answer.
+      if ((pipe.mode as BodyPipe<C>['mode']) === 'whole') abandonWhole(pipe)
+      throw err
+    }
+    const mode = pipe.mode as BodyPipe<C>['mode']
+    if (mode === 'passthrough') {
       endWithHeld(pipe, done)
+      return
+    }
+    if (mode === 'whole') {
+      startWhole(pipe, done)
       return
     }
   } else if (pipe.mode === 'passthrough') {
@@ -401,6 +441,7 @@ function pipeEnd<C>(pipe: BodyPipe<C>, chunk: unknown, encoding: unknown, callba
 }
 
 function pipeFlush<C>(pipe: BodyPipe<C>): void {
+  if (pipe.mode === 'whole') return
   if (pipe.mode === 'pending') {
     if (pipe.ended || pipe.res.headersSent) return
     startResponse(pipe)
@@ -444,9 +485,24 @@ function decideAtStart<C>(res: ServerResponse, pipe: BodyPipe<C> | undefined): v
     becomePassthrough(r)
     throw err
   }
-  const chosen = !decision ? undefined : decision instanceof Duplex ? new StreamTransform(decision) : decision
   // Asked again: the decider may have changed the status (conditional() answers 304).
   const hasBody = responseHasBody(res)
+  if (decision && isWholeBodyTransform(decision)) {
+    if (hasBody && canTransformWhole(r)) {
+      res.removeHeader('content-length')
+      r.mode = 'whole'
+      r.whole = decision
+      // The head waits for the result's length; pipeEnd starts the call once every listener ran.
+      holdResponseHead(res)
+      return
+    }
+    decision = hasBody ? decision.stream(r.ended ? r.held.bytes : contentLength(res)) : null
+  }
+  const chosen = !decision
+    ? undefined
+    : decision instanceof Duplex
+      ? new StreamTransform(decision)
+      : (decision as BodyTransform)
   if (chosen && hasBody) {
     res.removeHeader('content-length')
     becomeTransform(r, chosen)
@@ -462,8 +518,98 @@ function decideAtStart<C>(res: ServerResponse, pipe: BodyPipe<C> | undefined): v
   if (r.held.first !== undefined && !r.ended) process.nextTick(releaseHeld, r)
 }
 
+const isWholeBodyTransform = (decision: Duplex | BodyTransform | WholeBodyTransform): decision is WholeBodyTransform =>
+  !(decision instanceof Duplex) && typeof (decision as WholeBodyTransform).whole === 'function'
+
+/**
+ * Whether the body given whole can be transformed in one call and sent in one piece: it is
+ * held whole and within {@link COLLECT_LIMIT}; this is the only route on an HTTP/1 response
+ * (with another route over or under this one, its bytes must pass through it; HTTP/2's
+ * compatibility response has no `writableEnded` to mark the wait with, and streams anyway).
+ */
+function canTransformWhole<C>(pipe: BodyPipe<C>): boolean {
+  const res = pipe.res
+  return (
+    pipe.ended &&
+    pipe.held.bytes <= COLLECT_LIMIT &&
+    pipe.previous === undefined &&
+    res.write === pipe.write &&
+    res.end === pipe.end &&
+    !('stream' in res)
+  )
+}
+
+/**
+ * The whole body goes to the transform in one call; the head waits for the result. Until
+ * it is back the response counts as ended (`writableEnded`: the handler did call `end()`),
+ * so a timeout or an error boundary does not answer a second time, and `res.write` and
+ * `res.end` stay this pipe's, which refuse more data.
+ */
+function startWhole<C>(pipe: BodyPipe<C>, done: WriteCallback | undefined): void {
+  const res = pipe.res
+  pipe.endCallback = done
+  Object.defineProperty(res, 'writableEnded', ENDED)
+  const body = pipe.held.join() ?? Buffer.alloc(0)
+  try {
+    pipe.whole!.whole(body, (err, result) => finishWhole(pipe, err, result))
+  } catch (err) {
+    finishWhole(pipe, err instanceof Error ? err : new Error(String(err)), undefined)
+  }
+}
+
+const ENDED: PropertyDescriptor = Object.freeze({ value: true, configurable: true, enumerable: false })
+
+/** The transform of the whole body is done: send head and result in one piece, or give up. */
+function finishWhole<C>(pipe: BodyPipe<C>, err: Error | null, result: Buffer | undefined): void {
+  if (pipe.mode !== 'whole') return
+  const res = pipe.res
+  const first = pipe.held.take()
+  pipe.mode = 'passthrough'
+  pipe.whole = undefined
+  // The exchange is over (the client left; the connection of a queued response closed;
+  // a timeout destroyed it): nothing may be written, and nothing is waiting for it.
+  if (res.destroyed || res.req?.socket?.destroyed === true) {
+    sendResponseHead(res, true)
+    return
+  }
+  if (err !== null || result === undefined) {
+    sendResponseHead(res, true)
+    res.destroy(err ?? new Error('the whole-body transform gave no result'))
+    return
+  }
+  // Headers flushed by hand meanwhile went out without a length: the body is then chunked.
+  if (!res.headersSent) res.setHeader('content-length', result.length)
+  sendResponseHead(res)
+  restoreMethods(pipe)
+  const done = pipe.endCallback
+  pipe.endCallback = undefined
+  let waiting = done !== undefined
+  for (let held = first; held !== undefined && !waiting; held = held.next) waiting = held.callback !== undefined
+  pipe.originalEnd.call(
+    res,
+    result,
+    waiting
+      ? () => {
+          for (let held = first; held !== undefined; held = held.next) held.callback?.()
+          done?.()
+        }
+      : undefined,
+  )
+}
+
+/** A listener outside threw while the head was being held for a whole-body transform: drop the plan. */
+function abandonWhole<C>(pipe: BodyPipe<C>): void {
+  pipe.whole = undefined
+  sendResponseHead(pipe.res, true)
+  becomePassthrough(pipe)
+}
+
 function becomePassthrough<C>(pipe: BodyPipe<C>): void {
   pipe.mode = 'passthrough'
+  restoreMethods(pipe)
+}
+
+function restoreMethods<C>(pipe: BodyPipe<C>): void {
   const res = pipe.res
   // Only put the original back if nothing was layered over this pipe since.
   if (res.write === pipe.write) res.write = pipe.originalWrite

@@ -5,10 +5,17 @@ import { createGunzip, createGzip, gunzipSync } from 'node:zlib'
 import express from 'express'
 import t from 'tap'
 import type { RawHandler } from '../../lib/index.js'
-import { onResponseEnd, transformBody, type BodyInfo } from '../../lib/core.js'
+import {
+  onResponseEnd,
+  responseStarted,
+  transformBody,
+  type BodyInfo,
+  type WholeBodyCallback,
+  type WholeBodyTransform,
+} from '../../lib/core.js'
 import { httpRequest } from '../helpers/http.js'
 import { serve } from '../helpers/serve.js'
-import { openSocket, parseRawResponse, rawExchange } from '../helpers/raw.js'
+import { openSocket, parseRawResponse, rawExchange, rawGet } from '../helpers/raw.js'
 import { until } from '../helpers/wait.js'
 
 const get = (url: string, method = 'GET') =>
@@ -778,4 +785,165 @@ t.test('transformBody(): a decider that turns the answer into a 304 gets no Cont
   t.equal(res.status, 304)
   t.equal(res.headers['content-length'], undefined)
   t.equal(res.body.length, 0)
+})
+
+/** A whole-body transform run by hand: `whole` keeps the body and callback until `finish()`. */
+function manualWhole() {
+  const calls: Array<{ body: Buffer; done: WholeBodyCallback }> = []
+  const streamed: Array<number | undefined> = []
+  const transform: WholeBodyTransform = {
+    whole(body, done) {
+      calls.push({ body, done })
+    },
+    stream(length) {
+      streamed.push(length)
+      return upper()
+    },
+  }
+  const finish = (index = 0, err: Error | null = null) => {
+    const call = calls[index]!
+    call.done(err, Buffer.from(call.body.toString().toUpperCase() + '!'))
+  }
+  return { transform, calls, streamed, finish }
+}
+
+t.test(
+  'transformBody(): a whole-body transform sends its result with its Content-Length in one piece, the head held meanwhile',
+  async (t) => {
+    const manual = manualWhole()
+    const during: Array<Record<string, unknown>> = []
+    const url = await serve(t, (_q, res) => {
+      transformBody(res, (_res, body) => (body.ended ? manual.transform : null), { holdBack: 1024 })
+      res.setHeader('content-type', 'text/plain')
+      res.write('hello ')
+      res.end('world', () => during.push({ finished: true }))
+      during.push({
+        started: responseStarted(res),
+        headersSent: res.headersSent,
+        writableEnded: res.writableEnded,
+        writeAfterEnd: res.write('more', () => undefined),
+      })
+    })
+    const answer = rawGet(url)
+    await until(() => manual.calls.length === 1)
+    t.equal(manual.calls[0]!.body.toString(), 'hello world', 'the whole body in one buffer')
+    manual.finish()
+    const res = await answer
+    t.equal(res.status, 200)
+    t.equal(res.headers['content-length'], '12')
+    t.equal(res.headers['transfer-encoding'], undefined)
+    t.equal(res.body.toString(), 'HELLO WORLD!')
+    await until(() => during.length === 2)
+    t.same(during, [
+      { started: true, headersSent: false, writableEnded: true, writeAfterEnd: false },
+      { finished: true },
+    ])
+    t.same(manual.streamed, [], 'no stream made')
+  },
+)
+
+t.test('transformBody(): a whole-body transform is streamed when another route shares the response', async (t) => {
+  const manual = manualWhole()
+  const url = await serve(t, (_q, res) => {
+    transformBody(res, () => null)
+    transformBody(res, (_res, body) => (body.ended ? manual.transform : null), { holdBack: 1024 })
+    res.end('abc')
+  })
+  const res = await rawGet(url)
+  t.equal(res.body.toString(), 'ABC')
+  t.same(manual.streamed, [3])
+  t.equal(manual.calls.length, 0)
+})
+
+t.test(
+  'transformBody(): a client abort while the whole body is transformed writes nothing, raises nothing',
+  async (t) => {
+    const manual = manualWhole()
+    const outcomes: string[] = []
+    const errors: unknown[] = []
+    let response!: import('node:http').ServerResponse
+    const url = await serve(t, (_q, res) => {
+      response = res
+      res.on('error', (err) => errors.push(err))
+      onResponseEnd(res, (info) => outcomes.push(info.outcome))
+      transformBody(res, () => manual.transform)
+      res.end('abc')
+    })
+    const socket = await openSocket(url)
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    await until(() => manual.calls.length === 1)
+    socket.destroy()
+    await until(() => outcomes.length === 1)
+    manual.finish()
+    await new Promise((ok) => setImmediate(ok))
+    t.same(outcomes, ['aborted'])
+    t.equal(response.headersSent, false, 'no head written to the closed connection')
+    t.same(errors, [])
+  },
+)
+
+t.test('transformBody(): a whole-body transform that fails destroys the response', async (t) => {
+  const manual = manualWhole()
+  const outcomes: string[] = []
+  const url = await serve(t, (_q, res) => {
+    onResponseEnd(res, (info) => outcomes.push(info.outcome))
+    transformBody(res, () => manual.transform)
+    res.end('abc')
+  })
+  const answer = rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await until(() => manual.calls.length === 1)
+  manual.finish(0, new Error('encoder broke'))
+  t.equal((await answer).length, 0, 'the connection closes without an answer')
+  await until(() => outcomes.length === 1)
+  t.same(outcomes, ['error'])
+})
+
+t.test('transformBody(): pipelined responses keep their order while a whole body is transformed', async (t) => {
+  const manual = manualWhole()
+  const url = await serve(t, (req, res) => {
+    transformBody(res, (_res, body) => (req.url === '/slow' && body.ended ? manual.transform : null))
+    res.end(`body of ${req.url}`)
+  })
+  const socket = await openSocket(url)
+  let received = ''
+  socket.on('data', (d: Buffer) => {
+    received += d.toString('latin1')
+  })
+  const closed = new Promise((ok) => socket.once('close', ok))
+  socket.write(
+    'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  )
+  await until(() => manual.calls.length === 1)
+  await new Promise((ok) => setTimeout(ok, 20))
+  t.equal(received, '', 'nothing goes out before the first answer')
+  manual.finish()
+  await closed
+  const bodies = received.split('\r\n\r\n').slice(1)
+  t.match(bodies[0], /^BODY OF \/SLOW!HTTP\/1\.1 200/)
+  t.match(bodies[1], /^body of \/fastHTTP\/1\.1 200/)
+  t.equal(bodies[2], 'body of /last')
+  t.match(received.split('\r\n\r\n')[0], /\r\ncontent-length: 14(\r\n|$)/i, 'the first answer with its length')
+})
+
+t.test('transformBody(): a timeout firing while a whole body is transformed sends no second answer', async (t) => {
+  const { timeout } = await import('../../lib/index.js')
+  const { fakeTimers } = await import('../helpers/timers.js')
+  const { timers, pending, fire } = fakeTimers()
+  const manual = manualWhole()
+  const url = await serve(
+    t,
+    timeout({ timers, ms: 1000 })((_q, res) => {
+      transformBody(res, () => manual.transform)
+      res.end('in time')
+    }),
+  )
+  const answer = rawGet(url)
+  await until(() => manual.calls.length === 1 && pending.size === 1)
+  fire()
+  manual.finish()
+  const res = await answer
+  t.equal(res.status, 200)
+  t.equal(res.body.toString(), 'IN TIME!')
+  t.equal(res.headers['content-length'], '8')
 })

@@ -32,10 +32,20 @@ import {
   type BodyInfo,
   type BodyTransform,
   type TransformBodyOptions,
+  type WholeBodyCallback,
+  type WholeBodyTransform,
 } from '../../core/transform-body.js'
 import { compileMediaTypeFilter, compressibleTypes, mediaTypeOf, type MediaTypePattern } from './compressible.js'
 import { createNegotiator, type Encoding, type EncodingChoice } from './negotiation.js'
-import { encoderMakers, flushKinds, paddableEncodings, zstdSupported, type MakeEncoder } from './encoders.js'
+import {
+  encoderMakers,
+  flushKinds,
+  paddableEncodings,
+  wholeEncoders,
+  zstdSupported,
+  type EncodeWhole,
+  type MakeEncoder,
+} from './encoders.js'
 import { parallelGzipPlan, type ParallelGzipOptions, type ParallelGzipPlan } from './parallel-gzip.js'
 
 export { compressibleTypes, type MediaTypePattern } from './compressible.js'
@@ -131,6 +141,8 @@ interface Settings {
   readonly flushEvents: boolean
   readonly isCompressible: (mediaType: string, res: ServerResponse) => boolean
   readonly make: Readonly<Record<Encoding, MakeEncoder>>
+  /** One-call encoders for bodies handed over whole, where the coding has one. */
+  readonly whole: Readonly<Partial<Record<Encoding, EncodeWhole>>>
   /** Parallel gzip for large streams; undefined when off. */
   readonly parallel: ParallelGzipPlan | undefined
 }
@@ -145,6 +157,8 @@ interface Plan {
   /** Answer 406: nothing acceptable, and `notAcceptable` is `'refuse'`. */
   readonly refuse: boolean
   readonly route: TransformBodyOptions<Plan>
+  /** The whole-body route of this coding, if it has one-call encoder. */
+  readonly whole: WholeBodyTransform | undefined
 }
 
 type Flushable = ServerResponse & { flush?: () => void }
@@ -219,6 +233,7 @@ export function compression(options: CompressionOptions = {}): Middleware {
     flushEvents: eventStream === 'flush',
     isCompressible,
     make: encoderMakers({ brotliQuality, gzipLevel, zstdLevel, jitter }),
+    whole: wholeEncoders({ brotliQuality, gzipLevel, zstdLevel, jitter }),
     parallel,
   })
   const holdBack = (res: ServerResponse): number => (isEventStream(res) ? 0 : threshold)
@@ -226,6 +241,7 @@ export function compression(options: CompressionOptions = {}): Middleware {
     const route: { holdBack: TransformBodyOptions<Plan>['holdBack']; context?: Plan } = {
       holdBack: choice.identityRefused ? 0 : holdBack,
     }
+    const encodeWhole = choice.encoding === undefined ? undefined : settings.whole[choice.encoding]
     const plan: Plan = Object.freeze({
       settings,
       encoding: choice.encoding,
@@ -233,6 +249,8 @@ export function compression(options: CompressionOptions = {}): Middleware {
       force: choice.identityRefused,
       refuse: !choice.acceptable && notAcceptable === 'refuse',
       route,
+      whole:
+        encodeWhole && new WholeEncoding(encodeWhole, settings.make[choice.encoding!], flushKinds[choice.encoding!]),
     })
     route.context = plan
     Object.freeze(route)
@@ -299,6 +317,8 @@ function decideEncoding(res: ServerResponse, body: BodyInfo, plan: Plan): BodyDe
   const parallel = settings.parallel
   if (encoding === 'gzip' && parallel && !eventStream && (body.length ?? Infinity) >= parallel.minLength)
     return parallel.make()
+  // A body handed over whole: one call compresses it, and it goes out with its length.
+  if (body.ended && !eventStream && plan.whole !== undefined) return plan.whole
   return new EncoderTransform(settings.make[encoding](body.length, eventStream), flushKinds[encoding])
 }
 
@@ -310,6 +330,30 @@ class EncoderTransform implements BodyTransform {
   constructor(stream: Duplex, flushKind: number) {
     this.stream = stream
     this.flush = () => (stream as unknown as { flush(kind: number): void }).flush(flushKind)
+  }
+}
+
+/**
+ * A coding's whole-body route: one asynchronous call (zlib.gzip …) when transformBody can
+ * send the result in one piece, the coding's stream otherwise. Made once per negotiated plan.
+ */
+class WholeEncoding implements WholeBodyTransform {
+  readonly #encode: EncodeWhole
+  readonly #make: MakeEncoder
+  readonly #flushKind: number
+
+  constructor(encode: EncodeWhole, make: MakeEncoder, flushKind: number) {
+    this.#encode = encode
+    this.#make = make
+    this.#flushKind = flushKind
+  }
+
+  whole(body: Buffer, done: WholeBodyCallback): void {
+    this.#encode(body, done)
+  }
+
+  stream(length: number | undefined): BodyTransform {
+    return new EncoderTransform(this.#make(length, false), this.#flushKind)
   }
 }
 

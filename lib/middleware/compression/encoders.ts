@@ -31,6 +31,9 @@ export interface EncoderSettings {
 /** Makes the encoder of one response. */
 export type MakeEncoder = (length: number | undefined, flushEveryWrite: boolean) => Duplex
 
+/** Compresses a whole body in one asynchronous call (zlib's `gzip`, `brotliCompress` …, never the `*Sync` ones). */
+export type EncodeWhole = (body: Buffer, done: (err: Error | null, result: Buffer) => void) => void
+
 /** What `res.flush()` asks of each encoder: a sync flush, which keeps the dictionary (Z_FULL_FLUSH would reset it). */
 export const flushKinds: Readonly<Record<Encoding, number>> = Object.freeze({
   br: zlib.constants.BROTLI_OPERATION_FLUSH,
@@ -70,8 +73,8 @@ const tierOf = (length: number | undefined): number => {
   return TIERS.length
 }
 
-/** One encoder maker per coding, with every option object made here, none per response. */
-export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encoding, MakeEncoder>> {
+/** The zlib options of every length tier, [tier][flushEveryWrite ? 1 : 0], made once per middleware. */
+function optionTables(settings: EncoderSettings) {
   const { Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH, BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_PARAM_LGWIN } =
     zlib.constants
   // [tier][flushEveryWrite ? 1 : 0]
@@ -109,6 +112,12 @@ export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encodi
       ...(flush ? { flush: flushKinds.zstd } : {}),
     }),
   )
+  return { deflateOptions, brotliOptions, zstdOptions }
+}
+
+/** One encoder maker per coding, with every option object made here, none per response. */
+export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encoding, MakeEncoder>> {
+  const { deflateOptions, brotliOptions, zstdOptions } = optionTables(settings)
   const jitter = settings.jitter
   const padding = (): number => randomInt(1, jitter + 1)
 
@@ -123,6 +132,22 @@ export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encodi
         : (length, flush) => zlib.createGzip(deflateOptions[tierOf(length)]![flush ? 1 : 0]),
     deflate: (length, flush) => zlib.createDeflate(deflateOptions[tierOf(length)]![flush ? 1 : 0]),
     zstd: (_length, flush) => createZstdCompress!(zstdOptions[0]![flush ? 1 : 0]!),
+  })
+}
+
+/**
+ * One-call encoders for whole bodies, with the options of the body's length tier: the same
+ * native encoder as the streams, on the thread pool, without a stream's per-response
+ * listeners and framing. None while padding is on (it needs the padded stream classes), and
+ * none for zstd (Node 20 has no `zstdCompress`; the stream serves it).
+ */
+export function wholeEncoders(settings: EncoderSettings): Readonly<Partial<Record<Encoding, EncodeWhole>>> {
+  if (settings.jitter > 0) return Object.freeze({})
+  const { deflateOptions, brotliOptions } = optionTables(settings)
+  return Object.freeze({
+    br: (body, done) => zlib.brotliCompress(body, brotliOptions[tierOf(body.length)]![0]!, done),
+    gzip: (body, done) => zlib.gzip(body, deflateOptions[tierOf(body.length)]![0]!, done),
+    deflate: (body, done) => zlib.deflate(body, deflateOptions[tierOf(body.length)]![0]!, done),
   })
 }
 

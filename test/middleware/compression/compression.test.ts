@@ -27,6 +27,7 @@ import { launchBrowser } from '../../helpers/browser.js'
 import { requireProgram } from '../../helpers/requirements.js'
 import { serve } from '../../helpers/serve.js'
 import { writeWithBackpressure } from '../../helpers/backpressure.js'
+import { until } from '../../helpers/wait.js'
 
 const offered: Encoding[] = zstdSupported ? ['br', 'zstd', 'gzip', 'deflate'] : ['br', 'gzip', 'deflate']
 const text = 'The quick brown fox jumps over the lazy dog. '.repeat(200) // 9,000 bytes
@@ -70,7 +71,9 @@ t.test('compression(): compresses with each coding, drops Content-Length, varies
   for (const encoding of offered) {
     const res = await get(url, encoding)
     t.equal(res.headers['content-encoding'], encoding)
-    t.equal(res.headers['content-length'], undefined)
+    // The identity Content-Length is dropped; a body handed over whole goes out with its
+    // compressed length (zstd, which has no one-call encoder here, streams without one).
+    t.equal(res.headers['content-length'], encoding === 'zstd' ? undefined : String(res.body.length))
     t.equal(res.headers.vary, 'Accept-Encoding')
     t.ok(res.body.length < text.length / 10, `${encoding}: ${res.body.length} bytes`)
     t.equal(decoded(res).toString(), text)
@@ -1224,4 +1227,78 @@ t.test('compression(): an after-hook inside is seen when deciding; the order is 
     message: /compression.*hooks/,
   })
   t.match(compose(compression(), noTransform).explain(), /ok\s+compression wraps hooks/)
+})
+
+t.test(
+  'compression(): a body handed over whole goes out compressed in one piece with its Content-Length, each coding',
+  async (t) => {
+    const { rawRequest } = await import('../../helpers/raw.js')
+    const large = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `item ${i}` })))
+    const url = await serve(
+      t,
+      compose(compression())((req, res) => {
+        res.setHeader('content-type', 'application/json')
+        if (req.url === '/parts') {
+          res.write(large.slice(0, 100))
+          res.end(large.slice(100))
+        } else res.end(req.url === '/large' ? large : text)
+      }),
+    )
+    for (const encoding of ['gzip', 'br', 'deflate']) {
+      for (const [path, body] of [
+        ['/', text],
+        ['/large', large],
+        ['/parts', large],
+      ] as const) {
+        const res = await rawRequest(url, 'GET', path, [['Accept-Encoding', encoding]])
+        t.equal(res.headers['content-encoding'], encoding, `${encoding} ${path}`)
+        t.equal(res.headers['transfer-encoding'], undefined, 'no chunked framing')
+        t.equal(res.headers['content-length'], String(res.body.length), 'Content-Length is the compressed length')
+        t.ok(res.body.length < body.length / 3)
+        t.equal(decoders[encoding]!(res.body).toString(), body)
+      }
+    }
+  },
+)
+
+t.test('compression(): clients aborting while a whole body is compressed leave no error and no handle', async (t) => {
+  const count = 100
+  const outcomes: string[] = []
+  const errors: unknown[] = []
+  const settle = () =>
+    process
+      .getActiveResourcesInfo()
+      .filter((r) => r !== 'TCPSocketWrap' && r !== 'TCPServerWrap')
+      .sort()
+  const baseline = settle()
+  const large = Buffer.from('abcdefghij'.repeat(20_000)) // 200 KB: the compression takes a while
+  const handed = new Set<string>()
+  const url = await serve(
+    t,
+    compose(compression())((req, res) => {
+      res.on('error', (err) => errors.push(err))
+      onResponseEnd(res, (info) => outcomes.push(info.outcome))
+      res.setHeader('content-type', 'text/plain')
+      res.end(large)
+      handed.add(req.url!)
+    }),
+  )
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const socket = await openSocket(url)
+      socket.on('error', () => undefined)
+      socket.write(`GET /${i} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n`)
+      // Gone as soon as the body is handed over, while it is being compressed.
+      await until(() => handed.has(`/${i}`))
+      socket.destroy()
+    }),
+  )
+  await until(() => outcomes.length === count)
+  await until(() => settle().join() === baseline.join())
+  t.same(errors, [])
+  t.ok(
+    outcomes.every((o) => o === 'aborted' || o === 'finished'),
+    'each exchange ended once',
+  )
+  t.same(settle(), baseline, 'process.getActiveResourcesInfo() back to baseline')
 })
