@@ -10,6 +10,7 @@ import t, { type Test } from 'tap'
 import { compose, compression, parallelGzipDefaults, type RawHandler } from '../../../lib/index.js'
 import {
   crc32,
+  defaultConcurrency,
   ParallelGzip,
   parallelGzipPlan,
   tableCrc32,
@@ -248,6 +249,39 @@ t.test(
 )
 
 t.test(
+  'ParallelGzip: the header goes out with the first write; the first block runs alone, then `concurrency` at once',
+  async (t) => {
+    const gz = new ParallelGzip(settings({ blockSize: 32 * KiB, concurrency: 3 }))
+    const out: Buffer[] = []
+    let inFlightAtFirstBlock = -1
+    let inFlightAfterFirstBlock = -1
+    gz.on('data', (d: Buffer) => {
+      // The second piece is the first block's output: nothing else ran beside it; once it is
+      // out (before the event loop turns, so before any block can finish) three start.
+      if (out.length === 1) {
+        inFlightAtFirstBlock = gz.blocksInFlight
+        queueMicrotask(() => {
+          inFlightAfterFirstBlock = gz.blocksInFlight
+        })
+      }
+      out.push(d)
+    })
+    const body = ndjson(MiB, 11)
+    gz.write(body.subarray(0, 256 * KiB))
+    t.equal(out.length, 1, 'a piece is out before any block is compressed')
+    t.same([...out[0]!.subarray(0, 4)], [0x1f, 0x8b, 8, 0], 'the 10-byte gzip header')
+    t.equal(out[0]!.length, 10)
+    t.equal(gz.blocksInFlight, 1, 'the first block is compressed alone (time to first byte)')
+    await until(() => inFlightAfterFirstBlock >= 0)
+    t.equal(inFlightAtFirstBlock, 0)
+    t.equal(inFlightAfterFirstBlock, 3, 'then `concurrency` blocks at once')
+    gz.end(body.subarray(256 * KiB))
+    await new Promise((ok) => gz.once('end', ok))
+    t.ok(zlib.gunzipSync(Buffer.concat(out)).equals(body))
+  },
+)
+
+t.test(
   'ParallelGzip: a reader that stops reading stops the writer, with memory bounded; reading lets it finish',
   async (t) => {
     const gz = new ParallelGzip(settings({ blockSize: 64 * KiB, concurrency: 2 }))
@@ -360,7 +394,10 @@ t.test('parallelGzipPlan(): off for false and on one core; defaults from the thr
   t.equal(parallelGzipPlan(true, 6, 0, 1), undefined, 'one core: nothing to gain')
   t.equal(parallelGzipPlan({ minLength: 0 }, 6, 0, 1), undefined)
   const uv = Number(process.env.UV_THREADPOOL_SIZE) || 4
-  t.equal(parallelGzipDefaults.concurrency, Math.min(uv, availableParallelism()))
+  t.equal(parallelGzipDefaults.concurrency, Math.min(uv, availableParallelism() + 2))
+  t.equal(defaultConcurrency(4, 2), 4, 'two cores: two blocks more than the cores')
+  t.equal(defaultConcurrency(4, 8), 4, 'many cores: the thread pool bounds it')
+  t.equal(defaultConcurrency(64, 8), 10)
   t.same(
     { minLength: parallelGzipDefaults.minLength, blockSize: parallelGzipDefaults.blockSize },
     { minLength: 512 * KiB, blockSize: 128 * KiB },
