@@ -838,6 +838,13 @@ t.test('compression(): a slow reader slows the handler and memory stays flat', a
   )
 })
 
+/** The process's active resources other than sockets and servers, sorted: zlib handles and timers left behind show here. */
+const activeResourcesBesidesSockets = (): string[] =>
+  process
+    .getActiveResourcesInfo()
+    .filter((r) => r !== 'TCPSocketWrap' && r !== 'TCPServerWrap')
+    .sort()
+
 t.test('compression(): 1,000 clients aborting mid-stream leave no zlib stream or handle behind', async (t) => {
   const count = 1000
   // Every zlib stream Node makes, and every one closed (its native memory freed) before GC.
@@ -869,12 +876,7 @@ t.test('compression(): 1,000 clients aborting mid-stream leave no zlib stream or
   const done = new Promise<void>((ok) => {
     allAborted = ok
   })
-  const settle = () =>
-    process
-      .getActiveResourcesInfo()
-      .filter((r) => r !== 'TCPSocketWrap' && r !== 'TCPServerWrap')
-      .sort()
-  const baseline = settle()
+  const baseline = activeResourcesBesidesSockets()
   const url = await serve(
     t,
     compose(compression())((_req, res) => {
@@ -908,7 +910,7 @@ t.test('compression(): 1,000 clients aborting mid-stream leave no zlib stream or
   await new Promise((ok) => setTimeout(ok, 50))
   t.equal(created, count, 'one zlib handle per response')
   t.equal(closed, count, 'every zlib handle closed at once, not left to the garbage collector')
-  t.same(settle(), baseline, 'process.getActiveResourcesInfo() back to baseline')
+  t.same(activeResourcesBesidesSockets(), baseline, 'process.getActiveResourcesInfo() back to baseline')
 })
 
 t.test('compression(): BREACH jitter pads gzip and br by a random length, and clients still decode', async (t) => {
@@ -1265,12 +1267,7 @@ t.test('compression(): clients aborting while a whole body is compressed leave n
   const count = 100
   const outcomes: string[] = []
   const errors: unknown[] = []
-  const settle = () =>
-    process
-      .getActiveResourcesInfo()
-      .filter((r) => r !== 'TCPSocketWrap' && r !== 'TCPServerWrap')
-      .sort()
-  const baseline = settle()
+  const baseline = activeResourcesBesidesSockets()
   const large = Buffer.from('abcdefghij'.repeat(20_000)) // 200 KB: the compression takes a while
   const handed = new Set<string>()
   const url = await serve(
@@ -1294,11 +1291,11 @@ t.test('compression(): clients aborting while a whole body is compressed leave n
     }),
   )
   await until(() => outcomes.length === count)
-  await until(() => settle().join() === baseline.join())
+  await until(() => activeResourcesBesidesSockets().join() === baseline.join())
   t.same(errors, [])
   t.ok(
     outcomes.every((o) => o === 'aborted' || o === 'finished'),
     'each exchange ended once',
   )
-  t.same(settle(), baseline, 'process.getActiveResourcesInfo() back to baseline')
+  t.same(activeResourcesBesidesSockets(), baseline, 'process.getActiveResourcesInfo() back to baseline')
 })

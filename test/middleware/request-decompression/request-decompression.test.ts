@@ -295,28 +295,34 @@ async function sendChunked(url: string, body: Buffer, headers: string): Promise<
   return parseRawResponse(Buffer.concat(parts))
 }
 
+/** A handler that reads the decoded body to its end, counting its bytes and the peak RSS while reading. */
+class BodyReader {
+  read = 0
+  peak = 0
+  readonly handler: RawHandler = async (req, res) => {
+    try {
+      for await (const chunk of req) {
+        this.read += (chunk as Buffer).length
+        this.peak = Math.max(this.peak, process.memoryUsage().rss)
+      }
+    } catch {}
+    res.end()
+  }
+}
+
 t.test('requestDecompression(): a gzip that inflates to 1 GiB is cut at the limit with RSS flat', async (t) => {
   const bomb = await gigabyteBomb()
   t.ok(bomb.length < 1.1 * 2 ** 20, `1 GiB of zeros sent as ${bomb.length} bytes`)
-  let read = 0
-  let peak = 0
+  const reader = new BodyReader()
   const url = await serve(
     t,
-    requestDecompression({ maxDecodedSize: 8 * 2 ** 20, maxEncodedSize: 2 ** 21 })(async (req, res) => {
-      try {
-        for await (const chunk of req) {
-          read += (chunk as Buffer).length
-          peak = Math.max(peak, process.memoryUsage().rss)
-        }
-      } catch {}
-      res.end()
-    }),
+    requestDecompression({ maxDecodedSize: 8 * 2 ** 20, maxEncodedSize: 2 ** 21 })(reader.handler),
   )
   const before = process.memoryUsage().rss
   const res = await sendChunked(url, bomb, 'Content-Encoding: gzip\r\n')
   t.equal(res.status, 413)
-  t.ok(read <= 8 * 2 ** 20, `the handler read ${read} bytes, no more than the limit`)
-  t.ok(peak - before < 64 * 2 ** 20, `RSS grew by ${((peak - before) / 2 ** 20).toFixed(1)} MiB`)
+  t.ok(reader.read <= 8 * 2 ** 20, `the handler read ${reader.read} bytes, no more than the limit`)
+  t.ok(reader.peak - before < 64 * 2 ** 20, `RSS grew by ${((reader.peak - before) / 2 ** 20).toFixed(1)} MiB`)
 })
 
 /**
@@ -365,24 +371,12 @@ t.test('requestDecompression(): a brotli body under 10 KB that inflates to 1 GiB
   const whole = await decodeWhole(bomb)
   t.equal(whole.bytes, 2 ** 30, 'it really inflates to 1 GiB')
   const limit = 2 ** 20
-  let read = 0
-  let peak = 0
-  const url = await serve(
-    t,
-    requestDecompression({ maxDecodedSize: limit })(async (req, res) => {
-      try {
-        for await (const chunk of req) {
-          read += (chunk as Buffer).length
-          peak = Math.max(peak, process.memoryUsage().rss)
-        }
-      } catch {}
-      res.end()
-    }),
-  )
+  const reader = new BodyReader()
+  const url = await serve(t, requestDecompression({ maxDecodedSize: limit })(reader.handler))
   for (const framing of ['content-length', 'chunked'] as const) {
-    read = 0
+    reader.read = 0
     const before = rssAfterGc()
-    peak = before
+    reader.peak = before
     const cpu = process.cpuUsage()
     const res =
       framing === 'chunked'
@@ -407,7 +401,7 @@ t.test('requestDecompression(): a brotli body under 10 KB that inflates to 1 GiB
       limit,
       message: `The decoded request body exceeds the limit of ${limit} bytes`,
     })
-    t.ok(read <= limit, `${framing}: the handler read ${read} bytes, no more than the limit`)
+    t.ok(reader.read <= limit, `${framing}: the handler read ${reader.read} bytes, no more than the limit`)
     // Decoding on past the limit into nowhere would cost about what decoding it whole does.
     t.ok(
       usedMs < whole.cpuMs / 2,
@@ -415,7 +409,10 @@ t.test('requestDecompression(): a brotli body under 10 KB that inflates to 1 GiB
         `${whole.cpuMs.toFixed(0)} ms to decode it whole)`,
     )
     // Holding the 1 GiB (or even 64 MiB of it) would show here.
-    t.ok(peak - before < 48 * 2 ** 20, `${framing}: RSS grew by ${((peak - before) / 2 ** 20).toFixed(1)} MiB`)
+    t.ok(
+      reader.peak - before < 48 * 2 ** 20,
+      `${framing}: RSS grew by ${((reader.peak - before) / 2 ** 20).toFixed(1)} MiB`,
+    )
   }
   const after = await httpRequest(url, { method: 'POST', body: Buffer.from('still serving') })
   t.equal(after.status, 200, 'the server goes on')
