@@ -100,7 +100,7 @@ export interface CompressionOptions {
    * at least `minLength` bytes, is cut into blocks deflated at once on libuv's thread pool,
    * so one large download is not held to one core's speed. `false` turns it off; it is off
    * anyway on a one-core machine. Leave it on unless the thread pool is busy with other work.
-   * @default true (minLength 512 KiB, blockSize 128 KiB, concurrency min(UV_THREADPOOL_SIZE, cores))
+   * @default true (minLength 512 KiB, blockSize 128 KiB growing to maxBlockSize 512 KiB, concurrency min(UV_THREADPOOL_SIZE, cores + 2))
    */
   parallelGzip?: boolean | ParallelGzipOptions
   /**

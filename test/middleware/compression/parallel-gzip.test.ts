@@ -123,6 +123,8 @@ t.test(
         fc.record({
           level: fc.integer({ min: 1, max: 9 }),
           blockSize: fc.constantFrom(32 * KiB, 40 * KiB, 64 * KiB, 128 * KiB),
+          // Below blockSize means one size; above it the blocks grow within the body.
+          maxBlockSize: fc.constantFrom(32 * KiB, 72 * KiB, 256 * KiB),
           concurrency: fc.integer({ min: 2, max: 4 }),
         }),
         async (body, cuts, options) => {
@@ -311,6 +313,35 @@ t.test(
   },
 )
 
+t.test(
+  'ParallelGzip: blocks grow from 32 KiB to blockSize, then double with each full block up to maxBlockSize',
+  async (t) => {
+    const body = ndjson(4 * MiB, 5)
+    const blocksFor = async (over: Partial<ParallelGzipSettings>, chunks: Array<Buffer | null>) => {
+      const counts = countZlibHandles(t)
+      const gz = await encode(new ParallelGzip(settings({ blockSize: 128 * KiB, concurrency: 4, ...over })), chunks)
+      const blocks = counts.created // before gunzipSync below makes a zlib handle of its own
+      t.ok(zlib.gunzipSync(gz).equals(body), 'decodes to the body')
+      return blocks
+    }
+    const whole = [body]
+    // 32 + 128 + 256 + 512 KiB, then seven of 512 KiB for the remaining 3,168 KiB.
+    t.equal(await blocksFor({ maxBlockSize: 512 * KiB }, whole), 11, 'growing: 11 blocks for 4 MiB')
+    // 32 KiB, then 32 blocks of 128 KiB (the last one short).
+    t.equal(await blocksFor({}, whole), 33, 'one size: 33 blocks')
+    // The first MiB flushed after every 64 KiB, then the rest in one write. The first piece fills
+    // the 32 KiB first block and leaves 32 KiB in a 128 KiB one, which the flush cuts; each of the
+    // 15 later pieces is one block cut at 64 KiB, never full, so none grows the next (a stream cut
+    // by flushes keeps allocating small blocks): 17. The last 3 MiB then grow from 128 KiB:
+    // 128 + 256 + 5 × 512 KiB full, and the last 128 KiB finishes the member: 8. Had the flushed
+    // blocks grown the size, the 3 MiB would be six full 512 KiB blocks and an empty last one.
+    const flushed: Array<Buffer | null> = []
+    for (let i = 0; i < MiB; i += 64 * KiB) flushed.push(body.subarray(i, i + 64 * KiB), null)
+    flushed.push(body.subarray(MiB))
+    t.equal(await blocksFor({ maxBlockSize: 512 * KiB }, flushed), 25, 'flushed, then one write: 17 + 8 blocks')
+  },
+)
+
 t.test('ParallelGzip: destroy() mid-stream destroys every in-flight block; no zlib handle is left', async (t) => {
   const counts = countZlibHandles(t)
   const gz = new ParallelGzip(settings({ blockSize: 256 * KiB, concurrency: 4, level: 9 }))
@@ -399,8 +430,12 @@ t.test('parallelGzipPlan(): off for false and on one core; defaults from the thr
   t.equal(defaultConcurrency(4, 8), 4, 'many cores: the thread pool bounds it')
   t.equal(defaultConcurrency(64, 8), 10)
   t.same(
-    { minLength: parallelGzipDefaults.minLength, blockSize: parallelGzipDefaults.blockSize },
-    { minLength: 512 * KiB, blockSize: 128 * KiB },
+    {
+      minLength: parallelGzipDefaults.minLength,
+      blockSize: parallelGzipDefaults.blockSize,
+      maxBlockSize: parallelGzipDefaults.maxBlockSize,
+    },
+    { minLength: 512 * KiB, blockSize: 128 * KiB, maxBlockSize: 512 * KiB },
   )
   t.equal(parallelGzipPlan(true, 6, 0, 8)?.minLength, 512 * KiB)
   t.equal(parallelGzipPlan({ minLength: 0, concurrency: 2 }, 6, 0, 8)?.minLength, 0)
@@ -610,6 +645,11 @@ t.test('compression(): config: parallelGzip is validated with the fix', async (t
     ],
     [{ concurrency: 65 }, /option "parallelGzip\.concurrency" must be an integer from 2 to 64/],
     [{ minLength: -1 }, /option "parallelGzip\.minLength" must be an integer ≥ 0; received -1/],
+    [
+      { blockSize: 256 * KiB, maxBlockSize: 128 * KiB },
+      /option "parallelGzip\.maxBlockSize" must be an integer from 262144 to 16777216; received 131072 \(number\)\. Blocks grow from blockSize \(262144\) to maxBlockSize; set it to blockSize/,
+    ],
+    [{ maxBlockSize: 32 * MiB }, /option "parallelGzip\.maxBlockSize" must be an integer from 131072 to 16777216/],
   ]
   for (const [parallelGzip, message] of rules) {
     t.throws(
@@ -619,6 +659,11 @@ t.test('compression(): config: parallelGzip is validated with the fix', async (t
     )
   }
   t.doesNotThrow(() => compression({ parallelGzip: { concurrency: 64, blockSize: 16 * MiB, minLength: 0 } }))
+  t.doesNotThrow(
+    () => compression({ parallelGzip: { blockSize: MiB } }),
+    'blockSize alone above the default maxBlockSize: maxBlockSize follows it',
+  )
+  t.doesNotThrow(() => compression({ parallelGzip: { blockSize: 64 * KiB, maxBlockSize: 64 * KiB } }), 'one size')
   t.doesNotThrow(() => compression({ encodings: ['br'], parallelGzip: { blockSize: 64 * KiB } }))
   t.throws(
     () => compression({ encodings: ['br'], parallelGzip: { blockSize: 1 } }),
