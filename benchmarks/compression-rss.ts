@@ -16,6 +16,7 @@
  *   node dist/benchmarks/compression-rss.js --mb=256 --encoding=gzip,hand-gzip   # shorter
  *   node dist/benchmarks/compression-rss.js --parallel   # 200 MiB: hand-gzip, gzip, gzip-one
  *   node dist/benchmarks/compression-rss.js --parallel --encoding=hand-gzip,gzip --runs=3 --concurrency=4 --block=131072
+ *   node dist/benchmarks/compression-rss.js --parallel --encoding=hand-gzip,gzip --runs=3 --max-block=131072   # one block size
  *
  * Each line also reports CPU time: the server's (every thread), its event loop's busy time
  * (wall time, so it includes waiting for a busy core) and the client's, to see where the
@@ -42,8 +43,8 @@ const mb = Number(arg('mb', parallelRun ? '200' : '1024'))
 const servers = arg('encoding', parallelRun ? 'hand-gzip,gzip,gzip-one' : 'gzip,br,hand-gzip,hand-br').split(',')
 /** Runs of each server, one after the other (`--runs=3`): each figure is reported per run. */
 const runs = Number(arg('runs', '1'))
-/** `parallelGzip` settings of the `gzip` server, to try others than the defaults (`--concurrency=3 --block=65536`). */
-const tuning = { concurrency: arg('concurrency', ''), blockSize: arg('block', '') }
+/** `parallelGzip` settings of the `gzip` server, to try others than the defaults (`--concurrency=3 --block=65536 --max-block=65536`). */
+const tuning = { concurrency: arg('concurrency', ''), blockSize: arg('block', ''), maxBlockSize: arg('max-block', '') }
 /** The layer may grow RSS by at most this much more than the hand pipe of its coding. */
 const MARGIN_MIB = 2
 /** The speed goal of parallel gzip against one hand-piped createGzip(), on 2 cores. */
@@ -117,6 +118,7 @@ if (serving) {
               : {
                   ...(process.env.BENCH_CONCURRENCY ? { concurrency: Number(process.env.BENCH_CONCURRENCY) } : {}),
                   ...(process.env.BENCH_BLOCK ? { blockSize: Number(process.env.BENCH_BLOCK) } : {}),
+                  ...(process.env.BENCH_MAX_BLOCK ? { maxBlockSize: Number(process.env.BENCH_MAX_BLOCK) } : {}),
                 },
         }),
       )((req, res) => {
@@ -150,6 +152,7 @@ async function startServer(scenario: string): Promise<Server> {
       ...process.env,
       ...(tuning.concurrency ? { BENCH_CONCURRENCY: tuning.concurrency } : {}),
       ...(tuning.blockSize ? { BENCH_BLOCK: tuning.blockSize } : {}),
+      ...(tuning.maxBlockSize ? { BENCH_MAX_BLOCK: tuning.maxBlockSize } : {}),
     },
   })
   const port = await new Promise<number>((ok, fail) => {
@@ -222,9 +225,10 @@ const figures = (xs: readonly number[], digits: number): string =>
   xs.length === 1
     ? xs[0]!.toFixed(digits)
     : `median ${median(xs).toFixed(digits)} (${xs.map((x) => x.toFixed(digits)).join(', ')})`
-if (!serving && (tuning.concurrency || tuning.blockSize))
+if (!serving && (tuning.concurrency || tuning.blockSize || tuning.maxBlockSize))
   console.log(
-    `gzip's parallelGzip: concurrency ${tuning.concurrency || 'default'}, blockSize ${tuning.blockSize || 'default'}`,
+    `gzip's parallelGzip: concurrency ${tuning.concurrency || 'default'}, blockSize ${tuning.blockSize || 'default'}, ` +
+      `maxBlockSize ${tuning.maxBlockSize || 'default'}`,
   )
 for (let run = 0; run < (serving ? 0 : runs); run++)
   for (const name of servers) {
