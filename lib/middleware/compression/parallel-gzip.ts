@@ -369,6 +369,13 @@ export class ParallelGzip extends Transform {
       finishFlush: last ? Z_FINISH : Z_SYNC_FLUSH,
       ...(this.#history ? { dictionary: this.#history } : {}),
     })
+    // Node sets a zlib stream up lazily, on the thread-pool thread of its first write; glibc
+    // then serves that thread's allocations (the deflate state, ~270 KiB) from an arena of its
+    // own, and four threads keep four arenas' worth of memory. reset() sets it up here, on
+    // the event loop (its dictionary included), so the state comes from the main arena:
+    // measured over 200 MiB, RSS growth went from ~9 MiB above the one-stream layer's to
+    // about the same.
+    stream.reset()
     const block = new Block(stream)
     this.#queue.push(block)
     stream.on('data', (out: Buffer) => block.output.push(out))
