@@ -56,6 +56,26 @@ export interface BuiltInRule {
 
 const IDENTITY = ['jwtAuth', 'apiKey', 'basicAuth', 'anyOf', 'session']
 
+/**
+ * Layers that can answer without calling inward (a refusal, a redirect, a preflight): a
+ * layer that must see every request (accessLog, metrics) wraps each of them.
+ */
+const ANSWERS_ON_ITS_OWN = [
+  'trustedHost',
+  'httpsRedirect',
+  'cors',
+  'ipFilter',
+  'rateLimit',
+  'loadShedding',
+  'bodyLimit',
+  'requestDecompression',
+  'timeout',
+  ...IDENTITY,
+  'csrf',
+]
+/** Those of them whose answers are refusals with an error body (all but the redirect). */
+const REFUSES_ON_ITS_OWN = ANSWERS_ON_ITS_OWN.filter((name) => name !== 'httpsRedirect')
+
 /** `outer` wraps each of `inners`, for one shared reason. */
 const wrapsEach = (outer: string, inners: readonly string[], reason: string, only?: BuiltInRule['only']) =>
   inners.map((inner): BuiltInRule => (only ? { outer, inner, reason, only } : { outer, inner, reason }))
@@ -129,18 +149,7 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
   ]),
   ...wrapsEach(
     'requestId',
-    [
-      'trustedHost',
-      'cors',
-      'ipFilter',
-      'rateLimit',
-      'loadShedding',
-      'bodyLimit',
-      'requestDecompression',
-      'timeout',
-      ...IDENTITY,
-      'csrf',
-    ],
+    REFUSES_ON_ITS_OWN,
     'its refusals (400, 401, 403, 413, 429, 503) must carry the request id in the header and the error body',
   ),
   ...wrapsWhy('traceContext', [
@@ -156,36 +165,12 @@ export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.freeze([
     'the total must include the time spent in it',
   ),
   // Layers that can answer without calling inward: their answers must be logged as well.
-  ...wrapsEach(
-    'accessLog',
-    [
-      'trustedHost',
-      'httpsRedirect',
-      'cors',
-      'ipFilter',
-      'rateLimit',
-      'loadShedding',
-      'bodyLimit',
-      'requestDecompression',
-      'timeout',
-      ...IDENTITY,
-      'csrf',
-    ],
-    'requests it answers or refuses on its own must be logged too',
-  ),
+  ...wrapsEach('accessLog', ANSWERS_ON_ITS_OWN, 'requests it answers or refuses on its own must be logged too'),
+  // ipFilter's and csrf's 403s too: they were missing here, so a stack with metrics inside
+  // them counted no denied request and got no warning.
   ...wrapsEach(
     'metrics',
-    [
-      'trustedHost',
-      'httpsRedirect',
-      'cors',
-      'rateLimit',
-      'loadShedding',
-      'bodyLimit',
-      'requestDecompression',
-      'timeout',
-      ...IDENTITY,
-    ],
+    ANSWERS_ON_ITS_OWN,
     'requests it answers or refuses on its own must be counted too, and its refusals by their code',
   ),
   ...wrapsWhy('trustedHost', [['httpsRedirect', 'a redirect must never point at a host this server does not serve']]),

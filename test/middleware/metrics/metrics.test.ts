@@ -3,7 +3,9 @@ import t from 'tap'
 import {
   compose,
   compression,
+  csrf,
   errorBoundary,
+  ipFilter,
   loadShedding,
   MetricsRegistry,
   metrics,
@@ -17,7 +19,7 @@ import { httpRequest } from '../../helpers/http.js'
 import { parsePrometheus, sampleValue, samplesNamed } from '../../helpers/prometheus.js'
 import { openSocket, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
-import { until } from '../../helpers/wait.js'
+import { captureWarnings, until } from '../../helpers/wait.js'
 
 const scrape = (m: { registry: MetricsRegistry }) => parsePrometheus(m.registry.render())
 const count = (m: { registry: MetricsRegistry }, labels: Record<string, string>) =>
@@ -284,4 +286,23 @@ t.test('metrics(): config: refuses each bad option', async (t) => {
     name: 'ConfigError',
     message: /option "prefix" must be a prefix no other metrics\(\) of this registry uses/,
   })
+})
+
+t.test('metrics(): wraps ipFilter and csrf, so their 403s are counted, and says so when it does not', async (t) => {
+  const m = metrics()
+  const url = await serve(
+    t,
+    compose(m, ipFilter({ deny: ['loopback'] }), csrf())((_req, res) => res.end('in')),
+  )
+  const denied = await httpRequest(url)
+  t.equal(denied.status, 403)
+  t.equal(sampleValue(scrape(m), 'http_refusals_total', { code: 'ip_forbidden' }), 1, 'the denied request is counted')
+  const explained = compose(metrics(), ipFilter({ allow: ['loopback'] }), csrf()).explain()
+  t.match(explained, /ok\s+metrics wraps ipFilter/)
+  t.match(explained, /ok\s+metrics wraps csrf/)
+  // Inside them, a denied request never reaches metrics: the order is flagged.
+  captureWarnings(t)
+  const wrong = compose({ strict: false }, ipFilter({ allow: ['loopback'] }), csrf(), metrics()).explain()
+  t.match(wrong, /BROKEN\s+metrics wraps ipFilter/)
+  t.match(wrong, /BROKEN\s+metrics wraps csrf/)
 })
