@@ -127,34 +127,15 @@ class StreamTransform implements BodyTransform {
   }
 }
 
-/**
- * One chunk of a {@link ChunkList} as it was given (a string stays a string: it is turned
- * into bytes once, by whoever finally writes it), with its byte length and write callback:
- * a list link.
- */
+/** One chunk of a {@link ChunkList}, as bytes, with its write callback: a list link. */
 class HeldChunk {
-  readonly data: Chunk
-  readonly encoding: BufferEncoding | undefined
-  /** Its length in bytes. */
-  readonly size: number
+  readonly bytes: Buffer
   readonly callback: WriteCallback | undefined
   next: HeldChunk | undefined = undefined
 
-  constructor(data: Chunk, encoding: BufferEncoding | undefined, size: number, callback: WriteCallback | undefined) {
-    this.data = data
-    this.encoding = encoding
-    this.size = size
+  constructor(bytes: Buffer, callback: WriteCallback | undefined) {
+    this.bytes = bytes
     this.callback = callback
-  }
-
-  /** The chunk as bytes: a view of a typed array, a copy of a string. */
-  bytes(): Buffer {
-    const data = this.data
-    return typeof data === 'string'
-      ? Buffer.from(data, this.encoding ?? 'utf8')
-      : Buffer.isBuffer(data)
-        ? data
-        : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
   }
 }
 
@@ -169,12 +150,12 @@ class ChunkList {
   /** The total length of the chunks in the list. */
   bytes = 0
 
-  append(data: Chunk, encoding: BufferEncoding | undefined, size: number, callback: WriteCallback | undefined): void {
-    const chunk = new HeldChunk(data, encoding, size, callback)
+  append(bytes: Buffer, callback: WriteCallback | undefined): void {
+    const chunk = new HeldChunk(bytes, callback)
     if (this.last === undefined) this.first = chunk
     else this.last.next = chunk
     this.last = chunk
-    this.bytes += size
+    this.bytes += bytes.length
   }
 
   /** Empty the list; returns its chunks, oldest first, to walk through `next`. */
@@ -188,9 +169,9 @@ class ChunkList {
   /** The bytes as one buffer (the chunk itself when it is alone), or undefined when empty. The list is unchanged. */
   join(): Buffer | undefined {
     const first = this.first
-    if (first === undefined || first.next === undefined) return first?.bytes()
+    if (first === undefined || first.next === undefined) return first?.bytes
     const parts: Buffer[] = []
-    for (let chunk: HeldChunk | undefined = first; chunk !== undefined; chunk = chunk.next) parts.push(chunk.bytes())
+    for (let chunk: HeldChunk | undefined = first; chunk !== undefined; chunk = chunk.next) parts.push(chunk.bytes)
     return Buffer.concat(parts, this.bytes)
   }
 }
@@ -461,8 +442,13 @@ function hold<C>(
   encoding: BufferEncoding | undefined,
   callback: WriteCallback | undefined,
 ): void {
-  const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : chunk
-  pipe.held.append(bytes, undefined, bytes.byteLength, callback)
+  const bytes =
+    typeof chunk === 'string'
+      ? Buffer.from(chunk, encoding ?? 'utf8')
+      : Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+  pipe.held.append(bytes, callback)
 }
 
 /** Write the status line and headers now, which runs the response-start listeners and the decision. */
@@ -704,23 +690,23 @@ function collectOutput(route: StreamRoute, collected: ChunkList, chunk: Buffer):
   if (collected.bytes + chunk.length > COLLECT_LIMIT) {
     route.collected = undefined
     const { res, originalWrite } = route.pipe
-    for (let out = collected.take(); out !== undefined; out = out.next) originalWrite.call(res, out.data)
+    for (let out = collected.take(); out !== undefined; out = out.next) originalWrite.call(res, out.bytes)
     return false
   }
-  collected.append(chunk, undefined, chunk.length, undefined)
+  collected.append(chunk, undefined)
   return true
 }
 
 function releaseHeld<C>(pipe: BodyPipe<C>): boolean {
   let ok = true
   for (let held = pipe.held.take(); held !== undefined; held = held.next)
-    ok = writeDecided(pipe, held.data, held.encoding, held.callback)
+    ok = writeDecided(pipe, held.bytes, undefined, held.callback)
   return ok
 }
 
 /** The whole body was held and no transform was chosen: one write, headers and body together. */
 function endWithHeld<C>(pipe: BodyPipe<C>, done: WriteCallback | undefined): void {
-  const body = pipe.held.first?.next === undefined ? undefined : pipe.held.join()
+  const body = pipe.held.join()
   const first = pipe.held.take()
   let waiting = done !== undefined
   for (let held = first; held !== undefined && !waiting; held = held.next) waiting = held.callback !== undefined
@@ -730,9 +716,7 @@ function endWithHeld<C>(pipe: BodyPipe<C>, done: WriteCallback | undefined): voi
         done?.()
       }
     : undefined
-  if (first === undefined) pipe.originalEnd.call(pipe.res, finished)
-  // One chunk goes as it was given: a string is turned into bytes by Node, once.
-  else if (first.next === undefined) pipe.originalEnd.call(pipe.res, first.data, first.encoding, finished)
+  if (body === undefined) pipe.originalEnd.call(pipe.res, finished)
   else pipe.originalEnd.call(pipe.res, body, finished)
 }
 
