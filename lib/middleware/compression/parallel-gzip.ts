@@ -100,8 +100,9 @@ export function parallelGzipPlan(
   cores = availableParallelism(),
 ): ParallelGzipPlan | undefined {
   if (value === false) return undefined
-  // An explicit concurrency of 1 is refused; a default that comes out as 1 turns it off.
-  const asked = typeof value === 'object' && value !== null && (value as ParallelGzipOptions).concurrency !== undefined
+  // Whether the caller set this option, rather than it coming from the defaults.
+  const given = (name: keyof ParallelGzipOptions): boolean =>
+    typeof value === 'object' && value !== null && (value as ParallelGzipOptions)[name] !== undefined
   const opts = withNestedDefaults(
     'compression',
     'parallelGzip',
@@ -120,21 +121,20 @@ export function parallelGzipPlan(
     'Below 32 KiB a block is smaller than its dictionary; 128 KiB (the default) is what pigz uses.',
   )
   // Unset, it follows a blockSize set above its default, so setting blockSize alone never throws.
-  const maxAsked =
-    typeof value === 'object' && value !== null && (value as ParallelGzipOptions).maxBlockSize !== undefined
   const maxBlockSize = expectInteger(
     'compression',
     'parallelGzip.maxBlockSize',
-    maxAsked ? opts.maxBlockSize : Math.max(opts.maxBlockSize as number, blockSize),
+    given('maxBlockSize') ? opts.maxBlockSize : Math.max(opts.maxBlockSize as number, blockSize),
     blockSize,
     16 * 1024 * 1024,
     `Blocks grow from blockSize (${blockSize}) to maxBlockSize; set it to blockSize for blocks of one size.`,
   )
+  // An explicit concurrency of 1 is refused; a default that comes out as 1 turns it off.
   const concurrency = expectInteger(
     'compression',
     'parallelGzip.concurrency',
     opts.concurrency,
-    asked ? 2 : 1,
+    given('concurrency') ? 2 : 1,
     64,
     'One block at a time is the one-stream encoder with extra framing: use parallelGzip: false for that.',
   )
