@@ -26,6 +26,7 @@ import {
   type LayerTableResult,
   type LayerTableSpec,
   limitRatios,
+  median,
   renderBenchmarkDocs,
   renderLayerDocs,
   renderLayerTable,
@@ -212,12 +213,6 @@ async function check(name: string, server: ServerHandle, comparison: Comparison)
   if (problems.length > 0) throw new Error(`${comparison.name}: ${name} is not comparable: ${problems.join(', ')}`)
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length === 0 ? Number.NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
 async function runComparison(
   comparison: Comparison,
   files: ReadonlyMap<string, string>,
@@ -262,6 +257,7 @@ async function runComparison(
         ratioToBaseline: 0,
         latencyMs: { p50: median(list.map((s) => s.p50)), p99: median(list.map((s) => s.p99)) },
         cpuMicrosPerRequest: median(list.map((s) => s.cpuMicrosPerRequest)),
+        cpuMicrosByRound: list.map((s) => s.cpuMicrosPerRequest),
         peakRssMiB,
         rssGrowthMiB: peakRssMiB - server.rssAtReadyMiB,
         ttfbMs: ttfb.get(name),
@@ -457,6 +453,7 @@ async function runLayerTable(): Promise<void> {
         scenario: name,
         minCpuMicros: Math.min(...row.cpu),
         medianCpuMicros: median(row.cpu),
+        cpuMicrosByRound: row.cpu,
         scavengesPer10k: (row.scavenges * 10_000) / row.requests,
         markCompactsPer10k: (row.markCompacts * 10_000) / row.requests,
       }
