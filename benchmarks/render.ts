@@ -452,6 +452,7 @@ export function renderLayerTable(result: LayerTableResult): string {
   const gc = (r: LayerTableResult['rows'][number]) =>
     `${fixed(r.scavengesPer10k, 1)} / ${fixed(r.markCompactsPer10k, 2)}`
   const signed = (n: number) => `${n >= 0 ? '+' : '−'}${fixed(Math.abs(n), 1)}`
+  const optional = (n: number | undefined) => (n === undefined ? '' : signed(n))
   const lines = [
     `Generated on ${result.date.slice(0, 10)} (${result.seconds} s): GET \`${result.route}\` (1 KB JSON, below the compression`,
     `threshold) with a browser's Origin and Accept-Encoding; every server pinned to core 0 under \`--trace-gc\`,`,
@@ -480,8 +481,8 @@ export function renderLayerTable(result: LayerTableResult): string {
         })()
       : []),
     '',
-    '| layer | alone µs/req | alone over bare | stack without it µs/req | its cost in the stack | GC alone | GC stack without it |',
-    '|---|---|---|---|---|---|---|',
+    '| layer | alone µs/req | alone over bare | paired | stack without it µs/req | its cost in the stack | paired | GC alone | GC stack without it |',
+    '|---|---|---|---|---|---|---|---|---|',
   ]
   let sumAlone = 0
   let sumInStack = 0
@@ -490,19 +491,37 @@ export function renderLayerTable(result: LayerTableResult): string {
     const without = get(layer.without)
     sumAlone += alone.minCpuMicros - bare.minCpuMicros
     sumInStack += stack.minCpuMicros - without.minCpuMicros
+    const pairedAlone = pairedDifference(alone, bare)
+    const pairedInStack = pairedDifference(stack, without)
     lines.push(
-      `| ${layer.name} | ${fixed(alone.minCpuMicros, 1)} | ${signed(alone.minCpuMicros - bare.minCpuMicros)} | ` +
-        `${fixed(without.minCpuMicros, 1)} | ${signed(stack.minCpuMicros - without.minCpuMicros)} | ${gc(alone)} | ${gc(without)} |`,
+      `| ${layer.name} | ${fixed(alone.minCpuMicros, 1)} | ${signed(alone.minCpuMicros - bare.minCpuMicros)} | ${optional(pairedAlone)} | ` +
+        `${fixed(without.minCpuMicros, 1)} | ${signed(stack.minCpuMicros - without.minCpuMicros)} | ${optional(pairedInStack)} | ${gc(alone)} | ${gc(without)} |`,
     )
   }
   lines.push(
-    `| **sum** | | ${signed(sumAlone)} | | ${signed(sumInStack)} | | |`,
+    `| **sum** | | ${signed(sumAlone)} | | | ${signed(sumInStack)} | | | |`,
     '',
     `The stack costs ${signed(stack.minCpuMicros - bare.minCpuMicros)} µs over bare; its layers alone add up to ${signed(sumAlone)},`,
-    `and their costs within the stack to ${signed(sumInStack)}.`,
+    `and their costs within the stack to ${signed(sumInStack)}. The "paired" columns take the same differences round by`,
+    'round (the two servers of a difference ran in the same round, seconds apart) and give their median: a slow spell of',
+    'the shared machine lands on both sides of a round and cancels out, where the minima come from whichever rounds were',
+    'quietest for each server.',
   )
   return lines.join('\n')
 }
+
+/**
+ * The median over rounds of `a`'s CPU µs/req minus `b`'s in the same round; undefined
+ * without per-round figures on both sides (tables written before they were recorded).
+ */
+function pairedDifference(a: LayerRowResult, b: LayerRowResult): number | undefined {
+  const xs = a.cpuMicrosByRound
+  const ys = b.cpuMicrosByRound
+  if (!xs || !ys || xs.length === 0 || xs.length !== ys.length) return undefined
+  return median(xs.map((x, i) => x - ys[i]!))
+}
+
+type LayerRowResult = LayerTableResult['rows'][number]
 
 /** Replace the generated section of docs/performance.md (between its markers) with the table. */
 export function renderLayerDocs(result: LayerTableResult, file: string): void {

@@ -6,8 +6,10 @@ import {
   pairedCpuRatio,
   renderChart,
   renderHeadline,
+  renderLayerTable,
   renderMarkdown,
   type ComparisonResult,
+  type LayerTableResult,
   type RunResults,
   type ScenarioResult,
 } from '../../benchmarks/render.js'
@@ -209,4 +211,56 @@ t.test('renderMarkdown: opens with how much faster than which peer, on which rou
   t.match(intro, /\| CORS preflight \| 9000 req\/s \| 4\.00× \| 2\.00× \| 2\.00× \|/)
   t.ok(markdown.indexOf('| route |') < markdown.indexOf('## Goals'), 'the summary comes before the goal table')
   t.equal(renderHeadline({ ...run(1), results: [] }), '', 'no stack comparison, no summary')
+})
+
+t.test('renderLayerTable: each layer by the minima and round by round, the stack against its limit', async (t) => {
+  const rows = (scenario: string, cpu: number[]) => ({
+    scenario,
+    minCpuMicros: Math.min(...cpu),
+    medianCpuMicros: cpu[1]!,
+    cpuMicrosByRound: cpu,
+    scavengesPer10k: 70,
+    markCompactsPer10k: 0.1,
+  })
+  const table: LayerTableResult = {
+    date: '2026-12-06T21:00:00.000Z',
+    machine: { cpu: 'test cpu', cores: 2, node: 'v20', pinned: true },
+    seconds: 120,
+    rounds: 3,
+    requests: 10_000,
+    connections: 50,
+    route: '/json',
+    bare: 'bare',
+    stack: 'stack',
+    limit: 'hand-written',
+    layers: [{ name: 'timing', alone: 'timing-alone', without: 'stack-without-timing' }],
+    rows: [
+      // Round 2 was slow for everyone: the minima pair a quiet round of one server with a
+      // quiet round of another; the paired columns take each round's own difference.
+      rows('bare', [20, 30, 21]),
+      rows('timing-alone', [23, 36, 22]),
+      rows('stack', [40, 55, 42]),
+      rows('stack-without-timing', [39, 50, 41]),
+      rows('hand-written', [34, 50, 35]),
+    ],
+  }
+  const markdown = renderLayerTable(table)
+  t.match(
+    markdown,
+    /\| timing \| 22\.0 \| \+2\.0 \| \+3\.0 \| 39\.0 \| \+1\.0 \| \+1\.0 \| 70\.0 \/ 0\.10 \| 70\.0 \/ 0\.10 \|/,
+  )
+  t.match(
+    markdown,
+    /the stack costs \*\*1\.18×\*\* the limit by the minima \(goal ≤ 1\.15×\), and \*\*1\.18×\*\* taken round by round \(median of 3 rounds, 1\.10–1\.20×\)\./,
+  )
+  const old = renderLayerTable({
+    ...table,
+    rows: table.rows.map(({ cpuMicrosByRound: _, ...rest }) => rest),
+  })
+  t.match(
+    old,
+    /\| timing \| 22\.0 \| \+2\.0 \| {2}\| 39\.0 \| \+1\.0 \| {2}\|/,
+    'a table without rounds leaves the paired cells empty',
+  )
+  t.match(old, /the limit by the minima \(goal ≤ 1\.15×\)\.\n/)
 })
