@@ -47,9 +47,10 @@ export interface PairedRatio {
 
 /**
  * `a`'s CPU per request over `b`'s, taken within each round and then the median over the
- * rounds. Rounds interleave the scenarios, so both sides of one round ran within seconds of
- * each other: a slow spell of a shared machine lands on both and cancels out of their ratio,
- * where the ratio of two medians taken over all rounds keeps it. Undefined when either side
+ * rounds. Rounds interleave the scenarios, so both sides of one round ran close together (one
+ * after the other when the comparison lists them side by side): a slow spell of a shared
+ * machine lands on both and cancels out of their ratio, where the ratio of two medians taken
+ * over all rounds keeps it. Undefined when either side
  * has no per-round figures (results written before they were recorded).
  */
 export function pairedCpuRatio(
@@ -503,9 +504,9 @@ export function renderLayerTable(result: LayerTableResult): string {
     '',
     `The stack costs ${signed(stack.minCpuMicros - bare.minCpuMicros)} µs over bare; its layers alone add up to ${signed(sumAlone)},`,
     `and their costs within the stack to ${signed(sumInStack)}. The "paired" columns take the same differences round by`,
-    'round (the two servers of a difference ran in the same round, seconds apart) and give their median: a slow spell of',
-    'the shared machine lands on both sides of a round and cancels out, where the minima come from whichever rounds were',
-    'quietest for each server.',
+    'round (the two servers of a difference ran in the same round, within a few seconds of each other when adjacent)',
+    'and give their median: a slow spell of the shared machine that lands on both sides of a round cancels out, where',
+    'the minima come from whichever rounds were quietest for each server.',
   )
   return lines.join('\n')
 }
