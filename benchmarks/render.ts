@@ -45,23 +45,37 @@ export interface PairedRatio {
   rounds: number
 }
 
+/** Anything that kept its CPU µs/req per round: a comparison's row, a layer-table row. */
+type Rounds = { readonly cpuMicrosByRound?: readonly number[] }
+
+/**
+ * `combine(a's figure, b's figure)` for each round, or undefined when either side has no
+ * per-round figures (results written before they were recorded) or the rounds do not pair up.
+ */
+function perRound(a: Rounds, b: Rounds, combine: (x: number, y: number) => number): number[] | undefined {
+  const xs = a.cpuMicrosByRound
+  const ys = b.cpuMicrosByRound
+  if (!xs || !ys || xs.length === 0 || xs.length !== ys.length) return undefined
+  return xs.map((x, i) => combine(x, ys[i]!))
+}
+
 /**
  * `a`'s CPU per request over `b`'s, taken within each round and then the median over the
  * rounds. Rounds interleave the scenarios, so both sides of one round ran close together (one
  * after the other when the comparison lists them side by side): a slow spell of a shared
  * machine lands on both and cancels out of their ratio, where the ratio of two medians taken
- * over all rounds keeps it. Undefined when either side
- * has no per-round figures (results written before they were recorded).
+ * over all rounds keeps it. Undefined without per-round figures on both sides.
  */
-export function pairedCpuRatio(
-  a: Pick<ScenarioResult, 'cpuMicrosByRound'>,
-  b: Pick<ScenarioResult, 'cpuMicrosByRound'>,
-): PairedRatio | undefined {
-  const xs = a.cpuMicrosByRound
-  const ys = b.cpuMicrosByRound
-  if (!xs || !ys || xs.length === 0 || xs.length !== ys.length) return undefined
-  const ratios = xs.map((x, i) => x / ys[i]!)
+export function pairedCpuRatio(a: Rounds, b: Rounds): PairedRatio | undefined {
+  const ratios = perRound(a, b, (x, y) => x / y)
+  if (ratios === undefined) return undefined
   return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), rounds: ratios.length }
+}
+
+/** The median over rounds of `a`'s CPU µs/req minus `b`'s in the same round (see {@link pairedCpuRatio}). */
+function pairedDifference(a: Rounds, b: Rounds): number | undefined {
+  const differences = perRound(a, b, (x, y) => x - y)
+  return differences === undefined ? undefined : median(differences)
 }
 
 /** The middle value (the mean of the two middle ones for an even count). */
@@ -468,10 +482,7 @@ export function renderLayerTable(result: LayerTableResult): string {
     ...(result.limit
       ? (() => {
           const limit = get(result.limit)
-          const paired = pairedCpuRatio(
-            { cpuMicrosByRound: stack.cpuMicrosByRound },
-            { cpuMicrosByRound: limit.cpuMicrosByRound },
-          )
+          const paired = pairedCpuRatio(stack, limit)
           return [
             `The same work written by hand in one handler (\`hand-written\`, the limit): **${fixed(limit.minCpuMicros, 1)} µs/req**`,
             `(GC ${gc(limit)}); the stack costs **${fixed(stack.minCpuMicros / limit.minCpuMicros)}×** the limit by the minima (goal ≤ 1.15×)` +
@@ -510,19 +521,6 @@ export function renderLayerTable(result: LayerTableResult): string {
   )
   return lines.join('\n')
 }
-
-/**
- * The median over rounds of `a`'s CPU µs/req minus `b`'s in the same round; undefined
- * without per-round figures on both sides (tables written before they were recorded).
- */
-function pairedDifference(a: LayerRowResult, b: LayerRowResult): number | undefined {
-  const xs = a.cpuMicrosByRound
-  const ys = b.cpuMicrosByRound
-  if (!xs || !ys || xs.length === 0 || xs.length !== ys.length) return undefined
-  return median(xs.map((x, i) => x - ys[i]!))
-}
-
-type LayerRowResult = LayerTableResult['rows'][number]
 
 /** Replace the generated section of docs/performance.md (between its markers) with the table. */
 export function renderLayerDocs(result: LayerTableResult, file: string): void {
