@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import { compose, getSession, redisSessionStore, session } from '../../../lib/index.js'
 import { createCookieCodec } from '../../../lib/middleware/session/cookie-codec.js'
 import { startRedis } from '../../helpers/redis.js'
-import { silenceWarningOutput, until } from '../../helpers/wait.js'
+import { silenceWarningOutput, tick, until } from '../../helpers/wait.js'
 import { serve } from '../../helpers/serve.js'
 import { CookieJar, sessionApp } from '../../helpers/session-client.js'
 import { sessionStoreContract } from './contract.js'
@@ -131,10 +131,10 @@ if (redis) {
       const server = await startRedis(t)
       if (!server) return
       const own = server.client()
-      // Ready first, so the INFO below follows the /set's background save on the wire and its
-      // reply means the save was answered (its slot of the 2 free). Before 'ready', ioredis
-      // queues the save offline but writes INFO at once; a save flushed late into the frozen
-      // Redis would hold a slot, refuse one of the 2 loads, and leave 1 HGETALL, not 2.
+      // Ready first, so the /set's background save goes out before the INFO calls below. Before
+      // 'ready', ioredis queues the save offline but writes INFO at once; a save flushed late
+      // into the frozen Redis would hold a slot, refuse one of the 2 loads, and leave 1
+      // HGETALL, not 2. (Its NOSCRIPT retry is waited for below.)
       await ready(own)
       const store = redisSessionStore({ client: own, prefix: 'busy:', commandTimeoutMs: 200, maxInFlight: 2 })
       let loads = 0
@@ -153,7 +153,17 @@ if (redis) {
       const url = await serve(t, compose(session({ secrets: [SECRET], store: counting }))(sessionApp))
       const jar = new CookieJar()
       await jar.get(`${url}/set?k=v`)
-      const stats = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await own.info('commandstats'))?.[1] ?? 0)
+      const calls = async (command: string) =>
+        Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await own.info('commandstats'))?.[1] ?? 0)
+      // That save is an EVALSHA, which this fresh Redis answers NOSCRIPT; the EVAL that follows
+      // goes out only once that answer is in, so it can still be on its way after an INFO sent
+      // behind the EVALSHA returns. Frozen with it unanswered, it would hold one of the 2 slots,
+      // refuse one of the loads, and leave 1 HGETALL, not 2 (a CI run saw this). Wait until Redis
+      // ran it, then for a turn of the event loop, so that its reply has freed its slot.
+      for (let i = 0; i < 200 && (await calls('eval')) === 0; i++) await tick(5)
+      t.equal(await calls('eval'), 1, "the /set's save ran, as EVAL after NOSCRIPT")
+      await new Promise((ok) => setImmediate(ok))
+      const stats = () => calls('hgetall')
       const loadsBefore = await stats()
       server.pause()
       let resumed = false
