@@ -11,6 +11,7 @@
  */
 import { OutgoingMessage, type ServerResponse } from 'node:http'
 import { monotonicNow } from './clock.js'
+import { prepareHeaderMap } from './headers.js'
 import { ListenerNode } from './listener-node.js'
 
 /**
@@ -69,6 +70,8 @@ export function responseRecord(res: ServerResponse): ResponseRecord {
     const started = res.headersSent
     record = new ResponseRecord(res.writeHead as WriteHead, started)
     slot[RECORD] = record
+    // Before any layer sets a header: see prepareHeaderMap.
+    prepareHeaderMap(res)
     // An instance property, not a prototype patch: it survives Express swapping the
     // prototype of `res`, and responses that never registered pay nothing.
     if (!started) res.writeHead = writeHeadWithListeners as ServerResponse['writeHead']

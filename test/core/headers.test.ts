@@ -1,7 +1,9 @@
 import t, { type Test } from 'tap'
 import type { RawHandler } from '../../lib/index.js'
 import { appendVary, singleHeader } from '../../lib/core.js'
-import { addFixedHeaders, FixedHeaders, isQuotedStringSafe } from '../../lib/core/headers.js'
+import { setFlagsFromString } from 'node:v8'
+import { addFixedHeaders, FixedHeaders, isQuotedStringSafe, prepareHeaderMap } from '../../lib/core/headers.js'
+import { onResponseStart } from '../../lib/core/response-start.js'
 import { serve } from '../helpers/serve.js'
 import { parseRawResponse, rawExchange } from '../helpers/raw.js'
 
@@ -173,6 +175,75 @@ t.test('addFixedHeaders(): goes through setHeader when something replaced it', a
   const res = await fetch(url)
   t.equal(res.headers.get('x-one'), '1')
   t.same(calls, ['x-one'])
+})
+
+// V8's own test of an object's mode, compiled after the flag is set (this file runs alone in its process).
+setFlagsFromString('--allow-natives-syntax')
+const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: unknown) => boolean
+const outHeaders = (res: object) => {
+  const symbol = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders')!
+  return (res as Record<symbol, object | null>)[symbol]
+}
+
+t.test('prepareHeaderMap(): a response registered with the core keeps ~20 headers in fast mode', async (t) => {
+  const names = Array.from({ length: 20 }, (_, i) => `x-field-${i}`)
+  const seen: Array<{ fast: boolean; names: string[] }> = []
+  const url = await serve(t, (req, res) => {
+    // The first registration makes the map, before any header is set.
+    if (req.url === '/core') onResponseStart(res, () => {})
+    for (const name of names) res.setHeader(name, name.toUpperCase())
+    seen.push({ fast: hasFastProperties(outHeaders(res)), names: res.getHeaderNames() })
+    res.end()
+  })
+  const core = await fetch(`${url}/core`)
+  t.equal(core.headers.get('x-field-19'), 'X-FIELD-19')
+  t.same(seen.splice(0), [{ fast: true, names }], 'fast, and Node still lists every name in order')
+  // Without the core, Node's own map: this is what the core saves (and what the check above
+  // would see if the core stopped preparing the map).
+  await fetch(`${url}/plain`)
+  t.same(seen.splice(0), [{ fast: false, names }])
+})
+
+t.test("prepareHeaderMap(): no name is found on the map that was not set, as with Node's map", async (t) => {
+  const seen: unknown[] = []
+  const url = await serve(t, (_req, res) => {
+    prepareHeaderMap(res)
+    const map = outHeaders(res)!
+    seen.push(
+      res.hasHeader('constructor'),
+      res.hasHeader('__proto__'),
+      res.hasHeader('toString'),
+      res.getHeader('valueOf'),
+      res.getHeaderNames(),
+      Object.isFrozen(Object.getPrototypeOf(map)),
+    )
+    // Names that are properties of ordinary objects are ordinary header names here.
+    res.setHeader('constructor', 'c')
+    res.setHeader('__proto__', 'p')
+    res.appendHeader('__proto__', 'q')
+    res.setHeader('x-gone', '1')
+    res.removeHeader('x-gone')
+    seen.push(res.getHeaders(), res.hasHeader('x-gone'))
+    res.end()
+  })
+  const res = await fetch(url)
+  t.equal(res.headers.get('constructor'), 'c')
+  t.equal(res.headers.get('__proto__'), 'p, q')
+  t.equal(res.headers.get('x-gone'), null)
+  t.same(seen, [false, false, false, undefined, [], true, { constructor: 'c', __proto__: ['p', 'q'] }, false])
+})
+
+t.test('prepareHeaderMap(): leaves a map that exists alone', async (t) => {
+  const url = await serve(t, (_req, res) => {
+    res.setHeader('x-first', '1')
+    const before = outHeaders(res)
+    prepareHeaderMap(res)
+    res.setHeader('x-same-map', String(outHeaders(res) === before))
+    res.end()
+  })
+  const res = await fetch(url)
+  t.equal(res.headers.get('x-first'), '1')
+  t.equal(res.headers.get('x-same-map'), 'true')
 })
 
 t.test("FixedHeaders: validated when built, with Node's checks", async (t) => {
