@@ -4,6 +4,7 @@ import {
   ACCESS_LOG_MAX_HEADERS,
   entryLine,
   isoTime,
+  jsonNumber,
   jsonString,
   optional,
   pickHeaders,
@@ -140,6 +141,43 @@ t.test('entryLine(): the same line as toLine() of the entry, for any field value
   t.equal(jsonString('caf\u00e9 \u009b \u2028 "q" \ud83d'), toLine('caf\u00e9 \u009b \u2028 "q" \ud83d'))
 })
 
+t.test(
+  'jsonNumber(): the text JSON.stringify gives, from integers for durations rounded to the microsecond',
+  async (t) => {
+    // Rounded durations (the fast path), whole numbers, and any double (the fallback).
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 + 5000 }),
+        (k) => jsonNumber(k / 1000) === JSON.stringify(k / 1000),
+      ),
+    )
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e7, noNaN: true }),
+        (ms) => jsonNumber(round(ms)) === JSON.stringify(round(ms)),
+      ),
+    )
+    fc.assert(fc.property(fc.double(), (x) => jsonNumber(x) === JSON.stringify(x)))
+    for (const x of [
+      0,
+      -0,
+      0.001,
+      0.5,
+      1.25,
+      200,
+      1.001,
+      2147483.647,
+      2147483.648,
+      -1.5,
+      1e21,
+      1e-7,
+      Number.NaN,
+      Infinity,
+    ])
+      t.equal(jsonNumber(x), JSON.stringify(x), `${x}`)
+  },
+)
+
 t.test('isoTime(): the ISO date of the millisecond, fractions truncated, as Date gives it', async (t) => {
   fc.assert(
     fc.property(fc.array(fc.double({ min: 0, max: 4e12, noNaN: true }), { maxLength: 20 }), (times) =>
@@ -149,4 +187,18 @@ t.test('isoTime(): the ISO date of the millisecond, fractions truncated, as Date
   t.equal(isoTime(1_700_000_000_123.9), '2023-11-14T22:13:20.123Z')
   t.equal(isoTime(1_700_000_000_123.1), '2023-11-14T22:13:20.123Z', 'the same millisecond')
   t.equal(isoTime(1_700_000_000_124), '2023-11-14T22:13:20.124Z')
+  // Lines come out of arrival order: within a second, across its edges, and back again.
+  const base = 1_700_000_000_000
+  for (const ms of [
+    base + 999,
+    base + 1000,
+    base + 500.7,
+    base + 1001,
+    base - 1,
+    base,
+    base + 1999,
+    0,
+    253_402_300_800_000,
+  ])
+    t.equal(isoTime(ms), new Date(ms).toISOString(), `${ms}`)
 })
