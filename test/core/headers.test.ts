@@ -2,7 +2,13 @@ import t, { type Test } from 'tap'
 import type { RawHandler } from '../../lib/index.js'
 import { appendVary, singleHeader } from '../../lib/core.js'
 import { setFlagsFromString } from 'node:v8'
-import { addFixedHeaders, FixedHeaders, isQuotedStringSafe, prepareHeaderMap } from '../../lib/core/headers.js'
+import {
+  addFixedHeaders,
+  FixedHeaders,
+  isQuotedStringSafe,
+  prepareHeaderMap,
+  setOwnHeader,
+} from '../../lib/core/headers.js'
 import { onResponseStart } from '../../lib/core/response-start.js'
 import { serve } from '../helpers/serve.js'
 import { parseRawResponse, rawExchange } from '../helpers/raw.js'
@@ -244,6 +250,50 @@ t.test('prepareHeaderMap(): leaves a map that exists alone', async (t) => {
   const res = await fetch(url)
   t.equal(res.headers.get('x-first'), '1')
   t.equal(res.headers.get('x-same-map'), 'true')
+})
+
+t.test('setOwnHeader(): sets as setHeader would, straight into the map', async (t) => {
+  const seen: unknown[] = []
+  const url = await serve(t, (req, res) => {
+    if (req.url === '/prepared') prepareHeaderMap(res)
+    setOwnHeader(res, 'x-own', 'a')
+    setOwnHeader(res, 'x-own', 'b')
+    res.setHeader('X-Theirs', '1')
+    seen.push(res.getHeader('x-own'), res.getHeaderNames(), hasFastProperties(outHeaders(res)))
+    res.end()
+    // Once the head is out, Node's own error, as from setHeader.
+    try {
+      setOwnHeader(res, 'x-late', '1')
+    } catch (err) {
+      seen.push((err as NodeJS.ErrnoException).code)
+    }
+  })
+  for (const path of ['/prepared', '/fresh']) {
+    const res = await fetch(url + path)
+    t.equal(res.headers.get('x-own'), 'b', path)
+    t.equal(res.headers.get('x-theirs'), '1', path)
+    t.same(
+      seen.splice(0),
+      ['b', ['x-own', 'x-theirs'], true, 'ERR_HTTP_HEADERS_SENT'],
+      `${path}: a fast map either way`,
+    )
+  }
+})
+
+t.test('setOwnHeader(): goes through setHeader when something replaced it', async (t) => {
+  const calls: string[] = []
+  const url = await serve(t, (_req, res) => {
+    const original = res.setHeader
+    res.setHeader = function (this: typeof res, name: string, value: number | string | readonly string[]) {
+      calls.push(`${name}=${value}`)
+      return original.call(this, name, value)
+    } as typeof res.setHeader
+    setOwnHeader(res, 'x-own', 'a')
+    res.end()
+  })
+  const res = await fetch(url)
+  t.equal(res.headers.get('x-own'), 'a')
+  t.same(calls, ['x-own=a'])
 })
 
 t.test("FixedHeaders: validated when built, with Node's checks", async (t) => {

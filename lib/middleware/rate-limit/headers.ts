@@ -11,6 +11,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http'
+import { setOwnHeader } from '../../core/headers.js'
 
 /** Which standard rate-limit fields a limiter sends. */
 export type RateLimitHeaderFormat = 'draft-11' | 'draft-7' | 'draft-6'
@@ -40,7 +41,8 @@ export function policyField(name: string, limit: number, windowMs: number): stri
  */
 function addItem(res: ServerResponse, name: string, item: string): void {
   const existing = res.getHeader(name)
-  res.setHeader(name, typeof existing === 'string' && existing !== '' ? `${existing}, ${item}` : item)
+  // Policy names match a pattern when the limiter is built; the rest are numbers.
+  setOwnHeader(res, name, typeof existing === 'string' && existing !== '' ? `${existing}, ${item}` : item)
 }
 
 /** Headers a limiter sets, precomputed where they do not depend on the request. */

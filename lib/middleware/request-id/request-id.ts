@@ -13,7 +13,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, describeValue } from '../../core/errors.js'
-import { singleHeader } from '../../core/headers.js'
+import { setOwnHeader, singleHeader } from '../../core/headers.js'
 import {
   defineDefaults,
   expectArray,
@@ -183,7 +183,10 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
 
   // One listener for every request: the id travels as the listener's context.
   const echoId = (res: ServerResponse, id: string): void => {
-    res.setHeader(header, id)
+    // `header` was checked and lower-cased. The ids this layer keeps or makes match
+    // ID_PATTERN, but one set by other code (requestIdState is public) is checked again.
+    if (ID_PATTERN.test(id)) setOwnHeader(res, header, id)
+    else res.setHeader(header, id)
   }
 
   // The id of `req`, decided once: a second requestId() (a mounted sub-app) and a framework

@@ -12,7 +12,7 @@ import {
   type Middleware,
   type RawHandler,
 } from '../../../lib/index.js'
-import { defineMiddleware, setClientIdentity } from '../../../lib/core.js'
+import { defineMiddleware, requestIdState, setClientIdentity } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
@@ -48,6 +48,25 @@ const boundary: Middleware = (next) =>
 
 const raw = (url: string, headerLines: string) =>
   rawExchange(url, Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\n${headerLines}Connection: close\r\n\r\n`, 'latin1'))
+
+t.test('requestId(): an id other code set is echoed only after the header checks', async (t) => {
+  // requestIdState is public: an id set before requestId() runs is kept, and must not go
+  // into the head unchecked (Node writes its header map without checking it again).
+  const presets: Middleware = (next) => (req, res) => {
+    requestIdState.set(req, req.headers['x-bad'] === '1' ? 'a\r\nx-injected: 1' : 'other code id')
+    return next(req, res)
+  }
+  const url = await serve(t, compose(boundary, presets, requestId())(echoId))
+  const good = await fetch(url)
+  t.equal(
+    good.headers.get('x-request-id'),
+    'other code id',
+    'a valid header value outside the id alphabet still goes out',
+  )
+  const bad = parseRawResponse(await raw(url, 'x-bad: 1\r\n'))
+  t.equal(bad.status, 500, "Node's check refuses it, and the boundary answers")
+  t.equal(bad.headers['x-injected'], undefined)
+})
 
 t.test('requestId(): mints a UUID v7, stores it and echoes it in x-request-id', async (t) => {
   const url = await serve(t, compose(requestId())(echoId))
