@@ -10,8 +10,6 @@ import { availableParallelism } from 'node:os'
 import { createRequire, syncBuiltinESMExports } from 'node:module'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import t, { type Test } from 'tap'
 import {
   accessLog,
@@ -23,6 +21,7 @@ import {
   type RawHandler,
   type TimeoutTimers,
 } from '../../lib/index.js'
+import { collectGarbage } from '../helpers/gc.js'
 import { openSocket, rawExchange, parseRawResponse } from '../helpers/raw.js'
 import { listen } from '../helpers/serve.js'
 import { until } from '../helpers/wait.js'
@@ -91,16 +90,8 @@ function countingTimers(): TimeoutTimers & { pending: number } {
   return timers
 }
 
-/**
- * A full garbage collection, so RSS compares live memory, not garbage not yet collected
- * (the leak this file guards against is native zlib memory, which only destroy frees).
- */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc')
-  const gc = runInNewContext('gc') as () => void
-  gc()
-  gc()
-}
+// collectGarbage() before each RSS reading: RSS then compares live memory, not garbage not yet
+// collected (the leak this file guards against is native zlib memory, which only destroy frees).
 
 // Text that compresses only to about three quarters: a handler's output fills the
 // response's buffer quickly, as real data does.

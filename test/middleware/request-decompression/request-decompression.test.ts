@@ -2,8 +2,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, request, type IncomingMessage } from 'node:http'
 import { promisify } from 'node:util'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import * as zlib from 'node:zlib'
 import express from 'express'
 import fc from 'fast-check'
@@ -19,6 +17,7 @@ import {
   zstdDecodingSupported,
 } from '../../../lib/index.js'
 import { toExpress } from '../../../adapters/express.js'
+import { collectGarbage } from '../../helpers/gc.js'
 import { httpRequest } from '../../helpers/http.js'
 import { openSocket, parseRawResponse, rawExchange } from '../../helpers/raw.js'
 import { listen, serve } from '../../helpers/serve.js'
@@ -263,10 +262,8 @@ t.test('requestDecompression(): the decoded size is limited (413), the encoded s
 })
 
 // Garbage (zlib's output buffers) is collected when V8 pleases: measure live memory, not that.
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
 const rssAfterGc = (): number => {
-  gc()
+  collectGarbage()
   return process.memoryUsage().rss
 }
 
