@@ -172,17 +172,12 @@ export function prepareHeaderMap(res: ServerResponse): void {
  */
 export function addFixedHeaders(res: ServerResponse, fixed: FixedHeaders, override: boolean): void {
   const { names, values } = fixed
-  const map = OUT_HEADERS === undefined ? undefined : (res as unknown as OutHeadersSlot)[OUT_HEADERS]
-  if (map === undefined || res.setHeader !== nodeSetHeader || res.headersSent) {
+  const headers = writableHeaderMap(res)
+  if (headers === undefined) {
     for (let i = 0; i < names.length; i++) {
       if (override || !res.hasHeader(names[i]!)) res.setHeader(names[i]!, values[i]!)
     }
     return
-  }
-  let headers = map
-  if (headers === null) {
-    headers = newHeaderMap()
-    ;(res as unknown as OutHeadersSlot)[OUT_HEADERS!] = headers
   }
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!
@@ -200,15 +195,23 @@ export function addFixedHeaders(res: ServerResponse, fixed: FixedHeaders, overri
  * a wrapper still sees the call and a call after the headers went out throws Node's error.
  */
 export function setOwnHeader(res: ServerResponse, name: string, value: string): void {
-  const map = OUT_HEADERS === undefined ? undefined : (res as unknown as OutHeadersSlot)[OUT_HEADERS]
-  if (map === undefined || res.setHeader !== nodeSetHeader || res.headersSent) {
-    res.setHeader(name, value)
-    return
-  }
-  let headers = map
-  if (headers === null) {
-    headers = newHeaderMap()
-    ;(res as unknown as OutHeadersSlot)[OUT_HEADERS!] = headers
-  }
-  headers[name] = [name, value]
+  const headers = writableHeaderMap(res)
+  if (headers === undefined) res.setHeader(name, value)
+  else headers[name] = [name, value]
+}
+
+/**
+ * Node's header map of `res`, made (in fast mode) when it has none yet; undefined where a
+ * layer must go through `setHeader`: no map slot (an HTTP/2 compatibility response, a
+ * future Node), `setHeader` replaced (a wrapper must see every call), or headers already out
+ * (so that Node throws its own error).
+ */
+function writableHeaderMap(res: ServerResponse): HeaderMap | undefined {
+  if (OUT_HEADERS === undefined || res.setHeader !== nodeSetHeader || res.headersSent) return undefined
+  const slot = res as unknown as OutHeadersSlot
+  const map = slot[OUT_HEADERS]
+  if (map !== null) return map
+  const made = newHeaderMap()
+  slot[OUT_HEADERS] = made
+  return made
 }
