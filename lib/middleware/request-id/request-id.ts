@@ -182,11 +182,13 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
         }
 
   // One listener for every request: the id travels as the listener's context.
+  // An id this layer decided on the request path matches ID_PATTERN, and `header` was
+  // checked and lower-cased: it goes straight into the header map. An id found in state
+  // (requestIdState is public: other code, or a framework that asked first) goes through
+  // setHeader's checks, since Node writes its map into the head without checking it again.
+  const echoOwnId = (res: ServerResponse, id: string): void => setOwnHeader(res, header, id)
   const echoId = (res: ServerResponse, id: string): void => {
-    // `header` was checked and lower-cased. The ids this layer keeps or makes match
-    // ID_PATTERN, but one set by other code (requestIdState is public) is checked again.
-    if (ID_PATTERN.test(id)) setOwnHeader(res, header, id)
-    else res.setHeader(header, id)
+    res.setHeader(header, id)
   }
 
   // The id of `req`, decided once: a second requestId() (a mounted sub-app) and a framework
@@ -211,8 +213,9 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
     },
     (next) =>
       function requestIdHandler(req, res) {
-        const id = decide(req)
-        if (echo) onResponseStart(res, echoId, id)
+        const found = requestIdState.tryGet(req)
+        const id = found ?? decide(req)
+        if (echo) onResponseStart(res, found === undefined ? echoOwnId : echoId, id)
         return next(req, res)
       },
   )
