@@ -167,7 +167,7 @@ export const scenarios: Record<string, Scenario> = {
     // stack: production.ts), so that both start from the same heap. Below ~10 MB of old
     // generation V8 decides differently when to mark: 3 MB more code alone put the limit into
     // incremental marking every 50-100 ms on the 64 KB route, as the stack's process was (see
-    // docs/performance.md, "The heap both start from").
+    // docs/performance.md, "On the 64 KB route, the heap the process starts from").
     start: async () => {
       await import('./production.js')
       return listen(handWritten())
