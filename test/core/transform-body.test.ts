@@ -650,6 +650,72 @@ t.test('transformBody(): typed-array chunks are held and counted by bytes', asyn
   t.equal(res.body.toString(), 'hié')
 })
 
+t.test(
+  'transformBody(): a short string given to end() goes out as given, in its encoding, with its length in bytes',
+  async (t) => {
+    const seen: Array<{ length: number | undefined; whole: string | undefined }> = []
+    const bodies: Record<string, [string, BufferEncoding | undefined]> = {
+      '/utf8': ['naïve ✓ 😀', undefined],
+      '/hex': ['68c3a96c6c6f', 'hex'],
+      '/latin1': ['caf\xe9', 'latin1'],
+      '/base64': [Buffer.from('é-ok').toString('base64'), 'base64'],
+      '/upper': ['hé', 'utf8'],
+    }
+    const url = await serve(t, (req, res) => {
+      transformBody(
+        res,
+        (_res, body) => {
+          seen.push({ length: body.length, whole: body.whole()?.toString('hex') })
+          return req.url === '/upper' ? upper() : null
+        },
+        { holdBack: 1024 },
+      )
+      const [text, encoding] = bodies[req.url!]!
+      if (encoding === undefined) res.end(text)
+      else res.end(text, encoding)
+    })
+    const expected: Record<string, Buffer> = {
+      '/utf8': Buffer.from('naïve ✓ 😀'),
+      '/hex': Buffer.from('héllo'),
+      '/latin1': Buffer.from([0x63, 0x61, 0x66, 0xe9]),
+      '/base64': Buffer.from('é-ok'),
+    }
+    for (const [path, bytes] of Object.entries(expected)) {
+      seen.length = 0
+      const res = await rawExchange(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(
+        parseRawResponse,
+      )
+      t.same(res.body, bytes, `${path}: the bytes of the string in its encoding`)
+      t.equal(res.headers['content-length'], String(bytes.length), `${path}: Content-Length counts bytes`)
+      t.same(
+        seen,
+        [{ length: bytes.length, whole: bytes.toString('hex') }],
+        `${path}: the decider sees its length in bytes and its bytes`,
+      )
+    }
+    const transformed = await rawExchange(url, 'GET /upper HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n').then(
+      parseRawResponse,
+    )
+    t.equal(transformed.body.toString(), 'HÉ', 'a kept string is transformed as its bytes')
+  },
+)
+
+t.test('transformBody(): end() with an unknown encoding throws before the head goes out, as Node does', async (t) => {
+  const seen: unknown[] = []
+  const url = await serve(t, (_q, res) => {
+    transformBody(res, () => null, { holdBack: 1024 })
+    try {
+      res.end('abc', 'no-such-encoding' as BufferEncoding)
+    } catch (err) {
+      seen.push(err, res.headersSent)
+      res.destroy()
+    }
+  })
+  const bytes = await rawExchange(url, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.match(seen, [{ code: 'ERR_UNKNOWN_ENCODING' }, false])
+  t.equal(bytes.length, 0, 'nothing of the response reached the client')
+})
+
 t.test('transformBody(): a second end() waits for the first; end(data) after end is an error', async (t) => {
   const calls: string[] = []
   let resolve!: () => void
