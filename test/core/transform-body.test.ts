@@ -700,6 +700,38 @@ t.test(
   },
 )
 
+t.test(
+  'transformBody(): a short string body that passes through goes out with its head in one socket write',
+  async (t) => {
+    const writes: Record<string, number> = {}
+    const url = await serve(t, (req, res) => {
+      const socket = res.socket!
+      const write = socket.write
+      let count = 0
+      socket.write = function (this: typeof socket, ...args: unknown[]) {
+        // Node's end() finishes with an empty write of its own: only writes that carry bytes count.
+        if ((args[0] as string | Uint8Array).length > 0) count++
+        return (write as (...a: unknown[]) => boolean).apply(this, args)
+      } as typeof socket.write
+      res.on('finish', () => {
+        writes[req.url!] = count
+        socket.write = write
+      })
+      transformBody(res, () => null, { holdBack: 1024 })
+      res.setHeader('content-type', 'text/plain')
+      // The control: a Buffer body, which Node sends after the head as a write of its own.
+      res.end(req.url === '/buffer' ? Buffer.from('hello, world') : 'hello, world')
+    })
+    for (const path of ['/string', '/buffer']) {
+      const res = await rawExchange(url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`).then(
+        parseRawResponse,
+      )
+      t.equal(res.body.toString(), 'hello, world', `${path}: the body`)
+    }
+    t.same(writes, { '/string': 1, '/buffer': 2 }, 'head and string body in one write; a Buffer body in its own')
+  },
+)
+
 t.test('transformBody(): end() with an unknown encoding throws before the head goes out, as Node does', async (t) => {
   const seen: unknown[] = []
   const url = await serve(t, (_q, res) => {
