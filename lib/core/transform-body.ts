@@ -133,8 +133,9 @@ class StreamTransform implements BodyTransform {
  * its exact length in bytes.
  */
 class HeldChunk {
-  readonly data: Buffer | string
-  readonly encoding: BufferEncoding | undefined
+  /** Becomes the bytes once something asked for them ({@link toBuffer}): converted once. */
+  data: Buffer | string
+  encoding: BufferEncoding | undefined
   readonly bytes: number
   readonly callback: WriteCallback | undefined
   next: HeldChunk | undefined = undefined
@@ -151,10 +152,17 @@ class HeldChunk {
     this.callback = callback
   }
 
-  /** The data as bytes. */
+  /**
+   * The data as bytes. A string is converted once and the bytes kept: a decider that read the
+   * body through `whole()` (conditional's ETag) and Node's write then share one conversion.
+   */
   toBuffer(): Buffer {
     const data = this.data
-    return typeof data === 'string' ? Buffer.from(data, this.encoding ?? 'utf8') : data
+    if (typeof data !== 'string') return data
+    const bytes = Buffer.from(data, this.encoding ?? 'utf8')
+    this.data = bytes
+    this.encoding = undefined
+    return bytes
   }
 }
 
