@@ -5,6 +5,7 @@ import t from 'tap'
 import {
   encoderMakers,
   metadataBlocks,
+  wholeEncoders,
   paddableEncodings,
   zstdSupported,
 } from '../../../lib/middleware/compression/encoders.js'
@@ -153,4 +154,42 @@ t.test('metadataBlocks(): every size from 1 to 258 is valid brotli metadata of e
   }
   t.ok(plain.length > 0)
   t.pass('all sizes decode')
+})
+
+const sampleJson = (length: number) =>
+  Buffer.from(
+    JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: i, name: `project ${i}`, open: i % 3 > 0 }))).slice(
+      0,
+      length,
+    ),
+  )
+
+t.test('wholeEncoders(): the small tiers (memLevel 4 and 6) compress as well as memLevel 8', async (t) => {
+  const whole = wholeEncoders({ brotliQuality: 4, gzipLevel: 6, zstdLevel: 3, jitter: 0 })
+  const samples = [
+    sampleJson(600),
+    sampleJson(1000),
+    sampleJson(2400),
+    sampleJson(4000),
+    Buffer.from(
+      Array.from({ length: 60 }, (_, i) => `<li class="c${i % 5}"><a href="/p/${i}">Page ${i}</a></li>\n`)
+        .join('')
+        .slice(0, 3000),
+    ),
+  ]
+  for (const sample of samples) {
+    const bits = sample.length <= 1024 ? 10 : 12
+    for (const [coding, decode, reference] of [
+      ['gzip', zlib.gunzipSync, zlib.gzipSync],
+      ['deflate', zlib.inflateSync, zlib.deflateSync],
+    ] as const) {
+      const out = await new Promise<Buffer>((ok, fail) =>
+        whole[coding]!(sample, (err, result) => (err ? fail(err) : ok(result))),
+      )
+      t.ok(decode(out).equals(sample), `${coding} ${sample.length}`)
+      // The reference is computed here, in the test; the library never calls a *Sync coder.
+      const full = reference(sample, { level: 6, windowBits: bits, memLevel: 8 })
+      t.equal(out.length, full.length, `${coding} ${sample.length}: as small as with memLevel 8`)
+    }
+  }
 })
