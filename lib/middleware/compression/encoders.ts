@@ -18,6 +18,7 @@ import { randomInt } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import * as zlib from 'node:zlib'
 import type { Encoding } from './negotiation.js'
+import { ReusedDeflaters } from './reused-deflaters.js'
 
 /** How the encoders compress. */
 export interface EncoderSettings {
@@ -142,16 +143,21 @@ export function encoderMakers(settings: EncoderSettings): Readonly<Record<Encodi
 /**
  * One-call encoders for whole bodies, with the options of the body's length tier: the same
  * native encoder as the streams, on the thread pool, without a stream's per-response
- * listeners and framing. None while padding is on (it needs the padded stream classes), and
- * none for zstd (Node 20 has no `zstdCompress`; the stream serves it).
+ * listeners and framing. gzip and deflate reuse their encoders (see reused-deflaters.ts);
+ * brotli gets one `brotliCompress` per body, since Node documents `reset()` for the zlib
+ * codings only. None while padding is on (it needs the padded stream classes), and none for
+ * zstd (Node 20 has no `zstdCompress`; the stream serves it).
  */
 export function wholeEncoders(settings: EncoderSettings): Readonly<Partial<Record<Encoding, EncodeWhole>>> {
   if (settings.jitter > 0) return Object.freeze({})
   const { deflateOptions, brotliOptions } = optionTables(settings)
+  const tierOptions = deflateOptions.map((byFlush) => byFlush[0]!)
+  const gzip = new ReusedDeflaters((options) => zlib.createGzip(options), tierOptions)
+  const deflate = new ReusedDeflaters((options) => zlib.createDeflate(options), tierOptions)
   return Object.freeze({
     br: (body, done) => zlib.brotliCompress(body, brotliOptions[tierOf(body.length)]![0]!, done),
-    gzip: (body, done) => zlib.gzip(body, deflateOptions[tierOf(body.length)]![0]!, done),
-    deflate: (body, done) => zlib.deflate(body, deflateOptions[tierOf(body.length)]![0]!, done),
+    gzip: (body, done) => gzip.encode(body, tierOf(body.length), done),
+    deflate: (body, done) => deflate.encode(body, tierOf(body.length), done),
   })
 }
 

@@ -1266,6 +1266,34 @@ t.test(
   },
 )
 
+t.test(
+  'compression(): many whole bodies at once, on reused encoders, each reach their own client intact',
+  async (t) => {
+    const { rawRequest } = await import('../../helpers/raw.js')
+    // Each request gets a body of its own, sized across the length tiers (≤ 1, 4, 16, 64 KiB
+    // and above), so an encoder handing one body's output to another response would show.
+    const bodyFor = (n: number) =>
+      `{"request":${n},"items":[${Array.from({ length: [40, 150, 600, 2400, 9000][n % 5]! }, (_, i) => `"${n}-${i}"`).join(',')}]}`
+    const url = await serve(
+      t,
+      compose(compression({ threshold: 256 }))((req, res) => {
+        res.setHeader('content-type', 'application/json')
+        res.end(bodyFor(Number(req.url!.slice(1))))
+      }),
+    )
+    for (const encoding of ['gzip', 'deflate']) {
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, n) => rawRequest(url, 'GET', `/${n}`, [['Accept-Encoding', encoding]])),
+      )
+      for (const [n, res] of answers.entries()) {
+        t.equal(res.headers['content-encoding'], encoding)
+        t.equal(res.headers['content-length'], String(res.body.length))
+        t.equal(decoders[encoding]!(res.body).toString(), bodyFor(n), `${encoding} /${n}`)
+      }
+    }
+  },
+)
+
 t.test('compression(): clients aborting while a whole body is compressed leave no error and no handle', async (t) => {
   const count = 100
   const outcomes: string[] = []
