@@ -12,6 +12,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { setOwnHeader } from '../../core/headers.js'
+import { integerText } from '../../core/integer-text.js'
 
 /** Which standard rate-limit fields a limiter sends. */
 export type RateLimitHeaderFormat = 'draft-11' | 'draft-7' | 'draft-6'
@@ -74,12 +75,13 @@ export function headerWriter(
       if (format === 'draft-11') {
         addItem(res, 'ratelimit-policy', policy ?? policyField(name, values.limit, windowMs))
         // draft-11 §4: r is the available quota, t the effective window in delay-seconds.
-        addItem(res, 'ratelimit', `${prefix}${values.remaining};t=${values.resetSeconds}`)
+        // The units left differ on every request: integerText keeps them out of V8's number cache.
+        addItem(res, 'ratelimit', `${prefix}${integerText(values.remaining)};t=${values.resetSeconds}`)
       } else if (format === 'draft-6') {
         if (!(Number(res.getHeader('ratelimit-remaining')) < values.remaining)) {
           res.setHeader('ratelimit-policy', unnamedPolicy(values.limit))
           res.setHeader('ratelimit-limit', String(values.limit))
-          res.setHeader('ratelimit-remaining', String(values.remaining))
+          res.setHeader('ratelimit-remaining', integerText(values.remaining))
           // draft-6 §3.3: RateLimit-Reset is delay-seconds, not a timestamp.
           res.setHeader('ratelimit-reset', String(values.resetSeconds))
         }
@@ -89,14 +91,14 @@ export function headerWriter(
           res.setHeader('ratelimit-policy', unnamedPolicy(values.limit))
           res.setHeader(
             'ratelimit',
-            `limit=${values.limit}, remaining=${values.remaining}, reset=${values.resetSeconds}`,
+            `limit=${values.limit}, remaining=${integerText(values.remaining)}, reset=${values.resetSeconds}`,
           )
         }
       }
       // The legacy fields hold one policy only: the one with the least left wins.
       if (legacy && !(Number(res.getHeader('x-ratelimit-remaining')) < values.remaining)) {
         res.setHeader('x-ratelimit-limit', String(values.limit))
-        res.setHeader('x-ratelimit-remaining', String(values.remaining))
+        res.setHeader('x-ratelimit-remaining', integerText(values.remaining))
         // The legacy convention (GitHub, express-rate-limit): the reset as epoch seconds.
         res.setHeader('x-ratelimit-reset', String(Math.ceil(now() / 1000) + values.resetSeconds))
       }
