@@ -14,6 +14,7 @@ import { gzip } from 'node:zlib'
 import { benchSettings as S, largeJson, listen, routes, smallJson, type Scenario } from '../common.js'
 import { logFile } from '../log-file.js'
 import { pooledUuidv7 } from '../../lib/middleware/request-id/uuid-v7.js'
+import { integerText } from '../../lib/core/integer-text.js'
 
 const ID = /^[A-Za-z0-9._:=-]{1,128}$/
 const origins = new Set<string>([S.allowedOrigin])
@@ -96,7 +97,9 @@ function handWritten(): RequestListener {
       res.end()
       return
     }
-    const ratelimit = `"default";r=${S.rateLimit - window.count};t=${Math.ceil((window.resetAt - now) / 1000)}`
+    // The count left differs per request: formatted as the stack does, outside V8's number
+    // cache, whose strings would otherwise be promoted (lib/core/integer-text.ts).
+    const ratelimit = `"default";r=${integerText(S.rateLimit - window.count)};t=${Math.ceil((window.resetAt - now) / 1000)}`
     const origin = req.headers.origin
     const cors = origin !== undefined && origins.has(origin)
     const body = url === '/json' ? smallJson : largeJson
