@@ -26,9 +26,9 @@
  */
 import { AsyncResource } from 'node:async_hooks'
 import * as zlib from 'node:zlib'
-import type { EncodeWhole } from './encoders.js'
 
-type Callback = Parameters<EncodeWhole>[1]
+/** What a body's compression calls back with: encoders.ts's `EncodeWhole` callback (no import: that file imports this one). */
+type Callback = (err: Error | null, result: Buffer) => void
 // @types/node declares reset() on Deflate only; Node's Gzip has it too (both are deflate).
 type ZlibStream = (zlib.Gzip | zlib.Deflate) & zlib.ZlibReset
 
@@ -189,7 +189,11 @@ export class ReusedDeflaters {
   #start(job: Job): void {
     this.#busy++
     this.#usedSinceSweep = true
-    const deflater = this.#idle[job.tier]!.pop() ?? this.#home.runInAsyncScope(this.#newDeflater, this, job.tier)
+    const idle = this.#idle[job.tier]!
+    let deflater = idle.pop()
+    // One destroyed while idle (nothing here does that, but its owner might) cannot be reset.
+    while (deflater?.stream.destroyed) deflater = idle.pop()
+    deflater ??= this.#home.runInAsyncScope(this.#newDeflater, this, job.tier)
     deflater.run(job)
   }
 

@@ -139,6 +139,12 @@ t.test(
     const third = encode(pool, body, 3)
     made[1]!.destroy()
     await t.rejects(third, { message: /destroyed/ })
+    // Destroyed while idle: passed over, and a new encoder takes the body.
+    t.ok(zlib.gunzipSync(await encode(pool, body, 3)).equals(body))
+    t.same(pool.idleCounts(), [0, 0, 0, 1, 0])
+    made[2]!.destroy()
+    t.ok(zlib.gunzipSync(await encode(pool, body, 3)).equals(body), 'a body after an idle encoder was destroyed')
+    t.equal(made.length, 4)
   },
 )
 
