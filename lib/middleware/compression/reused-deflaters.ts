@@ -64,7 +64,8 @@ class Deflater {
   readonly stream: ZlibStream
   readonly tier: number
   readonly #release: Release
-  #chunks: Buffer[] = []
+  /** The output of the body in hand; one array for the encoder's life, emptied after each body. */
+  readonly #chunks: Buffer[] = []
   #job: Job | undefined = undefined
   #used = false
   #error: Error | null = null
@@ -95,12 +96,12 @@ class Deflater {
     const job = this.#job!
     const chunks = this.#chunks
     this.#job = undefined
-    this.#chunks = []
     // A stream destroyed meanwhile (by an error or by hand) calls back without an error: its
     // output is then incomplete, and it cannot be used again.
     const err =
       writeError ?? this.#error ?? (this.stream.destroyed ? new Error('the compression stream was destroyed') : null)
     const result = err !== null ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+    chunks.length = 0
     this.#release(this, err === null)
     job.runInAsyncScope(job.done, null, err, result)
   }
