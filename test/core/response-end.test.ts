@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { AsyncLocalStorage, createHook } from 'node:async_hooks'
 import type { Socket } from 'node:net'
 import { pipeline, Readable } from 'node:stream'
 import t, { type Test } from 'tap'
@@ -6,6 +6,7 @@ import type { RawHandler } from '../../lib/index.js'
 import { onResponseEnd, type ResponseEndInfo } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, rawExchange } from '../helpers/raw.js'
+import { onResponseEndContextFree } from '../../lib/core/response-end.js'
 import { captureWarnings, silenceWarningOutput, tick, until } from '../helpers/wait.js'
 
 /** Serve `respond`, recording every end info; resolves `ended` on the first. */
@@ -418,4 +419,91 @@ t.test('onResponseEnd(): queued pipelined responses cut by the connection keep t
   socket.resetAndDestroy()
   await until(() => seen.length === 2)
   t.same(seen.sort(), ['request /0', 'request /1'])
+})
+
+t.test(
+  'onResponseEndContextFree(): runs once with the same info, in order with bound listeners, in the context that ends the exchange',
+  async (t) => {
+    const als = new AsyncLocalStorage<string>()
+    const seen: Array<[string, string | undefined, string, number | undefined]> = []
+    const url = await serve(t, (req, res) =>
+      als.run(`request ${req.url}`, () => {
+        onResponseEnd(res, (info) => {
+          seen.push(['bound outer', als.getStore(), info.outcome, info.bytesWritten])
+        })
+        onResponseEndContextFree(res, (info) => {
+          seen.push(['free', als.getStore(), info.outcome, info.bytesWritten])
+        })
+        onResponseEnd(res, (info) => {
+          seen.push(['bound inner', als.getStore(), info.outcome, info.bytesWritten])
+        })
+        // Ended from another context: that is the one the response's 'close' comes in.
+        als.run('ending', () => res.end('ok'))
+      }),
+    )
+    const received = await rawExchange(url, 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    await until(() => seen.length === 3)
+    await tick(5)
+    t.same(seen, [
+      ['bound inner', 'request /a', 'finished', received.length],
+      ['free', 'ending', 'finished', received.length],
+      ['bound outer', 'request /a', 'finished', received.length],
+    ])
+  },
+)
+
+t.test('onResponseEndContextFree(): makes no async resource; onResponseEnd makes one per listener', async (t) => {
+  const made: string[] = []
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'HTTP_ONION_RESPONSE_END') made.push(type)
+    },
+  }).enable()
+  t.teardown(() => {
+    hook.disable()
+  })
+  let ended = 0
+  const url = await serve(t, (req, res) => {
+    const count = () => {
+      ended++
+    }
+    if (req.url === '/bound') onResponseEnd(res, count)
+    else onResponseEndContextFree(res, count)
+    res.end()
+  })
+  for (const path of ['/free', '/free', '/bound']) await (await fetch(url + path)).text()
+  await until(() => ended === 3)
+  t.equal(made.length, 1, 'one resource, for the one bound listener')
+})
+
+t.test('onResponseEndContextFree(): a throwing listener is reported, and one registered late still runs', async (t) => {
+  const warnings: Error[] = []
+  const onWarning = (w: Error) => {
+    if (w.name === 'HttpOnionError') warnings.push(w)
+  }
+  silenceWarningOutput(t)
+  process.on('warning', onWarning)
+  t.teardown(() => {
+    process.off('warning', onWarning)
+  })
+  const outcomes: string[] = []
+  const url = await serve(t, (_q, res) => {
+    onResponseEndContextFree(res, (info) => {
+      outcomes.push(info.outcome)
+    })
+    onResponseEndContextFree(res, () => {
+      throw new Error('sink broke')
+    })
+    res.end()
+    res.once('close', () =>
+      onResponseEndContextFree(res, (info) => {
+        outcomes.push(`late ${info.outcome}`)
+      }),
+    )
+  })
+  await (await fetch(url)).text()
+  await until(() => outcomes.length === 2)
+  t.same(outcomes, ['finished', 'late finished'])
+  t.equal(warnings.length, 1)
+  t.match(warnings[0]!.message, /onResponseEnd listener: sink broke/)
 })

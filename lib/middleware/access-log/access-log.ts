@@ -29,7 +29,12 @@ import {
 import { arrivalTime, monotonicNow } from '../../core/clock.js'
 import { loggerState } from '../../core/report.js'
 import { upgradeState } from '../../core/upgrade.js'
-import { onResponseEnd, type ResponseEndInfo, type ResponseOutcome } from '../../core/response-end.js'
+import {
+  onResponseEnd,
+  onResponseEndContextFree,
+  type ResponseEndInfo,
+  type ResponseOutcome,
+} from '../../core/response-end.js'
 import { onRequestBody } from '../../core/request-body.js'
 import { originalUrlState, requestIdState, traceState, userIdState } from '../../core/shared-state.js'
 import type { Middleware } from '../../core/types.js'
@@ -205,6 +210,9 @@ export function accessLog(options: AccessLogOptions = {}): AccessLogMiddleware {
   // A stream sink takes only the formatted line, so one entry, refilled for each line, serves
   // every request; a function sink is handed the entry and may keep it, so it gets its own.
   const scratch = typeof sinkTarget === 'function' ? undefined : new Entry()
+  // A function sink is the user's code, and may log through a context-aware logger: it runs in
+  // the request's async context. A stream sink runs none, so its lines skip that cost.
+  const onExchangeEnd = typeof sinkTarget === 'function' ? onResponseEnd : onResponseEndContextFree
 
   const writeLine = (info: ResponseEndInfo, res: ServerResponse, exchange: Exchange): void => {
     const upgrade = upgradeState.tryGet(res.req)
@@ -331,7 +339,7 @@ export function accessLog(options: AccessLogOptions = {}): AccessLogMiddleware {
         // Pin the peer address now (cached on the connection): once a client has gone, its
         // socket can no longer say who it was, and the line would name nobody.
         socketIp(req.socket)
-        onResponseEnd(res, writeLine, exchange)
+        onExchangeEnd(res, writeLine, exchange)
         let result: unknown
         try {
           result = next(req, res)

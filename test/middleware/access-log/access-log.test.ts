@@ -1,3 +1,4 @@
+import { AsyncLocalStorage, createHook } from 'node:async_hooks'
 import { request } from 'node:http'
 import { Writable } from 'node:stream'
 import { createGzip } from 'node:zlib'
@@ -844,3 +845,60 @@ t.test('accessLog(): over HTTP/2, body bytes are counted and bytesOut is absent'
   })
   t.equal(line.bytesOut, undefined)
 })
+
+t.test(
+  "accessLog(): a function sink runs in the request's async context; a stream sink's lines are made without one",
+  async (t) => {
+    const als = new AsyncLocalStorage<string>()
+    const made: string[] = []
+    const hook = createHook({
+      init(_id, type) {
+        if (type === 'HTTP_ONION_RESPONSE_END') made.push(type)
+      },
+    }).enable()
+    t.teardown(() => {
+      hook.disable()
+    })
+    // The store is set outside the log layer, as a request-context layer would.
+    const inRequestContext: Middleware = (next) => (req, res) => als.run(`request ${req.url}`, () => next(req, res))
+    const stores: Array<string | undefined> = []
+    const functionSink = await serve(
+      t,
+      compose(
+        inRequestContext,
+        accessLog({
+          sink: () => {
+            stores.push(als.getStore())
+          },
+        }),
+      )((_req, res) => res.end()),
+    )
+    await (await fetch(`${functionSink}/f`)).text()
+    await until(() => stores.length === 1)
+    t.same(stores, ['request /f'], 'the user code of a function sink sees the request context')
+    t.equal(made.length, 1, 'its listener carries one async resource')
+
+    const lines: string[] = []
+    const streamSink = await serve(
+      t,
+      compose(
+        inRequestContext,
+        accessLog({
+          sink: new Writable({
+            write(chunk, _encoding, done) {
+              lines.push(...String(chunk).trim().split('\n'))
+              done()
+            },
+          }),
+        }),
+      )((_req, res) => res.end()),
+    )
+    for (const path of ['/s1', '/s2']) await (await fetch(streamSink + path)).text()
+    await until(() => lines.length === 2)
+    t.same(
+      lines.map((l) => (JSON.parse(l) as AccessLogEntry).path),
+      ['/s1', '/s2'],
+    )
+    t.equal(made.length, 1, 'a stream sink adds no async resource per request')
+  },
+)
