@@ -137,6 +137,28 @@ export function jsonString(value: string): string {
   return NEEDS_ESCAPING.test(value) ? toLine(value) : `"${value}"`
 }
 
+/**
+ * {@link jsonString} of the value last asked for, kept: a field whose value repeats from
+ * line to line (the method, the path of a busy route, a client behind one proxy) is then
+ * compared, not scanned and quoted again. A class, not a literal (see core/listener-node.ts).
+ */
+class RepeatedJsonString {
+  #value = ''
+  #json = '""'
+
+  of(value: string): string {
+    if (value !== this.#value) {
+      this.#json = jsonString(value)
+      this.#value = value
+    }
+    return this.#json
+  }
+}
+
+const methodJson = new RepeatedJsonString()
+const pathJson = new RepeatedJsonString()
+const clientIpJson = new RepeatedJsonString()
+
 // The fractions of a millisecond a rounded duration can have, as JavaScript prints them:
 // "" for none, then ".001" to ".999" without trailing zeros (".5", ".25").
 const THOUSANDTHS = Array.from({ length: 1000 }, (_, k) =>
@@ -165,11 +187,11 @@ export function jsonNumber(value: number): string {
 export function entryLine(entry: AccessLogEntry): string {
   // time is an ISO date, level and outcome come from fixed sets: none needs escaping.
   let line =
-    `{"time":"${entry.time}","level":"${entry.level}","method":${jsonString(entry.method)},"path":${jsonString(entry.path)}` +
+    `{"time":"${entry.time}","level":"${entry.level}","method":${methodJson.of(entry.method)},"path":${pathJson.of(entry.path)}` +
     `,"status":${jsonNumber(entry.status)},"outcome":"${entry.outcome}","durationMs":${jsonNumber(entry.durationMs)}`
   if (entry.ttfbMs !== undefined) line += `,"ttfbMs":${jsonNumber(entry.ttfbMs)}`
   if (entry.bytesOut !== undefined) line += `,"bytesOut":${jsonNumber(entry.bytesOut)}`
-  line += `,"bytesIn":${jsonNumber(entry.bytesIn)},"clientIp":${jsonString(entry.clientIp)}`
+  line += `,"bytesIn":${jsonNumber(entry.bytesIn)},"clientIp":${clientIpJson.of(entry.clientIp)}`
   if (entry.requestId !== undefined) line += `,"requestId":${jsonString(entry.requestId)}`
   if (entry.traceId !== undefined) line += `,"traceId":${jsonString(entry.traceId)}`
   if (entry.spanId !== undefined) line += `,"spanId":${jsonString(entry.spanId)}`

@@ -142,6 +142,33 @@ t.test('entryLine(): the same line as toLine() of the entry, for any field value
 })
 
 t.test(
+  'entryLine(): values that repeat from line to line, change and come back, are written as toLine() writes them (property)',
+  async (t) => {
+    // The method, path and client address are kept from the line before when they repeat: a
+    // small pool makes repeats common, with values that need escaping among them.
+    const pool = fc.constantFrom('GET', 'POST', '/json', '/a"b', '/\u2028', '', '127.0.0.1', '::1', 'caf\u00e9')
+    const entry = fc.record({ method: pool, path: pool, clientIp: pool }).map((v) => ({
+      time: '2026-01-01T00:00:00.000Z',
+      level: 'info' as const,
+      method: v.method,
+      path: v.path,
+      status: 200,
+      outcome: 'finished' as const,
+      durationMs: 1,
+      bytesIn: 0,
+      clientIp: v.clientIp,
+    }))
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 30 }), (entries) =>
+        entries.every((e) => entryLine(e) === toLine(e)),
+      ),
+      { numRuns: 1000 },
+    )
+    t.pass('1000 sequences of lines')
+  },
+)
+
+t.test(
   'jsonNumber(): the text JSON.stringify gives, from integers for durations rounded to the microsecond',
   async (t) => {
     // Rounded durations (the fast path), whole numbers, and any double (the fallback).
