@@ -16,7 +16,7 @@ import {
  * (compared case-insensitively) and leaving `Vary: *` alone (it already covers everything).
  */
 export function appendVary(res: ServerResponse, ...fields: string[]): void {
-  const current = res.getHeader('vary')
+  const current = readHeader(res, 'vary')
   if (current === undefined) {
     res.setHeader('vary', fields.length === 1 ? fields[0]! : fields.join(', '))
     return
@@ -198,6 +198,22 @@ export function setOwnHeader(res: ServerResponse, name: string, value: string): 
   const headers = writableHeaderMap(res)
   if (headers === undefined) res.setHeader(name, value)
   else headers[name] = [name, value]
+}
+
+const nodeGetHeader = OutgoingMessage.prototype.getHeader
+
+/**
+ * `res.getHeader(name)` for a `name` already in lower case: read straight from Node's map,
+ * without the argument check and lower-casing getHeader repeats on every call (the layers of
+ * the production stack ask about a dozen times per response). Falls back to getHeader when the
+ * map is not there (an HTTP/2 compatibility response, a future Node) or getHeader was
+ * replaced, so that a wrapper still sees every call.
+ */
+export function readHeader(res: ServerResponse, name: string): ReturnType<ServerResponse['getHeader']> {
+  if (OUT_HEADERS === undefined || res.getHeader !== nodeGetHeader) return res.getHeader(name)
+  const map = (res as unknown as OutHeadersSlot)[OUT_HEADERS]
+  if (map === null || map === undefined) return undefined
+  return map[name]?.[1] as ReturnType<ServerResponse['getHeader']>
 }
 
 /**

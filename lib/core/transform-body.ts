@@ -28,6 +28,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { Duplex } from 'node:stream'
+import { readHeader } from './headers.js'
 import { onResponseEnd, type ResponseEndInfo } from './response-end.js'
 import { holdResponseHead, onResponseStart, sendResponseHead } from './response-start.js'
 
@@ -816,13 +817,13 @@ function writeArguments(encoding: unknown, callback: unknown): [BufferEncoding |
 const isChunk = (chunk: unknown): chunk is Chunk => typeof chunk === 'string' || chunk instanceof Uint8Array
 
 function holdBackLimit<C>(pipe: BodyPipe<C>): number {
-  if (pipe.res.hasHeader('content-length')) return 0
+  if (readHeader(pipe.res, 'content-length') !== undefined) return 0
   return typeof pipe.holdBack === 'function' ? pipe.holdBack(pipe.res) : pipe.holdBack
 }
 
 /** The `Content-Length` set on the response, if it is one valid number. */
 function contentLength(res: ServerResponse): number | undefined {
-  const value = res.getHeader('content-length')
+  const value = readHeader(res, 'content-length')
   const n =
     typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : NaN
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined

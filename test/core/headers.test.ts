@@ -7,6 +7,7 @@ import {
   FixedHeaders,
   isQuotedStringSafe,
   prepareHeaderMap,
+  readHeader,
   setOwnHeader,
 } from '../../lib/core/headers.js'
 import { onResponseStart } from '../../lib/core/response-start.js'
@@ -294,6 +295,47 @@ t.test('setOwnHeader(): goes through setHeader when something replaced it', asyn
   const res = await fetch(url)
   t.equal(res.headers.get('x-own'), 'a')
   t.same(calls, ['x-own=a'])
+})
+
+t.test('readHeader(): what getHeader gives, read straight from the map', async (t) => {
+  const seen: Array<[string, unknown, unknown]> = []
+  const url = await serve(t, (req, res) => {
+    const ask = (name: string) => seen.push([name, readHeader(res, name), res.getHeader(name)])
+    // Before any map exists, then with Node's map or the core's fast one.
+    ask('content-type')
+    if (req.url === '/prepared') prepareHeaderMap(res)
+    ask('content-type')
+    res.setHeader('Content-Type', 'text/plain')
+    res.setHeader('X-Many', ['a', 'b'])
+    res.setHeader('Content-Length', 2)
+    setOwnHeader(res, 'x-own', 'o')
+    for (const name of ['content-type', 'x-many', 'content-length', 'x-own', 'x-absent', 'constructor', '__proto__'])
+      ask(name)
+    res.removeHeader('content-type')
+    ask('content-type')
+    res.end('ok')
+  })
+  for (const path of ['/prepared', '/fresh']) {
+    await (await fetch(url + path)).text()
+    t.equal(seen.length, 10, path)
+    for (const [name, read, got] of seen.splice(0)) t.same(read, got, `${path}: ${name}`)
+  }
+})
+
+t.test('readHeader(): goes through getHeader when something replaced it', async (t) => {
+  const calls: string[] = []
+  const url = await serve(t, (_req, res) => {
+    res.setHeader('x-set', 'real')
+    res.getHeader = function (this: typeof res, name: string) {
+      calls.push(name)
+      return name === 'x-set' ? 'wrapped' : undefined
+    } as typeof res.getHeader
+    res.setHeader('x-read', String(readHeader(res, 'x-set')))
+    res.end()
+  })
+  const res = await fetch(url)
+  t.equal(res.headers.get('x-read'), 'wrapped')
+  t.same(calls, ['x-set'])
 })
 
 t.test("FixedHeaders: validated when built, with Node's checks", async (t) => {

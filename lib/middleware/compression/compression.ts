@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { appendVary } from '../../core/headers.js'
+import { appendVary, readHeader } from '../../core/headers.js'
 import {
   defineDefaults,
   expectArray,
@@ -382,10 +382,10 @@ function variesWithEncoding(res: ServerResponse, settings: Settings): boolean {
   const status = res.statusCode
   if (status < 200 || status === 204) return false
   // RFC 9110 §8.4: the handler encoded it itself (precompressed files: its own Vary).
-  if (res.hasHeader('content-encoding')) return false
+  if (readHeader(res, 'content-encoding') !== undefined) return false
   // RFC 9111 §5.2.2.6: no-transform forbids changing the content coding.
-  if (hasNoTransform(res.getHeader('cache-control'))) return false
-  const type = mediaTypeOf(res.getHeader('content-type'))
+  if (hasNoTransform(readHeader(res, 'cache-control'))) return false
+  const type = mediaTypeOf(readHeader(res, 'content-type'))
   // A 304 usually carries no Content-Type, yet stands for a 200 that may be compressed.
   if (type === '') return status === 304
   if (type === 'text/event-stream') return settings.flushEvents
@@ -402,7 +402,7 @@ function hasNoTransform(value: number | string | readonly string[] | undefined):
 const EVENT_STREAM = /^\s*text\/event-stream\s*(?:;|$)/i
 
 function isEventStream(res: ServerResponse): boolean {
-  const type = res.getHeader('content-type')
+  const type = readHeader(res, 'content-type')
   return typeof type === 'string' && EVENT_STREAM.test(type)
 }
 

@@ -11,7 +11,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http'
-import { setOwnHeader } from '../../core/headers.js'
+import { readHeader, setOwnHeader } from '../../core/headers.js'
 import { integerText } from '../../core/integer-text.js'
 
 /** Which standard rate-limit fields a limiter sends. */
@@ -41,7 +41,7 @@ export function policyField(name: string, limit: number, windowMs: number): stri
  * (draft-11 §3 and §4 allow one list to carry several policies).
  */
 function addItem(res: ServerResponse, name: string, item: string): void {
-  const existing = res.getHeader(name)
+  const existing = readHeader(res, name)
   // Policy names match a pattern when the limiter is built; the rest are numbers.
   setOwnHeader(res, name, typeof existing === 'string' && existing !== '' ? `${existing}, ${item}` : item)
 }

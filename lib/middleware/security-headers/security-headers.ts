@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { clientIdentity } from '../../core/client.js'
 import { defineMiddleware } from '../../core/define.js'
-import { addFixedHeaders, FixedHeaders } from '../../core/headers.js'
+import { addFixedHeaders, FixedHeaders, readHeader } from '../../core/headers.js'
 import { ConfigError } from '../../core/errors.js'
 import {
   type DefaultsOf,
@@ -255,12 +255,13 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
     // RFC 6797 §7.2: an HSTS header received over plain http must be ignored, and a
     // proxy-terminated https request only looks like http to us: hence the identity.
     if (https) addFixedHeaders(res, hstsHeader!, override)
-    if (removePoweredBy) res.removeHeader('x-powered-by')
+    // Asked first: removeHeader lower-cases and checks its argument even when there is nothing to remove.
+    if (removePoweredBy && readHeader(res, 'x-powered-by') !== undefined) res.removeHeader('x-powered-by')
   }
 
   /** Response-start listener of a policy with a nonce; context: this response's nonce. */
   function applyCspWithNonce(res: ServerResponse, nonce: string): void {
-    if (override || !res.hasHeader(cspName)) res.setHeader(cspName, cspParts!.join(nonce))
+    if (override || readHeader(res, cspName) === undefined) res.setHeader(cspName, cspParts!.join(nonce))
   }
   const nextNonce = cspParts ? nonceGenerator() : undefined
 

@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { arrivalTime, monotonicNow } from '../../core/clock.js'
-import { setOwnHeader } from '../../core/headers.js'
+import { readHeader, setOwnHeader } from '../../core/headers.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, describeValue } from '../../core/errors.js'
 import {
@@ -201,7 +201,7 @@ export function timing(options: TimingOptions = {}): Middleware {
 
 /** Keep a Server-Timing header an inner layer set itself, adding ours after it. */
 function appendServerTiming(res: ServerResponse, value: string): void {
-  const existing = res.getHeader('server-timing')
+  const existing = readHeader(res, 'server-timing')
   // Every metric was validated as it was added (formatMetric).
   if (existing === undefined) setOwnHeader(res, 'server-timing', value)
   else if (Array.isArray(existing)) res.setHeader('server-timing', [...existing, value])
