@@ -188,13 +188,14 @@ export function addFixedHeaders(res: ServerResponse, fixed: FixedHeaders, overri
 
 /**
  * `res.setHeader(name, value)` for a header a layer makes per response from parts it knows
- * to be valid: `name` lower-case, a literal or checked when the layer was built; `value` made
- * of numbers, tokens and text that passed a pattern (a request id, a policy name). Written
+ * to be valid: `name` lower-case, a literal or checked when the layer was built; `value` a
+ * number (kept a number, as setHeader keeps it), or text made of numbers, tokens and text
+ * that passed a pattern (a request id, a policy name). Written
  * straight into Node's map, without the checks and lower-casing setHeader repeats on every
  * call (about 0.1 µs a header). Falls back to setHeader as {@link addFixedHeaders} does, so
  * a wrapper still sees the call and a call after the headers went out throws Node's error.
  */
-export function setOwnHeader(res: ServerResponse, name: string, value: string): void {
+export function setOwnHeader(res: ServerResponse, name: string, value: string | number): void {
   const headers = writableHeaderMap(res)
   if (headers === undefined) res.setHeader(name, value)
   else headers[name] = [name, value]

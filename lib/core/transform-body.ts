@@ -28,7 +28,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { Duplex } from 'node:stream'
-import { readHeader } from './headers.js'
+import { readHeader, setOwnHeader } from './headers.js'
 import { onResponseEnd, type ResponseEndInfo } from './response-end.js'
 import { holdResponseHead, onResponseStart, sendResponseHead } from './response-start.js'
 
@@ -548,8 +548,13 @@ function decideAtStart<C>(res: ServerResponse, pipe: BodyPipe<C> | undefined): v
   } else {
     chosen?.stream.destroy()
     becomePassthrough(r)
-    if (r.ended && hasBody && !res.hasHeader('content-length') && !res.hasHeader('transfer-encoding')) {
-      res.setHeader('content-length', r.held.bytes)
+    if (
+      r.ended &&
+      hasBody &&
+      readHeader(res, 'content-length') === undefined &&
+      readHeader(res, 'transfer-encoding') === undefined
+    ) {
+      setOwnHeader(res, 'content-length', r.held.bytes)
     }
   }
   // Headers sent by writeHead or flushHeaders while bytes were held: send those bytes

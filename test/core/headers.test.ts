@@ -281,6 +281,19 @@ t.test('setOwnHeader(): sets as setHeader would, straight into the map', async (
   }
 })
 
+t.test('setOwnHeader(): a number stays a number, as setHeader keeps it', async (t) => {
+  const seen: unknown[] = []
+  const url = await serve(t, (_req, res) => {
+    setOwnHeader(res, 'content-length', 5)
+    seen.push(res.getHeader('content-length'), readHeader(res, 'content-length'))
+    res.end('hello')
+  })
+  const res = await fetch(url)
+  t.equal(res.headers.get('content-length'), '5')
+  t.equal(await res.text(), 'hello')
+  t.same(seen, [5, 5])
+})
+
 t.test('setOwnHeader(): goes through setHeader when something replaced it', async (t) => {
   const calls: string[] = []
   const url = await serve(t, (_req, res) => {
