@@ -394,7 +394,11 @@ figures are in [benchmarks/results/latest.json](../benchmarks/results/latest.jso
 Method: every scenario runs in its own server process pinned to core 0, autocannon in the
 runner pinned to core 1 (${machine.pinned ? 'taskset was available' : 'no taskset on this machine'}), ${machine.connections} connections,
 ${machine.rounds} interleaved rounds of ${machine.duration} s per scenario (A B C, B C A, …) after a warm-up, so drift on a
-shared machine hits every scenario alike. Figures are medians, with min–max over the rounds, and
+shared machine hits every scenario alike. The comparisons with the hand-written limit start every
+scenario afresh for each round (a new process, warmed up, measured once): a Node process can
+settle in a slower state for its whole life, and the median over rounds then sets one such
+process aside instead of carrying it into every round; their peak RSS is the median over those
+processes. Figures are medians, with min–max over the rounds, and
 ratios to the baseline measured in the same run; absolute numbers depend on the machine, ratios
 much less. Before timing, one request to each stack checks that the features it claims are on
 (request id, CORS, security headers, gzip). Server CPU time per request is the steadier figure

@@ -219,22 +219,42 @@ async function runComparison(
   settings: Settings,
 ): Promise<ComparisonResult> {
   const servers = new Map<string, ServerHandle>()
+  const fileOf = (name: string): string => {
+    const file = files.get(name)
+    if (!file) throw new Error(`${comparison.name}: no scenario file defines "${name}"`)
+    return file
+  }
+  const fresh = comparison.freshProcesses === true && !comparison.stream
   try {
-    for (const name of comparison.scenarios) {
-      const file = files.get(name)
-      if (!file) throw new Error(`${comparison.name}: no scenario file defines "${name}"`)
-      servers.set(name, await startServer(file, name, !comparison.unpinned))
-    }
-    for (const [name, server] of servers) await check(name, server, comparison)
     const amount = comparison.amount && settings.quick ? Math.max(1, comparison.amount >> 1) : comparison.amount
     // Warm-up: JIT, sockets.
-    for (const [, server] of servers)
-      await measure(server, comparison, settings, settings.quick ? 0.5 : 1, amount ? 1 : undefined)
+    const warmUp = (server: ServerHandle) =>
+      measure(server, comparison, settings, settings.quick ? 0.5 : 1, amount ? 1 : undefined)
+    if (!fresh) {
+      for (const name of comparison.scenarios)
+        servers.set(name, await startServer(fileOf(name), name, !comparison.unpinned))
+      for (const [name, server] of servers) await check(name, server, comparison)
+      for (const [, server] of servers) await warmUp(server)
+    }
     const samples = new Map<string, Sample[]>(comparison.scenarios.map((n) => [n, []]))
+    // Fresh processes: each one's peak RSS, reported as the median over the rounds.
+    const peaks = new Map<string, number[]>(comparison.scenarios.map((n) => [n, []]))
     for (let round = 0; round < settings.rounds; round++) {
       const order = comparison.scenarios.map((_, i) => comparison.scenarios[(i + round) % comparison.scenarios.length]!)
-      for (const name of order)
-        samples.get(name)!.push(await measure(servers.get(name)!, comparison, settings, settings.duration, amount))
+      for (const name of order) {
+        if (!fresh) {
+          samples.get(name)!.push(await measure(servers.get(name)!, comparison, settings, settings.duration, amount))
+          continue
+        }
+        const server = await startServer(fileOf(name), name, !comparison.unpinned)
+        servers.set(name, server)
+        if (round === 0) await check(name, server, comparison)
+        await warmUp(server)
+        samples.get(name)!.push(await measure(server, comparison, settings, settings.duration, amount))
+        peaks.get(name)!.push((await server.ask('stats')).maxRssKiB! / 1024)
+        await stopServer(server)
+        servers.delete(name)
+      }
     }
     const ttfb = new Map<string, number>()
     if (comparison.stream) {
@@ -247,8 +267,8 @@ async function runComparison(
     const rows: ScenarioResult[] = []
     for (const name of comparison.scenarios) {
       const list = samples.get(name)!
-      const server = servers.get(name)!
-      const peakRssMiB = (await server.ask('stats')).maxRssKiB! / 1024
+      const server = servers.get(name)
+      const peakRssMiB = server === undefined ? median(peaks.get(name)!) : (await server.ask('stats')).maxRssKiB! / 1024
       const rps = list.map((s) => s.rps)
       rows.push({
         scenario: name,
@@ -259,7 +279,7 @@ async function runComparison(
         cpuMicrosPerRequest: median(list.map((s) => s.cpuMicrosPerRequest)),
         cpuMicrosByRound: list.map((s) => s.cpuMicrosPerRequest),
         peakRssMiB,
-        rssGrowthMiB: peakRssMiB - server.rssAtReadyMiB,
+        rssGrowthMiB: server === undefined ? 0 : peakRssMiB - server.rssAtReadyMiB,
         ttfbMs: ttfb.get(name),
         errors: list.reduce((n, s) => n + s.errors, 0),
       })
@@ -277,12 +297,14 @@ async function runComparison(
       rows,
     }
   } finally {
-    for (const [, server] of servers) {
-      if (server.child.exitCode !== null) continue
-      server.child.send({ type: 'stop' })
-      await new Promise((ok) => server.child.once('exit', ok))
-    }
+    for (const [, server] of servers) await stopServer(server)
   }
+}
+
+async function stopServer(server: ServerHandle): Promise<void> {
+  if (server.child.exitCode !== null) return
+  server.child.send({ type: 'stop' })
+  await new Promise((ok) => server.child.once('exit', ok))
 }
 
 function printTable(result: ComparisonResult): void {

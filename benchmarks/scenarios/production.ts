@@ -220,6 +220,7 @@ export const comparisons: Comparison[] = [
     expect: { status: 200, headers: features },
     unchecked: limits,
     limit: 'hand-written',
+    freshProcesses: true,
   },
   {
     name: 'stacks: 64 KB JSON, gzip 6',
@@ -231,6 +232,7 @@ export const comparisons: Comparison[] = [
     unchecked: ['bare', 'gzip-limit'],
     limit: 'hand-written',
     note: fastifySyncNote,
+    freshProcesses: true,
   },
   {
     name: 'stacks: unpinned 64 KB JSON, gzip 6',
@@ -243,6 +245,7 @@ export const comparisons: Comparison[] = [
     limit: 'hand-written',
     note: fastifySyncNote,
     unpinned: true,
+    freshProcesses: true,
   },
   {
     name: 'stacks: CORS preflight',
