@@ -54,9 +54,10 @@ export interface Comparison {
   /**
    * Start every scenario afresh for each round: a new process, warmed up, measured once,
    * stopped. A Node process can settle in a slower state for its whole life (about one in
-   * four of the stack's, 15–25% slower: code and memory placement, not anything it does), and
-   * one process per scenario carried that lottery into every round; the median over rounds
-   * now sets it aside. Not for streamed comparisons, which also measure a process's growth.
+   * five of the stack's, 15–25% slower; what V8 optimised, and when, differs, the work does
+   * not), and one process per scenario carried that lottery into every round; the median
+   * over rounds now sets it aside. Not for streamed comparisons, which also measure a
+   * process's growth.
    */
   readonly freshProcesses?: boolean
 }

@@ -447,6 +447,8 @@ export interface LayerTableResult extends LayerTableSpec {
   machine: Record<string, unknown>
   seconds: number
   rounds: number
+  /** Rounds each set of server processes served before a fresh set replaced it (absent before stop 34: one set). */
+  restartEvery?: number
   requests: number
   connections: number
   rows: Array<{
@@ -475,7 +477,11 @@ export function renderLayerTable(result: LayerTableResult): string {
   const lines = [
     `Generated on ${result.date.slice(0, 10)} (${result.seconds} s): GET \`${result.route}\` (1 KB JSON, below the compression`,
     `threshold) with a browser's Origin and Accept-Encoding; every server pinned to core 0 under \`--trace-gc\`,`,
-    `${result.rounds} interleaved rounds of ${result.requests.toLocaleString('en')} requests on ${result.connections} connections.`,
+    `${result.rounds} interleaved rounds of ${result.requests.toLocaleString('en')} requests on ${result.connections} connections${
+      result.restartEvery !== undefined && result.restartEvery < result.rounds
+        ? `, every server started afresh every ${result.restartEvery} rounds (a process can settle in a slower state for its life; see below)`
+        : ''
+    }.`,
     'CPU is server user+system time per request, the minimum over the rounds; GC is collections per',
     `10,000 requests over all rounds (scavenges / mark-compacts). Machine: ${String(result.machine.cpu)},`,
     `${String(result.machine.cores)} cores, Node ${String(result.machine.node)}; shared with other work, so read differences`,

@@ -45,6 +45,8 @@ interface Settings {
   layers: boolean
   /** Requests per measurement of the --layers table. */
   requests: number
+  /** Rounds of the --layers table served by one set of server processes before a fresh set. */
+  restartEvery: number
 }
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -56,6 +58,7 @@ function parseArgs(argv: readonly string[]): Settings {
     rounds: Number(value('rounds') ?? (quick ? 1 : layers ? 10 : 3)),
     layers,
     requests: Number(value('requests') ?? 10_000),
+    restartEvery: Number(value('restart-every') ?? 5),
     connections: Number(value('connections') ?? 50),
     only: value('only'),
     all: argv.includes('--all'),
@@ -434,11 +437,19 @@ async function runLayerTable(): Promise<void> {
   const started = Date.now()
   const servers = new Map<string, ServerHandle>()
   const rows = new Map<string, LayerRow>()
-  try {
+  // A process can settle in a slower state for its whole life (see freshProcesses in
+  // common.ts): one set of processes for every round let one such process set a row. A fresh
+  // set every few rounds gives each row several processes, and its minimum a healthy one.
+  const startAll = async () => {
+    for (const [, server] of servers) await stopServer(server)
+    servers.clear()
     for (const name of names) servers.set(name, await startServer(module.file, name, true, true))
     for (const [, server] of servers) await measure(server, comparison, settings, 0, settings.requests >> 2)
+  }
+  try {
     for (const name of names) rows.set(name, { cpu: [], requests: 0, scavenges: 0, markCompacts: 0 })
     for (let round = 0; round < settings.rounds; round++) {
+      if (round % Math.max(1, settings.restartEvery) === 0) await startAll()
       for (let i = 0; i < names.length; i++) {
         const name = names[(i + round * 5) % names.length]!
         const server = servers.get(name)!
@@ -455,17 +466,14 @@ async function runLayerTable(): Promise<void> {
       }
     }
   } finally {
-    for (const [, server] of servers) {
-      if (server.child.exitCode !== null) continue
-      server.child.send({ type: 'stop' })
-      await new Promise((ok) => server.child.once('exit', ok))
-    }
+    for (const [, server] of servers) await stopServer(server)
   }
   const result: LayerTableResult = {
     date: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, pinned: hasTaskset },
     seconds: Math.round((Date.now() - started) / 1000),
     rounds: settings.rounds,
+    restartEvery: Math.max(1, settings.restartEvery),
     requests: settings.requests,
     connections: settings.connections,
     route: spec.route,
