@@ -1,4 +1,4 @@
-import { AsyncLocalStorage, createHook } from 'node:async_hooks'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Socket } from 'node:net'
 import { pipeline, Readable } from 'node:stream'
 import t, { type Test } from 'tap'
@@ -7,6 +7,7 @@ import { onResponseEnd, type ResponseEndInfo } from '../../lib/core.js'
 import { serve } from '../helpers/serve.js'
 import { openSocket, rawExchange } from '../helpers/raw.js'
 import { onResponseEndContextFree } from '../../lib/core/response-end.js'
+import { countEndListenerResources } from '../helpers/async-resources.js'
 import { captureWarnings, silenceWarningOutput, tick, until } from '../helpers/wait.js'
 
 /** Serve `respond`, recording every end info; resolves `ended` on the first. */
@@ -453,15 +454,7 @@ t.test(
 )
 
 t.test('onResponseEndContextFree(): makes no async resource; onResponseEnd makes one per listener', async (t) => {
-  const made: string[] = []
-  const hook = createHook({
-    init(_id, type) {
-      if (type === 'HTTP_ONION_RESPONSE_END') made.push(type)
-    },
-  }).enable()
-  t.teardown(() => {
-    hook.disable()
-  })
+  const made = countEndListenerResources(t)
   let ended = 0
   const url = await serve(t, (req, res) => {
     const count = () => {
@@ -473,19 +466,11 @@ t.test('onResponseEndContextFree(): makes no async resource; onResponseEnd makes
   })
   for (const path of ['/free', '/free', '/bound']) await (await fetch(url + path)).text()
   await until(() => ended === 3)
-  t.equal(made.length, 1, 'one resource, for the one bound listener')
+  t.equal(made.count, 1, 'one resource, for the one bound listener')
 })
 
 t.test('onResponseEndContextFree(): a throwing listener is reported, and one registered late still runs', async (t) => {
-  const warnings: Error[] = []
-  const onWarning = (w: Error) => {
-    if (w.name === 'HttpOnionError') warnings.push(w)
-  }
-  silenceWarningOutput(t)
-  process.on('warning', onWarning)
-  t.teardown(() => {
-    process.off('warning', onWarning)
-  })
+  const seen = captureWarnings(t)
   const outcomes: string[] = []
   const url = await serve(t, (_q, res) => {
     onResponseEndContextFree(res, (info) => {
@@ -504,6 +489,7 @@ t.test('onResponseEndContextFree(): a throwing listener is reported, and one reg
   await (await fetch(url)).text()
   await until(() => outcomes.length === 2)
   t.same(outcomes, ['finished', 'late finished'])
+  const warnings = seen.filter((w) => w.name === 'HttpOnionError')
   t.equal(warnings.length, 1)
   t.match(warnings[0]!.message, /onResponseEnd listener: sink broke/)
 })

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage, createHook } from 'node:async_hooks'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { request } from 'node:http'
 import { Writable } from 'node:stream'
 import { createGzip } from 'node:zlib'
@@ -24,6 +24,7 @@ import { openSocket, rawExchange } from '../../helpers/raw.js'
 import { serve } from '../../helpers/serve.js'
 import { repeated, writeWithBackpressure } from '../../helpers/backpressure.js'
 import { silenceWarningOutput } from '../../helpers/wait.js'
+import { countEndListenerResources } from '../../helpers/async-resources.js'
 
 /** Resolves once `check()` holds; polls on real I/O turns, fails after `ms`. */
 async function until(check: () => boolean, ms = 3000): Promise<void> {
@@ -850,15 +851,7 @@ t.test(
   "accessLog(): a function sink runs in the request's async context; a stream sink's lines are made without one",
   async (t) => {
     const als = new AsyncLocalStorage<string>()
-    const made: string[] = []
-    const hook = createHook({
-      init(_id, type) {
-        if (type === 'HTTP_ONION_RESPONSE_END') made.push(type)
-      },
-    }).enable()
-    t.teardown(() => {
-      hook.disable()
-    })
+    const made = countEndListenerResources(t)
     // The store is set outside the log layer, as a request-context layer would.
     const inRequestContext: Middleware = (next) => (req, res) => als.run(`request ${req.url}`, () => next(req, res))
     const stores: Array<string | undefined> = []
@@ -876,7 +869,7 @@ t.test(
     await (await fetch(`${functionSink}/f`)).text()
     await until(() => stores.length === 1)
     t.same(stores, ['request /f'], 'the user code of a function sink sees the request context')
-    t.equal(made.length, 1, 'its listener carries one async resource')
+    t.equal(made.count, 1, 'its listener carries one async resource')
 
     const lines: string[] = []
     const streamSink = await serve(
@@ -899,6 +892,6 @@ t.test(
       lines.map((l) => (JSON.parse(l) as AccessLogEntry).path),
       ['/s1', '/s2'],
     )
-    t.equal(made.length, 1, 'a stream sink adds no async resource per request')
+    t.equal(made.count, 1, 'a stream sink adds no async resource per request')
   },
 )
