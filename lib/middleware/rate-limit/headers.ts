@@ -78,7 +78,7 @@ export function headerWriter(
         // The units left differ on every request: integerText keeps them out of V8's number cache.
         addItem(res, 'ratelimit', `${prefix}${integerText(values.remaining)};t=${values.resetSeconds}`)
       } else if (format === 'draft-6') {
-        if (!(Number(res.getHeader('ratelimit-remaining')) < values.remaining)) {
+        if (!(Number(readHeader(res, 'ratelimit-remaining')) < values.remaining)) {
           res.setHeader('ratelimit-policy', unnamedPolicy(values.limit))
           res.setHeader('ratelimit-limit', String(values.limit))
           res.setHeader('ratelimit-remaining', integerText(values.remaining))
@@ -86,7 +86,7 @@ export function headerWriter(
           res.setHeader('ratelimit-reset', String(values.resetSeconds))
         }
       } else if (format === 'draft-7') {
-        const existing = DRAFT7_REMAINING.exec(String(res.getHeader('ratelimit') ?? ''))
+        const existing = DRAFT7_REMAINING.exec(String(readHeader(res, 'ratelimit') ?? ''))
         if (existing === null || !(Number(existing[1]) < values.remaining)) {
           res.setHeader('ratelimit-policy', unnamedPolicy(values.limit))
           res.setHeader(
@@ -96,7 +96,7 @@ export function headerWriter(
         }
       }
       // The legacy fields hold one policy only: the one with the least left wins.
-      if (legacy && !(Number(res.getHeader('x-ratelimit-remaining')) < values.remaining)) {
+      if (legacy && !(Number(readHeader(res, 'x-ratelimit-remaining')) < values.remaining)) {
         res.setHeader('x-ratelimit-limit', String(values.limit))
         res.setHeader('x-ratelimit-remaining', integerText(values.remaining))
         // The legacy convention (GitHub, express-rate-limit): the reset as epoch seconds.
@@ -105,10 +105,12 @@ export function headerWriter(
     },
     writePolicy(res, limit, policy) {
       if (format === 'draft-11') addItem(res, 'ratelimit-policy', policy ?? policyField(name, limit, windowMs))
-      else if (format !== false && !res.hasHeader('ratelimit-policy'))
+      else if (format !== false && readHeader(res, 'ratelimit-policy') === undefined)
         res.setHeader('ratelimit-policy', unnamedPolicy(limit))
-      if (format === 'draft-6' && !res.hasHeader('ratelimit-limit')) res.setHeader('ratelimit-limit', String(limit))
-      if (legacy && !res.hasHeader('x-ratelimit-limit')) res.setHeader('x-ratelimit-limit', String(limit))
+      if (format === 'draft-6' && readHeader(res, 'ratelimit-limit') === undefined)
+        res.setHeader('ratelimit-limit', String(limit))
+      if (legacy && readHeader(res, 'x-ratelimit-limit') === undefined)
+        res.setHeader('x-ratelimit-limit', String(limit))
     },
   }
 }
