@@ -27,6 +27,7 @@ import { reportError } from '../../core/report.js'
 import { attachRequestIdSource } from '../../core/request-id-source.js'
 import { onResponseStart } from '../../core/response-start.js'
 import { requestIdState } from '../../core/shared-state.js'
+import { vouchJsonSafe } from '../../core/json-safe.js'
 import { pooledUuidv7 } from './uuid-v7.js'
 import type { Middleware } from '../../core/types.js'
 
@@ -199,6 +200,8 @@ export function requestId(options: RequestIdOptions = {}): Middleware {
       id = trusted(req, trust) ? incomingId(req, incoming, maxLength) : undefined
       if (id === undefined) id = mint()
       requestIdState.set(req, id)
+      // Validated or minted: only ID_PATTERN's alphabet, so the access log quotes it unscanned.
+      vouchJsonSafe(id)
     }
     return id
   }

@@ -17,7 +17,7 @@ import {
   type Middleware,
   type RawHandler,
 } from '../../../lib/index.js'
-import { defineMiddleware, originalUrlState, transformBody, userIdState } from '../../../lib/core.js'
+import { defineMiddleware, originalUrlState, requestIdState, transformBody, userIdState } from '../../../lib/core.js'
 import { httpRequest } from '../../helpers/http.js'
 import { h2Request, serveH2 } from '../../helpers/h2.js'
 import { openSocket, rawExchange } from '../../helpers/raw.js'
@@ -477,6 +477,34 @@ t.test('accessLog(): headers logged on request, with redaction, selection and a 
   await until(() => long.lines.length === 1)
   t.equal(long.parsed()[0]!.requestHeaders!['x-long'], `${'l'.repeat(1024)}…`)
 })
+
+t.test(
+  'accessLog(): the id requestId() decided is written as it is; one replaced by other code is escaped',
+  async (t) => {
+    const replaced = 'other"code\\id\u2028'
+    const c = collector()
+    const url = await serve(
+      t,
+      compose(
+        requestId({ trustIncoming: true }),
+        accessLog({ sink: c.sink }),
+      )((req, res) => {
+        // requestIdState is public: code after requestId() may put anything there.
+        if (req.url === '/replaced') requestIdState.set(req, replaced)
+        res.end('ok')
+      }),
+    )
+    const kept = await httpRequest(`${url}/kept`, { headers: { 'x-request-id': 'abc.DEF_1:2=3-4' } })
+    await httpRequest(`${url}/replaced`)
+    await until(() => c.lines.length === 2)
+    const byPath = new Map(c.parsed().map((line, i) => [line.path, { line, text: c.lines[i]! }]))
+    t.equal(kept.headers['x-request-id'], 'abc.DEF_1:2=3-4')
+    t.match(byPath.get('/kept')!.text, /"requestId":"abc\.DEF_1:2=3-4"/)
+    const other = byPath.get('/replaced')!
+    t.equal(other.line.requestId, replaced)
+    t.match(other.text, /"requestId":"other\\"code\\\\id\\u2028"/)
+  },
+)
 
 t.test('accessLog(): one parseable line of bounded size whatever the request carries', async (t) => {
   const { url, lines, parsed } = await logged(
