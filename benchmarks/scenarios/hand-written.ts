@@ -3,8 +3,9 @@
  * handler, with nothing generic. Per request it validates a trusted incoming request id or
  * mints a UUID v7, times the response for Server-Timing, answers CORS for a listed origin
  * with credentials, adds the security header set, counts the client in a fixed window kept in
- * a `Map`, writes one JSON access-log line per finished request through a `WriteStream` (the
- * lines of one event-loop turn in one write, as the stack's accessLog does), and
+ * a `Map`, writes one JSON access-log line per request through a `WriteStream` when its
+ * exchange is over (the fields of the stack's line, the lines of one event-loop turn in one
+ * write, as the stack's accessLog does), and
  * gzips bodies of 1 KiB or more with one asynchronous `zlib.gzip` call at level 6; every header
  * goes out in one `writeHead`. A stack that reaches it does no work beyond its features.
  */
@@ -15,6 +16,7 @@ import { benchSettings as S, largeJson, listen, routes, smallJson, type Scenario
 import { logFile } from '../log-file.js'
 import { pooledUuidv7 } from '../../lib/middleware/request-id/uuid-v7.js'
 import { integerText } from '../../lib/core/integer-text.js'
+import { isoTime, jsonNumber, round } from '../../lib/middleware/access-log/format.js'
 
 const ID = /^[A-Za-z0-9._:=-]{1,128}$/
 const origins = new Set<string>([S.allowedOrigin])
@@ -32,6 +34,23 @@ class Window {
   resetAt = 0
 }
 
+/** What the log line of one exchange needs from the request path. */
+class Exchange {
+  readonly arrivedAt = Date.now()
+  readonly start = performance.now()
+  headersAt = 0
+  bytesIn = 0
+  readonly bytesAtStart: number
+  ip = ''
+  id = ''
+  readonly req: IncomingMessage
+
+  constructor(req: IncomingMessage) {
+    this.req = req
+    this.bytesAtStart = req.socket.bytesWritten
+  }
+}
+
 function handWritten(): RequestListener {
   const log = createWriteStream(logFile('hand-written'))
   // Ids minted as the stack's requestId mints them, from a pool of random bytes: calling
@@ -39,34 +58,29 @@ function handWritten(): RequestListener {
   // which made the limit slower than a careful hand-writer would be.
   const mintId = pooledUuidv7()
   const windows = new Map<string, Window>()
-  // Lines of one event-loop turn go out in one write, and the time text is made once per
-  // millisecond: what a careful hand-written server does, and what the stack's accessLog does.
+  // Lines of one event-loop turn go out in one write, as the stack's accessLog does.
   let lines = ''
   const flush = () => {
     log.write(lines)
     lines = ''
   }
-  let isoMs = 0
-  let isoText = ''
 
-  function logLine(
-    req: IncomingMessage,
-    res: ServerResponse,
-    id: string,
-    ip: string,
-    start: number,
-    bytes: number,
-  ): void {
-    const ms = Date.now()
-    if (ms !== isoMs) {
-      isoMs = ms
-      isoText = new Date(ms).toISOString()
-    }
+  // The line the stack writes for the same exchange, field for field: written when the
+  // exchange is over, so that a client gone first is logged as 499 aborted, with the bytes
+  // that went on the wire and the time to the headers. Its numbers and time are formatted
+  // with the stack's own helpers, the cheapest way known.
+  function logLine(exchange: Exchange, res: ServerResponse): void {
+    const finished = res.writableFinished
+    const status = finished ? res.statusCode : 499
+    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'
+    const durationMs = round(performance.now() - exchange.start)
+    const ttfb = exchange.headersAt === 0 ? '' : `,"ttfbMs":${jsonNumber(round(exchange.headersAt - exchange.start))}`
+    const bytesOut = exchange.req.socket.bytesWritten - exchange.bytesAtStart
     if (lines === '') setImmediate(flush)
     lines +=
-      `{"time":"${isoText}","level":"info","method":"${req.method}","path":${JSON.stringify(req.url)}` +
-      `,"status":${res.statusCode},"durationMs":${Math.round((performance.now() - start) * 1000) / 1000}` +
-      `,"bytesOut":${bytes},"clientIp":"${ip}","requestId":"${id}"}\n`
+      `{"time":"${isoTime(exchange.arrivedAt)}","level":"${level}","method":"${exchange.req.method}","path":${JSON.stringify(exchange.req.url)}` +
+      `,"status":${status},"outcome":"${finished ? 'finished' : 'aborted'}","durationMs":${jsonNumber(durationMs)}${ttfb}` +
+      `,"bytesOut":${bytesOut},"bytesIn":${exchange.bytesIn},"clientIp":"${exchange.ip}","requestId":"${exchange.id}"}\n`
   }
 
   return function handWrittenHandler(req, res) {
@@ -75,11 +89,20 @@ function handWritten(): RequestListener {
       routes(req, res)
       return
     }
-    const start = performance.now()
+    const exchange = new Exchange(req)
+    const start = exchange.start
+    res.on('close', () => logLine(exchange, res))
+    // A declared body is counted as it arrives (these routes use none).
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)
+      req.on('data', (chunk: Buffer) => {
+        exchange.bytesIn += chunk.length
+      })
     // The request id: a valid one sent through a trusted proxy (loopback) is kept.
     const ip = req.socket.remoteAddress ?? ''
     const sent = req.headers['x-request-id']
     const id = typeof sent === 'string' && ID.test(sent) ? sent : mintId()
+    exchange.ip = ip
+    exchange.id = id
     // A fixed window per client address.
     const now = Date.now()
     let window = windows.get(ip)
@@ -147,9 +170,9 @@ function handWritten(): RequestListener {
       if (cors)
         headers.push('access-control-allow-origin', origin as string, 'access-control-allow-credentials', 'true')
       if (encoded) headers.push('content-encoding', 'gzip')
+      exchange.headersAt = performance.now()
       res.writeHead(200, headers)
       res.end(payload)
-      logLine(req, res, id, ip, start, length)
     }
     if (!gzipIt) {
       send(body, bodyLength, false)
