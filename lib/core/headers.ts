@@ -21,12 +21,11 @@ export function appendVary(res: ServerResponse, ...fields: string[]): void {
     res.setHeader('vary', fields.length === 1 ? fields[0]! : fields.join(', '))
     return
   }
-  // The common case on the hot path: one field already there (cors's Origin) and one to
-  // add (compression's Accept-Encoding), decided without splitting or allocating sets.
+  // One field already there and one to add, decided without splitting or allocating sets.
   if (fields.length === 1 && typeof current === 'string' && !current.includes(',')) {
     const field = fields[0]!
     const present = current.trim()
-    if (present === '*' || present.toLowerCase() === field.toLowerCase()) return
+    if (present === '*' || sameFieldName(present, field)) return
     res.setHeader('vary', present === '' ? field : `${present}, ${field}`)
     return
   }
@@ -44,6 +43,31 @@ export function appendVary(res: ServerResponse, ...fields: string[]): void {
   })
   if (added.length > 0) res.setHeader('vary', [...existing, ...added].join(', '))
 }
+
+/**
+ * {@link appendVary} for one field a layer names itself, a literal (cors's `Origin`,
+ * compression's `Accept-Encoding`), on the hot path: no argument list, and the value written
+ * straight into Node's map as {@link setOwnHeader} writes. Both parts are valid: the field is
+ * a literal, and what is there passed setHeader's checks or is the library's own.
+ */
+export function appendOwnVary(res: ServerResponse, field: string): void {
+  const current = readHeader(res, 'vary')
+  if (current === undefined) {
+    setOwnHeader(res, 'vary', field)
+    return
+  }
+  if (typeof current !== 'string' || current.includes(',')) {
+    appendVary(res, field)
+    return
+  }
+  const present = current.trim()
+  if (present === '*' || sameFieldName(present, field)) return
+  setOwnHeader(res, 'vary', present === '' ? field : `${present}, ${field}`)
+}
+
+/** Header names compared case-insensitively; lower-cased only when the lengths agree. */
+const sameFieldName = (a: string, b: string): boolean =>
+  a.length === b.length && (a === b || a.toLowerCase() === b.toLowerCase())
 
 // Headers of which Node keeps the first line and silently drops repeats (_http_incoming.js).
 const FIRST_ONLY = new Set([

@@ -30,16 +30,22 @@ interface Wildcard {
 }
 
 /**
+ * A compiled origin list: whether an origin is allowed, and the origins listed exactly, in
+ * their serialised form. An origin equal to one of those was checked when the list was
+ * compiled, so it can go into a response header as it is.
+ */
+export interface OriginMatcher {
+  (origin: string): boolean
+  readonly exact: ReadonlySet<string>
+}
+
+/**
  * Compile `entries` (validated now: a bad entry throws a ConfigError naming it and the
  * fix) into a test of a request's `Origin` value. Exact entries are compared as the
  * browser serialises them, so `HTTPS://APP.EXAMPLE.COM`, `https://app.example.com.`,
  * `https://app.example.com/` or `https://app.example.com:443` from a client never match.
  */
-export function compileOriginList(
-  middleware: string,
-  option: string,
-  entries: readonly OriginEntry[],
-): (origin: string) => boolean {
+export function compileOriginList(middleware: string, option: string, entries: readonly OriginEntry[]): OriginMatcher {
   if (!Array.isArray(entries)) {
     // expressjs/cors reads `origin: true` as "reflect any origin" and `false` as "off".
     throw new ConfigError(
@@ -97,8 +103,10 @@ export function compileOriginList(
     }
   }
   // The common case, a few exact origins, is one Set lookup.
-  if (wildcards.length === 0 && regexes.length === 0) return (origin) => exact.has(origin)
-  return function matchesOrigin(origin: string): boolean {
+  if (wildcards.length === 0 && regexes.length === 0)
+    return Object.assign((origin: string) => exact.has(origin), { exact })
+  return Object.assign(matchesOrigin, { exact })
+  function matchesOrigin(origin: string): boolean {
     if (exact.has(origin)) return true
     if (origin.length > MAX_ORIGIN_LENGTH) return false
     if (wildcards.length > 0) {

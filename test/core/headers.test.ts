@@ -4,6 +4,7 @@ import { appendVary, singleHeader } from '../../lib/core.js'
 import { setFlagsFromString } from 'node:v8'
 import {
   addFixedHeaders,
+  appendOwnVary,
   FixedHeaders,
   isQuotedStringSafe,
   prepareHeaderMap,
@@ -357,4 +358,47 @@ t.test('readHeader(): goes through getHeader when something replaced it', async 
 t.test("FixedHeaders: validated when built, with Node's checks", async (t) => {
   t.throws(() => new FixedHeaders([['bad name', 'x']]), { code: 'ERR_INVALID_HTTP_TOKEN' })
   t.throws(() => new FixedHeaders([['x-ok', 'a\nb']]), { code: 'ERR_INVALID_CHAR' })
+})
+
+t.test('appendOwnVary(): merges as appendVary does, over the wire', async (t) => {
+  // Each case: what the handler set (undefined: nothing), the field added, the Vary sent.
+  const cases: Array<[string | string[] | undefined, string, string | null]> = [
+    [undefined, 'Origin', 'Origin'],
+    ['Origin', 'Accept-Encoding', 'Origin, Accept-Encoding'],
+    ['ORIGIN', 'origin', 'ORIGIN'],
+    // Same length, different name: lower-cased and compared, still added.
+    ['Cookie', 'Origin', 'Cookie, Origin'],
+    [' * ', 'Origin', '*'],
+    ['', 'Origin', 'Origin'],
+    ['Accept, Origin', 'origin', 'Accept, Origin'],
+    ['Accept, Cookie', 'Origin', 'Accept, Cookie, Origin'],
+    [['Accept', 'Cookie'], 'Accept-Encoding', 'Accept, Cookie, Accept-Encoding'],
+  ]
+  for (const [set, field, expected] of cases) {
+    for (const append of [appendOwnVary, (res: Parameters<typeof appendVary>[0], f: string) => appendVary(res, f)]) {
+      const sent = await varyAfter(t, (_q, res) => {
+        if (set !== undefined) res.setHeader('Vary', set)
+        append(res, field)
+      })
+      t.equal(sent?.trim() ?? null, expected, `${JSON.stringify(set)} + ${field} (${append.name || 'appendVary'})`)
+    }
+  }
+})
+
+t.test('appendOwnVary(): goes through setHeader where Node’s map is not the way in', async (t) => {
+  const seen: Array<[string, unknown]> = []
+  const sent = await varyAfter(t, (_q, res) => {
+    const original = res.setHeader.bind(res)
+    res.setHeader = (name: string, value: number | string | readonly string[]) => {
+      seen.push([name, value])
+      return original(name, value)
+    }
+    appendOwnVary(res, 'Origin')
+    appendOwnVary(res, 'Accept-Encoding')
+  })
+  t.equal(sent, 'Origin, Accept-Encoding')
+  t.same(seen, [
+    ['vary', 'Origin'],
+    ['vary', 'Origin, Accept-Encoding'],
+  ])
 })

@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import { validateHeaderValue } from 'node:http'
 import t from 'tap'
 import { compileOriginList, MAX_ORIGIN_LENGTH, regexProblem } from '../../lib/core/origin.js'
 
@@ -27,6 +28,36 @@ t.test('compileOriginList(): exact origins match as browsers serialise them', as
   ]) {
     t.notOk(match(no), no)
   }
+})
+
+t.test('compileOriginList(): exact lists only the exact entries, serialised, each a valid header value', async (t) => {
+  const match = compileOriginList('cors', 'origins', [
+    'https://App.Example.com',
+    'http://[::1]:8080',
+    'null',
+    'https://*.example.org',
+    /^https:\/\/[a-z]+\.example\.net$/,
+  ])
+  t.same([...match.exact].sort(), ['http://[::1]:8080', 'https://app.example.com', 'null'])
+  // Allowed, but not listed exactly: a wildcard's and a pattern's matches are the client's text.
+  t.ok(match('https://a.example.org'))
+  t.notOk(match.exact.has('https://a.example.org'))
+  t.ok(match('https://b.example.net'))
+  t.notOk(match.exact.has('https://b.example.net'))
+  for (const origin of match.exact) t.doesNotThrow(() => validateHeaderValue('access-control-allow-origin', origin))
+  // Property: whatever exact entry compiles, its serialised form is a valid header value.
+  fc.assert(
+    fc.property(fc.domain(), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), (host, port) => {
+      let compiled: ReturnType<typeof compileOriginList>
+      try {
+        compiled = compileOriginList('cors', 'origins', [`https://${host}${port === undefined ? '' : `:${port}`}`])
+      } catch {
+        return true
+      }
+      for (const origin of compiled.exact) validateHeaderValue('access-control-allow-origin', origin)
+      return true
+    }),
+  )
 })
 
 t.test('compileOriginList(): wildcards match subdomains on a label boundary, same scheme and port', async (t) => {

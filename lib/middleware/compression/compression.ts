@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream'
 import type { Middleware } from '../../core/types.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { appendVary, readHeader } from '../../core/headers.js'
+import { appendOwnVary, appendVary, readHeader } from '../../core/headers.js'
 import {
   defineDefaults,
   expectArray,
@@ -300,7 +300,7 @@ function decideEncoding(res: ServerResponse, body: BodyInfo, plan: Plan): BodyDe
   const settings = plan.settings
   if (!variesWithEncoding(res, settings)) return null
   // RFC 9110 §12.5.5: the uncompressed answer was negotiated too; caches must key on it.
-  appendVary(res, 'Accept-Encoding')
+  appendOwnVary(res, 'Accept-Encoding')
   if (!body.hasBody || body.length === 0) return null
   // RFC 9110 §14.4: a Content-Range counts bytes of the identity representation.
   if (res.statusCode === 206 || res.hasHeader('content-range')) return null
@@ -371,7 +371,7 @@ function notAcceptable406(encodings: readonly Encoding[]): HttpError {
 
 /** Response-start listener for identity answers. */
 function addVary(res: ServerResponse, settings: Settings): void {
-  if (variesWithEncoding(res, settings)) appendVary(res, 'Accept-Encoding')
+  if (variesWithEncoding(res, settings)) appendOwnVary(res, 'Accept-Encoding')
 }
 
 /**

@@ -9,7 +9,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, HttpError } from '../../core/errors.js'
-import { addFixedHeaders, appendVary, FixedHeaders, isCorsPreflight, singleHeader } from '../../core/headers.js'
+import {
+  addFixedHeaders,
+  appendOwnVary,
+  appendVary,
+  FixedHeaders,
+  isCorsPreflight,
+  setOwnHeader,
+  singleHeader,
+} from '../../core/headers.js'
 import {
   defineDefaults,
   expectArray,
@@ -221,9 +229,12 @@ export function cors(options: CorsOptions = {}): Middleware {
 
   /** Response-start listener of actual requests: context is the origin to allow, or undefined. */
   function actualHeaders(res: ServerResponse, allowed: Decision): void {
-    if (fixedOrigin === undefined) appendVary(res, 'Origin')
+    if (fixedOrigin === undefined) appendOwnVary(res, 'Origin')
     if (allowed === undefined) return
-    res.setHeader('access-control-allow-origin', allowed)
+    // A listed origin was checked when the list was compiled; any other (a predicate's, a
+    // pattern's, a reflected one) goes through setHeader's checks.
+    if (matches?.exact.has(allowed) === true) setOwnHeader(res, 'access-control-allow-origin', allowed)
+    else res.setHeader('access-control-allow-origin', allowed)
     if (actualConstants !== undefined) addFixedHeaders(res, actualConstants, true)
   }
 
