@@ -1,6 +1,8 @@
 /**
  * The limit of the production stack (issue #20): the same work written by hand in one
- * handler, with nothing generic. Per request it validates a trusted incoming request id or
+ * handler, with nothing generic. Per request it answers only for its host names (as
+ * trustedHost does), takes the client's address from a trusted proxy's X-Forwarded-For (as
+ * proxyHeaders does), validates a trusted incoming request id or
  * mints a UUID v7, times the response for Server-Timing, answers CORS for a listed origin
  * with credentials, adds the security header set, counts the client in a fixed window kept in
  * a `Map`, writes one JSON access-log line per request through a `WriteStream` when its
@@ -19,6 +21,20 @@ import { integerText } from '../../lib/core/integer-text.js'
 import { isoTime, jsonNumber, round } from '../../lib/middleware/access-log/format.js'
 
 const ID = /^[A-Za-z0-9._:=-]{1,128}$/
+// The stack's trustedHost() and proxyHeaders() settings (production.ts), by hand.
+const allowedHosts = new Set(['127.0.0.1', 'localhost'])
+const loopback = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
+
+/** The name part of a Host header: `name[:port]` or `[v6]:port`. */
+function hostName(host: string): string {
+  const colon = host.lastIndexOf(':')
+  return colon < 0 || host.endsWith(']') ? host : host.slice(0, colon)
+}
+
+/** The client behind one trusted proxy: the last address it appended to X-Forwarded-For. */
+function lastForwarded(header: string): string {
+  return header.slice(header.lastIndexOf(',') + 1).trim()
+}
 const origins = new Set<string>([S.allowedOrigin])
 const windowSeconds = S.windowMs / 1000
 const policy = `"default";q=${S.rateLimit};w=${windowSeconds}`
@@ -58,6 +74,7 @@ function handWritten(): RequestListener {
   // which made the limit slower than a careful hand-writer would be.
   const mintId = pooledUuidv7()
   const windows = new Map<string, Window>()
+  let lastHost: string | undefined
   // Lines of one event-loop turn go out in one write, as the stack's accessLog does.
   let lines = ''
   const flush = () => {
@@ -97,10 +114,26 @@ function handWritten(): RequestListener {
       req.on('data', (chunk: Buffer) => {
         exchange.bytesIn += chunk.length
       })
-    // The request id: a valid one sent through a trusted proxy (loopback) is kept.
-    const ip = req.socket.remoteAddress ?? ''
+    // trustedHost(): only this server's names; the last Host that passed is remembered, as
+    // trustedHost() remembers it, since nearly every request names the same one.
+    const host = req.headers.host
+    if (host !== lastHost) {
+      if (host === undefined || !allowedHosts.has(hostName(host).toLowerCase())) {
+        res.writeHead(400, { 'content-length': 0 })
+        res.end()
+        return
+      }
+      lastHost = host
+    }
+    // proxyHeaders(): the client is the peer, or, behind a trusted proxy (loopback), the
+    // address that proxy forwarded.
+    const peer = req.socket.remoteAddress ?? ''
+    const forwarded = req.headers['x-forwarded-for']
+    const trustedPeer = loopback.has(peer)
+    const ip = typeof forwarded === 'string' && trustedPeer ? lastForwarded(forwarded) : peer
+    // The request id: a valid one sent through a trusted proxy is kept.
     const sent = req.headers['x-request-id']
-    const id = typeof sent === 'string' && ID.test(sent) ? sent : mintId()
+    const id = trustedPeer && typeof sent === 'string' && ID.test(sent) ? sent : mintId()
     exchange.ip = ip
     exchange.id = id
     // A fixed window per client address.
