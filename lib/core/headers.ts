@@ -23,10 +23,8 @@ export function appendVary(res: ServerResponse, ...fields: string[]): void {
   }
   // One field already there and one to add, decided without splitting or allocating sets.
   if (fields.length === 1 && typeof current === 'string' && !current.includes(',')) {
-    const field = fields[0]!
-    const present = current.trim()
-    if (present === '*' || sameFieldName(present, field)) return
-    res.setHeader('vary', present === '' ? field : `${present}, ${field}`)
+    const merged = withVaryField(current, fields[0]!)
+    if (merged !== undefined) res.setHeader('vary', merged)
     return
   }
   const existing = (Array.isArray(current) ? current.join(',') : String(current))
@@ -60,14 +58,22 @@ export function appendOwnVary(res: ServerResponse, field: string): void {
     appendVary(res, field)
     return
   }
-  const present = current.trim()
-  if (present === '*' || sameFieldName(present, field)) return
-  setOwnHeader(res, 'vary', present === '' ? field : `${present}, ${field}`)
+  const merged = withVaryField(current, field)
+  if (merged !== undefined) setOwnHeader(res, 'vary', merged)
 }
 
-/** Header names compared case-insensitively; lower-cased only when the lengths agree. */
-const sameFieldName = (a: string, b: string): boolean =>
-  a.length === b.length && (a === b || a.toLowerCase() === b.toLowerCase())
+/**
+ * `Vary` after adding `field` to `current`, a value of one field at most; undefined when
+ * `current` already covers it (`*`, or the same name in any case). Names are lower-cased
+ * only when their lengths agree.
+ */
+function withVaryField(current: string, field: string): string | undefined {
+  const present = current.trim()
+  if (present === '*') return undefined
+  if (present.length === field.length && (present === field || present.toLowerCase() === field.toLowerCase()))
+    return undefined
+  return present === '' ? field : `${present}, ${field}`
+}
 
 // Headers of which Node keeps the first line and silently drops repeats (_http_incoming.js).
 const FIRST_ONLY = new Set([
