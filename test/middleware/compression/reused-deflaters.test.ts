@@ -3,7 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
 import t from 'tap'
-import { ReusedDeflaters, threadPoolSize } from '../../../lib/middleware/compression/reused-deflaters.js'
+import {
+  BODIES_PER_THREAD,
+  ReusedDeflaters,
+  threadPoolSize,
+} from '../../../lib/middleware/compression/reused-deflaters.js'
 
 // The tiers of encoders.ts: ≤ 1 KiB, ≤ 4 KiB, ≤ 16 KiB, ≤ 64 KiB, larger.
 const tierOptions: zlib.ZlibOptions[] = [
@@ -102,6 +106,28 @@ t.test('ReusedDeflaters: at most `limit` bodies are in zlib at once; the rest wa
     finished.every((n, place) => Math.abs(n - place) <= 1),
     `finished in order: ${finished.join(',')}`,
   )
+})
+
+t.test('ReusedDeflaters: by default each thread-pool thread has bodies queued behind the one it is on', async (t) => {
+  // One body per thread left each thread asleep after every body until the event loop handed
+  // it the next: more CPU per body on a busy core (reused-deflaters.ts, on bounds).
+  t.ok(BODIES_PER_THREAD >= 2, 'more than one body per thread')
+  const made: zlib.Gzip[] = []
+  const pool = new ReusedDeflaters((options) => {
+    const stream = zlib.createGzip(options)
+    made.push(stream)
+    return stream
+  }, tierOptions)
+  const bound = threadPoolSize() * BODIES_PER_THREAD
+  const body = json(3000)
+  const all = Array.from({ length: bound + 5 }, () =>
+    encode(pool, body, 1).then((out) => t.ok(zlib.gunzipSync(out).equals(body))),
+  )
+  t.equal(pool.busy, bound, `${BODIES_PER_THREAD} per thread in zlib at once`)
+  t.equal(pool.waiting, 5, 'the rest waiting')
+  await Promise.all(all)
+  t.equal(made.length, bound, 'no more encoders than the bound')
+  t.same(pool.idleCounts(), [0, bound, 0, 0, 0])
 })
 
 t.test('ReusedDeflaters: each callback runs in the async context of the request that asked', async (t) => {
