@@ -40,9 +40,11 @@ const windowSeconds = S.windowMs / 1000
 const policy = `"default";q=${S.rateLimit};w=${windowSeconds}`
 // The bodies as the stack's handler gives them (`routes` ends with the JSON string), so the
 // limit pays for turning text into bytes as the stack does; a Buffer made once at start-up
-// would leave that work out of the comparison.
-const smallLength = Buffer.byteLength(smallJson)
-const largeLength = Buffer.byteLength(largeJson)
+// would leave that work out of the comparison. For the same reason their length is measured
+// per request, as any handler handing over text must (Node's own end() measures a string
+// body): a short body is measured as text, a long one converted once and measured by its
+// bytes, as the stack's compression holds them (SHORT_STRING in lib/core/transform-body.ts).
+const SHORT_BODY = 8 * 1024
 
 /** One client's fixed window. */
 class Window {
@@ -158,8 +160,9 @@ function handWritten(): RequestListener {
     const ratelimit = `"default";r=${integerText(S.rateLimit - window.count)};t=${Math.ceil((window.resetAt - now) / 1000)}`
     const origin = req.headers.origin
     const cors = origin !== undefined && origins.has(origin)
-    const body = url === '/json' ? smallJson : largeJson
-    const bodyLength = url === '/json' ? smallLength : largeLength
+    const text = url === '/json' ? smallJson : largeJson
+    const body = text.length <= SHORT_BODY ? text : Buffer.from(text)
+    const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.length
     const gzipIt = bodyLength >= S.threshold && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')
 
     const send = (payload: Buffer | string, length: number, encoded: boolean) => {
