@@ -205,9 +205,12 @@ function startTracking(res: ServerResponse): EndRecord {
       res.on('socket', onSocket)
       closed = !watchQueued(res)
     }
-    // 'prefinish': everything is handed to the socket, and a pipelined successor has not
-    // started writing yet (it is assigned on 'finish').
-    res.on('prefinish', onPrefinish)
+    // 'finish', ahead of Node's own listener: every byte went out, and a pipelined successor
+    // has not started writing yet (Node's listener hands it the socket). Not 'prefinish', which
+    // comes as early: a response's listener map starts as a small dictionary, and a fourth
+    // event name ('finish' is Node's, 'error' errorBoundary's, 'close' ours) makes V8 grow it
+    // on every response, where a second 'finish' listener costs a two-element array.
+    res.prependListener('finish', onFinish)
   }
   if (closed) {
     record.fired = true
@@ -267,7 +270,7 @@ function onQueueClosed(this: QueueSlot): void {
   responses.clear()
 }
 
-function onPrefinish(this: ServerResponse): void {
+function onFinish(this: ServerResponse): void {
   const record = (this as unknown as EndSlot)[END]!
   record.bytesAtFinish = record.socket?.bytesWritten
 }
