@@ -18,6 +18,7 @@ import { benchSettings as S, largeJson, listen, routes, smallJson, type Scenario
 import { logFile } from '../log-file.js'
 import { pooledUuidv7 } from '../../lib/middleware/request-id/uuid-v7.js'
 import { integerText } from '../../lib/core/integer-text.js'
+import { SHORT_STRING } from '../../lib/core/transform-body.js'
 import { isoTime, jsonNumber, round } from '../../lib/middleware/access-log/format.js'
 
 const ID = /^[A-Za-z0-9._:=-]{1,128}$/
@@ -43,8 +44,7 @@ const policy = `"default";q=${S.rateLimit};w=${windowSeconds}`
 // would leave that work out of the comparison. For the same reason their length is measured
 // per request, as any handler handing over text must (Node's own end() measures a string
 // body): a short body is measured as text, a long one converted once and measured by its
-// bytes, as the stack's compression holds them (SHORT_STRING in lib/core/transform-body.ts).
-const SHORT_BODY = 8 * 1024
+// bytes, as the stack's compression holds them.
 
 /** One client's fixed window. */
 class Window {
@@ -161,7 +161,7 @@ function handWritten(): RequestListener {
     const origin = req.headers.origin
     const cors = origin !== undefined && origins.has(origin)
     const text = url === '/json' ? smallJson : largeJson
-    const body = text.length <= SHORT_BODY ? text : Buffer.from(text)
+    const body = text.length <= SHORT_STRING ? text : Buffer.from(text)
     const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.length
     const gzipIt = bodyLength >= S.threshold && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')
 

@@ -502,7 +502,7 @@ function hold<C>(
 }
 
 /** Longest string (in UTF-16 units) that {@link hold} keeps as a string. */
-const SHORT_STRING = 8 * 1024
+export const SHORT_STRING = 8 * 1024
 
 /** Write the status line and headers now, which runs the response-start listeners and the decision. */
 function startResponse<C>(pipe: BodyPipe<C>): void {

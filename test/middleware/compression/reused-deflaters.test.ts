@@ -19,7 +19,8 @@ const tierOptions: zlib.ZlibOptions[] = [
 ]
 
 /** A pool whose factory remembers every stream it made (real zlib streams, only counted). */
-function countingPool(coding: 'gzip' | 'deflate', limit: number, idleMs?: number) {
+/** `limit` undefined: the pool's default bound. */
+function countingPool(coding: 'gzip' | 'deflate', limit: number | undefined, idleMs?: number) {
   const made: Array<zlib.Gzip | zlib.Deflate> = []
   const pool = new ReusedDeflaters(
     (options) => {
@@ -112,12 +113,7 @@ t.test('ReusedDeflaters: by default each thread-pool thread has bodies queued be
   // One body per thread left each thread asleep after every body until the event loop handed
   // it the next: more CPU per body on a busy core (reused-deflaters.ts, on bounds).
   t.ok(BODIES_PER_THREAD >= 2, 'more than one body per thread')
-  const made: zlib.Gzip[] = []
-  const pool = new ReusedDeflaters((options) => {
-    const stream = zlib.createGzip(options)
-    made.push(stream)
-    return stream
-  }, tierOptions)
+  const { pool, made } = countingPool('gzip', undefined)
   const bound = threadPoolSize() * BODIES_PER_THREAD
   const body = json(3000)
   const all = Array.from({ length: bound + 5 }, () =>
