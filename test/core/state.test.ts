@@ -42,3 +42,19 @@ t.test('defineState(): two keys of the same name are distinct', async (t) => {
   t.equal(await (await fetch(url)).text(), 'undefined')
   t.equal(a.name, 'n')
 })
+
+t.test('defineState(): every key of a request in one slot, so its accessors stay monomorphic', async (t) => {
+  // One symbol per key made the load in the shared tryGet megamorphic (core/state.ts).
+  const keys = ['a', 'b', 'c'].map((name) => defineState<string>(name))
+  const later = defineState<string>('madeAfterTheOthers')
+  let slots: symbol[] = []
+  const url = await serve(t, (req, res) => {
+    const before = new Set(Object.getOwnPropertySymbols(req))
+    for (const key of keys) key.set(req, key.name)
+    later.set(req, 'later')
+    slots = Object.getOwnPropertySymbols(req).filter((s) => !before.has(s))
+    res.end(`${keys.map((key) => key.get(req)).join('')}${later.get(req)}`)
+  })
+  t.equal(await (await fetch(url)).text(), 'abclater')
+  t.equal(slots.length, 1, 'one new slot on the request for four keys')
+})
