@@ -13,6 +13,24 @@ import type { Writable } from 'node:stream'
 import { type Flushable, registerFlushable } from '../../core/flush.js'
 import { type Logger, reportErrorTo } from '../../core/report.js'
 
+// Read by no one: it keeps the character read in flattened() from being optimised away.
+let _firstCharacterRead = 0
+
+/**
+ * `text`, made flat now. V8 keeps a string built with `+` as a tree of its parts (some thirty
+ * per access-log line) until something reads its characters, and reading one makes it flat.
+ * Lines wait up to a turn for their write, and by then the tree's nodes have left the cache:
+ * flattening them there cost more than building them. Measured on the production stack's
+ * 1 KB route: in one process, rounds with and without this alternating (8 processes of
+ * 8 rounds of 30,000 requests), 0.966× the CPU per request (±0.005), 0.7 µs less; in perf,
+ * string flattening 901 → 564 samples over 100,000 requests, 140 of them now here. Building
+ * lines with an array join instead left the flattening as it was and added 270 samples of join.
+ */
+function flattened(text: string): string {
+  _firstCharacterRead = text.charCodeAt(0)
+  return text
+}
+
 /** A function sink: gets the JSON line (no trailing newline) and the object it encodes. */
 export type AccessLogSinkFunction<E> = (line: string, entry: E) => void
 
@@ -142,7 +160,7 @@ export class LineSink<E> implements Flushable {
       this.#listening = true
       stream.on('error', this.#onError)
     }
-    this.#queue.push(line + '\n')
+    this.#queue.push(flattened(line + '\n'))
     if (this.#waiting) return
     // Lines of one event-loop turn go out in one write: a stream write per line costs more
     // than formatting the line. A full batch goes at once rather than waiting for the turn.
