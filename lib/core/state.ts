@@ -36,7 +36,17 @@ export interface StateKey<T> {
 // store on the first write of each request (a runtime call, 85 ns against 21 in a loop), and
 // `new Array(n)` has an allocation site that V8 may pretenure, which a per-request record must
 // not have (see "Per-request records are classes" in performance.md); a subclass has none.
-class StateRecord extends Array<unknown> {}
+//
+// Filled with undefined, not left with holes: V8 reads a hole as undefined without looking
+// further only for arrays whose prototype is Array.prototype itself. Reading a key not set
+// (most keys, on most requests) then sent the load back to V8's runtime once, which made it
+// megamorphic for good (`--log-ic`: "same map added twice"). The loop costs less than that.
+class StateRecord extends Array<unknown> {
+  constructor(length: number) {
+    super(length)
+    for (let i = 0; i < length; i++) this[i] = undefined
+  }
+}
 
 const RECORD = Symbol('http-onion.state')
 type Slots = Record<symbol, StateRecord | undefined>
