@@ -18,6 +18,7 @@ import { arrivalTime, monotonicNow } from '../../core/clock.js'
 import { readHeader, setOwnHeader } from '../../core/headers.js'
 import { defineMiddleware } from '../../core/define.js'
 import { ConfigError, describeValue } from '../../core/errors.js'
+import { fixedText } from '../../core/fixed-text.js'
 import {
   defineDefaults,
   expectBoolean,
@@ -166,7 +167,7 @@ export function timing(options: TimingOptions = {}): Middleware {
     const slot = req as unknown as MetricsSlot
     const metrics = slot[METRICS]
     slot[METRICS] = CLOSED
-    const elapsed = Math.max(0, now() - arrivalTime(req)).toFixed(digits)
+    const elapsed = fixedText(Math.max(0, now() - arrivalTime(req)), digits)
     // Inner identity layers have run by now: their user id is in state at response start.
     if (serverTiming && (!onlyAuthenticated || userIdState.tryGet(req) !== undefined)) {
       const ours = Array.isArray(metrics) ? `${metrics.join(', ')}, ${totalPrefix}${elapsed}` : totalPrefix + elapsed
